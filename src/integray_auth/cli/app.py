@@ -1,0 +1,338 @@
+"""Typer commands: each one parses its options, calls one use case and hands
+the result to the output layer. No OAuth, keyring, file or JSON code here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import __version__, output
+from ..context import AppContext
+from ..errors import UsageError
+from ..usecases import manage
+from . import run
+
+app = typer.Typer(
+    name="integray-auth",
+    help="Manage OAuth 2.0 authorizations for Integray connectors.",
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+providers_app = typer.Typer(help="Show the registry's providers, connectors and scopes.", no_args_is_help=False)
+client_app = typer.Typer(help="Keep a provider's OAuth client secret in the keyring.", no_args_is_help=True)
+app.add_typer(providers_app, name="providers")
+app.add_typer(client_app, name="client")
+
+# Tests and the entry point may hand in a ready context (e.g. with fakes).
+_context_factory = AppContext.from_environment
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"integray-auth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    typer_ctx: typer.Context,
+    registry: Optional[Path] = typer.Option(
+        None, "--registry", metavar="PATH", help="An extra providers.toml overlay (env: INTEGRAY_AUTH_REGISTRY)."
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    typer_ctx.obj = _context_factory(registry_path=registry)
+
+
+def _ctx(typer_ctx: typer.Context) -> AppContext:
+    return typer_ctx.find_root().obj
+
+
+def _view(inactive: bool, all_: bool) -> str:
+    if inactive and all_:
+        raise UsageError("--inactive and --all cannot be used together")
+    return "all" if all_ else "inactive" if inactive else "active"
+
+
+INACTIVE = typer.Option(False, "--inactive", help="Show inactive (deactivated) authorizations instead.")
+ALL = typer.Option(False, "--all", help="Show active and inactive authorizations.")
+JSON = typer.Option(False, "--json", help="Print JSON (documented, versioned shape).")
+
+
+@app.command("list")
+def list_(typer_ctx: typer.Context, inactive: bool = INACTIVE, all_: bool = ALL, json: bool = JSON) -> None:
+    """List authorizations: provider, name, status, connectors.
+
+    Example: integray-auth list --inactive
+    """
+    run.run_list(_ctx(typer_ctx), _view(inactive, all_), json)
+
+
+@app.command()
+def search(
+    typer_ctx: typer.Context,
+    query: str = typer.Argument(..., help="Text to look for in names, providers, connectors and scopes."),
+    inactive: bool = INACTIVE,
+    all_: bool = ALL,
+    json: bool = JSON,
+) -> None:
+    """Find authorizations by name, provider, connector or scope.
+
+    Example: integray-auth search gmail
+    """
+    run.run_search(_ctx(typer_ctx), query, _view(inactive, all_), json)
+
+
+@app.command()
+def show(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name or id."), json: bool = JSON) -> None:
+    """Show an authorization with its Scopes section.
+
+    Example: integray-auth show "Reservanto Prague"
+    """
+    ctx = _ctx(typer_ctx)
+    output.print_details(ctx, manage.describe(ctx, name), json)
+
+
+FLOW_OPTIONS = {
+    "no_browser": typer.Option(False, "--no-browser", help="Only print the URL; do not open a browser."),
+    "timeout": typer.Option(300, "--timeout", min=1, metavar="SECONDS", help="Give up after this long."),
+    "client_id": typer.Option(None, "--client-id", help="OAuth client id (env: INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID)."),
+    "client_secret_stdin": typer.Option(
+        False, "--client-secret-stdin", help="Read the OAuth client secret from standard input."
+    ),
+    "insecure_storage": typer.Option(
+        False, "--insecure-storage", help="Keep tokens in a 0600 file instead of the OS keyring."
+    ),
+}
+
+
+@app.command()
+def add(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., help="A name for the authorization, unique."),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Provider id (see 'providers')."),
+    connectors: Optional[List[str]] = typer.Option(
+        None, "--connector", "-c", help="Connector id; repeat for several."
+    ),
+    no_authorize: bool = typer.Option(False, "--no-authorize", help="Save it as Not authorized; authorize later."),
+    no_browser: bool = FLOW_OPTIONS["no_browser"],
+    timeout: int = FLOW_OPTIONS["timeout"],
+    client_id: Optional[str] = FLOW_OPTIONS["client_id"],
+    client_secret_stdin: bool = FLOW_OPTIONS["client_secret_stdin"],
+    insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
+) -> None:
+    """Add an authorization, then authorize it in the browser.
+
+    Example: integray-auth add "Reservanto Prague" -p reservanto -c list-locations -c create-class-booking
+    """
+    from . import prompts
+
+    ctx = _ctx(typer_ctx)
+    if provider is None:
+        if not ctx.interactive:
+            raise UsageError("missing --provider", hint="Run 'integray-auth providers' to list them.")
+        provider = prompts.choose_provider(ctx)
+    if not connectors:
+        found = manage.require_provider(ctx, provider)
+        if not ctx.interactive:
+            raise UsageError(
+                "missing --connector", hint=f"Run 'integray-auth providers show {found.id}' to list its connectors."
+            )
+        connectors = prompts.choose_connectors(ctx, found)
+    authorization = manage.new_authorization(ctx, name, provider, connectors)
+    if no_authorize:
+        manage.save_new(ctx, authorization)
+        ctx.stderr.write(f"Added '{authorization.name}' (Not authorized). Authorize it with: integray-auth authorize {_quote(authorization.name)}\n")
+        return
+    _authorize(ctx, authorization, new=True, **_flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage))
+
+
+@app.command()
+def authorize(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., help="Name or id."),
+    no_browser: bool = FLOW_OPTIONS["no_browser"],
+    timeout: int = FLOW_OPTIONS["timeout"],
+    client_id: Optional[str] = FLOW_OPTIONS["client_id"],
+    client_secret_stdin: bool = FLOW_OPTIONS["client_secret_stdin"],
+    insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
+) -> None:
+    """Authorize (again) an existing authorization in the browser.
+
+    Example: integray-auth authorize "Reservanto Prague"
+    """
+    ctx = _ctx(typer_ctx)
+    authorization = manage.find(ctx, name)
+    _authorize(ctx, authorization, new=False, **_flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage))
+
+
+def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage) -> dict:
+    return {
+        "open_browser": not no_browser,
+        "timeout": float(timeout),
+        "client_id": client_id,
+        "read_secret_from_stdin": client_secret_stdin,
+        "insecure_storage": insecure_storage,
+    }
+
+
+def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
+    from ..usecases.authorize import FlowOptions, authorize
+    from .flow_ui import TerminalFlowUI
+
+    result = authorize(ctx, authorization, new=new, ui=TerminalFlowUI(ctx), options=FlowOptions(**options))
+    done = result.authorization
+    where = " (tokens in an insecure file)" if done.storage == "file" else ""
+    ctx.stderr.write(f"Authorized '{done.name}' with {result.provider.name}{where}.\n")
+    if result.missing_scopes:
+        ctx.stderr.write(
+            f"Warning: {result.provider.name} did not grant {', '.join(result.missing_scopes)}; "
+            f"connectors that need them will fail. See: integray-auth show {_quote(done.name)}\n"
+        )
+    if result.extra_scopes:
+        ctx.stderr.write(f"Note: {result.provider.name} also granted {', '.join(result.extra_scopes)}.\n")
+
+
+@app.command()
+def token(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name or id.")) -> None:
+    """Print a valid access token (refreshed when expired) for scripts.
+
+    Example: curl -H "Authorization: Bearer $(integray-auth token Gmail)" ...
+    """
+    run.run_token(_ctx(typer_ctx), name)
+
+
+@app.command()
+def deactivate(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name or id.")) -> None:
+    """Move an authorization to the inactive view (its tokens are kept).
+
+    Example: integray-auth deactivate "Reservanto Prague"
+    """
+    ctx = _ctx(typer_ctx)
+    done = manage.set_active(ctx, name, active=False)
+    ctx.stderr.write(f"Deactivated '{done.name}'. See it with: integray-auth list --inactive\n")
+
+
+@app.command()
+def activate(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name or id.")) -> None:
+    """Move an inactive authorization back to the active view.
+
+    Example: integray-auth activate "Reservanto Prague"
+    """
+    ctx = _ctx(typer_ctx)
+    done = manage.set_active(ctx, name, active=True)
+    ctx.stderr.write(f"Activated '{done.name}'.\n")
+
+
+@app.command()
+def remove(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., help="Name or id."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."),
+) -> None:
+    """Delete an authorization and its stored tokens.
+
+    Example: integray-auth remove "Old Gmail" --yes
+    """
+    from . import prompts
+
+    ctx = _ctx(typer_ctx)
+    authorization = manage.find(ctx, name)
+    if not yes:
+        if not ctx.interactive:
+            raise UsageError("remove needs confirmation", hint="Add --yes to remove without asking.")
+        if not prompts.confirm(ctx, f"Remove '{authorization.name}' and its tokens?"):
+            ctx.stderr.write("Nothing removed.\n")
+            return
+    done = manage.remove(ctx, authorization.id)
+    ctx.stderr.write(f"Removed '{done.name}'.\n")
+
+
+@providers_app.callback(invoke_without_command=True)
+def providers(typer_ctx: typer.Context, json: bool = JSON) -> None:
+    """List the registry's providers.
+
+    Example: integray-auth providers
+    """
+    if typer_ctx.invoked_subcommand is None:
+        output.print_providers(_ctx(typer_ctx), json)
+
+
+@providers_app.command("show")
+def providers_show(
+    typer_ctx: typer.Context, provider: str = typer.Argument(..., help="Provider id."), json: bool = JSON
+) -> None:
+    """Show a provider's endpoints, connectors and scopes.
+
+    Example: integray-auth providers show reservanto
+    """
+    ctx = _ctx(typer_ctx)
+    output.print_provider(ctx, manage.require_provider(ctx, provider), json)
+
+
+@client_app.command("set")
+def client_set(
+    typer_ctx: typer.Context,
+    provider: str = typer.Argument(..., help="Provider id."),
+    secret_stdin: bool = typer.Option(False, "--secret-stdin", help="Read the secret from standard input."),
+) -> None:
+    """Store a provider's OAuth client secret in the keyring (hidden prompt).
+
+    Example: integray-auth client set google
+    """
+    from ..usecases.clients import store_client_secret
+
+    ctx = _ctx(typer_ctx)
+    found = manage.require_provider(ctx, provider)
+    if secret_stdin:
+        secret = ctx.stdin.readline().strip()
+    elif ctx.interactive:
+        import getpass
+
+        secret = getpass.getpass(f"Client secret for {found.name}: ")
+    else:
+        raise UsageError("no terminal to ask for the secret", hint="Pipe it in with --secret-stdin.")
+    store_client_secret(ctx, found, secret)
+    ctx.stderr.write(f"Stored the client secret for {found.name} in the keyring.\n")
+
+
+@client_app.command("remove")
+def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., help="Provider id.")) -> None:
+    """Forget a provider's client secret stored in the keyring.
+
+    Example: integray-auth client remove google
+    """
+    from ..usecases.clients import remove_client_secret
+
+    ctx = _ctx(typer_ctx)
+    found = manage.require_provider(ctx, provider)
+    remove_client_secret(ctx, found)
+    ctx.stderr.write(f"Removed the client secret for {found.name}.\n")
+
+
+@app.command()
+def doctor(
+    typer_ctx: typer.Context,
+    repair: bool = typer.Option(False, "--repair", help="Set a broken index aside and start a new one."),
+) -> None:
+    """Check the registry, the index and the keyring; --repair a broken index.
+
+    Example: integray-auth doctor --repair
+    """
+    from ..usecases.doctor import run_doctor
+
+    ctx = _ctx(typer_ctx)
+    problems = run_doctor(ctx, repair=repair)
+    if problems:
+        raise typer.Exit(problems)
+
+
+def _quote(name: str) -> str:
+    import shlex
+
+    return shlex.quote(name)

@@ -1,0 +1,69 @@
+"""Interactive choices for `add` when a person is at the terminal.
+
+Prompts go to stderr: stdout stays data even in interactive use.
+"""
+
+from __future__ import annotations
+
+from ..context import AppContext
+from ..errors import UsageError
+from ..registry import Provider
+
+
+def choose_provider(ctx: AppContext) -> str:
+    providers = sorted(ctx.registry.providers.values(), key=lambda p: p.name.casefold())
+    console = _console(ctx)
+    console.print("[bold]Providers[/bold]")
+    for number, provider in enumerate(providers, 1):
+        console.print(f"  {number:>2}. {provider.name} [dim]({provider.id})[/dim]")
+    answer = _ask(ctx, "Provider (number or id)")
+    picked = _pick(answer, providers)
+    if picked is None:
+        raise UsageError(f"{answer!r} is not one of the listed providers")
+    return picked.id
+
+
+def choose_connectors(ctx: AppContext, provider: Provider) -> list[str]:
+    connectors = list(provider.connectors.values())
+    console = _console(ctx)
+    console.print(f"[bold]Connectors of {provider.name}[/bold]")
+    for number, connector in enumerate(connectors, 1):
+        console.print(f"  {number:>2}. {connector.name} [dim]({connector.id}: {', '.join(connector.scopes)})[/dim]")
+    answer = _ask(ctx, "Connectors (numbers or ids, separated by commas)")
+    picked = []
+    for part in answer.replace(" ", ",").split(","):
+        if not part:
+            continue
+        connector = _pick(part, connectors)
+        if connector is None:
+            raise UsageError(f"{part!r} is not one of the listed connectors")
+        picked.append(connector.id)
+    return picked
+
+
+def confirm(ctx: AppContext, question: str) -> bool:
+    from rich.prompt import Confirm
+
+    return Confirm.ask(question, console=_console(ctx), default=False)
+
+
+def _pick(answer: str, items):
+    answer = answer.strip()
+    if answer.isdigit() and 1 <= int(answer) <= len(items):
+        return items[int(answer) - 1]
+    for item in items:
+        if answer.casefold() in (item.id.casefold(), item.name.casefold()):
+            return item
+    return None
+
+
+def _ask(ctx: AppContext, question: str) -> str:
+    from rich.prompt import Prompt
+
+    return Prompt.ask(question, console=_console(ctx))
+
+
+def _console(ctx: AppContext):
+    from rich.console import Console
+
+    return Console(file=ctx.stderr)

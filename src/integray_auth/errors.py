@@ -1,0 +1,90 @@
+"""The one error tree of integray-auth, and the exit code each error maps to.
+
+Only the entry point (`main.py`) turns an `IntegrayAuthError` into a line on
+stderr and an exit code; nothing below the command layer prints or exits.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Documented exit codes (README, "Exit codes"). Never renumber one."""
+
+    OK = 0
+    ERROR = 1  # unexpected failure; the message says what happened
+    USAGE = 2  # bad or missing arguments (same code Click/Typer use)
+    REGISTRY = 3  # providers.toml (bundled or overlay) is invalid
+    INDEX = 4  # the authorization index is corrupt, unreadable or locked
+    NOT_FOUND = 5  # unknown authorization, provider or connector
+    CONFLICT = 6  # duplicate name, or the change does not apply in this state
+    NO_MATCH = 7  # `search` found nothing
+    STORAGE = 8  # the keyring (or the opted-in file store) cannot be used
+    AUTHORIZATION = 9  # the provider refused: access_denied, invalid_grant, ...
+    TIMEOUT = 10  # the authorization was not completed in time
+    NETWORK = 11  # the provider could not be reached, TLS failed, bad answer
+    NOT_AUTHORIZED = 12  # a token was asked for an authorization without one
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class IntegrayAuthError(Exception):
+    """Base of every error the user can act on: a message and a hint."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(IntegrayAuthError):
+    exit_code = ExitCode.USAGE
+
+
+class RegistryError(IntegrayAuthError):
+    exit_code = ExitCode.REGISTRY
+
+
+class IndexError_(IntegrayAuthError):
+    """The index file cannot be used (named so as not to shadow IndexError)."""
+
+    exit_code = ExitCode.INDEX
+
+
+class NotFoundError(IntegrayAuthError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ConflictError(IntegrayAuthError):
+    exit_code = ExitCode.CONFLICT
+
+
+class NoMatchError(IntegrayAuthError):
+    exit_code = ExitCode.NO_MATCH
+
+
+class StorageError(IntegrayAuthError):
+    exit_code = ExitCode.STORAGE
+
+
+class AuthorizationFailed(IntegrayAuthError):
+    """The provider (or the user on its consent screen) refused."""
+
+    exit_code = ExitCode.AUTHORIZATION
+
+
+class AuthorizationTimeout(IntegrayAuthError):
+    exit_code = ExitCode.TIMEOUT
+
+
+class NetworkError(IntegrayAuthError):
+    exit_code = ExitCode.NETWORK
+
+
+class NotAuthorizedError(IntegrayAuthError):
+    exit_code = ExitCode.NOT_AUTHORIZED

@@ -1,0 +1,99 @@
+"""The authorization index: one JSON file of metadata, never a token.
+
+Writes are atomic (temp file, fsync, replace) and serialised by a
+cross-process lock, and every write re-reads the file under that lock, so
+concurrent commands never lose each other's changes. A file that cannot be
+parsed is never overwritten: every command that needs it stops with
+`IndexError_` until the user runs `integray-auth doctor --repair`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from .errors import IndexError_
+from .fileutil import LockTimeout, atomic_write_text, file_lock
+from .models import Authorization
+
+SCHEMA_VERSION = 1
+REPAIR_HINT = "Run 'integray-auth doctor --repair' to set the broken file aside and start a new index."
+
+
+class Index:
+    def __init__(self, path: Path, lock_path: Path) -> None:
+        self.path = path
+        self.lock_path = lock_path
+
+    def load(self) -> list[Authorization]:
+        """All authorizations; an absent file is an empty index."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise IndexError_(f"cannot read the index {self.path}: {exc.strerror}", hint=REPAIR_HINT) from None
+        return self._parse(raw)
+
+    def _parse(self, raw: bytes) -> list[Authorization]:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise IndexError_(f"the index {self.path} is corrupt ({exc})", hint=REPAIR_HINT) from None
+        if not isinstance(data, dict) or not isinstance(data.get("authorizations"), list):
+            raise IndexError_(f"the index {self.path} is corrupt (not an integray-auth index)", hint=REPAIR_HINT)
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            if isinstance(version, int) and version > SCHEMA_VERSION:
+                raise IndexError_(
+                    f"the index {self.path} was written by a newer integray-auth (schema {version})",
+                    hint="Upgrade integray-auth.",
+                )
+            raise IndexError_(f"the index {self.path} has an unknown schema_version {version!r}", hint=REPAIR_HINT)
+        try:
+            return [Authorization.from_json(item) for item in data["authorizations"]]
+        except (TypeError, AttributeError) as exc:
+            raise IndexError_(f"the index {self.path} is corrupt (bad entry: {exc})", hint=REPAIR_HINT) from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[list[Authorization]]:
+        """Lock, read, let the caller change the list, write it back atomically.
+
+        If the body raises, nothing is written.
+        """
+        try:
+            with file_lock(self.lock_path):
+                authorizations = self.load()
+                yield authorizations
+                self._write(authorizations)
+        except LockTimeout:
+            raise IndexError_(
+                f"the index {self.path} is locked by another integray-auth process",
+                hint="Wait for it to finish, then run the command again.",
+            ) from None
+
+    def _write(self, authorizations: list[Authorization]) -> None:
+        document = {
+            "schema_version": SCHEMA_VERSION,
+            "authorizations": [a.to_json() for a in authorizations],
+        }
+        try:
+            atomic_write_text(self.path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise IndexError_(f"cannot write the index {self.path}: {exc.strerror}") from None
+
+    def set_aside(self, now: datetime) -> Path | None:
+        """Rename a broken index out of the way (for `doctor --repair`)."""
+        try:
+            with file_lock(self.lock_path):
+                if not self.path.exists():
+                    return None
+                target = self.path.with_name(f"{self.path.name}.broken-{now.strftime('%Y%m%dT%H%M%SZ')}")
+                os.replace(self.path, target)
+                return target
+        except LockTimeout:
+            raise IndexError_(f"the index {self.path} is locked by another integray-auth process") from None

@@ -1,0 +1,115 @@
+"""The entry point: a stdlib-only fast path for the commands scripts call in
+loops (`list`, `search`, `token`), Typer for everything else, and the one
+place where errors become a line on stderr and an exit code.
+
+The fast path only parses arguments differently; it calls the very same
+functions as the Typer commands (`run_list`, `run_search`, `run_token`), so
+behaviour cannot drift. Anything it does not recognise (help, unknown
+options, a typo) falls through to Typer, which explains the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .errors import ExitCode, IntegrayAuthError
+
+_VIEW_FLAGS = {"--inactive": "inactive", "--all": "all"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _fast_path(args)
+        if code is None:
+            code = _run_typer(args)
+    except IntegrayAuthError as error:
+        _report(error.message, error.hint)
+        code = int(error.exit_code)
+    except KeyboardInterrupt:
+        _report("interrupted", None)
+        code = int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # `integray-auth list | head`: the reader left; not an error of ours.
+        _silence_stdout()
+        code = int(ExitCode.OK)
+    except Exception as error:  # noqa: BLE001 - last line of defence, never a traceback
+        if os.environ.get("INTEGRAY_AUTH_DEBUG"):
+            raise
+        _report(
+            f"unexpected error ({type(error).__name__})",
+            "Run again with INTEGRAY_AUTH_DEBUG=1 for details, and report it.",
+        )
+        code = int(ExitCode.ERROR)
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _report(message: str, hint: str | None) -> None:
+    line = f"integray-auth: {message}"
+    if hint:
+        line += f". {hint}"
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _fast_path(args: list[str]) -> int | None:
+    """Handle `list`/`search`/`token` with known options, else return None."""
+    if not args or args[0] not in ("list", "search", "token"):
+        return None
+    command, rest = args[0], args[1:]
+    view, as_json, positional = "active", False, []
+    for arg in rest:
+        if arg in _VIEW_FLAGS and command != "token":
+            if view != "active":
+                return None  # let Typer report the clash
+            view = _VIEW_FLAGS[arg]
+        elif arg == "--json" and command != "token":
+            as_json = True
+        elif arg.startswith("-"):
+            return None
+        else:
+            positional.append(arg)
+    if len(positional) != (0 if command == "list" else 1):
+        return None
+
+    from .cli import run
+    from .context import AppContext
+
+    ctx = AppContext.from_environment()
+    if command == "list":
+        run.run_list(ctx, view, as_json)
+    elif command == "search":
+        run.run_search(ctx, positional[0], view, as_json)
+    else:
+        run.run_token(ctx, positional[0])
+    return int(ExitCode.OK)
+
+
+def _run_typer(args: list[str]) -> int:
+    import typer.main
+
+    from .cli.app import app
+
+    # Standalone mode: Typer reports usage errors itself (exit 2); our own
+    # errors are not Click's, so they propagate to main() unchanged.
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="integray-auth", standalone_mode=True)
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else int(ExitCode.ERROR))
+    return int(ExitCode.OK)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,1 @@
+"""OAuth pieces: PKCE, the loopback listener, its pages, the token endpoint."""

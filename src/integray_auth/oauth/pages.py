@@ -1,0 +1,64 @@
+"""The pages the browser lands on after consent.
+
+Self-contained on purpose (RFC 9700 §4.2.4): no external images, fonts or
+scripts, so the authorization code in the URL never leaks via a Referer,
+and a no-referrer policy besides.
+"""
+
+from __future__ import annotations
+
+import html
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} - integray-auth</title>
+<style>
+body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;background:#f5f6f8;color:#1d2330;margin:0}}
+main{{max-width:34rem;margin:12vh auto;background:#fff;border-radius:12px;padding:2rem 2.5rem;
+box-shadow:0 2px 12px rgba(0,0,0,.08)}}
+h1{{font-size:1.4rem;margin:0 0 1rem;color:{color}}}
+p{{line-height:1.5}} code{{background:#eef0f4;padding:.1rem .3rem;border-radius:4px}}
+</style></head>
+<body><main><h1>{title}</h1>{body}</main></body></html>
+"""
+
+
+def page(title: str, body_html: str, ok: bool) -> bytes:
+    return _TEMPLATE.format(title=html.escape(title), body=body_html, color="#1a7f37" if ok else "#c62828").encode()
+
+
+def success(authorization_name: str, provider_name: str) -> bytes:
+    return page(
+        "Authorized",
+        f"<p>integray-auth authorized <strong>{html.escape(authorization_name)}</strong> "
+        f"with {html.escape(provider_name)}.</p><p>You can close this tab and return to the terminal.</p>",
+        ok=True,
+    )
+
+
+def provider_error(error: str, description: str | None) -> bytes:
+    detail = f"<p>{html.escape(description)}</p>" if description else ""
+    return page(
+        "Authorization failed",
+        f"<p>The provider answered <code>{html.escape(error)}</code>.</p>{detail}"
+        "<p>Return to the terminal for what to do next.</p>",
+        ok=False,
+    )
+
+
+def bad_request(reason: str) -> bytes:
+    return page(
+        "Request rejected",
+        f"<p>{html.escape(reason)}</p><p>integray-auth is still waiting for the right answer from the provider.</p>",
+        ok=False,
+    )
+
+
+def not_found() -> bytes:
+    return page("Not found", "<p>integray-auth does not serve this page.</p>", ok=False)
+
+
+def already_done() -> bytes:
+    return page("Already finished", "<p>This authorization already finished. You can close this tab.</p>", ok=False)

@@ -1,0 +1,71 @@
+"""Reservanto's long-time-token protocol (shared/reference/providers.md §0.1).
+
+Not OAuth 2.0: the merchant consents at `Authorize/GetLongTimeToken`, which
+redirects to our callback with `accepted=1&token=<LongTimeToken>`; rights
+are a repeated `rights=` parameter; there is no `state`, so the callback
+path itself carries a one-time random segment. The long-time token is kept
+like a refresh token and exchanged for a 30-minute ShortTimeToken, sent as
+a raw `Authorization` header by API clients.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from ..errors import AuthorizationFailed, NetworkError
+from ..registry import Provider
+from ..tokens import TokenSet
+from .endpoint import USER_AGENT
+
+SHORT_TOKEN_LIFETIME = timedelta(minutes=30)
+
+
+def authorization_url(provider: Provider, client_id: str, redirect_uri: str, rights: list[str]) -> str:
+    query = [("clientId", client_id), *(("rights", r) for r in rights), ("redirectUrl", redirect_uri)]
+    return f"{provider.authorization_url}?{urlencode(query)}"
+
+
+def is_complete(params: dict[str, str]) -> bool:
+    return "accepted" in params
+
+
+def long_time_token(provider: Provider, params: dict[str, str]) -> str:
+    if params.get("accepted") != "1" or not params.get("token"):
+        raise AuthorizationFailed(
+            f"{provider.name} refused: the merchant did not accept the request",
+            hint="Run the command again and accept the requested rights.",
+        )
+    return params["token"]
+
+
+def short_time_token(provider: Provider, long_token: str, rights: list[str], now: datetime, session=None) -> TokenSet:
+    import requests
+
+    session = session or requests.Session()
+    try:
+        response = session.post(
+            provider.token_url,
+            json={"LongTimeToken": long_token, "TimeStamp": int(time.time())},
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=(10, 30),
+        )
+        data = response.json()
+    except requests.exceptions.RequestException as exc:
+        raise NetworkError(f"cannot reach {provider.name} ({type(exc).__name__})", hint="Check your connection and try again.") from None
+    except ValueError:
+        raise NetworkError(f"{provider.name} answered HTTP {response.status_code} without JSON") from None
+    if not isinstance(data, dict) or data.get("IsError") or not data.get("ShortTimeToken"):
+        message = data.get("ErrorMessage") if isinstance(data, dict) else None
+        raise AuthorizationFailed(
+            f"{provider.name} refused the long-time token" + (f" ({message})" if message else ""),
+            hint="Run 'integray-auth authorize NAME' to connect again.",
+        )
+    return TokenSet(
+        access_token=str(data["ShortTimeToken"]),
+        token_type="ReservantoShortTimeToken",
+        refresh_token=long_token,
+        expires_at=(now + SHORT_TOKEN_LIFETIME).isoformat().replace("+00:00", "Z"),
+        scope=list(rights),
+    )

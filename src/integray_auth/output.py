@@ -1,0 +1,220 @@
+"""How data reaches stdout: an aligned table on a terminal, tab-separated
+rows when piped, and versioned JSON with --json.
+
+Hand-rolled and stdlib-only on purpose: Rich's Table costs ~0.25 ms a row
+(shared/reference/perf.md), too slow for `list` in scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence, TextIO
+
+from .context import AppContext
+from .models import Authorization
+from .usecases.manage import AuthorizationDetails, connector_name
+
+JSON_VERSION = 1
+
+
+def write_json(stream: TextIO, document: dict[str, Any]) -> None:
+    stream.write(json.dumps({"schema_version": JSON_VERSION, **document}, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_rows(ctx: AppContext, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A table for people, or header-less TSV for scripts (the `gh` convention)."""
+    out = ctx.stdout
+    if not ctx.stdout_is_terminal:
+        out.write("".join("\t".join(_tsv_cell(c) for c in row) + "\n" for row in rows))
+        return
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    bold, reset = _styles(ctx)
+    lines = [bold + "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip() + reset]
+    lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+    out.write("\n".join(lines) + "\n")
+
+
+def authorization_json(ctx: AppContext, authorization: Authorization) -> dict[str, Any]:
+    provider = ctx.registry.get(authorization.provider)
+    return {
+        "id": authorization.id,
+        "name": authorization.name,
+        "provider": authorization.provider,
+        "provider_name": provider.name if provider else authorization.provider,
+        "connectors": [
+            {"id": cid, "name": connector_name(provider, cid)} for cid in authorization.connectors
+        ],
+        "status": authorization.status,
+        "authorized": authorization.is_authorized,
+        "active": authorization.active,
+        "requested_scopes": authorization.requested_scopes,
+        "granted_scopes": authorization.granted_scopes,
+        "account": authorization.account,
+        "storage": authorization.storage,
+        "created_at": authorization.created_at,
+        "updated_at": authorization.updated_at,
+        "authorized_at": authorization.authorized_at,
+        "expires_at": authorization.expires_at,
+        "deactivated_at": authorization.deactivated_at,
+    }
+
+
+def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: bool) -> None:
+    if as_json:
+        write_json(ctx.stdout, {"view": view, "authorizations": [authorization_json(ctx, a) for a in authorizations]})
+        return
+    if not authorizations and ctx.stdout_is_terminal:
+        hint = "integray-auth add NAME --provider P --connector C" if view == "active" else "integray-auth list --all"
+        ctx.stderr.write(f"No {'' if view == 'all' else view + ' '}authorizations. Try: {hint}\n")
+        return
+    show_deactivated = view != "active"
+    headers = ["Provider", "Name", "Status", "Connectors"] + (["Deactivated"] if show_deactivated else [])
+    rows = []
+    for a in authorizations:
+        provider = ctx.registry.get(a.provider)
+        status = a.status_label + (" (insecure storage)" if a.storage == "file" else "")
+        row = [
+            provider.name if provider else a.provider,
+            a.name,
+            status,
+            ", ".join(connector_name(provider, cid) for cid in a.connectors),
+        ]
+        if show_deactivated:
+            row.append(a.deactivated_at or "")
+        rows.append(row)
+    write_rows(ctx, headers, rows)
+
+
+def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool) -> None:
+    a = details.authorization
+    if as_json:
+        document = authorization_json(ctx, a)
+        document["scopes"] = [
+            {
+                "scope": line.scope,
+                "description": line.description,
+                "connectors": line.connectors,
+                "granted": line.granted,
+            }
+            for line in details.scopes
+        ]
+        document["extra_granted_scopes"] = details.extra_granted
+        write_json(ctx.stdout, {"authorization": document})
+        return
+    bold, reset = _styles(ctx)
+    status = a.status_label
+    if a.storage == "file":
+        status += " (tokens in an insecure 0600 file, by --insecure-storage)"
+    fields = [
+        ("Name", a.name),
+        ("ID", a.id),
+        ("Provider", f"{details.provider_name} ({a.provider})"),
+        ("Status", status),
+        ("Active", "yes" if a.active else f"no (deactivated {a.deactivated_at})"),
+        ("Connectors", ", ".join(details.connector_names)),
+        ("Account", a.account),
+        ("Created", a.created_at),
+        ("Authorized", a.authorized_at),
+        ("Expires", a.expires_at),
+    ]
+    width = max(len(label) for label, _ in fields) + 1
+    lines = [f"{label + ':':<{width}} {value}" for label, value in fields if value]
+    lines += ["", f"{bold}Scopes{reset}"]
+    for line in details.scopes:
+        granted = {True: "granted", False: "NOT granted", None: "requested"}[line.granted]
+        description = line.description or "(not described in the registry)"
+        lines.append(f"  {line.scope}  [{granted}]")
+        lines.append(f"      {description}")
+        if line.connectors:
+            lines.append(f"      needed by: {', '.join(line.connectors)}")
+    if details.extra_granted:
+        lines.append(f"  also granted, not requested: {', '.join(details.extra_granted)}")
+    ctx.stdout.write("\n".join(lines) + "\n")
+
+
+def _tsv_cell(cell: str) -> str:
+    return cell.replace("\t", " ").replace("\n", " ")
+
+
+def _styles(ctx: AppContext) -> tuple[str, str]:
+    if not ctx.stdout_is_terminal or "NO_COLOR" in ctx.environ or ctx.environ.get("TERM") == "dumb":
+        return "", ""
+    return "\033[1m", "\033[0m"
+
+
+def print_providers(ctx: AppContext, as_json: bool) -> None:
+    providers = sorted(ctx.registry.providers.values(), key=lambda p: p.name.casefold())
+    if as_json:
+        write_json(ctx.stdout, {"providers": [provider_json(p) for p in providers]})
+        return
+    rows = [[p.id, p.name, ", ".join(c.name for c in p.connectors.values())] for p in providers]
+    write_rows(ctx, ["ID", "Provider", "Connectors"], rows)
+
+
+def provider_json(provider) -> dict[str, Any]:
+    return {
+        "id": provider.id,
+        "name": provider.name,
+        "authorization_url": provider.authorization_url,
+        "token_url": provider.token_url,
+        "revocation_url": provider.revocation_url,
+        "device_authorization_url": provider.device_authorization_url,
+        "issuer": provider.issuer,
+        "userinfo_url": provider.userinfo_url,
+        "pkce": provider.pkce,
+        "client_auth": provider.client_auth,
+        "client_secret_required": provider.client_secret_required,
+        "redirect_uri": redirect_uri_template(provider),
+        "redirect_ports": list(provider.redirect_ports),
+        "variant": provider.variant,
+        "docs_url": provider.docs_url,
+        "notes": provider.notes,
+        "scopes": [{"scope": s, "description": d} for s, d in provider.scopes.items()],
+        "connectors": [
+            {"id": c.id, "name": c.name, "description": c.description, "scopes": list(c.scopes)}
+            for c in provider.connectors.values()
+        ],
+        "source": provider.source,
+    }
+
+
+def redirect_uri_template(provider) -> str:
+    """The redirect URI a user registers with the provider."""
+    if provider.redirect_ports:
+        ports = "|".join(str(p) for p in provider.redirect_ports)
+        return f"http://{provider.redirect_host}:{{{ports}}}{provider.redirect_path}"
+    return f"http://{provider.redirect_host}{provider.redirect_path} (any port)"
+
+
+def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
+    if as_json:
+        write_json(ctx.stdout, {"provider": provider_json(provider)})
+        return
+    bold, reset = _styles(ctx)
+    lines = [
+        f"{bold}{provider.name}{reset} ({provider.id})",
+        f"Authorization URL: {provider.authorization_url}",
+        f"Token URL:         {provider.token_url}",
+    ]
+    if provider.revocation_url:
+        lines.append(f"Revocation URL:    {provider.revocation_url}")
+    lines.append(f"Redirect URI:      {redirect_uri_template(provider)}")
+    lines.append(f"PKCE:              {provider.pkce}; client auth: {provider.client_auth}"
+                 + ("; needs a client secret" if provider.client_secret_required else ""))
+    if provider.variant != "authorization_code":
+        lines.append(f"Protocol:          {provider.variant}")
+    if provider.docs_url:
+        lines.append(f"Docs:              {provider.docs_url}")
+    if provider.notes:
+        lines.append(f"Notes:             {provider.notes}")
+    lines += ["", f"{bold}Connectors{reset}"]
+    for c in provider.connectors.values():
+        lines.append(f"  {c.id}  {c.name}: {c.description}")
+        lines.append(f"      scopes: {', '.join(c.scopes)}")
+    lines += ["", f"{bold}Scopes{reset}"]
+    width = max((len(s) for s in provider.scopes), default=0)
+    lines.extend(f"  {s:<{width}}  {d}" for s, d in provider.scopes.items())
+    ctx.stdout.write("\n".join(lines) + "\n")

@@ -1,0 +1,55 @@
+"""Where integray-auth reads and writes its files.
+
+`INTEGRAY_AUTH_HOME` moves every file the tool reads or writes into one folder
+(handy for tests, CI and several identities); otherwise platformdirs decides.
+platformdirs is imported only when needed: `list` and `token` are hot paths.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "integray-auth"
+HOME_ENV = "INTEGRAY_AUTH_HOME"
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path  # user registry overlay and config.toml (read only)
+    data_dir: Path  # the index and, when opted in, the insecure token file
+
+    @property
+    def index_file(self) -> Path:
+        return self.data_dir / "index.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.data_dir / "index.lock"
+
+    @property
+    def insecure_tokens_file(self) -> Path:
+        return self.data_dir / "tokens-insecure.json"
+
+    @property
+    def user_registry(self) -> Path:
+        return self.config_dir / "providers.toml"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> "Paths":
+        env = os.environ if environ is None else environ
+        home = env.get(HOME_ENV)
+        if home:
+            root = Path(home).expanduser()
+            return cls(config_dir=root, data_dir=root)
+        import platformdirs
+
+        return cls(
+            config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+            data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        )

@@ -1,0 +1,319 @@
+"""The provider registry: providers, their connectors and scopes, from TOML.
+
+The bundled `providers.toml` is read first; a user overlay (the
+`providers.toml` in the config folder, then `--registry PATH` or
+`INTEGRAY_AUTH_REGISTRY`) may add providers or override fields of bundled
+ones. Every problem becomes a `RegistryError` naming the file, the provider or
+connector and the field, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from .errors import RegistryError
+
+SCHEMA_VERSION = 1
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+PKCE_MODES = ("required", "supported", "unsupported")
+CLIENT_AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
+REDIRECT_HOSTS = ("127.0.0.1", "localhost")
+VARIANTS = ("authorization_code", "reservanto_long_time_token")
+SCOPE_SEPARATORS = (" ", ",")
+
+_URL_FIELDS = (
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "device_authorization_url",
+    "issuer",
+    "userinfo_url",
+    "docs_url",
+)
+_PROVIDER_KEYS = {
+    "name": str,
+    "authorization_url": str,
+    "token_url": str,
+    "revocation_url": str,
+    "device_authorization_url": str,
+    "issuer": str,
+    "userinfo_url": str,
+    "scope_separator": str,
+    "pkce": str,
+    "client_auth": str,
+    "client_secret_required": bool,
+    "client_id": str,
+    "authorization_params": dict,
+    "redirect_host": str,
+    "redirect_ports": list,
+    "redirect_path": str,
+    "iss_parameter": bool,
+    "variant": str,
+    "docs_url": str,
+    "notes": str,
+    "scopes": dict,
+    "connectors": dict,
+}
+_CONNECTOR_KEYS = {"name": str, "description": str, "scopes": list}
+_REQUIRED_PROVIDER_KEYS = ("name", "authorization_url", "token_url")
+
+
+@dataclass(frozen=True)
+class Connector:
+    id: str
+    name: str
+    description: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    name: str
+    authorization_url: str
+    token_url: str
+    scopes: Mapping[str, str]  # scope -> what it permits
+    connectors: Mapping[str, Connector]
+    revocation_url: str | None = None
+    device_authorization_url: str | None = None
+    issuer: str | None = None
+    userinfo_url: str | None = None
+    scope_separator: str = " "
+    pkce: str = "supported"
+    client_auth: str = "none"
+    client_secret_required: bool = False
+    client_id: str | None = None
+    authorization_params: Mapping[str, str] = field(default_factory=dict)
+    redirect_host: str = "127.0.0.1"
+    redirect_ports: tuple[int, ...] = ()
+    redirect_path: str = "/callback"
+    iss_parameter: bool = False
+    variant: str = "authorization_code"
+    docs_url: str | None = None
+    notes: str | None = None
+    source: str = ""  # the file that defined or last changed this provider
+
+    def connector(self, connector_id: str) -> Connector | None:
+        return self.connectors.get(connector_id)
+
+    def scopes_for(self, connector_ids: list[str]) -> list[str]:
+        """The union of the connectors' scopes, in first-seen order."""
+        seen: dict[str, None] = {}
+        for cid in connector_ids:
+            for scope in self.connectors[cid].scopes:
+                seen.setdefault(scope, None)
+        return list(seen)
+
+
+@dataclass(frozen=True)
+class Registry:
+    providers: Mapping[str, Provider]
+    sources: tuple[str, ...]
+
+    def get(self, provider_id: str) -> Provider | None:
+        return self.providers.get(provider_id)
+
+
+def bundled_registry_path() -> Path:
+    """The providers.toml shipped in the wheel, or the repo's for a source checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "providers.toml"
+    if packaged.is_file():
+        return packaged
+    return here.parent.parent / "providers.toml"
+
+
+def load_registry(overlays: list[Path] | tuple[Path, ...] = ()) -> Registry:
+    """Read the bundled registry, then apply each existing overlay in order."""
+    bundled = bundled_registry_path()
+    merged: dict[str, dict[str, Any]] = {}
+    origin: dict[str, str] = {}
+    sources = []
+    for path in (bundled, *overlays):
+        raw = _read_toml(path)
+        sources.append(str(path))
+        for pid, entry in _check_file(raw, path).items():
+            if pid in merged:
+                merged[pid] = _merge(merged[pid], entry)
+            else:
+                merged[pid] = entry
+            origin[pid] = str(path)
+    providers = {pid: _build_provider(pid, entry, origin[pid]) for pid, entry in merged.items()}
+    return Registry(providers=providers, sources=tuple(sources))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise RegistryError(
+            f"{path}: registry file not found",
+            hint="Check --registry / INTEGRAY_AUTH_REGISTRY.",
+        ) from None
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read registry file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message already ends with "(at line L, column C)".
+        raise RegistryError(
+            f"{path}: invalid TOML: {exc}", hint="Fix the file, then run the command again."
+        ) from None
+    except UnicodeDecodeError:
+        raise RegistryError(f"{path}: invalid TOML: not UTF-8 text") from None
+
+
+def _fail(path: Path, where: str, message: str) -> RegistryError:
+    return RegistryError(f"{path}: {where}: {message}", hint="Fix the file, then run the command again.")
+
+
+def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
+    """Check one file's shape (types, keys, URL rules); return its providers."""
+    for key in raw:
+        if key not in ("schema_version", "providers"):
+            raise _fail(path, "top level", f"unknown key '{key}' (expected 'schema_version', 'providers')")
+    version = raw.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise _fail(path, "schema_version", f"unsupported value {version!r} (this integray-auth reads {SCHEMA_VERSION})")
+    providers = raw.get("providers", {})
+    if not isinstance(providers, dict):
+        raise _fail(path, "providers", "must be a table of [providers.<id>] tables")
+    for pid, entry in providers.items():
+        where = f"provider '{pid}'"
+        if not ID_PATTERN.match(pid):
+            raise _fail(path, where, "id must be lowercase letters, digits and '-'")
+        if not isinstance(entry, dict):
+            raise _fail(path, where, "must be a table")
+        for key, value in entry.items():
+            expected = _PROVIDER_KEYS.get(key)
+            if expected is None:
+                raise _fail(path, f"{where}, field '{key}'", "unknown key")
+            if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+                raise _fail(path, f"{where}, field '{key}'", f"must be a {_type_name(expected)}")
+        for key in _URL_FIELDS:
+            if key in entry:
+                _check_url(path, f"{where}, field '{key}'", entry[key])
+        _check_choice(path, where, entry, "pkce", PKCE_MODES)
+        _check_choice(path, where, entry, "client_auth", CLIENT_AUTH_METHODS)
+        _check_choice(path, where, entry, "redirect_host", REDIRECT_HOSTS)
+        _check_choice(path, where, entry, "variant", VARIANTS)
+        _check_choice(path, where, entry, "scope_separator", SCOPE_SEPARATORS)
+        for port in entry.get("redirect_ports", []):
+            if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
+                raise _fail(path, f"{where}, field 'redirect_ports'", f"{port!r} is not a port from 1024 to 65535")
+        rpath = entry.get("redirect_path")
+        if rpath is not None and (not rpath.startswith("/") or "?" in rpath or "#" in rpath):
+            raise _fail(path, f"{where}, field 'redirect_path'", "must start with '/' and have no query or fragment")
+        for key, value in entry.get("authorization_params", {}).items():
+            if not isinstance(value, str):
+                raise _fail(path, f"{where}, field 'authorization_params.{key}'", "must be a string")
+        for scope, description in entry.get("scopes", {}).items():
+            if not isinstance(description, str):
+                raise _fail(path, f"{where}, scope '{scope}'", "the description must be a string")
+        for cid, connector in entry.get("connectors", {}).items():
+            _check_connector(path, f"{where}, connector '{cid}'", cid, connector)
+    return providers
+
+
+def _check_connector(path: Path, where: str, cid: str, connector: Any) -> None:
+    if not ID_PATTERN.match(cid):
+        raise _fail(path, where, "id must be lowercase letters, digits and '-'")
+    if not isinstance(connector, dict):
+        raise _fail(path, where, "must be a table")
+    for key, value in connector.items():
+        expected = _CONNECTOR_KEYS.get(key)
+        if expected is None:
+            raise _fail(path, f"{where}, field '{key}'", "unknown key")
+        if not isinstance(value, expected):
+            raise _fail(path, f"{where}, field '{key}'", f"must be a {_type_name(expected)}")
+    for scope in connector.get("scopes", []):
+        if not isinstance(scope, str) or not scope:
+            raise _fail(path, f"{where}, field 'scopes'", f"{scope!r} is not a scope string")
+
+
+def _check_url(path: Path, where: str, url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise _fail(path, where, f"{url!r} is not a URL") from None
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and host in LOOPBACK_HOSTS:
+        return  # a local test or development server
+    raise _fail(path, where, f"{url!r} must be an https:// URL (http:// only for a loopback host)")
+
+
+def _check_choice(path: Path, where: str, entry: dict, key: str, choices: tuple[str, ...]) -> None:
+    if key in entry and entry[key] not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise _fail(path, f"{where}, field '{key}'", f"{entry[key]!r} is not one of {allowed}")
+
+
+def _type_name(kind: type) -> str:
+    return {str: "string", bool: "boolean (true/false)", dict: "table", list: "list"}[kind]
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Overlay fields win; scopes, connectors and parameters merge key by key."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if key in ("scopes", "authorization_params"):
+            merged[key] = {**base.get(key, {}), **value}
+        elif key == "connectors":
+            connectors = dict(base.get("connectors", {}))
+            for cid, connector in value.items():
+                connectors[cid] = {**connectors.get(cid, {}), **connector}
+            merged[key] = connectors
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build_provider(pid: str, entry: dict[str, Any], source: str) -> Provider:
+    path = Path(source)
+    where = f"provider '{pid}'"
+    for key in _REQUIRED_PROVIDER_KEYS:
+        if not entry.get(key):
+            raise _fail(path, where, f"missing required field '{key}'")
+    scopes = entry.get("scopes", {})
+    connectors = {}
+    for cid, raw in entry.get("connectors", {}).items():
+        cwhere = f"{where}, connector '{cid}'"
+        for key in _CONNECTOR_KEYS:
+            if key not in raw:
+                raise _fail(path, cwhere, f"missing required field '{key}'")
+        if not raw["scopes"]:
+            raise _fail(path, f"{cwhere}, field 'scopes'", "must list at least one scope")
+        for scope in raw["scopes"]:
+            if scope not in scopes:
+                raise _fail(
+                    path,
+                    f"{cwhere}, field 'scopes'",
+                    f"scope '{scope}' is not in the provider's [providers.{pid}.scopes] table",
+                )
+        connectors[cid] = Connector(
+            id=cid, name=raw["name"], description=raw["description"], scopes=tuple(raw["scopes"])
+        )
+    names: dict[str, str] = {}
+    for connector in connectors.values():
+        other = names.setdefault(connector.name.casefold(), connector.id)
+        if other != connector.id:
+            raise _fail(path, f"{where}, connector '{connector.id}'", f"duplicate name {connector.name!r} (also '{other}')")
+    simple = {k: v for k, v in entry.items() if k not in ("scopes", "connectors", "redirect_ports", "authorization_params")}
+    return Provider(
+        id=pid,
+        scopes=dict(scopes),
+        connectors=connectors,
+        redirect_ports=tuple(entry.get("redirect_ports", ())),
+        authorization_params=dict(entry.get("authorization_params", {})),
+        source=source,
+        **simple,
+    )

@@ -1,0 +1,251 @@
+"""Where tokens and client secrets live: the OS keyring, or, only by the
+explicit `--insecure-storage` opt-in, a 0600 JSON file.
+
+keyring is imported here only, so commands that never touch a secret
+(`list`, `search`, `show`) never pay for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets as _random
+from typing import TYPE_CHECKING, Protocol
+
+from .errors import StorageError
+from .fileutil import atomic_write_text, file_lock
+from .models import STORAGE_FILE, STORAGE_KEYRING
+from .tokens import TokenSet
+
+if TYPE_CHECKING:
+    from .context import AppContext
+
+SERVICE = "integray-auth"
+# Windows Credential Manager takes 2,560 bytes of UTF-16, 1,280 characters
+# (shared/reference/keyring.md §3.1). Chunk above 1,000 on every platform so
+# the path Windows needs is the one Linux CI exercises.
+CHUNK_SIZE = 1000
+
+STORAGE_HELP = (
+    "Unlock or install a Secret Service (GNOME Keyring, KWallet) in this session, "
+    "or run again with --insecure-storage to keep tokens in a 0600 file"
+)
+
+
+class SecretStore(Protocol):
+    kind: str
+
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str) -> None: ...
+    def remove(self, key: str) -> None: ...
+    def check_usable(self) -> None: ...
+    def describe(self) -> str: ...
+
+
+def token_key(authorization_id: str) -> str:
+    return f"authorization:{authorization_id}"
+
+
+def client_secret_key(provider_id: str) -> str:
+    return f"client-secret:{provider_id}"
+
+
+class ChunkedTokens:
+    """Tokens of one authorization in a store, split into chunks when large.
+
+    A large value is written as chunks of a new generation first, then the
+    primary entry is replaced by a manifest naming that generation and its
+    sha256, then the old generation is deleted: a crash at any point leaves
+    the previous tokens or the new ones readable, never a mix.
+    """
+
+    def __init__(self, store: SecretStore) -> None:
+        self.store = store
+
+    def save(self, authorization_id: str, tokens: TokenSet) -> None:
+        key = token_key(authorization_id)
+        old = self._manifest(self.store.get(key))
+        payload = tokens.to_secret()
+        if len(payload) <= CHUNK_SIZE:
+            self.store.set(key, payload)
+        else:
+            generation = _random.token_hex(4)
+            parts = [payload[i : i + CHUNK_SIZE] for i in range(0, len(payload), CHUNK_SIZE)]
+            for number, part in enumerate(parts):
+                self.store.set(f"{key}#{generation}.{number}", part)
+            manifest = {"manifest": {"v": 1, "chunks": len(parts), "gen": generation,
+                                     "sha256": hashlib.sha256(payload.encode()).hexdigest()}}
+            self.store.set(key, json.dumps(manifest, separators=(",", ":")))
+        if old is not None:
+            self._delete_chunks(key, old)
+
+    def load(self, authorization_id: str) -> TokenSet | None:
+        key = token_key(authorization_id)
+        primary = self.store.get(key)
+        if primary is None:
+            return None
+        manifest = self._manifest(primary)
+        payload = primary
+        if manifest is not None:
+            parts = []
+            for number in range(manifest["chunks"]):
+                part = self.store.get(f"{key}#{manifest['gen']}.{number}")
+                if part is None:
+                    return None
+                parts.append(part)
+            payload = "".join(parts)
+            if hashlib.sha256(payload.encode()).hexdigest() != manifest["sha256"]:
+                return None
+        try:
+            return TokenSet.from_secret(payload)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def delete(self, authorization_id: str) -> None:
+        key = token_key(authorization_id)
+        manifest = self._manifest(self.store.get(key))
+        self.store.remove(key)
+        if manifest is not None:
+            self._delete_chunks(key, manifest)
+
+    def _delete_chunks(self, key: str, manifest: dict) -> None:
+        for number in range(manifest["chunks"]):
+            self.store.remove(f"{key}#{manifest['gen']}.{number}")
+
+    @staticmethod
+    def _manifest(text: str | None) -> dict | None:
+        if not text or not text.startswith('{"manifest"'):
+            return None
+        try:
+            manifest = json.loads(text)["manifest"]
+            int(manifest["chunks"]), str(manifest["gen"]), str(manifest["sha256"])
+            return manifest
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+class KeyringStore:
+    """The OS keyring through `keyring`; every failure becomes a StorageError."""
+
+    kind = STORAGE_KEYRING
+
+    def __init__(self, backend=None) -> None:
+        self._backend = backend
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            import keyring
+
+            try:
+                self._backend = keyring.get_keyring()
+            except Exception as exc:  # noqa: BLE001 - keyring raises plain RuntimeErrors here
+                raise StorageError(f"the keyring cannot be loaded: {_describe(exc)}", hint=STORAGE_HELP) from None
+        return self._backend
+
+    def describe(self) -> str:
+        backend = self.backend
+        return f"{type(backend).__module__}.{type(backend).__name__}"
+
+    def check_usable(self) -> None:
+        """Fail before any browser opens if tokens could not be kept."""
+        from keyring.backends import chainer, fail, null
+
+        backend = self.backend
+        if isinstance(backend, (fail.Keyring, null.Keyring)):
+            raise StorageError(f"no usable OS keyring ({self.describe()})", hint=STORAGE_HELP)
+        if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
+            raise StorageError("no usable OS keyring (no backend in the chain)", hint=STORAGE_HELP)
+        # A locked collection that cannot be unlocked, or a Secret Service
+        # that cannot create its default collection, only shows on a write.
+        probe = f"probe:{_random.token_hex(4)}"
+        self.set(probe, "probe")
+        if self.get(probe) != "probe":
+            raise StorageError(f"the keyring ({self.describe()}) does not keep what is written to it", hint=STORAGE_HELP)
+        self.remove(probe)
+
+    def get(self, key: str) -> str | None:
+        try:
+            return self.backend.get_password(SERVICE, key)
+        except Exception as exc:  # noqa: BLE001
+            raise StorageError(f"cannot read from the keyring: {_describe(exc)}", hint=STORAGE_HELP) from None
+
+    def set(self, key: str, value: str) -> None:
+        try:
+            self.backend.set_password(SERVICE, key, value)
+        except Exception as exc:  # noqa: BLE001
+            raise StorageError(f"cannot write to the keyring: {_describe(exc)}", hint=STORAGE_HELP) from None
+
+    def remove(self, key: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        try:
+            self.backend.delete_password(SERVICE, key)
+        except PasswordDeleteError:
+            pass  # already gone
+        except Exception as exc:  # noqa: BLE001
+            raise StorageError(f"cannot delete from the keyring: {_describe(exc)}", hint=STORAGE_HELP) from None
+
+
+class FileStore:
+    """The --insecure-storage opt-in: one 0600 JSON file, written atomically."""
+
+    kind = STORAGE_FILE
+
+    def __init__(self, path, lock_path) -> None:
+        self.path = path
+        self.lock_path = lock_path
+
+    def describe(self) -> str:
+        return f"insecure file {self.path}"
+
+    def check_usable(self) -> None:
+        self._read()
+
+    def _read(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"cannot read the token file {self.path}: {exc}") from None
+        entries = data.get("entries") if isinstance(data, dict) else None
+        if not isinstance(entries, dict):
+            raise StorageError(f"the token file {self.path} is corrupt")
+        return entries
+
+    def _update(self, key: str, value: str | None) -> None:
+        with file_lock(self.lock_path):
+            entries = self._read()
+            if value is None:
+                if entries.pop(key, None) is None:
+                    return
+            else:
+                entries[key] = value
+            atomic_write_text(self.path, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
+
+    def get(self, key: str) -> str | None:
+        return self._read().get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self._update(key, value)
+
+    def remove(self, key: str) -> None:
+        self._update(key, None)
+
+
+def default_secret_store(ctx: "AppContext", storage: str) -> SecretStore:
+    if storage == STORAGE_FILE:
+        return FileStore(ctx.paths.insecure_tokens_file, ctx.paths.data_dir / "tokens-insecure.lock")
+    return KeyringStore()
+
+
+def keyring_status(ctx: "AppContext") -> str:
+    store = ctx.secret_store(STORAGE_KEYRING)
+    store.check_usable()
+    return f"usable ({store.describe()})"
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,67 @@
+"""TokenSet: what the secret store keeps for one authorization."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    token_type: str = "Bearer"
+    refresh_token: str | None = None
+    expires_at: str | None = None  # absolute UTC time, ISO 8601
+    scope: list[str] | None = None  # as granted
+    id_token: str | None = None
+
+    def __repr__(self) -> str:  # never let a token reach a log or traceback
+        return f"TokenSet(token_type={self.token_type!r}, expires_at={self.expires_at!r}, scope={self.scope!r})"
+
+    __str__ = __repr__
+
+    def to_secret(self) -> str:
+        # ensure_ascii keeps one character per UTF-16 unit, so len() is the
+        # size Windows Credential Manager counts.
+        return json.dumps({"v": 1, **{k: v for k, v in asdict(self).items() if v is not None}},
+                          separators=(",", ":"), ensure_ascii=True)
+
+    @classmethod
+    def from_secret(cls, text: str) -> "TokenSet":
+        data = json.loads(text)
+        data.pop("v", None)
+        return cls(**data)
+
+    @classmethod
+    def from_response(cls, token: dict[str, Any], now: datetime, requested_scope: list[str], separator: str = " ") -> "TokenSet":
+        """Build from a token endpoint response (RFC 6749 §5.1)."""
+        expires_at = None
+        expires_in = token.get("expires_in")
+        if expires_in not in (None, ""):
+            try:
+                expires_at = (now + timedelta(seconds=int(float(expires_in)))).astimezone(timezone.utc)
+            except (TypeError, ValueError):
+                expires_at = None
+        scope = token.get("scope")
+        if isinstance(scope, str):
+            granted = [s for s in scope.replace(",", " ").split() if s] if separator == "," else scope.split()
+        elif isinstance(scope, list):
+            granted = [str(s) for s in scope]
+        else:
+            granted = list(requested_scope)  # §5.1: omitted means "as requested"
+        return cls(
+            access_token=str(token["access_token"]),
+            token_type=str(token.get("token_type") or "Bearer"),
+            refresh_token=token.get("refresh_token") or None,
+            expires_at=None if expires_at is None else expires_at.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+            scope=granted,
+            id_token=token.get("id_token") or None,
+        )
+
+    def expired(self, now: datetime, leeway: timedelta = timedelta(seconds=60)) -> bool:
+        if self.expires_at is None:
+            return False
+        moment = datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
+        return now + leeway >= moment

@@ -1,0 +1,1 @@
+"""Use cases: what each command does, independent of how it was invoked."""

@@ -1,0 +1,222 @@
+"""Authorize: from Not authorized to Authorized through the provider's own
+consent screen (RFC 8252 loopback redirect, RFC 7636 PKCE, RFC 9700).
+
+Order of events, each chosen so a failure loses nothing:
+1. client credentials and the secret store are checked before any browser
+   opens (a token that could not be kept would be lost);
+2. the loopback listener serves before the browser opens;
+3. after the code exchange the entry is written Not authorized and naming
+   its store, then the tokens, then the entry is marked Authorized: a crash
+   leaves neither an Authorized entry without tokens nor tokens without an entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from ..context import AppContext
+from ..errors import AuthorizationFailed, AuthorizationTimeout, ConflictError, IntegrayAuthError
+from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, Authorization, to_iso
+from ..oauth import pages
+from ..oauth.endpoint import HINTS, ClientCredentials
+from ..oauth.loopback import Callback, LoopbackServer
+from ..registry import Provider
+from ..tokens import TokenSet
+from . import manage
+from .clients import resolve_credentials
+
+
+class FlowUI(Protocol):
+    """What the flow needs from the terminal; the command layer provides it."""
+
+    def show_url(self, local_url: str, full_url: str, browser: bool) -> None: ...
+    def browser_failed(self) -> None: ...
+    def notice(self, message: str) -> None: ...
+    def wait(self, listener: LoopbackServer, timeout: float) -> Callback | None: ...
+
+
+@dataclass
+class FlowOptions:
+    open_browser: bool = True
+    timeout: float = 300.0
+    client_id: str | None = None
+    read_secret_from_stdin: bool = False
+    insecure_storage: bool = False
+
+
+@dataclass
+class AuthorizeResult:
+    authorization: Authorization
+    provider: Provider
+    missing_scopes: list[str] = field(default_factory=list)
+    extra_scopes: list[str] = field(default_factory=list)
+
+
+def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: FlowUI, options: FlowOptions) -> AuthorizeResult:
+    provider = manage.require_provider(ctx, authorization.provider)
+    if not new:
+        # Connectors or their scopes may have changed since it was added.
+        known = [cid for cid in authorization.connectors if cid in provider.connectors]
+        if known:
+            authorization = replace(authorization, requested_scopes=provider.scopes_for(known))
+    credentials = resolve_credentials(ctx, provider, options.client_id, options.read_secret_from_stdin)
+    storage = STORAGE_FILE if options.insecure_storage else STORAGE_KEYRING
+    store = ctx.secret_store(storage)
+    store.check_usable()
+    if storage == STORAGE_FILE:
+        ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
+
+    tokens = _run_flow(ctx, provider, credentials, authorization, ui, options)
+    saved = _persist(ctx, authorization, tokens, storage, credentials.client_id, new)
+    granted = tokens.scope or []
+    return AuthorizeResult(
+        authorization=saved,
+        provider=provider,
+        missing_scopes=[s for s in saved.requested_scopes if s not in granted],
+        extra_scopes=[s for s in granted if s not in saved.requested_scopes],
+    )
+
+
+def _run_flow(ctx, provider: Provider, credentials: ClientCredentials, authorization: Authorization, ui: FlowUI, options: FlowOptions) -> TokenSet:
+    from ..oauth import pkce
+
+    reservanto = provider.variant == "reservanto_long_time_token"
+    if reservanto:
+        from ..oauth import reservanto as protocol
+
+        state = None
+        # No state in this protocol: an unguessable path segment does its job.
+        path = f"{provider.redirect_path.rstrip('/')}/{pkce.make_state()}"
+        listener = LoopbackServer(provider.redirect_host, path, None, provider.redirect_ports, is_complete=protocol.is_complete)
+    else:
+        state = pkce.make_state()
+        listener = LoopbackServer(
+            provider.redirect_host,
+            provider.redirect_path,
+            state,
+            provider.redirect_ports,
+            expected_issuer=provider.issuer if provider.iss_parameter else None,
+        )
+    verifier = pkce.make_verifier() if provider.pkce != "unsupported" and not reservanto else None
+    scopes = authorization.requested_scopes
+
+    with listener:
+        if reservanto:
+            url = protocol.authorization_url(provider, credentials.client_id, listener.redirect_uri, scopes)
+        else:
+            url = _authorization_url(provider, credentials.client_id, listener.redirect_uri, scopes, state, verifier)
+        listener.start_url = url
+        ui.show_url(listener.local_url, url, options.open_browser)
+        if options.open_browser and not _open_browser(ctx, url):
+            ui.browser_failed()
+        callback = ui.wait(listener, options.timeout)
+        if callback is None:
+            raise AuthorizationTimeout(
+                f"no answer from the browser within {int(options.timeout)} seconds; nothing was saved",
+                hint="Run the command again (--timeout gives more time; --no-browser prints the URL to open elsewhere).",
+            )
+        try:
+            if reservanto:
+                long_token = protocol.long_time_token(provider, callback.params)
+                tokens = protocol.short_time_token(provider, long_token, scopes, ctx.clock())
+            else:
+                if callback.error:
+                    description = callback.params.get("error_description")
+                    raise AuthorizationFailed(
+                        f"{provider.name} refused: {callback.error}" + (f" ({description})" if description else ""),
+                        hint=HINTS.get(callback.error, "Run the command again."),
+                    )
+                from ..oauth.endpoint import TokenEndpoint
+
+                endpoint = TokenEndpoint(provider, credentials)
+                tokens = endpoint.exchange_code(callback.params["code"], listener.redirect_uri, verifier, scopes, ctx.clock())
+        except IntegrayAuthError as error:
+            if not callback.error:
+                listener.finish(pages.provider_error("token exchange failed", error.message))
+            raise
+        listener.finish(pages.success(authorization.name, provider.name))
+    return tokens
+
+
+def _authorization_url(provider: Provider, client_id: str, redirect_uri: str, scopes: list[str], state: str, verifier: str | None) -> str:
+    from oauthlib.common import add_params_to_uri
+
+    # Built with oauthlib's encoder, not prepare_grant_uri: that one refuses
+    # http:// even for a loopback development server the registry allows.
+    params = [("response_type", "code"), ("client_id", client_id), ("redirect_uri", redirect_uri)]
+    if scopes:
+        params.append(("scope", provider.scope_separator.join(scopes)))
+    params.append(("state", state))
+    if verifier is not None:
+        from ..oauth.pkce import s256_challenge
+
+        params += [("code_challenge", s256_challenge(verifier)), ("code_challenge_method", "S256")]
+    params += [(k, v) for k, v in provider.authorization_params.items()]
+    return add_params_to_uri(provider.authorization_url, params)
+
+
+def _open_browser(ctx: AppContext, url: str) -> bool:
+    if ctx.open_browser is not None:
+        return ctx.open_browser(url)
+    import webbrowser
+
+    try:
+        return bool(webbrowser.open(url))
+    except Exception:  # noqa: BLE001 - a broken BROWSER setting must not end the flow
+        return False
+
+
+def _persist(ctx: AppContext, authorization: Authorization, tokens: TokenSet, storage: str, client_id: str, new: bool) -> Authorization:
+    from ..secret_store import ChunkedTokens
+
+    now = to_iso(ctx.clock())
+    previous_storage = None
+    with ctx.index.transaction() as authorizations:
+        if new:
+            manage.check_unique(authorizations, authorization.name)
+            entry = replace(authorization, status=NOT_AUTHORIZED, storage=storage, updated_at=now)
+            authorizations.append(entry)
+        else:
+            entry = manage.find_in(authorizations, authorization.id)
+            if entry.storage and entry.storage != storage:
+                previous_storage = entry.storage
+            entry.status, entry.storage, entry.updated_at = NOT_AUTHORIZED, storage, now
+            entry.requested_scopes = authorization.requested_scopes
+    ChunkedTokens(ctx.secret_store(storage)).save(authorization.id, tokens)
+    with ctx.index.transaction() as authorizations:
+        try:
+            entry = manage.find_in(authorizations, authorization.id)
+        except IntegrayAuthError:
+            entry = None
+        if entry is None:
+            ChunkedTokens(ctx.secret_store(storage)).delete(authorization.id)
+            raise ConflictError(f"authorization '{authorization.name}' was removed while it was being authorized")
+        entry.status = AUTHORIZED
+        entry.authorized_at = entry.updated_at = now
+        entry.expires_at = tokens.expires_at
+        entry.granted_scopes = list(tokens.scope or [])
+        entry.client_id = client_id
+        entry.account = _account_label(tokens) or entry.account
+        saved = replace(entry)
+    if previous_storage:
+        ChunkedTokens(ctx.secret_store(previous_storage)).delete(authorization.id)
+    return saved
+
+
+def _account_label(tokens: TokenSet) -> str | None:
+    """Who signed in, from the id_token's claims (display only, not trusted)."""
+    if not tokens.id_token or tokens.id_token.count(".") != 2:
+        return None
+    try:
+        payload = tokens.id_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, TypeError):
+        return None
+    for claim in ("email", "preferred_username", "name", "sub"):
+        if isinstance(claims.get(claim), str) and claims[claim]:
+            return claims[claim]
+    return None
+

@@ -1,0 +1,94 @@
+"""Which OAuth client integray-auth presents to a provider.
+
+Client id: --client-id, then INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID, then
+`[clients.<provider>] client_id` in config.toml, then the registry's default.
+Client secret (only where the provider wants one): --client-secret-stdin,
+then INTEGRAY_AUTH_<PROVIDER>_CLIENT_SECRET, then the keyring
+(`integray-auth client set PROVIDER`). Never the index, never a log.
+"""
+
+from __future__ import annotations
+
+from ..context import AppContext
+from ..errors import RegistryError, UsageError
+from ..oauth.endpoint import ClientCredentials
+from ..output import redirect_uri_template
+from ..registry import Provider
+
+
+def env_prefix(provider: Provider) -> str:
+    return "INTEGRAY_AUTH_" + provider.id.upper().replace("-", "_")
+
+
+def needs_secret(provider: Provider) -> bool:
+    return provider.client_secret_required or provider.client_auth != "none"
+
+
+def resolve_credentials(
+    ctx: AppContext, provider: Provider, client_id: str | None = None, secret_from_stdin: bool = False
+) -> ClientCredentials:
+    prefix = env_prefix(provider)
+    client_id = (
+        client_id
+        or ctx.environ.get(f"{prefix}_CLIENT_ID")
+        or _configured_client_id(ctx, provider)
+        or provider.client_id
+    )
+    if not client_id:
+        raise UsageError(
+            f"no OAuth client id for {provider.name}",
+            hint=(
+                f"Register an app with {provider.name} with the redirect URI "
+                f"{redirect_uri_template(provider)}, then pass --client-id or set {prefix}_CLIENT_ID."
+            ),
+        )
+    secret = None
+    if secret_from_stdin:
+        secret = ctx.stdin.readline().strip() or None
+        if secret is None:
+            raise UsageError("--client-secret-stdin was given but standard input was empty")
+    if secret is None:
+        secret = ctx.environ.get(f"{prefix}_CLIENT_SECRET") or None
+    if secret is None and needs_secret(provider):
+        from ..secret_store import client_secret_key
+
+        secret = ctx.secret_store("keyring").get(client_secret_key(provider.id))
+    if secret is None and needs_secret(provider):
+        raise UsageError(
+            f"{provider.name} needs the OAuth client secret of client {client_id}",
+            hint=f"Run 'integray-auth client set {provider.id}', set {prefix}_CLIENT_SECRET, or pass --client-secret-stdin.",
+        )
+    return ClientCredentials(client_id=client_id, client_secret=secret)
+
+
+def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> None:
+    from ..secret_store import client_secret_key
+
+    if not secret:
+        raise UsageError("the client secret is empty")
+    store = ctx.secret_store("keyring")
+    store.check_usable()
+    store.set(client_secret_key(provider.id), secret)
+
+
+def remove_client_secret(ctx: AppContext, provider: Provider) -> None:
+    from ..secret_store import client_secret_key
+
+    ctx.secret_store("keyring").remove(client_secret_key(provider.id))
+
+
+def _configured_client_id(ctx: AppContext, provider: Provider) -> str | None:
+    path = ctx.paths.config_file
+    if not path.is_file():
+        return None
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            config = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RegistryError(f"{path}: cannot read config: {exc}", hint="Fix the file, then run the command again.") from None
+    value = config.get("clients", {}).get(provider.id, {}).get("client_id")
+    if value is not None and not isinstance(value, str):
+        raise RegistryError(f"{path}: clients.{provider.id}.client_id must be a string")
+    return value

@@ -1,0 +1,247 @@
+"""Use cases that read or change the index: add, list, search, show,
+deactivate, activate, remove."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from ..context import AppContext
+from ..errors import ConflictError, NoMatchError, NotFoundError, UsageError
+from ..models import Authorization, to_iso
+from ..registry import Provider
+
+VIEWS = ("active", "inactive", "all")
+MAX_NAME_LENGTH = 100
+
+
+def new_authorization(ctx: AppContext, name: str, provider_id: str, connector_ids: list[str]) -> Authorization:
+    """Check the inputs against the registry and the index; build (not save) the entry."""
+    name = _clean_name(name)
+    provider = require_provider(ctx, provider_id)
+    connector_ids = list(dict.fromkeys(connector_ids))  # keep order, drop repeats
+    if not connector_ids:
+        raise UsageError(
+            f"pick at least one connector of {provider.name}",
+            hint=f"Add --connector; 'integray-auth providers show {provider.id}' lists them.",
+        )
+    for cid in connector_ids:
+        if provider.connector(cid) is None:
+            raise NotFoundError(
+                f"provider '{provider.id}' has no connector '{cid}'{_suggest(cid, provider.connectors)}",
+                hint=f"Run 'integray-auth providers show {provider.id}' to list its connectors.",
+            )
+    check_unique(ctx.index.load(), name)
+    now = to_iso(ctx.clock())
+    return Authorization(
+        id=secrets.token_hex(6),
+        name=name,
+        provider=provider.id,
+        connectors=connector_ids,
+        requested_scopes=provider.scopes_for(connector_ids),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def save_new(ctx: AppContext, authorization: Authorization) -> Authorization:
+    """Append a new entry; the name is checked again under the index lock."""
+    with ctx.index.transaction() as authorizations:
+        check_unique(authorizations, authorization.name)
+        authorizations.append(authorization)
+    return authorization
+
+
+def list_authorizations(ctx: AppContext, view: str = "active") -> list[Authorization]:
+    return sorted(_in_view(ctx.index.load(), view), key=lambda a: (a.name.casefold(), a.id))
+
+
+def search_authorizations(ctx: AppContext, query: str, view: str = "active") -> list[Authorization]:
+    """Case-insensitive match over name, provider, connectors and scopes:
+    exact matches first, then prefix, then substring."""
+    needle = query.strip().casefold()
+    if not needle:
+        raise UsageError("the search query is empty", hint="Give a word to look for, e.g. 'integray-auth search gmail'.")
+    ranked = []
+    for authorization in _in_view(ctx.index.load(), view):
+        rank = min((_rank(needle, text) for text in _search_texts(ctx, authorization)), default=3)
+        if rank < 3:
+            ranked.append((rank, authorization.name.casefold(), authorization.id, authorization))
+    if not ranked:
+        where = {"active": "active authorizations", "inactive": "inactive authorizations", "all": "authorizations"}[view]
+        hint = "Try --all to include inactive ones." if view != "all" else "Run 'integray-auth list --all' to see them all."
+        raise NoMatchError(f"no {where} match {query!r}", hint=hint)
+    ranked.sort(key=lambda item: item[:3])
+    return [item[3] for item in ranked]
+
+
+@dataclass(frozen=True)
+class ScopeLine:
+    scope: str
+    description: str | None  # None when the registry does not know the scope
+    connectors: list[str]  # names of the connectors that need it
+    granted: bool | None  # None until authorized
+
+
+@dataclass(frozen=True)
+class AuthorizationDetails:
+    authorization: Authorization
+    provider_name: str
+    connector_names: list[str]
+    scopes: list[ScopeLine]
+    extra_granted: list[str]  # granted although nobody asked for them
+
+
+def describe(ctx: AppContext, name: str) -> AuthorizationDetails:
+    authorization = find(ctx, name)
+    provider = ctx.registry.get(authorization.provider)
+    granted = authorization.granted_scopes
+    lines = []
+    for scope in authorization.requested_scopes:
+        users = []
+        if provider is not None:
+            users = [
+                provider.connectors[cid].name
+                for cid in authorization.connectors
+                if cid in provider.connectors and scope in provider.connectors[cid].scopes
+            ]
+        lines.append(
+            ScopeLine(
+                scope=scope,
+                description=provider.scopes.get(scope) if provider else None,
+                connectors=users,
+                granted=None if granted is None else scope in granted,
+            )
+        )
+    return AuthorizationDetails(
+        authorization=authorization,
+        provider_name=provider.name if provider else authorization.provider,
+        connector_names=[connector_name(provider, cid) for cid in authorization.connectors],
+        scopes=lines,
+        extra_granted=[s for s in (granted or []) if s not in authorization.requested_scopes],
+    )
+
+
+def set_active(ctx: AppContext, name: str, active: bool) -> Authorization:
+    """Move an authorization between the active and inactive views."""
+    with ctx.index.transaction() as authorizations:
+        authorization = find_in(authorizations, name)
+        if authorization.active == active:
+            state = "active" if active else "inactive"
+            raise ConflictError(f"authorization '{authorization.name}' is already {state}")
+        now = to_iso(ctx.clock())
+        authorization.active = active
+        authorization.deactivated_at = None if active else now
+        authorization.updated_at = now
+    return authorization
+
+
+def remove(ctx: AppContext, name: str) -> Authorization:
+    """Delete an authorization and its tokens.
+
+    The tokens go first: a crash in between leaves an entry whose tokens are
+    gone (shown, and fixed by `authorize`), never a token nobody can find.
+    """
+    authorization = find(ctx, name)
+    if authorization.storage:
+        from ..secret_store import ChunkedTokens
+
+        ChunkedTokens(ctx.secret_store(authorization.storage)).delete(authorization.id)
+    with ctx.index.transaction() as authorizations:
+        current = find_in(authorizations, authorization.id)
+        authorizations.remove(current)
+    return authorization
+
+
+def find(ctx: AppContext, name: str) -> Authorization:
+    return find_in(ctx.index.load(), name)
+
+
+def require_provider(ctx: AppContext, provider_id: str) -> Provider:
+    provider = ctx.registry.get(provider_id)
+    if provider is None:
+        raise NotFoundError(
+            f"unknown provider '{provider_id}'{_suggest(provider_id, ctx.registry.providers)}",
+            hint="Run 'integray-auth providers' to list them.",
+        )
+    return provider
+
+
+def connector_name(provider: Provider | None, connector_id: str) -> str:
+    if provider is not None and connector_id in provider.connectors:
+        return provider.connectors[connector_id].name
+    return connector_id
+
+
+def provider_name(ctx: AppContext, provider_id: str) -> str:
+    provider = ctx.registry.get(provider_id)
+    return provider.name if provider else provider_id
+
+
+def find_in(authorizations: list[Authorization], name: str) -> Authorization:
+    wanted = name.strip().casefold()
+    for authorization in authorizations:
+        if authorization.name.casefold() == wanted or authorization.id == name:
+            return authorization
+    names = {a.name: a for a in authorizations}
+    raise NotFoundError(
+        f"no authorization named {name!r}{_suggest(name, names)}",
+        hint="Run 'integray-auth list --all' to see every authorization.",
+    )
+
+
+def _suggest(word: str, choices) -> str:
+    import difflib
+
+    by_fold = {c.casefold(): c for c in choices}
+    close = difflib.get_close_matches(word.casefold(), list(by_fold), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(by_fold[c]) for c in close) + "?"
+
+
+def check_unique(authorizations: list[Authorization], name: str) -> None:
+    for existing in authorizations:
+        if existing.name.casefold() == name.casefold():
+            state = "" if existing.active else " (inactive)"
+            raise ConflictError(
+                f"an authorization named '{existing.name}' already exists{state}",
+                hint="Choose another name, or run 'integray-auth remove' on the old one first.",
+            )
+
+
+def _clean_name(name: str) -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise UsageError("the name is empty", hint="Give the authorization a name, e.g. 'Reservanto Prague'.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in cleaned):
+        raise UsageError("the name contains control characters")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise UsageError(f"the name is longer than {MAX_NAME_LENGTH} characters")
+    return cleaned
+
+
+def _in_view(authorizations: list[Authorization], view: str) -> list[Authorization]:
+    if view == "all":
+        return list(authorizations)
+    return [a for a in authorizations if a.active == (view == "active")]
+
+
+def _rank(needle: str, text: str) -> int:
+    text = text.casefold()
+    if text == needle:
+        return 0
+    if text.startswith(needle):
+        return 1
+    if needle in text:
+        return 2
+    return 3
+
+
+def _search_texts(ctx: AppContext, authorization: Authorization) -> list[str]:
+    provider = ctx.registry.get(authorization.provider)
+    texts = [authorization.name, authorization.provider, *authorization.connectors, *authorization.requested_scopes]
+    if provider is not None:
+        texts.append(provider.name)
+        texts.extend(connector_name(provider, cid) for cid in authorization.connectors)
+    return texts

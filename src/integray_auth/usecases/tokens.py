@@ -1,0 +1,92 @@
+"""`token`: a valid access token for scripts, refreshed when it has expired.
+
+Refresh tokens may rotate (RFC 9700 §4.14): the refresh runs under a lock
+and re-reads the stored tokens first, because another process may have
+refreshed (and so invalidated our copy) a moment ago; the new tokens are
+stored before anything else happens.
+"""
+
+from __future__ import annotations
+
+from ..context import AppContext
+from ..errors import AuthorizationFailed, NotAuthorizedError
+from ..fileutil import file_lock
+from ..models import NOT_AUTHORIZED, to_iso
+from ..secret_store import ChunkedTokens
+from ..tokens import TokenSet
+from . import manage
+
+
+def access_token(ctx: AppContext, name: str) -> str:
+    authorization = manage.find(ctx, name)
+    quoted = _quote(authorization.name)
+    if not authorization.is_authorized or not authorization.storage:
+        raise NotAuthorizedError(
+            f"authorization '{authorization.name}' is not authorized", hint=f"Run 'integray-auth authorize {quoted}'."
+        )
+    store = ChunkedTokens(ctx.secret_store(authorization.storage))
+    tokens = _load(store, authorization, quoted)
+    if not tokens.expired(ctx.clock()):
+        return tokens.access_token
+    with file_lock(ctx.paths.data_dir / "refresh.lock", timeout=60):
+        tokens = _load(store, authorization, quoted)
+        now = ctx.clock()
+        if not tokens.expired(now):
+            return tokens.access_token  # another process refreshed meanwhile
+        if not tokens.refresh_token:
+            raise NotAuthorizedError(
+                f"the access token of '{authorization.name}' has expired and the provider gave no refresh token",
+                hint=f"Run 'integray-auth authorize {quoted}'.",
+            )
+        try:
+            fresh = _refresh(ctx, authorization, tokens)
+        except AuthorizationFailed as refused:
+            _mark_not_authorized(ctx, authorization.id)
+            raise NotAuthorizedError(
+                f"{refused.message}; '{authorization.name}' is now Not authorized",
+                hint=f"Run 'integray-auth authorize {quoted}'.",
+            ) from None
+        store.save(authorization.id, fresh)
+        with ctx.index.transaction() as authorizations:
+            entry = manage.find_in(authorizations, authorization.id)
+            entry.expires_at = fresh.expires_at
+            entry.updated_at = to_iso(now)
+            if fresh.scope is not None:
+                entry.granted_scopes = list(fresh.scope)
+    return fresh.access_token
+
+
+def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
+    provider = manage.require_provider(ctx, authorization.provider)
+    if provider.variant == "reservanto_long_time_token":
+        from ..oauth import reservanto
+
+        return reservanto.short_time_token(provider, tokens.refresh_token, authorization.requested_scopes, ctx.clock())
+    from ..oauth.endpoint import TokenEndpoint
+    from .clients import resolve_credentials
+
+    credentials = resolve_credentials(ctx, provider, client_id=authorization.client_id)
+    return TokenEndpoint(provider, credentials).refresh(tokens.refresh_token, authorization.requested_scopes, ctx.clock())
+
+
+def _load(store: ChunkedTokens, authorization, quoted: str) -> TokenSet:
+    tokens = store.load(authorization.id)
+    if tokens is None:
+        raise NotAuthorizedError(
+            f"the tokens of '{authorization.name}' are missing from {store.store.describe()}",
+            hint=f"Run 'integray-auth authorize {quoted}'.",
+        )
+    return tokens
+
+
+def _mark_not_authorized(ctx: AppContext, authorization_id: str) -> None:
+    with ctx.index.transaction() as authorizations:
+        entry = manage.find_in(authorizations, authorization_id)
+        entry.status = NOT_AUTHORIZED
+        entry.updated_at = to_iso(ctx.clock())
+
+
+def _quote(name: str) -> str:
+    import shlex
+
+    return shlex.quote(name)
