@@ -25,6 +25,7 @@ PKCE_MODES = ("required", "supported", "unsupported")
 CLIENT_AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 REDIRECT_HOSTS = ("127.0.0.1", "localhost")
 VARIANTS = ("authorization_code", "reservanto_long_time_token")
+SCOPE_PARAMETERS = ("scope", "user_scope", "none")
 SCOPE_SEPARATORS = (" ", ",")
 
 _URL_FIELDS = (
@@ -45,6 +46,8 @@ _PROVIDER_KEYS = {
     "issuer": str,
     "userinfo_url": str,
     "scope_separator": str,
+    "scope_parameter": str,
+    "token_path": str,
     "pkce": str,
     "client_auth": str,
     "client_secret_required": bool,
@@ -85,6 +88,10 @@ class Provider:
     issuer: str | None = None
     userinfo_url: str | None = None
     scope_separator: str = " "
+    # Where the scopes go in the authorization request: "scope" (RFC 6749),
+    # "user_scope" (Slack user tokens) or "none" (providers without scopes).
+    scope_parameter: str = "scope"
+    token_path: str | None = None  # the token response's sub-object holding the tokens (Slack: authed_user)
     pkce: str = "supported"
     client_auth: str = "none"
     client_secret_required: bool = False
@@ -205,6 +212,7 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         _check_choice(path, where, entry, "redirect_host", REDIRECT_HOSTS)
         _check_choice(path, where, entry, "variant", VARIANTS)
         _check_choice(path, where, entry, "scope_separator", SCOPE_SEPARATORS)
+        _check_choice(path, where, entry, "scope_parameter", SCOPE_PARAMETERS)
         for port in entry.get("redirect_ports", []):
             if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
                 raise _fail(path, f"{where}, field 'redirect_ports'", f"{port!r} is not a port from 1024 to 65535")

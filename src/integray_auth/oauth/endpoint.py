@@ -144,8 +144,14 @@ class TokenEndpoint:
                 hint="The token URL in the registry may be wrong.",
             )
         separator = self.provider.scope_separator
+        if self.provider.token_path and isinstance(data.get(self.provider.token_path), dict) and "error" not in data:
+            data = data[self.provider.token_path]
+        if self.provider.scope_parameter == "none":
+            requested = []  # nothing was asked for, so nothing can be "missing"
         try:
-            self.client.parse_request_body_response(response.text, scope=requested)
+            import json
+
+            self.client.parse_request_body_response(json.dumps(data), scope=requested)
         except Warning as changed:
             # oauthlib raises when the granted scope differs from the
             # requested one; that is information for the user, not a failure.

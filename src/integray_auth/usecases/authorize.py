@@ -147,8 +147,8 @@ def _authorization_url(provider: Provider, client_id: str, redirect_uri: str, sc
     # Built with oauthlib's encoder, not prepare_grant_uri: that one refuses
     # http:// even for a loopback development server the registry allows.
     params = [("response_type", "code"), ("client_id", client_id), ("redirect_uri", redirect_uri)]
-    if scopes:
-        params.append(("scope", provider.scope_separator.join(scopes)))
+    if scopes and provider.scope_parameter != "none":
+        params.append((provider.scope_parameter, provider.scope_separator.join(scopes)))
     params.append(("state", state))
     if verifier is not None:
         from ..oauth.pkce import s256_challenge
