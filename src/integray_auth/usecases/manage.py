@@ -3,7 +3,7 @@ deactivate, activate, remove."""
 
 from __future__ import annotations
 
-import secrets
+import os
 from dataclasses import dataclass
 
 from ..context import AppContext
@@ -34,7 +34,7 @@ def new_authorization(ctx: AppContext, name: str, provider_id: str, connector_id
     check_unique(ctx.index.load(), name)
     now = to_iso(ctx.clock())
     return Authorization(
-        id=secrets.token_hex(6),
+        id=os.urandom(6).hex(),
         name=name,
         provider=provider.id,
         connectors=connector_ids,

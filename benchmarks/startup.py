@@ -1,0 +1,93 @@
+"""Start-up benchmark: each scripted command against `python -c pass`.
+
+Runs A and B alternately (A B A B ...) and reports the median of the
+per-pair ratios A/B, so the figure carries across machines
+(shared/reference/perf.md explains the method). Usage:
+
+    .venv/bin/python benchmarks/startup.py [--runs 20] [--authorizations 1000]
+
+Targets (perf.md §6): list/search <= 3x, token from the file store <= 2.5x,
+token from the keyring <= 4x; --help <= 14x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SCRIPT = Path(sys.executable).with_name("integray-auth")
+
+
+def make_home(root: Path, count: int) -> None:
+    authorizations = []
+    for i in range(count):
+        authorizations.append({
+            "id": f"{i:012x}", "name": f"Authorization {i:04d}", "provider": "reservanto",
+            "connectors": ["list-locations", "create-class-booking"],
+            "requested_scopes": ["Location_r", "Booking_w", "Event_r"],
+            "created_at": "2026-11-27T00:00:00Z", "updated_at": "2026-11-27T00:00:00Z",
+            "status": "authorized" if i == 0 else "not_authorized", "active": i % 10 != 0,
+            "granted_scopes": ["Location_r", "Booking_w", "Event_r"] if i == 0 else None,
+            "authorized_at": "2026-11-27T00:00:00Z" if i == 0 else None,
+            "expires_at": "2099-01-01T00:00:00Z" if i == 0 else None,
+            "storage": "file" if i == 0 else None,
+        })
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "index.json").write_text(json.dumps({"schema_version": 1, "authorizations": authorizations}))
+    token = json.dumps({"v": 1, "access_token": "bench-token", "token_type": "Bearer", "expires_at": "2099-01-01T00:00:00Z"})
+    (root / "tokens-insecure.json").write_text(json.dumps({"schema_version": 1, "entries": {f"authorization:{0:012x}": token}}))
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def bench(cmd: list[str], env: dict[str, str], runs: int) -> tuple[float, float, float, float]:
+    base = [sys.executable, "-c", "pass"]
+    for _ in range(3):
+        timed(cmd, env), timed(base, env)
+    ratios, walls, floors = [], [], []
+    for _ in range(runs):
+        a = timed(cmd, env)
+        b = timed(base, env)
+        ratios.append(a / b)
+        walls.append(a)
+        floors.append(b)
+    return statistics.median(ratios), min(ratios), max(ratios), statistics.median(walls) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--authorizations", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        make_home(home, args.authorizations)
+        env = {**os.environ, "INTEGRAY_AUTH_HOME": str(home)}
+        cases = [
+            ("list (piped, TSV)", ["list"]),
+            ("list --all --json", ["list", "--all", "--json"]),
+            ("search 'authorization 09'", ["search", "authorization 09"]),
+            ("show NAME", ["show", "Authorization 0001"]),
+            ("token NAME (file store)", ["token", "Authorization 0000"]),
+            ("--help", ["--help"]),
+        ]
+        print(f"{args.authorizations} authorizations, {args.runs} paired runs, B = python -c pass")
+        print(f"{'command':32} {'ratio median (min-max)':>24} {'wall ms':>8}")
+        for label, extra in cases:
+            median, low, high, wall = bench([str(SCRIPT), *extra], env, args.runs)
+            print(f"{label:32} {median:>8.2f}x ({low:.2f}-{high:.2f}) {wall:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
