@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# See integray-auth work without a provider account: starts the local
+# authorization server the tests use (django-oauth-toolkit, user alice /
+# alice-pw), points a "demo" provider at it through a registry overlay, and
+# runs the whole `add` flow in a scratch INTEGRAY_AUTH_HOME (your real
+# authorizations are not touched).
+#
+# With a desktop (DISPLAY/WAYLAND_DISPLAY set, or BROWSER set) your browser
+# opens and you log in and approve yourself. On a headless machine a
+# scripted browser does it for you, and says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+if [ ! -x .venv/bin/integray-auth ] || ! .venv/bin/python -c "import oauth2_provider" 2>/dev/null; then
+  echo "Setting up .venv with integray-auth and the demo server (django-oauth-toolkit) ..." >&2
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install -q ".[test]" >/dev/null
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/integray-auth-demo.XXXXXX")
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+.venv/bin/python tests/support/authserver.py >"$work/server.json" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$work/server.json" ] && break; sleep 0.1; done
+[ -s "$work/server.json" ] || { echo "The demo server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
+
+field() { .venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/server.json" "$1"; }
+cat >"$work/providers.toml" <<TOML
+schema_version = 1
+
+[providers.demo]
+name = "Demo Server"
+authorization_url = "$(field authorization_endpoint)"
+token_url = "$(field token_endpoint)"
+revocation_url = "$(field revocation_endpoint)"
+pkce = "required"
+client_id = "$(field client_id)"
+notes = "The local django-oauth-toolkit server started by scripts/demo.sh."
+
+[providers.demo.scopes]
+openid = "Sign you in"
+read = "Read your data"
+write = "Change your data"
+
+[providers.demo.connectors.reader]
+name = "Demo Reader"
+description = "Reads data from the demo server."
+scopes = ["openid", "read"]
+
+[providers.demo.connectors.writer]
+name = "Demo Writer"
+description = "Writes data to the demo server."
+scopes = ["write"]
+TOML
+
+export INTEGRAY_AUTH_HOME="$work/home"
+export INTEGRAY_AUTH_REGISTRY="$work/providers.toml"
+ia() { echo "+ integray-auth $*" >&2; .venv/bin/integray-auth "$@"; }
+
+storage=()
+if ! .venv/bin/integray-auth doctor >/dev/null 2>&1; then
+  echo "No usable OS keyring in this session, so this demo keeps its tokens in a scratch file (--insecure-storage)." >&2
+  storage=(--insecure-storage)
+fi
+if [ -z "${BROWSER:-}" ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ "$(uname)" = Linux ]; then
+  printf '#!/bin/sh\nexec %q %q "$@"\n' "$repo/.venv/bin/python" "$repo/tests/support/browsers/http_browser.py" >"$work/scripted-browser"
+  chmod +x "$work/scripted-browser"
+  export BROWSER="$work/scripted-browser"
+  echo "No desktop browser here: a scripted browser will log in as alice and approve the consent screen." >&2
+else
+  echo "Your browser will open: log in as alice / alice-pw and click Authorize." >&2
+fi
+echo >&2
+
+ia providers show demo
+echo >&2
+ia add "Demo" --provider demo --connector reader --connector writer "${storage[@]}"
+echo >&2
+ia list
+echo >&2
+ia show Demo
+echo >&2
+echo "+ integray-auth token Demo | wc -c    # prints a live access token; counted here, not shown" >&2
+.venv/bin/integray-auth token Demo | wc -c
+ia remove Demo --yes
