@@ -24,6 +24,14 @@ SCHEMA_VERSION = 1
 REPAIR_HINT = "Run 'integray-auth doctor --repair' to set the broken file aside and start a new index."
 
 
+class UnusableIndex(IndexError_):
+    """The file cannot be read or parsed: `doctor --repair` may set it aside.
+
+    Not raised for an index of a newer version: that one is fine, the
+    program is too old, and moving it aside would hide it from the newer one.
+    """
+
+
 class Index:
     def __init__(self, path: Path, lock_path: Path) -> None:
         self.path = path
@@ -36,16 +44,16 @@ class Index:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise IndexError_(f"cannot read the index {self.path}: {exc.strerror}", hint=REPAIR_HINT) from None
+            raise UnusableIndex(f"cannot read the index {self.path}: {exc.strerror}", hint=REPAIR_HINT) from None
         return self._parse(raw)
 
     def _parse(self, raw: bytes) -> list[Authorization]:
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise IndexError_(f"the index {self.path} is corrupt ({exc})", hint=REPAIR_HINT) from None
+            raise UnusableIndex(f"the index {self.path} is corrupt ({exc})", hint=REPAIR_HINT) from None
         if not isinstance(data, dict) or not isinstance(data.get("authorizations"), list):
-            raise IndexError_(f"the index {self.path} is corrupt (not an integray-auth index)", hint=REPAIR_HINT)
+            raise UnusableIndex(f"the index {self.path} is corrupt (not an integray-auth index)", hint=REPAIR_HINT)
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             if isinstance(version, int) and version > SCHEMA_VERSION:
@@ -53,11 +61,16 @@ class Index:
                     f"the index {self.path} was written by a newer integray-auth (schema {version})",
                     hint="Upgrade integray-auth.",
                 )
-            raise IndexError_(f"the index {self.path} has an unknown schema_version {version!r}", hint=REPAIR_HINT)
+            raise UnusableIndex(f"the index {self.path} has an unknown schema_version {version!r}", hint=REPAIR_HINT)
         try:
-            return [Authorization.from_json(item) for item in data["authorizations"]]
+            authorizations = [Authorization.from_json(item) for item in data["authorizations"]]
         except (TypeError, AttributeError) as exc:
-            raise IndexError_(f"the index {self.path} is corrupt (bad entry: {exc})", hint=REPAIR_HINT) from None
+            raise UnusableIndex(f"the index {self.path} is corrupt (bad entry: {exc})", hint=REPAIR_HINT) from None
+        for authorization in authorizations:
+            problem = _entry_problem(authorization)
+            if problem:
+                raise UnusableIndex(f"the index {self.path} is corrupt (bad entry: {problem})", hint=REPAIR_HINT)
+        return authorizations
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[list[Authorization]]:
@@ -92,8 +105,27 @@ class Index:
             with file_lock(self.lock_path):
                 if not self.path.exists():
                     return None
-                target = self.path.with_name(f"{self.path.name}.broken-{now.strftime('%Y%m%dT%H%M%SZ')}")
+                stamp = now.strftime("%Y%m%dT%H%M%SZ")
+                target = self.path.with_name(f"{self.path.name}.broken-{stamp}")
+                n = 1
+                while target.exists():  # a second repair within the same second
+                    target = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
+                    n += 1
                 os.replace(self.path, target)
                 return target
         except LockTimeout:
             raise IndexError_(f"the index {self.path} is locked by another integray-auth process") from None
+
+
+def _entry_problem(authorization: Authorization) -> str | None:
+    """What makes a hand-edited entry unusable (a crash later would be worse)."""
+    for name in ("id", "name", "provider", "status", "created_at", "updated_at"):
+        if not isinstance(getattr(authorization, name), str):
+            return f"'{name}' is not a string"
+    for name in ("connectors", "requested_scopes"):
+        value = getattr(authorization, name)
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return f"'{name}' is not a list of strings"
+    if not isinstance(authorization.active, bool):
+        return "'active' is not true or false"
+    return None

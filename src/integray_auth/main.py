@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 def _report(message: str, hint: str | None) -> None:
     line = f"integray-auth: {message}"
     if hint:
-        line += f". {hint}"
+        # "did you mean 'x'?" already ends the sentence.
+        line += f"{'' if message.endswith(('.', '?', '!')) else '.'} {hint}"
     try:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()

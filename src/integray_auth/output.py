@@ -164,10 +164,16 @@ def provider_json(provider) -> dict[str, Any]:
         "device_authorization_url": provider.device_authorization_url,
         "issuer": provider.issuer,
         "userinfo_url": provider.userinfo_url,
+        "scope_separator": provider.scope_separator,
+        "scope_parameter": provider.scope_parameter,
+        "token_path": provider.token_path,
+        "authorization_params": dict(provider.authorization_params),
         "pkce": provider.pkce,
         "client_auth": provider.client_auth,
         "client_secret_required": provider.client_secret_required,
         "redirect_uri": redirect_uri_template(provider),
+        "redirect_host": provider.redirect_host,
+        "redirect_path": provider.redirect_path,
         "redirect_ports": list(provider.redirect_ports),
         "variant": provider.variant,
         "docs_url": provider.docs_url,
@@ -204,6 +210,9 @@ def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
     lines.append(f"Redirect URI:      {redirect_uri_template(provider)}")
     lines.append(f"PKCE:              {provider.pkce}; client auth: {provider.client_auth}"
                  + ("; needs a client secret" if provider.client_secret_required else ""))
+    if provider.authorization_params:
+        extra = "&".join(f"{k}={v}" for k, v in provider.authorization_params.items())
+        lines.append(f"Extra parameters:  {extra}")
     if provider.variant != "authorization_code":
         lines.append(f"Protocol:          {provider.variant}")
     if provider.docs_url:

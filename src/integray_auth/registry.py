@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from .errors import RegistryError
 
 SCHEMA_VERSION = 1
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")  # used with fullmatch: "$" would let "id\n" through
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 PKCE_MODES = ("required", "supported", "unsupported")
@@ -167,14 +167,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
             hint="Check --registry / INTEGRAY_AUTH_REGISTRY.",
         ) from None
     except OSError as exc:
-        raise RegistryError(f"{path}: cannot read registry file: {exc.strerror}") from None
+        raise RegistryError(
+            f"{path}: cannot read registry file: {exc.strerror}", hint="Check --registry / INTEGRAY_AUTH_REGISTRY."
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already ends with "(at line L, column C)".
         raise RegistryError(
             f"{path}: invalid TOML: {exc}", hint="Fix the file, then run the command again."
         ) from None
     except UnicodeDecodeError:
-        raise RegistryError(f"{path}: invalid TOML: not UTF-8 text") from None
+        raise RegistryError(f"{path}: invalid TOML: not UTF-8 text", hint="Save the file as UTF-8.") from None
 
 
 def _fail(path: Path, where: str, message: str) -> RegistryError:
@@ -185,7 +187,7 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
     """Check one file's shape (types, keys, URL rules); return its providers."""
     for key in raw:
         if key not in ("schema_version", "providers"):
-            raise _fail(path, "top level", f"unknown key '{key}' (expected 'schema_version', 'providers')")
+            raise _fail(path, "top level", f"unknown key {key!r} (expected 'schema_version', 'providers')")
     version = raw.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
         raise _fail(path, "schema_version", f"unsupported value {version!r} (this integray-auth reads {SCHEMA_VERSION})")
@@ -193,15 +195,15 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(providers, dict):
         raise _fail(path, "providers", "must be a table of [providers.<id>] tables")
     for pid, entry in providers.items():
-        where = f"provider '{pid}'"
-        if not ID_PATTERN.match(pid):
+        where = f"provider {pid!r}"  # repr: a quoted TOML key may hold a newline
+        if not ID_PATTERN.fullmatch(pid):
             raise _fail(path, where, "id must be lowercase letters, digits and '-'")
         if not isinstance(entry, dict):
             raise _fail(path, where, "must be a table")
         for key, value in entry.items():
             expected = _PROVIDER_KEYS.get(key)
             if expected is None:
-                raise _fail(path, f"{where}, field '{key}'", "unknown key")
+                raise _fail(path, f"{where}, field {key!r}", "unknown key")
             if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
                 raise _fail(path, f"{where}, field '{key}'", f"must be a {_type_name(expected)}")
         for key in _URL_FIELDS:
@@ -224,21 +226,21 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
                 raise _fail(path, f"{where}, field 'authorization_params.{key}'", "must be a string")
         for scope, description in entry.get("scopes", {}).items():
             if not isinstance(description, str):
-                raise _fail(path, f"{where}, scope '{scope}'", "the description must be a string")
+                raise _fail(path, f"{where}, scope {scope!r}", "the description must be a string")
         for cid, connector in entry.get("connectors", {}).items():
-            _check_connector(path, f"{where}, connector '{cid}'", cid, connector)
+            _check_connector(path, f"{where}, connector {cid!r}", cid, connector)
     return providers
 
 
 def _check_connector(path: Path, where: str, cid: str, connector: Any) -> None:
-    if not ID_PATTERN.match(cid):
+    if not ID_PATTERN.fullmatch(cid):
         raise _fail(path, where, "id must be lowercase letters, digits and '-'")
     if not isinstance(connector, dict):
         raise _fail(path, where, "must be a table")
     for key, value in connector.items():
         expected = _CONNECTOR_KEYS.get(key)
         if expected is None:
-            raise _fail(path, f"{where}, field '{key}'", "unknown key")
+            raise _fail(path, f"{where}, field {key!r}", "unknown key")
         if not isinstance(value, expected):
             raise _fail(path, f"{where}, field '{key}'", f"must be a {_type_name(expected)}")
     for scope in connector.get("scopes", []):
@@ -305,7 +307,7 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str) -> Provider:
                 raise _fail(
                     path,
                     f"{cwhere}, field 'scopes'",
-                    f"scope '{scope}' is not in the provider's [providers.{pid}.scopes] table",
+                    f"scope {scope!r} is not in the provider's [providers.{pid}.scopes] table",
                 )
         connectors[cid] = Connector(
             id=cid, name=raw["name"], description=raw["description"], scopes=tuple(raw["scopes"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
+from ..index import UnusableIndex
 
 
 def run_doctor(ctx: AppContext, repair: bool) -> int:
@@ -16,8 +17,9 @@ def run_doctor(ctx: AppContext, repair: bool) -> int:
         if problem is None:
             ctx.stdout.write(f"ok\t{name}\t{ok}\n")
         else:
+            stop = "" if problem.message.endswith((".", "?", "!")) else "."
             hint = f" {problem.hint}" if problem.hint else ""
-            ctx.stdout.write(f"problem\t{name}\t{problem.message}.{hint}\n")
+            ctx.stdout.write(f"problem\t{name}\t{problem.message}{stop}{hint}\n")
             worst = worst or int(problem.exit_code)
 
     try:
@@ -30,7 +32,7 @@ def run_doctor(ctx: AppContext, repair: bool) -> int:
         count = len(ctx.index.load())
         report("index", None, f"{count} authorizations in {ctx.index.path}")
     except IntegrayAuthError as problem:
-        if repair:
+        if repair and isinstance(problem, UnusableIndex):
             moved = ctx.index.set_aside(ctx.clock())
             ctx.stdout.write(f"repaired\tindex\tmoved the broken index to {moved}; a new one starts empty\n")
             ctx.stderr.write(

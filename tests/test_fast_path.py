@@ -1,0 +1,150 @@
+"""The stdlib-only fast path for `list` and `search`: the same output and exit
+codes as the Typer commands, and none of the heavy imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from integray_auth import main as entry
+from integray_auth.usecases import manage
+
+SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
+HEAVY = ("typer", "click", "rich", "requests", "oauthlib", "keyring", "pydantic")
+
+
+@pytest.fixture
+def saved(make_ctx, home):
+    """Four authorizations, one of them inactive, one with an unknown provider."""
+    ctx = make_ctx()
+    for name, provider, connectors in [
+        ("Reservanto Prague", "reservanto", ["list-locations", "create-class-booking"]),
+        ("Reservanto Brno", "reservanto", ["list-segments"]),
+        ("Gmail", "google", ["gmail-send-message"]),
+    ]:
+        manage.save_new(ctx, manage.new_authorization(ctx, name, provider, connectors))
+    manage.set_active(ctx, "Reservanto Brno", active=False)
+    with ctx.index.transaction() as authorizations:
+        orphan = authorizations[0].to_json() | {"id": "0123456789ab", "name": "Orphan", "provider": "gone"}
+        authorizations.append(type(authorizations[0]).from_json(orphan))
+
+
+def typer_form(args: list[str]) -> list[str]:
+    """The same command with `--` before the positionals: Typer parses it, the fast path declines it."""
+    options = [a for a in args[1:] if a.startswith("-")]
+    positionals = [a for a in args[1:] if not a.startswith("-")]
+    return [args[0], *options, "--", *positionals]
+
+
+def run_in_process(capsys, args: list[str]) -> tuple[int, str, str]:
+    code = entry.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+PARITY = [
+    ["list"],
+    ["list", "--inactive"],
+    ["list", "--all"],
+    ["list", "--json"],
+    ["list", "--inactive", "--json"],
+    ["list", "--json", "--all"],
+    ["search", "reservanto"],
+    ["search", "PRAGUE", "--json"],
+    ["search", "brno", "--inactive"],
+    ["search", "gmail", "--all", "--json"],
+    ["search", "location_r", "--all"],
+    ["search", "gone"],
+    ["search", "nothing-like-this"],  # exit 7
+    ["search", "gmail", "--inactive", "--json"],  # exit 7
+]
+
+
+@pytest.mark.parametrize("args", PARITY, ids=" ".join)
+def test_fast_path_and_typer_print_the_same(capsys, saved, args):
+    assert entry._fast_path(typer_form(args)) is None  # so the second run really goes through Typer
+
+    fast = run_in_process(capsys, args)
+    typer = run_in_process(capsys, typer_form(args))
+
+    assert fast == typer
+    assert fast[0] in (0, 7)
+
+
+def test_parity_holds_for_errors_of_the_index(capsys, home):
+    home.mkdir()
+    (home / "index.json").write_text("{broken")
+
+    fast = run_in_process(capsys, ["list", "--json"])
+    typer = run_in_process(capsys, typer_form(["list", "--json"]))
+
+    assert fast == typer
+    assert fast[0] == 4 and fast[1] == ""
+
+
+def test_the_fast_path_hands_what_it_does_not_know_to_typer(capsys, saved):
+    for args in (["list", "--inactive", "--all"], ["list", "--help"], ["list", "extra"], ["search"], ["search", "a", "b"]):
+        assert entry._fast_path(args) is None, args
+
+    code, out, err = run_in_process(capsys, ["list", "--inactive", "--all"])
+
+    assert code == 2
+    assert "cannot be used together" in err
+
+
+@pytest.mark.parametrize("args", [["list", "--all", "--json"], ["search", "reservanto"]], ids=" ".join)
+def test_the_installed_command_gives_the_same_output_on_both_paths(cli, saved, args):
+    fast = cli(*args)
+    typer = cli(*typer_form(args))
+    module = subprocess.run(
+        [sys.executable, "-m", "integray_auth", *typer_form(args)], capture_output=True, text=True, timeout=30
+    )
+
+    assert fast.code == 0, fast.stderr
+    assert (fast.code, fast.stdout, fast.stderr) == (typer.code, typer.stdout, typer.stderr)
+    assert (module.returncode, module.stdout) == (fast.code, fast.stdout)
+
+
+IMPORT_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from integray_auth.main import main
+    code = main(sys.argv[1:])
+    heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+    print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+    """
+    % (HEAVY,)
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["list"], 0),
+        (["list", "--json"], 0),
+        (["list", "--all"], 0),
+        (["search", "reservanto"], 0),
+        (["search", "reservanto", "--json"], 0),
+        (["search", "nothing-like-this"], 7),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else f"exit {value}",
+)
+def test_list_and_search_import_none_of_the_heavy_libraries(saved, args, code):
+    probe = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *args], capture_output=True, text=True, timeout=30)
+
+    report = json.loads(probe.stderr.splitlines()[-1])
+    assert report == {"code": code, "heavy": []}, probe.stderr
+    assert code != 0 or probe.stdout
+
+
+def test_the_probe_would_see_a_heavy_import(saved):
+    probe = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *typer_form(["list"])], capture_output=True, text=True, timeout=30)
+
+    report = json.loads(probe.stderr.splitlines()[-1])
+    assert "typer" in report["heavy"]
