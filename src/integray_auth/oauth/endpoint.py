@@ -63,11 +63,10 @@ class TokenEndpoint:
         return self._tokens(self._post(self.provider.token_url, body), requested, now)
 
     def refresh(self, refresh_token: str, requested: list[str], now: datetime) -> TokenSet:
-        body = self.client.prepare_refresh_body(
-            refresh_token=refresh_token,
-            include_client_id=self.provider.client_auth != "client_secret_basic",
-            **self._secret_in_body(),
-        )
+        # Unlike prepare_request_body, the refresh body only carries client_id
+        # when it is passed explicitly; a public client must send it (§3.2.1).
+        client = {} if self.provider.client_auth == "client_secret_basic" else {"client_id": self.credentials.client_id}
+        body = self.client.prepare_refresh_body(refresh_token=refresh_token, **client, **self._secret_in_body())
         tokens = self._tokens(self._post(self.provider.token_url, body), requested, now)
         if tokens.refresh_token is None:
             # Non-rotating providers omit it (RFC 6749 §6): keep the old one.

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import errno
 import hmac
+import os
 import socket
+import socketserver
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import NetworkError
 from . import pages
+
+socketserver_bind = socketserver.TCPServer.server_bind
 
 # How long the browser's callback request waits for the token exchange, so
 # its page can tell the real outcome; after that it gets a neutral page.
@@ -41,8 +45,18 @@ class Callback:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    # SO_REUSEADDR on Windows lets another process bind the same port: never.
-    allow_reuse_address = False
+    # On POSIX, SO_REUSEADDR only lets us rebind a pinned port whose last
+    # connection is in TIME_WAIT (re-authorizing within a minute); it never
+    # lets two sockets listen. On Windows it would let another process take
+    # the port, so there we ask for exclusive use instead.
+    allow_reuse_address = os.name != "nt"
+
+    def server_bind(self) -> None:
+        if os.name == "nt" and hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        # Not HTTPServer.server_bind: its getfqdn() may wait on DNS for nothing.
+        socketserver_bind(self)
+        self.server_name, self.server_port = "localhost", self.server_address[1]
 
     def handle_error(self, request, client_address) -> None:  # noqa: ANN001
         pass  # a browser closing a socket early is not our problem, and never print tracebacks

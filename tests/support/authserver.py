@@ -1,0 +1,287 @@
+"""A real OAuth 2.0 / OIDC authorization server for the test suite (django-oauth-toolkit 3.4.1).
+
+    python tests/support/authserver.py [--port 0] [--username alice --password alice-pw]
+                                       [--allow-localhost-loopback] [--access-token-expire-seconds N]
+
+Binds 127.0.0.1 (port 0: the OS picks one), seeds a user and two clients, prints ONE JSON line
+on stdout describing the endpoints and credentials, then serves until SIGTERM or SIGINT.
+Logs go to stderr. Recipe and measurements: shared/reference/oauth-server.md, sections 3-5.
+
+Seeded clients (both authorization-code, PKCE S256 required, consent always shown):
+  integray-cli           public
+  integray-confidential  confidential, secret "integray-secret"
+Their redirect URIs are registered without a port; DOT accepts any port for 127.0.0.1 and
+[::1] (RFC 8252 section 7.3), and for localhost only with --allow-localhost-loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import signal
+import socketserver
+import sys
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+PUBLIC_CLIENT_ID = "integray-cli"
+CONFIDENTIAL_CLIENT_ID = "integray-confidential"
+CONFIDENTIAL_CLIENT_SECRET = "integray-secret"
+REDIRECT_URIS = "http://127.0.0.1/callback http://[::1]/callback http://localhost/callback"
+
+# Django ships no registration/login.html. The ids are what the Chromium driver clicks.
+LOGIN_TEMPLATE = """<!doctype html>
+<html><head><title>Sign in</title></head><body>
+<h1>Sign in</h1>
+{% if form.errors %}<p id="login-error">Your username and password didn't match.</p>{% endif %}
+<form method="post" action="{{ request.get_full_path }}">{% csrf_token %}
+  <label for="id_username">Username</label>
+  <input type="text" name="username" id="id_username" autofocus>
+  <label for="id_password">Password</label>
+  <input type="password" name="password" id="id_password">
+  <input type="hidden" name="next" value="{{ next }}">
+  <input type="submit" id="login-submit" value="Sign in">
+</form>
+</body></html>
+"""
+
+urlpatterns: list = []  # filled by main() once Django is configured (ROOT_URLCONF = this module)
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    # Threads, not a single loop: Chromium pre-connects idle sockets, which would stall a
+    # one-request-at-a-time server. Django itself is serialised by serialized() below.
+    daemon_threads = True
+
+    def server_bind(self):
+        # HTTPServer.server_bind() resolves the host name with getfqdn(), a reverse DNS
+        # lookup that can hang on a machine without DNS; the name is never used here.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+        self.setup_environ()
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+        pass
+
+
+def serialized(app):
+    """Run one request at a time: shared-cache in-memory SQLite raises "database table is
+    locked" under concurrent writers (39 of 40 concurrent flows failed without this)."""
+    lock = threading.Lock()
+
+    def wsgi(environ, start_response):
+        with lock:
+            result = app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                # Django's response close() fires request_finished (closes DB connections).
+                if hasattr(result, "close"):
+                    result.close()
+
+    return wsgi
+
+
+def rsa_private_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def configure_django(base: str, args: argparse.Namespace) -> None:
+    from django.conf import settings
+
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY=secrets.token_hex(32),
+        ROOT_URLCONF=__name__,
+        ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "oauth2_provider",
+        ],
+        MIDDLEWARE=[
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+        ],
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                # Not ":memory:": that gives each server thread its own empty database.
+                # The name is unique so two servers in one process tree never share one.
+                "NAME": f"file:authserver-{secrets.token_hex(8)}?mode=memory&cache=shared",
+            }
+        },
+        # Create tables straight from the models: applying the migrations triples start-up.
+        MIGRATION_MODULES={a: None for a in ("auth", "contenttypes", "sessions", "oauth2_provider")},
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": False,
+                "OPTIONS": {
+                    "loaders": [
+                        (
+                            "django.template.loaders.locmem.Loader",
+                            {"registration/login.html": LOGIN_TEMPLATE},
+                        ),
+                        "django.template.loaders.app_directories.Loader",
+                    ],
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                    ],
+                },
+            }
+        ],
+        STATIC_URL="/static/",
+        LOGIN_URL="/accounts/login/",
+        USE_TZ=True,
+        # Test-only: PBKDF2 costs ~0.35 s per hash on the 2-core CI machine.
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+        LOGGING_CONFIG=None,
+        OAUTH2_PROVIDER={
+            "PKCE_REQUIRED": True,
+            "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only, "plain" is refused
+            "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],  # loopback redirects are http
+            "ALLOW_LOCALHOST_LOOPBACK": args.allow_localhost_loopback,
+            "ACCESS_TOKEN_EXPIRE_SECONDS": args.access_token_expire_seconds,
+            "ROTATE_REFRESH_TOKEN": True,
+            "REQUEST_APPROVAL_PROMPT": "force",  # every flow shows the consent page
+            "SCOPES": {
+                "openid": "OpenID Connect",
+                "profile": "Your profile",
+                "read": "Read access",
+                "write": "Write access",
+                "offline_access": "Stay signed in",
+            },
+            "DEFAULT_SCOPES": ["read"],
+            "OIDC_ENABLED": True,
+            "OIDC_RSA_PRIVATE_KEY": rsa_private_key_pem(),
+            "OIDC_ISS_ENDPOINT": base,
+        },
+    )
+
+
+def seed(username: str, password: str) -> None:
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from oauth2_provider.models import Application
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    user = get_user_model().objects.create_user(username=username, password=password)
+    common = {
+        "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+        "redirect_uris": REDIRECT_URIS,
+        "algorithm": Application.RS256_ALGORITHM,
+        "skip_authorization": False,
+        "user": user,
+    }
+    Application.objects.create(
+        name="integray CLI",
+        client_id=PUBLIC_CLIENT_ID,
+        client_type=Application.CLIENT_PUBLIC,
+        client_secret="",
+        **common,
+    )
+    # Given in clear at creation: DOT hashes it on save (hash_client_secret) and checks
+    # what clients send against the hash. A generated secret could never be known here.
+    Application.objects.create(
+        name="integray confidential",
+        client_id=CONFIDENTIAL_CLIENT_ID,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        client_secret=CONFIDENTIAL_CLIENT_SECRET,
+        **common,
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="0 (default): the OS picks a free port")
+    parser.add_argument("--username", default="alice")
+    parser.add_argument("--password", default="alice-pw")
+    parser.add_argument(
+        "--allow-localhost-loopback",
+        action="store_true",
+        help="also accept http://localhost:<any port>/callback (RFC 8252 advises against it)",
+    )
+    parser.add_argument("--access-token-expire-seconds", type=int, default=3600)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    global urlpatterns
+    args = parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="authserver %(levelname)s %(name)s: %(message)s"
+    )
+    # Every 4xx would log "Bad Request: /token/"; keep only 5xx tracebacks.
+    logging.getLogger("django.request").setLevel(logging.ERROR)
+
+    # Bind first: the issuer URL must carry the real port.
+    server = ThreadingWSGIServer(("127.0.0.1", args.port), QuietHandler)
+    port = server.server_address[1]
+    base = f"http://127.0.0.1:{port}"
+
+    configure_django(base, args)
+    import django
+
+    django.setup()
+    from django.contrib.auth import views as auth_views
+    from django.core.wsgi import get_wsgi_application
+    from django.urls import include, path
+
+    urlpatterns = [
+        path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+        # At the root so /.well-known/openid-configuration and oauth-authorization-server work.
+        path("", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    ]
+    seed(args.username, args.password)
+    server.set_app(serialized(get_wsgi_application()))
+
+    info = {
+        "issuer": base,
+        "port": port,
+        "authorization_endpoint": f"{base}/authorize/",
+        "token_endpoint": f"{base}/token/",
+        "revocation_endpoint": f"{base}/revoke_token/",
+        "userinfo_endpoint": f"{base}/userinfo/",
+        "introspection_endpoint": f"{base}/introspect/",
+        "login_url": f"{base}/accounts/login/",
+        "client_id": PUBLIC_CLIENT_ID,
+        "confidential_client_id": CONFIDENTIAL_CLIENT_ID,
+        "confidential_client_secret": CONFIDENTIAL_CLIENT_SECRET,
+        "username": args.username,
+        "password": args.password,
+    }
+    sys.stdout.write(json.dumps(info) + "\n")
+    sys.stdout.flush()
+
+    # SIGTERM unwinds serve_forever() like Ctrl-C does, so both exit 0 through finally.
+    # SIGINT is set too: a shell starts background jobs with SIGINT ignored.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.default_int_handler)
+    try:
+        server.serve_forever(poll_interval=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

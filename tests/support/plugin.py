@@ -1,0 +1,348 @@
+"""pytest fixtures for tests through real parts: an authorization server, browsers, a keyring.
+
+Registered from tests/conftest.py with ``pytest_plugins = ["tests.support.plugin"]``.
+
+  auth_server          (session) the django-oauth-toolkit server, shared by all tests
+  auth_server_factory  (function) start(**options) -> a server of one's own, e.g. with
+                       access_token_expire_seconds=2
+  http_browser         (function) a BROWSER that signs in and consents with requests
+  chromium_browser     (function) the same through Debian's headless Chromium
+  secret_service       (session) a private GNOME Keyring Secret Service
+
+A missing component skips the tests that need it, except in CI (CI=true), where it fails
+them: CI must install everything (see require()).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import pytest
+
+from tests.support.browsers.browser_common import PRELUDE_STEPS
+from tests.support.keyring_session import KeyringSession
+
+SUPPORT = Path(__file__).resolve().parent
+AUTHSERVER = SUPPORT / "authserver.py"
+HTTP_BROWSER = SUPPORT / "browsers" / "http_browser.py"
+CHROMIUM_BROWSER = SUPPORT / "browsers" / "chromium_browser.py"
+
+
+def _available(component: str) -> bool:
+    if component.startswith("python:"):
+        return importlib.util.find_spec(component.removeprefix("python:")) is not None
+    if os.sep in component:
+        return os.path.isfile(component) and os.access(component, os.X_OK)
+    return shutil.which(component) is not None
+
+
+def require(component: str, reason: str) -> None:
+    """Skip the calling test (or fixture) unless component is available; in CI, fail instead.
+
+    component: "python:<module>" (importable), an absolute path (an executable file), or a
+    command name (found on PATH). A skipped real-parts test in CI would hide a broken
+    install, so CI=true turns the skip into a failure.
+    """
+    if _available(component):
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} — CI must install it (see .ci/run)", pytrace=False)
+    pytest.skip(reason)
+
+
+# --- the authorization server -------------------------------------------------------------
+
+
+class AuthServerError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class AuthServer:
+    """What authserver.py printed on start, plus the process and its log."""
+
+    issuer: str
+    port: int
+    authorization_endpoint: str
+    token_endpoint: str
+    revocation_endpoint: str
+    userinfo_endpoint: str
+    introspection_endpoint: str
+    login_url: str
+    client_id: str
+    confidential_client_id: str
+    confidential_client_secret: str
+    username: str
+    password: str
+    process: subprocess.Popen = field(repr=False, compare=False)
+    log_path: Path = field(repr=False, compare=False)
+
+    def __getitem__(self, key: str) -> str | int:
+        """server["token_endpoint"] works too: the fields are the ready line's keys."""
+        if key in ("process", "log_path") or key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def logs(self) -> str:
+        """The server's stderr so far (Django 5xx tracebacks, DOT warnings)."""
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def running_auth_server(*args: str, timeout: float = 30.0) -> Iterator[AuthServer]:
+    """Start authserver.py with these command-line args; stop it on exit."""
+    fd, log_name = tempfile.mkstemp(prefix="authserver-", suffix=".log")
+    log_path = Path(log_name)
+    with os.fdopen(fd, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(AUTHSERVER), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+    try:
+        info = _read_ready_line(process, timeout, log_path)
+        yield AuthServer(**info, process=process, log_path=log_path)
+    finally:
+        _terminate(process)
+        process.stdout.close()
+        log_path.unlink(missing_ok=True)
+
+
+def _read_ready_line(process: subprocess.Popen, timeout: float, log_path: Path) -> dict:
+    lines: list[bytes] = []
+    # readline() cannot time out, so it runs in a thread the deadline can abandon.
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    line = lines[0] if lines else b""
+    try:
+        info = json.loads(line)
+        expected = {f.name for f in fields(AuthServer)} - {"process", "log_path"}
+        if set(info) != expected:
+            raise ValueError(f"unexpected keys {sorted(set(info) ^ expected)}")
+        return info
+    except ValueError as exc:
+        _terminate(process)
+        state = "timed out" if reader.is_alive() else f"exit status {process.returncode}"
+        raise AuthServerError(
+            f"authserver.py did not start ({state}; stdout {line[:200]!r}: {exc})\n"
+            f"--- its stderr ---\n{log_path.read_text(errors='replace')}"
+        ) from None
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _require_dot() -> None:
+    require("python:oauth2_provider", "django-oauth-toolkit is not installed (pip install -e '.[test]')")
+
+
+@pytest.fixture(scope="session")
+def auth_server() -> Iterator[AuthServer]:
+    """The shared server: alice/alice-pw, clients integray-cli and integray-confidential."""
+    _require_dot()
+    with running_auth_server() as server:
+        yield server
+
+
+@pytest.fixture
+def auth_server_factory() -> Iterator[Callable[..., AuthServer]]:
+    """start(**options) -> a new server, stopped after the test. Options are authserver.py's
+    flags in Python spelling: start(access_token_expire_seconds=2, allow_localhost_loopback=True)."""
+    _require_dot()
+    with contextlib.ExitStack() as stack:
+
+        def start(**options) -> AuthServer:
+            args: list[str] = []
+            for name, value in options.items():
+                flag = "--" + name.replace("_", "-")
+                if value is True:
+                    args.append(flag)
+                elif value is not False and value is not None:
+                    args += [flag, str(value)]
+            return stack.enter_context(running_auth_server(*args))
+
+        yield start
+
+
+# --- the browsers -------------------------------------------------------------------------
+
+
+class ScriptedBrowser:
+    """One test's BROWSER: env(**options) configures a run, result() collects it.
+
+    The CLI must run as a subprocess with env={**os.environ, **browser.env(...)}: webbrowser
+    reads BROWSER once per process, so setting it in the test's own process does not work.
+    """
+
+    def __init__(self, script: Path, directory: Path, can_hold_callback: bool) -> None:
+        self.script = script
+        self.directory = directory
+        self.can_hold_callback = can_hold_callback
+        directory.mkdir()
+        self.result_path = directory / "browser-result.json"
+        self.pidfile = directory / "browser.pids"
+        # A shim, not "python script.py": webbrowser splits BROWSER on os.pathsep and treats
+        # a command named like a known browser (chromium, firefox, ...) as that browser.
+        # A plain path is a GenericBrowser: run with the URL, waited for, exit 0 = opened.
+        self.shim = directory / "oauth-test-browser"
+        self.shim.write_text(
+            f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(script))} "$@"\n'
+        )
+        self.shim.chmod(0o755)
+        self._runs = 0
+
+    def env(
+        self,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        approve: bool = True,
+        grant_scopes: str | Iterable[str] | None = None,
+        prelude: Iterable[str] = (),
+        no_callback: bool = False,
+        timeout: float | None = None,
+        screenshot: str | os.PathLike | None = None,
+    ) -> dict[str, str]:
+        """The variables to add to the CLI's environment. Every OAUTH_TEST_* variable is set,
+        empty meaning "default", so none leaks in from the developer's shell."""
+        prelude = list(prelude)
+        unknown = set(prelude) - set(PRELUDE_STEPS)
+        if unknown:
+            raise ValueError(f"unknown prelude step(s) {sorted(unknown)}; known: {PRELUDE_STEPS}")
+        if (prelude or no_callback) and not self.can_hold_callback:
+            raise ValueError("prelude and no_callback need the http_browser fixture")
+        if grant_scopes is not None and not isinstance(grant_scopes, str):
+            grant_scopes = " ".join(grant_scopes)
+        return {
+            "BROWSER": str(self.shim),
+            "OAUTH_TEST_RESULT": str(self.result_path),
+            "OAUTH_TEST_PIDFILE": str(self.pidfile),
+            "OAUTH_TEST_USER": user or "",
+            "OAUTH_TEST_PASSWORD": password or "",
+            "OAUTH_TEST_APPROVE": "1" if approve else "0",
+            "OAUTH_TEST_GRANT_SCOPES": grant_scopes or "",
+            "OAUTH_TEST_PRELUDE": ",".join(prelude),
+            "OAUTH_TEST_NO_CALLBACK": "1" if no_callback else "",
+            "OAUTH_TEST_TIMEOUT": "" if timeout is None else str(timeout),
+            "OAUTH_TEST_SCREENSHOT": "" if screenshot is None else str(screenshot),
+        }
+
+    def started(self) -> bool:
+        """Whether BROWSER was run at all (its launcher records each worker it starts)."""
+        return self.pidfile.exists()
+
+    def result(self, timeout: float = 30.0) -> dict:
+        """Wait for the browser's result and return it; each call consumes one run's result.
+
+        Keys: ok (the browser did all it was asked), callback_url, callback_status,
+        callback_body, prelude ({step: status or None}), error (str or None).
+        The CLI can finish before the browser has: always wait here before asserting on it.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.result_path.exists():
+            if time.monotonic() > deadline:
+                log = self.result_path.with_name(self.result_path.name + ".log")
+                detail = (
+                    log.read_text(errors="replace") if log.exists() else "(no worker log: never launched?)"
+                )
+                raise AssertionError(f"no browser result within {timeout:g} s; worker log:\n{detail}")
+            time.sleep(0.02)
+        self._runs += 1
+        consumed = self.result_path.rename(self.directory / f"browser-result-{self._runs}.json")
+        return json.loads(consumed.read_text())
+
+    def kill(self) -> None:
+        """End every worker still running, with its whole process group (Chromium included)."""
+        if not self.pidfile.exists():
+            return
+        groups = [int(line) for line in self.pidfile.read_text().split()]
+        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0.0)):
+            groups = [pgid for pgid in groups if _group_alive(pgid)]
+            for pgid in groups:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, sig)
+            deadline = time.monotonic() + grace
+            while groups and time.monotonic() < deadline:
+                time.sleep(0.05)
+                groups = [pgid for pgid in groups if _group_alive(pgid)]
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a process of the group is still running.
+
+    A worker is orphaned as soon as its launcher exits, so once dead it stays a zombie
+    member of its group until init reaps it, which took ~2 s here: zombies don't count.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    if not os.path.isdir("/proc"):
+        return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After "(comm)": state, ppid, pgrp, ...
+            state, _, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError):
+            continue
+        if int(pgrp) == pgid and state != "Z":
+            return True
+    return False
+
+
+@pytest.fixture
+def http_browser(tmp_path: Path) -> Iterator[ScriptedBrowser]:
+    browser = ScriptedBrowser(HTTP_BROWSER, tmp_path / "http-browser", can_hold_callback=True)
+    yield browser
+    browser.kill()
+
+
+@pytest.fixture
+def chromium_browser(tmp_path: Path) -> Iterator[ScriptedBrowser]:
+    require("/usr/bin/chromium", "Chromium is not installed (apt-get install chromium)")
+    require("/usr/bin/chromedriver", "chromedriver is not installed (apt-get install chromium-driver)")
+    require("python:selenium", "selenium is not installed (pip install -e '.[test]')")
+    browser = ScriptedBrowser(CHROMIUM_BROWSER, tmp_path / "chromium-browser", can_hold_callback=False)
+    yield browser
+    browser.kill()
+
+
+# --- the keyring --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def secret_service() -> Iterator[KeyringSession]:
+    """A private Secret Service for the whole session: give subprocesses
+    env=secret_service.subprocess_env() (or add .env and drop .unset yourself). Items
+    persist across tests, so use distinct service names or delete what you store."""
+    for tool, package in (
+        ("dbus-daemon", "dbus"),
+        ("dbus-send", "dbus"),
+        ("gnome-keyring-daemon", "gnome-keyring"),
+    ):
+        require(tool, f"{tool} is not installed (apt-get install {package})")
+    with KeyringSession() as session:
+        yield session

@@ -1,0 +1,353 @@
+"""End to end: the installed `integray-auth` against a real authorization
+server (django-oauth-toolkit on loopback), a browser that logs in and
+consents for real, and tokens in a real GNOME Keyring (private D-Bus).
+
+Each test runs the command in a subprocess, so its own `webbrowser` reads
+BROWSER, and asserts exit code, stderr and what was (not) stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/\n")
+
+
+@pytest.fixture
+def overlay(auth_server, tmp_path) -> Path:
+    """Point three providers at the real server: public PKCE client,
+    confidential client (client_secret_basic), and one with pinned ports."""
+    s = auth_server
+    common = f'''
+authorization_url = "{s["authorization_endpoint"]}"
+token_url = "{s["token_endpoint"]}"
+revocation_url = "{s["revocation_endpoint"]}"
+userinfo_url = "{s["userinfo_endpoint"]}"
+pkce = "required"
+'''
+    scopes_and_connectors = '''
+[providers.{id}.scopes]
+openid = "Sign you in"
+read = "Read your data"
+write = "Change your data"
+
+[providers.{id}.connectors.reader]
+name = "Reader"
+description = "Reads data."
+scopes = ["openid", "read"]
+
+[providers.{id}.connectors.writer]
+name = "Writer"
+description = "Writes data."
+scopes = ["write"]
+'''
+    text = f'''schema_version = 1
+
+[providers.local]
+name = "Local Test Server"
+client_id = "{s["client_id"]}"
+{common}
+{scopes_and_connectors.format(id="local")}
+
+[providers.localconf]
+name = "Local Confidential"
+client_id = "{s["confidential_client_id"]}"
+client_auth = "client_secret_basic"
+client_secret_required = true
+{common}
+{scopes_and_connectors.format(id="localconf")}
+
+[providers.localpinned]
+name = "Local Pinned Ports"
+client_id = "{s["client_id"]}"
+redirect_ports = [{{ports}}]
+{common}
+{scopes_and_connectors.format(id="localpinned")}
+'''
+    path = tmp_path / "providers.toml"
+    path.write_text(text.replace("{ports}", "54001, 54002"))
+    return path
+
+
+@pytest.fixture
+def keyring_env(secret_service) -> dict:
+    """Environment for a subprocess that must use the private Secret Service."""
+    env = dict(secret_service.env)
+    for name in secret_service.unset:
+        env[name] = None
+    env["PYTHON_KEYRING_BACKEND"] = None  # let keyring find the Secret Service
+    return env
+
+
+def _run(cli, overlay, *args, env=None, **kwargs):
+    return cli("--registry", str(overlay), *args, env=env, **kwargs)
+
+
+def _keyring_get(keyring_env: dict, key: str) -> str | None:
+    env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+    out = subprocess.run(
+        [sys.executable, "-c", "import keyring,sys; v=keyring.get_password('integray-auth', sys.argv[1]); print(v if v is not None else '<none>')", key],
+        env=env, capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.strip()
+    return None if out == "<none>" else out
+
+
+def _assert_no_secret(secrets_: list[str], *texts: str) -> None:
+    for secret in secrets_:
+        for text in texts:
+            assert secret not in text
+
+
+def _state(cli, overlay, name: str) -> dict:
+    result = _run(cli, overlay, "show", name, "--json")
+    assert result.code == 0, result.stderr
+    return result.json()["authorization"]
+
+
+def test_add_authorizes_against_the_real_server_and_keeps_tokens_in_the_real_keyring(
+    cli, overlay, http_browser, keyring_env, auth_server, home
+):
+    result = _run(cli, overlay, "add", "Local", "-p", "local", "-c", "reader", "-c", "writer",
+                  env={**http_browser.env(), **keyring_env})
+    browser = http_browser.result()
+    assert result.code == 0, result.stderr
+    assert "Authorized 'Local' with Local Test Server." in result.stderr
+    assert browser["ok"] and browser["callback_status"] == 200
+    assert "authorized" in browser["callback_body"].lower() and "Local" in browser["callback_body"]
+
+    state = _state(cli, overlay, "Local")
+    assert state["status"] == "authorized" and state["storage"] == "keyring"
+    assert sorted(state["granted_scopes"]) == ["openid", "read", "write"]
+    assert all(line["granted"] for line in state["scopes"])
+    assert state["expires_at"] and state["authorized_at"]
+
+    # The tokens are in the Secret Service (large: chunked through a manifest).
+    primary = _keyring_get(keyring_env, f"authorization:{state['id']}")
+    assert primary is not None
+
+    token = _run(cli, overlay, "token", "Local", env=keyring_env)
+    assert token.code == 0, token.stderr
+    access = token.stdout.strip()
+    assert access and token.stdout.count("\n") == 1
+    # It is a real token: the provider accepts it.
+    userinfo = requests.get(auth_server["userinfo_endpoint"], headers={"Authorization": f"Bearer {access}"}, timeout=10)
+    assert userinfo.status_code == 200
+
+    # No token anywhere but `token`'s own stdout.
+    listing = _run(cli, overlay, "list", "--json")
+    shown = _run(cli, overlay, "show", "Local")
+    files = "".join(p.read_text(errors="replace") for p in home.rglob("*") if p.is_file())
+    _assert_no_secret([access], result.stdout, result.stderr, listing.stdout, listing.stderr,
+                      shown.stdout, shown.stderr, token.stderr, files, json.dumps(browser))
+
+
+def test_real_chromium_logs_in_and_consents(cli, overlay, chromium_browser, keyring_env):
+    result = _run(cli, overlay, "add", "Chromium", "-p", "local", "-c", "reader",
+                  env={**chromium_browser.env(), **keyring_env}, timeout=120)
+    browser = chromium_browser.result(timeout=90)
+    assert result.code == 0, result.stderr
+    assert browser["ok"], browser
+    assert "Authorized" in browser["callback_body"]
+    assert _state(cli, overlay, "Chromium")["status"] == "authorized"
+
+
+def test_consent_denied_exits_9_and_saves_nothing(cli, overlay, http_browser, keyring_env):
+    result = _run(cli, overlay, "add", "Denied", "-p", "local", "-c", "reader",
+                  env={**http_browser.env(approve=False), **keyring_env})
+    browser = http_browser.result()
+    assert result.code == 9
+    assert "access_denied" in result.stderr
+    assert "access_denied" in browser["callback_body"]
+    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+
+
+def test_wrong_state_missing_state_and_favicon_do_not_end_the_flow(cli, overlay, http_browser, keyring_env):
+    result = _run(cli, overlay, "add", "Careful", "-p", "local", "-c", "reader",
+                  env={**http_browser.env(prelude=["favicon", "wrong_state", "missing_state"]), **keyring_env})
+    browser = http_browser.result()
+    assert result.code == 0, result.stderr
+    assert browser["prelude"] == {"favicon": 404, "wrong_state": 400, "missing_state": 400}
+    assert _state(cli, overlay, "Careful")["status"] == "authorized"
+
+
+def test_timeout_exits_10_closes_the_listener_and_saves_nothing(cli, overlay, http_browser, keyring_env):
+    started = time.monotonic()
+    result = _run(cli, overlay, "add", "Slow", "-p", "local", "-c", "reader", "--timeout", "3",
+                  env={**http_browser.env(no_callback=True), **keyring_env})
+    assert result.code == 10
+    assert time.monotonic() - started < 30
+    assert "within 3 seconds" in result.stderr and "nothing was saved" in result.stderr
+    port = int(URL_RE.search(result.stderr).group(1))
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+
+
+def test_pinned_ports_all_busy_exit_11_before_the_browser_opens(cli, overlay, http_browser, keyring_env):
+    blockers = []
+    try:
+        for port in (54001, 54002):
+            sock = socket.socket()
+            # Like any other program holding the port; REUSEADDR only tolerates TIME_WAIT.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+            blockers.append(sock)
+        result = _run(cli, overlay, "add", "Pinned", "-p", "localpinned", "-c", "reader",
+                      env={**http_browser.env(), **keyring_env})
+    finally:
+        for sock in blockers:
+            sock.close()
+    assert result.code == 11
+    assert "54001" in result.stderr and "54002" in result.stderr
+    assert not http_browser.started()
+
+
+def test_pinned_port_is_used_when_free(cli, overlay, http_browser, keyring_env):
+    result = _run(cli, overlay, "add", "Pinned", "-p", "localpinned", "-c", "reader",
+                  env={**http_browser.env(), **keyring_env})
+    assert result.code == 0, result.stderr
+    assert "http://127.0.0.1:54001/" in result.stderr
+
+
+def test_invalid_client_secret_exits_9_with_the_providers_error(cli, overlay, http_browser, keyring_env):
+    result = _run(cli, overlay, "add", "Conf", "-p", "localconf", "-c", "reader",
+                  env={**http_browser.env(), **keyring_env, "INTEGRAY_AUTH_LOCALCONF_CLIENT_SECRET": "wrong"})
+    http_browser.result()
+    assert result.code == 9
+    assert "invalid_client" in result.stderr and "wrong" not in result.stderr
+    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+
+
+def test_confidential_client_with_basic_auth_from_stdin(cli, overlay, http_browser, keyring_env, auth_server):
+    result = _run(cli, overlay, "add", "Conf", "-p", "localconf", "-c", "reader", "--client-secret-stdin",
+                  env={**http_browser.env(), **keyring_env}, input=auth_server["confidential_client_secret"] + "\n")
+    assert result.code == 0, result.stderr
+    assert auth_server["confidential_client_secret"] not in result.stderr
+
+
+def test_token_endpoint_that_does_not_answer_json_exits_11(cli, overlay, http_browser, keyring_env, auth_server, tmp_path, home):
+    # The user overlay defines the provider; --registry then overrides one field.
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "providers.toml").write_text(overlay.read_text())
+    broken = tmp_path / "broken.toml"
+    # The login page answers a bare POST with an HTML 403, as a wrong token URL would.
+    broken.write_text(f'[providers.local]\ntoken_url = "{auth_server["issuer"]}/accounts/login/"\n')
+    result = cli("--registry", str(broken), "add", "Broken", "-p", "local", "-c", "reader",
+                 env={**http_browser.env(), **keyring_env})
+    assert result.code == 11, result.stderr
+    assert "HTTP 403" in result.stderr and "text/html" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Authorization failed" in http_browser.result()["callback_body"]
+
+
+def test_unusable_keyring_stops_before_the_browser_opens(cli, overlay, http_browser):
+    # The autouse fixture pins keyring's fail backend: no keyring at all.
+    result = _run(cli, overlay, "add", "NoKeyring", "-p", "local", "-c", "reader", env=http_browser.env())
+    assert result.code == 8
+    assert "keyring" in result.stderr and "--insecure-storage" in result.stderr
+    assert "http://127.0.0.1" not in result.stderr  # no URL was ever shown
+    assert not http_browser.started()
+    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+
+
+def test_insecure_storage_is_explicit_and_visible(cli, overlay, http_browser, home):
+    result = _run(cli, overlay, "add", "Plain", "-p", "local", "-c", "reader", "--insecure-storage",
+                  env=http_browser.env())
+    assert result.code == 0, result.stderr
+    assert "insecure" in result.stderr.lower()
+    token_file = home / "tokens-insecure.json"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    listing = _run(cli, overlay, "list")
+    assert "insecure storage" in listing.stdout
+    assert "insecure" in _run(cli, overlay, "show", "Plain").stdout
+    access = _run(cli, overlay, "token", "Plain").stdout.strip()
+    assert access and access not in (home / "index.json").read_text()
+
+
+def test_refresh_rotates_and_a_revoked_grant_turns_not_authorized(cli, overlay, http_browser, home, auth_server):
+    assert _run(cli, overlay, "add", "Fresh", "-p", "local", "-c", "reader", "--insecure-storage",
+                env=http_browser.env()).code == 0
+    token_file = home / "tokens-insecure.json"
+
+    def expire() -> dict:
+        data = json.loads(token_file.read_text())
+        (key, raw), = data["entries"].items()
+        tokens = json.loads(raw)
+        tokens["expires_at"] = "2000-01-01T00:00:00Z"
+        data["entries"][key] = json.dumps(tokens)
+        token_file.write_text(json.dumps(data))
+        return tokens
+
+    old = expire()
+    refreshed = _run(cli, overlay, "token", "Fresh")
+    assert refreshed.code == 0, refreshed.stderr
+    new = json.loads(next(iter(json.loads(token_file.read_text())["entries"].values())))
+    assert refreshed.stdout.strip() == new["access_token"] != old["access_token"]
+    assert new["refresh_token"] != old["refresh_token"]  # rotated, and the new one was kept
+
+    requests.post(auth_server["revocation_endpoint"], data={
+        "token": new["refresh_token"], "token_type_hint": "refresh_token", "client_id": auth_server["client_id"]}, timeout=10)
+    expire()
+    refused = _run(cli, overlay, "token", "Fresh")
+    assert refused.code == 12
+    assert "invalid_grant" in refused.stderr and "authorize" in refused.stderr
+    assert _state(cli, overlay, "Fresh")["status"] == "not_authorized"
+
+
+def test_authorize_an_existing_not_authorized_entry(cli, overlay, http_browser, keyring_env):
+    assert _run(cli, overlay, "add", "Later", "-p", "local", "-c", "reader", "--no-authorize").code == 0
+    assert _run(cli, overlay, "token", "Later").code == 12
+    result = _run(cli, overlay, "authorize", "later", env={**http_browser.env(), **keyring_env})
+    assert result.code == 0, result.stderr
+    assert _state(cli, overlay, "Later")["status"] == "authorized"
+
+
+def test_granted_scopes_narrower_than_requested_are_reported(cli, overlay, http_browser, keyring_env):
+    result = _run(cli, overlay, "add", "Narrow", "-p", "local", "-c", "reader", "-c", "writer",
+                  env={**http_browser.env(grant_scopes="openid read"), **keyring_env})
+    assert result.code == 0, result.stderr
+    assert "did not grant write" in result.stderr
+    state = _state(cli, overlay, "Narrow")
+    assert sorted(state["granted_scopes"]) == ["openid", "read"]
+    assert {line["scope"]: line["granted"] for line in state["scopes"]} == {"openid": True, "read": True, "write": False}
+    assert "NOT granted" in _run(cli, overlay, "show", "Narrow").stdout
+
+
+def test_pasted_redirect_url_completes_the_flow(overlay, http_browser, keyring_env, home):
+    """Over SSH the browser runs elsewhere: the user pastes the redirect URL."""
+    import pty
+
+    from tests.conftest import SCRIPT
+
+    env = {k: v for k, v in {**os.environ, **http_browser.env(no_callback=True), **keyring_env}.items() if v is not None}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(SCRIPT), "--registry", str(overlay), "add", "Pasted", "-p", "local", "-c", "reader"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    os.close(slave)
+    try:
+        browser = http_browser.result()
+        callback = browser["callback_url"]
+        os.write(master, b"http://127.0.0.1:1/not-the-callback\n")
+        os.write(master, callback.encode() + b"\n")
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        os.close(master)
+    assert proc.returncode == 0, stderr
+    assert "paste the URL" in stderr
+    assert "was not accepted" in stderr  # the wrong one was refused, the flow went on
+    assert "Authorized 'Pasted'" in stderr
