@@ -351,3 +351,42 @@ def test_pasted_redirect_url_completes_the_flow(overlay, http_browser, keyring_e
     assert "paste the URL" in stderr
     assert "was not accepted" in stderr  # the wrong one was refused, the flow went on
     assert "Authorized 'Pasted'" in stderr
+
+
+def test_browser_that_cannot_open_is_reported_and_the_flow_keeps_waiting(cli, overlay, keyring_env):
+    result = _run(cli, overlay, "add", "NoBrowser", "-p", "local", "-c", "reader", "--timeout", "2",
+                  env={**keyring_env, "BROWSER": "/bin/false"})
+    assert result.code == 10
+    assert "Could not open a browser" in result.stderr and "Still waiting" in result.stderr
+    assert URL_RE.search(result.stderr)
+
+
+def test_no_browser_only_prints_the_url(cli, overlay, http_browser, keyring_env):
+    result = _run(cli, overlay, "add", "Manual", "-p", "local", "-c", "reader", "--no-browser", "--timeout", "2",
+                  env={**http_browser.env(), **keyring_env})
+    assert result.code == 10
+    assert "Open this URL in a browser" in result.stderr and "code_challenge_method=S256" in result.stderr
+    assert not http_browser.started()
+
+
+def test_ctrl_c_exits_130_closes_the_listener_and_saves_nothing(overlay, keyring_env, home):
+    import signal
+
+    from tests.conftest import SCRIPT
+
+    env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}
+    proc = subprocess.Popen([str(SCRIPT), "--registry", str(overlay), "add", "Interrupted", "-p", "local", "-c", "reader",
+                             "--no-browser"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, text=True)
+    seen = ""
+    deadline = time.monotonic() + 30
+    while not URL_RE.search(seen) and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    port = int(URL_RE.search(seen).group(1))
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted" in rest and "Traceback" not in rest
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert not (home / "index.json").exists() or "Interrupted" not in (home / "index.json").read_text()

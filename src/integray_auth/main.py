@@ -104,6 +104,9 @@ def _run_typer(args: list[str]) -> int:
         command.main(args=args, prog_name="integray-auth", standalone_mode=True)
     except SystemExit as done:
         code = done.code
+        if code == ExitCode.INTERRUPTED:
+            # Typer turns Ctrl-C into a silent exit 130; say what happened.
+            _report("interrupted", None)
         return code if isinstance(code, int) else (0 if code is None else int(ExitCode.ERROR))
     return int(ExitCode.OK)
 
