@@ -550,3 +550,39 @@ def test_required_fields_are_checked_after_merging_so_an_overlay_may_be_partial(
     acme = load_registry([first, second]).get("acme")
 
     assert (acme.name, acme.token_url) == ("Acme", "https://a.example/token")
+
+
+# --- the checked-registry cache ----------------------------------------------------------
+
+
+def test_registry_cache_is_used_and_follows_every_change_to_an_overlay(tmp_path, monkeypatch):
+    from integray_auth import registry as registry_module
+
+    cache = tmp_path / "cache"
+    overlay = tmp_path / "overlay.toml"
+    overlay.write_text('[providers.google]\nname = "Google (cached)"\n')
+    first = registry_module.load_registry([overlay], cache_dir=cache)
+    assert first.get("google").name == "Google (cached)"
+    assert (cache / "registry.json").exists()
+
+    def no_toml(path):
+        raise AssertionError(f"{path} was parsed although the cache is fresh")
+
+    monkeypatch.setattr(registry_module, "_read_toml", no_toml)
+    assert registry_module.load_registry([overlay], cache_dir=cache).get("google").name == "Google (cached)"
+    monkeypatch.undo()
+
+    overlay.write_text('[providers.google]\nname = "Google (edited)"\ntoken_url = "nope"\n')
+    with pytest.raises(RegistryError, match="token_url"):
+        registry_module.load_registry([overlay], cache_dir=cache)
+    overlay.write_text('[providers.google]\nname = "Google (edited again)"\n')
+    assert registry_module.load_registry([overlay], cache_dir=cache).get("google").name == "Google (edited again)"
+
+
+def test_a_broken_cache_file_is_ignored(tmp_path):
+    from integray_auth import registry as registry_module
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "registry.json").write_text("{not json")
+    assert registry_module.load_registry([], cache_dir=cache).get("reservanto") is not None

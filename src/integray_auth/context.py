@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, TextIO
+TYPE_CHECKING = False
 
 from .index import Index
 from .models import utc_now
@@ -22,6 +22,8 @@ from .paths import Paths
 from .registry import Registry, load_registry
 
 if TYPE_CHECKING:
+    from typing import Callable, Mapping, TextIO
+
     from .secret_store import SecretStore
 
 REGISTRY_ENV = "INTEGRAY_AUTH_REGISTRY"
@@ -64,7 +66,7 @@ class AppContext:
 
     @cached_property
     def registry(self) -> Registry:
-        return load_registry(self.registry_overlays())
+        return load_registry(self.registry_overlays(), cache_dir=self.paths.cache_dir)
 
     @cached_property
     def index(self) -> Index:

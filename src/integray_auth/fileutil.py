@@ -7,7 +7,9 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from typing import Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterator
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700

@@ -14,7 +14,9 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterator
 
 from .errors import IndexError_
 from .fileutil import LockTimeout, atomic_write_text, file_lock
@@ -119,6 +121,16 @@ class Index:
 
 def _entry_problem(authorization: Authorization) -> str | None:
     """What makes a hand-edited entry unusable (a crash later would be worse)."""
+    a = authorization
+    if (  # the common case, checked fast: `list` reads every entry
+        type(a.id) is type(a.name) is type(a.provider) is type(a.status) is str
+        and type(a.created_at) is type(a.updated_at) is str
+        and type(a.connectors) is type(a.requested_scopes) is list
+        and all(type(item) is str for item in a.connectors)
+        and all(type(item) is str for item in a.requested_scopes)
+        and type(a.active) is bool
+    ):
+        return None
     for name in ("id", "name", "provider", "status", "created_at", "updated_at"):
         if not isinstance(getattr(authorization, name), str):
             return f"'{name}' is not a string"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 AUTHORIZED = "authorized"
 NOT_AUTHORIZED = "not_authorized"
@@ -59,7 +61,10 @@ class Authorization:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Authorization":
-        known = {f.name for f in fields(cls)} - {"extra"}
-        values = {k: v for k, v in data.items() if k in known}
-        values["extra"] = {k: v for k, v in data.items() if k not in known}
+        values = {k: v for k, v in data.items() if k in _KNOWN_FIELDS}
+        if len(values) < len(data):
+            values["extra"] = {k: v for k, v in data.items() if k not in _KNOWN_FIELDS}
         return cls(**values)
+
+
+_KNOWN_FIELDS = frozenset(f.name for f in fields(Authorization)) - {"extra"}

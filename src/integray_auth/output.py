@@ -8,7 +8,9 @@ Hand-rolled and stdlib-only on purpose: Rich's Table costs ~0.25 ms a row
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence, TextIO
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Sequence, TextIO
 
 from .context import AppContext
 from .models import Authorization

@@ -19,6 +19,7 @@ HOME_ENV = "INTEGRAY_AUTH_HOME"
 class Paths:
     config_dir: Path  # user registry overlay and config.toml (read only)
     data_dir: Path  # the index and, when opted in, the insecure token file
+    cache_dir: Path | None = None  # the checked registry, as JSON (None: no cache)
 
     @property
     def index_file(self) -> Path:
@@ -46,10 +47,11 @@ class Paths:
         home = env.get(HOME_ENV)
         if home:
             root = Path(home).expanduser()
-            return cls(config_dir=root, data_dir=root)
+            return cls(config_dir=root, data_dir=root, cache_dir=root / "cache")
         import platformdirs
 
         return cls(
             config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
             data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+            cache_dir=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
         )

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .errors import RegistryError
@@ -136,23 +138,74 @@ def bundled_registry_path() -> Path:
     return here.parent.parent / "providers.toml"
 
 
-def load_registry(overlays: list[Path] | tuple[Path, ...] = ()) -> Registry:
-    """Read the bundled registry, then apply each existing overlay in order."""
-    bundled = bundled_registry_path()
+def load_registry(overlays: list[Path] | tuple[Path, ...] = (), cache_dir: Path | None = None) -> Registry:
+    """Read the bundled registry, then apply each existing overlay in order.
+
+    With `cache_dir`, the checked and merged result is kept as JSON keyed by
+    each file's size and modification time: parsing and checking the TOML
+    costs more than all of `list` otherwise does.
+    """
+    paths = (bundled_registry_path(), *overlays)
+    key = _cache_key(paths) if cache_dir else None
+    cached = _read_cache(cache_dir, key) if key else None
+    if cached is not None:
+        merged, origin = cached
+    else:
+        merged, origin = _merge_files(paths)
+        if key:
+            _write_cache(cache_dir, key, merged, origin)
+    providers = {pid: _build_provider(pid, entry, origin[pid]) for pid, entry in merged.items()}
+    return Registry(providers=providers, sources=tuple(str(p) for p in paths))
+
+
+def _merge_files(paths) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     merged: dict[str, dict[str, Any]] = {}
     origin: dict[str, str] = {}
-    sources = []
-    for path in (bundled, *overlays):
-        raw = _read_toml(path)
-        sources.append(str(path))
-        for pid, entry in _check_file(raw, path).items():
-            if pid in merged:
-                merged[pid] = _merge(merged[pid], entry)
-            else:
-                merged[pid] = entry
+    for path in paths:
+        for pid, entry in _check_file(_read_toml(path), path).items():
+            merged[pid] = _merge(merged[pid], entry) if pid in merged else entry
             origin[pid] = str(path)
-    providers = {pid: _build_provider(pid, entry, origin[pid]) for pid, entry in merged.items()}
-    return Registry(providers=providers, sources=tuple(sources))
+    return merged, origin
+
+
+def _cache_key(paths) -> list | None:
+    from . import __version__
+
+    key: list = [__version__, SCHEMA_VERSION]
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None  # reading it will say what is wrong
+        key.append([str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino])
+    return key
+
+
+def _cache_file(cache_dir: Path) -> Path:
+    return cache_dir / "registry.json"
+
+
+def _read_cache(cache_dir: Path, key: list):
+    import json
+
+    try:
+        data = json.loads(_cache_file(cache_dir).read_bytes())
+        if data["key"] == key:
+            return data["providers"], data["origin"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cache, or an unusable one: read the TOML
+    return None
+
+
+def _write_cache(cache_dir: Path, key: list, merged: dict, origin: dict) -> None:
+    import json
+
+    from .fileutil import atomic_write_text
+
+    try:
+        atomic_write_text(_cache_file(cache_dir), json.dumps({"key": key, "providers": merged, "origin": origin}))
+    except (OSError, TypeError, ValueError):
+        pass  # a cache is an optimisation; a read-only folder is fine
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

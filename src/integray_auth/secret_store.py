@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets as _random
-from typing import TYPE_CHECKING, Protocol
+TYPE_CHECKING = False
 
 from .errors import StorageError
 from .fileutil import atomic_write_text, file_lock
@@ -18,7 +18,18 @@ from .models import STORAGE_FILE, STORAGE_KEYRING
 from .tokens import TokenSet
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from .context import AppContext
+
+    class SecretStore(Protocol):
+        kind: str
+
+        def get(self, key: str) -> str | None: ...
+        def set(self, key: str, value: str) -> None: ...
+        def remove(self, key: str) -> None: ...
+        def check_usable(self) -> None: ...
+        def describe(self) -> str: ...
 
 SERVICE = "integray-auth"
 # Windows Credential Manager takes 2,560 bytes of UTF-16, 1,280 characters
@@ -30,16 +41,6 @@ STORAGE_HELP = (
     "Unlock or install a Secret Service (GNOME Keyring, KWallet) in this session, "
     "or run again with --insecure-storage to keep tokens in a 0600 file"
 )
-
-
-class SecretStore(Protocol):
-    kind: str
-
-    def get(self, key: str) -> str | None: ...
-    def set(self, key: str, value: str) -> None: ...
-    def remove(self, key: str) -> None: ...
-    def check_usable(self) -> None: ...
-    def describe(self) -> str: ...
 
 
 def token_key(authorization_id: str) -> str:
