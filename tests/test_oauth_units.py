@@ -268,3 +268,16 @@ def test_token_set_from_response_computes_absolute_expiry_and_scope():
     assert omitted.scope == ["read"] and omitted.expires_at is None
     commas = TokenSet.from_response({"access_token": "a", "scope": "a,b"}, now, [], separator=",")
     assert commas.scope == ["a", "b"]
+
+
+def test_granted_scopes_are_matched_to_the_requested_names():
+    from integray_auth.scopes import granted_as_requested
+
+    # Microsoft: fully-qualified names back, offline_access and openid left out.
+    requested = ["openid", "offline_access", "User.Read", "Mail.Read"]
+    granted = ["https://graph.microsoft.com/User.Read", "https://graph.microsoft.com/Mail.Read", "profile"]
+    assert granted_as_requested(requested, granted, has_refresh_token=True, has_id_token=True) == [
+        "User.Read", "Mail.Read", "profile", "offline_access", "openid"]
+    # Nothing is invented: no refresh token, no id_token, a scope really missing.
+    assert granted_as_requested(requested, ["User.Read"], False, False) == ["User.Read"]
+    assert granted_as_requested(["read"], ["unread"], False, False) == ["unread"]

@@ -24,6 +24,7 @@ from ..oauth import pages
 from ..oauth.endpoint import HINTS, ClientCredentials
 from ..oauth.loopback import Callback, LoopbackServer
 from ..registry import Provider
+from ..scopes import granted_as_requested
 from ..tokens import TokenSet
 from . import manage
 from .clients import resolve_credentials
@@ -70,8 +71,10 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
 
     tokens = _run_flow(ctx, provider, credentials, authorization, ui, options)
-    saved = _persist(ctx, authorization, tokens, storage, credentials.client_id, new)
-    granted = tokens.scope or []
+    granted = granted_as_requested(
+        authorization.requested_scopes, tokens.scope or [], tokens.refresh_token is not None, tokens.id_token is not None
+    )
+    saved = _persist(ctx, authorization, tokens, granted, storage, credentials.client_id, new)
     return AuthorizeResult(
         authorization=saved,
         provider=provider,
@@ -169,7 +172,9 @@ def _open_browser(ctx: AppContext, url: str) -> bool:
         return False
 
 
-def _persist(ctx: AppContext, authorization: Authorization, tokens: TokenSet, storage: str, client_id: str, new: bool) -> Authorization:
+def _persist(
+    ctx: AppContext, authorization: Authorization, tokens: TokenSet, granted: list[str], storage: str, client_id: str, new: bool
+) -> Authorization:
     from ..secret_store import ChunkedTokens
 
     now = to_iso(ctx.clock())
@@ -197,7 +202,7 @@ def _persist(ctx: AppContext, authorization: Authorization, tokens: TokenSet, st
         entry.status = AUTHORIZED
         entry.authorized_at = entry.updated_at = now
         entry.expires_at = tokens.expires_at
-        entry.granted_scopes = list(tokens.scope or [])
+        entry.granted_scopes = granted
         entry.client_id = client_id
         entry.account = _account_label(tokens) or entry.account
         saved = replace(entry)

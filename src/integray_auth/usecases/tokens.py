@@ -12,6 +12,7 @@ from ..context import AppContext
 from ..errors import AuthorizationFailed, NotAuthorizedError
 from ..fileutil import file_lock
 from ..models import NOT_AUTHORIZED, to_iso
+from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens
 from ..tokens import TokenSet
 from . import manage
@@ -52,7 +53,9 @@ def access_token(ctx: AppContext, name: str) -> str:
             entry.expires_at = fresh.expires_at
             entry.updated_at = to_iso(now)
             if fresh.scope is not None:
-                entry.granted_scopes = list(fresh.scope)
+                entry.granted_scopes = granted_as_requested(
+                    entry.requested_scopes, fresh.scope, fresh.refresh_token is not None, fresh.id_token is not None
+                )
     return fresh.access_token
 
 
