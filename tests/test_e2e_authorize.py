@@ -390,3 +390,35 @@ def test_ctrl_c_exits_130_closes_the_listener_and_saves_nothing(overlay, keyring
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     assert not (home / "index.json").exists() or "Interrupted" not in (home / "index.json").read_text()
+
+
+def test_remove_revokes_the_grant_at_the_provider_then_forgets_it(cli, overlay, http_browser, home, auth_server):
+    assert _run(cli, overlay, "add", "Gone", "-p", "local", "-c", "reader", "--insecure-storage",
+                env=http_browser.env()).code == 0
+    stored = json.loads(next(iter(json.loads((home / "tokens-insecure.json").read_text())["entries"].values())))
+    result = _run(cli, overlay, "remove", "Gone", "--yes")
+    assert result.code == 0, result.stderr
+    assert "Revoked the grant at Local Test Server." in result.stderr and "Removed 'Gone'." in result.stderr
+    refused = requests.post(auth_server["token_endpoint"], data={
+        "grant_type": "refresh_token", "refresh_token": stored["refresh_token"], "client_id": auth_server["client_id"]},
+        timeout=10)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert json.loads((home / "tokens-insecure.json").read_text())["entries"] == {}
+    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+
+
+def test_remove_without_a_reachable_provider_still_forgets_and_says_so(cli, overlay, http_browser, home, tmp_path):
+    assert _run(cli, overlay, "add", "Offline", "-p", "local", "-c", "reader", "--insecure-storage",
+                env=http_browser.env()).code == 0
+    unreachable = tmp_path / "unreachable.toml"
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    text = overlay.read_text()
+    start = text.index('revocation_url = "') + len('revocation_url = "')
+    end = text.index('"', start)
+    unreachable.write_text(text.replace(text[start:end], f"http://127.0.0.1:{port}/revoke/"))
+    result = cli("--registry", str(unreachable), "remove", "Offline", "--yes")
+    assert result.code == 0, result.stderr
+    assert "could not revoke" in result.stderr and "Removed 'Offline'." in result.stderr

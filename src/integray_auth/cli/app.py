@@ -234,8 +234,10 @@ def remove(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., help="Name or id."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."),
+    no_revoke: bool = typer.Option(False, "--no-revoke", help="Do not revoke the grant at the provider first."),
 ) -> None:
-    """Delete an authorization and its stored tokens.
+    """Revoke the grant at the provider (RFC 7009, when it has an endpoint), then
+    delete the authorization and its stored tokens.
 
     Example: integray-auth remove "Old Gmail" --yes
     """
@@ -249,6 +251,12 @@ def remove(
         if not prompts.confirm(ctx, f"Remove '{authorization.name}' and its tokens?"):
             ctx.stderr.write("Nothing removed.\n")
             return
+    if not no_revoke and authorization.is_authorized:
+        from ..usecases.tokens import revoke_at_provider
+
+        said = revoke_at_provider(ctx, authorization)
+        if said:
+            ctx.stderr.write(said + "\n")
     done = manage.remove(ctx, authorization.id)
     ctx.stderr.write(f"Removed '{done.name}'.\n")
 

@@ -93,3 +93,36 @@ def _quote(name: str) -> str:
     import shlex
 
     return shlex.quote(name)
+
+
+def revoke_at_provider(ctx: AppContext, authorization) -> str:
+    """Best-effort RFC 7009 revocation before `remove` deletes the tokens.
+
+    Returns what happened, for the user. A failure never stops the removal:
+    the user asked to forget the authorization, and is told to revoke it in
+    the provider's settings instead.
+    """
+    from ..errors import IntegrayAuthError
+
+    provider = ctx.registry.get(authorization.provider)
+    if not authorization.storage or provider is None:
+        return ""
+    if not provider.revocation_url:
+        return f"{provider.name} has no revocation endpoint; revoke the access in its settings if needed."
+    try:
+        tokens = ChunkedTokens(ctx.secret_store(authorization.storage)).load(authorization.id)
+        if tokens is None:
+            return ""
+        from ..oauth.endpoint import TokenEndpoint
+        from .clients import resolve_credentials
+
+        credentials = resolve_credentials(ctx, provider, client_id=authorization.client_id)
+        endpoint = TokenEndpoint(provider, credentials)
+        # Revoking the refresh token ends the whole grant (RFC 7009 §2.1).
+        if tokens.refresh_token:
+            endpoint.revoke(tokens.refresh_token, "refresh_token")
+        else:
+            endpoint.revoke(tokens.access_token, "access_token")
+    except IntegrayAuthError as failed:
+        return f"Warning: could not revoke the grant at {provider.name} ({failed.message}); revoke it in its settings."
+    return f"Revoked the grant at {provider.name}."
