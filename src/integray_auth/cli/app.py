@@ -76,7 +76,7 @@ def list_(typer_ctx: typer.Context, inactive: bool = INACTIVE, all_: bool = ALL,
 @app.command()
 def search(
     typer_ctx: typer.Context,
-    query: str = typer.Argument(..., help="Text to look for in names, providers, connectors and scopes."),
+    query: str = typer.Argument(..., metavar="QUERY", help="Text to look for in names, providers, connectors and scopes."),
     inactive: bool = INACTIVE,
     all_: bool = ALL,
     json: bool = JSON,
@@ -89,7 +89,7 @@ def search(
 
 
 @app.command()
-def show(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name or id."), json: bool = JSON) -> None:
+def show(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id."), json: bool = JSON) -> None:
     """Show an authorization with its Scopes section.
 
     Example: integray-auth show "Reservanto Prague"
@@ -101,7 +101,7 @@ def show(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name or
 FLOW_OPTIONS = {
     "no_browser": typer.Option(False, "--no-browser", help="Only print the URL; do not open a browser."),
     "timeout": typer.Option(300, "--timeout", min=1, metavar="SECONDS", help="Give up after this long."),
-    "client_id": typer.Option(None, "--client-id", help="OAuth client id (env: INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID)."),
+    "client_id": typer.Option(None, "--client-id", metavar="ID", help="OAuth client id (env: INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID)."),
     "client_secret_stdin": typer.Option(
         False, "--client-secret-stdin", help="Read the OAuth client secret from standard input."
     ),
@@ -114,10 +114,10 @@ FLOW_OPTIONS = {
 @app.command()
 def add(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., help="A name for the authorization, unique."),
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Provider id (see 'providers')."),
+    name: str = typer.Argument(..., metavar="NAME", help="A name for the authorization, unique."),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", metavar="PROVIDER", help="Provider id (see 'providers')."),
     connectors: Optional[List[str]] = typer.Option(
-        None, "--connector", "-c", help="Connector id; repeat for several."
+        None, "--connector", "-c", metavar="CONNECTOR", help="Connector id; repeat for several."
     ),
     no_authorize: bool = typer.Option(False, "--no-authorize", help="Save it as Not authorized; authorize later."),
     no_browser: bool = FLOW_OPTIONS["no_browser"],
@@ -155,7 +155,7 @@ def add(
 @app.command()
 def authorize(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., help="Name or id."),
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
     no_browser: bool = FLOW_OPTIONS["no_browser"],
     timeout: int = FLOW_OPTIONS["timeout"],
     client_id: Optional[str] = FLOW_OPTIONS["client_id"],
@@ -199,7 +199,7 @@ def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
 
 
 @app.command()
-def token(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name or id.")) -> None:
+def token(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
     """Print a valid access token (refreshed when expired) for scripts.
 
     Example: curl -H "Authorization: Bearer $(integray-auth token Gmail)" ...
@@ -208,7 +208,7 @@ def token(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name o
 
 
 @app.command()
-def deactivate(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name or id.")) -> None:
+def deactivate(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
     """Move an authorization to the inactive view (its tokens are kept).
 
     Example: integray-auth deactivate "Reservanto Prague"
@@ -219,7 +219,7 @@ def deactivate(typer_ctx: typer.Context, name: str = typer.Argument(..., help="N
 
 
 @app.command()
-def activate(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Name or id.")) -> None:
+def activate(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
     """Move an inactive authorization back to the active view.
 
     Example: integray-auth activate "Reservanto Prague"
@@ -232,12 +232,13 @@ def activate(typer_ctx: typer.Context, name: str = typer.Argument(..., help="Nam
 @app.command()
 def remove(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., help="Name or id."),
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."),
     no_revoke: bool = typer.Option(False, "--no-revoke", help="Do not revoke the grant at the provider first."),
 ) -> None:
-    """Revoke the grant at the provider (RFC 7009, when it has an endpoint), then
-    delete the authorization and its stored tokens.
+    """Delete an authorization and its tokens, revoking the grant at the provider first.
+
+    Revocation (RFC 7009) is best effort and only where the provider has an endpoint.
 
     Example: integray-auth remove "Old Gmail" --yes
     """
@@ -273,7 +274,7 @@ def providers(typer_ctx: typer.Context, json: bool = JSON) -> None:
 
 @providers_app.command("show")
 def providers_show(
-    typer_ctx: typer.Context, provider: str = typer.Argument(..., help="Provider id."), json: bool = JSON
+    typer_ctx: typer.Context, provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."), json: bool = JSON
 ) -> None:
     """Show a provider's endpoints, connectors and scopes.
 
@@ -286,7 +287,7 @@ def providers_show(
 @client_app.command("set")
 def client_set(
     typer_ctx: typer.Context,
-    provider: str = typer.Argument(..., help="Provider id."),
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
     secret_stdin: bool = typer.Option(False, "--secret-stdin", help="Read the secret from standard input."),
 ) -> None:
     """Store a provider's OAuth client secret in the keyring (hidden prompt).
@@ -310,7 +311,7 @@ def client_set(
 
 
 @client_app.command("remove")
-def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., help="Provider id.")) -> None:
+def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id.")) -> None:
     """Forget a provider's client secret stored in the keyring.
 
     Example: integray-auth client remove google
