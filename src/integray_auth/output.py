@@ -220,7 +220,8 @@ def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
     if provider.docs_url:
         lines.append(f"Docs:              {provider.docs_url}")
     if provider.notes:
-        lines.append(f"Notes:             {provider.notes}")
+        lines.append("Notes:")
+        lines.extend(f"  {line}".rstrip() for line in provider.notes.strip().splitlines())
     lines += ["", f"{bold}Connectors{reset}"]
     for c in provider.connectors.values():
         lines.append(f"  {c.id}  {c.name}: {c.description}")
