@@ -422,3 +422,19 @@ def test_remove_without_a_reachable_provider_still_forgets_and_says_so(cli, over
     result = cli("--registry", str(unreachable), "remove", "Offline", "--yes")
     assert result.code == 0, result.stderr
     assert "could not revoke" in result.stderr and "Removed 'Offline'." in result.stderr
+
+
+def test_client_secret_kept_in_the_real_keyring_by_client_set(cli, overlay, http_browser, keyring_env, auth_server):
+    secret = auth_server["confidential_client_secret"]
+    stored = _run(cli, overlay, "client", "set", "localconf", "--secret-stdin", env=keyring_env, input=secret + "\n")
+    assert stored.code == 0, stored.stderr
+    assert secret not in stored.stderr + stored.stdout
+    assert _keyring_get(keyring_env, "client-secret:localconf") == secret
+    result = _run(cli, overlay, "add", "FromKeyring", "-p", "localconf", "-c", "reader",
+                  env={**http_browser.env(), **keyring_env})
+    assert result.code == 0, result.stderr
+    assert _run(cli, overlay, "client", "remove", "localconf", env=keyring_env).code == 0
+    assert _keyring_get(keyring_env, "client-secret:localconf") is None
+    missing = _run(cli, overlay, "add", "NoSecret", "-p", "localconf", "-c", "reader", env=keyring_env)
+    assert missing.code == 2
+    assert "client set localconf" in missing.stderr
