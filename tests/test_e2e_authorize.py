@@ -251,7 +251,8 @@ def test_token_endpoint_that_does_not_answer_json_exits_11(cli, overlay, http_br
     assert result.code == 11, result.stderr
     assert "HTTP 403" in result.stderr and "text/html" in result.stderr
     assert "Traceback" not in result.stderr
-    assert "Authorization failed" in http_browser.result()["callback_body"]
+    page = http_browser.result()["callback_body"]
+    assert "Authorization failed" in page and "could not get the tokens" in page and "HTTP 403" in page
 
 
 def test_unusable_keyring_stops_before_the_browser_opens(cli, overlay, http_browser):

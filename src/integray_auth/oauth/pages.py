@@ -48,6 +48,15 @@ def provider_error(error: str, description: str | None) -> bytes:
     )
 
 
+def exchange_failed(message: str) -> bytes:
+    return page(
+        "Authorization failed",
+        f"<p>The provider accepted, but integray-auth could not get the tokens: {html.escape(message)}.</p>"
+        "<p>Return to the terminal for what to do next.</p>",
+        ok=False,
+    )
+
+
 def bad_request(reason: str) -> bytes:
     return page(
         "Request rejected",

@@ -138,7 +138,7 @@ def _run_flow(ctx, provider: Provider, credentials: ClientCredentials, authoriza
                 tokens = endpoint.exchange_code(callback.params["code"], listener.redirect_uri, verifier, scopes, ctx.clock())
         except IntegrayAuthError as error:
             if not callback.error:
-                listener.finish(pages.provider_error("token exchange failed", error.message))
+                listener.finish(pages.exchange_failed(error.message))
             raise
         listener.finish(pages.success(authorization.name, provider.name))
     return tokens
