@@ -1,5 +1,5 @@
-"""The stdlib-only fast path for `list` and `search`: the same output and exit
-codes as the Typer commands, and none of the heavy imports."""
+"""The stdlib-only fast path for `list`, `search` and `token`: the same output
+and exit codes as the Typer commands, and none of the heavy imports."""
 
 from __future__ import annotations
 
@@ -13,10 +13,16 @@ from pathlib import Path
 import pytest
 
 from integray_auth import main as entry
+from integray_auth.secret_store import ChunkedTokens
+from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 
 SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
 HEAVY = ("typer", "click", "rich", "requests", "oauthlib", "keyring", "pydantic")
+# Cheaper, but still several milliseconds each on a start-up budget of ~3x
+# `python -c pass` (shared/reference/perf.md §6): dataclasses pulls in
+# inspect; tomllib is only needed while the registry cache is cold.
+SLOW_STDLIB = ("dataclasses", "inspect", "tomllib")
 
 
 @pytest.fixture
@@ -116,11 +122,17 @@ IMPORT_PROBE = textwrap.dedent(
     import json, sys
     from integray_auth.main import main
     code = main(sys.argv[1:])
-    heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
-    print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+    modules = sorted({m.split(".")[0] for m in sys.modules})
+    print(json.dumps({"code": code, "modules": modules}), file=sys.stderr)
     """
-    % (HEAVY,)
 )
+
+
+def probe(args: list[str], watched) -> tuple[int, list[str], str]:
+    """Run the command in a fresh interpreter: its exit code, which of `watched` it imported, its stdout."""
+    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *args], capture_output=True, text=True, timeout=30)
+    report = json.loads(done.stderr.splitlines()[-1])
+    return report["code"], sorted(set(report["modules"]) & set(watched)), done.stdout
 
 
 @pytest.mark.parametrize(
@@ -136,15 +148,41 @@ IMPORT_PROBE = textwrap.dedent(
     ids=lambda value: " ".join(value) if isinstance(value, list) else f"exit {value}",
 )
 def test_list_and_search_import_none_of_the_heavy_libraries(saved, args, code):
-    probe = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *args], capture_output=True, text=True, timeout=30)
+    result = probe(args, HEAVY)
 
-    report = json.loads(probe.stderr.splitlines()[-1])
-    assert report == {"code": code, "heavy": []}, probe.stderr
-    assert code != 0 or probe.stdout
+    assert result[:2] == (code, [])
+    assert code != 0 or result[2]
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--all", "--json"], ["search", "reservanto"]], ids=" ".join)
+def test_with_a_warm_registry_cache_list_and_search_import_no_slow_stdlib_module(saved, args):
+    warm = probe(["list"], ())
+    assert warm[0] == 0
+
+    result = probe(args, HEAVY + SLOW_STDLIB)
+
+    assert result[:2] == (0, [])
+    assert result[2]
+
+
+@pytest.fixture
+def file_stored(make_ctx, saved):
+    """'Gmail' authorized with a valid token in the --insecure-storage file."""
+    ctx = make_ctx()
+    with ctx.index.transaction() as authorizations:
+        gmail = manage.find_in(authorizations, "Gmail")
+        gmail.status, gmail.storage, gmail.expires_at = "authorized", "file", "2099-01-01T00:00:00Z"
+    ChunkedTokens(ctx.secret_store("file")).save(gmail.id, TokenSet(access_token="file-token", expires_at="2099-01-01T00:00:00Z"))
+
+
+def test_token_from_the_file_store_imports_none_of_the_heavy_libraries(file_stored):
+    result = probe(["token", "Gmail"], HEAVY + ("dataclasses", "inspect"))
+
+    assert result == (0, [], "file-token\n")
 
 
 def test_the_probe_would_see_a_heavy_import(saved):
-    probe = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *typer_form(["list"])], capture_output=True, text=True, timeout=30)
+    code, imported, _ = probe(typer_form(["list"]), HEAVY + SLOW_STDLIB)
 
-    report = json.loads(probe.stderr.splitlines()[-1])
-    assert "typer" in report["heavy"]
+    assert code == 0
+    assert "typer" in imported

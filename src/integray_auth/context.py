@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 TYPE_CHECKING = False
 
@@ -22,6 +19,7 @@ from .paths import Paths
 from .registry import Registry, load_registry
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import Callable, Mapping, TextIO
 
     from .secret_store import SecretStore
@@ -29,18 +27,46 @@ if TYPE_CHECKING:
 REGISTRY_ENV = "INTEGRAY_AUTH_REGISTRY"
 
 
-@dataclass
 class AppContext:
-    paths: Paths
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    registry_path: Path | None = None  # --registry; falls back to INTEGRAY_AUTH_REGISTRY
-    clock: Callable[[], datetime] = utc_now
-    # Injected by tests; the defaults are built lazily from the environment.
-    secret_store_factory: Callable[["AppContext", str], "SecretStore"] | None = None
-    open_browser: Callable[[str], bool] | None = None
+    # A plain class, not a dataclass: see record.py (start-up time).
+    __slots__ = (
+        "paths",
+        "environ",
+        "stdin",
+        "stdout",
+        "stderr",
+        "registry_path",
+        "clock",
+        "secret_store_factory",
+        "open_browser",
+        "_registry",
+        "_index",
+    )
+
+    def __init__(
+        self,
+        paths: Paths,
+        environ: Mapping[str, str] | None = None,  # default: os.environ
+        stdin: TextIO | None = None,  # default: sys.stdin, and so on
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        registry_path: Path | None = None,  # --registry; falls back to INTEGRAY_AUTH_REGISTRY
+        clock: Callable[[], datetime] = utc_now,
+        # Injected by tests; the defaults are built lazily from the environment.
+        secret_store_factory: Callable[[AppContext, str], SecretStore] | None = None,
+        open_browser: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.paths = paths
+        self.environ = os.environ if environ is None else environ
+        self.stdin = sys.stdin if stdin is None else stdin
+        self.stdout = sys.stdout if stdout is None else stdout
+        self.stderr = sys.stderr if stderr is None else stderr
+        self.registry_path = registry_path
+        self.clock = clock
+        self.secret_store_factory = secret_store_factory
+        self.open_browser = open_browser
+        self._registry: Registry | None = None
+        self._index: Index | None = None
 
     @classmethod
     def from_environment(cls, registry_path: Path | None = None) -> "AppContext":
@@ -64,13 +90,17 @@ class AppContext:
             overlays.append(Path(explicit).expanduser())
         return overlays
 
-    @cached_property
+    @property
     def registry(self) -> Registry:
-        return load_registry(self.registry_overlays(), cache_dir=self.paths.cache_dir)
+        if self._registry is None:
+            self._registry = load_registry(self.registry_overlays(), cache_dir=self.paths.cache_dir)
+        return self._registry
 
-    @cached_property
+    @property
     def index(self) -> Index:
-        return Index(self.paths.index_file, self.paths.lock_file)
+        if self._index is None:
+            self._index = Index(self.paths.index_file, self.paths.lock_file)
+        return self._index
 
     def secret_store(self, storage: str) -> "SecretStore":
         """The store for `storage` ("keyring" or "file"); imports keyring only here."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from datetime import datetime
 from pathlib import Path
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import Iterator
 
 from .errors import IndexError_

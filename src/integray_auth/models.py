@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from .record import Record
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import Any
 
 AUTHORIZED = "authorized"
@@ -17,34 +18,80 @@ STORAGE_FILE = "file"  # the explicit --insecure-storage opt-in
 
 
 def utc_now() -> datetime:
+    # datetime is imported here, not at the top: `list` never needs it.
+    from datetime import datetime, timezone
+
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def to_iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if moment is None:
+        return None
+    from datetime import timezone
+
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-@dataclass
-class Authorization:
+class Authorization(Record):
     """One entry of the index: metadata only; tokens live in the secret store."""
 
-    id: str
-    name: str
-    provider: str
-    connectors: list[str]
-    requested_scopes: list[str]
-    created_at: str
-    updated_at: str
-    status: str = NOT_AUTHORIZED
-    active: bool = True
-    granted_scopes: list[str] | None = None
-    authorized_at: str | None = None
-    expires_at: str | None = None  # of the access token, as an absolute UTC time
-    deactivated_at: str | None = None
-    account: str | None = None
-    storage: str | None = None  # where its tokens are: "keyring" or "file"
-    client_id: str | None = None  # the client the tokens were issued to (refresh needs it)
-    extra: dict[str, Any] = field(default_factory=dict)  # fields of newer versions, kept as is
+    __slots__ = (
+        "id",
+        "name",
+        "provider",
+        "connectors",
+        "requested_scopes",
+        "created_at",
+        "updated_at",
+        "status",
+        "active",
+        "granted_scopes",
+        "authorized_at",
+        "expires_at",
+        "deactivated_at",
+        "account",
+        "storage",
+        "client_id",
+        "extra",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        provider: str,
+        connectors: list[str],
+        requested_scopes: list[str],
+        created_at: str,
+        updated_at: str,
+        status: str = NOT_AUTHORIZED,
+        active: bool = True,
+        granted_scopes: list[str] | None = None,
+        authorized_at: str | None = None,
+        expires_at: str | None = None,  # of the access token, as an absolute UTC time
+        deactivated_at: str | None = None,
+        account: str | None = None,
+        storage: str | None = None,  # where its tokens are: "keyring" or "file"
+        client_id: str | None = None,  # the client the tokens were issued to (refresh needs it)
+        extra: dict[str, Any] | None = None,  # fields of newer versions, kept as is
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.provider = provider
+        self.connectors = connectors
+        self.requested_scopes = requested_scopes
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.status = status
+        self.active = active
+        self.granted_scopes = granted_scopes
+        self.authorized_at = authorized_at
+        self.expires_at = expires_at
+        self.deactivated_at = deactivated_at
+        self.account = account
+        self.storage = storage
+        self.client_id = client_id
+        self.extra = {} if extra is None else extra
 
     @property
     def status_label(self) -> str:
@@ -55,16 +102,28 @@ class Authorization:
         return self.status == AUTHORIZED
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        extra = data.pop("extra")
-        return {**extra, **data}
+        """The index entry, sharing no list or dict with this object."""
+        data = {name: _copied(getattr(self, name)) for name in _FIELDS}
+        return {**_copied(self.extra), **data}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Authorization":
+        if _KNOWN_FIELDS.issuperset(data):  # the common case, taken fast: `list` reads every entry
+            return cls(**data)
         values = {k: v for k, v in data.items() if k in _KNOWN_FIELDS}
         if len(values) < len(data):
             values["extra"] = {k: v for k, v in data.items() if k not in _KNOWN_FIELDS}
         return cls(**values)
 
 
-_KNOWN_FIELDS = frozenset(f.name for f in fields(Authorization)) - {"extra"}
+_FIELDS = tuple(name for name in Authorization.__slots__ if name != "extra")  # in the order they are written
+_KNOWN_FIELDS = frozenset(_FIELDS)
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of JSON data (lists, dicts, scalars)."""
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    return value

@@ -8,18 +8,26 @@ platformdirs is imported only when needed: `list` and `token` are hot paths.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from .record import Record
 
 APP_NAME = "integray-auth"
 HOME_ENV = "INTEGRAY_AUTH_HOME"
 
 
-@dataclass(frozen=True)
-class Paths:
-    config_dir: Path  # user registry overlay and config.toml (read only)
-    data_dir: Path  # the index and, when opted in, the insecure token file
-    cache_dir: Path | None = None  # the checked registry, as JSON (None: no cache)
+class Paths(Record):
+    __slots__ = ("config_dir", "data_dir", "cache_dir")
+
+    def __init__(
+        self,
+        config_dir: Path,  # user registry overlay and config.toml (read only)
+        data_dir: Path,  # the index and, when opted in, the insecure token file
+        cache_dir: Path | None = None,  # the checked registry, as JSON (None: no cache)
+    ) -> None:
+        self.config_dir = config_dir
+        self.data_dir = data_dir
+        self.cache_dir = cache_dir
 
     @property
     def index_file(self) -> Path:

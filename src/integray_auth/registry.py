@@ -10,7 +10,6 @@ connector and the field, never a traceback.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 from urllib.parse import urlsplit
 
 from .errors import RegistryError
+from .record import Record
 
 SCHEMA_VERSION = 1
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")  # used with fullmatch: "$" would let "id\n" through
@@ -69,44 +69,103 @@ _CONNECTOR_KEYS = {"name": str, "description": str, "scopes": list}
 _REQUIRED_PROVIDER_KEYS = ("name", "authorization_url", "token_url")
 
 
-@dataclass(frozen=True)
-class Connector:
-    id: str
-    name: str
-    description: str
-    scopes: tuple[str, ...]
+class Connector(Record):
+    __slots__ = ("id", "name", "description", "scopes")
+
+    def __init__(self, id: str, name: str, description: str, scopes: tuple[str, ...]) -> None:
+        self.id = id
+        self.name = name
+        self.description = description
+        self.scopes = scopes
 
 
-@dataclass(frozen=True)
-class Provider:
-    id: str
-    name: str
-    authorization_url: str
-    token_url: str
-    scopes: Mapping[str, str]  # scope -> what it permits
-    connectors: Mapping[str, Connector]
-    revocation_url: str | None = None
-    device_authorization_url: str | None = None
-    issuer: str | None = None
-    userinfo_url: str | None = None
-    scope_separator: str = " "
-    # Where the scopes go in the authorization request: "scope" (RFC 6749),
-    # "user_scope" (Slack user tokens) or "none" (providers without scopes).
-    scope_parameter: str = "scope"
-    token_path: str | None = None  # the token response's sub-object holding the tokens (Slack: authed_user)
-    pkce: str = "supported"
-    client_auth: str = "none"
-    client_secret_required: bool = False
-    client_id: str | None = None
-    authorization_params: Mapping[str, str] = field(default_factory=dict)
-    redirect_host: str = "127.0.0.1"
-    redirect_ports: tuple[int, ...] = ()
-    redirect_path: str = "/callback"
-    iss_parameter: bool = False
-    variant: str = "authorization_code"
-    docs_url: str | None = None
-    notes: str | None = None
-    source: str = ""  # the file that defined or last changed this provider
+class Provider(Record):
+    __slots__ = (
+        "id",
+        "name",
+        "authorization_url",
+        "token_url",
+        "scopes",
+        "connectors",
+        "revocation_url",
+        "device_authorization_url",
+        "issuer",
+        "userinfo_url",
+        "scope_separator",
+        "scope_parameter",
+        "token_path",
+        "pkce",
+        "client_auth",
+        "client_secret_required",
+        "client_id",
+        "authorization_params",
+        "redirect_host",
+        "redirect_ports",
+        "redirect_path",
+        "iss_parameter",
+        "variant",
+        "docs_url",
+        "notes",
+        "source",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        authorization_url: str,
+        token_url: str,
+        scopes: Mapping[str, str],  # scope -> what it permits
+        connectors: Mapping[str, Connector],
+        revocation_url: str | None = None,
+        device_authorization_url: str | None = None,
+        issuer: str | None = None,
+        userinfo_url: str | None = None,
+        scope_separator: str = " ",
+        # Where the scopes go in the authorization request: "scope" (RFC 6749),
+        # "user_scope" (Slack user tokens) or "none" (providers without scopes).
+        scope_parameter: str = "scope",
+        token_path: str | None = None,  # the token response's sub-object holding the tokens (Slack: authed_user)
+        pkce: str = "supported",
+        client_auth: str = "none",
+        client_secret_required: bool = False,
+        client_id: str | None = None,
+        authorization_params: Mapping[str, str] | None = None,
+        redirect_host: str = "127.0.0.1",
+        redirect_ports: tuple[int, ...] = (),
+        redirect_path: str = "/callback",
+        iss_parameter: bool = False,
+        variant: str = "authorization_code",
+        docs_url: str | None = None,
+        notes: str | None = None,
+        source: str = "",  # the file that defined or last changed this provider
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.authorization_url = authorization_url
+        self.token_url = token_url
+        self.scopes = scopes
+        self.connectors = connectors
+        self.revocation_url = revocation_url
+        self.device_authorization_url = device_authorization_url
+        self.issuer = issuer
+        self.userinfo_url = userinfo_url
+        self.scope_separator = scope_separator
+        self.scope_parameter = scope_parameter
+        self.token_path = token_path
+        self.pkce = pkce
+        self.client_auth = client_auth
+        self.client_secret_required = client_secret_required
+        self.client_id = client_id
+        self.authorization_params = {} if authorization_params is None else authorization_params
+        self.redirect_host = redirect_host
+        self.redirect_ports = redirect_ports
+        self.redirect_path = redirect_path
+        self.iss_parameter = iss_parameter
+        self.variant = variant
+        self.docs_url = docs_url
+        self.notes = notes
+        self.source = source
 
     def connector(self, connector_id: str) -> Connector | None:
         return self.connectors.get(connector_id)
@@ -120,10 +179,12 @@ class Provider:
         return list(seen)
 
 
-@dataclass(frozen=True)
-class Registry:
-    providers: Mapping[str, Provider]
-    sources: tuple[str, ...]
+class Registry(Record):
+    __slots__ = ("providers", "sources")
+
+    def __init__(self, providers: Mapping[str, Provider], sources: tuple[str, ...]) -> None:
+        self.providers = providers
+        self.sources = sources
 
     def get(self, provider_id: str) -> Provider | None:
         return self.providers.get(provider_id)

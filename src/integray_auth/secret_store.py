@@ -2,14 +2,14 @@
 explicit `--insecure-storage` opt-in, a 0600 JSON file.
 
 keyring is imported here only, so commands that never touch a secret
-(`list`, `search`, `show`) never pay for it.
+(`list`, `search`, `show`) never pay for it, and neither does `token` for a
+file-stored token. hashlib and secrets are imported where used, for the
+same reason: a token small enough for one entry needs neither.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets as _random
 TYPE_CHECKING = False
 
 from .errors import StorageError
@@ -70,7 +70,10 @@ class ChunkedTokens:
         if len(payload) <= CHUNK_SIZE:
             self.store.set(key, payload)
         else:
-            generation = _random.token_hex(4)
+            import hashlib
+            import secrets
+
+            generation = secrets.token_hex(4)
             parts = [payload[i : i + CHUNK_SIZE] for i in range(0, len(payload), CHUNK_SIZE)]
             for number, part in enumerate(parts):
                 self.store.set(f"{key}#{generation}.{number}", part)
@@ -88,6 +91,8 @@ class ChunkedTokens:
         manifest = self._manifest(primary)
         payload = primary
         if manifest is not None:
+            import hashlib
+
             parts = []
             for number in range(manifest["chunks"]):
                 part = self.store.get(f"{key}#{manifest['gen']}.{number}")
@@ -159,7 +164,9 @@ class KeyringStore:
             raise StorageError("no usable OS keyring (no backend in the chain)", hint=STORAGE_HELP)
         # A locked collection that cannot be unlocked, or a Secret Service
         # that cannot create its default collection, only shows on a write.
-        probe = f"probe:{_random.token_hex(4)}"
+        import secrets
+
+        probe = f"probe:{secrets.token_hex(4)}"
         self.set(probe, "probe")
         if self.get(probe) != "probe":
             raise StorageError(f"the keyring ({self.describe()}) does not keep what is written to it", hint=STORAGE_HELP)

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+from .record import Record
 
-@dataclass(frozen=True)
-class TokenSet:
-    access_token: str
-    token_type: str = "Bearer"
-    refresh_token: str | None = None
-    expires_at: str | None = None  # absolute UTC time, ISO 8601
-    scope: list[str] | None = None  # as granted
-    id_token: str | None = None
+
+class TokenSet(Record):
+    __slots__ = ("access_token", "token_type", "refresh_token", "expires_at", "scope", "id_token")
+
+    def __init__(
+        self,
+        access_token: str,
+        token_type: str = "Bearer",
+        refresh_token: str | None = None,
+        expires_at: str | None = None,  # absolute UTC time, ISO 8601
+        scope: list[str] | None = None,  # as granted
+        id_token: str | None = None,
+    ) -> None:
+        self.access_token = access_token
+        self.token_type = token_type
+        self.refresh_token = refresh_token
+        self.expires_at = expires_at
+        self.scope = scope
+        self.id_token = id_token
 
     def __repr__(self) -> str:  # never let a token reach a log or traceback
         return f"TokenSet(token_type={self.token_type!r}, expires_at={self.expires_at!r}, scope={self.scope!r})"
@@ -27,7 +38,7 @@ class TokenSet:
     def to_secret(self) -> str:
         # ensure_ascii keeps one character per UTF-16 unit, so len() is the
         # size Windows Credential Manager counts.
-        return json.dumps({"v": 1, **{k: v for k, v in asdict(self).items() if v is not None}},
+        return json.dumps({"v": 1, **{k: v for k, v in self.as_dict().items() if v is not None}},
                           separators=(",", ":"), ensure_ascii=True)
 
     @classmethod

@@ -70,7 +70,7 @@ class TokenEndpoint:
         tokens = self._tokens(self._post(self.provider.token_url, body), requested, now)
         if tokens.refresh_token is None:
             # Non-rotating providers omit it (RFC 6749 §6): keep the old one.
-            tokens = TokenSet(**{**tokens.__dict__, "refresh_token": refresh_token})
+            tokens = tokens.copy(refresh_token=refresh_token)
         return tokens
 
     def revoke(self, token: str, hint: str = "refresh_token") -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..context import AppContext
@@ -62,7 +62,7 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         # Connectors or their scopes may have changed since it was added.
         known = [cid for cid in authorization.connectors if cid in provider.connectors]
         if known:
-            authorization = replace(authorization, requested_scopes=provider.scopes_for(known))
+            authorization = authorization.copy(requested_scopes=provider.scopes_for(known))
     credentials = resolve_credentials(ctx, provider, options.client_id, options.read_secret_from_stdin)
     storage = STORAGE_FILE if options.insecure_storage else STORAGE_KEYRING
     store = ctx.secret_store(storage)
@@ -182,7 +182,7 @@ def _persist(
     with ctx.index.transaction() as authorizations:
         if new:
             manage.check_unique(authorizations, authorization.name)
-            entry = replace(authorization, status=NOT_AUTHORIZED, storage=storage, updated_at=now)
+            entry = authorization.copy(status=NOT_AUTHORIZED, storage=storage, updated_at=now)
             authorizations.append(entry)
         else:
             entry = manage.find_in(authorizations, authorization.id)
@@ -205,7 +205,7 @@ def _persist(
         entry.granted_scopes = granted
         entry.client_id = client_id
         entry.account = _account_label(tokens) or entry.account
-        saved = replace(entry)
+        saved = entry.copy()
     if previous_storage:
         ChunkedTokens(ctx.secret_store(previous_storage)).delete(authorization.id)
     return saved

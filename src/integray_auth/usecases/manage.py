@@ -4,11 +4,11 @@ deactivate, activate, remove."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ..context import AppContext
 from ..errors import ConflictError, NoMatchError, NotFoundError, UsageError
 from ..models import Authorization, to_iso
+from ..record import Record
 from ..registry import Provider
 
 VIEWS = ("active", "inactive", "all")
@@ -75,21 +75,38 @@ def search_authorizations(ctx: AppContext, query: str, view: str = "active") -> 
     return [item[3] for item in ranked]
 
 
-@dataclass(frozen=True)
-class ScopeLine:
-    scope: str
-    description: str | None  # None when the registry does not know the scope
-    connectors: list[str]  # names of the connectors that need it
-    granted: bool | None  # None until authorized
+class ScopeLine(Record):
+    __slots__ = ("scope", "description", "connectors", "granted")
+
+    def __init__(
+        self,
+        scope: str,
+        description: str | None,  # None when the registry does not know the scope
+        connectors: list[str],  # names of the connectors that need it
+        granted: bool | None,  # None until authorized
+    ) -> None:
+        self.scope = scope
+        self.description = description
+        self.connectors = connectors
+        self.granted = granted
 
 
-@dataclass(frozen=True)
-class AuthorizationDetails:
-    authorization: Authorization
-    provider_name: str
-    connector_names: list[str]
-    scopes: list[ScopeLine]
-    extra_granted: list[str]  # granted although nobody asked for them
+class AuthorizationDetails(Record):
+    __slots__ = ("authorization", "provider_name", "connector_names", "scopes", "extra_granted")
+
+    def __init__(
+        self,
+        authorization: Authorization,
+        provider_name: str,
+        connector_names: list[str],
+        scopes: list[ScopeLine],
+        extra_granted: list[str],  # granted although nobody asked for them
+    ) -> None:
+        self.authorization = authorization
+        self.provider_name = provider_name
+        self.connector_names = connector_names
+        self.scopes = scopes
+        self.extra_granted = extra_granted
 
 
 def describe(ctx: AppContext, name: str) -> AuthorizationDetails:
