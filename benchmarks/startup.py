@@ -74,6 +74,11 @@ def main() -> None:
         home = Path(tmp) / "home"
         make_home(home, args.authorizations)
         env = {**os.environ, "INTEGRAY_AUTH_HOME": str(home)}
+        # As a user runs it: no INTEGRAY_AUTH_HOME, so platformdirs finds the folders.
+        xdg = Path(tmp) / "xdg"
+        make_home(xdg / "data" / "integray-auth", args.authorizations)
+        user_env = {k: v for k, v in os.environ.items() if k != "INTEGRAY_AUTH_HOME"}
+        user_env.update(XDG_DATA_HOME=str(xdg / "data"), XDG_CONFIG_HOME=str(xdg / "config"), XDG_CACHE_HOME=str(xdg / "cache"))
         cases = [
             ("list (piped, TSV)", ["list"]),
             ("list --all --json", ["list", "--all", "--json"]),
@@ -84,8 +89,9 @@ def main() -> None:
         ]
         print(f"{args.authorizations} authorizations, {args.runs} paired runs, B = python -c pass")
         print(f"{'command':32} {'ratio median (min-max)':>24} {'wall ms':>8}")
-        for label, extra in cases:
-            median, low, high, wall = bench([str(SCRIPT), *extra], env, args.runs)
+        cases.append(("list, no INTEGRAY_AUTH_HOME", ["list"], user_env))
+        for label, extra, *custom in cases:
+            median, low, high, wall = bench([str(SCRIPT), *extra], custom[0] if custom else env, args.runs)
             print(f"{label:32} {median:>8.2f}x ({low:.2f}-{high:.2f}) {wall:>8.1f}")
 
 
