@@ -4,7 +4,7 @@ Runs A and B alternately (A B A B ...) and reports the median of the
 per-pair ratios A/B, so the figure carries across machines
 (shared/reference/perf.md explains the method). Usage:
 
-    .venv/bin/python benchmarks/startup.py [--runs 20] [--authorizations 1000]
+    .venv/bin/python benchmarks/startup.py [--runs 20] [--authorizations 1000] [--keyring]
 
 Targets (perf.md §6): list/search <= 3x, token from the file store <= 2.5x,
 token from the keyring <= 4x; --help <= 14x.
@@ -45,6 +45,29 @@ def make_home(root: Path, count: int) -> None:
     (root / "tokens-insecure.json").write_text(json.dumps({"schema_version": 1, "entries": {f"authorization:{0:012x}": token}}))
 
 
+def _keyring_session():
+    """A private Secret Service (the tests' own), so no real keyring is touched."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.support.keyring_session import KeyringSession
+
+    return KeyringSession().__enter__()
+
+
+def _store_in_keyring(home: Path, env: dict[str, str]) -> None:
+    """Mark authorization 1 as keyring-stored and put its tokens there."""
+    index = json.loads((home / "index.json").read_text())
+    entry = index["authorizations"][1]
+    entry.update(status="authorized", storage="keyring", expires_at="2099-01-01T00:00:00Z")
+    (home / "index.json").write_text(json.dumps(index))
+    code = (
+        "from integray_auth.secret_store import ChunkedTokens, KeyringStore\n"
+        "from integray_auth.tokens import TokenSet\n"
+        f"ChunkedTokens(KeyringStore()).save({entry['id']!r}, TokenSet(access_token='bench-keyring-token',"
+        " expires_at='2099-01-01T00:00:00Z'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
@@ -69,6 +92,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--authorizations", type=int, default=1000)
+    parser.add_argument("--keyring", action="store_true",
+                        help="also time `token` against a private GNOME Keyring (needs dbus and gnome-keyring)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -90,9 +115,18 @@ def main() -> None:
         print(f"{args.authorizations} authorizations, {args.runs} paired runs, B = python -c pass")
         print(f"{'command':32} {'ratio median (min-max)':>24} {'wall ms':>8}")
         cases.append(("list, no INTEGRAY_AUTH_HOME", ["list"], user_env))
+        session = _keyring_session() if args.keyring else None
+        if session is not None:
+            keyring_env = session.subprocess_env(env)
+            _store_in_keyring(home, keyring_env)
+            cases.append(("token NAME (Secret Service)", ["token", "Authorization 0001"], keyring_env))
+            pinned = {**keyring_env, "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring"}
+            cases.append(("token NAME (SS, backend pinned)", ["token", "Authorization 0001"], pinned))
         for label, extra, *custom in cases:
             median, low, high, wall = bench([str(SCRIPT), *extra], custom[0] if custom else env, args.runs)
             print(f"{label:32} {median:>8.2f}x ({low:.2f}-{high:.2f}) {wall:>8.1f}")
+        if session is not None:
+            session.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

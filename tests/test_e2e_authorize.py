@@ -134,9 +134,11 @@ def test_add_authorizes_against_the_real_server_and_keeps_tokens_in_the_real_key
     assert all(line["granted"] for line in state["scopes"])
     assert state["expires_at"] and state["authorized_at"]
 
-    # The tokens are in the Secret Service (large: chunked through a manifest).
-    primary = _keyring_get(keyring_env, f"authorization:{state['id']}")
-    assert primary is not None
+    # The tokens are in the Secret Service, and the index remembers which backend
+    # holds them, so `token` can skip keyring's discovery.
+    assert _keyring_get(keyring_env, f"authorization:{state['id']}") is not None
+    entry = json.loads((home / "index.json").read_text())["authorizations"][0]
+    assert entry["keyring_backend"] == "keyring.backends.SecretService.Keyring"
 
     token = _run(cli, overlay, "token", "Local", env=keyring_env)
     assert token.code == 0, token.stderr
@@ -439,3 +441,26 @@ def test_client_secret_kept_in_the_real_keyring_by_client_set(cli, overlay, http
     missing = _run(cli, overlay, "add", "NoSecret", "-p", "localconf", "-c", "reader", env=keyring_env)
     assert missing.code == 2
     assert "client set localconf" in missing.stderr
+
+
+def test_large_tokens_are_chunked_in_the_real_secret_service(keyring_env):
+    """Windows' 1,280-character limit shapes the layout; prove it on a real keyring."""
+    code = """
+import json
+from integray_auth.secret_store import ChunkedTokens, KeyringStore
+from integray_auth.tokens import TokenSet
+store = KeyringStore()
+tokens = TokenSet(access_token="a" * 4000, refresh_token="r" * 700, id_token="i" * 900, scope=["read"])
+chunked = ChunkedTokens(store)
+chunked.save("chunk-test", tokens)
+print(json.dumps({"same": chunked.load("chunk-test") == tokens,
+                  "primary": store.get("authorization:chunk-test")[:12]}))
+chunked.delete("chunk-test")
+print(json.dumps({"gone": chunked.load("chunk-test") is None}))
+"""
+    env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first, second = (json.loads(line) for line in out.stdout.splitlines())
+    assert first == {"same": True, "primary": '{"manifest":'}
+    assert second == {"gone": True}

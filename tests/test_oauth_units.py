@@ -281,3 +281,37 @@ def test_granted_scopes_are_matched_to_the_requested_names():
     # Nothing is invented: no refresh token, no id_token, a scope really missing.
     assert granted_as_requested(requested, ["User.Read"], False, False) == ["User.Read"]
     assert granted_as_requested(["read"], ["unread"], False, False) == ["unread"]
+
+
+def test_the_recorded_keyring_backend_is_loaded_directly_but_never_overrides_the_user(monkeypatch):
+    import sys
+    import types
+
+    import keyring
+    import keyring.core
+    from keyring.backends import fail
+
+    from integray_auth import secret_store
+
+    class Recorded:  # not a KeyringBackend subclass: those register themselves globally
+        priority = 5
+
+    module = types.ModuleType("keyrings.integraytest")
+    module.Recorded = Recorded
+    monkeypatch.setitem(sys.modules, "keyrings.integraytest", module)
+    name = "keyrings.integraytest.Recorded"
+
+    # Only keyring backends may be named by the index, and only viable ones are used.
+    assert secret_store._load_backend("os.system") is None
+    assert secret_store._load_backend("keyring.backends.SecretService.Keyring") is None  # no D-Bus in tests
+    assert isinstance(secret_store._load_backend(name), Recorded)
+    # A backend set in this process (the tests' memory keyring) always wins.
+    assert secret_store._choose_backend(name) is keyring.get_keyring()
+    # Without one, the recorded class is used, unless the user pinned another.
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
+    monkeypatch.setattr(keyring.core, "load_config", lambda: None)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
+    assert isinstance(secret_store._choose_backend(name), Recorded)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    assert isinstance(secret_store._choose_backend(name), fail.Keyring)
+

@@ -102,13 +102,17 @@ class AppContext:
             self._index = Index(self.paths.index_file, self.paths.lock_file)
         return self._index
 
-    def secret_store(self, storage: str) -> "SecretStore":
-        """The store for `storage` ("keyring" or "file"); imports keyring only here."""
+    def secret_store(self, storage: str, backend: str | None = None) -> "SecretStore":
+        """The store for `storage` ("keyring" or "file"); imports keyring only here.
+
+        `backend` names the keyring class that stored an authorization's tokens,
+        so reading them back can skip keyring's backend discovery.
+        """
         if self.secret_store_factory is not None:
             return self.secret_store_factory(self, storage)
         from .secret_store import default_secret_store
 
-        return default_secret_store(self, storage)
+        return default_secret_store(self, storage, backend)
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -52,6 +52,7 @@ class Authorization(Record):
         "account",
         "storage",
         "client_id",
+        "keyring_backend",
         "extra",
     )
 
@@ -73,6 +74,7 @@ class Authorization(Record):
         account: str | None = None,
         storage: str | None = None,  # where its tokens are: "keyring" or "file"
         client_id: str | None = None,  # the client the tokens were issued to (refresh needs it)
+        keyring_backend: str | None = None,  # the keyring class that stored them, read back directly
         extra: dict[str, Any] | None = None,  # fields of newer versions, kept as is
     ) -> None:
         self.id = id
@@ -91,6 +93,7 @@ class Authorization(Record):
         self.account = account
         self.storage = storage
         self.client_id = client_id
+        self.keyring_backend = keyring_backend
         self.extra = {} if extra is None else extra
 
     @property

@@ -135,16 +135,15 @@ class KeyringStore:
 
     kind = STORAGE_KEYRING
 
-    def __init__(self, backend=None) -> None:
+    def __init__(self, backend=None, preferred: str | None = None) -> None:
         self._backend = backend
+        self.preferred = preferred
 
     @property
     def backend(self):
         if self._backend is None:
-            import keyring
-
             try:
-                self._backend = keyring.get_keyring()
+                self._backend = _choose_backend(self.preferred)
             except Exception as exc:  # noqa: BLE001 - keyring raises plain RuntimeErrors here
                 raise StorageError(f"the keyring cannot be loaded: {_describe(exc)}", hint=STORAGE_HELP) from None
         return self._backend
@@ -242,10 +241,43 @@ class FileStore:
         self._update(key, None)
 
 
-def default_secret_store(ctx: "AppContext", storage: str) -> SecretStore:
+def default_secret_store(ctx: "AppContext", storage: str, backend: str | None = None) -> SecretStore:
     if storage == STORAGE_FILE:
         return FileStore(ctx.paths.insecure_tokens_file, ctx.paths.data_dir / "tokens-insecure.lock")
-    return KeyringStore()
+    return KeyringStore(preferred=backend)
+
+
+def _choose_backend(preferred: str | None):
+    """keyring's own choice, unless we know which backend stored the tokens.
+
+    keyring's discovery imports every backend it can find (~50 ms, a third of
+    `token`). The backend a user picked (PYTHON_KEYRING_BACKEND, keyringrc.cfg)
+    or one set in this process still wins; a recorded class that cannot be
+    loaded now falls back to discovery.
+    """
+    import keyring
+    import keyring.core
+
+    if preferred and getattr(keyring.core, "_keyring_backend", None) is None:
+        chosen = keyring.core.load_env() or keyring.core.load_config() or _load_backend(preferred)
+        if chosen is not None:
+            return chosen
+    return keyring.get_keyring()
+
+
+def _load_backend(name: str):
+    module, _, class_name = name.rpartition(".")
+    if not (module.startswith("keyring.backends.") or module.startswith("keyrings.")):
+        return None  # only keyring backends, whatever the index says
+    try:
+        import importlib
+
+        backend_class = getattr(importlib.import_module(module), class_name)
+        if backend_class.priority < 1:  # raises, or is low, where it is not viable now
+            return None
+        return backend_class()
+    except Exception:  # noqa: BLE001 - any failure here means "let keyring decide"
+        return None
 
 
 def keyring_status(ctx: "AppContext") -> str:

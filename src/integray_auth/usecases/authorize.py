@@ -178,26 +178,28 @@ def _persist(
     from ..secret_store import ChunkedTokens
 
     now = to_iso(ctx.clock())
-    previous_storage = None
+    store = ctx.secret_store(storage)
+    backend = store.describe() if storage == STORAGE_KEYRING else None
+    previous = None  # (storage, backend) of tokens this authorization leaves behind
     with ctx.index.transaction() as authorizations:
         if new:
             manage.check_unique(authorizations, authorization.name)
-            entry = authorization.copy(status=NOT_AUTHORIZED, storage=storage, updated_at=now)
+            entry = authorization.copy(status=NOT_AUTHORIZED, storage=storage, keyring_backend=backend, updated_at=now)
             authorizations.append(entry)
         else:
             entry = manage.find_in(authorizations, authorization.id)
-            if entry.storage and entry.storage != storage:
-                previous_storage = entry.storage
-            entry.status, entry.storage, entry.updated_at = NOT_AUTHORIZED, storage, now
+            if entry.storage and (entry.storage, entry.keyring_backend) != (storage, backend):
+                previous = (entry.storage, entry.keyring_backend)
+            entry.status, entry.storage, entry.keyring_backend, entry.updated_at = NOT_AUTHORIZED, storage, backend, now
             entry.requested_scopes = authorization.requested_scopes
-    ChunkedTokens(ctx.secret_store(storage)).save(authorization.id, tokens)
+    ChunkedTokens(store).save(authorization.id, tokens)
     with ctx.index.transaction() as authorizations:
         try:
             entry = manage.find_in(authorizations, authorization.id)
         except IntegrayAuthError:
             entry = None
         if entry is None:
-            ChunkedTokens(ctx.secret_store(storage)).delete(authorization.id)
+            ChunkedTokens(store).delete(authorization.id)
             raise ConflictError(f"authorization '{authorization.name}' was removed while it was being authorized")
         entry.status = AUTHORIZED
         entry.authorized_at = entry.updated_at = now
@@ -206,8 +208,8 @@ def _persist(
         entry.client_id = client_id
         entry.account = _account_label(tokens) or entry.account
         saved = entry.copy()
-    if previous_storage:
-        ChunkedTokens(ctx.secret_store(previous_storage)).delete(authorization.id)
+    if previous:
+        ChunkedTokens(ctx.secret_store(*previous)).delete(authorization.id)
     return saved
 
 

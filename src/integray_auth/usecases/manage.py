@@ -163,7 +163,7 @@ def remove(ctx: AppContext, name: str) -> Authorization:
     if authorization.storage:
         from ..secret_store import ChunkedTokens
 
-        ChunkedTokens(ctx.secret_store(authorization.storage)).delete(authorization.id)
+        ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend)).delete(authorization.id)
     with ctx.index.transaction() as authorizations:
         current = find_in(authorizations, authorization.id)
         authorizations.remove(current)

@@ -25,7 +25,7 @@ def access_token(ctx: AppContext, name: str) -> str:
         raise NotAuthorizedError(
             f"authorization '{authorization.name}' is not authorized", hint=f"Run 'integray-auth authorize {quoted}'."
         )
-    store = ChunkedTokens(ctx.secret_store(authorization.storage))
+    store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
     tokens = _load(store, authorization, quoted)
     if not tokens.expired(ctx.clock()):
         return tokens.access_token
@@ -110,7 +110,7 @@ def revoke_at_provider(ctx: AppContext, authorization) -> str:
     if not provider.revocation_url:
         return f"{provider.name} has no revocation endpoint; revoke the access in its settings if needed."
     try:
-        tokens = ChunkedTokens(ctx.secret_store(authorization.storage)).load(authorization.id)
+        tokens = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend)).load(authorization.id)
         if tokens is None:
             return ""
         from ..oauth.endpoint import TokenEndpoint
