@@ -97,6 +97,19 @@ def make_ctx(home):
     return build
 
 
+def assert_error_line(result, code, *fragments: str) -> str:
+    """The exit code, nothing on stdout, one stderr line with every fragment."""
+    assert "Traceback" not in result.stderr
+    assert result.code == code, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("integray-auth: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
 @dataclass
 class Result:
     code: int

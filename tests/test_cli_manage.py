@@ -18,6 +18,7 @@ from integray_auth.cli import run
 from integray_auth.errors import ExitCode
 from integray_auth.index import Index
 from integray_auth.usecases import manage
+from tests.conftest import assert_error_line
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 AUTHORIZATION_KEYS = {
@@ -25,19 +26,6 @@ AUTHORIZATION_KEYS = {
     "requested_scopes", "granted_scopes", "account", "storage", "created_at", "updated_at",
     "authorized_at", "expires_at", "deactivated_at",
 }  # fmt: skip
-
-
-def assert_error_line(result, code: ExitCode, *fragments: str) -> str:
-    """The exit code, nothing on stdout, one stderr line with every fragment."""
-    assert "Traceback" not in result.stderr
-    assert result.code == code, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("integray-auth: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
 
 
 @pytest.fixture

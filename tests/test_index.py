@@ -19,6 +19,7 @@ from integray_auth.errors import ExitCode
 from integray_auth.fileutil import LockTimeout, file_lock
 from integray_auth.index import Index, UnusableIndex
 from integray_auth.models import Authorization
+from tests.conftest import assert_error_line
 
 SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="file modes and signals are POSIX-only")
@@ -66,19 +67,6 @@ def write_index(home: Path, *entries: dict, schema_version=1) -> Path:
 
 def read_index(home: Path) -> dict:
     return json.loads((home / "index.json").read_text(encoding="utf-8"))
-
-
-def assert_error_line(result, code: ExitCode, *fragments: str) -> str:
-    """The exit code, nothing on stdout, one stderr line with every fragment."""
-    assert "Traceback" not in result.stderr
-    assert result.code == code, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("integray-auth: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
 
 
 # --- the entry's JSON form ------------------------------------------------------

@@ -310,16 +310,7 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         raise _fail(path, "providers", "must be a table of [providers.<id>] tables")
     for pid, entry in providers.items():
         where = f"provider {pid!r}"  # repr: a quoted TOML key may hold a newline
-        if not ID_PATTERN.fullmatch(pid):
-            raise _fail(path, where, "id must be lowercase letters, digits and '-'")
-        if not isinstance(entry, dict):
-            raise _fail(path, where, "must be a table")
-        for key, value in entry.items():
-            expected = _PROVIDER_KEYS.get(key)
-            if expected is None:
-                raise _fail(path, f"{where}, field {key!r}", "unknown key")
-            if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
-                raise _fail(path, f"{where}, field '{key}'", f"must be a {_type_name(expected)}")
+        _check_table(path, where, pid, entry, _PROVIDER_KEYS)
         for key in _URL_FIELDS:
             if key in entry:
                 _check_url(path, f"{where}, field '{key}'", entry[key])
@@ -346,17 +337,23 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
     return providers
 
 
-def _check_connector(path: Path, where: str, cid: str, connector: Any) -> None:
-    if not ID_PATTERN.fullmatch(cid):
+def _check_table(path: Path, where: str, table_id: str, table: Any, keys: dict[str, type]) -> None:
+    """A provider's or connector's id, and each field's name and type."""
+    if not ID_PATTERN.fullmatch(table_id):
         raise _fail(path, where, "id must be lowercase letters, digits and '-'")
-    if not isinstance(connector, dict):
+    if not isinstance(table, dict):
         raise _fail(path, where, "must be a table")
-    for key, value in connector.items():
-        expected = _CONNECTOR_KEYS.get(key)
+    for key, value in table.items():
+        expected = keys.get(key)
         if expected is None:
             raise _fail(path, f"{where}, field {key!r}", "unknown key")
-        if not isinstance(value, expected):
+        # bool is an int, and TOML's true must not pass for a port or a string.
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise _fail(path, f"{where}, field '{key}'", f"must be a {_type_name(expected)}")
+
+
+def _check_connector(path: Path, where: str, cid: str, connector: Any) -> None:
+    _check_table(path, where, cid, connector, _CONNECTOR_KEYS)
     for scope in connector.get("scopes", []):
         if not isinstance(scope, str) or not scope:
             raise _fail(path, f"{where}, field 'scopes'", f"{scope!r} is not a scope string")
