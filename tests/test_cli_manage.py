@@ -710,3 +710,80 @@ def test_an_unknown_command_is_a_usage_error_without_a_traceback(cli):
     assert "No such command 'lsit'" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+# --- config.toml ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b'clients = "reservanto"\n', "'clients' must be a table"),
+        (b'[clients]\nreservanto = "client-1"\n', "'clients.reservanto' must be a table"),
+        (b'[clients.reservanto]\nclient_id = 1\n', "client_id must be a string"),
+        (b'[clients.reservanto]\nclient_id = "caf\xe9"\n', "not UTF-8"),  # Latin-1, as an old editor saves it
+        (b"[clients.reservanto\n", "cannot read config"),
+    ],
+    ids=["clients-not-a-table", "provider-not-a-table", "client-id-not-a-string", "not-utf-8", "bad-toml"],
+)
+def test_a_bad_config_toml_is_a_registry_error_not_a_crash(cli, home, content, fragment):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_bytes(content)
+
+    result = cli("add", "Prague", "-p", "reservanto", "-c", "list-locations", env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
+
+    assert_error_line(result, ExitCode.REGISTRY, str(home / "config.toml"), fragment)
+
+
+def test_the_client_id_in_config_toml_is_used(cli, home):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[clients.reservanto]\nclient_id = "from-config"\n')
+
+    result = cli("add", "Prague", "-p", "reservanto", "-c", "list-locations", env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
+
+    # Past the client id, the flow stops at the (fail) keyring, before any browser.
+    assert_error_line(result, ExitCode.STORAGE, "no usable OS keyring")
+
+
+def test_remove_marks_it_not_authorized_before_its_tokens_go(make_ctx, given):
+    """A crash right after the tokens are deleted must not leave an Authorized entry
+    without tokens: `token` would fail, and `list` would still say Authorized."""
+    from integray_auth.secret_store import ChunkedTokens
+    from integray_auth.tokens import TokenSet
+
+    class Crash(Exception):
+        pass
+
+    class CrashAfterDelete:
+        kind = "keyring"
+
+        def __init__(self) -> None:
+            self.entries: dict[str, str] = {}
+
+        def get(self, key):
+            return self.entries.get(key)
+
+        def set(self, key, value):
+            self.entries[key] = value
+
+        def remove(self, key):
+            self.entries.pop(key, None)
+            raise Crash  # the process dies here
+
+        def describe(self):
+            return "crashing store"
+
+    store = CrashAfterDelete()
+    ctx = make_ctx(secret_store_factory=lambda ctx, storage: store)
+    given("Prague")
+    with ctx.index.transaction() as authorizations:
+        [entry] = authorizations
+        entry.status, entry.storage = "authorized", "keyring"
+    ChunkedTokens(store).save(entry.id, TokenSet(access_token="a", refresh_token="r"))
+
+    with pytest.raises(Crash):
+        manage.remove(ctx, "Prague")
+
+    [left] = ctx.index.load()
+    assert store.entries == {}
+    assert left.status == "not_authorized"

@@ -464,3 +464,30 @@ print(json.dumps({"gone": chunked.load("chunk-test") is None}))
     first, second = (json.loads(line) for line in out.stdout.splitlines())
     assert first == {"same": True, "primary": '{"manifest":'}
     assert second == {"gone": True}
+
+
+def test_authorizing_again_after_the_keyring_backend_changed_keeps_the_new_tokens(
+    cli, overlay, http_browser, keyring_env, home
+):
+    """The index names the backend that stored the tokens. If that name no longer
+    matches (another PYTHON_KEYRING_BACKEND, a keyring upgrade, a chainer that became
+    one backend), authorizing again must not delete the tokens it has just saved:
+    in one process keyring resolves the old name to the very same backend."""
+    assert _run(cli, overlay, "add", "Moved", "-p", "local", "-c", "reader",
+                env={**http_browser.env(), **keyring_env}).code == 0
+    http_browser.result()
+    index = home / "index.json"
+    data = json.loads(index.read_text())
+    data["authorizations"][0]["keyring_backend"] = "keyring.backends.kwallet.DBusKeyring"
+    index.write_text(json.dumps(data))
+
+    again = _run(cli, overlay, "authorize", "Moved", env={**http_browser.env(), **keyring_env})
+    http_browser.result()
+    assert again.code == 0, again.stderr
+
+    state = _state(cli, overlay, "Moved")
+    assert state["status"] == "authorized"
+    assert _keyring_get(keyring_env, f"authorization:{state['id']}") is not None
+    token = _run(cli, overlay, "token", "Moved", env=keyring_env)
+    assert token.code == 0, token.stderr
+    assert token.stdout.strip()

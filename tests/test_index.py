@@ -187,6 +187,69 @@ def test_the_lock_is_exclusive_and_a_waiter_gives_up_at_its_timeout(home):
         pass
 
 
+def test_a_lock_file_that_cannot_be_opened_is_an_index_error_for_every_writer(cli, home):
+    write_index(home, entry("Prague"))
+    (home / "index.lock").mkdir()  # stands for a folder we may read but not write
+
+    for args in (["deactivate", "Prague"], ["add", "Brno", "-p", "reservanto", "-c", "list-locations", "--no-authorize"]):
+        result = cli(*args)
+        assert_error_line(result, ExitCode.INDEX, "cannot lock the index", "index.lock")
+
+
+def test_an_error_raised_in_a_transaction_is_not_taken_for_a_lock_problem(home):
+    with pytest.raises(LockTimeout):
+        with Index(home / "index.json", home / "index.lock").transaction():
+            raise LockTimeout("some other lock")
+    with pytest.raises(FileNotFoundError):
+        with Index(home / "index.json", home / "index.lock").transaction():
+            raise FileNotFoundError("not the lock")
+
+
+def test_a_folder_that_cannot_be_fsynced_does_not_fail_a_write_that_happened(home, monkeypatch):
+    """AFS, some FUSE and network mounts refuse fsync on a folder (EINVAL); the file
+    is already in place by then, so the write succeeded."""
+    import errno
+
+    from integray_auth import fileutil
+
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(fileutil.os, "fsync", fsync)
+    with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
+        authorizations.append(FULL)
+
+    assert Index(home / "index.json", home / "index.lock").load() == [FULL]
+
+
+def test_the_insecure_token_file_reports_a_failed_write_or_a_held_lock_as_a_storage_error(home, monkeypatch):
+    from integray_auth import secret_store
+    from integray_auth.errors import StorageError
+    from integray_auth.secret_store import FileStore
+
+    home.mkdir()
+    store = FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock")
+    store.set("kept", "value")
+
+    def disk_full(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(secret_store, "atomic_write_text", disk_full)
+    with pytest.raises(StorageError, match="No space left on device"):
+        store.set("key", "value")
+    monkeypatch.undo()
+
+    with file_lock(home / "tokens-insecure.lock"):
+        monkeypatch.setattr(secret_store, "file_lock", lambda path: file_lock(path, timeout=0.05))
+        with pytest.raises(StorageError, match="locked by another integray-auth process"):
+            store.remove("kept")
+    assert store.get("kept") == "value"
+
+
 # --- crash safety ----------------------------------------------------------------------
 
 KILL_DURING_WRITE = textwrap.dedent(

@@ -158,6 +158,51 @@ def test_localhost_redirect_listens_on_ipv4_and_ipv6_loopback():
             assert _get(f"http://[::1]:{server.port}/favicon.ico").status_code == 404
 
 
+def test_a_localhost_listener_whose_ipv6_port_is_refused_moves_to_another_port(monkeypatch):
+    """The browser may resolve localhost to ::1: if [::1]:port is somebody else's (or
+    forbidden, as Windows says with WSAEACCES/WSAEADDRINUSE), the callback would go
+    there, so that port is not used at all."""
+    import errno
+
+    from integray_auth.oauth import loopback
+
+    refused: set[int] = set()
+
+    class RefusingIPv6(loopback._Server6):
+        def __init__(self, address, handler):
+            if address[1] in refused:
+                raise OSError(errno.EACCES, "An attempt was made to access a socket in a way forbidden")
+            super().__init__(address, handler)
+
+    monkeypatch.setattr(loopback, "_Server6", RefusingIPv6)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    refused.add(ports[0])
+
+    with LoopbackServer("localhost", "/callback", "s", ports=tuple(ports)) as server:
+        assert server.port == ports[1]
+        if socket.has_ipv6 and _ipv6_loopback():
+            assert socket.AF_INET6 in {s.address_family for s in server._servers}
+
+
+def test_waiting_for_the_callback_is_done_in_short_slices(listener, monkeypatch):
+    """On Windows (Python < 3.14) one long lock wait defers Ctrl-C until it ends."""
+    slices = []
+    real_wait = listener._received.wait
+
+    def wait(timeout=None):
+        slices.append(timeout)
+        return real_wait(timeout)
+
+    monkeypatch.setattr(listener._received, "wait", wait)
+    assert listener.wait(0.8) is None
+    assert slices and max(slices) <= 0.25
+    assert 0.7 <= sum(slices) <= 0.9
+
+
 def _ipv6_loopback() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as sock:
@@ -227,6 +272,20 @@ def test_small_tokens_are_one_entry_and_a_corrupt_chunk_reads_as_missing():
     chunk_key = next(k for k in backend.entries if k[1].startswith("authorization:big#"))
     backend.entries[chunk_key] = "tampered"
     assert tokens.load("big") is None
+
+
+@pytest.mark.parametrize(
+    "primary",
+    ['{"manifest":{"v":1,"chunks":"2","gen":"g","sha256":"x"}}', '{"manifest":{"v":1,"chunks":true,"gen":"g","sha256":"x"}}',
+     "[1, 2]", '"just a string"', "null"],
+    ids=["chunks-a-string", "chunks-a-boolean", "a-list", "a-string", "null"],
+)
+def test_a_hand_edited_entry_reads_as_missing_rather_than_crashing(primary):
+    """The insecure token file is a JSON file people can edit; what `token` cannot use
+    is "missing" (exit 12, run authorize), never an unexpected error."""
+    backend = WindowsLimitKeyring()
+    backend.entries[("integray-auth", "authorization:abc")] = primary
+    assert ChunkedTokens(KeyringStore(backend)).load("abc") is None
 
 
 def test_keyring_failures_become_storage_errors_without_tracebacks():
@@ -315,3 +374,17 @@ def test_the_recorded_keyring_backend_is_loaded_directly_but_never_overrides_the
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     assert isinstance(secret_store._choose_backend(name), fail.Keyring)
 
+
+
+@pytest.mark.parametrize("payload", [b"[]", b'"someone"', b"42", b"null"])
+def test_an_id_token_whose_claims_are_not_an_object_names_no_account(payload):
+    """Read inside the last index transaction of an authorization: a crash there
+    would leave the fresh tokens behind a Not authorized entry."""
+    import base64
+
+    from integray_auth.usecases.authorize import _account_label
+
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    assert _account_label(TokenSet(access_token="a", id_token=f"h.{body}.s")) is None
+    email = base64.urlsafe_b64encode(b'{"email": "a@example.com"}').rstrip(b"=").decode()
+    assert _account_label(TokenSet(access_token="a", id_token=f"h.{email}.s")) == "a@example.com"

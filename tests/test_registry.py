@@ -465,6 +465,11 @@ MORE_CASES = {
         ACME + '\n[providers.acme.connectors.read-more]\nname = "READ THINGS"\ndescription = "d"\nscopes = ["read"]\n',
         ["provider 'acme', connector 'read-more'", "duplicate name 'READ THINGS' (also 'read-things')"],
     ),
+    # RFC 9207: with no issuer to compare with, the iss check would be silently skipped.
+    "iss-parameter-without-issuer": (
+        "[providers.github]\niss_parameter = true\n",
+        ["provider 'github', field 'iss_parameter'", "needs 'issuer'"],
+    ),
 }
 
 

@@ -73,9 +73,17 @@ class StorageError(IntegrayAuthError):
 
 
 class AuthorizationFailed(IntegrayAuthError):
-    """The provider (or the user on its consent screen) refused."""
+    """The provider (or the user on its consent screen) refused.
+
+    `error` is the OAuth error code when there is one (RFC 6749 §5.2): only
+    `invalid_grant` means the grant itself is gone.
+    """
 
     exit_code = ExitCode.AUTHORIZATION
+
+    def __init__(self, message: str, hint: str | None = None, error: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.error = error
 
 
 class AuthorizationTimeout(IntegrayAuthError):

@@ -46,10 +46,17 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.unlink(tmp)
         raise
     if os.name == "posix":
-        # Make the rename itself durable.
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        # Make the rename itself durable, where the file system can: some (AFS,
+        # FUSE, network mounts) refuse to fsync a folder (SQLite ignores that
+        # too), and the new file is in place already, so a refusal is no failure.
+        try:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:
+            return
         try:
             os.fsync(dir_fd)
+        except OSError:
+            pass
         finally:
             os.close(dir_fd)
 

@@ -80,16 +80,27 @@ class Index:
 
         If the body raises, nothing is written.
         """
+        with self._locked():
+            authorizations = self.load()
+            yield authorizations
+            self._write(authorizations)
+
+    def _locked(self) -> contextlib.ExitStack:
+        """The index lock, held; failing to get it is an IndexError_, never a traceback.
+
+        Only taking the lock is guarded: what the caller's body raises passes through.
+        """
+        held = contextlib.ExitStack()
         try:
-            with file_lock(self.lock_path):
-                authorizations = self.load()
-                yield authorizations
-                self._write(authorizations)
+            held.enter_context(file_lock(self.lock_path))
         except LockTimeout:
             raise IndexError_(
                 f"the index {self.path} is locked by another integray-auth process",
                 hint="Wait for it to finish, then run the command again.",
             ) from None
+        except OSError as exc:  # a read-only or foreign folder
+            raise IndexError_(f"cannot lock the index: {self.lock_path}: {exc.strerror or exc}") from None
+        return held
 
     def _write(self, authorizations: list[Authorization]) -> None:
         document = {
@@ -103,20 +114,20 @@ class Index:
 
     def set_aside(self, now: datetime) -> Path | None:
         """Rename a broken index out of the way (for `doctor --repair`)."""
-        try:
-            with file_lock(self.lock_path):
-                if not self.path.exists():
-                    return None
-                stamp = now.strftime("%Y%m%dT%H%M%SZ")
-                target = self.path.with_name(f"{self.path.name}.broken-{stamp}")
-                n = 1
-                while target.exists():  # a second repair within the same second
-                    target = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
-                    n += 1
+        with self._locked():
+            if not self.path.exists():
+                return None
+            stamp = now.strftime("%Y%m%dT%H%M%SZ")
+            target = self.path.with_name(f"{self.path.name}.broken-{stamp}")
+            n = 1
+            while target.exists():  # a second repair within the same second
+                target = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
+                n += 1
+            try:
                 os.replace(self.path, target)
-                return target
-        except LockTimeout:
-            raise IndexError_(f"the index {self.path} is locked by another integray-auth process") from None
+            except OSError as exc:
+                raise IndexError_(f"cannot move the index {self.path} aside: {exc.strerror or exc}") from None
+            return target
 
 
 def _entry_problem(authorization: Authorization) -> str | None:

@@ -404,6 +404,9 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str) -> Provider:
     for key in _REQUIRED_PROVIDER_KEYS:
         if not entry.get(key):
             raise _fail(path, where, f"missing required field '{key}'")
+    if entry.get("iss_parameter") and not entry.get("issuer"):
+        # Without it the RFC 9207 check (mix-up defence) would be silently skipped.
+        raise _fail(path, f"{where}, field 'iss_parameter'", "needs 'issuer', the value every answer's iss must equal")
     scopes = entry.get("scopes", {})
     connectors = {}
     for cid, raw in entry.get("connectors", {}).items():

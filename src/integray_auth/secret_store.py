@@ -13,7 +13,7 @@ import json
 TYPE_CHECKING = False
 
 from .errors import StorageError
-from .fileutil import atomic_write_text, file_lock
+from .fileutil import LockTimeout, atomic_write_text, file_lock
 from .models import STORAGE_FILE, STORAGE_KEYRING
 from .tokens import TokenSet
 
@@ -104,7 +104,7 @@ class ChunkedTokens:
                 return None
         try:
             return TokenSet.from_secret(payload)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):  # AttributeError: JSON but not an object
             return None
 
     def delete(self, authorization_id: str) -> None:
@@ -124,7 +124,9 @@ class ChunkedTokens:
             return None
         try:
             manifest = json.loads(text)["manifest"]
-            int(manifest["chunks"]), str(manifest["gen"]), str(manifest["sha256"])
+            if type(manifest["chunks"]) is not int or not 0 < manifest["chunks"] <= 1000:
+                return None  # range() below needs a (sane) int, not "3" or true
+            str(manifest["gen"]), str(manifest["sha256"])
             return manifest
         except (ValueError, KeyError, TypeError):
             return None
@@ -222,14 +224,22 @@ class FileStore:
         return entries
 
     def _update(self, key: str, value: str | None) -> None:
-        with file_lock(self.lock_path):
-            entries = self._read()
-            if value is None:
-                if entries.pop(key, None) is None:
-                    return
-            else:
-                entries[key] = value
-            atomic_write_text(self.path, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
+        try:
+            with file_lock(self.lock_path):
+                entries = self._read()
+                if value is None:
+                    if entries.pop(key, None) is None:
+                        return
+                else:
+                    entries[key] = value
+                atomic_write_text(self.path, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
+        except LockTimeout:
+            raise StorageError(
+                f"the token file {self.path} is locked by another integray-auth process",
+                hint="Wait for it to finish, then run the command again.",
+            ) from None
+        except OSError as exc:  # a full disk, a read-only folder: never a traceback
+            raise StorageError(f"cannot write the token file {self.path}: {exc.strerror or exc}") from None
 
     def get(self, key: str) -> str | None:
         return self._read().get(key)

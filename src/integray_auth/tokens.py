@@ -55,7 +55,7 @@ class TokenSet(Record):
         if expires_in not in (None, ""):
             try:
                 expires_at = (now + timedelta(seconds=int(float(expires_in)))).astimezone(timezone.utc)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: beyond year 9999
                 expires_at = None
         scope = token.get("scope")
         if isinstance(scope, str):

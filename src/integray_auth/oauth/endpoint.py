@@ -28,6 +28,8 @@ HINTS = {
     "invalid_scope": "The provider refused a scope. Check the connectors' scopes with 'integray-auth providers show PROVIDER'.",
     "access_denied": "Consent was declined. Run the command again and approve the request.",
     "invalid_request": "The provider rejected the request. Check the client id and the registered redirect URI.",
+    "temporarily_unavailable": "The provider is busy or down for a moment. Try again later.",
+    "server_error": "The provider had an internal error. Try again later.",
 }
 
 
@@ -112,6 +114,13 @@ class TokenEndpoint:
             raise NetworkError(f"cannot connect to {host}", hint="Check your connection, proxy and the provider's token URL.") from None
         except requests.exceptions.RequestException as exc:
             raise NetworkError(f"request to {host} failed ({type(exc).__name__})") from None
+        except OSError as exc:
+            # Not a RequestException: requests raises a bare OSError, before connecting,
+            # when REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) names no file.
+            raise NetworkError(
+                f"cannot send the request to {host}: {exc}",
+                hint="Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.",
+            ) from None
         if not expect_json:
             if response.status_code >= 400:
                 self._raise_for_error(response, host)
@@ -126,7 +135,7 @@ class TokenEndpoint:
             error = data["error"]
             description = data.get("error_description")
             message = f"{self.provider.name} refused: {error}" + (f" ({description})" if description else "")
-            raise AuthorizationFailed(message, hint=HINTS.get(error))
+            raise AuthorizationFailed(message, hint=HINTS.get(error), error=error)
         raise NetworkError(
             f"{host} answered HTTP {response.status_code} {_content_type(response)}",
             hint="The provider may be down, or the token URL in the registry is wrong.",
@@ -147,6 +156,9 @@ class TokenEndpoint:
             data = data[self.provider.token_path]
         if self.provider.scope_parameter == "none":
             requested = []  # nothing was asked for, so nothing can be "missing"
+        if "error" not in data and (not isinstance(data.get("access_token"), str) or not data["access_token"]):
+            # Checked before oauthlib, which calls this a refusal ("missing_token"): it is a bad answer.
+            raise NetworkError(f"the token response of {self.provider.name} has no access_token")
         try:
             import json
 
@@ -157,11 +169,10 @@ class TokenEndpoint:
             del changed
         except OAuth2Error as exc:
             message = f"{self.provider.name} refused: {exc.error}" + (f" ({exc.description})" if exc.description else "")
-            raise AuthorizationFailed(message, hint=HINTS.get(exc.error)) from None
-        except (ValueError, TypeError) as exc:
+            raise AuthorizationFailed(message, hint=HINTS.get(exc.error), error=exc.error) from None
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            # e.g. "scope": 5 (oauthlib calls .strip() on it) or "expires_in": 1e400 (int(inf)).
             raise NetworkError(f"cannot read the token response ({type(exc).__name__})") from None
-        if not isinstance(data.get("access_token"), str) or not data["access_token"]:
-            raise NetworkError("the token response has no access_token")
         return TokenSet.from_response(data, now=now, requested_scope=requested, separator=separator)
 
 

@@ -17,6 +17,7 @@ import os
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -30,6 +31,15 @@ socketserver_bind = socketserver.TCPServer.server_bind
 # How long the browser's callback request waits for the token exchange, so
 # its page can tell the real outcome; after that it gets a neutral page.
 OUTCOME_WAIT = 60.0
+WAIT_SLICE = 0.25  # the longest uninterruptible wait (see LoopbackServer.wait)
+
+# A port someone else holds, or one we may not use (Windows' excluded ranges).
+# Windows reports WSA codes (10048, 10013), not errno's EADDRINUSE (100 there).
+_PORT_UNAVAILABLE = frozenset(
+    code
+    for code in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", None), getattr(errno, "WSAEACCES", None))
+    if code is not None
+)
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,7 @@ class LoopbackServer:
         try:
             first = _Server(("127.0.0.1", port), handler)
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", -1), getattr(errno, "WSAEACCES", -1)):
+            if exc.errno in _PORT_UNAVAILABLE:
                 return False
             raise NetworkError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
         servers = [first]
@@ -139,7 +149,8 @@ class LoopbackServer:
             try:
                 servers.append(_Server6(("::1", first.server_address[1]), handler))
             except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
+                if exc.errno in _PORT_UNAVAILABLE:
+                    # Somebody else's [::1]:port would get the callback: try another port.
                     first.server_close()
                     return False
                 # No IPv6 loopback on this machine: 127.0.0.1 alone is right.
@@ -166,9 +177,15 @@ class LoopbackServer:
     # -- results ---------------------------------------------------------
     def wait(self, timeout: float) -> Callback | None:
         """The accepted callback, or None when `timeout` seconds pass."""
-        if self._received.wait(timeout):
-            return self._result
-        return None
+        # In short slices: on Windows (Python < 3.14) a lock wait cannot be
+        # interrupted, so one 300-second wait would hold Ctrl-C back until it ends.
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if self._received.wait(max(0.0, min(WAIT_SLICE, left))):
+                return self._result
+            if left <= WAIT_SLICE:
+                return None
 
     @property
     def result(self) -> Callback | None:

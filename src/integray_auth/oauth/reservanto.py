@@ -51,16 +51,23 @@ def short_time_token(provider: Provider, long_token: str, rights: list[str], now
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             timeout=(10, 30),
         )
-        data = response.json()
     except requests.exceptions.RequestException as exc:
         raise NetworkError(f"cannot reach {provider.name} ({type(exc).__name__})", hint="Check your connection and try again.") from None
-    except ValueError:
+    except OSError as exc:  # a CA bundle path that names no file (see endpoint._post)
+        raise NetworkError(f"cannot reach {provider.name}: {exc}", hint="Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.") from None
+    try:
+        data = response.json()
+    except ValueError:  # requests' JSONDecodeError is a RequestException too: parse apart
         raise NetworkError(f"{provider.name} answered HTTP {response.status_code} without JSON") from None
+    if response.status_code >= 500:
+        # Server trouble, not a refusal: the long-time token must not be given up for it.
+        raise NetworkError(f"{provider.name} answered HTTP {response.status_code}", hint="Try again later.")
     if not isinstance(data, dict) or data.get("IsError") or not data.get("ShortTimeToken"):
         message = data.get("ErrorMessage") if isinstance(data, dict) else None
         raise AuthorizationFailed(
             f"{provider.name} refused the long-time token" + (f" ({message})" if message else ""),
             hint="Run 'integray-auth authorize NAME' to connect again.",
+            error="invalid_grant",
         )
     return TokenSet(
         access_token=str(data["ShortTimeToken"]),

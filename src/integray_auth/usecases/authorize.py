@@ -188,7 +188,10 @@ def _persist(
             authorizations.append(entry)
         else:
             entry = manage.find_in(authorizations, authorization.id)
-            if entry.storage and (entry.storage, entry.keyring_backend) != (storage, backend):
+            # Only across kinds (file <-> keyring): once keyring has picked a backend
+            # in this process, an old backend name resolves to that same backend, and
+            # deleting "the old tokens" would delete the ones just saved.
+            if entry.storage and entry.storage != storage:
                 previous = (entry.storage, entry.keyring_backend)
             entry.status, entry.storage, entry.keyring_backend, entry.updated_at = NOT_AUTHORIZED, storage, backend, now
             entry.requested_scopes = authorization.requested_scopes
@@ -221,6 +224,8 @@ def _account_label(tokens: TokenSet) -> str | None:
         payload = tokens.id_token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (ValueError, TypeError):
+        return None
+    if not isinstance(claims, dict):  # e.g. a payload of "[]": called inside the index transaction
         return None
     for claim in ("email", "preferred_username", "name", "sub"):
         if isinstance(claims.get(claim), str) and claims[claim]:

@@ -83,12 +83,21 @@ def _configured_client_id(ctx: AppContext, provider: Provider) -> str | None:
         return None
     import tomllib
 
+    fix = "Fix the file, then run the command again."
     try:
         with open(path, "rb") as handle:
             config = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RegistryError(f"{path}: cannot read config: {exc}", hint="Fix the file, then run the command again.") from None
-    value = config.get("clients", {}).get(provider.id, {}).get("client_id")
+        raise RegistryError(f"{path}: cannot read config: {exc}", hint=fix) from None
+    except UnicodeDecodeError:  # tomllib decodes before parsing, outside its own error
+        raise RegistryError(f"{path}: cannot read config: not UTF-8 text", hint="Save the file as UTF-8.") from None
+    clients = config.get("clients", {})
+    if not isinstance(clients, dict):
+        raise RegistryError(f"{path}: 'clients' must be a table of [clients.<provider>] tables", hint=fix)
+    client = clients.get(provider.id, {})
+    if not isinstance(client, dict):
+        raise RegistryError(f"{path}: 'clients.{provider.id}' must be a table with client_id = \"...\"", hint=fix)
+    value = client.get("client_id")
     if value is not None and not isinstance(value, str):
-        raise RegistryError(f"{path}: clients.{provider.id}.client_id must be a string")
+        raise RegistryError(f"{path}: clients.{provider.id}.client_id must be a string", hint=fix)
     return value

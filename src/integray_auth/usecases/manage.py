@@ -156,13 +156,21 @@ def set_active(ctx: AppContext, name: str, active: bool) -> Authorization:
 def remove(ctx: AppContext, name: str) -> Authorization:
     """Delete an authorization and its tokens.
 
-    The tokens go first: a crash in between leaves an entry whose tokens are
-    gone (shown, and fixed by `authorize`), never a token nobody can find.
+    It is marked Not authorized first, then its tokens go, then the entry: a
+    failure or crash in between leaves a Not authorized entry (removed by
+    running `remove` again), never an Authorized one without tokens, nor a
+    token nobody can find.
     """
     authorization = find(ctx, name)
     if authorization.storage:
+        from ..models import NOT_AUTHORIZED
         from ..secret_store import ChunkedTokens
 
+        if authorization.is_authorized:
+            with ctx.index.transaction() as authorizations:
+                current = find_in(authorizations, authorization.id)
+                current.status = NOT_AUTHORIZED
+                current.updated_at = to_iso(ctx.clock())
         ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend)).delete(authorization.id)
     with ctx.index.transaction() as authorizations:
         current = find_in(authorizations, authorization.id)

@@ -8,9 +8,11 @@ stored before anything else happens.
 
 from __future__ import annotations
 
+import contextlib
+
 from ..context import AppContext
-from ..errors import AuthorizationFailed, NotAuthorizedError
-from ..fileutil import file_lock
+from ..errors import AuthorizationFailed, IndexError_, NotAuthorizedError
+from ..fileutil import LockTimeout, file_lock
 from ..models import NOT_AUTHORIZED, to_iso
 from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens
@@ -29,7 +31,7 @@ def access_token(ctx: AppContext, name: str) -> str:
     tokens = _load(store, authorization, quoted)
     if not tokens.expired(ctx.clock()):
         return tokens.access_token
-    with file_lock(ctx.paths.data_dir / "refresh.lock", timeout=60):
+    with _refresh_lock(ctx, authorization.name):
         tokens = _load(store, authorization, quoted)
         now = ctx.clock()
         if not tokens.expired(now):
@@ -42,6 +44,10 @@ def access_token(ctx: AppContext, name: str) -> str:
         try:
             fresh = _refresh(ctx, authorization, tokens)
         except AuthorizationFailed as refused:
+            if refused.error != "invalid_grant":
+                # invalid_client, temporarily_unavailable, server_error...: the grant
+                # (and its refresh token) may well be fine; fix the cause, run again.
+                raise
             _mark_not_authorized(ctx, authorization.id)
             raise NotAuthorizedError(
                 f"{refused.message}; '{authorization.name}' is now Not authorized",
@@ -59,6 +65,27 @@ def access_token(ctx: AppContext, name: str) -> str:
     return fresh.access_token
 
 
+REFRESH_LOCK_TIMEOUT = 60.0  # longer than one refresh may take (connect 10 s + read 30 s)
+
+
+@contextlib.contextmanager
+def _refresh_lock(ctx: AppContext, name: str):
+    """Serialise refreshes (rotation); a lock that cannot be had is an error of ours, not a crash."""
+    held = contextlib.ExitStack()
+    try:
+        held.enter_context(file_lock(ctx.paths.data_dir / "refresh.lock", timeout=REFRESH_LOCK_TIMEOUT))
+    except LockTimeout:
+        raise IndexError_(
+            f"another integray-auth process has been refreshing the token of '{name}' "
+            f"for over {int(REFRESH_LOCK_TIMEOUT)} seconds",
+            hint="Wait for it to finish, then run the command again.",
+        ) from None
+    except OSError as exc:
+        raise IndexError_(f"cannot lock {ctx.paths.data_dir / 'refresh.lock'}: {exc.strerror or exc}") from None
+    with held:
+        yield
+
+
 def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
     provider = manage.require_provider(ctx, authorization.provider)
     if provider.variant == "reservanto_long_time_token":
@@ -69,7 +96,10 @@ def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
     from .clients import resolve_credentials
 
     credentials = resolve_credentials(ctx, provider, client_id=authorization.client_id)
-    return TokenEndpoint(provider, credentials).refresh(tokens.refresh_token, authorization.requested_scopes, ctx.clock())
+    # A refresh asks for the scope granted before (RFC 6749 §6), so an answer that
+    # omits `scope` means that one (§5.1), not everything the connectors requested.
+    granted = tokens.scope if tokens.scope is not None else authorization.requested_scopes
+    return TokenEndpoint(provider, credentials).refresh(tokens.refresh_token, granted, ctx.clock())
 
 
 def _load(store: ChunkedTokens, authorization, quoted: str) -> TokenSet:
