@@ -388,3 +388,29 @@ def test_an_id_token_whose_claims_are_not_an_object_names_no_account(payload):
     assert _account_label(TokenSet(access_token="a", id_token=f"h.{body}.s")) is None
     email = base64.urlsafe_b64encode(b'{"email": "a@example.com"}').rstrip(b"=").decode()
     assert _account_label(TokenSet(access_token="a", id_token=f"h.{email}.s")) == "a@example.com"
+
+
+def test_closing_waits_until_the_browser_has_its_final_page():
+    """The CLI exits right after close(): a daemon handler still writing the
+    page would die with the process and the user would see "connection reset"."""
+    import subprocess
+    import sys
+
+    script = """
+import os, sys
+from integray_auth.oauth.loopback import LoopbackServer
+server = LoopbackServer("127.0.0.1", "/callback", state="s")
+server.start()
+print(server.port, flush=True)
+server.wait(30)
+server.finish(b"<p>the outcome</p>")
+server.close()
+os._exit(0)  # as abrupt as the end of the CLI process: daemon threads die here
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        response = _get(f"http://127.0.0.1:{port}/callback?" + urlencode({"code": "c", "state": "s"}))
+        assert response.status_code == 200 and response.content == b"<p>the outcome</p>"
+    finally:
+        proc.wait(10)

@@ -28,6 +28,9 @@ from . import pages
 
 socketserver_bind = socketserver.TCPServer.server_bind
 
+# How long closing waits for the browser's final page to be written.
+PAGE_SEND_WAIT = 5.0
+
 # How long the browser's callback request waits for the token exchange, so
 # its page can tell the real outcome; after that it gets a neutral page.
 OUTCOME_WAIT = 60.0
@@ -101,6 +104,11 @@ class LoopbackServer:
         self._received = threading.Event()
         self._outcome: bytes | None = None
         self._outcome_ready = threading.Event()
+        # Set once the browser that delivered the callback has its final page:
+        # the process must not exit (killing the daemon handler) before that,
+        # or the user sees "connection reset" instead of the outcome.
+        self._page_sent = threading.Event()
+        self._page_sent.set()  # nothing owed until a callback arrives over HTTP
 
     @property
     def redirect_uri(self) -> str:
@@ -160,6 +168,7 @@ class LoopbackServer:
 
     def close(self) -> None:
         self._outcome_ready.set()  # release a callback request still waiting
+        self._page_sent.wait(PAGE_SEND_WAIT)
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -230,11 +239,13 @@ class LoopbackServer:
             return "the redirect carries neither a code nor an error"
         return None
 
-    def _accept(self, params: dict[str, str]) -> bool:
+    def _accept(self, params: dict[str, str], browser_waiting: bool = False) -> bool:
         with self._lock:
             if self._result is not None:
                 return False
             self._result = Callback(params=params)
+            if browser_waiting:
+                self._page_sent.clear()  # before anyone can see the result and close
         self._received.set()
         return True
 
@@ -244,6 +255,7 @@ class LoopbackServer:
         class Handler(BaseHTTPRequestHandler):
             server_version = "integray-auth"
             sys_version = ""
+            timeout = 10  # an idle connection (browsers pre-connect) never holds a thread for long
 
             def do_GET(self) -> None:  # noqa: N802
                 parts = urlsplit(self.path)
@@ -260,15 +272,20 @@ class LoopbackServer:
                     return
                 # Record the result before answering: the browser may be a
                 # program that the CLI is blocked on (webbrowser waits for it).
-                if not listener._accept(params):
+                listener._page_sent.clear()
+                if not listener._accept(params, browser_waiting=True):
+                    listener._page_sent.set()
                     self._send(400, pages.already_done())
                     return
-                if "error" in params:
-                    self._send(200, pages.provider_error(params["error"], params.get("error_description")))
-                    return
-                listener._outcome_ready.wait(OUTCOME_WAIT)
-                self._send(200, listener._outcome or pages.page(
-                    "Received", "<p>integray-auth received the answer. Return to the terminal.</p>", ok=True))
+                try:
+                    if "error" in params:
+                        self._send(200, pages.provider_error(params["error"], params.get("error_description")))
+                        return
+                    listener._outcome_ready.wait(OUTCOME_WAIT)
+                    self._send(200, listener._outcome or pages.page(
+                        "Received", "<p>integray-auth received the answer. Return to the terminal.</p>", ok=True))
+                finally:
+                    listener._page_sent.set()
 
             def _send(self, status: int, body: bytes, location: str | None = None) -> None:
                 self.send_response(status)
