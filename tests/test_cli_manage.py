@@ -787,3 +787,25 @@ def test_remove_marks_it_not_authorized_before_its_tokens_go(make_ctx, given):
     [left] = ctx.index.load()
     assert store.entries == {}
     assert left.status == "not_authorized"
+
+
+def test_an_id_wins_over_a_name_that_looks_like_another_id(cli, home):
+    assert cli("add", "First", "-p", "reservanto", "-c", "list-locations", "--no-authorize").code == 0
+    first = cli("list", "--json").json()["authorizations"][0]
+    assert cli("add", first["id"], "-p", "reservanto", "-c", "list-segments", "--no-authorize").code == 0
+    shown = cli("show", first["id"], "--json").json()["authorization"]
+    assert shown["name"] == "First"
+    assert cli("remove", first["id"], "--yes").code == 0
+    assert [a["name"] for a in cli("list", "--json").json()["authorizations"]] == [first["id"]]
+
+
+def test_an_index_folder_that_cannot_be_written_stops_add_before_the_browser(cli, tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    browser = tmp_path / "browser-ran"
+    result = cli("add", "Nowhere", "-p", "reservanto", "-c", "list-locations", "--client-id", "x",
+                 "--insecure-storage", env={"INTEGRAY_AUTH_HOME": str(not_a_folder / "home"),
+                                            "BROWSER": f"touch {browser}"})
+    assert result.code in (4, 8), result.stderr
+    assert "Traceback" not in result.stderr and not browser.exists()
+    assert "http://127.0.0.1" not in result.stderr

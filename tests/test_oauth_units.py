@@ -414,3 +414,8 @@ os._exit(0)  # as abrupt as the end of the CLI process: daemon threads die here
         assert response.status_code == 200 and response.content == b"<p>the outcome</p>"
     finally:
         proc.wait(10)
+
+
+def test_an_unreadable_expiry_means_refresh_not_a_crash():
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert TokenSet(access_token="a", expires_at="next tuesday").expired(now)

@@ -470,6 +470,11 @@ MORE_CASES = {
         "[providers.github]\niss_parameter = true\n",
         ["provider 'github', field 'iss_parameter'", "needs 'issuer'"],
     ),
+    # An overlay must not be able to replace the flow's own state or PKCE parameters.
+    "reserved-authorization-param": (
+        "[providers.google.authorization_params]\nstate = \"fixed\"\n",
+        ["provider 'google', field 'authorization_params.state'", "set by integray-auth itself"],
+    ),
 }
 
 

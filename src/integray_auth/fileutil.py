@@ -40,7 +40,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
         if os.name == "posix":
             os.chmod(tmp, PRIVATE_FILE)
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -59,6 +59,22 @@ def atomic_write_text(path: Path, text: str) -> None:
             pass
         finally:
             os.close(dir_fd)
+
+
+def _replace(source, target) -> None:
+    """os.replace, retried on Windows, where a file another process is reading
+    (a `list` running beside a `token` refresh) cannot be replaced for a moment."""
+    if os.name != "nt":
+        os.replace(source, target)
+        return
+    for attempt in range(40):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if attempt == 39:
+                raise
+            time.sleep(0.025)
 
 
 class LockTimeout(Exception):

@@ -39,6 +39,18 @@ class Index:
         self.path = path
         self.lock_path = lock_path
 
+    def check_writable(self) -> None:
+        """Fail now, not after the user consented, if the index cannot be written."""
+        try:
+            with file_lock(self.lock_path, timeout=15):
+                pass
+        except (OSError, LockTimeout) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else "locked by another integray-auth process"
+            raise IndexError_(
+                f"cannot write the index folder {self.path.parent}: {detail}",
+                hint="Check its permissions, or set INTEGRAY_AUTH_HOME to a writable folder.",
+            ) from None
+
     def load(self) -> list[Authorization]:
         """All authorizations; an absent file is an empty index."""
         try:

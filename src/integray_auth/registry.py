@@ -28,6 +28,10 @@ CLIENT_AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 REDIRECT_HOSTS = ("127.0.0.1", "localhost")
 VARIANTS = ("authorization_code", "reservanto_long_time_token")
 SCOPE_PARAMETERS = ("scope", "user_scope", "none")
+# Set by the flow itself; an overlay must not be able to replace state or PKCE.
+RESERVED_AUTHORIZATION_PARAMS = frozenset(
+    {"response_type", "client_id", "redirect_uri", "scope", "user_scope", "state", "code_challenge", "code_challenge_method"}
+)
 SCOPE_SEPARATORS = (" ", ",")
 
 _URL_FIELDS = (
@@ -329,6 +333,8 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         for key, value in entry.get("authorization_params", {}).items():
             if not isinstance(value, str):
                 raise _fail(path, f"{where}, field 'authorization_params.{key}'", "must be a string")
+            if key in RESERVED_AUTHORIZATION_PARAMS:
+                raise _fail(path, f"{where}, field 'authorization_params.{key}'", "is set by integray-auth itself")
         for scope, description in entry.get("scopes", {}).items():
             if not isinstance(description, str):
                 raise _fail(path, f"{where}, scope {scope!r}", "the description must be a string")

@@ -169,9 +169,13 @@ class KeyringStore:
 
         probe = f"probe:{secrets.token_hex(4)}"
         self.set(probe, "probe")
-        if self.get(probe) != "probe":
-            raise StorageError(f"the keyring ({self.describe()}) does not keep what is written to it", hint=STORAGE_HELP)
-        self.remove(probe)
+        try:
+            if self.get(probe) != "probe":
+                raise StorageError(
+                    f"the keyring ({self.describe()}) does not keep what is written to it", hint=STORAGE_HELP
+                )
+        finally:
+            self.remove(probe)
 
     def get(self, key: str) -> str | None:
         try:
@@ -210,6 +214,11 @@ class FileStore:
 
     def check_usable(self) -> None:
         self._read()
+        try:
+            with file_lock(self.lock_path, timeout=5):
+                pass  # creating the lock file proves the folder is writable
+        except (OSError, LockTimeout) as exc:
+            raise StorageError(f"cannot write next to the token file {self.path}: {_describe(exc)}") from None
 
     def _read(self) -> dict[str, str]:
         try:

@@ -76,5 +76,8 @@ class TokenSet(Record):
     def expired(self, now: datetime, leeway: timedelta = timedelta(seconds=60)) -> bool:
         if self.expires_at is None:
             return False
-        moment = datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
-        return now + leeway >= moment
+        try:
+            moment = datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
+            return now + leeway >= moment
+        except (ValueError, TypeError, AttributeError):
+            return True  # a hand-edited, unreadable expiry: refresh rather than trust it

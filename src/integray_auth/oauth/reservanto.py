@@ -50,6 +50,7 @@ def short_time_token(provider: Provider, long_token: str, rights: list[str], now
             json={"LongTimeToken": long_token, "TimeStamp": int(time.time())},
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             timeout=(10, 30),
+            allow_redirects=False,  # a 307/308 would re-send the long-time token elsewhere
         )
     except requests.exceptions.RequestException as exc:
         raise NetworkError(f"cannot reach {provider.name} ({type(exc).__name__})", hint="Check your connection and try again.") from None

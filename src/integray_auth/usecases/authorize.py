@@ -27,6 +27,7 @@ from ..registry import Provider
 from ..scopes import granted_as_requested
 from ..tokens import TokenSet
 from . import manage
+from .tokens import tokens_lock
 from .clients import resolve_credentials
 
 
@@ -67,6 +68,7 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     storage = STORAGE_FILE if options.insecure_storage else STORAGE_KEYRING
     store = ctx.secret_store(storage)
     store.check_usable()
+    ctx.index.check_writable()
     if storage == STORAGE_FILE:
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
 
@@ -195,22 +197,23 @@ def _persist(
                 previous = (entry.storage, entry.keyring_backend)
             entry.status, entry.storage, entry.keyring_backend, entry.updated_at = NOT_AUTHORIZED, storage, backend, now
             entry.requested_scopes = authorization.requested_scopes
-    ChunkedTokens(store).save(authorization.id, tokens)
-    with ctx.index.transaction() as authorizations:
-        try:
-            entry = manage.find_in(authorizations, authorization.id)
-        except IntegrayAuthError:
-            entry = None
-        if entry is None:
-            ChunkedTokens(store).delete(authorization.id)
-            raise ConflictError(f"authorization '{authorization.name}' was removed while it was being authorized")
-        entry.status = AUTHORIZED
-        entry.authorized_at = entry.updated_at = now
-        entry.expires_at = tokens.expires_at
-        entry.granted_scopes = granted
-        entry.client_id = client_id
-        entry.account = _account_label(tokens) or entry.account
-        saved = entry.copy()
+    with tokens_lock(ctx, authorization.name):
+        ChunkedTokens(store).save(authorization.id, tokens)
+        with ctx.index.transaction() as authorizations:
+            try:
+                entry = manage.find_in(authorizations, authorization.id)
+            except IntegrayAuthError:
+                entry = None
+            if entry is None:
+                ChunkedTokens(store).delete(authorization.id)
+                raise ConflictError(f"authorization '{authorization.name}' was removed while it was being authorized")
+            entry.status = AUTHORIZED
+            entry.authorized_at = entry.updated_at = now
+            entry.expires_at = tokens.expires_at
+            entry.granted_scopes = granted
+            entry.client_id = client_id
+            entry.account = _account_label(tokens) or entry.account
+            saved = entry.copy()
     if previous:
         ChunkedTokens(ctx.secret_store(*previous)).delete(authorization.id)
     return saved

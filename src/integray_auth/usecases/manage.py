@@ -165,13 +165,16 @@ def remove(ctx: AppContext, name: str) -> Authorization:
     if authorization.storage:
         from ..models import NOT_AUTHORIZED
         from ..secret_store import ChunkedTokens
+        from .tokens import tokens_lock
 
-        if authorization.is_authorized:
-            with ctx.index.transaction() as authorizations:
-                current = find_in(authorizations, authorization.id)
-                current.status = NOT_AUTHORIZED
-                current.updated_at = to_iso(ctx.clock())
-        ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend)).delete(authorization.id)
+        with tokens_lock(ctx, authorization.name):  # a refresh in flight must not write them back
+            if authorization.is_authorized:
+                with ctx.index.transaction() as authorizations:
+                    current = find_in(authorizations, authorization.id)
+                    current.status = NOT_AUTHORIZED
+                    current.updated_at = to_iso(ctx.clock())
+            store = ctx.secret_store(authorization.storage, authorization.keyring_backend)
+            ChunkedTokens(store).delete(authorization.id)
     with ctx.index.transaction() as authorizations:
         current = find_in(authorizations, authorization.id)
         authorizations.remove(current)
@@ -204,9 +207,12 @@ def provider_name(ctx: AppContext, provider_id: str) -> str:
 
 
 def find_in(authorizations: list[Authorization], name: str) -> Authorization:
+    for authorization in authorizations:
+        if authorization.id == name:  # ids first: `remove` looks up again by id
+            return authorization
     wanted = name.strip().casefold()
     for authorization in authorizations:
-        if authorization.name.casefold() == wanted or authorization.id == name:
+        if authorization.name.casefold() == wanted:
             return authorization
     names = {a.name: a for a in authorizations}
     raise NotFoundError(

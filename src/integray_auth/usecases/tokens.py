@@ -31,7 +31,7 @@ def access_token(ctx: AppContext, name: str) -> str:
     tokens = _load(store, authorization, quoted)
     if not tokens.expired(ctx.clock()):
         return tokens.access_token
-    with _refresh_lock(ctx, authorization.name):
+    with tokens_lock(ctx, authorization.name):
         tokens = _load(store, authorization, quoted)
         now = ctx.clock()
         if not tokens.expired(now):
@@ -69,8 +69,10 @@ REFRESH_LOCK_TIMEOUT = 60.0  # longer than one refresh may take (connect 10 s + 
 
 
 @contextlib.contextmanager
-def _refresh_lock(ctx: AppContext, name: str):
-    """Serialise refreshes (rotation); a lock that cannot be had is an error of ours, not a crash."""
+def tokens_lock(ctx: AppContext, name: str):
+    """Serialise every change to stored tokens: refreshes (rotation), authorize
+    and remove, so none overwrites or resurrects another's tokens. A lock
+    that cannot be had is an error of ours, not a crash."""
     held = contextlib.ExitStack()
     try:
         held.enter_context(file_lock(ctx.paths.data_dir / "refresh.lock", timeout=REFRESH_LOCK_TIMEOUT))
