@@ -692,6 +692,16 @@ def test_remove_on_a_terminal_asks_first(cli, answer, remaining, given):
     assert names(cli, "--all") == remaining
 
 
+@pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")
+def test_ctrl_d_at_a_prompt_is_a_one_line_usage_error(cli):
+    code, output = run_in_terminal(["add", "Prague", "--no-authorize"], [("Provider (number or id)", "\x04")])
+
+    assert code == ExitCode.USAGE, output
+    assert "integray-auth: no answer given (end of input)" in output
+    assert "Aborted" not in output and "Traceback" not in output
+    assert listed(cli) == []
+
+
 # --- exit codes ----------------------------------------------------------------------------
 
 

@@ -303,7 +303,10 @@ def client_set(
     elif ctx.interactive:
         import getpass
 
-        secret = getpass.getpass(f"Client secret for {found.name}: ")
+        try:
+            secret = getpass.getpass(f"Client secret for {found.name}: ")
+        except EOFError:
+            raise UsageError("no secret given (end of input)", hint="Pipe it in with --secret-stdin.") from None
     else:
         raise UsageError("no terminal to ask for the secret", hint="Pipe it in with --secret-stdin.")
     store_client_secret(ctx, found, secret)

@@ -5,6 +5,8 @@ Prompts go to stderr: stdout stays data even in interactive use.
 
 from __future__ import annotations
 
+import contextlib
+
 from ..context import AppContext
 from ..errors import UsageError
 from ..registry import Provider
@@ -44,7 +46,8 @@ def choose_connectors(ctx: AppContext, provider: Provider) -> list[str]:
 def confirm(ctx: AppContext, question: str) -> bool:
     from rich.prompt import Confirm
 
-    return Confirm.ask(question, console=_console(ctx), default=False)
+    with _end_of_input():
+        return Confirm.ask(question, console=_console(ctx), default=False)
 
 
 def _pick(answer: str, items):
@@ -60,7 +63,17 @@ def _pick(answer: str, items):
 def _ask(ctx: AppContext, question: str) -> str:
     from rich.prompt import Prompt
 
-    return Prompt.ask(question, console=_console(ctx))
+    with _end_of_input():
+        return Prompt.ask(question, console=_console(ctx))
+
+
+@contextlib.contextmanager
+def _end_of_input():
+    """Ctrl-D at a prompt is a usage error with one line, not Typer's "Aborted!"."""
+    try:
+        yield
+    except EOFError:
+        raise UsageError("no answer given (end of input)", hint="Run the command again with the value as an option.") from None
 
 
 def _console(ctx: AppContext):
