@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-TYPE_CHECKING = False
 
 from .index import Index
 from .models import utc_now
 from .paths import Paths
 from .registry import Registry, load_registry
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
     from typing import Callable, Mapping, TextIO
@@ -75,11 +75,11 @@ class AppContext:
     @property
     def interactive(self) -> bool:
         """Prompts only when a person is at both ends (never in scripts or pipes)."""
-        return _isatty(self.stdin) and _isatty(self.stdout)
+        return isatty(self.stdin) and isatty(self.stdout)
 
     @property
     def stdout_is_terminal(self) -> bool:
-        return _isatty(self.stdout)
+        return isatty(self.stdout)
 
     def registry_overlays(self) -> list[Path]:
         overlays = []
@@ -115,7 +115,8 @@ class AppContext:
         return default_secret_store(self, storage, backend)
 
 
-def _isatty(stream: TextIO) -> bool:
+def isatty(stream: TextIO) -> bool:
+    """False for anything that is not a terminal, closed streams included."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

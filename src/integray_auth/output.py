@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Sequence, TextIO
 
-from .context import AppContext
+from .context import AppContext, isatty
 from .models import Authorization
 from .usecases.manage import AuthorizationDetails, connector_name
 
@@ -23,17 +23,10 @@ def write_json(stream: TextIO, document: dict[str, Any]) -> None:
     """Indented for a person at a terminal, compact on one line for a script:
     json's indenting encoder is pure Python, ~4x slower for a long list."""
     document = {"schema_version": JSON_VERSION, **document}
-    if _isatty(stream):
+    if isatty(stream):
         stream.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
         stream.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def write_rows(ctx: AppContext, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

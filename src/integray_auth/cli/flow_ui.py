@@ -7,14 +7,14 @@ from __future__ import annotations
 import threading
 import time
 
-from ..context import AppContext
+from ..context import AppContext, isatty
 from ..oauth.loopback import Callback, LoopbackServer
 
 
 class TerminalFlowUI:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.paste = _isatty(ctx.stdin)
+        self.paste = isatty(ctx.stdin)
 
     def show_url(self, local_url: str, full_url: str, browser: bool) -> None:
         err = self.ctx.stderr
@@ -35,7 +35,7 @@ class TerminalFlowUI:
     def wait(self, listener: LoopbackServer, timeout: float) -> Callback | None:
         if self.paste:
             threading.Thread(target=self._read_pasted, args=(listener,), daemon=True).start()
-        if not _isatty(self.ctx.stderr):
+        if not isatty(self.ctx.stderr):
             return listener.wait(timeout)
         from rich.console import Console
 
@@ -62,10 +62,3 @@ class TerminalFlowUI:
             problem = listener.offer(line)
             if problem:
                 self.notice(f"That URL was not accepted: {problem}. Paste the whole URL from the browser's address bar.")
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
