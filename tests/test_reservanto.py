@@ -10,11 +10,11 @@ JSON. It checks what integray-auth sends, not Reservanto itself.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.support.stand_in import QuietHandler, serve
 
 
 class ReservantoStandIn:
@@ -24,7 +24,7 @@ class ReservantoStandIn:
         self.short_tokens_issued = 0
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802
                 parts = urlsplit(self.path)
                 if parts.path != "/v1/Authorize/GetLongTimeToken":
@@ -39,25 +39,16 @@ class ReservantoStandIn:
                 self.end_headers()
 
             def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = json.loads(self.read_body())
                 if self.path != "/v1/Authorize/GetShortTimeToken" or body.get("LongTimeToken") != "LTT-secret":
                     answer = {"IsError": True, "ErrorMessage": "Invalid LongTimeToken"}
                 else:
                     stand_in.short_tokens_issued += 1
                     answer = {"IsError": False, "ShortTimeToken": f"STT-{stand_in.short_tokens_issued}"}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(200, answer)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = serve(Handler)
+        self.base = f"{base}/v1"
 
     def close(self) -> None:
         self.server.shutdown()

@@ -9,8 +9,6 @@ documented exit code and one line on stderr, never "unexpected error".
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 from integray_auth.usecases import tokens as token_usecase
 from tests.conftest import assert_error_line
+from tests.support.stand_in import QuietHandler, serve
 
 EXPIRED = "2000-01-01T00:00:00Z"
 
@@ -35,23 +34,13 @@ class TokenEndpointStandIn:
         self.requests: list[str] = []
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802
-                stand_in.requests.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                stand_in.requests.append(self.read_body().decode())
                 status, body = stand_in.answers.pop(0)
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve(Handler)
 
     def answer(self, status: int, body: dict | str) -> None:
         self.answers.append((status, body if isinstance(body, str) else json.dumps(body)))
