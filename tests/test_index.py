@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode
-from integray_auth.fileutil import LockTimeout, file_lock
+from integray_auth.fileutil import LockTimeout, file_lock, take_lock
 from integray_auth.index import Index, UnusableIndex
 from integray_auth.models import Authorization
 from tests.conftest import assert_error_line
@@ -244,7 +244,7 @@ def test_the_insecure_token_file_reports_a_failed_write_or_a_held_lock_as_a_stor
     monkeypatch.undo()
 
     with file_lock(home / "tokens-insecure.lock"):
-        monkeypatch.setattr(secret_store, "file_lock", lambda path: file_lock(path, timeout=0.05))
+        monkeypatch.setattr(secret_store, "take_lock", lambda path, timeout=0: take_lock(path, timeout=0.05))
         with pytest.raises(StorageError, match="locked by another integray-auth process"):
             store.remove("kept")
     assert store.get("kept") == "value"

@@ -77,8 +77,12 @@ def _replace(source, target) -> None:
             time.sleep(0.025)
 
 
-class LockTimeout(Exception):
-    pass
+class LockError(Exception):
+    """The lock could not be taken (the OS refused to open the lock file)."""
+
+
+class LockTimeout(LockError):
+    """Another process held the lock for longer than the timeout."""
 
 
 @contextlib.contextmanager
@@ -88,8 +92,11 @@ def file_lock(path: Path, timeout: float = 15.0) -> Iterator[None]:
     The OS drops the lock when the process dies, so a killed writer never
     leaves the index locked.
     """
-    ensure_private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        ensure_private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    except OSError as exc:  # a read-only or foreign folder
+        raise LockError(exc.strerror or str(exc)) from None
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -127,3 +134,15 @@ else:
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def take_lock(path: Path, timeout: float = 15.0) -> contextlib.ExitStack:
+    """`file_lock`, already taken; use it as `with take_lock(path):`.
+
+    Taking the lock happens here, before the caller's `with` body runs, so a
+    caller can turn LockError into its own error without mistaking an error
+    of its body for a lock problem.
+    """
+    held = contextlib.ExitStack()
+    held.enter_context(file_lock(path, timeout))
+    return held

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from typing import Iterator
 
 from .errors import IndexError_
-from .fileutil import LockTimeout, atomic_write_text, file_lock
+from .fileutil import LockError, LockTimeout, atomic_write_text, take_lock
 from .models import Authorization
 
 SCHEMA_VERSION = 1
@@ -42,10 +42,9 @@ class Index:
     def check_writable(self) -> None:
         """Fail now, not after the user consented, if the index cannot be written."""
         try:
-            with file_lock(self.lock_path, timeout=15):
-                pass
-        except (OSError, LockTimeout) as exc:
-            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else "locked by another integray-auth process"
+            take_lock(self.lock_path).close()
+        except LockError as exc:
+            detail = "locked by another integray-auth process" if isinstance(exc, LockTimeout) else str(exc)
             raise IndexError_(
                 f"cannot write the index folder {self.path.parent}: {detail}",
                 hint="Check its permissions, or set INTEGRAY_AUTH_HOME to a writable folder.",
@@ -98,21 +97,16 @@ class Index:
             self._write(authorizations)
 
     def _locked(self) -> contextlib.ExitStack:
-        """The index lock, held; failing to get it is an IndexError_, never a traceback.
-
-        Only taking the lock is guarded: what the caller's body raises passes through.
-        """
-        held = contextlib.ExitStack()
+        """The index lock, held; failing to get it is an IndexError_, never a traceback."""
         try:
-            held.enter_context(file_lock(self.lock_path))
+            return take_lock(self.lock_path)
         except LockTimeout:
             raise IndexError_(
                 f"the index {self.path} is locked by another integray-auth process",
                 hint="Wait for it to finish, then run the command again.",
             ) from None
-        except OSError as exc:  # a read-only or foreign folder
-            raise IndexError_(f"cannot lock the index: {self.lock_path}: {exc.strerror or exc}") from None
-        return held
+        except LockError as exc:
+            raise IndexError_(f"cannot lock the index: {self.lock_path}: {exc}") from None
 
     def _write(self, authorizations: list[Authorization]) -> None:
         document = {

@@ -13,7 +13,7 @@ import json
 TYPE_CHECKING = False
 
 from .errors import StorageError
-from .fileutil import LockTimeout, atomic_write_text, file_lock
+from .fileutil import LockError, LockTimeout, atomic_write_text, take_lock
 from .models import STORAGE_FILE, STORAGE_KEYRING
 from .tokens import TokenSet
 
@@ -214,11 +214,18 @@ class FileStore:
 
     def check_usable(self) -> None:
         self._read()
+        self._locked(timeout=5).close()  # creating the lock file proves the folder is writable
+
+    def _locked(self, timeout: float = 15.0):
         try:
-            with file_lock(self.lock_path, timeout=5):
-                pass  # creating the lock file proves the folder is writable
-        except (OSError, LockTimeout) as exc:
-            raise StorageError(f"cannot write next to the token file {self.path}: {_describe(exc)}") from None
+            return take_lock(self.lock_path, timeout)
+        except LockTimeout:
+            raise StorageError(
+                f"the token file {self.path} is locked by another integray-auth process",
+                hint="Wait for it to finish, then run the command again.",
+            ) from None
+        except LockError as exc:
+            raise StorageError(f"cannot write next to the token file {self.path}: {exc}") from None
 
     def _read(self) -> dict[str, str]:
         try:
@@ -233,22 +240,17 @@ class FileStore:
         return entries
 
     def _update(self, key: str, value: str | None) -> None:
-        try:
-            with file_lock(self.lock_path):
-                entries = self._read()
-                if value is None:
-                    if entries.pop(key, None) is None:
-                        return
-                else:
-                    entries[key] = value
+        with self._locked():
+            entries = self._read()
+            if value is None:
+                if entries.pop(key, None) is None:
+                    return
+            else:
+                entries[key] = value
+            try:
                 atomic_write_text(self.path, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
-        except LockTimeout:
-            raise StorageError(
-                f"the token file {self.path} is locked by another integray-auth process",
-                hint="Wait for it to finish, then run the command again.",
-            ) from None
-        except OSError as exc:  # a full disk, a read-only folder: never a traceback
-            raise StorageError(f"cannot write the token file {self.path}: {exc.strerror or exc}") from None
+            except OSError as exc:  # a full disk, a read-only folder: never a traceback
+                raise StorageError(f"cannot write the token file {self.path}: {exc.strerror or exc}") from None
 
     def get(self, key: str) -> str | None:
         return self._read().get(key)

@@ -147,7 +147,7 @@ def add(
     authorization = manage.new_authorization(ctx, name, provider, connectors)
     if no_authorize:
         manage.save_new(ctx, authorization)
-        ctx.stderr.write(f"Added '{authorization.name}' (Not authorized). Authorize it with: integray-auth authorize {_quote(authorization.name)}\n")
+        ctx.stderr.write(f"Added '{authorization.name}' (Not authorized). Authorize it with: integray-auth authorize {manage.shell_quoted(authorization.name)}\n")
         return
     _authorize(ctx, authorization, new=True, **_flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage))
 
@@ -192,7 +192,7 @@ def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
     if result.missing_scopes:
         ctx.stderr.write(
             f"Warning: {result.provider.name} did not grant {', '.join(result.missing_scopes)}; "
-            f"connectors that need them will fail. See: integray-auth show {_quote(done.name)}\n"
+            f"connectors that need them will fail. See: integray-auth show {manage.shell_quoted(done.name)}\n"
         )
     if result.extra_scopes:
         ctx.stderr.write(f"Note: {result.provider.name} also granted {', '.join(result.extra_scopes)}.\n")
@@ -342,9 +342,3 @@ def doctor(
     problems = run_doctor(ctx, repair=repair)
     if problems:
         raise typer.Exit(problems)
-
-
-def _quote(name: str) -> str:
-    import shlex
-
-    return shlex.quote(name)

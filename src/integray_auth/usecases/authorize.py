@@ -27,8 +27,8 @@ from ..registry import Provider
 from ..scopes import granted_as_requested
 from ..tokens import TokenSet
 from . import manage
-from .tokens import tokens_lock
 from .clients import resolve_credentials
+from .tokens import tokens_lock
 
 
 class FlowUI(Protocol):
@@ -76,7 +76,7 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     granted = granted_as_requested(
         authorization.requested_scopes, tokens.scope or [], tokens.refresh_token is not None, tokens.id_token is not None
     )
-    saved = _persist(ctx, authorization, tokens, granted, storage, credentials.client_id, new)
+    saved = _persist(ctx, authorization, tokens, granted, store, credentials.client_id, new)
     return AuthorizeResult(
         authorization=saved,
         provider=provider,
@@ -175,12 +175,12 @@ def _open_browser(ctx: AppContext, url: str) -> bool:
 
 
 def _persist(
-    ctx: AppContext, authorization: Authorization, tokens: TokenSet, granted: list[str], storage: str, client_id: str, new: bool
+    ctx: AppContext, authorization: Authorization, tokens: TokenSet, granted: list[str], store, client_id: str, new: bool
 ) -> Authorization:
     from ..secret_store import ChunkedTokens
 
     now = to_iso(ctx.clock())
-    store = ctx.secret_store(storage)
+    storage = store.kind
     backend = store.describe() if storage == STORAGE_KEYRING else None
     previous = None  # (storage, backend) of tokens this authorization leaves behind
     with ctx.index.transaction() as authorizations:

@@ -181,6 +181,17 @@ def remove(ctx: AppContext, name: str) -> Authorization:
     return authorization
 
 
+def shell_quoted(name: str) -> str:
+    """A name as it must be typed in a shell, for the hints we print."""
+    import shlex  # only when a hint is shown: not on the `token` path
+
+    return shlex.quote(name)
+
+
+def authorize_hint(name: str) -> str:
+    return f"Run 'integray-auth authorize {shell_quoted(name)}'."
+
+
 def find(ctx: AppContext, name: str) -> Authorization:
     return find_in(ctx.index.load(), name)
 

@@ -12,7 +12,7 @@ import contextlib
 
 from ..context import AppContext
 from ..errors import AuthorizationFailed, IndexError_, NotAuthorizedError
-from ..fileutil import LockTimeout, file_lock
+from ..fileutil import LockError, LockTimeout, take_lock
 from ..models import NOT_AUTHORIZED, to_iso
 from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens
@@ -22,24 +22,23 @@ from . import manage
 
 def access_token(ctx: AppContext, name: str) -> str:
     authorization = manage.find(ctx, name)
-    quoted = _quote(authorization.name)
     if not authorization.is_authorized or not authorization.storage:
         raise NotAuthorizedError(
-            f"authorization '{authorization.name}' is not authorized", hint=f"Run 'integray-auth authorize {quoted}'."
+            f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization.name)
         )
     store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
-    tokens = _load(store, authorization, quoted)
+    tokens = _load(store, authorization)
     if not tokens.expired(ctx.clock()):
         return tokens.access_token
     with tokens_lock(ctx, authorization.name):
-        tokens = _load(store, authorization, quoted)
+        tokens = _load(store, authorization)
         now = ctx.clock()
         if not tokens.expired(now):
             return tokens.access_token  # another process refreshed meanwhile
         if not tokens.refresh_token:
             raise NotAuthorizedError(
                 f"the access token of '{authorization.name}' has expired and the provider gave no refresh token",
-                hint=f"Run 'integray-auth authorize {quoted}'.",
+                hint=manage.authorize_hint(authorization.name),
             )
         try:
             fresh = _refresh(ctx, authorization, tokens)
@@ -51,7 +50,7 @@ def access_token(ctx: AppContext, name: str) -> str:
             _mark_not_authorized(ctx, authorization.id)
             raise NotAuthorizedError(
                 f"{refused.message}; '{authorization.name}' is now Not authorized",
-                hint=f"Run 'integray-auth authorize {quoted}'.",
+                hint=manage.authorize_hint(authorization.name),
             ) from None
         store.save(authorization.id, fresh)
         with ctx.index.transaction() as authorizations:
@@ -73,17 +72,17 @@ def tokens_lock(ctx: AppContext, name: str):
     """Serialise every change to stored tokens: refreshes (rotation), authorize
     and remove, so none overwrites or resurrects another's tokens. A lock
     that cannot be had is an error of ours, not a crash."""
-    held = contextlib.ExitStack()
+    path = ctx.paths.data_dir / "refresh.lock"
     try:
-        held.enter_context(file_lock(ctx.paths.data_dir / "refresh.lock", timeout=REFRESH_LOCK_TIMEOUT))
+        held = take_lock(path, timeout=REFRESH_LOCK_TIMEOUT)
     except LockTimeout:
         raise IndexError_(
             f"another integray-auth process has been refreshing the token of '{name}' "
             f"for over {int(REFRESH_LOCK_TIMEOUT)} seconds",
             hint="Wait for it to finish, then run the command again.",
         ) from None
-    except OSError as exc:
-        raise IndexError_(f"cannot lock {ctx.paths.data_dir / 'refresh.lock'}: {exc.strerror or exc}") from None
+    except LockError as exc:
+        raise IndexError_(f"cannot lock {path}: {exc}") from None
     with held:
         yield
 
@@ -104,12 +103,12 @@ def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
     return TokenEndpoint(provider, credentials).refresh(tokens.refresh_token, granted, ctx.clock())
 
 
-def _load(store: ChunkedTokens, authorization, quoted: str) -> TokenSet:
+def _load(store: ChunkedTokens, authorization) -> TokenSet:
     tokens = store.load(authorization.id)
     if tokens is None:
         raise NotAuthorizedError(
             f"the tokens of '{authorization.name}' are missing from {store.store.describe()}",
-            hint=f"Run 'integray-auth authorize {quoted}'.",
+            hint=manage.authorize_hint(authorization.name),
         )
     return tokens
 
@@ -119,12 +118,6 @@ def _mark_not_authorized(ctx: AppContext, authorization_id: str) -> None:
         entry = manage.find_in(authorizations, authorization_id)
         entry.status = NOT_AUTHORIZED
         entry.updated_at = to_iso(ctx.clock())
-
-
-def _quote(name: str) -> str:
-    import shlex
-
-    return shlex.quote(name)
 
 
 def revoke_at_provider(ctx: AppContext, authorization) -> str:
