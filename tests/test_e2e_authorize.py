@@ -491,3 +491,15 @@ def test_authorizing_again_after_the_keyring_backend_changed_keeps_the_new_token
     token = _run(cli, overlay, "token", "Moved", env=keyring_env)
     assert token.code == 0, token.stderr
     assert token.stdout.strip()
+
+
+def test_a_locked_secret_service_stops_before_the_browser_opens(cli, overlay, http_browser, locked_secret_service):
+    env = dict(locked_secret_service.env)
+    for name in locked_secret_service.unset:
+        env[name] = None
+    result = _run(cli, overlay, "add", "Locked", "-p", "local", "-c", "reader", env={**http_browser.env(), **env})
+    assert result.code == 8, result.stderr
+    assert "keyring" in result.stderr and "--insecure-storage" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not http_browser.started()
+    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []

@@ -37,8 +37,11 @@ class KeyringSession:
 
     unset = ("PYTHON_KEYRING_BACKEND", "GNOME_KEYRING_CONTROL")
 
-    def __init__(self, timeout: float = 20.0) -> None:
+    def __init__(self, timeout: float = 20.0, unlock: bool = True) -> None:
         self.timeout = timeout
+        # unlock=False: a Secret Service whose default collection cannot be created or
+        # unlocked without a GUI prompt, as on a headless box nobody logged in to.
+        self.unlock = unlock
         self.env: dict[str, str] = {}
         self.root: str | None = None
         self._bus: subprocess.Popen | None = None
@@ -105,13 +108,14 @@ class KeyringSession:
             # outlive its bus (keyring.md 1.4). --unlock reads the password from stdin and
             # creates the "login" collection with it; an empty password would not.
             self._keyring = subprocess.Popen(
-                ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+                ["gnome-keyring-daemon", "--foreground", *(["--unlock"] if self.unlock else []), "--components=secrets"],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
                 env=daemon_env,
             )
-        self._keyring.stdin.write(PASSWORD.encode())
+        if self.unlock:
+            self._keyring.stdin.write(PASSWORD.encode())
         self._keyring.stdin.close()
         self._wait_for_secrets(daemon_env)
 

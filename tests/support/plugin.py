@@ -346,3 +346,13 @@ def secret_service() -> Iterator[KeyringSession]:
         require(tool, f"{tool} is not installed (apt-get install {package})")
     with KeyringSession() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def locked_secret_service() -> Iterator[KeyringSession]:
+    """A private Secret Service that cannot store anything: its default collection
+    needs an unlock prompt nobody can answer (headless, nobody logged in)."""
+    for tool, package in (("dbus-daemon", "dbus"), ("dbus-send", "dbus"), ("gnome-keyring-daemon", "gnome-keyring")):
+        require(tool, f"{tool} is not installed (apt-get install {package})")
+    with KeyringSession(unlock=False) as session:
+        yield session
