@@ -11,7 +11,6 @@ from ..models import Authorization, to_iso
 from ..record import Record
 from ..registry import Provider
 
-VIEWS = ("active", "inactive", "all")
 MAX_NAME_LENGTH = 100
 
 
@@ -210,11 +209,6 @@ def connector_name(provider: Provider | None, connector_id: str) -> str:
     if provider is not None and connector_id in provider.connectors:
         return provider.connectors[connector_id].name
     return connector_id
-
-
-def provider_name(ctx: AppContext, provider_id: str) -> str:
-    provider = ctx.registry.get(provider_id)
-    return provider.name if provider else provider_id
 
 
 def find_in(authorizations: list[Authorization], name: str) -> Authorization:
