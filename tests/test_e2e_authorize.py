@@ -58,6 +58,8 @@ scopes = ["write"]
 [providers.local]
 name = "Local Test Server"
 client_id = "{s["client_id"]}"
+# Extra parameters reach the real server (OIDC prompt=consent; DOT honours it).
+authorization_params = {{ prompt = "consent" }}
 {common}
 {scopes_and_connectors.format(id="local")}
 
@@ -125,6 +127,7 @@ def test_add_authorizes_against_the_real_server_and_keeps_tokens_in_the_real_key
     browser = http_browser.result()
     assert result.code == 0, result.stderr
     assert "Authorized 'Local' with Local Test Server." in result.stderr
+    assert "&prompt=consent" in result.stderr and "code_challenge_method=S256" in result.stderr
     assert browser["ok"] and browser["callback_status"] == 200
     assert "authorized" in browser["callback_body"].lower() and "Local" in browser["callback_body"]
 
