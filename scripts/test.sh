@@ -25,6 +25,15 @@ else
   echo "apt-get not found: install ${packages[*]} yourself; tests needing them skip (and fail when CI=true)." >&2
 fi
 
+# panva's oidc-provider, the second test server (private_key_jwt): from the npm registry,
+# versions pinned by tests/support/oidc_provider/package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  [ -d tests/support/oidc_provider/node_modules/oidc-provider ] ||
+    npm ci --prefix tests/support/oidc_provider --no-audit --no-fund --loglevel=error >/dev/null
+else
+  echo "npm not found: the oidc-provider tests skip (and fail when CI=true)." >&2
+fi
+
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 # A regular (not editable) install: the tests run the installed console

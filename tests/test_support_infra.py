@@ -342,3 +342,96 @@ def test_require_skips_locally_and_fails_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI must install it"):
         require("/no/such/tool", "tool is missing")
+
+
+# --- device flow, client credentials, oidc-provider: the servers the grant tests rely on ----
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def _device_code(server, scope="read"):
+    answer = requests.post(
+        server.device_authorization_endpoint, data={"client_id": server.device_client_id, "scope": scope}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _poll(server, device_code):
+    return requests.post(
+        server.token_endpoint,
+        data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": server.device_client_id},
+        timeout=10,
+    )
+
+
+@pytest.mark.parametrize("chromium", [False, True], ids=["requests", "chromium"])
+def test_device_flow_approved(auth_server, device_approver, chromium):
+    code = _device_code(auth_server)
+    assert code["verification_uri"] == auth_server.device_verification_uri
+    assert _poll(auth_server, code["device_code"]).json() == {"error": "authorization_pending"}
+    result = device_approver(code["verification_uri_complete"], code["user_code"], chromium=chromium)
+    assert result["ok"], result
+    tokens = _poll(auth_server, code["device_code"])
+    assert tokens.status_code == 200, tokens.text
+    assert tokens.json()["scope"] == "read" and tokens.json()["refresh_token"]
+
+
+def test_device_flow_denied(auth_server, device_approver):
+    code = _device_code(auth_server)
+    assert device_approver(code["verification_uri"], code["user_code"], approve=False)["ok"]
+    assert _poll(auth_server, code["device_code"]).json() == {"error": "access_denied"}
+
+
+def test_device_code_expires(auth_server_factory):
+    server = auth_server_factory(device_expires_in=1)
+    code = _device_code(server)
+    assert code["expires_in"] == 1
+    time.sleep(1.2)
+    assert _poll(server, code["device_code"]).json() == {"error": "expired_token"}
+
+
+def test_client_credentials_and_counts(auth_server_factory):
+    server = auth_server_factory()
+    answer = requests.post(
+        server.token_endpoint,
+        data={"grant_type": "client_credentials", "scope": "read"},
+        auth=(server.machine_client_id, server.machine_client_secret),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert "refresh_token" not in answer.json()
+    wrong = requests.post(
+        server.token_endpoint,
+        data={"grant_type": "client_credentials"},
+        auth=(server.machine_client_id, "wrong"),
+        timeout=10,
+    )
+    assert wrong.status_code == 401
+    assert server.counts()["token"] == {"client_credentials": 2}
+
+
+def test_oidc_provider_private_key_jwt(oidc_provider):
+    import uuid
+
+    from jwcrypto import jwk, jwt
+
+    key = jwk.JWK.from_pem(oidc_provider.private_key_pem.encode())
+    now = int(time.time())
+    claims = {"iss": oidc_provider.jwt_client_id, "sub": oidc_provider.jwt_client_id,
+              "aud": oidc_provider.token_endpoint, "jti": uuid.uuid4().hex, "iat": now, "exp": now + 60}
+    assertion = jwt.JWT(header={"alg": "RS256", "kid": "integray-test"}, claims=claims)
+    assertion.make_signed_token(key)
+    data = {
+        "grant_type": "client_credentials",
+        "scope": "read",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion.serialize(),
+    }
+    answer = requests.post(oidc_provider.token_endpoint, data=data, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert oidc_provider.introspect(answer.json()["access_token"])["active"] is True
+    # The same assertion again is a replay (its jti was used): refused.
+    replay = requests.post(oidc_provider.token_endpoint, data=data, timeout=10)
+    assert replay.status_code in (400, 401), replay.text
+    assert oidc_provider.counts()["token"]["client_credentials"] >= 2

@@ -7,9 +7,15 @@ Binds 127.0.0.1 (port 0: the OS picks one), seeds a user and two clients, prints
 on stdout describing the endpoints and credentials, then serves until SIGTERM or SIGINT.
 Logs go to stderr. Recipe and measurements: shared/reference/oauth-server.md, sections 3-5.
 
-Seeded clients (both authorization-code, PKCE S256 required, consent always shown):
-  integray-cli           public
-  integray-confidential  confidential, secret "integray-secret"
+Seeded clients (authorization-code ones: PKCE S256 required, consent always shown):
+  integray-cli           public, authorization code
+  integray-confidential  confidential, authorization code, secret "integray-secret"
+  integray-cli-device    public, device authorization grant (RFC 8628)
+  integray-machine       confidential, client credentials, secret "integray-machine-secret"
+(DOT allows one grant type per application, hence one client per grant.)
+
+Test-only endpoint: GET /_test/counts answers {"token": {grant_type: n, ...}, "revoke": n,
+"device_authorization": n}: what the server has been asked, so tests can count refreshes.
 Their redirect URIs are registered without a port; DOT accepts any port for 127.0.0.1 and
 [::1] (RFC 8252 section 7.3), and for localhost only with --allow-localhost-loopback.
 """
@@ -29,6 +35,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 PUBLIC_CLIENT_ID = "integray-cli"
 CONFIDENTIAL_CLIENT_ID = "integray-confidential"
 CONFIDENTIAL_CLIENT_SECRET = "integray-secret"
+DEVICE_CLIENT_ID = "integray-cli-device"
+MACHINE_CLIENT_ID = "integray-machine"
+MACHINE_CLIENT_SECRET = "integray-machine-secret"
 REDIRECT_URIS = "http://127.0.0.1/callback http://[::1]/callback http://localhost/callback"
 
 # Django ships no registration/login.html. The ids are what the Chromium driver clicks.
@@ -84,6 +93,89 @@ def serialized(app):
                     result.close()
 
     return wsgi
+
+
+def counted(app):
+    """Count what clients ask of the token, revocation and device endpoints (GET /_test/counts)."""
+    import io
+    import urllib.parse
+
+    counts: dict = {"token": {}, "revoke": 0, "device_authorization": 0}
+    lock = threading.Lock()
+
+    def wsgi(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/_test/counts":
+            with lock:
+                body = json.dumps(counts).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        if environ.get("REQUEST_METHOD") == "POST" and path in ("/token/", "/revoke_token/", "/device-authorization/"):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            with lock:
+                if path == "/token/":
+                    grant = urllib.parse.parse_qs(raw.decode("latin-1")).get("grant_type", ["?"])[0]
+                    counts["token"][grant] = counts["token"].get(grant, 0) + 1
+                elif path == "/revoke_token/":
+                    counts["revoke"] += 1
+                else:
+                    counts["device_authorization"] += 1
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def patch_device_flow(expires_in: int) -> None:
+    """Make DOT 3.4.1's device flow work on oauthlib 4 and expire when the tests want.
+
+    oauthlib 4 echoes `scope` in the device authorization answer, which DOT's
+    DeviceCodeResponse dataclass refuses, and asks the validator a new question
+    (validate_device_code) that DOT does not answer (shared/reference/oauth-server.md,
+    pitfall 1). DOT also never looks at a device grant's expiry while the device
+    polls, so an expired code would stay "authorization_pending" forever.
+    """
+    import dataclasses
+
+    from oauth2_provider import models
+    from oauth2_provider.oauth2_validators import OAuth2Validator
+    from oauth2_provider.views import base, device
+    from oauthlib.oauth2.rfc8628.endpoints.device_authorization import DeviceAuthorizationEndpoint
+
+    known = {f.name for f in dataclasses.fields(models.DeviceCodeResponse)}
+    original_response = models.DeviceCodeResponse
+    device.DeviceCodeResponse = lambda **fields: original_response(**{k: v for k, v in fields.items() if k in known})
+    DeviceAuthorizationEndpoint.expires_in = property(lambda self: expires_in)
+
+    if "validate_device_code" not in OAuth2Validator.__dict__:
+
+        def validate_device_code(self, client_id, code, request, *args, **kwargs):
+            grant_model = models.get_device_grant_model()
+            grant = grant_model.objects.filter(device_code=code, client_id=client_id).first()
+            if grant is None:
+                return None
+            if grant.is_expired():
+                return "expired_token"
+            if grant.status == grant.AUTHORIZED:
+                request.user = grant.user
+                request.scopes = grant.scope.split()
+                return "authorized"
+            if grant.status == grant.DENIED:
+                return "access_denied"
+            return "authorization_pending"
+
+        OAuth2Validator.validate_device_code = validate_device_code
+
+    original_poll = base.TokenView.device_flow_token_response
+
+    def device_flow_token_response(self, request, device_code, *args, **kwargs):
+        grant = models.get_device_grant_model().objects.filter(device_code=device_code).first()
+        if grant is not None:
+            grant.is_expired()  # sets the status to "expired" once the deadline has passed
+        return original_poll(self, request, device_code, *args, **kwargs)
+
+    base.TokenView.device_flow_token_response = device_flow_token_response
 
 
 def rsa_private_key_pem() -> str:
@@ -172,6 +264,9 @@ def configure_django(base: str, args: argparse.Namespace) -> None:
             "OIDC_ENABLED": True,
             "OIDC_RSA_PRIVATE_KEY": rsa_private_key_pem(),
             "OIDC_ISS_ENDPOINT": base,
+            "OAUTH_DEVICE_VERIFICATION_URI": base + "/device/",
+            "OAUTH_DEVICE_VERIFICATION_URI_COMPLETE": base + "/device/?user_code={user_code}",
+            "DEVICE_FLOW_INTERVAL": args.device_interval,
         },
     )
 
@@ -206,6 +301,25 @@ def seed(username: str, password: str) -> None:
         client_secret=CONFIDENTIAL_CLIENT_SECRET,
         **common,
     )
+    Application.objects.create(
+        name="integray device",
+        client_id=DEVICE_CLIENT_ID,
+        client_type=Application.CLIENT_PUBLIC,
+        client_secret="",
+        authorization_grant_type=Application.GRANT_DEVICE_CODE,
+        redirect_uris="",
+        algorithm=Application.RS256_ALGORITHM,
+        user=user,
+    )
+    Application.objects.create(
+        name="integray machine",
+        client_id=MACHINE_CLIENT_ID,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        client_secret=MACHINE_CLIENT_SECRET,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        redirect_uris="",
+        user=user,
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -219,6 +333,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also accept http://localhost:<any port>/callback (RFC 8252 advises against it)",
     )
     parser.add_argument("--access-token-expire-seconds", type=int, default=3600)
+    parser.add_argument("--device-interval", type=int, default=1, help="the polling interval it tells devices")
+    parser.add_argument("--device-expires-in", type=int, default=600, help="lifetime of a device/user code")
     return parser.parse_args(argv)
 
 
@@ -240,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
+    patch_device_flow(args.device_expires_in)
     from django.contrib.auth import views as auth_views
     from django.core.wsgi import get_wsgi_application
     from django.urls import include, path
@@ -250,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         path("", include("oauth2_provider.urls", namespace="oauth2_provider")),
     ]
     seed(args.username, args.password)
-    server.set_app(serialized(get_wsgi_application()))
+    server.set_app(counted(serialized(get_wsgi_application())))
 
     info = {
         "issuer": base,
@@ -260,10 +377,16 @@ def main(argv: list[str] | None = None) -> int:
         "revocation_endpoint": f"{base}/revoke_token/",
         "userinfo_endpoint": f"{base}/userinfo/",
         "introspection_endpoint": f"{base}/introspect/",
+        "device_authorization_endpoint": f"{base}/device-authorization/",
+        "device_verification_uri": f"{base}/device/",
+        "counts_url": f"{base}/_test/counts",
         "login_url": f"{base}/accounts/login/",
         "client_id": PUBLIC_CLIENT_ID,
         "confidential_client_id": CONFIDENTIAL_CLIENT_ID,
         "confidential_client_secret": CONFIDENTIAL_CLIENT_SECRET,
+        "device_client_id": DEVICE_CLIENT_ID,
+        "machine_client_id": MACHINE_CLIENT_ID,
+        "machine_client_secret": MACHINE_CLIENT_SECRET,
         "username": args.username,
         "password": args.password,
     }

@@ -8,6 +8,10 @@ Registered from tests/conftest.py with ``pytest_plugins = ["tests.support.plugin
   http_browser         (function) a BROWSER that signs in and consents with requests
   chromium_browser     (function) the same through Debian's headless Chromium
   secret_service       (session) a private GNOME Keyring Secret Service
+  device_approver      (function) approve(url, user_code, approve=True, chromium=False): the
+                       person who enters an RFC 8628 user code on the server's page
+  oidc_provider        (session) panva's oidc-provider (node), for private_key_jwt client
+                       credentials; .private_key_pem is the test client's key
 
 A missing component skips the tests that need it, except in CI (CI=true), where it fails
 them: CI must install everything (see require()).
@@ -40,6 +44,8 @@ SUPPORT = Path(__file__).resolve().parent
 AUTHSERVER = SUPPORT / "authserver.py"
 HTTP_BROWSER = SUPPORT / "browsers" / "http_browser.py"
 CHROMIUM_BROWSER = SUPPORT / "browsers" / "chromium_browser.py"
+DEVICE_APPROVER = SUPPORT / "browsers" / "device_approver.py"
+OIDC_PROVIDER = SUPPORT / "oidc_provider"
 
 
 def _available(component: str) -> bool:
@@ -82,10 +88,16 @@ class AuthServer:
     revocation_endpoint: str
     userinfo_endpoint: str
     introspection_endpoint: str
+    device_authorization_endpoint: str
+    device_verification_uri: str
+    counts_url: str
     login_url: str
     client_id: str
     confidential_client_id: str
     confidential_client_secret: str
+    device_client_id: str
+    machine_client_id: str
+    machine_client_secret: str
     username: str
     password: str
     process: subprocess.Popen = field(repr=False, compare=False)
@@ -100,6 +112,18 @@ class AuthServer:
     def logs(self) -> str:
         """The server's stderr so far (Django 5xx tracebacks, DOT warnings)."""
         return self.log_path.read_text(errors="replace")
+
+    def counts(self) -> dict:
+        """What the server has been asked: {"token": {grant_type: n}, "revoke": n,
+        "device_authorization": n}; e.g. counts()["token"].get("refresh_token", 0)."""
+        return _get_json(self.counts_url)
+
+
+def _get_json(url: str) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback test server
+        return json.loads(answer.read())
 
 
 @contextlib.contextmanager
@@ -356,3 +380,106 @@ def locked_secret_service() -> Iterator[KeyringSession]:
         require(tool, f"{tool} is not installed (apt-get install {package})")
     with KeyringSession(unlock=False) as session:
         yield session
+
+
+# --- the device-flow approver -------------------------------------------------------------
+
+
+@pytest.fixture
+def device_approver() -> Callable[..., dict]:
+    """approve(verification_url, user_code, approve=True, chromium=False) -> the approver's
+    JSON result ({"ok", "final_url", "status_text"} or {"ok": False, "error"}). It runs in a
+    subprocess, as another person on another device would."""
+
+    def approve(url: str, user_code: str, approve: bool = True, chromium: bool = False, timeout: float = 90) -> dict:
+        if chromium:
+            require("/usr/bin/chromium", "Chromium is not installed (apt-get install chromium)")
+            require("/usr/bin/chromedriver", "chromedriver is not installed (apt-get install chromium-driver)")
+            require("python:selenium", "selenium is not installed (pip install -e '.[test]')")
+        args = [sys.executable, str(DEVICE_APPROVER), url, user_code]
+        args += ["--chromium"] * chromium + ["--deny"] * (not approve)
+        done = subprocess.run(
+            args, capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, "PYTHONPATH": str(DEVICE_APPROVER.parent)},
+        )
+        try:
+            return json.loads(done.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {"ok": False, "error": f"approver exit {done.returncode}: {done.stderr[-2000:]}"}
+
+    return approve
+
+
+# --- oidc-provider (node) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """What server.mjs printed on start, the test client's key, and the process."""
+
+    issuer: str
+    port: int
+    token_endpoint: str
+    introspection_endpoint: str
+    revocation_endpoint: str
+    jwt_client_id: str
+    basic_client_id: str
+    basic_client_secret: str
+    counts_url: str
+    private_key_pem: str = field(repr=False)
+    process: subprocess.Popen = field(repr=False, compare=False)
+
+    def counts(self) -> dict:
+        return _get_json(self.counts_url)
+
+    def introspect(self, token: str) -> dict:
+        """Whether the server accepts token (RFC 7662), asked as the basic client."""
+        import base64
+        import urllib.parse
+        import urllib.request
+
+        credentials = base64.b64encode(f"{self.basic_client_id}:{self.basic_client_secret}".encode()).decode()
+        request = urllib.request.Request(
+            self.introspection_endpoint,
+            data=urllib.parse.urlencode({"token": token}).encode(),
+            headers={"Authorization": f"Basic {credentials}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+            return json.loads(answer.read())
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory) -> Iterator[OidcProvider]:
+    require("node", "Node.js is not installed (it runs the oidc-provider test server)")
+    if not (OIDC_PROVIDER / "node_modules" / "oidc-provider").is_dir():
+        require(
+            str(OIDC_PROVIDER / "node_modules" / ".bin" / "never-there"),
+            "oidc-provider is not installed (npm ci --prefix tests/support/oidc_provider; scripts/test.sh does it)",
+        )
+    from jwcrypto import jwk
+
+    key = jwk.JWK.generate(kty="RSA", size=2048, kid="integray-test")
+    directory = tmp_path_factory.mktemp("oidc-provider")
+    jwks = directory / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [json.loads(key.export_public())]}))
+    log_path = directory / "server.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            ["node", "server.mjs", "--jwks", str(jwks)],
+            cwd=OIDC_PROVIDER, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+        )
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(30)
+    try:
+        info = json.loads(lines[0] if lines else b"")
+    except ValueError:
+        _terminate(process)
+        raise AuthServerError(f"oidc-provider did not start:\n{log_path.read_text(errors='replace')}") from None
+    pem = key.export_to_pem(private_key=True, password=None).decode()
+    try:
+        yield OidcProvider(**info, private_key_pem=pem, process=process)
+    finally:
+        _terminate(process)
+        process.stdout.close()
