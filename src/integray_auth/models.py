@@ -53,6 +53,7 @@ class Authorization(Record):
         "storage",
         "client_id",
         "keyring_backend",
+        "parameters",
         "extra",
     )
 
@@ -75,6 +76,9 @@ class Authorization(Record):
         storage: str | None = None,  # where its tokens are: "keyring" or "file"
         client_id: str | None = None,  # the client the tokens were issued to (refresh needs it)
         keyring_backend: str | None = None,  # the keyring class that stored them, read back directly
+        # Non-secret values that pick the customer's endpoints ({tenant}, {shop}) and
+        # the ones the provider's redirect named (QuickBooks' realmId).
+        parameters: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,  # fields of newer versions, kept as is
     ) -> None:
         self.id = id
@@ -94,6 +98,7 @@ class Authorization(Record):
         self.storage = storage
         self.client_id = client_id
         self.keyring_backend = keyring_backend
+        self.parameters = parameters
         self.extra = {} if extra is None else extra
 
     @property

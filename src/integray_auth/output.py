@@ -61,6 +61,7 @@ def authorization_json(ctx: AppContext, authorization: Authorization) -> dict[st
         "requested_scopes": authorization.requested_scopes,
         "granted_scopes": authorization.granted_scopes,
         "account": authorization.account,
+        "parameters": dict(authorization.parameters) if isinstance(authorization.parameters, dict) else {},
         "storage": authorization.storage,
         "created_at": authorization.created_at,
         "updated_at": authorization.updated_at,
@@ -124,6 +125,7 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool)
         ("Active", "yes" if a.active else f"no (deactivated {a.deactivated_at})"),
         ("Connectors", ", ".join(details.connector_names)),
         ("Account", a.account),
+        ("Parameters", _parameters_text(a.parameters)),
         ("Created", a.created_at),
         ("Authorized", a.authorized_at),
         ("Expires", a.expires_at),
@@ -141,6 +143,16 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool)
     if details.extra_granted:
         lines.append(f"  also granted, not requested: {', '.join(details.extra_granted)}")
     ctx.stdout.write("\n".join(lines) + "\n")
+
+
+def _parameters_text(parameters) -> str:
+    if not isinstance(parameters, dict):
+        return ""
+    # Checked when saved, but the index is a file anyone may edit: no control characters out.
+    return ", ".join(f"{k}={v}" for k, v in parameters.items()).translate(_CONTROL)
+
+
+_CONTROL = {code: "?" for code in (*range(32), 127)}
 
 
 def _tsv_cell(cell: str) -> str:
@@ -185,6 +197,13 @@ def provider_json(provider) -> dict[str, Any]:
         "redirect_ports": list(provider.redirect_ports),
         "variant": provider.variant,
         "docs_url": provider.docs_url,
+        "parameters": [
+            {"name": p.name, "description": p.description, "default": p.default, "pattern": p.pattern}
+            for p in provider.parameters.values()
+        ],
+        "callback_parameters": list(provider.callback_parameters),
+        "revocation_auth": provider.revocation_auth,
+        "device_auth": provider.device_auth,
         "notes": provider.notes,
         "scopes": [{"scope": s, "description": d} for s, d in provider.scopes.items()],
         "connectors": [
@@ -223,6 +242,9 @@ def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
         lines.append(f"Extra parameters:  {extra}")
     if provider.variant != "authorization_code":
         lines.append(f"Protocol:          {provider.variant}")
+    for p in provider.parameters.values():
+        default = f" (default {p.default})" if p.default is not None else " (no default: --param needed)"
+        lines.append(f"Parameter:         {p.name}{default}: {p.description}")
     if provider.docs_url:
         lines.append(f"Docs:              {provider.docs_url}")
     if provider.notes:

@@ -33,6 +33,15 @@ RESERVED_AUTHORIZATION_PARAMS = frozenset(
     {"response_type", "client_id", "redirect_uri", "scope", "user_scope", "state", "code_challenge", "code_challenge_method"}
 )
 SCOPE_SEPARATORS = (" ", ",")
+# Endpoints that need a client secret whatever the provider's client_auth says
+# (Zoom: revocation and device authorization take HTTP Basic even for a public client).
+ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+PARAMETER_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")  # fullmatch
+# A template value lands in a host name or a path segment: only RFC 3986
+# unreserved characters, so nothing (/ ? # @ : % whitespace, control
+# characters, braces) can change which host or path the URL names.
+PARAMETER_VALUE_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,253}")
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 _URL_FIELDS = (
     "authorization_url",
@@ -43,6 +52,8 @@ _URL_FIELDS = (
     "userinfo_url",
     "docs_url",
 )
+# The URLs a provider's parameters may be used in ({tenant}); docs_url is for people.
+TEMPLATED_FIELDS = _URL_FIELDS[:-1]
 _PROVIDER_KEYS = {
     "name": str,
     "authorization_url": str,
@@ -66,10 +77,16 @@ _PROVIDER_KEYS = {
     "variant": str,
     "docs_url": str,
     "notes": str,
+    "revocation_auth": str,
+    "device_auth": str,
+    "callback_parameters": list,
+    "account_field": str,
+    "parameters": dict,
     "scopes": dict,
     "connectors": dict,
 }
 _CONNECTOR_KEYS = {"name": str, "description": str, "scopes": list}
+_PARAMETER_KEYS = {"description": str, "default": str, "pattern": str}
 _REQUIRED_PROVIDER_KEYS = ("name", "authorization_url", "token_url")
 
 
@@ -81,6 +98,42 @@ class Connector(Record):
         self.name = name
         self.description = description
         self.scopes = scopes
+
+
+class ParameterError(ValueError):
+    """A template parameter's value is missing, unknown or not allowed."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+class Parameter(Record):
+    """A value an authorization supplies for a provider's URLs ({tenant}, {shop})."""
+
+    __slots__ = ("name", "description", "default", "pattern")
+
+    def __init__(self, name: str, description: str, default: str | None = None, pattern: str | None = None) -> None:
+        self.name = name
+        self.description = description
+        self.default = default
+        self.pattern = pattern  # a regular expression the whole value must match
+
+    def problem(self, value: str) -> str | None:
+        """Why `value` may not be used, or None."""
+        if not isinstance(value, str) or not value:
+            return "the value is empty"
+        bad = next((ch for ch in value if not PARAMETER_VALUE_PATTERN.fullmatch(ch)), None)
+        if bad is not None:
+            return f"{bad!r} is not allowed (only letters, digits, '.', '-', '_' and '~')"
+        if len(value) > 253:
+            return "the value is longer than 253 characters"
+        if ".." in value or value.startswith(".") or value.endswith("."):
+            return f"{value!r} is not a host label or path segment"
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            return f"{value!r} is not a valid value: {self.description}"
+        return None
 
 
 class Provider(Record):
@@ -110,6 +163,11 @@ class Provider(Record):
         "variant",
         "docs_url",
         "notes",
+        "revocation_auth",
+        "device_auth",
+        "callback_parameters",
+        "account_field",
+        "parameters",
         "source",
     )
 
@@ -142,6 +200,13 @@ class Provider(Record):
         variant: str = "authorization_code",
         docs_url: str | None = None,
         notes: str | None = None,
+        # Client authentication the revocation / device endpoint insists on, when it
+        # differs from client_auth; a client without a secret cannot use that endpoint.
+        revocation_auth: str | None = None,
+        device_auth: str | None = None,
+        callback_parameters: tuple[str, ...] = (),  # redirect query values kept with the authorization (realmId)
+        account_field: str | None = None,  # the userinfo_url answer's field naming the account (Fakturoid: default_account)
+        parameters: Mapping[str, Parameter] | None = None,  # template values its URLs use ({tenant})
         source: str = "",  # the file that defined or last changed this provider
     ) -> None:
         self.id = id
@@ -169,7 +234,56 @@ class Provider(Record):
         self.variant = variant
         self.docs_url = docs_url
         self.notes = notes
+        self.revocation_auth = revocation_auth
+        self.device_auth = device_auth
+        self.callback_parameters = callback_parameters
+        self.account_field = account_field
+        self.parameters = {} if parameters is None else parameters
         self.source = source
+
+    @property
+    def revocation_needs_secret(self) -> bool:
+        method = self.revocation_auth or self.client_auth
+        return method in ENDPOINT_AUTH_METHODS
+
+    def parameter_values(self, given: Mapping[str, str]) -> dict[str, str]:
+        """Every declared parameter's value: given, else its default.
+
+        Raises ParameterError (a ValueError) naming the parameter for an unknown
+        name, a missing value without a default, or a value that is not allowed.
+        """
+        for name in given:
+            if name not in self.parameters:
+                known = ", ".join(self.parameters) or "none"
+                raise ParameterError(name, f"provider '{self.id}' has no parameter '{name}' (its parameters: {known})")
+        values = {}
+        for name, parameter in self.parameters.items():
+            value = given.get(name, parameter.default)
+            if value is None:
+                raise ParameterError(name, f"provider '{self.id}' needs a value for parameter '{name}' ({parameter.description})")
+            problem = parameter.problem(value)
+            if problem:
+                raise ParameterError(name, f"parameter '{name}' of provider '{self.id}': {problem}")
+            values[name] = value
+        return values
+
+    def with_parameters(self, given: Mapping[str, str]) -> "Provider":
+        """This provider with its URLs filled in for one authorization's values.
+
+        Stdlib string work only: `token` renders the token URL on its fast path.
+        Anything derived from a URL (its origin, say) must be taken from the result.
+        """
+        if not self.parameters:
+            return self
+        values = self.parameter_values(given)
+        changes = {}
+        for field in TEMPLATED_FIELDS:
+            url = getattr(self, field)
+            if url and "{" in url:
+                for name, value in values.items():
+                    url = url.replace("{" + name + "}", value)
+                changes[field] = url
+        return self.copy(**changes)
 
     def connector(self, connector_id: str) -> Connector | None:
         return self.connectors.get(connector_id)
@@ -317,13 +431,24 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         _check_table(path, where, pid, entry, _PROVIDER_KEYS)
         for key in _URL_FIELDS:
             if key in entry:
-                _check_url(path, f"{where}, field '{key}'", entry[key])
+                # A placeholder stands for a checked value; check the URL with a sample one.
+                sample = PLACEHOLDER.sub("x", entry[key])
+                if "{" in sample or "}" in sample:
+                    raise _fail(path, f"{where}, field '{key}'", f"{entry[key]!r} has an unmatched '{{' or '}}'")
+                _check_url(path, f"{where}, field '{key}'", sample)
         _check_choice(path, where, entry, "pkce", PKCE_MODES)
         _check_choice(path, where, entry, "client_auth", CLIENT_AUTH_METHODS)
         _check_choice(path, where, entry, "redirect_host", REDIRECT_HOSTS)
         _check_choice(path, where, entry, "variant", VARIANTS)
         _check_choice(path, where, entry, "scope_separator", SCOPE_SEPARATORS)
         _check_choice(path, where, entry, "scope_parameter", SCOPE_PARAMETERS)
+        _check_choice(path, where, entry, "revocation_auth", ENDPOINT_AUTH_METHODS)
+        _check_choice(path, where, entry, "device_auth", ENDPOINT_AUTH_METHODS)
+        for name in entry.get("callback_parameters", []):
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in ("code", "state", "error", "iss"):
+                raise _fail(path, f"{where}, field 'callback_parameters'", f"{name!r} is not a redirect parameter name to keep")
+        for name, parameter in entry.get("parameters", {}).items():
+            _check_parameter(path, f"{where}, parameter {name!r}", name, parameter)
         for port in entry.get("redirect_ports", []):
             if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
                 raise _fail(path, f"{where}, field 'redirect_ports'", f"{port!r} is not a port from 1024 to 65535")
@@ -343,9 +468,30 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
     return providers
 
 
-def _check_table(path: Path, where: str, table_id: str, table: Any, keys: dict[str, type]) -> None:
+def _check_parameter(path: Path, where: str, name: str, parameter: Any) -> None:
+    if not PARAMETER_NAME_PATTERN.fullmatch(name):
+        raise _fail(path, where, "name must be lowercase letters, digits and '_', starting with a letter")
+    _check_table(path, where, name, parameter, _PARAMETER_KEYS, id_pattern=PARAMETER_NAME_PATTERN)
+    if not parameter.get("description"):
+        raise _fail(path, where, "missing required field 'description'")
+    pattern = parameter.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise _fail(path, f"{where}, field 'pattern'", f"not a regular expression: {exc}") from None
+    default = parameter.get("default")
+    if default is not None:
+        problem = Parameter(name, parameter["description"], None, pattern).problem(default)
+        if problem:
+            raise _fail(path, f"{where}, field 'default'", problem)
+
+
+def _check_table(
+    path: Path, where: str, table_id: str, table: Any, keys: dict[str, type], id_pattern: re.Pattern = ID_PATTERN
+) -> None:
     """A provider's or connector's id, and each field's name and type."""
-    if not ID_PATTERN.fullmatch(table_id):
+    if not id_pattern.fullmatch(table_id):
         raise _fail(path, where, "id must be lowercase letters, digits and '-'")
     if not isinstance(table, dict):
         raise _fail(path, where, "must be a table")
@@ -394,6 +540,11 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     for key, value in overlay.items():
         if key in ("scopes", "authorization_params"):
             merged[key] = {**base.get(key, {}), **value}
+        elif key == "parameters":
+            parameters = dict(base.get("parameters", {}))
+            for name, parameter in value.items():
+                parameters[name] = {**parameters.get(name, {}), **parameter}
+            merged[key] = parameters
         elif key == "connectors":
             connectors = dict(base.get("connectors", {}))
             for cid, connector in value.items():
@@ -437,13 +588,51 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str) -> Provider:
         other = names.setdefault(connector.name.casefold(), connector.id)
         if other != connector.id:
             raise _fail(path, f"{where}, connector '{connector.id}'", f"duplicate name {connector.name!r} (also '{other}')")
-    simple = {k: v for k, v in entry.items() if k not in ("scopes", "connectors", "redirect_ports", "authorization_params")}
+    parameters = _build_parameters(path, where, entry)
+    if entry.get("revocation_auth") and not entry.get("revocation_url"):
+        raise _fail(path, f"{where}, field 'revocation_auth'", "needs 'revocation_url'")
+    if entry.get("device_auth") and not entry.get("device_authorization_url"):
+        raise _fail(path, f"{where}, field 'device_auth'", "needs 'device_authorization_url'")
+    if entry.get("account_field") and not entry.get("userinfo_url"):
+        raise _fail(path, f"{where}, field 'account_field'", "needs 'userinfo_url', where the account is read")
+    clash = set(entry.get("callback_parameters", ())) & set(parameters)
+    if clash:
+        raise _fail(path, f"{where}, field 'callback_parameters'", f"{sorted(clash)[0]!r} is also a template parameter")
+    nested = ("scopes", "connectors", "redirect_ports", "authorization_params", "parameters", "callback_parameters")
+    simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
         id=pid,
         scopes=dict(scopes),
         connectors=connectors,
         redirect_ports=tuple(entry.get("redirect_ports", ())),
         authorization_params=dict(entry.get("authorization_params", {})),
+        parameters=parameters,
+        callback_parameters=tuple(entry.get("callback_parameters", ())),
         source=source,
         **simple,
     )
+
+
+def _build_parameters(path: Path, where: str, entry: dict[str, Any]) -> dict[str, Parameter]:
+    """The declared parameters, each used in some URL, and every URL placeholder declared."""
+    declared = entry.get("parameters", {})
+    used: set[str] = set()
+    for field in TEMPLATED_FIELDS:
+        for name in PLACEHOLDER.findall(entry.get(field) or ""):
+            if name not in declared:
+                raise _fail(
+                    path, f"{where}, field '{field}'", f"uses {{{name}}}, which is not declared in [providers.<id>.parameters]"
+                )
+            used.add(name)
+    parameters = {}
+    for name, raw in declared.items():
+        if name not in used:
+            raise _fail(path, f"{where}, parameter '{name}'", "is used in none of the provider's URLs")
+        if not raw.get("description"):  # an overlay may have added only a default
+            raise _fail(path, f"{where}, parameter '{name}'", "missing required field 'description'")
+        parameter = Parameter(name, raw["description"], raw.get("default"), raw.get("pattern"))
+        problem = None if parameter.default is None else parameter.problem(parameter.default)
+        if problem:
+            raise _fail(path, f"{where}, parameter '{name}', field 'default'", problem)
+        parameters[name] = parameter
+    return parameters

@@ -119,6 +119,9 @@ def add(
     connectors: Optional[List[str]] = typer.Option(
         None, "--connector", "-c", metavar="CONNECTOR", help="Connector id; repeat for several."
     ),
+    params: Optional[List[str]] = typer.Option(
+        None, "--param", metavar="NAME=VALUE", help="A value the provider's URLs need, e.g. tenant=contoso.onmicrosoft.com; repeat for several."
+    ),
     no_authorize: bool = typer.Option(False, "--no-authorize", help="Save it as Not authorized; authorize later."),
     no_browser: bool = FLOW_OPTIONS["no_browser"],
     timeout: int = FLOW_OPTIONS["timeout"],
@@ -129,6 +132,8 @@ def add(
     """Add an authorization, then authorize it in the browser.
 
     Example: integray-auth add "Reservanto Prague" -p reservanto -c list-locations -c create-class-booking
+
+    Example: integray-auth add "Outlook Contoso" -p microsoft -c outlook-read-mail --param tenant=contoso.onmicrosoft.com
     """
     from . import prompts
 
@@ -144,7 +149,16 @@ def add(
                 "missing --connector", hint=f"Run 'integray-auth providers show {found.id}' to list its connectors."
             )
         connectors = prompts.choose_connectors(ctx, found)
-    authorization = manage.new_authorization(ctx, name, provider, connectors)
+    given = _parameters(params or [])
+    found = manage.require_provider(ctx, provider)
+    for parameter in manage.missing_parameters(found, given):
+        if not ctx.interactive:
+            raise UsageError(
+                f"provider '{found.id}' needs --param {parameter.name}=VALUE ({parameter.description})",
+                hint=f"Run 'integray-auth providers show {found.id}' to see its parameters.",
+            )
+        given[parameter.name] = prompts.ask_parameter(ctx, found, parameter)
+    authorization = manage.new_authorization(ctx, name, provider, connectors, given)
     if no_authorize:
         manage.save_new(ctx, authorization)
         ctx.stderr.write(f"Added '{authorization.name}' (Not authorized). Authorize it with: integray-auth authorize {manage.shell_quoted(authorization.name)}\n")
@@ -169,6 +183,19 @@ def authorize(
     ctx = _ctx(typer_ctx)
     authorization = manage.find(ctx, name)
     _authorize(ctx, authorization, new=False, **_flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage))
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    given: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--param {pair!r} is not NAME=VALUE", hint="For example: --param tenant=contoso.onmicrosoft.com")
+        if key in given:
+            raise UsageError(f"--param {key} is given twice")
+        given[key] = value
+    return given
 
 
 def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage) -> dict:

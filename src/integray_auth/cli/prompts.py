@@ -43,6 +43,14 @@ def choose_connectors(ctx: AppContext, provider: Provider) -> list[str]:
     return picked
 
 
+def ask_parameter(ctx: AppContext, provider: Provider, parameter) -> str:
+    """A template value the provider's URLs need; checked by the use case."""
+    from rich.markup import escape
+
+    _console(ctx).print(f"{escape(provider.name)} needs [bold]{parameter.name}[/bold]: {escape(parameter.description)}", highlight=False)
+    return _ask(ctx, parameter.name).strip()
+
+
 def confirm(ctx: AppContext, question: str) -> bool:
     from rich.prompt import Confirm
 

@@ -81,23 +81,26 @@ class TokenEndpoint:
             return
         from oauthlib.common import urlencode
 
+        # Some providers authenticate revocation differently from the token
+        # endpoint (Zoom: HTTP Basic even for a public PKCE client).
+        method = self.provider.revocation_auth or self.provider.client_auth
         params = [("token", token), ("token_type_hint", hint)]
-        if self.provider.client_auth != "client_secret_basic":
+        if method != "client_secret_basic":
             params.append(("client_id", self.credentials.client_id))
-        params.extend(self._secret_in_body().items())
-        self._post(self.provider.revocation_url, urlencode(params), expect_json=False)
+        params.extend(self._secret_in_body(method).items())
+        self._post(self.provider.revocation_url, urlencode(params), expect_json=False, method=method)
 
-    def _secret_in_body(self) -> dict[str, str]:
-        if self.provider.client_auth == "client_secret_post" and self.credentials.client_secret:
+    def _secret_in_body(self, method: str | None = None) -> dict[str, str]:
+        if (method or self.provider.client_auth) == "client_secret_post" and self.credentials.client_secret:
             return {"client_secret": self.credentials.client_secret}
         return {}
 
-    def _post(self, url: str, body: str, expect_json: bool = True) -> Any:
+    def _post(self, url: str, body: str, expect_json: bool = True, method: str | None = None) -> Any:
         import requests
 
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         auth = None
-        if self.provider.client_auth == "client_secret_basic" and self.credentials.client_secret:
+        if (method or self.provider.client_auth) == "client_secret_basic" and self.credentials.client_secret:
             # RFC 6749 §2.3.1: form-urlencode each part before Basic encoding.
             auth = (quote(self.credentials.client_id, safe=""), quote(self.credentials.client_secret, safe=""))
         host = _host(url)
@@ -174,6 +177,23 @@ class TokenEndpoint:
             # e.g. "scope": 5 (oauthlib calls .strip() on it) or "expires_in": 1e400 (int(inf)).
             raise NetworkError(f"cannot read the token response ({type(exc).__name__})") from None
         return TokenSet.from_response(data, now=now, requested_scope=requested, separator=separator)
+
+
+def fetch_userinfo(provider: Provider, access_token: str, session=None) -> dict[str, Any]:
+    """GET the provider's userinfo_url with the new access token; its JSON object."""
+    import requests
+
+    session = session or requests.Session()
+    host = _host(provider.userinfo_url)
+    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json", "User-Agent": USER_AGENT}
+    try:
+        response = session.get(provider.userinfo_url, headers=headers, timeout=TIMEOUT, allow_redirects=False, verify=True)
+    except (requests.exceptions.RequestException, OSError) as exc:
+        raise NetworkError(f"cannot read {host}'s user information ({type(exc).__name__})") from None
+    data = _json(response) if response.status_code < 400 else None
+    if not isinstance(data, dict):
+        raise NetworkError(f"{host} answered HTTP {response.status_code} {_content_type(response)} for the user information")
+    return data
 
 
 def _json(response) -> Any:

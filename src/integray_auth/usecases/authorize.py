@@ -58,7 +58,7 @@ class AuthorizeResult:
 
 
 def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: FlowUI, options: FlowOptions) -> AuthorizeResult:
-    provider = manage.require_provider(ctx, authorization.provider)
+    provider = manage.provider_for(ctx, authorization)  # URLs filled in: {tenant}, {shop}
     if not new:
         # Connectors or their scopes may have changed since it was added.
         known = [cid for cid in authorization.connectors if cid in provider.connectors]
@@ -72,11 +72,14 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     if storage == STORAGE_FILE:
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
 
-    tokens = _run_flow(ctx, provider, credentials, authorization, ui, options)
+    tokens, received = _run_flow(ctx, provider, credentials, authorization, ui, options)
+    if received:
+        authorization = authorization.copy(parameters={**(authorization.parameters or {}), **received})
+    account = _account_from_userinfo(provider, tokens, ui)
     granted = granted_as_requested(
         authorization.requested_scopes, tokens.scope or [], tokens.refresh_token is not None, tokens.id_token is not None
     )
-    saved = _persist(ctx, authorization, tokens, granted, store, credentials.client_id, new)
+    saved = _persist(ctx, authorization, tokens, granted, store, credentials.client_id, new, account)
     return AuthorizeResult(
         authorization=saved,
         provider=provider,
@@ -85,7 +88,9 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     )
 
 
-def _run_flow(ctx, provider: Provider, credentials: ClientCredentials, authorization: Authorization, ui: FlowUI, options: FlowOptions) -> TokenSet:
+def _run_flow(
+    ctx, provider: Provider, credentials: ClientCredentials, authorization: Authorization, ui: FlowUI, options: FlowOptions
+) -> tuple[TokenSet, dict[str, str]]:
     from ..oauth import pkce
 
     reservanto = provider.variant == "reservanto_long_time_token"
@@ -124,6 +129,7 @@ def _run_flow(ctx, provider: Provider, credentials: ClientCredentials, authoriza
                 hint="Run the command again (--timeout gives more time; --no-browser prints the URL to open elsewhere).",
             )
         try:
+            received = _callback_values(provider, callback.params)
             if reservanto:
                 long_token = protocol.long_time_token(provider, callback.params)
                 tokens = protocol.short_time_token(provider, long_token, scopes, ctx.clock())
@@ -143,7 +149,40 @@ def _run_flow(ctx, provider: Provider, credentials: ClientCredentials, authoriza
                 listener.finish(pages.exchange_failed(error.message))
             raise
         listener.finish(pages.success(authorization.name, provider.name))
-    return tokens
+    return tokens, received
+
+
+def _callback_values(provider: Provider, params: dict[str, str]) -> dict[str, str]:
+    """The redirect's values the registry says to keep (QuickBooks' realmId)."""
+    from ..registry import PARAMETER_VALUE_PATTERN
+
+    kept = {}
+    for name in provider.callback_parameters:
+        value = params.get(name)
+        if value is None:
+            continue
+        if not PARAMETER_VALUE_PATTERN.fullmatch(value):  # it reaches terminals and URLs later
+            raise AuthorizationFailed(f"{provider.name} sent a {name} that is not a plain value; nothing was saved")
+        kept[name] = value
+    return kept
+
+
+def _account_from_userinfo(provider: Provider, tokens: TokenSet, ui: FlowUI) -> str | None:
+    """The account the registry says to read from userinfo_url (Fakturoid's slug), best effort."""
+    if not provider.account_field or not provider.userinfo_url:
+        return None
+    from ..oauth.endpoint import fetch_userinfo
+
+    try:
+        value = fetch_userinfo(provider, tokens.access_token).get(provider.account_field)
+    except IntegrayAuthError as failed:
+        value, why = None, failed.message
+    else:
+        why = f"its answer has no '{provider.account_field}'"
+    if isinstance(value, str) and value and value.isprintable() and len(value) <= 200:
+        return value
+    ui.notice(f"Note: could not read the account from {provider.name} ({why}); the authorization is saved without it.")
+    return None
 
 
 def _authorization_url(provider: Provider, client_id: str, redirect_uri: str, scopes: list[str], state: str, verifier: str | None) -> str:
@@ -175,7 +214,14 @@ def _open_browser(ctx: AppContext, url: str) -> bool:
 
 
 def _persist(
-    ctx: AppContext, authorization: Authorization, tokens: TokenSet, granted: list[str], store, client_id: str, new: bool
+    ctx: AppContext,
+    authorization: Authorization,
+    tokens: TokenSet,
+    granted: list[str],
+    store,
+    client_id: str,
+    new: bool,
+    account: str | None = None,
 ) -> Authorization:
     from ..secret_store import ChunkedTokens
 
@@ -197,6 +243,7 @@ def _persist(
                 previous = (entry.storage, entry.keyring_backend)
             entry.status, entry.storage, entry.keyring_backend, entry.updated_at = NOT_AUTHORIZED, storage, backend, now
             entry.requested_scopes = authorization.requested_scopes
+            entry.parameters = authorization.parameters
     with tokens_lock(ctx, authorization.name):
         ChunkedTokens(store).save(authorization.id, tokens)
         with ctx.index.transaction() as authorizations:
@@ -212,7 +259,7 @@ def _persist(
             entry.expires_at = tokens.expires_at
             entry.granted_scopes = granted
             entry.client_id = client_id
-            entry.account = _account_label(tokens) or entry.account
+            entry.account = account or _account_label(tokens) or entry.account
             saved = entry.copy()
     if previous:
         ChunkedTokens(ctx.secret_store(*previous)).delete(authorization.id)

@@ -10,7 +10,7 @@ then INTEGRAY_AUTH_<PROVIDER>_CLIENT_SECRET, then the keyring
 from __future__ import annotations
 
 from ..context import AppContext
-from ..errors import RegistryError, UsageError
+from ..errors import IntegrayAuthError, RegistryError, UsageError
 from ..oauth.endpoint import ClientCredentials
 from ..output import redirect_uri_template
 from ..registry import Provider
@@ -25,8 +25,10 @@ def needs_secret(provider: Provider) -> bool:
 
 
 def resolve_credentials(
-    ctx: AppContext, provider: Provider, client_id: str | None = None, secret_from_stdin: bool = False
+    ctx: AppContext, provider: Provider, client_id: str | None = None, secret_from_stdin: bool = False, want_secret: bool = False
 ) -> ClientCredentials:
+    """The client to present; `want_secret` also looks the secret up where the
+    provider does not require one (an endpoint that does, like Zoom's revoke)."""
     prefix = env_prefix(provider)
     client_id = (
         client_id
@@ -49,10 +51,15 @@ def resolve_credentials(
             raise UsageError("--client-secret-stdin was given but standard input was empty")
     if secret is None:
         secret = ctx.environ.get(f"{prefix}_CLIENT_SECRET") or None
-    if secret is None and needs_secret(provider):
+    if secret is None and (needs_secret(provider) or want_secret):
         from ..secret_store import client_secret_key
 
-        secret = ctx.secret_store("keyring").get(client_secret_key(provider.id))
+        try:
+            secret = ctx.secret_store("keyring").get(client_secret_key(provider.id))
+        except IntegrayAuthError:
+            if not want_secret or needs_secret(provider):
+                raise
+            secret = None  # no usable keyring: there is no secret to find
     if secret is None and needs_secret(provider):
         raise UsageError(
             f"{provider.name} needs the OAuth client secret of client {client_id}",

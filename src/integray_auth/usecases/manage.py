@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ..context import AppContext
-from ..errors import ConflictError, NoMatchError, NotFoundError, UsageError
+from ..errors import ConflictError, IndexError_, NoMatchError, NotFoundError, UsageError
 from ..models import Authorization, to_iso
 from ..record import Record
 from ..registry import Provider
@@ -14,10 +14,18 @@ from ..registry import Provider
 MAX_NAME_LENGTH = 100
 
 
-def new_authorization(ctx: AppContext, name: str, provider_id: str, connector_ids: list[str]) -> Authorization:
-    """Check the inputs against the registry and the index; build (not save) the entry."""
+def new_authorization(
+    ctx: AppContext, name: str, provider_id: str, connector_ids: list[str], parameters: dict[str, str] | None = None
+) -> Authorization:
+    """Check the inputs against the registry and the index; build (not save) the entry.
+
+    `parameters` are the template values given (--param); defaults fill the
+    rest, and all are saved, so a later change of a default cannot move an
+    existing authorization to another tenant.
+    """
     name = _clean_name(name)
     provider = require_provider(ctx, provider_id)
+    values = checked_parameters(provider, parameters or {})
     connector_ids = list(dict.fromkeys(connector_ids))  # keep order, drop repeats
     if not connector_ids:
         raise UsageError(
@@ -40,7 +48,46 @@ def new_authorization(ctx: AppContext, name: str, provider_id: str, connector_id
         requested_scopes=provider.scopes_for(connector_ids),
         created_at=now,
         updated_at=now,
+        parameters=values or None,
     )
+
+
+def checked_parameters(provider: Provider, given: dict[str, str]) -> dict[str, str]:
+    """The provider's template values for a new authorization (a usage error if one is wrong)."""
+    from ..registry import ParameterError
+
+    try:
+        return provider.parameter_values(given)
+    except ParameterError as error:
+        hint = f"Pass --param {error.name}=VALUE; 'integray-auth providers show {provider.id}' describes it."
+        raise UsageError(error.message, hint=hint) from None
+
+
+def missing_parameters(provider: Provider, given: dict[str, str]) -> list:
+    """Declared parameters with neither a value given nor a default (to ask for)."""
+    return [p for p in provider.parameters.values() if p.name not in given and p.default is None]
+
+
+def provider_for(ctx: AppContext, authorization: Authorization) -> Provider:
+    """The authorization's provider with its URLs filled in from the saved values."""
+    from ..registry import ParameterError
+
+    provider = require_provider(ctx, authorization.provider)
+    if not provider.parameters:
+        return provider
+    saved = authorization.parameters or {}
+    if not isinstance(saved, dict) or not all(isinstance(v, str) for v in saved.values()):
+        raise IndexError_(f"the saved parameters of '{authorization.name}' are not a table of strings",
+                          hint="Run 'integray-auth remove' on it and add it again.")
+    # Values the redirect named (realmId) are kept alongside; they are no template's.
+    given = {k: v for k, v in saved.items() if k in provider.parameters}
+    try:
+        return provider.with_parameters(given)
+    except ParameterError as error:
+        raise UsageError(
+            f"authorization '{authorization.name}': {error.message}",
+            hint=f"Remove it and add it again with --param {error.name}=VALUE.",
+        ) from None
 
 
 def save_new(ctx: AppContext, authorization: Authorization) -> Authorization:

@@ -88,7 +88,7 @@ def tokens_lock(ctx: AppContext, name: str):
 
 
 def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
-    provider = manage.require_provider(ctx, authorization.provider)
+    provider = manage.provider_for(ctx, authorization)  # the token URL of its tenant / shop
     if provider.variant == "reservanto_long_time_token":
         from ..oauth import reservanto
 
@@ -129,9 +129,12 @@ def revoke_at_provider(ctx: AppContext, authorization) -> str:
     """
     from ..errors import IntegrayAuthError
 
-    provider = ctx.registry.get(authorization.provider)
-    if not authorization.storage or provider is None:
+    if not authorization.storage or ctx.registry.get(authorization.provider) is None:
         return ""
+    try:
+        provider = manage.provider_for(ctx, authorization)
+    except IntegrayAuthError as failed:
+        return f"Warning: could not revoke the grant ({failed.message}); revoke it in the provider's settings."
     if not provider.revocation_url:
         return f"{provider.name} has no revocation endpoint; revoke the access in its settings if needed."
     try:
@@ -141,7 +144,16 @@ def revoke_at_provider(ctx: AppContext, authorization) -> str:
         from ..oauth.endpoint import TokenEndpoint
         from .clients import resolve_credentials
 
-        credentials = resolve_credentials(ctx, provider, client_id=authorization.client_id)
+        credentials = resolve_credentials(
+            ctx, provider, client_id=authorization.client_id, want_secret=provider.revocation_needs_secret
+        )
+        if provider.revocation_needs_secret and not credentials.client_secret:
+            # e.g. Zoom: its revoke endpoint takes HTTP Basic client_id:client_secret,
+            # which a public (secret-less) PKCE client does not have.
+            return (
+                f"Not revoked: {provider.name}'s revocation endpoint needs the client secret, and this client has none; "
+                f"revoke the access in {provider.name}'s settings."
+            )
         endpoint = TokenEndpoint(provider, credentials)
         # Revoking the refresh token ends the whole grant (RFC 7009 §2.1).
         if tokens.refresh_token:
