@@ -36,6 +36,7 @@ SCOPE_SEPARATORS = (" ", ",")
 # Endpoints that need a client secret whatever the provider's client_auth says
 # (Zoom: revocation and device authorization take HTTP Basic even for a public client).
 ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+REFRESH_BEHAVIOURS = ("rotating", "reused", "none", "unconfirmed")  # for the fact table (docs/providers.md)
 PARAMETER_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")  # fullmatch
 # A template value lands in a host name or a path segment: only RFC 3986
 # unreserved characters, so nothing (/ ? # @ : % whitespace, control
@@ -81,6 +82,7 @@ _PROVIDER_KEYS = {
     "device_auth": str,
     "callback_parameters": list,
     "account_field": str,
+    "refresh_tokens": str,
     "parameters": dict,
     "scopes": dict,
     "connectors": dict,
@@ -167,6 +169,7 @@ class Provider(Record):
         "device_auth",
         "callback_parameters",
         "account_field",
+        "refresh_tokens",
         "parameters",
         "source",
     )
@@ -206,6 +209,7 @@ class Provider(Record):
         device_auth: str | None = None,
         callback_parameters: tuple[str, ...] = (),  # redirect query values kept with the authorization (realmId)
         account_field: str | None = None,  # the userinfo_url answer's field naming the account (Fakturoid: default_account)
+        refresh_tokens: str = "unconfirmed",  # "rotating" | "reused" | "none": what a refresh does, as documented
         parameters: Mapping[str, Parameter] | None = None,  # template values its URLs use ({tenant})
         source: str = "",  # the file that defined or last changed this provider
     ) -> None:
@@ -238,6 +242,7 @@ class Provider(Record):
         self.device_auth = device_auth
         self.callback_parameters = callback_parameters
         self.account_field = account_field
+        self.refresh_tokens = refresh_tokens
         self.parameters = {} if parameters is None else parameters
         self.source = source
 
@@ -444,6 +449,7 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         _check_choice(path, where, entry, "scope_parameter", SCOPE_PARAMETERS)
         _check_choice(path, where, entry, "revocation_auth", ENDPOINT_AUTH_METHODS)
         _check_choice(path, where, entry, "device_auth", ENDPOINT_AUTH_METHODS)
+        _check_choice(path, where, entry, "refresh_tokens", REFRESH_BEHAVIOURS)
         for name in entry.get("callback_parameters", []):
             if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in ("code", "state", "error", "iss"):
                 raise _fail(path, f"{where}, field 'callback_parameters'", f"{name!r} is not a redirect parameter name to keep")
