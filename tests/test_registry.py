@@ -16,6 +16,7 @@ from integray_auth.registry import bundled_registry_path, load_registry
 BUNDLED_PROVIDERS = {
     "reservanto", "google", "microsoft", "github", "slack", "salesforce",
     "hubspot", "dropbox", "xero", "zoom", "atlassian", "fakturoid",
+    "notion", "airtable", "quickbooks", "shopify", "zendesk", "intercom", "linear", "asana", "box", "pipedrive",
 }  # fmt: skip
 
 # Integray's own names for its Reservanto connectors.

@@ -478,8 +478,6 @@ def _check_parameter(path: Path, where: str, name: str, parameter: Any) -> None:
     if not PARAMETER_NAME_PATTERN.fullmatch(name):
         raise _fail(path, where, "name must be lowercase letters, digits and '_', starting with a letter")
     _check_table(path, where, name, parameter, _PARAMETER_KEYS, id_pattern=PARAMETER_NAME_PATTERN)
-    if not parameter.get("description"):
-        raise _fail(path, where, "missing required field 'description'")
     pattern = parameter.get("pattern")
     if pattern is not None:
         try:
@@ -488,7 +486,7 @@ def _check_parameter(path: Path, where: str, name: str, parameter: Any) -> None:
             raise _fail(path, f"{where}, field 'pattern'", f"not a regular expression: {exc}") from None
     default = parameter.get("default")
     if default is not None:
-        problem = Parameter(name, parameter["description"], None, pattern).problem(default)
+        problem = Parameter(name, parameter.get("description", ""), None, pattern).problem(default)
         if problem:
             raise _fail(path, f"{where}, field 'default'", problem)
 
