@@ -6,6 +6,7 @@ installed command, against the real authorization server where tokens flow."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -289,3 +290,20 @@ def test_callback_values_are_kept_only_when_declared_and_plain():
     assert _callback_values(google, {"code": "c", "realmId": "1"}) == {}
     with pytest.raises(AuthorizationFailed):
         _callback_values(quickbooks, {"code": "c", "realmId": "1\x1b[2J"})
+
+
+# --- on a terminal, a missing value is asked for ----------------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")
+def test_a_missing_parameter_is_asked_for_on_a_terminal(cli, home):
+    from tests.test_cli_manage import run_in_terminal
+
+    code, output = run_in_terminal(
+        ["add", "Shop", "-p", "shopify", "-c", "list-products", "--no-authorize"], [("shop", "acme-store")]
+    )
+
+    assert code == 0, output
+    assert "Shopify needs shop" in output
+    shown = json.loads(cli("show", "Shop", "--json").stdout)["authorization"]
+    assert shown["parameters"] == {"shop": "acme-store"}
