@@ -71,3 +71,17 @@ def not_found() -> bytes:
 
 def already_done() -> bytes:
     return page("Already finished", "<p>This authorization already finished. You can close this tab.</p>", ok=False)
+
+
+def misdirected() -> bytes:
+    # Says nothing about the flow: the asker is not who the URL was given to.
+    return page("Wrong address", "<p>integray-auth does not answer requests for this address.</p>", ok=False)
+
+
+def start_used() -> bytes:
+    return page(
+        "Link already used",
+        "<p>This one-time link was already opened, so integray-auth stopped this authorization "
+        "to keep anyone else from finishing it.</p><p>Return to the terminal and run the command again.</p>",
+        ok=False,
+    )
