@@ -120,7 +120,9 @@ def _run_flow(
             url = _authorization_url(provider, credentials.client_id, listener.redirect_uri, scopes, state, verifier)
         listener.start_url = url
         ui.show_url(listener.local_url, url, options.open_browser)
-        if options.open_browser and not _open_browser(ctx, url):
+        # The browser gets the one-time short URL: its command line is visible to
+        # every local user, and the full URL carries state and PKCE challenge.
+        if options.open_browser and not _open_browser(ctx, listener.local_url):
             ui.browser_failed()
         callback = ui.wait(listener, options.timeout)
         if callback is None:
@@ -205,12 +207,9 @@ def _authorization_url(provider: Provider, client_id: str, redirect_uri: str, sc
 def _open_browser(ctx: AppContext, url: str) -> bool:
     if ctx.open_browser is not None:
         return ctx.open_browser(url)
-    import webbrowser
+    from ..oauth.browser import open_url
 
-    try:
-        return bool(webbrowser.open(url))
-    except Exception:  # noqa: BLE001 - a broken BROWSER setting must not end the flow
-        return False
+    return open_url(url, ctx.environ)  # without our secrets in its environment
 
 
 def _persist(
