@@ -22,7 +22,8 @@ import requests
 
 pytestmark = pytest.mark.e2e
 
-URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/\n")
+# The one-time short URL (see README, "Authorizing").
+URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/[A-Za-z0-9_-]{40,}\n")
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ Registered from tests/conftest.py with ``pytest_plugins = ["tests.support.plugin
                        access_token_expire_seconds=2
   http_browser         (function) a BROWSER that signs in and consents with requests
   chromium_browser     (function) the same through Debian's headless Chromium
+  recording_browser    (function) records the argv and environment a browser gets, then
+                       hands over to http_browser
   secret_service       (session) a private GNOME Keyring Secret Service
   device_approver      (function) approve(url, user_code, approve=True, chromium=False): the
                        person who enters an RFC 8628 user code on the server's page
@@ -46,6 +48,7 @@ HTTP_BROWSER = SUPPORT / "browsers" / "http_browser.py"
 CHROMIUM_BROWSER = SUPPORT / "browsers" / "chromium_browser.py"
 DEVICE_APPROVER = SUPPORT / "browsers" / "device_approver.py"
 OIDC_PROVIDER = SUPPORT / "oidc_provider"
+RECORDING_BROWSER = SUPPORT / "browsers" / "recording_browser.py"
 
 
 def _available(component: str) -> bool:
@@ -352,6 +355,40 @@ def chromium_browser(tmp_path: Path) -> Iterator[ScriptedBrowser]:
     browser = ScriptedBrowser(CHROMIUM_BROWSER, tmp_path / "chromium-browser", can_hold_callback=False)
     yield browser
     browser.kill()
+
+
+class RecordingBrowser:
+    """A BROWSER that records its argv and environment, then runs the http_browser.
+
+    env(**http_browser_options) gives the CLI's variables; record() what the browser got.
+    """
+
+    def __init__(self, directory: Path, after: ScriptedBrowser) -> None:
+        directory.mkdir()
+        self.after = after
+        self.record_path = directory / "record.json"
+        self.shim = directory / "recording-browser"
+        self.shim.write_text(
+            f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(RECORDING_BROWSER))} "$@"\n'
+        )
+        self.shim.chmod(0o755)
+
+    def env(self, **options) -> dict[str, str]:
+        return {
+            **self.after.env(**options),
+            "BROWSER": str(self.shim),
+            "OAUTH_TEST_RECORD": str(self.record_path),
+            "OAUTH_TEST_NEXT_BROWSER": str(self.after.shim),
+        }
+
+    def record(self) -> dict:
+        """{"argv": [...], "environ": {...}} of the run (the browser has run by then)."""
+        return json.loads(self.record_path.read_text())
+
+
+@pytest.fixture
+def recording_browser(tmp_path: Path, http_browser: ScriptedBrowser) -> RecordingBrowser:
+    return RecordingBrowser(tmp_path / "recording-browser", http_browser)
 
 
 # --- the keyring --------------------------------------------------------------------------

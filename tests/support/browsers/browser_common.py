@@ -12,7 +12,10 @@ command line:
   OAUTH_TEST_GRANT_SCOPES   space-separated scopes put in the consent form instead of the
                             requested ones, so the server grants fewer
   OAUTH_TEST_PRELUDE        comma-separated requests to the loopback listener before the real
-                            callback: favicon, wrong_state, missing_state
+                            callback: favicon, wrong_state, missing_state, duplicate_state and
+                            duplicate_code (a second value before the real one, which a
+                            last-one-wins parser would take), wrong_host (the real callback
+                            with a Host that is not the listener's, as after DNS rebinding)
   OAUTH_TEST_NO_CALLBACK    1: do everything except deliver the callback (timeout tests)
   OAUTH_TEST_RESULT         where to write the JSON result (atomically)
   OAUTH_TEST_PIDFILE        the worker's PID is appended here; it leads its own process group
@@ -32,7 +35,7 @@ import tempfile
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 
-PRELUDE_STEPS = ("favicon", "wrong_state", "missing_state")
+PRELUDE_STEPS = ("favicon", "wrong_state", "missing_state", "duplicate_state", "duplicate_code", "wrong_host")
 
 
 @dataclass
@@ -133,10 +136,25 @@ def callback_variant(callback_url: str, step: str) -> str:
     parts = urllib.parse.urlsplit(callback_url)
     if step == "favicon":
         return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/favicon.ico", "", ""))
-    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "state"]
+    if step == "wrong_host":
+        return callback_url  # see prelude_headers
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    if step in ("duplicate_state", "duplicate_code"):
+        name = step.removeprefix("duplicate_")
+        query.insert(0, (name, f"{name}-added-by-test-browser"))
+        return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    query = [(k, v) for k, v in query if k != "state"]
     if step == "wrong_state":
         query.append(("state", "wrong-state-from-test-browser"))
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def prelude_headers(callback_url: str, step: str) -> dict[str, str]:
+    """Extra request headers of a prelude step."""
+    if step == "wrong_host":
+        port = urllib.parse.urlsplit(callback_url).port
+        return {"Host": f"attacker.example:{port}"}
+    return {}
 
 
 def redirect_uri_in(url: str) -> str | None:

@@ -19,6 +19,7 @@ from browser_common import (
     Settings,
     callback_variant,
     launch,
+    prelude_headers,
     redirect_uri_in,
     same_endpoint,
     worker_settings,
@@ -110,10 +111,10 @@ class Walker:
             method, data = "GET", None
         raise RuntimeError(f"more than {MAX_REDIRECTS} redirects, last to {url}")
 
-    def status_of(self, url: str) -> int | None:
+    def status_of(self, url: str, headers: dict[str, str] | None = None) -> int | None:
         """The status of a GET, or None when nothing answers."""
         try:
-            return self.session.get(url, allow_redirects=False, timeout=self.timeout).status_code
+            return self.session.get(url, headers=headers, allow_redirects=False, timeout=self.timeout).status_code
         except requests.RequestException:
             return None
 
@@ -164,7 +165,7 @@ def run(settings: Settings) -> Result:
             callback = answer_consent(walker, page, settings)
         result.callback_url = callback
         for step in settings.prelude:
-            result.prelude[step] = walker.status_of(callback_variant(callback, step))
+            result.prelude[step] = walker.status_of(callback_variant(callback, step), prelude_headers(callback, step))
         if not settings.no_callback:
             response = walker.session.get(callback, allow_redirects=False, timeout=settings.timeout)
             result.callback_status, result.callback_body = response.status_code, response.text
