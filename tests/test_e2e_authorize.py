@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import assert_error_line
+
 pytestmark = pytest.mark.e2e
 
 # The one-time short URL (see README, "Authorizing").
@@ -507,3 +509,94 @@ def test_a_locked_secret_service_stops_before_the_browser_opens(cli, overlay, ht
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not http_browser.started()
     assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+
+
+class _Attacker:
+    """A loopback server standing in for the host a hostile overlay names. It counts
+    every connection, before any request is read, and would hand out a token."""
+
+    def __init__(self) -> None:
+        from tests.support.stand_in import QuietHandler, serve
+
+        self.connections = 0
+        attacker = self
+
+        class Handler(QuietHandler):
+            def setup(self):
+                attacker.connections += 1
+                super().setup()
+
+            def do_POST(self):  # noqa: N802
+                self.send_json(200, {"access_token": "attacker-access", "token_type": "Bearer", "expires_in": 3600})
+
+            do_GET = do_POST
+
+        self.server, self.url = serve(Handler)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _expire_in_keyring(keyring_env: dict, authorization_id: str) -> None:
+    """Make the stored access token expired, so `token` must refresh."""
+    code = (
+        "import sys\n"
+        "from integray_auth.secret_store import ChunkedTokens, KeyringStore\n"
+        "store = ChunkedTokens(KeyringStore())\n"
+        "tokens = store.load(sys.argv[1])\n"
+        "store.save(sys.argv[1], tokens.copy(expires_at='2000-01-01T00:00:00Z'))\n"
+    )
+    env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}
+    subprocess.run([sys.executable, "-c", code, authorization_id], env=env, check=True, timeout=30)
+
+
+def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_binds_it_anew(
+    cli, overlay, http_browser, keyring_env, auth_server, home, tmp_path
+):
+    # The provider comes from the user's providers.toml; later overlays (--registry) change it.
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "providers.toml").write_text(overlay.read_text())
+    assert cli("add", "Bound", "-p", "local", "-c", "reader", env={**http_browser.env(), **keyring_env}).code == 0
+    http_browser.result()
+    server_origin = f"http://127.0.0.1:{auth_server['port']}"
+    [entry] = json.loads((home / "index.json").read_text())["authorizations"]
+    assert entry["endpoints"]["token_origin"] == server_origin
+    assert entry["endpoints"]["revocation_origin"] == server_origin
+    _expire_in_keyring(keyring_env, entry["id"])
+
+    attacker = _Attacker()
+    try:
+        hostile = tmp_path / "hostile.toml"
+        hostile.write_text(
+            f'[providers.local]\ntoken_url = "{attacker.url}/token"\nrevocation_url = "{attacker.url}/revoke"\n'
+        )
+        refused = cli("--registry", str(hostile), "token", "Bound", env=keyring_env)
+        line = assert_error_line(refused, 3, server_origin, attacker.url, str(hostile), "nothing was sent",
+                                 "integray-auth authorize Bound")
+        assert "unexpected error" not in line
+        removal = cli("--registry", str(hostile), "remove", "Bound", "--yes", env=keyring_env)
+        assert_error_line(removal, 3, server_origin, attacker.url, "--no-revoke")
+        assert attacker.connections == 0  # no request, not even a connection
+    finally:
+        attacker.close()
+    assert _state(cli, home / "providers.toml", "Bound")["status"] == "authorized"  # nothing was removed
+
+    # The same server under another origin (localhost instead of 127.0.0.1): still refused
+    # until the user, having checked the overlay, authorizes again; then it is the binding.
+    moved = tmp_path / "moved.toml"
+    localhost_origin = f"http://localhost:{auth_server['port']}"
+    moved.write_text(f'[providers.local]\ntoken_url = "{auth_server["token_endpoint"].replace("127.0.0.1", "localhost")}"\n')
+    assert_error_line(cli("--registry", str(moved), "token", "Bound", env=keyring_env), 3, localhost_origin)
+    again = cli("--registry", str(moved), "authorize", "Bound", env={**http_browser.env(), **keyring_env})
+    http_browser.result()
+    assert again.code == 0, again.stderr
+    [entry] = json.loads((home / "index.json").read_text())["authorizations"]
+    assert entry["endpoints"]["token_origin"] == localhost_origin
+    _expire_in_keyring(keyring_env, entry["id"])
+    refreshed = cli("--registry", str(moved), "token", "Bound", env=keyring_env)
+    assert refreshed.code == 0, refreshed.stderr
+    access = refreshed.stdout.strip()
+    assert requests.get(auth_server["userinfo_endpoint"], headers={"Authorization": f"Bearer {access}"}, timeout=10).ok
+    # And now the old origin is the one refused.
+    assert_error_line(cli("token", "Bound", env=keyring_env), 3, server_origin, localhost_origin)

@@ -94,6 +94,13 @@ class AppContext:
     def registry(self) -> Registry:
         if self._registry is None:
             self._registry = load_registry(self.registry_overlays(), cache_dir=self.paths.cache_dir)
+            # Once per command, as soon as anything reads the registry: an overlay that
+            # retargets a bundled provider must not go unnoticed (usecases/binding.py).
+            for line in self._registry.override_warnings():
+                try:
+                    self.stderr.write(f"integray-auth: {line}\n")
+                except (OSError, ValueError):
+                    pass
         return self._registry
 
     @property

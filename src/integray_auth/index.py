@@ -146,6 +146,7 @@ def _entry_problem(authorization: Authorization) -> str | None:
         and all(type(item) is str for item in a.connectors)
         and all(type(item) is str for item in a.requested_scopes)
         and type(a.active) is bool
+        and (a.endpoints is None or type(a.endpoints) is dict and all(v is None or type(v) is str for v in a.endpoints.values()))
     ):
         return None
     for name in ("id", "name", "provider", "status", "created_at", "updated_at"):
@@ -157,4 +158,10 @@ def _entry_problem(authorization: Authorization) -> str | None:
             return f"'{name}' is not a list of strings"
     if not isinstance(authorization.active, bool):
         return "'active' is not true or false"
+    endpoints = authorization.endpoints
+    if endpoints is not None and (
+        not isinstance(endpoints, dict)
+        or not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in endpoints.items())
+    ):
+        return "'endpoints' is not a table of strings"
     return None

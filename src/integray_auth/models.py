@@ -54,6 +54,7 @@ class Authorization(Record):
         "client_id",
         "keyring_backend",
         "parameters",
+        "endpoints",
         "extra",
     )
 
@@ -79,6 +80,9 @@ class Authorization(Record):
         # Non-secret values that pick the customer's endpoints ({tenant}, {shop}) and
         # the ones the provider's redirect named (QuickBooks' realmId).
         parameters: dict[str, str] | None = None,
+        # What it was authorized against (usecases/binding.py): the origins of the token,
+        # revocation and userinfo endpoints and the issuer; None if authorized before they were recorded.
+        endpoints: dict[str, str | None] | None = None,
         extra: dict[str, Any] | None = None,  # fields of newer versions, kept as is
     ) -> None:
         self.id = id
@@ -99,6 +103,7 @@ class Authorization(Record):
         self.client_id = client_id
         self.keyring_backend = keyring_backend
         self.parameters = parameters
+        self.endpoints = endpoints
         self.extra = {} if extra is None else extra
 
     @property

@@ -211,6 +211,8 @@ def provider_json(provider) -> dict[str, Any]:
             for c in provider.connectors.values()
         ],
         "source": provider.source,
+        # Bundled fields an overlay changed: {field: {"source": file, "bundled": value}}.
+        "overrides": {field: dict(fact) for field, fact in provider.overrides.items()},
     }
 
 
@@ -247,6 +249,8 @@ def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
         lines.append(f"Parameter:         {p.name}{default}: {p.description}")
     if provider.docs_url:
         lines.append(f"Docs:              {provider.docs_url}")
+    for field, fact in provider.overrides.items():
+        lines.append(f"Overridden:        {field} = {getattr(provider, field)!r} by {fact['source']} (bundled: {fact['bundled']!r})")
     if provider.notes:
         lines.append("Notes:")
         lines.extend(f"  {line}".rstrip() for line in provider.notes.strip().splitlines())

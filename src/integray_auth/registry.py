@@ -55,6 +55,20 @@ _URL_FIELDS = (
 )
 # The URLs a provider's parameters may be used in ({tenant}); docs_url is for people.
 TEMPLATED_FIELDS = _URL_FIELDS[:-1]
+# What decides where secrets go and how the flow is protected. An overlay that
+# changes one of these for a bundled provider is shown by `providers show` and
+# warned about on every command that reads the registry.
+WATCHED_FIELDS = (
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "userinfo_url",
+    "device_authorization_url",
+    "issuer",
+    "pkce",
+    "variant",
+    "iss_parameter",
+)
 _PROVIDER_KEYS = {
     "name": str,
     "authorization_url": str,
@@ -172,6 +186,7 @@ class Provider(Record):
         "refresh_tokens",
         "parameters",
         "source",
+        "overrides",
     )
 
     def __init__(
@@ -212,6 +227,9 @@ class Provider(Record):
         refresh_tokens: str = "unconfirmed",  # "rotating" | "reused" | "none": what a refresh does, as documented
         parameters: Mapping[str, Parameter] | None = None,  # template values its URLs use ({tenant})
         source: str = "",  # the file that defined or last changed this provider
+        # For a bundled provider: each WATCHED_FIELDS field an overlay changed ->
+        # {"source": the overlay that set it last, "bundled": the bundled value}.
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -245,6 +263,7 @@ class Provider(Record):
         self.refresh_tokens = refresh_tokens
         self.parameters = {} if parameters is None else parameters
         self.source = source
+        self.overrides = {} if overrides is None else overrides
 
     @property
     def revocation_needs_secret(self) -> bool:
@@ -305,6 +324,20 @@ class Provider(Record):
 class Registry(Record):
     __slots__ = ("providers", "sources")
 
+    def override_warnings(self) -> list[str]:
+        """One line per overlay and bundled provider whose watched fields it changes."""
+        lines = []
+        for provider in self.providers.values():
+            by_source: dict[str, list[str]] = {}
+            for field, fact in provider.overrides.items():
+                by_source.setdefault(fact["source"], []).append(field)
+            for source, fields in by_source.items():
+                lines.append(
+                    f"warning: {source} overrides {', '.join(fields)} of the bundled provider '{provider.id}'; "
+                    f"check that it is yours (integray-auth providers show {provider.id})"
+                )
+        return lines
+
     def __init__(self, providers: Mapping[str, Provider], sources: tuple[str, ...]) -> None:
         self.providers = providers
         self.sources = sources
@@ -327,29 +360,72 @@ def load_registry(overlays: list[Path] | tuple[Path, ...] = (), cache_dir: Path 
 
     With `cache_dir`, the checked and merged result is kept as JSON keyed by
     each file's size and modification time: parsing and checking the TOML
-    costs more than all of `list` otherwise does.
+    costs more than all of `list` otherwise does. What is read back from the
+    cache is checked again like a registry file (cheap next to parsing TOML):
+    an edited cache must never be a way around the checks.
     """
     paths = (bundled_registry_path(), *overlays)
+    sources = tuple(str(p) for p in paths)
     key = _cache_key(paths) if cache_dir else None
-    cached = _read_cache(cache_dir, key) if key else None
-    if cached is not None:
-        merged, origin = cached
-    else:
-        merged, origin = _merge_files(paths)
-        if key:
-            _write_cache(cache_dir, key, merged, origin)
-    providers = {pid: _build_provider(pid, entry, origin[pid]) for pid, entry in merged.items()}
-    return Registry(providers=providers, sources=tuple(str(p) for p in paths))
+    if key:
+        providers = _read_cache(cache_dir, key)
+        if providers is not None:
+            return Registry(providers=providers, sources=sources)
+    merged, origin, overrides = _merge_files(paths)
+    providers = _build_providers(merged, origin, overrides)
+    if key:
+        _write_cache(cache_dir, key, merged, origin, overrides)
+    return Registry(providers=providers, sources=sources)
 
 
-def _merge_files(paths) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+def read_bundled_entry(provider_id: str) -> dict[str, Any] | None:
+    """The bundled file's own entry for a provider, read from the package, never from the cache."""
+    path = bundled_registry_path()
+    return _check_file(_read_toml(path), path).get(provider_id)
+
+
+def _build_providers(merged: dict, origin: dict, overrides: dict) -> dict[str, Provider]:
+    return {pid: _build_provider(pid, entry, origin[pid], overrides.get(pid)) for pid, entry in merged.items()}
+
+
+def _merge_files(paths) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, dict[str, Any]]]:
     merged: dict[str, dict[str, Any]] = {}
     origin: dict[str, str] = {}
-    for path in paths:
+    overrides: dict[str, dict[str, Any]] = {}
+    bundled: dict[str, dict[str, Any]] = {}
+    for n, path in enumerate(paths):
         for pid, entry in _check_file(_read_toml(path), path).items():
+            if n == 0:
+                bundled[pid] = entry
+            elif pid in bundled:
+                _check_pkce_kept(path, pid, bundled[pid], {**merged[pid], **entry}, entry)
+                for field in WATCHED_FIELDS:
+                    if field in entry and entry[field] != bundled[pid].get(field):
+                        overrides.setdefault(pid, {})[field] = {"source": str(path), "bundled": bundled[pid].get(field)}
+                    elif field in entry:
+                        overrides.get(pid, {}).pop(field, None)  # a later overlay set it back
             merged[pid] = _merge(merged[pid], entry) if pid in merged else entry
             origin[pid] = str(path)
-    return merged, origin
+    return merged, origin, {pid: fields for pid, fields in overrides.items() if fields}
+
+
+def _uses_pkce(entry: Mapping[str, Any]) -> bool:
+    # Reservanto's protocol has no PKCE at all: switching the variant turns it off too.
+    return entry.get("variant", "authorization_code") != "reservanto_long_time_token" and entry.get(
+        "pkce", "supported"
+    ) != "unsupported"
+
+
+def _check_pkce_kept(path: Path, pid: str, bundled: Mapping[str, Any], merged: Mapping[str, Any], changed: Mapping) -> None:
+    """An overlay may never turn PKCE off for a bundled provider that has it (RFC 9700 §2.1.1)."""
+    if _uses_pkce(bundled) and not _uses_pkce(merged):
+        field = "pkce" if "pkce" in changed else "variant"
+        raise _fail(
+            path,
+            f"provider '{pid}', field '{field}'",
+            f"{changed.get(field)!r} would turn PKCE off, which the bundled provider uses ({bundled.get('pkce', 'supported')!r}); "
+            "an overlay may not",
+        )
 
 
 def _cache_key(paths) -> list | None:
@@ -369,25 +445,40 @@ def _cache_file(cache_dir: Path) -> Path:
     return cache_dir / "registry.json"
 
 
-def _read_cache(cache_dir: Path, key: list):
+def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
+    """The cached providers, checked again as a registry file is; None when unusable."""
     import json
 
+    path = _cache_file(cache_dir)
     try:
-        data = json.loads(_cache_file(cache_dir).read_bytes())
-        if data["key"] == key:
-            return data["providers"], data["origin"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no cache, or an unusable one: read the TOML
-    return None
+        data = json.loads(path.read_bytes())
+        if data["key"] != key:
+            return None
+        merged, origin, overrides = data["providers"], data["origin"], data["overrides"]
+        _check_file({"providers": merged}, path)
+        if set(origin) != set(merged) or not all(type(v) is str for v in origin.values()):
+            return None
+        for pid, fields in overrides.items():
+            for field, fact in fields.items():
+                if field not in WATCHED_FIELDS or type(fact["source"]) is not str:
+                    return None
+            bundled = {f: fact["bundled"] for f, fact in fields.items() if f in ("pkce", "variant")}
+            _check_pkce_kept(path, pid, {**merged[pid], **bundled}, merged[pid], merged[pid])
+        return _build_providers(merged, origin, overrides)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RegistryError):
+        # No cache, or an unusable or edited one: read the TOML (and say what is
+        # wrong with it, if anything is).
+        return None
 
 
-def _write_cache(cache_dir: Path, key: list, merged: dict, origin: dict) -> None:
+def _write_cache(cache_dir: Path, key: list, merged: dict, origin: dict, overrides: dict) -> None:
     import json
 
     from .fileutil import atomic_write_text
 
     try:
-        atomic_write_text(_cache_file(cache_dir), json.dumps({"key": key, "providers": merged, "origin": origin}))
+        document = {"key": key, "providers": merged, "origin": origin, "overrides": overrides}
+        atomic_write_text(_cache_file(cache_dir), json.dumps(document))
     except (OSError, TypeError, ValueError):
         pass  # a cache is an optimisation; a read-only folder is fine
 
@@ -521,6 +612,11 @@ def _check_url(path: Path, where: str, url: str) -> None:
         host = parts.hostname or ""
     except ValueError:
         raise _fail(path, where, f"{url!r} is not a URL") from None
+    if "@" in parts.netloc:
+        # https://user:pw@host: a credential in a file, sent to whoever that host is
+        # (and shown by `providers show`); never echo it.
+        shown = f"{parts.scheme}://***@{parts.netloc.rpartition('@')[2]}"
+        raise _fail(path, where, f"{shown!r} carries a user name or password (userinfo); remove it")
     if parts.scheme == "https" and host:
         return
     if parts.scheme == "http" and host in LOOPBACK_HOSTS:
@@ -559,7 +655,7 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _build_provider(pid: str, entry: dict[str, Any], source: str) -> Provider:
+def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dict | None = None) -> Provider:
     path = Path(source)
     where = f"provider '{pid}'"
     for key in _REQUIRED_PROVIDER_KEYS:
@@ -613,6 +709,7 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str) -> Provider:
         parameters=parameters,
         callback_parameters=tuple(entry.get("callback_parameters", ())),
         source=source,
+        overrides=overrides,
         **simple,
     )
 

@@ -27,6 +27,7 @@ from ..registry import Provider
 from ..scopes import granted_as_requested
 from ..tokens import TokenSet
 from . import manage
+from .binding import endpoints_of
 from .clients import resolve_credentials
 from .tokens import tokens_lock
 
@@ -79,6 +80,8 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     granted = granted_as_requested(
         authorization.requested_scopes, tokens.scope or [], tokens.refresh_token is not None, tokens.id_token is not None
     )
+    # Bound to what it was authorized against (binding.py), after templating.
+    authorization = authorization.copy(endpoints=endpoints_of(provider))
     saved = _persist(ctx, authorization, tokens, granted, store, credentials.client_id, new, account)
     return AuthorizeResult(
         authorization=saved,
@@ -258,6 +261,7 @@ def _persist(
             entry.expires_at = tokens.expires_at
             entry.granted_scopes = granted
             entry.client_id = client_id
+            entry.endpoints = authorization.endpoints
             entry.account = account or _account_label(tokens) or entry.account
             saved = entry.copy()
     if previous:

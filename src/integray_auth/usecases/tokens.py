@@ -18,6 +18,7 @@ from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens
 from ..tokens import TokenSet
 from . import manage
+from .binding import check_binding
 
 
 def access_token(ctx: AppContext, name: str) -> str:
@@ -26,6 +27,9 @@ def access_token(ctx: AppContext, name: str) -> str:
         raise NotAuthorizedError(
             f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization.name)
         )
+    provider = ctx.registry.get(authorization.provider)
+    if provider is not None:  # gone from the registry: nothing can be sent (a refresh says so)
+        check_binding(ctx, authorization, provider)
     store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
     tokens = _load(store, authorization)
     if not tokens.expired(ctx.clock()):
@@ -137,6 +141,9 @@ def revoke_at_provider(ctx: AppContext, authorization) -> str:
         return f"Warning: could not revoke the grant ({failed.message}); revoke it in the provider's settings."
     if not provider.revocation_url:
         return f"{provider.name} has no revocation endpoint; revoke the access in its settings if needed."
+    # Not best effort: a retargeted endpoint would receive the refresh token; stop before
+    # anything is sent or removed.
+    check_binding(ctx, authorization, provider, removing=True)
     try:
         tokens = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend)).load(authorization.id)
         if tokens is None:

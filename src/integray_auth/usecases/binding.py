@@ -1,0 +1,117 @@
+"""An authorization is bound to the endpoints it was authorized against.
+
+`authorize` records in the index what identifies them: the origins of the
+token, revocation and userinfo endpoints, and the issuer. Before anything is
+sent with its tokens or the client secret (`token` and its refresh, the
+revocation of `remove`), the registry must still name the same ones: an
+overlay that retargets a provider's `token_url` would otherwise receive the
+refresh token and the client secret on the next refresh.
+
+On the `token` path: stdlib only, and one dict comparison when nothing changed.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..context import AppContext
+from ..errors import RegistryError
+from ..models import Authorization
+from ..registry import Provider
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping
+
+# index key -> (registry field, how the message names it)
+BOUND = {
+    "token_origin": ("token_url", "token endpoint"),
+    "revocation_origin": ("revocation_url", "revocation endpoint"),
+    "userinfo_origin": ("userinfo_url", "userinfo endpoint"),
+    "issuer": ("issuer", "issuer"),
+}
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def endpoints_of(provider: Provider | Mapping[str, Any]) -> dict[str, str | None]:
+    """What `authorize` records: a provider's (or a raw registry entry's) bound endpoints."""
+    get = provider.get if isinstance(provider, dict) else lambda field: getattr(provider, field)
+    bound: dict[str, str | None] = {}
+    for key, (field, _) in BOUND.items():
+        value = get(field)
+        bound[key] = value if key == "issuer" or not value else origin(value)
+    return bound
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] (RFC 6454), the default port left out: where a request goes."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # not a port number: keep what was written, it will not match anything else
+        return f"{scheme}://{parts.netloc.lower()}"
+    return f"{scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS.get(scheme)) else f":{port}")
+
+
+def check_binding(ctx: AppContext, authorization: Authorization, provider: Provider, removing: bool = False) -> None:
+    """Refuse (RegistryError, exit 3) when the registry no longer names the endpoints
+    `authorization` was authorized against; nothing has been sent when it does."""
+    current = endpoints_of(provider)
+    recorded = authorization.endpoints
+    if recorded == current:
+        return
+    # Something differs, or nothing was recorded. The package's own providers.toml is
+    # trusted like the program itself, so it is read here (never the cache, which anyone
+    # able to write the cache folder could edit): its values are always accepted, so an
+    # upgrade that moves a provider's endpoint does not break its authorizations.
+    from ..registry import read_bundled_entry
+
+    entry = read_bundled_entry(provider.id)
+    bundled = endpoints_of(entry) if entry is not None else None
+    for key, (field, label) in BOUND.items():
+        now = current[key]
+        if bundled is not None and now == bundled[key]:
+            continue
+        if recorded is not None:
+            then = recorded.get(key)
+        elif bundled is not None:
+            # Authorized before bindings were recorded: it was most likely authorized
+            # against the bundled endpoints, so an overlay changing them is refused
+            # (a legitimate overlay costs one `authorize`; a hostile one gets nothing).
+            then = bundled[key]
+        else:
+            # Recorded before bindings, and a provider only an overlay defines: there
+            # is nothing better to compare with; the registry of today is recorded now
+            # (trust on first use), so any later change is caught.
+            continue
+        if now != then:
+            raise _mismatch(authorization, provider, field, label, then, now, removing)
+    _record(ctx, authorization, current)
+
+
+def _mismatch(authorization, provider: Provider, field: str, label: str, then, now, removing: bool) -> RegistryError:
+    from .manage import shell_quoted
+
+    source = provider.overrides.get(field, {}).get("source") or provider.source
+    name = shell_quoted(authorization.name)
+    hint = f"Check that file; if {now or 'none'} is right, bind it anew with: integray-auth authorize {name}"
+    if removing:
+        hint += f" (or forget it without revoking: integray-auth remove {name} --no-revoke)"
+    return RegistryError(
+        f"'{authorization.name}' was authorized against the {label} {then or 'none'}, but the registry "
+        f"({source}, provider '{provider.id}') now names {now or 'none'}; nothing was sent",
+        hint=hint,
+    )
+
+
+def _record(ctx: AppContext, authorization: Authorization, current: dict[str, str | None]) -> None:
+    from .manage import find_in
+
+    with ctx.index.transaction() as authorizations:
+        entry = find_in(authorizations, authorization.id)
+        entry.endpoints = dict(current)
+    authorization.endpoints = dict(current)

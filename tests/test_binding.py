@@ -1,0 +1,321 @@
+"""An authorization is bound to the endpoints it was authorized against; overlays
+that change a bundled provider's endpoints or PKCE are shown, warned about, and
+never allowed to turn PKCE off; the registry cache is checked like a file.
+
+Through the installed command, with the insecure file store and loopback
+stand-ins (the real server and keyring: tests/test_e2e_authorize.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from integray_auth.errors import ExitCode
+from integray_auth.index import Index
+from integray_auth.registry import load_registry
+from integray_auth.secret_store import ChunkedTokens, FileStore
+from integray_auth.tokens import TokenSet
+from integray_auth.usecases import manage
+from tests.conftest import assert_error_line
+from tests.support.stand_in import QuietHandler, serve
+
+FRESH = "2099-01-01T00:00:00Z"
+EXPIRED = "2000-01-01T00:00:00Z"
+GOOGLE_TOKEN_ORIGIN = "https://oauth2.googleapis.com"
+
+
+class CountingEndpoint:
+    """A token/revocation endpoint that counts every connection and answers a token."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        counter = self
+
+        class Handler(QuietHandler):
+            def setup(self):
+                counter.connections += 1
+                super().setup()
+
+            def do_POST(self):  # noqa: N802
+                self.read_body()
+                self.send_json(200, {"access_token": "new-access", "token_type": "Bearer", "expires_in": 3600})
+
+        self.server, self.url = serve(Handler)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def endpoint():
+    server = CountingEndpoint()
+    yield server
+    server.close()
+
+
+def stub_overlay(path: Path, token_url: str) -> Path:
+    path.write_text(f'''schema_version = 1
+
+[providers.stub]
+name = "Stub"
+authorization_url = "https://stub.example/authorize"
+token_url = "{token_url}"
+client_id = "stub-client"
+
+[providers.stub.scopes]
+read = "Read"
+
+[providers.stub.connectors.reader]
+name = "Reader"
+description = "Reads."
+scopes = ["read"]
+''')
+    return path
+
+
+def authorized(make_ctx, home, name: str, provider: str, connector: str, registry: Path | None = None,
+               endpoints: dict | None = None, expires_at: str = FRESH) -> str:
+    """An Authorized entry with its tokens in the file store, as an older version
+    (endpoints=None) or this one recorded it. Returns its id."""
+    ctx = make_ctx(registry_path=registry)
+    entry = manage.save_new(ctx, manage.new_authorization(ctx, name, provider, [connector]))
+    with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
+        saved = manage.find_in(authorizations, entry.id)
+        saved.status, saved.storage, saved.client_id, saved.endpoints = "authorized", "file", "stub-client", endpoints
+    store = FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock")
+    ChunkedTokens(store).save(entry.id, TokenSet(access_token="old-access", refresh_token="old-refresh", expires_at=expires_at))
+    return entry.id
+
+
+def recorded(home: Path, authorization_id: str) -> dict | None:
+    entries = json.loads((home / "index.json").read_text())["authorizations"]
+    return next(e for e in entries if e["id"] == authorization_id).get("endpoints")
+
+
+# --- the binding ------------------------------------------------------------------------
+
+
+def test_a_recorded_binding_refuses_a_retargeted_token_endpoint_and_sends_nothing(cli, make_ctx, home, tmp_path, endpoint):
+    good = stub_overlay(tmp_path / "good.toml", "https://stub.example/token")
+    bound = {"token_origin": "https://stub.example", "revocation_origin": None, "userinfo_origin": None, "issuer": None}
+    authorized(make_ctx, home, "Stub", "stub", "reader", good, endpoints=bound, expires_at=EXPIRED)
+    hostile = stub_overlay(tmp_path / "hostile.toml", endpoint.url + "/token")
+
+    result = cli("--registry", str(hostile), "token", "Stub")
+
+    line = assert_error_line(result, ExitCode.REGISTRY, "https://stub.example", endpoint.url, str(hostile),
+                             "nothing was sent", "integray-auth authorize Stub")
+    assert "unexpected error" not in line
+    assert endpoint.connections == 0
+    assert recorded(home, json.loads((home / "index.json").read_text())["authorizations"][0]["id"]) == bound
+
+
+def test_a_path_change_on_the_same_origin_is_not_a_retarget(cli, make_ctx, home, tmp_path, endpoint):
+    first = stub_overlay(tmp_path / "first.toml", endpoint.url + "/token")
+    bound = {"token_origin": endpoint.url, "revocation_origin": None, "userinfo_origin": None, "issuer": None}
+    authorized(make_ctx, home, "Stub", "stub", "reader", first, endpoints=bound, expires_at=EXPIRED)
+    moved = stub_overlay(tmp_path / "moved.toml", endpoint.url + "/v2/token")
+    result = cli("--registry", str(moved), "token", "Stub")
+    assert result.code == 0, result.stderr
+    assert result.stdout == "new-access\n" and endpoint.connections == 1
+
+
+def test_a_binding_recorded_before_this_version_is_recorded_on_first_use_for_an_overlay_provider(
+    cli, make_ctx, home, tmp_path, endpoint
+):
+    # Nothing to compare with: the registry of the first use becomes the binding (trust on first use).
+    first = stub_overlay(tmp_path / "first.toml", "https://stub.example/token")
+    authorization_id = authorized(make_ctx, home, "Stub", "stub", "reader", first)
+    assert recorded(home, authorization_id) is None
+    assert cli("--registry", str(first), "token", "Stub").stdout == "old-access\n"
+    assert recorded(home, authorization_id)["token_origin"] == "https://stub.example"
+
+    hostile = stub_overlay(tmp_path / "hostile.toml", endpoint.url + "/token")
+    assert_error_line(cli("--registry", str(hostile), "token", "Stub"), ExitCode.REGISTRY, "https://stub.example", endpoint.url)
+    assert endpoint.connections == 0
+
+
+def test_a_binding_recorded_before_this_version_is_the_bundled_one_for_a_bundled_provider(
+    cli, make_ctx, home, tmp_path, endpoint
+):
+    authorization_id = authorized(make_ctx, home, "Gmail", "google", "gmail-list-messages", expires_at=EXPIRED)
+    hostile = tmp_path / "hostile.toml"
+    hostile.write_text(f'[providers.google]\ntoken_url = "{endpoint.url}/token"\n')
+
+    result = cli("--registry", str(hostile), "token", "Gmail", env={"INTEGRAY_AUTH_GOOGLE_CLIENT_SECRET": "s3cret"})
+
+    assert result.code == ExitCode.REGISTRY, result.stderr
+    warning, error = result.stderr.splitlines()  # the overlay warning, then the refusal
+    assert str(hostile) in warning and "token_url" in warning and "'google'" in warning
+    assert GOOGLE_TOKEN_ORIGIN in error and endpoint.url in error and "integray-auth authorize Gmail" in error
+    assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr and "s3cret" not in result.stderr
+    assert endpoint.connections == 0
+    assert recorded(home, authorization_id) is None  # nothing accepted, nothing recorded
+
+    # Without the overlay it keeps working, and the bundled endpoints become its binding.
+    fresh_id = authorized(make_ctx, home, "Calendar", "google", "gmail-list-messages")
+    assert cli("token", "Calendar").stdout == "old-access\n"
+    assert recorded(home, fresh_id)["token_origin"] == GOOGLE_TOKEN_ORIGIN
+
+
+def test_the_bundled_endpoints_are_always_accepted_so_an_upgrade_may_move_them(cli, make_ctx, home):
+    # As if an older bundled providers.toml had another token host.
+    old = {"token_origin": "https://old-token.example", "revocation_origin": None, "userinfo_origin": None, "issuer": None}
+    authorization_id = authorized(make_ctx, home, "Gmail", "google", "gmail-list-messages", endpoints=old)
+    result = cli("token", "Gmail")
+    assert result.code == 0, result.stderr
+    assert recorded(home, authorization_id)["token_origin"] == GOOGLE_TOKEN_ORIGIN
+
+
+def test_remove_refuses_to_revoke_at_a_retargeted_endpoint_and_keeps_everything(cli, make_ctx, home, tmp_path, endpoint):
+    bound = {"token_origin": "https://stub.example", "revocation_origin": "https://stub.example",
+             "userinfo_origin": None, "issuer": None}
+    good = stub_overlay(tmp_path / "good.toml", "https://stub.example/token")
+    good.write_text(good.read_text().replace('client_id =', 'revocation_url = "https://stub.example/revoke"\nclient_id ='))
+    authorized(make_ctx, home, "Stub", "stub", "reader", good, endpoints=bound)
+    hostile = tmp_path / "hostile.toml"
+    hostile.write_text(good.read_text().replace("https://stub.example/revoke", endpoint.url + "/revoke"))
+
+    result = cli("--registry", str(hostile), "remove", "Stub", "--yes")
+
+    assert_error_line(result, ExitCode.REGISTRY, "revocation endpoint", "https://stub.example", endpoint.url,
+                      "integray-auth authorize Stub", "--no-revoke")
+    assert endpoint.connections == 0
+    assert len(json.loads((home / "index.json").read_text())["authorizations"]) == 1
+    assert json.loads((home / "tokens-insecure.json").read_text())["entries"]
+    # Forgetting it without revoking sends nothing anywhere, so it is allowed.
+    assert cli("--registry", str(hostile), "remove", "Stub", "--yes", "--no-revoke").code == 0
+    assert endpoint.connections == 0
+
+
+@pytest.mark.parametrize("endpoints", ['"https://x.example"', '{"token_origin": 5}', '["a"]'])
+def test_a_hand_edited_binding_that_is_not_a_table_of_strings_is_exit_4(cli, make_ctx, home, endpoints):
+    authorized(make_ctx, home, "Gmail", "google", "gmail-list-messages")
+    index = home / "index.json"
+    index.write_text(index.read_text().replace('"endpoints": null', f'"endpoints": {endpoints}'))
+    assert_error_line(cli("token", "Gmail"), ExitCode.INDEX, "'endpoints'", "doctor --repair")
+
+
+# --- overlays over bundled providers ----------------------------------------------------
+
+
+def test_providers_show_names_every_overridden_field_and_the_warning_comes_once(cli, tmp_path):
+    overlay = tmp_path / "tenant.toml"
+    overlay.write_text('[providers.google]\ntoken_url = "https://tenant.example/token"\npkce = "required"\nname = "G"\n')
+    shown = cli("--registry", str(overlay), "providers", "show", "google")
+    assert shown.code == 0, shown.stderr
+    assert "Overridden:        token_url = 'https://tenant.example/token'" in shown.stdout
+    assert f"by {overlay} (bundled: 'https://oauth2.googleapis.com/token')" in shown.stdout
+    assert "Overridden:        pkce = 'required'" in shown.stdout and "Overridden:        name" not in shown.stdout
+    [warning] = shown.stderr.splitlines()
+    assert warning.startswith("integray-auth: warning: ")
+    assert str(overlay) in warning and "token_url, pkce" in warning and "'google'" in warning
+
+    as_json = cli("--registry", str(overlay), "providers", "show", "google", "--json").json()["provider"]
+    assert as_json["overrides"] == {
+        "token_url": {"source": str(overlay), "bundled": "https://oauth2.googleapis.com/token"},
+        "pkce": {"source": str(overlay), "bundled": "supported"},
+    }
+    plain = cli("providers", "show", "google")
+    assert plain.stderr == "" and "Overridden" not in plain.stdout
+
+
+def test_the_fast_path_warns_once_too(cli, make_ctx, home, tmp_path):
+    authorized(make_ctx, home, "Gmail", "google", "gmail-list-messages")
+    authorized(make_ctx, home, "Drive", "google", "gmail-list-messages")
+    overlay = tmp_path / "o.toml"
+    overlay.write_text('[providers.google]\nrevocation_url = "https://other.example/revoke"\n')
+    for _ in range(2):  # from the TOML, then from the cache
+        listed = cli("--registry", str(overlay), "list")
+        assert listed.code == 0 and len(listed.stdout.splitlines()) == 2
+        [warning] = listed.stderr.splitlines()
+        assert "revocation_url" in warning and str(overlay) in warning
+
+
+def test_an_overlay_setting_a_field_back_to_the_bundled_value_is_no_override(cli, tmp_path):
+    first = tmp_path / "first.toml"
+    first.write_text('[providers.google]\ntoken_url = "https://tenant.example/token"\n')
+    second = tmp_path / "second.toml"
+    second.write_text('[providers.google]\ntoken_url = "https://oauth2.googleapis.com/token"\n')
+    registry = load_registry([first, second])
+    assert registry.get("google").overrides == {} and registry.override_warnings() == []
+
+
+@pytest.mark.parametrize("text, field", [
+    ('pkce = "unsupported"', "pkce"),
+    ('variant = "reservanto_long_time_token"', "variant"),
+])
+def test_an_overlay_may_never_turn_pkce_off_for_a_bundled_provider_that_has_it(cli, tmp_path, text, field):
+    overlay = tmp_path / "nopkce.toml"
+    overlay.write_text(f"[providers.google]\n{text}\n")
+    result = cli("--registry", str(overlay), "providers")
+    assert_error_line(result, ExitCode.REGISTRY, str(overlay), "provider 'google'", f"field '{field}'", "PKCE off")
+
+
+def test_pkce_may_be_changed_where_the_bundled_provider_has_none_or_for_a_provider_of_ones_own(tmp_path):
+    overlay = tmp_path / "o.toml"
+    overlay.write_text('[providers.reservanto]\npkce = "required"\n')
+    assert load_registry([overlay]).get("reservanto").pkce == "required"
+    stub = stub_overlay(tmp_path / "stub.toml", "https://stub.example/token")
+    stub.write_text(stub.read_text().replace('client_id =', 'pkce = "unsupported"\nclient_id ='))
+    assert load_registry([stub]).get("stub").pkce == "unsupported"
+
+
+# --- userinfo in registry URLs -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["https://user:hunter2@login.example/token", "https://hunter2@login.example/token"])
+def test_a_registry_url_with_userinfo_is_refused_without_echoing_it(cli, tmp_path, url):
+    overlay = stub_overlay(tmp_path / "creds.toml", url)
+    result = cli("--registry", str(overlay), "providers")
+    line = assert_error_line(result, ExitCode.REGISTRY, str(overlay), "provider 'stub', field 'token_url'", "userinfo")
+    assert "hunter2" not in line
+
+
+# --- the registry cache ---------------------------------------------------------------------
+
+
+def _tamper(cache: Path, change) -> None:
+    path = cache / "registry.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_an_edited_cache_entry_with_a_plain_http_url_is_not_accepted(cli, make_ctx, home, tmp_path, endpoint):
+    cache = tmp_path / "cache"
+    assert load_registry([], cache_dir=cache).get("google").token_url == "https://oauth2.googleapis.com/token"
+    _tamper(cache, lambda data: data["providers"]["google"].update(token_url="http://evil.example/token"))
+    assert load_registry([], cache_dir=cache).get("google").token_url == "https://oauth2.googleapis.com/token"
+    # ...and the cache is written anew from the files.
+    assert json.loads((cache / "registry.json").read_text())["providers"]["google"]["token_url"].startswith("https://oauth2")
+
+
+def test_the_command_does_not_take_an_edited_cache_either(cli, home):
+    assert cli("providers").code == 0  # writes the cache in INTEGRAY_AUTH_HOME/cache
+    _tamper(home / "cache", lambda data: data["providers"]["google"].update(token_url="http://evil.example/token"))
+    shown = cli("providers", "show", "google", "--json")
+    assert shown.code == 0, shown.stderr
+    assert shown.json()["provider"]["token_url"] == "https://oauth2.googleapis.com/token"
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["providers"]["google"].update(pkce="none"),
+    lambda d: d["providers"]["google"].update(redirect_host="0.0.0.0"),
+    lambda d: d["providers"]["google"].update(unknown_field=1),
+    lambda d: d["providers"]["google"]["connectors"]["gmail-list-messages"].update(scopes=["not-a-scope"]),
+    lambda d: d["origin"].pop("google"),
+    lambda d: d.pop("overrides"),
+    lambda d: d["overrides"].update(google={"pkce": {"source": "x", "bundled": "required"}}) or d["providers"]["google"].update(
+        pkce="unsupported"),
+])
+def test_a_cache_that_would_not_pass_as_a_registry_file_is_read_from_the_files_instead(tmp_path, change):
+    cache = tmp_path / "cache"
+    load_registry([], cache_dir=cache)
+    _tamper(cache, change)
+    google = load_registry([], cache_dir=cache).get("google")
+    assert google.pkce == "supported" and google.redirect_host == "127.0.0.1"
+    assert google.connectors["gmail-list-messages"].scopes != ("not-a-scope",)
