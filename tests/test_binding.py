@@ -123,19 +123,45 @@ def test_a_path_change_on_the_same_origin_is_not_a_retarget(cli, make_ctx, home,
     assert result.stdout == "new-access\n" and endpoint.connections == 1
 
 
+def expire(home: Path) -> None:
+    store = FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock")
+    for key in json.loads((home / "tokens-insecure.json").read_text())["entries"]:
+        authorization_id = key.removeprefix("authorization:")
+        tokens = ChunkedTokens(store).load(authorization_id)
+        ChunkedTokens(store).save(authorization_id, tokens.copy(expires_at=EXPIRED))
+
+
+def test_a_valid_access_token_is_handed_out_without_reading_the_registry(cli, make_ctx, home, tmp_path, endpoint):
+    # Nothing leaves for any endpoint; the hot path stays as fast as it was.
+    good = stub_overlay(tmp_path / "good.toml", "https://stub.example/token")
+    bound = {"token_origin": "https://stub.example", "revocation_origin": None, "userinfo_origin": None, "issuer": None}
+    authorized(make_ctx, home, "Stub", "stub", "reader", good, endpoints=bound)
+    hostile = stub_overlay(tmp_path / "hostile.toml", endpoint.url + "/token")
+    assert cli("--registry", str(hostile), "token", "Stub").stdout == "old-access\n"
+    expire(home)
+    assert cli("--registry", str(hostile), "token", "Stub").code == ExitCode.REGISTRY
+    assert endpoint.connections == 0
+
+
 def test_a_binding_recorded_before_this_version_is_recorded_on_first_use_for_an_overlay_provider(
     cli, make_ctx, home, tmp_path, endpoint
 ):
     # Nothing to compare with: the registry of the first use becomes the binding (trust on first use).
-    first = stub_overlay(tmp_path / "first.toml", "https://stub.example/token")
-    authorization_id = authorized(make_ctx, home, "Stub", "stub", "reader", first)
+    first = stub_overlay(tmp_path / "first.toml", endpoint.url + "/token")
+    authorization_id = authorized(make_ctx, home, "Stub", "stub", "reader", first, expires_at=EXPIRED)
     assert recorded(home, authorization_id) is None
-    assert cli("--registry", str(first), "token", "Stub").stdout == "old-access\n"
-    assert recorded(home, authorization_id)["token_origin"] == "https://stub.example"
+    assert cli("--registry", str(first), "token", "Stub").stdout == "new-access\n"
+    assert recorded(home, authorization_id)["token_origin"] == endpoint.url
+    assert endpoint.connections == 1
 
-    hostile = stub_overlay(tmp_path / "hostile.toml", endpoint.url + "/token")
-    assert_error_line(cli("--registry", str(hostile), "token", "Stub"), ExitCode.REGISTRY, "https://stub.example", endpoint.url)
-    assert endpoint.connections == 0
+    other = CountingEndpoint()
+    try:
+        hostile = stub_overlay(tmp_path / "hostile.toml", other.url + "/token")
+        expire(home)
+        assert_error_line(cli("--registry", str(hostile), "token", "Stub"), ExitCode.REGISTRY, endpoint.url, other.url)
+        assert other.connections == 0
+    finally:
+        other.close()
 
 
 def test_a_binding_recorded_before_this_version_is_the_bundled_one_for_a_bundled_provider(
@@ -155,19 +181,41 @@ def test_a_binding_recorded_before_this_version_is_the_bundled_one_for_a_bundled
     assert endpoint.connections == 0
     assert recorded(home, authorization_id) is None  # nothing accepted, nothing recorded
 
-    # Without the overlay it keeps working, and the bundled endpoints become its binding.
-    fresh_id = authorized(make_ctx, home, "Calendar", "google", "gmail-list-messages")
-    assert cli("token", "Calendar").stdout == "old-access\n"
-    assert recorded(home, fresh_id)["token_origin"] == GOOGLE_TOKEN_ORIGIN
+
+def _check(make_ctx, name: str) -> dict:
+    """check_binding as a refresh runs it (in process: a refresh would reach the real Google)."""
+    from integray_auth.usecases.binding import check_binding
+
+    ctx = make_ctx()
+    authorization = manage.find(ctx, name)
+    check_binding(ctx, authorization, ctx.registry.get(authorization.provider))
+    return manage.find(ctx, name).endpoints
 
 
-def test_the_bundled_endpoints_are_always_accepted_so_an_upgrade_may_move_them(cli, make_ctx, home):
+def test_without_an_overlay_an_older_entry_of_a_bundled_provider_is_bound_to_the_bundled_endpoints(make_ctx, home):
+    authorized(make_ctx, home, "Gmail", "google", "gmail-list-messages")
+    assert _check(make_ctx, "Gmail") == {
+        "token_origin": GOOGLE_TOKEN_ORIGIN,
+        "revocation_origin": GOOGLE_TOKEN_ORIGIN,
+        "userinfo_origin": None,  # none bundled
+        "issuer": "https://accounts.google.com",
+    }
+
+
+def test_the_bundled_endpoints_are_always_accepted_so_an_upgrade_may_move_them(make_ctx, home):
     # As if an older bundled providers.toml had another token host.
     old = {"token_origin": "https://old-token.example", "revocation_origin": None, "userinfo_origin": None, "issuer": None}
-    authorization_id = authorized(make_ctx, home, "Gmail", "google", "gmail-list-messages", endpoints=old)
-    result = cli("token", "Gmail")
-    assert result.code == 0, result.stderr
-    assert recorded(home, authorization_id)["token_origin"] == GOOGLE_TOKEN_ORIGIN
+    authorized(make_ctx, home, "Gmail", "google", "gmail-list-messages", endpoints=old)
+    assert _check(make_ctx, "Gmail")["token_origin"] == GOOGLE_TOKEN_ORIGIN
+
+
+def test_origins_leave_out_default_ports_and_case():
+    from integray_auth.usecases.binding import origin
+
+    assert origin("https://Login.Example:443/a/b?c") == "https://login.example"
+    assert origin("http://127.0.0.1:8000/o/token/") == "http://127.0.0.1:8000"
+    assert origin("http://[::1]:9/t") == "http://[::1]:9"
+    assert origin("https://login.example:8443/t") != origin("https://login.example/t")
 
 
 def test_remove_refuses_to_revoke_at_a_retargeted_endpoint_and_keeps_everything(cli, make_ctx, home, tmp_path, endpoint):

@@ -417,8 +417,8 @@ def test_remove_revokes_the_grant_at_the_provider_then_forgets_it(cli, overlay, 
 
 
 def test_remove_without_a_reachable_provider_still_forgets_and_says_so(cli, overlay, http_browser, home, tmp_path):
-    assert _run(cli, overlay, "add", "Offline", "-p", "local", "-c", "reader", "--insecure-storage",
-                env=http_browser.env()).code == 0
+    # Authorized with that revocation endpoint already: one it is not bound to is refused
+    # before anything is sent (test_an_overlay_retargeting_...).
     unreachable = tmp_path / "unreachable.toml"
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -428,6 +428,8 @@ def test_remove_without_a_reachable_provider_still_forgets_and_says_so(cli, over
     start = text.index('revocation_url = "') + len('revocation_url = "')
     end = text.index('"', start)
     unreachable.write_text(text.replace(text[start:end], f"http://127.0.0.1:{port}/revoke/"))
+    assert _run(cli, unreachable, "add", "Offline", "-p", "local", "-c", "reader", "--insecure-storage",
+                env=http_browser.env()).code == 0
     result = cli("--registry", str(unreachable), "remove", "Offline", "--yes")
     assert result.code == 0, result.stderr
     assert "could not revoke" in result.stderr and "Removed 'Offline'." in result.stderr
@@ -599,4 +601,5 @@ def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_
     access = refreshed.stdout.strip()
     assert requests.get(auth_server["userinfo_endpoint"], headers={"Authorization": f"Bearer {access}"}, timeout=10).ok
     # And now the old origin is the one refused.
+    _expire_in_keyring(keyring_env, entry["id"])
     assert_error_line(cli("token", "Bound", env=keyring_env), 3, server_origin, localhost_origin)

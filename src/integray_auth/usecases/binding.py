@@ -68,10 +68,7 @@ def check_binding(ctx: AppContext, authorization: Authorization, provider: Provi
     # trusted like the program itself, so it is read here (never the cache, which anyone
     # able to write the cache folder could edit): its values are always accepted, so an
     # upgrade that moves a provider's endpoint does not break its authorizations.
-    from ..registry import read_bundled_entry
-
-    entry = read_bundled_entry(provider.id)
-    bundled = endpoints_of(entry) if entry is not None else None
+    bundled = _bundled_endpoints(authorization, provider.id)
     for key, (field, label) in BOUND.items():
         now = current[key]
         if bundled is not None and now == bundled[key]:
@@ -91,6 +88,26 @@ def check_binding(ctx: AppContext, authorization: Authorization, provider: Provi
         if now != then:
             raise _mismatch(authorization, provider, field, label, then, now, removing)
     _record(ctx, authorization, current)
+
+
+def _bundled_endpoints(authorization: Authorization, provider_id: str) -> dict[str, str | None] | None:
+    """The bundled entry's endpoints, filled in with the authorization's saved values
+    ({tenant}) like the registry's are; None for a provider only an overlay defines."""
+    from ..registry import read_bundled_entry
+
+    entry = read_bundled_entry(provider_id)
+    if entry is None:
+        return None
+    values = {name: p.get("default") for name, p in entry.get("parameters", {}).items()}
+    values.update(authorization.parameters or {})
+    filled = {}
+    for field, _ in BOUND.values():
+        url = entry.get(field)
+        for name, value in values.items():
+            if url and isinstance(value, str):
+                url = url.replace("{" + name + "}", value)
+        filled[field] = url
+    return endpoints_of(filled)
 
 
 def _mismatch(authorization, provider: Provider, field: str, label: str, then, now, removing: bool) -> RegistryError:

@@ -27,9 +27,6 @@ def access_token(ctx: AppContext, name: str) -> str:
         raise NotAuthorizedError(
             f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization.name)
         )
-    provider = ctx.registry.get(authorization.provider)
-    if provider is not None:  # gone from the registry: nothing can be sent (a refresh says so)
-        check_binding(ctx, authorization, provider)
     store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
     tokens = _load(store, authorization)
     if not tokens.expired(ctx.clock()):
@@ -93,6 +90,10 @@ def tokens_lock(ctx: AppContext, name: str):
 
 def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
     provider = manage.provider_for(ctx, authorization)  # the token URL of its tenant / shop
+    # Here, where the refresh token and the client secret would leave, not on every
+    # `token`: a stored access token goes only where the caller sends it, and that
+    # path must not even read the registry (it stays as fast as before).
+    check_binding(ctx, authorization, provider)
     if provider.variant == "reservanto_long_time_token":
         from ..oauth import reservanto
 
