@@ -188,7 +188,7 @@ def _check(make_ctx, name: str) -> dict:
 
     ctx = make_ctx()
     authorization = manage.find(ctx, name)
-    check_binding(ctx, authorization, ctx.registry.get(authorization.provider))
+    check_binding(ctx, authorization, manage.provider_for(ctx, authorization))
     return manage.find(ctx, name).endpoints
 
 
@@ -367,3 +367,13 @@ def test_a_cache_that_would_not_pass_as_a_registry_file_is_read_from_the_files_i
     google = load_registry([], cache_dir=cache).get("google")
     assert google.pkce == "supported" and google.redirect_host == "127.0.0.1"
     assert google.connectors["gmail-list-messages"].scopes != ("not-a-scope",)
+
+
+def test_a_templated_provider_is_bound_to_its_filled_in_endpoints(make_ctx, home, tmp_path):
+    authorization_id = authorized(make_ctx, home, "Contoso", "microsoft", "outlook-read-mail")
+    with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
+        manage.find_in(authorizations, authorization_id).parameters = {"tenant": "contoso.onmicrosoft.com"}
+    # Before bindings were recorded: the bundled URLs, filled in with its tenant, are the binding.
+    bound = _check(make_ctx, "Contoso")
+    assert bound["token_origin"] == "https://login.microsoftonline.com"
+    assert bound["issuer"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0"
