@@ -21,6 +21,7 @@ _VIEW_FLAGS = {"--inactive": "inactive", "--all": "all"}
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        _check_utf8(args)
         code = _fast_path(args)
         if code is None:
             code = _run_typer(args)
@@ -48,15 +49,38 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(message: str, hint: str | None) -> None:
+    from .printable import escape
+
+    # Messages quote provider answers and index strings: escaped here, once,
+    # so no error line can carry a terminal escape sequence or a line break.
+    message = escape(message)
     line = f"integray-auth: {message}"
     if hint:
         # "did you mean 'x'?" already ends the sentence.
-        line += f"{'' if message.endswith(('.', '?', '!')) else '.'} {hint}"
+        line += f"{'' if message.endswith(('.', '?', '!')) else '.'} {escape(hint)}"
     try:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
+
+
+def _check_utf8(args: list[str]) -> None:
+    """Bytes that are not UTF-8 reach us as lone surrogates (PEP 383); no name,
+    path or id can be one, and they would fail later when written out."""
+    for position, arg in enumerate(args, 1):
+        if arg.isascii():
+            continue
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            from .errors import UsageError
+            from .printable import quoted
+
+            raise UsageError(
+                f"argument {position} ({quoted(arg)}) is not valid UTF-8 text",
+                hint="Check the terminal's encoding (LANG, LC_ALL) and type it again.",
+            ) from None
 
 
 def _fast_path(args: list[str]) -> int | None:

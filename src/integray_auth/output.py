@@ -1,6 +1,10 @@
 """How data reaches stdout: an aligned table on a terminal, tab-separated
 rows when piped, and versioned JSON with --json.
 
+Every field is outside text (index, registry, provider answers) and goes
+through `printable` once here: escaped for a terminal, one line per row in
+TSV, and as JSON escapes where json.dumps leaves characters raw.
+
 Hand-rolled and stdlib-only on purpose: Rich's Table costs ~0.25 ms a row
 (shared/reference/perf.md), too slow for `list` in scripts.
 """
@@ -14,6 +18,7 @@ if TYPE_CHECKING:
 
 from .context import AppContext, isatty
 from .models import Authorization
+from .printable import escape, json_text, tsv_cell
 from .usecases.manage import AuthorizationDetails, connector_name
 
 JSON_VERSION = 1
@@ -24,17 +29,19 @@ def write_json(stream: TextIO, document: dict[str, Any]) -> None:
     json's indenting encoder is pure Python, ~4x slower for a long list."""
     document = {"schema_version": JSON_VERSION, **document}
     if isatty(stream):
-        stream.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(document, indent=2, ensure_ascii=False)
     else:
-        stream.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    stream.write(json_text(text) + "\n")
 
 
 def write_rows(ctx: AppContext, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """A table for people, or header-less TSV for scripts (the `gh` convention)."""
     out = ctx.stdout
     if not ctx.stdout_is_terminal:
-        out.write("".join("\t".join(_tsv_cell(c) for c in row) + "\n" for row in rows))
+        out.write("".join("\t".join(tsv_cell(c) for c in row) + "\n" for row in rows))
         return
+    rows = [[escape(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
@@ -131,32 +138,25 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool)
         ("Expires", a.expires_at),
     ]
     width = max(len(label) for label, _ in fields) + 1
-    lines = [f"{label + ':':<{width}} {value}" for label, value in fields if value]
+    lines = [f"{label + ':':<{width}} {escape(value)}" for label, value in fields if value]
     lines += ["", f"{bold}Scopes{reset}"]
     for line in details.scopes:
         granted = {True: "granted", False: "NOT granted", None: "requested"}[line.granted]
-        description = line.description or "(not described in the registry)"
-        lines.append(f"  {line.scope}  [{granted}]")
+        description = escape(line.description) if line.description else "(not described in the registry)"
+        lines.append(f"  {escape(line.scope)}  [{granted}]")
         lines.append(f"      {description}")
         if line.connectors:
-            lines.append(f"      needed by: {', '.join(line.connectors)}")
+            lines.append(f"      needed by: {escape(', '.join(line.connectors))}")
     if details.extra_granted:
-        lines.append(f"  also granted, not requested: {', '.join(details.extra_granted)}")
+        lines.append(f"  also granted, not requested: {escape(', '.join(details.extra_granted))}")
     ctx.stdout.write("\n".join(lines) + "\n")
 
 
 def _parameters_text(parameters) -> str:
     if not isinstance(parameters, dict):
         return ""
-    # Checked when saved, but the index is a file anyone may edit: no control characters out.
-    return ", ".join(f"{k}={v}" for k, v in parameters.items()).translate(_CONTROL)
-
-
-_CONTROL = {code: "?" for code in (*range(32), 127)}
-
-
-def _tsv_cell(cell: str) -> str:
-    return cell.replace("\t", " ").replace("\n", " ")
+    # Checked when saved, but the index is a file anyone may edit: escaped by the caller.
+    return ", ".join(f"{k}={v}" for k, v in parameters.items())
 
 
 def _styles(ctx: AppContext) -> tuple[str, str]:
@@ -229,36 +229,41 @@ def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
         write_json(ctx.stdout, {"provider": provider_json(provider)})
         return
     bold, reset = _styles(ctx)
+    e = escape  # an overlay's strings are outside text like any other
     lines = [
-        f"{bold}{provider.name}{reset} ({provider.id})",
-        f"Authorization URL: {provider.authorization_url}",
-        f"Token URL:         {provider.token_url}",
+        f"{bold}{e(provider.name)}{reset} ({e(provider.id)})",
+        f"Authorization URL: {e(provider.authorization_url)}",
+        f"Token URL:         {e(provider.token_url)}",
     ]
     if provider.revocation_url:
-        lines.append(f"Revocation URL:    {provider.revocation_url}")
-    lines.append(f"Redirect URI:      {redirect_uri_template(provider)}")
-    lines.append(f"PKCE:              {provider.pkce}; client auth: {provider.client_auth}"
+        lines.append(f"Revocation URL:    {e(provider.revocation_url)}")
+    lines.append(f"Redirect URI:      {e(redirect_uri_template(provider))}")
+    lines.append(f"PKCE:              {e(provider.pkce)}; client auth: {e(provider.client_auth)}"
                  + ("; needs a client secret" if provider.client_secret_required else ""))
     if provider.authorization_params:
         extra = "&".join(f"{k}={v}" for k, v in provider.authorization_params.items())
-        lines.append(f"Extra parameters:  {extra}")
+        lines.append(f"Extra parameters:  {e(extra)}")
     if provider.variant != "authorization_code":
-        lines.append(f"Protocol:          {provider.variant}")
+        lines.append(f"Protocol:          {e(provider.variant)}")
     for p in provider.parameters.values():
         default = f" (default {p.default})" if p.default is not None else " (no default: --param needed)"
-        lines.append(f"Parameter:         {p.name}{default}: {p.description}")
+        lines.append(f"Parameter:         {e(p.name)}{e(default)}: {e(p.description)}")
     if provider.docs_url:
-        lines.append(f"Docs:              {provider.docs_url}")
+        lines.append(f"Docs:              {e(provider.docs_url)}")
     for field, fact in provider.overrides.items():
-        lines.append(f"Overridden:        {field} = {getattr(provider, field)!r} by {fact['source']} (bundled: {fact['bundled']!r})")
+        lines.append(
+            f"Overridden:        {field} = {e(repr(getattr(provider, field)))} by {e(str(fact['source']))} "
+            f"(bundled: {e(repr(fact['bundled']))})"
+        )
     if provider.notes:
         lines.append("Notes:")
-        lines.extend(f"  {line}".rstrip() for line in provider.notes.strip().splitlines())
+        lines.extend(f"  {e(line)}".rstrip() for line in provider.notes.strip().splitlines())
     lines += ["", f"{bold}Connectors{reset}"]
     for c in provider.connectors.values():
-        lines.append(f"  {c.id}  {c.name}: {c.description}")
-        lines.append(f"      scopes: {', '.join(c.scopes)}")
+        lines.append(f"  {e(c.id)}  {e(c.name)}: {e(c.description)}")
+        lines.append(f"      scopes: {e(', '.join(c.scopes))}")
     lines += ["", f"{bold}Scopes{reset}"]
-    width = max((len(s) for s in provider.scopes), default=0)
-    lines.extend(f"  {s:<{width}}  {d}" for s, d in provider.scopes.items())
+    scopes = {e(s): e(d) for s, d in provider.scopes.items()}
+    width = max((len(s) for s in scopes), default=0)
+    lines.extend(f"  {s:<{width}}  {d}" for s, d in scopes.items())
     ctx.stdout.write("\n".join(lines) + "\n")

@@ -10,6 +10,7 @@ import typer
 
 from .. import __version__, output
 from ..context import AppContext
+from ..printable import escape, quoted
 from ..errors import UsageError
 from ..usecases import manage
 from . import run
@@ -161,7 +162,10 @@ def add(
     authorization = manage.new_authorization(ctx, name, provider, connectors, given)
     if no_authorize:
         manage.save_new(ctx, authorization)
-        ctx.stderr.write(f"Added '{authorization.name}' (Not authorized). Authorize it with: integray-auth authorize {manage.shell_quoted(authorization.name)}\n")
+        ctx.stderr.write(
+            f"Added {quoted(authorization.name)} (Not authorized). "
+            f"Authorize it with: {manage.command_hint('authorize', authorization)}\n"
+        )
         return
     _authorize(ctx, authorization, new=True, **_flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage))
 
@@ -215,14 +219,16 @@ def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
     result = authorize(ctx, authorization, new=new, ui=TerminalFlowUI(ctx), options=FlowOptions(**options))
     done = result.authorization
     where = " (tokens in an insecure file)" if done.storage == "file" else ""
-    ctx.stderr.write(f"Authorized '{done.name}' with {result.provider.name}{where}.\n")
+    provider = escape(result.provider.name)
+    ctx.stderr.write(f"Authorized {quoted(done.name)} with {provider}{where}.\n")
     if result.missing_scopes:
+        # Scopes come from the provider's answer: escaped like every outside text.
         ctx.stderr.write(
-            f"Warning: {result.provider.name} did not grant {', '.join(result.missing_scopes)}; "
-            f"connectors that need them will fail. See: integray-auth show {manage.shell_quoted(done.name)}\n"
+            f"Warning: {provider} did not grant {escape(', '.join(result.missing_scopes))}; "
+            f"connectors that need them will fail. See: {manage.command_hint('show', done)}\n"
         )
     if result.extra_scopes:
-        ctx.stderr.write(f"Note: {result.provider.name} also granted {', '.join(result.extra_scopes)}.\n")
+        ctx.stderr.write(f"Note: {provider} also granted {escape(', '.join(result.extra_scopes))}.\n")
 
 
 @app.command()
@@ -242,7 +248,7 @@ def deactivate(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar
     """
     ctx = _ctx(typer_ctx)
     done = manage.set_active(ctx, name, active=False)
-    ctx.stderr.write(f"Deactivated '{done.name}'. See it with: integray-auth list --inactive\n")
+    ctx.stderr.write(f"Deactivated {quoted(done.name)}. See it with: integray-auth list --inactive\n")
 
 
 @app.command()
@@ -253,7 +259,7 @@ def activate(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="
     """
     ctx = _ctx(typer_ctx)
     done = manage.set_active(ctx, name, active=True)
-    ctx.stderr.write(f"Activated '{done.name}'.\n")
+    ctx.stderr.write(f"Activated {quoted(done.name)}.\n")
 
 
 @app.command()
@@ -276,7 +282,7 @@ def remove(
     if not yes:
         if not ctx.interactive:
             raise UsageError("remove needs confirmation", hint="Add --yes to remove without asking.")
-        if not prompts.confirm(ctx, f"Remove '{authorization.name}' and its tokens?"):
+        if not prompts.confirm(ctx, f"Remove {quoted(authorization.name)} and its tokens?"):
             ctx.stderr.write("Nothing removed.\n")
             return
     if not no_revoke and authorization.is_authorized:
@@ -284,9 +290,9 @@ def remove(
 
         said = revoke_at_provider(ctx, authorization)
         if said:
-            ctx.stderr.write(said + "\n")
+            ctx.stderr.write(escape(said) + "\n")  # may quote the provider's error
     done = manage.remove(ctx, authorization.id)
-    ctx.stderr.write(f"Removed '{done.name}'.\n")
+    ctx.stderr.write(f"Removed {quoted(done.name)}.\n")
 
 
 @providers_app.callback(invoke_without_command=True)
@@ -331,13 +337,13 @@ def client_set(
         import getpass
 
         try:
-            secret = getpass.getpass(f"Client secret for {found.name}: ")
+            secret = getpass.getpass(f"Client secret for {escape(found.name)}: ")
         except EOFError:
             raise UsageError("no secret given (end of input)", hint="Pipe it in with --secret-stdin.") from None
     else:
         raise UsageError("no terminal to ask for the secret", hint="Pipe it in with --secret-stdin.")
     store_client_secret(ctx, found, secret)
-    ctx.stderr.write(f"Stored the client secret for {found.name} in the keyring.\n")
+    ctx.stderr.write(f"Stored the client secret for {escape(found.name)} in the keyring.\n")
 
 
 @client_app.command("remove")
@@ -351,7 +357,7 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
     ctx = _ctx(typer_ctx)
     found = manage.require_provider(ctx, provider)
     remove_client_secret(ctx, found)
-    ctx.stderr.write(f"Removed the client secret for {found.name}.\n")
+    ctx.stderr.write(f"Removed the client secret for {escape(found.name)}.\n")
 
 
 @app.command()

@@ -9,6 +9,7 @@ import time
 
 from ..context import AppContext, isatty
 from ..oauth.loopback import Callback, LoopbackServer
+from ..printable import escape
 
 
 class TerminalFlowUI:
@@ -19,7 +20,8 @@ class TerminalFlowUI:
     def show_url(self, local_url: str, full_url: str, browser: bool) -> None:
         err = self.ctx.stderr
         lead = "Opening your browser to authorize. If it does not open, visit:" if browser else "Open this URL in a browser to authorize:"
-        err.write(f"{lead}\n  {local_url}\n(full URL: {full_url})\n")
+        # The registry's URL and the client id are outside text: escaped.
+        err.write(f"{lead}\n  {escape(local_url)}\n(full URL: {escape(full_url)})\n")
         if self.paste:
             err.write("If the browser runs on another machine, paste the URL it was redirected to here and press Enter.\n")
         err.flush()
@@ -29,7 +31,7 @@ class TerminalFlowUI:
         self.ctx.stderr.flush()
 
     def notice(self, message: str) -> None:
-        self.ctx.stderr.write(message + "\n")
+        self.ctx.stderr.write(escape(message) + "\n")
         self.ctx.stderr.flush()
 
     def wait(self, listener: LoopbackServer, timeout: float) -> Callback | None:

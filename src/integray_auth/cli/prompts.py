@@ -9,6 +9,7 @@ import contextlib
 
 from ..context import AppContext
 from ..errors import UsageError
+from ..printable import escape, quoted
 from ..registry import Provider
 
 
@@ -17,20 +18,22 @@ def choose_provider(ctx: AppContext) -> str:
     console = _console(ctx)
     console.print("[bold]Providers[/bold]")
     for number, provider in enumerate(providers, 1):
-        console.print(f"  {number:>2}. {provider.name} [dim]({provider.id})[/dim]")
+        console.print(f"  {number:>2}. {_text(provider.name)} [dim]({_text(provider.id)})[/dim]")
     answer = _ask(ctx, "Provider (number or id)")
     picked = _pick(answer, providers)
     if picked is None:
-        raise UsageError(f"{answer!r} is not one of the listed providers")
+        raise UsageError(f"{quoted(answer)} is not one of the listed providers")
     return picked.id
 
 
 def choose_connectors(ctx: AppContext, provider: Provider) -> list[str]:
     connectors = list(provider.connectors.values())
     console = _console(ctx)
-    console.print(f"[bold]Connectors of {provider.name}[/bold]")
+    console.print(f"[bold]Connectors of {_text(provider.name)}[/bold]")
     for number, connector in enumerate(connectors, 1):
-        console.print(f"  {number:>2}. {connector.name} [dim]({connector.id}: {', '.join(connector.scopes)})[/dim]")
+        console.print(
+            f"  {number:>2}. {_text(connector.name)} [dim]({_text(connector.id)}: {_text(', '.join(connector.scopes))})[/dim]"
+        )
     answer = _ask(ctx, "Connectors (numbers or ids, separated by commas)")
     picked = []
     for part in answer.replace(" ", ",").split(","):
@@ -38,7 +41,7 @@ def choose_connectors(ctx: AppContext, provider: Provider) -> list[str]:
             continue
         connector = _pick(part, connectors)
         if connector is None:
-            raise UsageError(f"{part!r} is not one of the listed connectors")
+            raise UsageError(f"{quoted(part)} is not one of the listed connectors")
         picked.append(connector.id)
     return picked
 
@@ -52,10 +55,11 @@ def ask_parameter(ctx: AppContext, provider: Provider, parameter) -> str:
 
 
 def confirm(ctx: AppContext, question: str) -> bool:
+    from rich.markup import escape as markup_escape
     from rich.prompt import Confirm
 
-    with _end_of_input():
-        return Confirm.ask(question, console=_console(ctx), default=False)
+    with _end_of_input():  # the question quotes a name: plain text, not markup
+        return Confirm.ask(markup_escape(question), console=_console(ctx), default=False)
 
 
 def _pick(answer: str, items):
@@ -82,6 +86,13 @@ def _end_of_input():
         yield
     except EOFError:
         raise UsageError("no answer given (end of input)", hint="Run the command again with the value as an option.") from None
+
+
+def _text(text: str) -> str:
+    """Registry text inside Rich markup: no control characters, no markup tags."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(escape(text))
 
 
 def _console(ctx: AppContext):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
 from ..index import UnusableIndex
+from ..printable import escape
 
 
 def run_doctor(ctx: AppContext, repair: bool) -> int:
@@ -15,11 +16,12 @@ def run_doctor(ctx: AppContext, repair: bool) -> int:
     def report(name: str, problem: IntegrayAuthError | None, ok: str) -> None:
         nonlocal worst
         if problem is None:
-            ctx.stdout.write(f"ok\t{name}\t{ok}\n")
+            ctx.stdout.write(f"ok\t{name}\t{escape(ok)}\n")
         else:
             stop = "" if problem.message.endswith((".", "?", "!")) else "."
             hint = f" {problem.hint}" if problem.hint else ""
-            ctx.stdout.write(f"problem\t{name}\t{problem.message}{stop}{hint}\n")
+            # Messages quote file contents and paths: escaped, one row each.
+            ctx.stdout.write(f"problem\t{name}\t{escape(problem.message + stop + hint)}\n")
             worst = worst or int(problem.exit_code)
 
     try:
@@ -34,7 +36,7 @@ def run_doctor(ctx: AppContext, repair: bool) -> int:
     except IntegrayAuthError as problem:
         if repair and isinstance(problem, UnusableIndex):
             moved = ctx.index.set_aside(ctx.clock())
-            ctx.stdout.write(f"repaired\tindex\tmoved the broken index to {moved}; a new one starts empty\n")
+            ctx.stdout.write(f"repaired\tindex\tmoved the broken index to {escape(str(moved))}; a new one starts empty\n")
             ctx.stderr.write(
                 "Tokens of the old authorizations are still in the keyring; "
                 "add the authorizations again and they will be replaced.\n"

@@ -4,14 +4,20 @@ deactivate, activate, remove."""
 from __future__ import annotations
 
 import os
+import re
 
 from ..context import AppContext
 from ..errors import ConflictError, IndexError_, NoMatchError, NotFoundError, UsageError
 from ..models import Authorization, to_iso
+from ..printable import has_unsafe, quoted
 from ..record import Record
 from ..registry import Provider
 
 MAX_NAME_LENGTH = 100
+ECHO_NAME_LIMIT = 80  # longer names are named by id in the commands we print
+# The shape of the ids we create (os.urandom(6).hex()): no name may take it,
+# or `remove <id>` could reach a different authorization than the one meant.
+_ID_SHAPE = re.compile(r"[0-9a-fA-F]{12}")
 
 
 def new_authorization(
@@ -35,13 +41,18 @@ def new_authorization(
     for cid in connector_ids:
         if provider.connector(cid) is None:
             raise NotFoundError(
-                f"provider '{provider.id}' has no connector '{cid}'{_suggest(cid, provider.connectors)}",
+                f"provider '{provider.id}' has no connector {quoted(cid)}{_suggest(cid, provider.connectors)}",
                 hint=f"Run 'integray-auth providers show {provider.id}' to list its connectors.",
             )
-    check_unique(ctx.index.load(), name)
+    existing = ctx.index.load()
+    check_unique(existing, name)
+    taken = {a.id for a in existing} | {a.name.casefold() for a in existing}
+    new_id = os.urandom(6).hex()
+    while new_id in taken:  # 2**-48 a draw, but an id must never be a name or id in use
+        new_id = os.urandom(6).hex()
     now = to_iso(ctx.clock())
     return Authorization(
-        id=os.urandom(6).hex(),
+        id=new_id,
         name=name,
         provider=provider.id,
         connectors=connector_ids,
@@ -116,7 +127,7 @@ def search_authorizations(ctx: AppContext, query: str, view: str = "active") -> 
     if not ranked:
         where = {"active": "active authorizations", "inactive": "inactive authorizations", "all": "authorizations"}[view]
         hint = "Try --all to include inactive ones." if view != "all" else "Run 'integray-auth list --all' to see them all."
-        raise NoMatchError(f"no {where} match {query!r}", hint=hint)
+        raise NoMatchError(f"no {where} match {quoted(query)}", hint=hint)
     ranked.sort(key=lambda item: item[:3])
     return [item[3] for item in ranked]
 
@@ -191,7 +202,7 @@ def set_active(ctx: AppContext, name: str, active: bool) -> Authorization:
         authorization = find_in(authorizations, name)
         if authorization.active == active:
             state = "active" if active else "inactive"
-            raise ConflictError(f"authorization '{authorization.name}' is already {state}")
+            raise ConflictError(f"authorization {quoted(authorization.name)} is already {state}")
         now = to_iso(ctx.clock())
         authorization.active = active
         authorization.deactivated_at = None if active else now
@@ -200,14 +211,14 @@ def set_active(ctx: AppContext, name: str, active: bool) -> Authorization:
 
 
 def remove(ctx: AppContext, name: str) -> Authorization:
-    """Delete an authorization and its tokens.
+    """Delete an authorization (by the id `find` resolved, or a name) and its tokens.
 
     It is marked Not authorized first, then its tokens go, then the entry: a
     failure or crash in between leaves a Not authorized entry (removed by
     running `remove` again), never an Authorized one without tokens, nor a
     token nobody can find.
     """
-    authorization = find(ctx, name)
+    authorization = _by_id_first(ctx.index.load(), name)
     if authorization.storage:
         from ..models import NOT_AUTHORIZED
         from ..secret_store import ChunkedTokens
@@ -216,29 +227,46 @@ def remove(ctx: AppContext, name: str) -> Authorization:
         with tokens_lock(ctx, authorization.name):  # a refresh in flight must not write them back
             if authorization.is_authorized:
                 with ctx.index.transaction() as authorizations:
-                    current = find_in(authorizations, authorization.id)
+                    current = _by_id_first(authorizations, authorization.id)
                     current.status = NOT_AUTHORIZED
                     current.updated_at = to_iso(ctx.clock())
             store = ctx.secret_store(authorization.storage, authorization.keyring_backend)
             ChunkedTokens(store).delete(authorization.id)
     with ctx.index.transaction() as authorizations:
-        current = find_in(authorizations, authorization.id)
+        current = _by_id_first(authorizations, authorization.id)
         authorizations.remove(current)
     return authorization
 
 
 def shell_quoted(name: str) -> str:
-    """A name as it must be typed in a shell, for the hints we print."""
+    """A name as it must be typed in a shell, for the hints we print: quoted,
+    and after `--` when it starts with a dash, so it is not read as an option."""
     import shlex  # only when a hint is shown: not on the `token` path
 
+    if name.startswith("-"):
+        # shlex leaves `-x` bare; quoting it anyway shows it is one argument.
+        quoted_name = shlex.quote(name)
+        return "-- " + (quoted_name if quoted_name != name else f"'{name}'")
     return shlex.quote(name)
 
 
-def authorize_hint(name: str) -> str:
-    return f"Run 'integray-auth authorize {shell_quoted(name)}'."
+def command_hint(command: str, authorization: Authorization | str) -> str:
+    """`integray-auth <command> NAME`, ready to paste. An authorization whose
+    name is too long to echo, or holds characters a terminal would not show
+    as typed (an old or edited index), is named by its id instead."""
+    name = authorization if isinstance(authorization, str) else authorization.name
+    if not isinstance(authorization, str) and (len(name) > ECHO_NAME_LIMIT or has_unsafe(name)):
+        name = authorization.id
+    return f"integray-auth {command} {shell_quoted(name)}"
+
+
+def authorize_hint(authorization: Authorization | str) -> str:
+    # The command comes last, with no stop after it: the line pastes as it is.
+    return f"Run: {command_hint('authorize', authorization)}"
 
 
 def find(ctx: AppContext, name: str) -> Authorization:
+    """The authorization the user means by `name` (a name or an id)."""
     return find_in(ctx.index.load(), name)
 
 
@@ -246,7 +274,7 @@ def require_provider(ctx: AppContext, provider_id: str) -> Provider:
     provider = ctx.registry.get(provider_id)
     if provider is None:
         raise NotFoundError(
-            f"unknown provider '{provider_id}'{_suggest(provider_id, ctx.registry.providers)}",
+            f"unknown provider {quoted(provider_id)}{_suggest(provider_id, ctx.registry.providers)}",
             hint="Run 'integray-auth providers' to list them.",
         )
     return provider
@@ -259,18 +287,34 @@ def connector_name(provider: Provider | None, connector_id: str) -> str:
 
 
 def find_in(authorizations: list[Authorization], name: str) -> Authorization:
-    for authorization in authorizations:
-        if authorization.id == name:  # ids first: `remove` looks up again by id
-            return authorization
+    """By id or by name (case-insensitive). A word that is one authorization's
+    id and another's name (possible only in an index older than the rule
+    against id-shaped names) is refused, never guessed."""
+    by_id = next((a for a in authorizations if a.id == name), None)
     wanted = name.strip().casefold()
-    for authorization in authorizations:
-        if authorization.name.casefold() == wanted:
-            return authorization
+    by_name = next((a for a in authorizations if a.name.casefold() == wanted), None)
+    if by_id is not None and by_name is not None and by_id is not by_name:
+        raise UsageError(
+            f"{quoted(name)} is the id of {quoted(by_id.name)} and the name of another authorization",
+            hint=f"Name the one you mean by the other handle: {quoted(by_id.name)} or {by_name.id}.",
+        )
+    found = by_id or by_name
+    if found is not None:
+        return found
     names = {a.name: a for a in authorizations}
     raise NotFoundError(
-        f"no authorization named {name!r}{_suggest(name, names)}",
+        f"no authorization named {quoted(name)}{_suggest(name, names)}",
         hint="Run 'integray-auth list --all' to see every authorization.",
     )
+
+
+def _by_id_first(authorizations: list[Authorization], name: str) -> Authorization:
+    # Callers that already resolved the user's word pass its id: that id must
+    # reach the same entry even if an old entry is named like it.
+    for authorization in authorizations:
+        if authorization.id == name:
+            return authorization
+    return find_in(authorizations, name)
 
 
 def _suggest(word: str, choices) -> str:
@@ -280,7 +324,7 @@ def _suggest(word: str, choices) -> str:
     close = difflib.get_close_matches(word.casefold(), list(by_fold), n=3, cutoff=0.6)
     if not close:
         return ""
-    return "; did you mean " + " or ".join(repr(by_fold[c]) for c in close) + "?"
+    return "; did you mean " + " or ".join(quoted(by_fold[c]) for c in close) + "?"
 
 
 def check_unique(authorizations: list[Authorization], name: str) -> None:
@@ -288,8 +332,13 @@ def check_unique(authorizations: list[Authorization], name: str) -> None:
         if existing.name.casefold() == name.casefold():
             state = "" if existing.active else " (inactive)"
             raise ConflictError(
-                f"an authorization named '{existing.name}' already exists{state}",
+                f"an authorization named {quoted(existing.name)} already exists{state}",
                 hint="Choose another name, or run 'integray-auth remove' on the old one first.",
+            )
+        if existing.id.casefold() == name.casefold():
+            raise ConflictError(
+                f"{quoted(name)} is the id of the authorization {quoted(existing.name)}",
+                hint="Choose another name.",
             )
 
 
@@ -297,11 +346,29 @@ def _clean_name(name: str) -> str:
     cleaned = name.strip()
     if not cleaned:
         raise UsageError("the name is empty", hint="Give the authorization a name, e.g. 'Reservanto Prague'.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in cleaned):
-        raise UsageError("the name contains control characters")
+    if has_unsafe(cleaned) or _invisible(cleaned):
+        # Control, format (zero-width, bidi) and separator characters: a name
+        # must read on a terminal exactly as it is stored.
+        raise UsageError(
+            f"the name {quoted(cleaned)} contains control, zero-width or bidi characters",
+            hint="Use letters, digits, spaces and punctuation.",
+        )
     if len(cleaned) > MAX_NAME_LENGTH:
-        raise UsageError(f"the name is longer than {MAX_NAME_LENGTH} characters")
+        raise UsageError(f"the name {quoted(cleaned)} is longer than {MAX_NAME_LENGTH} characters")
+    if _ID_SHAPE.fullmatch(cleaned):
+        raise UsageError(
+            f"the name {quoted(cleaned)} looks like an authorization id (12 hex digits)",
+            hint="Choose a name with another character in it.",
+        )
     return cleaned
+
+
+def _invisible(name: str) -> bool:
+    # printable.UNSAFE lists the categories as of Python 3.11; newer Unicode
+    # versions add format characters, which unicodedata knows about.
+    import unicodedata
+
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name)
 
 
 def _in_view(authorizations: list[Authorization], view: str) -> list[Authorization]:

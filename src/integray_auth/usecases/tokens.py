@@ -25,7 +25,7 @@ def access_token(ctx: AppContext, name: str) -> str:
     authorization = manage.find(ctx, name)
     if not authorization.is_authorized or not authorization.storage:
         raise NotAuthorizedError(
-            f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization.name)
+            f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization)
         )
     store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
     tokens = _load(store, authorization)
@@ -39,7 +39,7 @@ def access_token(ctx: AppContext, name: str) -> str:
         if not tokens.refresh_token:
             raise NotAuthorizedError(
                 f"the access token of '{authorization.name}' has expired and the provider gave no refresh token",
-                hint=manage.authorize_hint(authorization.name),
+                hint=manage.authorize_hint(authorization),
             )
         try:
             fresh = _refresh(ctx, authorization, tokens)
@@ -51,7 +51,7 @@ def access_token(ctx: AppContext, name: str) -> str:
             _mark_not_authorized(ctx, authorization.id)
             raise NotAuthorizedError(
                 f"{refused.message}; '{authorization.name}' is now Not authorized",
-                hint=manage.authorize_hint(authorization.name),
+                hint=manage.authorize_hint(authorization),
             ) from None
         store.save(authorization.id, fresh)
         with ctx.index.transaction() as authorizations:
@@ -113,7 +113,7 @@ def _load(store: ChunkedTokens, authorization) -> TokenSet:
     if tokens is None:
         raise NotAuthorizedError(
             f"the tokens of '{authorization.name}' are missing from {store.store.describe()}",
-            hint=manage.authorize_hint(authorization.name),
+            hint=manage.authorize_hint(authorization),
         )
     return tokens
 
