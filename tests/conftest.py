@@ -97,9 +97,16 @@ def make_ctx(home):
     return build
 
 
+def assert_no_crash(stderr: str) -> None:
+    """Neither a traceback nor the entry point's last-resort line: main() turns
+    every crash into "unexpected error", so "Traceback" alone catches almost none."""
+    assert "Traceback" not in stderr, stderr
+    assert "unexpected error" not in stderr, stderr
+
+
 def assert_error_line(result, code, *fragments: str) -> str:
     """The exit code, nothing on stdout, one stderr line with every fragment."""
-    assert "Traceback" not in result.stderr
+    assert_no_crash(result.stderr)
     assert result.code == code, result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()

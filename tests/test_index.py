@@ -19,7 +19,7 @@ from integray_auth.errors import ExitCode
 from integray_auth.fileutil import LockTimeout, file_lock, take_lock
 from integray_auth.index import Index, UnusableIndex
 from integray_auth.models import Authorization
-from tests.conftest import assert_error_line
+from tests.conftest import assert_error_line, assert_no_crash
 
 SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="file modes and signals are POSIX-only")
@@ -447,7 +447,7 @@ def test_doctor_repair_sets_the_broken_index_aside_and_list_works_again(cli, hom
 
     # The test keyring is the fail backend, so doctor still reports it (exit 8).
     assert repaired.code == ExitCode.STORAGE, repaired.stdout + repaired.stderr
-    assert "Traceback" not in repaired.stderr
+    assert_no_crash(repaired.stderr)
     [moved] = [p for p in home.iterdir() if p.name.startswith("index.json.broken-")]
     assert moved.read_bytes() == GARBAGE
     timestamp = moved.name.removeprefix("index.json.broken-")

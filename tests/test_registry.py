@@ -12,6 +12,7 @@ import pytest
 
 from integray_auth.errors import ExitCode, RegistryError
 from integray_auth.registry import bundled_registry_path, load_registry
+from tests.conftest import assert_no_crash
 
 BUNDLED_PROVIDERS = {
     "reservanto", "google", "microsoft", "github", "slack", "salesforce",
@@ -57,7 +58,7 @@ def write(path: Path, text: str) -> Path:
 
 def assert_registry_error_line(result, *fragments: str) -> str:
     """Exit 3 and exactly one stderr line carrying every fragment; no traceback."""
-    assert "Traceback" not in result.stderr
+    assert_no_crash(result.stderr)
     assert result.code == ExitCode.REGISTRY, result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()
