@@ -195,7 +195,7 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--param {pair!r} is not NAME=VALUE", hint="For example: --param tenant=contoso.onmicrosoft.com")
+            raise UsageError(f"--param {quoted(pair)} is not NAME=VALUE", hint="For example: --param tenant=contoso.onmicrosoft.com")
         if key in given:
             raise UsageError(f"--param {key} is given twice")
         given[key] = value
