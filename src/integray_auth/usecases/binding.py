@@ -111,13 +111,13 @@ def _bundled_endpoints(authorization: Authorization, provider_id: str) -> dict[s
 
 
 def _mismatch(authorization, provider: Provider, field: str, label: str, then, now, removing: bool) -> RegistryError:
-    from .manage import shell_quoted
+    from .manage import command_hint
 
     source = provider.overrides.get(field, {}).get("source") or provider.source
-    name = shell_quoted(authorization.name)
-    hint = f"Check that file; if {now or 'none'} is right, bind it anew with: integray-auth authorize {name}"
+    hint = f"Check that file; if {now or 'none'} is right, bind it anew with: {command_hint('authorize', authorization)}"
     if removing:
-        hint += f" (or forget it without revoking: integray-auth remove {name} --no-revoke)"
+        # The option before the name: a name after `--` ends the options.
+        hint += f" (or forget it without revoking: {command_hint('remove --no-revoke', authorization)})"
     return RegistryError(
         f"'{authorization.name}' was authorized against the {label} {then or 'none'}, but the registry "
         f"({source}, provider '{provider.id}') now names {now or 'none'}; nothing was sent",
