@@ -78,7 +78,7 @@ def parse_query(query: str) -> dict[str, str]:
     try:
         pairs = parse_qsl(query, keep_blank_values=True, errors="strict", max_num_fields=MAX_PARAMETERS)
     except UnicodeDecodeError:
-        raise CallbackRefused("the redirect's parameters are not UTF-8") from None
+        raise CallbackRefused("the redirect has parameters that are not UTF-8") from None
     except ValueError:  # more than max_num_fields
         raise CallbackRefused(f"the redirect carries more than {MAX_PARAMETERS} parameters") from None
     params: dict[str, str] = {}
