@@ -9,6 +9,10 @@ documented exit code and one line on stderr, never "unexpected error".
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,38 +24,49 @@ from integray_auth.secret_store import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 from integray_auth.usecases import tokens as token_usecase
-from tests.conftest import assert_error_line
-from tests.support.stand_in import QuietHandler, serve
+from tests.conftest import SCRIPT, assert_error_line
+from tests.support.stand_in import QuietHandler, flood, serve, trickle
 
 EXPIRED = "2000-01-01T00:00:00Z"
 
 
 class TokenEndpointStandIn:
-    """Answers every POST with the next scripted (status, JSON body); records the forms."""
+    """Answers every POST with the next scripted (status, JSON body), or lets a
+    scripted function write the answer itself; records the forms."""
 
     def __init__(self) -> None:
-        self.answers: list[tuple[int, str]] = []
+        self.answers: list = []
         self.requests: list[str] = []
+        self.stop = threading.Event()  # ends trickling answers when the test is done
         stand_in = self
 
         class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802
                 stand_in.requests.append(self.read_body().decode())
-                status, body = stand_in.answers.pop(0)
-                self.send_json(status, body)
+                answer = stand_in.answers.pop(0)
+                if callable(answer):
+                    answer(self)
+                else:
+                    self.send_json(*answer)
 
         self.server, self.url = serve(Handler)
 
     def answer(self, status: int, body: dict | str) -> None:
         self.answers.append((status, body if isinstance(body, str) else json.dumps(body)))
 
+    def answer_with(self, write) -> None:
+        """write(handler) sends the whole answer, status line included."""
+        self.answers.append(write)
+
     def close(self) -> None:
+        self.stop.set()
         self.server.shutdown()
         self.server.server_close()
 
 
-def overlay_text(token_url: str, revocation_url: str | None = None) -> str:
+def overlay_text(token_url: str, revocation_url: str | None = None, extra: str = "") -> str:
     revocation = f'revocation_url = "{revocation_url}"\n' if revocation_url else ""
+    revocation += extra
     return f'''schema_version = 1
 
 [providers.stub]
@@ -83,9 +98,9 @@ def authorized(make_ctx, home, tmp_path):
     """authorized(token_url, ...) -> the overlay: an Authorized 'Stub' whose access
     token has expired, its tokens in the insecure file store, granted only `read`."""
 
-    def make(token_url: str, revocation_url: str | None = None, refresh_token: str = "old-refresh") -> Path:
+    def make(token_url: str, revocation_url: str | None = None, refresh_token: str = "old-refresh", extra: str = "") -> Path:
         overlay = tmp_path / "stub.toml"
-        overlay.write_text(overlay_text(token_url, revocation_url))
+        overlay.write_text(overlay_text(token_url, revocation_url, extra))
         ctx = make_ctx(registry_path=overlay)
         entry = manage.save_new(ctx, manage.new_authorization(ctx, "Stub", "stub", ["both"]))
         with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
@@ -211,8 +226,9 @@ def test_a_ca_bundle_that_does_not_exist_is_a_network_error_and_remove_still_rem
 
 def test_a_refresh_lock_held_too_long_is_an_index_error_not_a_crash(make_ctx, endpoint, authorized, home, monkeypatch):
     overlay = authorized(endpoint.url + "/token")
-    monkeypatch.setattr(token_usecase, "REFRESH_LOCK_TIMEOUT", 0.1)
+    monkeypatch.setattr(token_usecase, "LOCK_MARGIN", 0.0)
     ctx = make_ctx(registry_path=overlay)
+    ctx.environ["INTEGRAY_AUTH_HTTP_TIMEOUT"] = "0.1"  # the lock is waited for as long as one exchange may take
 
     with file_lock(home / "refresh.lock"):  # another `token` busy refreshing
         with pytest.raises(IndexError_) as caught:
@@ -229,3 +245,212 @@ def test_a_refresh_lock_that_cannot_be_created_is_an_index_error_not_a_crash(cli
     result = cli("--registry", str(overlay), "token", "Stub")
 
     assert_error_line(result, ExitCode.INDEX, "refresh.lock")
+
+
+# --- the token endpoint cannot hold the tool hostage -------------------------------------
+
+GOOD_ANSWER = json.dumps({"access_token": "new-access", "token_type": "Bearer", "expires_in": 3600}).encode()
+
+
+@pytest.mark.parametrize("phase", ["headers", "body"])
+def test_a_trickling_token_endpoint_is_cut_off_at_the_deadline(cli, endpoint, authorized, home, phase):
+    """One byte a second never trips requests' per-read timeout (30 s); only a
+    deadline for the whole exchange ends it. The old code waited for all of it."""
+    overlay = authorized(endpoint.url + "/token")
+    sent = []
+
+    def slow(handler):
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(GOOD_ANSWER)
+        if phase == "headers":
+            sent.append(trickle(handler, head + GOOD_ANSWER, endpoint.stop))
+        else:
+            handler.wfile.write(head)
+            handler.wfile.flush()
+            sent.append(trickle(handler, GOOD_ANSWER, endpoint.stop))
+
+    endpoint.answer_with(slow)
+    started = time.monotonic()
+
+    result = cli("--registry", str(overlay), "token", "Stub", env={"INTEGRAY_AUTH_HTTP_TIMEOUT": "2"}, timeout=40)
+
+    elapsed = time.monotonic() - started
+    assert_error_line(result, ExitCode.NETWORK, "did not complete its answer within 2 seconds", "INTEGRAY_AUTH_HTTP_TIMEOUT")
+    assert "unexpected error" not in result.stderr
+    # Structural, not a benchmark: far below the ~70 s the trickle lasts, above the deadline.
+    assert 2 <= elapsed < 15, elapsed
+    assert stored(home)["refresh_token"] == "old-refresh"
+    assert state(cli, overlay)["status"] == "authorized"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_60_mb_token_answer_is_refused_without_reading_it_all(cli, endpoint, authorized, home, framing):
+    """The old code read all 60 MB and stored a 60 MB 'access token'."""
+    overlay = authorized(endpoint.url + "/token")
+    size = 60 * 1024 * 1024
+    sent = []
+    endpoint.answer_with(
+        lambda handler: sent.append(
+            flood(handler, b'{"token_type": "Bearer", "access_token": "', b"a", size, b'"}', chunked=framing == "chunked")
+        )
+    )
+
+    result = cli("--registry", str(overlay), "token", "Stub")
+
+    assert_error_line(result, ExitCode.NETWORK, "larger than 256 KB")
+    assert "unexpected error" not in result.stderr
+    deadline = time.monotonic() + 10
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # What the socket buffers took before the client hung up; nowhere near 60 MB.
+    assert sent and sent[0] < 20 * 1024 * 1024, sent
+    assert stored(home)["refresh_token"] == "old-refresh"
+
+
+def test_the_deadline_setting_is_checked_and_the_token_lock_outlasts_it(cli, endpoint, authorized, make_ctx):
+    overlay = authorized(endpoint.url + "/token")
+    for bad in ("soon", "0", "-5", "nan", "inf", "99999"):
+        result = cli("--registry", str(overlay), "token", "Stub", env={"INTEGRAY_AUTH_HTTP_TIMEOUT": bad})
+        assert_error_line(result, ExitCode.USAGE, "INTEGRAY_AUTH_HTTP_TIMEOUT must be a number of seconds")
+    assert endpoint.requests == []
+
+    ctx = make_ctx()
+    assert token_usecase.lock_timeout(ctx) > 60  # the default deadline
+    ctx.environ["INTEGRAY_AUTH_HTTP_TIMEOUT"] = "600"
+    assert token_usecase.lock_timeout(ctx) > 600  # a waiter outlasts one holder's whole exchange
+
+
+def test_revocation_answers_are_capped_too(cli, endpoint, authorized):
+    overlay = authorized(endpoint.url + "/token", revocation_url=endpoint.url + "/revoke")
+    endpoint.answer_with(lambda handler: flood(handler, b"[", b"0,", 60 * 1024 * 1024, b"0]", chunked=True))
+
+    removed = cli("--registry", str(overlay), "remove", "Stub", "--yes")
+
+    assert removed.code == 0, removed.stderr
+    assert "could not revoke the grant at Stub" in removed.stderr and "larger than 256 KB" in removed.stderr
+    assert "Removed 'Stub'." in removed.stderr
+
+
+# --- what the token endpoint answers is checked -------------------------------------------
+
+@pytest.mark.parametrize("token_type", ["mac", "", 7, "Bearer\u202e"])
+def test_a_token_type_other_than_bearer_is_refused_and_nothing_stored(cli, endpoint, authorized, home, token_type):
+    """A MAC (or unknown) token needs a proof the tool cannot give: handing it out
+    as if it were Bearer is wrong. The old code stored it."""
+    overlay = authorized(endpoint.url + "/token")
+    endpoint.answer(200, {"access_token": "mac-access", "token_type": token_type, "refresh_token": "mac-refresh"})
+
+    result = cli("--registry", str(overlay), "token", "Stub")
+
+    line = assert_error_line(result, ExitCode.NETWORK, "token_type", "cannot use", "nothing was stored")
+    assert "unexpected error" not in result.stderr
+    assert "\u202e" not in line  # escaped, not written raw to a terminal
+    assert stored(home) == {"v": 1, "access_token": "old-access", "token_type": "Bearer",
+                            "refresh_token": "old-refresh", "expires_at": EXPIRED, "scope": ["read"]}
+    assert state(cli, overlay)["status"] == "authorized"
+
+
+def test_bearer_in_any_case_and_the_types_the_registry_declares_are_accepted(cli, endpoint, authorized, home):
+    overlay = authorized(endpoint.url + "/token", extra='token_types = ["N_A"]\n')
+    endpoint.answer(200, {"access_token": "one", "token_type": "bEARER", "expires_in": 1})
+    assert cli("--registry", str(overlay), "token", "Stub").stdout == "one\n"
+    assert stored(home)["token_type"] == "Bearer"
+
+    endpoint.answer(200, {"access_token": "two", "token_type": "n_a", "expires_in": 1})
+    assert cli("--registry", str(overlay), "token", "Stub").stdout == "two\n"
+    assert stored(home)["token_type"] == "N_A"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("[1]", "1 is not a token type name"), ('"Bearer"', "must be a list"),
+     ('["two words"]', "'two words' is not a token type name"), ('[""]', "'' is not a token type name")],
+)
+def test_registry_token_types_are_validated_with_file_provider_and_field(cli, tmp_path, value, problem):
+    overlay = tmp_path / "stub.toml"
+    overlay.write_text(overlay_text("https://stub.example/token", extra=f"token_types = {value}\n"))
+
+    result = cli("--registry", str(overlay), "providers", "show", "stub")
+
+    assert_error_line(result, ExitCode.REGISTRY, "stub.toml", "provider 'stub'", "field 'token_types'", problem)
+
+    overlay.write_text(overlay_text("https://stub.example/token", extra='token_types = ["N_A", "pop.v1"]\n'))
+    shown = cli("--registry", str(overlay), "providers", "show", "stub", "--json")
+    assert shown.code == 0, shown.stderr
+    assert shown.json()["provider"]["token_types"] == ["N_A", "pop.v1"]
+
+
+def test_the_exchange_refuses_a_mac_token_too(tmp_path, endpoint):
+    """authorize stores only what exchange_code returns: a refusal there saves nothing."""
+    from integray_auth.errors import NetworkError
+    from integray_auth.models import utc_now
+    from integray_auth.oauth.endpoint import ClientCredentials, TokenEndpoint
+    from integray_auth.registry import load_registry
+
+    overlay = tmp_path / "exchange.toml"
+    overlay.write_text(overlay_text(endpoint.url + "/token"))
+    provider = load_registry([overlay]).get("stub")
+    endpoint.answer(200, {"access_token": "a", "token_type": "MAC", "mac_key": "k"})
+
+    with pytest.raises(NetworkError) as refused:
+        TokenEndpoint(provider, ClientCredentials("stub-client"), deadline=5).exchange_code(
+            "code", "http://127.0.0.1:1/callback", "v" * 43, ["read"], utc_now()
+        )
+    assert "token_type 'MAC'" in refused.value.message
+
+
+@pytest.mark.parametrize("value", ["soon", "", "3600s", True, [3600], {"s": 1}])
+def test_an_expires_in_that_is_not_a_number_names_the_field(cli, endpoint, authorized, home, value):
+    overlay = authorized(endpoint.url + "/token")
+    endpoint.answer(200, {"access_token": "x", "token_type": "Bearer", "expires_in": value})
+
+    result = cli("--registry", str(overlay), "token", "Stub")
+
+    assert_error_line(result, ExitCode.NETWORK, "field 'expires_in'", "not a number of seconds")
+    assert "unexpected error" not in result.stderr
+    assert stored(home)["refresh_token"] == "old-refresh"
+
+
+def test_an_expires_in_sent_as_a_numeric_string_is_read(cli, endpoint, authorized):
+    overlay = authorized(endpoint.url + "/token")
+    endpoint.answer(200, {"access_token": "x", "token_type": "Bearer", "expires_in": "3600"})
+
+    result = cli("--registry", str(overlay), "token", "Stub")
+
+    assert result.code == 0, result.stderr
+    assert state(cli, overlay)["expires_at"] is not None
+
+
+# --- remove revokes the token a concurrent refresh may have just rotated ------------------
+
+def test_remove_reads_the_token_to_revoke_under_the_token_lock(cli, endpoint, authorized, home):
+    """While another process holds the token lock (a refresh in flight), remove
+    must neither revoke nor delete; once it is released, remove revokes the
+    refresh token that refresh stored, not the one it read before. The old code
+    revoked the old token at once, outside the lock, and left the fresh one alive."""
+    overlay = authorized(endpoint.url + "/token", revocation_url=endpoint.url + "/revoke")
+    endpoint.answer(200, "")
+    [entry] = Index(home / "index.json", home / "index.lock").load()
+    store = ChunkedTokens(FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock"))
+    env = dict(os.environ)
+
+    with file_lock(home / "refresh.lock"):  # the refresh in flight
+        remove = subprocess.Popen(
+            [str(SCRIPT), "--registry", str(overlay), "remove", "Stub", "--yes"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        try:
+            time.sleep(3)  # ample for remove to start and, on the old code, to revoke
+            assert remove.poll() is None, remove.communicate()
+            assert endpoint.requests == []
+            # ...the refresh rotates the refresh token and stores the new set.
+            store.save(entry.id, TokenSet(access_token="new-access", refresh_token="rotated-refresh", scope=["read"]))
+        except BaseException:
+            remove.kill()
+            raise
+    out, err = remove.communicate(timeout=60)
+
+    assert remove.returncode == 0, err
+    assert "Revoked the grant at Stub." in err and "Removed 'Stub'." in err
+    [revocation] = endpoint.requests
+    assert "token=rotated-refresh" in revocation and "old-refresh" not in revocation
+    assert json.loads((home / "tokens-insecure.json").read_text())["entries"] == {}

@@ -187,6 +187,7 @@ def provider_json(provider) -> dict[str, Any]:
         "scope_separator": provider.scope_separator,
         "scope_parameter": provider.scope_parameter,
         "token_path": provider.token_path,
+        "token_types": list(provider.token_types),
         "authorization_params": dict(provider.authorization_params),
         "pkce": provider.pkce,
         "client_auth": provider.client_auth,

@@ -21,6 +21,7 @@ from .record import Record
 
 SCHEMA_VERSION = 1
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")  # used with fullmatch: "$" would let "id\n" through
+TOKEN_TYPE_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 PKCE_MODES = ("required", "supported", "unsupported")
@@ -80,6 +81,7 @@ _PROVIDER_KEYS = {
     "scope_separator": str,
     "scope_parameter": str,
     "token_path": str,
+    "token_types": list,
     "pkce": str,
     "client_auth": str,
     "client_secret_required": bool,
@@ -167,6 +169,7 @@ class Provider(Record):
         "scope_separator",
         "scope_parameter",
         "token_path",
+        "token_types",
         "pkce",
         "client_auth",
         "client_secret_required",
@@ -206,6 +209,7 @@ class Provider(Record):
         # "user_scope" (Slack user tokens) or "none" (providers without scopes).
         scope_parameter: str = "scope",
         token_path: str | None = None,  # the token response's sub-object holding the tokens (Slack: authed_user)
+        token_types: tuple[str, ...] = (),  # token_type values accepted besides Bearer, used like it
         pkce: str = "supported",
         client_auth: str = "none",
         client_secret_required: bool = False,
@@ -244,6 +248,7 @@ class Provider(Record):
         self.scope_separator = scope_separator
         self.scope_parameter = scope_parameter
         self.token_path = token_path
+        self.token_types = token_types
         self.pkce = pkce
         self.client_auth = client_auth
         self.client_secret_required = client_secret_required
@@ -549,6 +554,10 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         for port in entry.get("redirect_ports", []):
             if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
                 raise _fail(path, f"{where}, field 'redirect_ports'", f"{port!r} is not a port from 1024 to 65535")
+        for token_type in entry.get("token_types", []):
+            # RFC 6749 §A.13: type-name = 1*name-char (letters, digits, "-", ".", "_")
+            if not isinstance(token_type, str) or not TOKEN_TYPE_PATTERN.fullmatch(token_type):
+                raise _fail(path, f"{where}, field 'token_types'", f"{token_type!r} is not a token type name")
         rpath = entry.get("redirect_path")
         if rpath is not None and (not rpath.startswith("/") or "?" in rpath or "#" in rpath):
             raise _fail(path, f"{where}, field 'redirect_path'", "must start with '/' and have no query or fragment")
@@ -698,13 +707,14 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
     clash = set(entry.get("callback_parameters", ())) & set(parameters)
     if clash:
         raise _fail(path, f"{where}, field 'callback_parameters'", f"{sorted(clash)[0]!r} is also a template parameter")
-    nested = ("scopes", "connectors", "redirect_ports", "authorization_params", "parameters", "callback_parameters")
+    nested = ("scopes", "connectors", "redirect_ports", "authorization_params", "parameters", "callback_parameters", "token_types")
     simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
         id=pid,
         scopes=dict(scopes),
         connectors=connectors,
         redirect_ports=tuple(entry.get("redirect_ports", ())),
+        token_types=tuple(entry.get("token_types", ())),
         authorization_params=dict(entry.get("authorization_params", {})),
         parameters=parameters,
         callback_parameters=tuple(entry.get("callback_parameters", ())),

@@ -10,6 +10,7 @@ same reason: a token small enough for one entry needs neither.
 from __future__ import annotations
 
 import json
+import os
 TYPE_CHECKING = False
 
 from .errors import StorageError
@@ -130,6 +131,66 @@ class ChunkedTokens:
             return manifest
         except (ValueError, KeyError, TypeError):
             return None
+
+
+class RescuedTokens:
+    """A token set the provider issued that the store would not keep.
+
+    After a rotation the stored refresh token is spent, so dropping the new
+    set would lose the grant. It waits in a 0600 file in the data folder,
+    named in the exit-8 message, never silently: the next `token` moves it
+    into the store (if the store still holds the set it replaces) and deletes
+    the file; `remove` revokes and deletes it.
+    """
+
+    def __init__(self, data_dir, authorization_id: str) -> None:
+        import re
+
+        # The id comes from the index, which a user may edit: never a path.
+        if not re.fullmatch(r"[0-9a-f]{1,32}", authorization_id):
+            import hashlib
+
+            authorization_id = hashlib.sha256(authorization_id.encode()).hexdigest()[:16]
+        self.path = data_dir / f"tokens-rescued-{authorization_id}.json"
+
+    def exists(self) -> bool:
+        return os.path.lexists(self.path)
+
+    def keep(self, tokens: TokenSet, replaces: TokenSet | None) -> None:
+        """Write atomically, 0600; raises OSError."""
+        data = {"schema_version": 1, "replaces": digest(replaces), "tokens": tokens.to_secret()}
+        atomic_write_text(self.path, json.dumps(data) + "\n")
+
+    def load(self) -> tuple[TokenSet, str | None]:
+        """The rescued set and the digest of the one it replaces; StorageError if unreadable."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return TokenSet.from_secret(data["tokens"]), data.get("replaces")
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            problem = "not a rescued token set"
+        raise StorageError(
+            f"cannot read the rescued tokens in {self.path}: {problem}",
+            hint="Delete that file, then run 'integray-auth authorize NAME'.",
+        )
+
+    def discard(self) -> None:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StorageError(f"cannot delete {self.path}: {exc.strerror or exc}") from None
+
+
+def digest(tokens: TokenSet | None) -> str | None:
+    """Identifies a stored token set without holding any of its secrets."""
+    if tokens is None:
+        return None
+    import hashlib
+
+    return hashlib.sha256(tokens.to_secret().encode()).hexdigest()
 
 
 class KeyringStore:

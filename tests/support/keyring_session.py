@@ -21,6 +21,23 @@ import time
 
 SECRETS_BUS_NAME = "org.freedesktop.secrets"
 PASSWORD = "test-password"
+LOGIN_COLLECTION = "/org/freedesktop/secrets/collection/login"
+
+# Unlocking without a prompt: gnome-keyring's own interface takes the password
+# (through a "plain" session), as `gnome-keyring-daemon --unlock` does at start.
+_UNLOCK = f"""
+from jeepney import DBusAddress, new_method_call
+from jeepney.io.blocking import open_dbus_connection
+bus = open_dbus_connection("SESSION")
+service = DBusAddress("/org/freedesktop/secrets", bus_name="{SECRETS_BUS_NAME}",
+                      interface="org.freedesktop.Secret.Service")
+session = bus.send_and_get_reply(new_method_call(service, "OpenSession", "sv", ("plain", ("s", "")))).body[1]
+guilt = DBusAddress("/org/freedesktop/secrets", bus_name="{SECRETS_BUS_NAME}",
+                    interface="org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface")
+reply = bus.send_and_get_reply(new_method_call(guilt, "UnlockWithMasterPassword", "o(oayays)",
+                                               ("{LOGIN_COLLECTION}", (session, b"", {PASSWORD.encode()!r}, "text/plain"))))
+raise SystemExit(0 if reply.header.message_type.name == "method_return" else f"unlock failed: {{reply.body}}")
+"""
 
 
 class KeyringSessionError(RuntimeError):
@@ -145,6 +162,21 @@ class KeyringSession:
                 return
             time.sleep(0.05)
         raise KeyringSessionError(f"{SECRETS_BUS_NAME} got no owner within {self.timeout:g} s: {self._log()}")
+
+    def lock_collection(self) -> None:
+        """Lock the login collection: reads and writes then fail (no prompt can unlock it)."""
+        subprocess.run(
+            ["dbus-send", "--session", "--print-reply", f"--dest={SECRETS_BUS_NAME}", "/org/freedesktop/secrets",
+             "org.freedesktop.Secret.Service.Lock", f"array:objpath:{LOGIN_COLLECTION}"],
+            env=self.subprocess_env(), capture_output=True, check=True, timeout=self.timeout,
+        )
+
+    def unlock_collection(self) -> None:
+        """Unlock the login collection again with its password."""
+        import sys
+
+        subprocess.run([sys.executable, "-c", _UNLOCK], env=self.subprocess_env(), capture_output=True, check=True,
+                       timeout=self.timeout)
 
     def _log(self) -> str:
         try:

@@ -29,3 +29,54 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, s
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def trickle(handler: BaseHTTPRequestHandler, data: bytes, stop: threading.Event, every: float = 1.0) -> int:
+    """Write `data` to the client one byte every `every` seconds (a server that
+    never times out any single read); stop early when `stop` is set or the
+    client has gone. Returns how many bytes were sent."""
+    sent = 0
+    for byte in data:
+        if stop.is_set():
+            break
+        try:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+        except OSError:  # the client hung up
+            break
+        sent += 1
+        stop.wait(every)
+    return sent
+
+
+def flood(handler: BaseHTTPRequestHandler, head: bytes, filler: bytes, size: int, tail: bytes, chunked: bool) -> int:
+    """Answer 200 with a JSON body of `size` bytes (head + filler... + tail),
+    generated as it is sent, with Content-Length or chunked; stop when the
+    client hangs up. Returns how many body bytes the client accepted."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    if chunked:
+        handler.send_header("Transfer-Encoding", "chunked")
+    else:
+        handler.send_header("Content-Length", str(size))
+    handler.end_headers()
+    block = filler * (64 * 1024 // len(filler))
+    sent = 0
+    pieces = [head] if head else []  # an empty chunk would end a chunked body
+    remaining = size - len(head) - len(tail)
+    try:
+        while True:
+            for piece in pieces:
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                sent += len(piece)
+            if remaining <= 0:
+                break
+            step = block[: min(len(block), remaining)]
+            remaining -= len(step)
+            pieces = [step] if remaining > 0 else [step, tail]
+        if chunked:
+            handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
+    except OSError:  # refused: the client closed the connection
+        pass
+    return sent

@@ -285,13 +285,9 @@ def remove(
         if not prompts.confirm(ctx, f"Remove {quoted(authorization.name)} and its tokens?"):
             ctx.stderr.write("Nothing removed.\n")
             return
-    if not no_revoke and authorization.is_authorized:
-        from ..usecases.tokens import revoke_at_provider
-
-        said = revoke_at_provider(ctx, authorization)
-        if said:
-            ctx.stderr.write(escape(said) + "\n")  # may quote the provider's error
-    done = manage.remove(ctx, authorization.id)
+    done, said = manage.remove(ctx, authorization.id, revoke=not no_revoke)
+    if said:
+        ctx.stderr.write(escape(said) + "\n")  # may quote the provider's error
     ctx.stderr.write(f"Removed {quoted(done.name)}.\n")
 
 

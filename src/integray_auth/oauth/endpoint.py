@@ -4,6 +4,11 @@ the request bodies and parses the answers.
 TLS is always verified; plain http is only ever used for a loopback host,
 which the registry enforces. Every failure becomes an error with the
 provider's own words and a hint, never a traceback.
+
+Every HTTP exchange of the tool goes through `send()`: one deadline for the
+whole exchange (connect, request, headers, body) and a cap on the answer's
+size, so a hostile or broken server can neither hold a command nor fill its
+memory.
 """
 
 from __future__ import annotations
@@ -14,12 +19,18 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
-from ..errors import AuthorizationFailed, NetworkError
+from ..errors import AuthorizationFailed, NetworkError, UsageError
 from ..registry import Provider
 from ..tokens import TokenSet
 
-TIMEOUT = (10, 30)  # connect, read (seconds)
 USER_AGENT = f"integray-auth/{__version__}"
+
+DEADLINE_ENV = "INTEGRAY_AUTH_HTTP_TIMEOUT"
+DEFAULT_DEADLINE = 60.0  # seconds for one whole exchange (README, "Environment variables")
+MAX_DEADLINE = 3600.0
+CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 30.0  # per step, each also bounded by the deadline
+# Token, revocation and userinfo answers are a few KB (a large id_token is ~10 KB).
+MAX_ANSWER_BYTES = 256 * 1024
 
 HINTS = {
     "invalid_grant": "The code or refresh token was refused (expired, used, or revoked). Run 'integray-auth authorize NAME' again.",
@@ -42,13 +53,146 @@ class ClientCredentials:
         return f"ClientCredentials(client_id={self.client_id!r}, client_secret={'***' if self.client_secret else None})"
 
 
+def request_deadline(environ) -> float:
+    """The whole-exchange deadline in seconds: INTEGRAY_AUTH_HTTP_TIMEOUT, else 60."""
+    import math
+
+    raw = environ.get(DEADLINE_ENV)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_DEADLINE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_DEADLINE:  # also refuses nan and inf
+        raise UsageError(
+            f"{DEADLINE_ENV} must be a number of seconds above 0 and at most {int(MAX_DEADLINE)}, not {_shown(raw)}",
+            hint=f"Fix or unset {DEADLINE_ENV} (default {int(DEFAULT_DEADLINE)}).",
+        )
+    return value
+
+
+class Answer:
+    """An HTTP answer read whole (and small): status, headers, body."""
+
+    __slots__ = ("status_code", "headers", "content")
+
+    def __init__(self, status_code: int, headers, content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not JSON."""
+        import json
+
+        try:
+            return json.loads(self.content)
+        except RecursionError:  # "[[[[..." nested deeper than the parser goes
+            raise ValueError("JSON nested too deeply") from None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Late(Exception):
+    """The worker noticed the deadline has passed (its caller has left already)."""
+
+
+def send(session, method: str, url: str, deadline: float, max_bytes: int = MAX_ANSWER_BYTES, **kwargs) -> Answer:
+    """One HTTP exchange, all of it within `deadline` seconds and at most
+    `max_bytes` of answer; every failure is a NetworkError naming the host.
+
+    requests' timeout applies to each read, so a server sending one byte
+    every few seconds would hold a call forever, and no read can be
+    interrupted portably. The exchange therefore runs in a daemon thread that
+    the caller stops waiting for at the deadline. Left behind, the thread
+    drops the answer at the next chunk it reads, or dies with the process
+    (which never waits for a daemon thread); its result reaches nobody.
+    """
+    import threading
+    import time
+
+    host = _host(url)
+    ends = time.monotonic() + deadline
+    timeout = (min(CONNECT_TIMEOUT, deadline), min(READ_TIMEOUT, deadline))
+    outcome: dict[str, Any] = {}
+
+    def exchange() -> None:
+        try:
+            outcome["answer"] = _read(session, method, url, timeout, ends, max_bytes, kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=exchange, name="integray-auth-http", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive() or isinstance(outcome.get("error"), _Late):
+        raise NetworkError(
+            f"{host} did not complete its answer within {deadline:g} seconds",
+            hint=f"Check your connection and try again ({DEADLINE_ENV} sets the limit).",
+        )
+    if "answer" in outcome:
+        return outcome["answer"]
+    raise _network_error(outcome["error"], host, max_bytes) from None
+
+
+def _read(session, method: str, url: str, timeout, ends: float, max_bytes: int, kwargs) -> Answer:
+    import time
+
+    response = session.request(method, url, timeout=timeout, stream=True, allow_redirects=False, verify=True, **kwargs)
+    try:
+        length = response.headers.get("Content-Length", "")
+        if length.strip().isdigit() and int(length) > max_bytes:
+            raise _TooLarge  # refused before reading a byte of it
+        body = bytearray()
+        # Counted after decoding: a small gzip body cannot unpack into a large one.
+        for chunk in response.iter_content(16 * 1024):
+            body += chunk
+            if len(body) > max_bytes:
+                raise _TooLarge
+            if time.monotonic() > ends:
+                raise _Late
+        return Answer(response.status_code, response.headers, bytes(body))
+    finally:
+        response.close()
+
+
+def _network_error(exc: BaseException, host: str, max_bytes: int) -> BaseException:
+    import requests
+
+    if isinstance(exc, _TooLarge):
+        return NetworkError(
+            f"the answer of {host} is larger than {max_bytes // 1024} KB; integray-auth read no further",
+            hint="The URL in the registry may be wrong, or the server is misbehaving.",
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return NetworkError(
+            f"TLS verification failed for {host}",
+            hint="Check the system clock and any proxy that intercepts TLS (REQUESTS_CA_BUNDLE names a CA bundle).",
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        return NetworkError(f"{host} did not answer in time", hint="Check your connection and try again.")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return NetworkError(f"cannot connect to {host}", hint="Check your connection, proxy and the provider's token URL.")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return NetworkError(f"request to {host} failed ({type(exc).__name__})")
+    if isinstance(exc, OSError):
+        # Not a RequestException: requests raises a bare OSError, before connecting,
+        # when REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) names no file.
+        return NetworkError(f"cannot send the request to {host}: {exc}", hint="Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.")
+    return exc  # a bug of ours, or Ctrl-C: not a network problem
+
+
 class TokenEndpoint:
-    def __init__(self, provider: Provider, credentials: ClientCredentials, session=None) -> None:
+    def __init__(self, provider: Provider, credentials: ClientCredentials, deadline: float, session=None) -> None:
         import requests
         from oauthlib.oauth2 import WebApplicationClient
 
         self.provider = provider
         self.credentials = credentials
+        self.deadline = deadline  # seconds for each whole exchange: request_deadline()
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.client = WebApplicationClient(credentials.client_id)
@@ -96,41 +240,15 @@ class TokenEndpoint:
         return {}
 
     def _post(self, url: str, body: str, expect_json: bool = True, method: str | None = None) -> Any:
-        import requests
-
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         auth = None
         if (method or self.provider.client_auth) == "client_secret_basic" and self.credentials.client_secret:
             # RFC 6749 §2.3.1: form-urlencode each part before Basic encoding.
             auth = (quote(self.credentials.client_id, safe=""), quote(self.credentials.client_secret, safe=""))
-        host = _host(url)
-        try:
-            response = self.session.post(url, data=body, headers=headers, auth=auth, timeout=TIMEOUT, allow_redirects=False, verify=True)
-        except requests.exceptions.SSLError:
-            raise NetworkError(
-                f"TLS verification failed for {host}",
-                hint="Check the system clock and any proxy that intercepts TLS (REQUESTS_CA_BUNDLE names a CA bundle).",
-            ) from None
-        except requests.exceptions.Timeout:
-            raise NetworkError(f"{host} did not answer in time", hint="Check your connection and try again.") from None
-        except requests.exceptions.ConnectionError:
-            raise NetworkError(f"cannot connect to {host}", hint="Check your connection, proxy and the provider's token URL.") from None
-        except requests.exceptions.RequestException as exc:
-            raise NetworkError(f"request to {host} failed ({type(exc).__name__})") from None
-        except OSError as exc:
-            # Not a RequestException: requests raises a bare OSError, before connecting,
-            # when REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) names no file.
-            raise NetworkError(
-                f"cannot send the request to {host}: {exc}",
-                hint="Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.",
-            ) from None
-        if not expect_json:
-            if response.status_code >= 400:
-                self._raise_for_error(response, host)
-            return None
+        response = send(self.session, "POST", url, self.deadline, data=body, headers=headers, auth=auth)
         if response.status_code >= 400:
-            self._raise_for_error(response, host)
-        return response
+            self._raise_for_error(response, _host(url))
+        return response if expect_json else None
 
     def _raise_for_error(self, response, host: str) -> None:
         data = _json(response)
@@ -159,9 +277,11 @@ class TokenEndpoint:
             data = data[self.provider.token_path]
         if self.provider.scope_parameter == "none":
             requested = []  # nothing was asked for, so nothing can be "missing"
-        if "error" not in data and (not isinstance(data.get("access_token"), str) or not data["access_token"]):
-            # Checked before oauthlib, which calls this a refusal ("missing_token"): it is a bad answer.
-            raise NetworkError(f"the token response of {self.provider.name} has no access_token")
+        if "error" not in data:
+            if not isinstance(data.get("access_token"), str) or not data["access_token"]:
+                # Checked before oauthlib, which calls this a refusal ("missing_token"): it is a bad answer.
+                raise NetworkError(f"the token response of {self.provider.name} has no access_token")
+            self._check_fields(data)
         try:
             import json
 
@@ -176,20 +296,60 @@ class TokenEndpoint:
         except (ValueError, TypeError, AttributeError, OverflowError) as exc:
             # e.g. "scope": 5 (oauthlib calls .strip() on it) or "expires_in": 1e400 (int(inf)).
             raise NetworkError(f"cannot read the token response ({type(exc).__name__})") from None
-        return TokenSet.from_response(data, now=now, requested_scope=requested, separator=separator)
+        tokens = TokenSet.from_response(data, now=now, requested_scope=requested, separator=separator)
+        return tokens.copy(token_type=self._token_type(data.get("token_type")))
+
+    def _check_fields(self, data: dict) -> None:
+        """Fields oauthlib would trip over, named (before oauthlib, whose errors name none)."""
+        import math
+
+        expires_in = data.get("expires_in")
+        if expires_in is not None:
+            # RFC 6749 §5.1: a number of seconds; some providers send it as a string.
+            try:
+                seconds = float(expires_in) if isinstance(expires_in, (int, float, str)) and not isinstance(expires_in, bool) else math.nan
+            except ValueError:
+                seconds = math.nan
+            if not math.isfinite(seconds):
+                raise NetworkError(
+                    f"cannot read the token response of {self.provider.name}: "
+                    f"field 'expires_in' is {_shown(expires_in)}, not a number of seconds"
+                )
+        scope = data.get("scope")
+        if scope is not None and not isinstance(scope, (str, list)):
+            raise NetworkError(
+                f"cannot read the token response of {self.provider.name}: field 'scope' is {_shown(scope)}, not a string"
+            )
+
+    def _token_type(self, token_type: Any) -> str:
+        """Bearer (RFC 6750, any case) or a type the registry declares for the provider.
+
+        A token of another type (RFC 6749 §7.1: e.g. "mac") needs a proof the
+        tool cannot give; handing it out as Bearer would fail, or worse."""
+        if token_type is None:
+            return "Bearer"  # oauthlib's default too: some providers omit it
+        if isinstance(token_type, str):
+            if token_type.casefold() == "bearer":
+                return "Bearer"
+            for declared in self.provider.token_types:
+                if token_type.casefold() == declared.casefold():
+                    return declared
+        accepted = ", ".join(["Bearer", *self.provider.token_types])
+        raise NetworkError(
+            f"the token response of {self.provider.name} has token_type {_shown(token_type)}, "
+            f"which integray-auth cannot use (accepted: {accepted}); nothing was stored",
+            hint=f"Declare it in the registry's token_types for '{self.provider.id}' only if it is used like a Bearer token.",
+        )
 
 
-def fetch_userinfo(provider: Provider, access_token: str, session=None) -> dict[str, Any]:
+def fetch_userinfo(provider: Provider, access_token: str, deadline: float, session=None) -> dict[str, Any]:
     """GET the provider's userinfo_url with the new access token; its JSON object."""
     import requests
 
     session = session or requests.Session()
     host = _host(provider.userinfo_url)
     headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json", "User-Agent": USER_AGENT}
-    try:
-        response = session.get(provider.userinfo_url, headers=headers, timeout=TIMEOUT, allow_redirects=False, verify=True)
-    except (requests.exceptions.RequestException, OSError) as exc:
-        raise NetworkError(f"cannot read {host}'s user information ({type(exc).__name__})") from None
+    response = send(session, "GET", provider.userinfo_url, deadline, headers=headers)
     data = _json(response) if response.status_code < 400 else None
     if not isinstance(data, dict):
         raise NetworkError(f"{host} answered HTTP {response.status_code} {_content_type(response)} for the user information")
@@ -201,6 +361,12 @@ def _json(response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value from the server, quoted, escaped and short, for a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _content_type(response) -> str:

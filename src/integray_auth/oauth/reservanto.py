@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from ..errors import AuthorizationFailed, NetworkError
 from ..registry import Provider
 from ..tokens import TokenSet
-from .endpoint import USER_AGENT
+from .endpoint import USER_AGENT, send
 
 SHORT_TOKEN_LIFETIME = timedelta(minutes=30)
 
@@ -40,25 +40,24 @@ def long_time_token(provider: Provider, params: dict[str, str]) -> str:
     return params["token"]
 
 
-def short_time_token(provider: Provider, long_token: str, rights: list[str], now: datetime, session=None) -> TokenSet:
+def short_time_token(
+    provider: Provider, long_token: str, rights: list[str], now: datetime, deadline: float, session=None
+) -> TokenSet:
     import requests
 
     session = session or requests.Session()
-    try:
-        response = session.post(
-            provider.token_url,
-            json={"LongTimeToken": long_token, "TimeStamp": int(time.time())},
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            timeout=(10, 30),
-            allow_redirects=False,  # a 307/308 would re-send the long-time token elsewhere
-        )
-    except requests.exceptions.RequestException as exc:
-        raise NetworkError(f"cannot reach {provider.name} ({type(exc).__name__})", hint="Check your connection and try again.") from None
-    except OSError as exc:  # a CA bundle path that names no file (see endpoint._post)
-        raise NetworkError(f"cannot reach {provider.name}: {exc}", hint="Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.") from None
+    # allow_redirects is off in send(): a 307/308 would re-send the long-time token elsewhere.
+    response = send(
+        session,
+        "POST",
+        provider.token_url,
+        deadline,
+        json={"LongTimeToken": long_token, "TimeStamp": int(time.time())},
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+    )
     try:
         data = response.json()
-    except ValueError:  # requests' JSONDecodeError is a RequestException too: parse apart
+    except ValueError:
         raise NetworkError(f"{provider.name} answered HTTP {response.status_code} without JSON") from None
     if response.status_code >= 500:
         # Server trouble, not a refusal: the long-time token must not be given up for it.

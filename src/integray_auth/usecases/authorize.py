@@ -21,7 +21,7 @@ from ..context import AppContext
 from ..errors import AuthorizationFailed, AuthorizationTimeout, ConflictError, IntegrayAuthError
 from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, Authorization, to_iso
 from ..oauth import pages
-from ..oauth.endpoint import HINTS, ClientCredentials
+from ..oauth.endpoint import HINTS, ClientCredentials, TokenEndpoint, request_deadline
 from ..oauth.loopback import Callback, LoopbackServer
 from ..registry import Provider
 from ..scopes import granted_as_requested
@@ -70,13 +70,14 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     store = ctx.secret_store(storage)
     store.check_usable()
     ctx.index.check_writable()
+    request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
     if storage == STORAGE_FILE:
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
 
     tokens, received = _run_flow(ctx, provider, credentials, authorization, ui, options)
     if received:
         authorization = authorization.copy(parameters={**(authorization.parameters or {}), **received})
-    account = _account_from_userinfo(provider, tokens, ui)
+    account = _account_from_userinfo(provider, tokens, ui, request_deadline(ctx.environ))
     granted = granted_as_requested(
         authorization.requested_scopes, tokens.scope or [], tokens.refresh_token is not None, tokens.id_token is not None
     )
@@ -137,7 +138,7 @@ def _run_flow(
             received = _callback_values(provider, callback.params)
             if reservanto:
                 long_token = protocol.long_time_token(provider, callback.params)
-                tokens = protocol.short_time_token(provider, long_token, scopes, ctx.clock())
+                tokens = protocol.short_time_token(provider, long_token, scopes, ctx.clock(), request_deadline(ctx.environ))
             else:
                 if callback.error:
                     description = callback.params.get("error_description")
@@ -145,9 +146,7 @@ def _run_flow(
                         f"{provider.name} refused: {callback.error}" + (f" ({description})" if description else ""),
                         hint=HINTS.get(callback.error, "Run the command again."),
                     )
-                from ..oauth.endpoint import TokenEndpoint
-
-                endpoint = TokenEndpoint(provider, credentials)
+                endpoint = TokenEndpoint(provider, credentials, request_deadline(ctx.environ))
                 tokens = endpoint.exchange_code(callback.params["code"], listener.redirect_uri, verifier, scopes, ctx.clock())
         except IntegrayAuthError as error:
             if not callback.error:
@@ -172,14 +171,14 @@ def _callback_values(provider: Provider, params: dict[str, str]) -> dict[str, st
     return kept
 
 
-def _account_from_userinfo(provider: Provider, tokens: TokenSet, ui: FlowUI) -> str | None:
+def _account_from_userinfo(provider: Provider, tokens: TokenSet, ui: FlowUI, deadline: float) -> str | None:
     """The account the registry says to read from userinfo_url (Fakturoid's slug), best effort."""
     if not provider.account_field or not provider.userinfo_url:
         return None
     from ..oauth.endpoint import fetch_userinfo
 
     try:
-        value = fetch_userinfo(provider, tokens.access_token).get(provider.account_field)
+        value = fetch_userinfo(provider, tokens.access_token, deadline).get(provider.account_field)
     except IntegrayAuthError as failed:
         value, why = None, failed.message
     else:

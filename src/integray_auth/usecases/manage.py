@@ -210,32 +210,42 @@ def set_active(ctx: AppContext, name: str, active: bool) -> Authorization:
     return authorization
 
 
-def remove(ctx: AppContext, name: str) -> Authorization:
-    """Delete an authorization (by the id `find` resolved, or a name) and its tokens.
+def remove(ctx: AppContext, name: str, revoke: bool = False) -> tuple[Authorization, str]:
+    """Delete an authorization (by the id `find` resolved, or a name) and its
+    tokens, first revoking the grant at the provider when `revoke`; returns
+    the entry and what revoking did.
 
-    It is marked Not authorized first, then its tokens go, then the entry: a
-    failure or crash in between leaves a Not authorized entry (removed by
-    running `remove` again), never an Authorized one without tokens, nor a
-    token nobody can find.
+    Under the token lock throughout: a refresh in flight can neither rotate
+    the refresh token between revoking and deleting it (leaving a fresh one
+    unrevoked) nor write the tokens back. It is marked Not authorized first,
+    then its tokens go, then the entry: a failure or crash in between leaves
+    a Not authorized entry (removed by running `remove` again), never an
+    Authorized one without tokens, nor a token nobody can find.
     """
     authorization = _by_id_first(ctx.index.load(), name)
+    said = ""
     if authorization.storage:
         from ..models import NOT_AUTHORIZED
-        from ..secret_store import ChunkedTokens
-        from .tokens import tokens_lock
+        from ..secret_store import ChunkedTokens, RescuedTokens
+        from .tokens import revoke_at_provider, tokens_lock
 
-        with tokens_lock(ctx, authorization.name):  # a refresh in flight must not write them back
+        with tokens_lock(ctx, authorization.name):
+            authorization = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
+            store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
+            rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
+            if revoke and authorization.is_authorized:
+                said = revoke_at_provider(ctx, authorization, store, rescued)
             if authorization.is_authorized:
                 with ctx.index.transaction() as authorizations:
                     current = _by_id_first(authorizations, authorization.id)
                     current.status = NOT_AUTHORIZED
                     current.updated_at = to_iso(ctx.clock())
-            store = ctx.secret_store(authorization.storage, authorization.keyring_backend)
-            ChunkedTokens(store).delete(authorization.id)
+            store.delete(authorization.id)
+            rescued.discard()
     with ctx.index.transaction() as authorizations:
         current = _by_id_first(authorizations, authorization.id)
         authorizations.remove(current)
-    return authorization
+    return authorization, said
 
 
 def shell_quoted(name: str) -> str:

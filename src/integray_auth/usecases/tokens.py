@@ -3,19 +3,22 @@
 Refresh tokens may rotate (RFC 9700 §4.14): the refresh runs under a lock
 and re-reads the stored tokens first, because another process may have
 refreshed (and so invalidated our copy) a moment ago; the new tokens are
-stored before anything else happens.
+stored before anything else happens, and never dropped: a store that keeps
+refusing them leaves them in a rescue file (secret_store.RescuedTokens) that
+the next `token` moves back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 
 from ..context import AppContext
-from ..errors import AuthorizationFailed, IndexError_, NotAuthorizedError
+from ..errors import AuthorizationFailed, IndexError_, NotAuthorizedError, StorageError
 from ..fileutil import LockError, LockTimeout, take_lock
-from ..models import NOT_AUTHORIZED, to_iso
+from ..models import NOT_AUTHORIZED, STORAGE_KEYRING, to_iso
 from ..scopes import granted_as_requested
-from ..secret_store import ChunkedTokens
+from ..secret_store import ChunkedTokens, RescuedTokens, digest
 from ..tokens import TokenSet
 from . import manage
 from .binding import check_binding
@@ -28,6 +31,10 @@ def access_token(ctx: AppContext, name: str) -> str:
             f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization)
         )
     store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
+    rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
+    if rescued.exists():  # a stat: the only cost on the fast path
+        with tokens_lock(ctx, authorization.name):
+            _take_back(ctx, store, rescued, authorization)
     tokens = _load(store, authorization)
     if not tokens.expired(ctx.clock()):
         return tokens.access_token
@@ -53,19 +60,95 @@ def access_token(ctx: AppContext, name: str) -> str:
                 f"{refused.message}; '{authorization.name}' is now Not authorized",
                 hint=manage.authorize_hint(authorization),
             ) from None
-        store.save(authorization.id, fresh)
-        with ctx.index.transaction() as authorizations:
-            entry = manage.find_in(authorizations, authorization.id)
-            entry.expires_at = fresh.expires_at
-            entry.updated_at = to_iso(now)
-            if fresh.scope is not None:
-                entry.granted_scopes = granted_as_requested(
-                    entry.requested_scopes, fresh.scope, fresh.refresh_token is not None, fresh.id_token is not None
-                )
+        _keep_issued(store, rescued, authorization, fresh, replaces=tokens)
+        _record(ctx, authorization, fresh)
     return fresh.access_token
 
 
-REFRESH_LOCK_TIMEOUT = 60.0  # longer than one refresh may take (connect 10 s + read 30 s)
+# Between the attempts to store a token set the provider has just issued: a
+# Secret Service that drops a D-Bus call, a keychain busy for a moment.
+SAVE_RETRY_DELAYS = (0.25, 1.0)
+
+
+def _keep_issued(store: ChunkedTokens, rescued: RescuedTokens, authorization, fresh: TokenSet, replaces: TokenSet | None) -> None:
+    """Store `fresh`; never drop it. After a rotation the set it replaces is
+    spent, so when the store keeps failing, `fresh` goes into the rescue file
+    (0600) and the error (exit 8) says where."""
+    try:
+        _save_retrying(store, authorization.id, fresh)
+        return
+    except StorageError as failed:
+        refused = failed.message
+    where = "the keyring" if store.store.kind == STORAGE_KEYRING else "the token file"
+    try:
+        rescued.keep(fresh, replaces)
+    except OSError as exc:
+        raise StorageError(
+            f"{refused}; the new tokens of '{authorization.name}' could not be kept anywhere "
+            f"({rescued.path}: {exc.strerror or exc})",
+            hint=f"Fix {where}, then run 'integray-auth authorize {manage.shell_quoted(authorization.name)}'.",
+        ) from None
+    raise StorageError(
+        f"{refused}; the new tokens of '{authorization.name}' are kept in {rescued.path} "
+        f"(readable only by you) until {where} works",
+        hint=f"Fix {where}, then run 'integray-auth token {manage.shell_quoted(authorization.name)}': "
+        "it moves them there and deletes the file.",
+    )
+
+
+def _save_retrying(store: ChunkedTokens, authorization_id: str, tokens: TokenSet) -> None:
+    for delay in SAVE_RETRY_DELAYS:
+        try:
+            store.save(authorization_id, tokens)
+            return
+        except StorageError:
+            time.sleep(delay)
+    store.save(authorization_id, tokens)
+
+
+def _take_back(ctx: AppContext, store: ChunkedTokens, rescued: RescuedTokens, authorization) -> None:
+    """Move a rescued token set into the store (the caller holds tokens_lock).
+
+    Only over the set it replaced (or none): if the store holds another one,
+    the authorization was authorized again since, and the rescued set is stale.
+    """
+    if not rescued.exists():
+        return  # another process took it back meanwhile
+    tokens, replaces = rescued.load()
+    current = store.load(authorization.id)
+    if current is None or digest(current) == replaces:
+        try:
+            _save_retrying(store, authorization.id, tokens)
+        except StorageError as failed:
+            raise StorageError(
+                f"{failed.message}; the tokens of '{authorization.name}' stay in {rescued.path}",
+                hint=failed.hint,
+            ) from None
+        _record(ctx, authorization, tokens)
+    rescued.discard()
+
+
+def _record(ctx: AppContext, authorization, fresh: TokenSet) -> None:
+    with ctx.index.transaction() as authorizations:
+        entry = manage.find_in(authorizations, authorization.id)
+        entry.expires_at = fresh.expires_at
+        entry.updated_at = to_iso(ctx.clock())
+        if fresh.scope is not None:
+            entry.granted_scopes = granted_as_requested(
+                entry.requested_scopes, fresh.scope, fresh.refresh_token is not None, fresh.id_token is not None
+            )
+
+
+# Waiting for the lock must outlast what one holder may do with it: one whole
+# HTTP exchange (the request deadline: a refresh, or the revocation in
+# `remove`), plus the retried storage and the index around it.
+LOCK_MARGIN = 30.0
+
+
+def lock_timeout(ctx: AppContext) -> float:
+    from ..oauth.endpoint import request_deadline
+
+    return request_deadline(ctx.environ) + LOCK_MARGIN
 
 
 @contextlib.contextmanager
@@ -74,12 +157,13 @@ def tokens_lock(ctx: AppContext, name: str):
     and remove, so none overwrites or resurrects another's tokens. A lock
     that cannot be had is an error of ours, not a crash."""
     path = ctx.paths.data_dir / "refresh.lock"
+    timeout = lock_timeout(ctx)
     try:
-        held = take_lock(path, timeout=REFRESH_LOCK_TIMEOUT)
+        held = take_lock(path, timeout=timeout)
     except LockTimeout:
         raise IndexError_(
             f"another integray-auth process has been refreshing the token of '{name}' "
-            f"for over {int(REFRESH_LOCK_TIMEOUT)} seconds",
+            f"for over {timeout:g} seconds",
             hint="Wait for it to finish, then run the command again.",
         ) from None
     except LockError as exc:
@@ -89,6 +173,8 @@ def tokens_lock(ctx: AppContext, name: str):
 
 
 def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
+    from ..oauth.endpoint import request_deadline
+
     provider = manage.provider_for(ctx, authorization)  # the token URL of its tenant / shop
     # Here, where the refresh token and the client secret would leave, not on every
     # `token`: a stored access token goes only where the caller sends it, and that
@@ -97,7 +183,9 @@ def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
     if provider.variant == "reservanto_long_time_token":
         from ..oauth import reservanto
 
-        return reservanto.short_time_token(provider, tokens.refresh_token, authorization.requested_scopes, ctx.clock())
+        return reservanto.short_time_token(
+            provider, tokens.refresh_token, authorization.requested_scopes, ctx.clock(), request_deadline(ctx.environ)
+        )
     from ..oauth.endpoint import TokenEndpoint
     from .clients import resolve_credentials
 
@@ -105,7 +193,8 @@ def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
     # A refresh asks for the scope granted before (RFC 6749 §6), so an answer that
     # omits `scope` means that one (§5.1), not everything the connectors requested.
     granted = tokens.scope if tokens.scope is not None else authorization.requested_scopes
-    return TokenEndpoint(provider, credentials).refresh(tokens.refresh_token, granted, ctx.clock())
+    endpoint = TokenEndpoint(provider, credentials, request_deadline(ctx.environ))
+    return endpoint.refresh(tokens.refresh_token, granted, ctx.clock())
 
 
 def _load(store: ChunkedTokens, authorization) -> TokenSet:
@@ -125,12 +214,14 @@ def _mark_not_authorized(ctx: AppContext, authorization_id: str) -> None:
         entry.updated_at = to_iso(ctx.clock())
 
 
-def revoke_at_provider(ctx: AppContext, authorization) -> str:
+def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, rescued: RescuedTokens) -> str:
     """Best-effort RFC 7009 revocation before `remove` deletes the tokens.
 
-    Returns what happened, for the user. A failure never stops the removal:
-    the user asked to forget the authorization, and is told to revoke it in
-    the provider's settings instead.
+    The caller holds tokens_lock, so the token revoked is the latest: a
+    refresh cannot rotate it between this read and the deletion. A rescued
+    set is newer than the stored one. Returns what happened, for the user. A
+    failure never stops the removal: the user asked to forget the
+    authorization, and is told to revoke it in the provider's settings instead.
     """
     from ..errors import IntegrayAuthError
 
@@ -146,10 +237,10 @@ def revoke_at_provider(ctx: AppContext, authorization) -> str:
     # anything is sent or removed.
     check_binding(ctx, authorization, provider, removing=True)
     try:
-        tokens = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend)).load(authorization.id)
+        tokens = rescued.load()[0] if rescued.exists() else store.load(authorization.id)
         if tokens is None:
             return ""
-        from ..oauth.endpoint import TokenEndpoint
+        from ..oauth.endpoint import TokenEndpoint, request_deadline
         from .clients import resolve_credentials
 
         credentials = resolve_credentials(
@@ -162,7 +253,7 @@ def revoke_at_provider(ctx: AppContext, authorization) -> str:
                 f"Not revoked: {provider.name}'s revocation endpoint needs the client secret, and this client has none; "
                 f"revoke the access in {provider.name}'s settings."
             )
-        endpoint = TokenEndpoint(provider, credentials)
+        endpoint = TokenEndpoint(provider, credentials, request_deadline(ctx.environ))
         # Revoking the refresh token ends the whole grant (RFC 7009 §2.1).
         if tokens.refresh_token:
             endpoint.revoke(tokens.refresh_token, "refresh_token")
