@@ -17,6 +17,7 @@ from ..context import AppContext
 from ..errors import AuthorizationFailed, IndexError_, NotAuthorizedError, StorageError
 from ..fileutil import LockError, LockTimeout, take_lock
 from ..models import NOT_AUTHORIZED, STORAGE_KEYRING, to_iso
+from ..printable import quoted
 from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens, RescuedTokens, digest
 from ..tokens import TokenSet
@@ -80,19 +81,18 @@ def _keep_issued(store: ChunkedTokens, rescued: RescuedTokens, authorization, fr
     except StorageError as failed:
         refused = failed.message
     where = "the keyring" if store.store.kind == STORAGE_KEYRING else "the token file"
+    name = quoted(authorization.name)
     try:
         rescued.keep(fresh, replaces)
     except OSError as exc:
         raise StorageError(
-            f"{refused}; the new tokens of '{authorization.name}' could not be kept anywhere "
-            f"({rescued.path}: {exc.strerror or exc})",
-            hint=f"Fix {where}, then run 'integray-auth authorize {manage.shell_quoted(authorization.name)}'.",
+            f"{refused}; the new tokens of {name} could not be kept anywhere ({rescued.path}: {exc.strerror or exc})",
+            hint=f"Fix {where}, then run: {manage.command_hint('authorize', authorization)}",
         ) from None
     raise StorageError(
-        f"{refused}; the new tokens of '{authorization.name}' are kept in {rescued.path} "
-        f"(readable only by you) until {where} works",
-        hint=f"Fix {where}, then run 'integray-auth token {manage.shell_quoted(authorization.name)}': "
-        "it moves them there and deletes the file.",
+        f"{refused}; the new tokens of {name} are kept in {rescued.path} (readable only by you) until {where} works",
+        hint=f"Fix {where}; the next token moves them there and deletes the file. Run: "
+        f"{manage.command_hint('token', authorization)}",
     )
 
 
@@ -121,7 +121,7 @@ def _take_back(ctx: AppContext, store: ChunkedTokens, rescued: RescuedTokens, au
             _save_retrying(store, authorization.id, tokens)
         except StorageError as failed:
             raise StorageError(
-                f"{failed.message}; the tokens of '{authorization.name}' stay in {rescued.path}",
+                f"{failed.message}; the tokens of {quoted(authorization.name)} stay in {rescued.path}",
                 hint=failed.hint,
             ) from None
         _record(ctx, authorization, tokens)
