@@ -267,6 +267,8 @@ def configure_django(base: str, args: argparse.Namespace) -> None:
             "OAUTH_DEVICE_VERIFICATION_URI": base + "/device/",
             "OAUTH_DEVICE_VERIFICATION_URI_COMPLETE": base + "/device/?user_code={user_code}",
             "DEVICE_FLOW_INTERVAL": args.device_interval,
+            # RFC 9207: iss on every authorization response, announced in both discovery documents.
+            "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": args.authorization_response_iss,
         },
     )
 
@@ -335,6 +337,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--access-token-expire-seconds", type=int, default=3600)
     parser.add_argument("--device-interval", type=int, default=1, help="the polling interval it tells devices")
     parser.add_argument("--device-expires-in", type=int, default=600, help="lifetime of a device/user code")
+    parser.add_argument(
+        "--authorization-response-iss", action="store_true", help="send RFC 9207 iss on authorization responses"
+    )
     return parser.parse_args(argv)
 
 

@@ -24,7 +24,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-providers_app = typer.Typer(help="Show the registry's providers, connectors and scopes.", no_args_is_help=False)
+providers_app = typer.Typer(help="Show the registry's providers, connectors and scopes; add your own.", no_args_is_help=False)
+connector_app = typer.Typer(help="Add connectors to providers in your overlay (providers.toml).", no_args_is_help=True)
+providers_app.add_typer(connector_app, name="connector")
 client_app = typer.Typer(help="Keep a provider's OAuth client secret in the keyring.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 app.add_typer(client_app, name="client")
@@ -311,6 +313,59 @@ def providers_show(
     """
     ctx = _ctx(typer_ctx)
     output.print_provider(ctx, manage.require_provider(ctx, provider), json)
+
+
+@providers_app.command("add")
+def providers_add(
+    typer_ctx: typer.Context,
+    provider: str = typer.Argument(..., metavar="ID", help="An id for the new provider (lowercase letters, digits, '-')."),
+    issuer: str = typer.Option(..., "--issuer", metavar="URL", help="The provider's issuer URL (its metadata is read from there)."),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Its display name (default: the id)."),
+    client_id: Optional[str] = typer.Option(None, "--client-id", metavar="ID", help="Your OAuth client id at this provider, kept in the entry."),
+    force: bool = typer.Option(False, "--force", help="Replace a provider of this id in your overlay."),
+    timeout: int = typer.Option(30, "--timeout", min=1, max=600, metavar="SECONDS", help="Give up on the metadata after this long."),
+) -> None:
+    """Add a provider to your overlay from its discovery document (RFC 8414, OpenID Connect).
+
+    Example: integray-auth providers add acme --issuer https://login.acme.example --client-id my-app
+    """
+    from ..usecases.discovery import add_provider
+
+    ctx = _ctx(typer_ctx)
+    added = add_provider(ctx, provider, issuer, name=name, client_id=client_id, force=force, deadline=float(timeout))
+    checks = [f"PKCE {added.pkce}", "iss checked on every callback" if added.iss_parameter else "iss checked when sent"]
+    scopes = f"{len(added.scopes)} scopes to describe" if added.scopes else "no scopes listed"
+    ctx.stderr.write(
+        f"{'Replaced' if added.replaced else 'Added'} provider '{added.provider_id}' in {added.file} from {added.source_url} "
+        f"({', '.join(checks)}; {scopes}). Add a connector with: "
+        f"integray-auth providers connector add {added.provider_id} CONNECTOR --scope SCOPE\n"
+    )
+
+
+@connector_app.command("add")
+def providers_connector_add(
+    typer_ctx: typer.Context,
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
+    connector: str = typer.Argument(..., metavar="CONNECTOR", help="An id for the connector (lowercase letters, digits, '-')."),
+    scopes: Optional[List[str]] = typer.Option(None, "--scope", "-s", metavar="SCOPE", help="A scope it needs; repeat for several."),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Its display name (default: from the id)."),
+    description: Optional[str] = typer.Option(None, "--description", metavar="TEXT", help="What it does."),
+    force: bool = typer.Option(False, "--force", help="Replace a connector of this id in your overlay."),
+) -> None:
+    """Add a connector to a provider, in your overlay (providers.toml).
+
+    Example: integray-auth providers connector add acme list-orders --scope orders:read
+    """
+    from ..usecases.discovery import add_connector
+
+    ctx = _ctx(typer_ctx)
+    added = add_connector(ctx, provider, connector, scopes or [], name=name, description=description, force=force)
+    ctx.stderr.write(
+        f"{'Replaced' if added.replaced else 'Added'} connector '{added.connector_id}' ({added.name}) "
+        f"of provider '{added.provider_id}' in {added.file}.\n"
+    )
+    if added.new_scopes:
+        ctx.stderr.write(f"Note: new scopes {', '.join(added.new_scopes)} have no description yet; say what each permits in {added.file}.\n")
 
 
 @client_app.command("set")

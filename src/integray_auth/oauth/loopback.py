@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import AuthorizationFailed, NetworkError
 from . import pages
+from .issuer import iss_problem
 
 socketserver_bind = socketserver.TCPServer.server_bind
 
@@ -159,12 +160,15 @@ class LoopbackServer:
         ports: tuple[int, ...] = (),
         expected_issuer: str | None = None,
         is_complete: Callable[[dict[str, str]], bool] = lambda p: "code" in p or "error" in p,
+        issuer_required: bool = True,
     ) -> None:
         self.host = host
         self.path = path
         self.state = state
         self.ports = ports
         self.expected_issuer = expected_issuer
+        # Whether the provider declared it sends iss (RFC 9207): then a missing one is refused too.
+        self.issuer_required = issuer_required
         self.is_complete = is_complete
         self.start_url: str | None = None
         self.port = 0
@@ -332,12 +336,9 @@ class LoopbackServer:
                 return "the redirect has no state parameter"
             if not hmac.compare_digest(got.encode(), self.state.encode()):
                 return "the redirect's state does not match this authorization request"
-        if self.expected_issuer is not None:
-            # RFC 9207 §2.4: a provider that sends iss must always send it, and
-            # it must be the issuer we started with (mix-up defence).
-            iss = params.get("iss")
-            if iss is None or not hmac.compare_digest(iss.encode(), self.expected_issuer.encode()):
-                return "the redirect's iss does not name the expected provider"
+        problem = iss_problem(params.get("iss"), self.expected_issuer, self.issuer_required)
+        if problem:
+            return problem
         if not self.is_complete(params):
             return "the redirect carries neither a code nor an error"
         return None

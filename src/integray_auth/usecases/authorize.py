@@ -22,6 +22,7 @@ from ..errors import AuthorizationFailed, AuthorizationTimeout, ConflictError, I
 from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, Authorization, to_iso
 from ..oauth import pages
 from ..oauth.endpoint import HINTS, ClientCredentials, TokenEndpoint, request_deadline
+from ..oauth.issuer import issuer_check
 from ..oauth.loopback import Callback, LoopbackServer
 from ..registry import Provider
 from ..scopes import granted_as_requested
@@ -112,7 +113,7 @@ def _run_flow(
             provider.redirect_path,
             state,
             provider.redirect_ports,
-            expected_issuer=provider.issuer if provider.iss_parameter else None,
+            **issuer_check(provider),  # RFC 9207 (mix-up defence)
         )
     verifier = pkce.make_verifier() if provider.pkce != "unsupported" and not reservanto else None
     scopes = authorization.requested_scopes

@@ -1,0 +1,266 @@
+"""Providers from their discovery document, and connectors added to them, in
+the user's overlay (the config folder's providers.toml).
+
+Nothing is written unless all of it is right: the metadata is checked
+(oauth/discovery.py), the new file is parsed back and compared with what was
+meant, and checked as a registry, before it replaces the old one atomically
+(0600). A bundled provider is never replaced this way: an overlay that
+changes one is what the registry warns about.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import registry_overlay as toml_text
+from ..context import AppContext
+from ..errors import ConflictError, RegistryError, UsageError
+from ..oauth.discovery import DEFAULT_DEADLINE, SCOPE_TOKEN, check_issuer_argument, discover, shown
+from ..registry import ID_PATTERN, load_registry, read_bundled_entry
+from .manage import require_provider
+
+MAX_ID_LENGTH = 64
+MAX_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class AddedProvider:
+    provider_id: str
+    name: str
+    file: Path
+    source_url: str
+    pkce: str
+    iss_parameter: bool
+    scopes: list[str]
+    endpoints: list[str]
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class AddedConnector:
+    provider_id: str
+    connector_id: str
+    name: str
+    file: Path
+    new_scopes: list[str] = field(default_factory=list)
+    replaced: bool = False
+
+
+def add_provider(
+    ctx: AppContext,
+    provider_id: str,
+    issuer: str,
+    name: str | None = None,
+    client_id: str | None = None,
+    force: bool = False,
+    deadline: float = DEFAULT_DEADLINE,
+) -> AddedProvider:
+    """Discover `issuer` and write `[providers.<provider_id>]` to the user overlay."""
+    _check_id(provider_id, "provider id")
+    name = _check_text(name if name is not None else provider_id, "--name")
+    if client_id is not None:
+        _check_text(client_id, "--client-id", limit=500, spaces=False)
+    check_issuer_argument(issuer)
+    path = ctx.paths.user_registry
+    ctx.registry  # noqa: B018 - a broken overlay stops here (exit 3), before any network
+    _refuse_existing(path, _read_overlay(path)[1], provider_id, force)
+
+    found = discover(issuer, deadline)
+
+    entry: dict[str, Any] = {"name": name, "issuer": issuer, **found.endpoints, "pkce": found.pkce}
+    if found.iss_parameter:
+        entry["iss_parameter"] = True
+    if client_id:
+        entry["client_id"] = client_id
+    if found.docs_url:
+        entry["docs_url"] = found.docs_url
+    notes = [f"Added from {found.source_url} on {ctx.clock().date().isoformat()}."]
+    if found.pkce_note:
+        notes.append(found.pkce_note)
+    if found.scopes:
+        notes.append("The scopes are the server's scopes_supported, without descriptions: say what each permits.")
+    else:
+        notes.append("The metadata lists no scopes_supported; 'providers connector add' adds the scopes a connector needs.")
+    entry["notes"] = " ".join(notes)
+    with _overlay_lock(path):
+        text, document = _read_overlay(path)
+        replaced = _refuse_existing(path, document, provider_id, force)
+        old = document.get("providers", {}).get(provider_id, {})
+        # Replacing keeps what the user wrote beside the metadata: the scope
+        # descriptions, scopes their connectors use, and the connectors.
+        scopes = {scope: old.get("scopes", {}).get(scope, "") for scope in found.scopes}
+        scopes.update({s: d for s, d in old.get("scopes", {}).items() if s not in scopes})
+        block = toml_text.table(
+            ("providers", provider_id), entry, comment=f"Added by 'integray-auth providers add {provider_id} --issuer {issuer}'."
+        )
+        if scopes:
+            block += "\n" + toml_text.table(
+                ("providers", provider_id, "scopes"), scopes, comment="What each scope permits (shown by 'providers show' and 'show'): fill in."
+            )
+        new_text = toml_text.replace_tables(text, ("providers", provider_id), block, keep=("providers", provider_id, "connectors"))
+        expected = copy.deepcopy(document)
+        expected.setdefault("providers", {})[provider_id] = {
+            **entry,
+            **({"scopes": scopes} if scopes else {}),
+            **({"connectors": old["connectors"]} if "connectors" in old else {}),
+        }
+        _save(ctx, path, new_text, expected, provider_id)
+    return AddedProvider(
+        provider_id=provider_id,
+        name=name,
+        file=path,
+        source_url=found.source_url,
+        pkce=found.pkce,
+        iss_parameter=found.iss_parameter,
+        scopes=found.scopes,
+        endpoints=[k for k in found.endpoints],
+        replaced=replaced,
+    )
+
+
+def add_connector(
+    ctx: AppContext,
+    provider_id: str,
+    connector_id: str,
+    scopes: list[str],
+    name: str | None = None,
+    description: str | None = None,
+    force: bool = False,
+) -> AddedConnector:
+    """Write `[providers.<provider_id>.connectors.<connector_id>]` to the user overlay;
+    scopes the provider does not know yet are added without a description."""
+    provider = require_provider(ctx, provider_id)
+    _check_id(connector_id, "connector id")
+    if not scopes:
+        raise UsageError("missing --scope", hint="Name the scopes the connector needs: --scope S [--scope S ...].")
+    for scope in scopes:
+        if not SCOPE_TOKEN.fullmatch(scope):
+            raise UsageError(f"--scope {shown(scope)} is not a scope (no spaces, quotes or backslashes)")
+    scopes = list(dict.fromkeys(scopes))
+    name = _check_text(name if name is not None else connector_id.replace("-", " ").title(), "--name")
+    description = _check_text(description, "--description", limit=500, empty=True) if description is not None else ""
+    bundled = (read_bundled_entry(provider.id) or {}).get("connectors", {})
+    if connector_id in bundled:
+        raise ConflictError(
+            f"connector '{connector_id}' of provider '{provider.id}' is bundled with integray-auth",
+            hint="Pick another connector id.",
+        )
+    for other in provider.connectors.values():
+        if other.id != connector_id and other.name.casefold() == name.casefold():
+            raise ConflictError(f"provider '{provider.id}' has a connector named {shown(name)} already ('{other.id}')", hint="Give another --name.")
+    path = ctx.paths.user_registry
+    new_scopes = [s for s in scopes if s not in provider.scopes]
+    connector = {"name": name, "description": description, "scopes": scopes}
+
+    with _overlay_lock(path):
+        text, document = _read_overlay(path)
+        ours = document.get("providers", {}).get(provider.id, {}).get("connectors", {})
+        replaced = connector_id in ours
+        if connector_id in provider.connectors and not (replaced and force):
+            raise ConflictError(
+                f"provider '{provider.id}' has a connector '{connector_id}' already",
+                hint="Add --force to replace it." if replaced else f"It is defined in {provider.source}; edit it there.",
+            )
+        new_text = text
+        if new_scopes:
+            new_text = toml_text.add_keys(new_text, ("providers", provider.id, "scopes"), {s: "" for s in new_scopes})
+        block = toml_text.table(("providers", provider.id, "connectors", connector_id), connector)
+        new_text = toml_text.replace_tables(new_text, ("providers", provider.id, "connectors", connector_id), block)
+        expected = copy.deepcopy(document)
+        entry = expected.setdefault("providers", {}).setdefault(provider.id, {})
+        if new_scopes:
+            entry.setdefault("scopes", {}).update({s: "" for s in new_scopes})
+        entry.setdefault("connectors", {})[connector_id] = connector
+        _save(ctx, path, new_text, expected, provider.id)
+    return AddedConnector(provider.id, connector_id, name, path, new_scopes, replaced)
+
+
+def _check_id(value: str, what: str) -> None:
+    if not ID_PATTERN.fullmatch(value) or len(value) > MAX_ID_LENGTH:
+        raise UsageError(
+            f"{shown(value)} is not a {what}: use lowercase letters, digits and '-' (at most {MAX_ID_LENGTH})",
+            hint="For example: acme-login.",
+        )
+
+
+def _check_text(value: str, option: str, limit: int = MAX_NAME_LENGTH, empty: bool = False, spaces: bool = True) -> str:
+    if (not value.strip() and not empty) or len(value) > limit or not value.isprintable() or (not spaces and " " in value):
+        raise UsageError(f"{option} {shown(value)} must be printable text of at most {limit} characters")
+    return value
+
+
+def _refuse_existing(path: Path, document: dict, provider_id: str, force: bool) -> bool:
+    """True when the overlay has the provider (and --force replaces it)."""
+    if read_bundled_entry(provider_id) is not None:
+        raise ConflictError(
+            f"'{provider_id}' is a bundled provider; discovery never replaces one",
+            hint="Pick another id, e.g. my-" + provider_id,
+        )
+    if provider_id in document.get("providers", {}):
+        if not force:
+            raise ConflictError(f"provider '{provider_id}' is in {path} already", hint="Add --force to replace it.")
+        return True
+    return False
+
+
+def _read_overlay(path: Path) -> tuple[str, dict]:
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return "", {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"{path}: cannot read the registry overlay ({type(exc).__name__})", hint="Check the file.") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"{path}: invalid TOML: {exc}", hint="Fix the file, then run the command again.") from None
+
+
+def _overlay_lock(path: Path):
+    from ..fileutil import LockError, take_lock
+
+    try:
+        return take_lock(path.with_name(".providers.toml.lock"))
+    except LockError:
+        raise ConflictError(f"another integray-auth is changing {path}", hint="Try again in a moment.") from None
+
+
+def _save(ctx: AppContext, path: Path, new_text: str, expected: dict, provider_id: str) -> None:
+    """Write `new_text` once it parses back to `expected` and passes the registry's checks."""
+    import os
+    import tomllib
+
+    from ..fileutil import PRIVATE_FILE, atomic_write_text, ensure_private_dir
+
+    cannot = ConflictError(
+        f"{path} defines provider '{provider_id}' in a form this command does not edit (inline tables or dotted keys)",
+        hint="Nothing was written. Edit the file by hand.",
+    )
+    try:
+        if tomllib.loads(new_text) != expected:
+            raise cannot
+    except tomllib.TOMLDecodeError:
+        raise cannot from None
+    ensure_private_dir(path.parent)
+    candidate = path.with_name(f".providers.toml.{os.getpid()}.{os.urandom(4).hex()}.check.toml")
+    try:
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(new_text)
+        try:
+            # In the registry's order: the user overlay (as it would be), then --registry.
+            others = [p for p in ctx.registry_overlays() if p != path]
+            load_registry([candidate, *others], cache_dir=None)
+        except RegistryError as exc:
+            raise RegistryError(
+                exc.message.replace(str(candidate), str(path)) + " (in the file as it would be)",
+                hint="Nothing was written. Fix the file, then run the command again.",
+            ) from None
+    finally:
+        candidate.unlink(missing_ok=True)
+    atomic_write_text(path, new_text)
