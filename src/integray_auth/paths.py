@@ -21,7 +21,7 @@ class Paths(Record):
 
     def __init__(
         self,
-        config_dir: Path,  # user registry overlay and config.toml (read only)
+        config_dir: Path,  # user registry overlay (written by `providers add`) and config.toml
         data_dir: Path,  # the index and, when opted in, the insecure token file
         cache_dir: Path | None = None,  # the checked registry, as JSON (None: no cache)
     ) -> None:

@@ -68,7 +68,8 @@ def check_issuer_argument(issuer: str) -> str:
         if parts.query or parts.fragment or issuer.endswith(("?", "#")):
             problem = "has a query or fragment (an issuer has neither, RFC 8414 §2)"
     if problem:
-        raise UsageError(f"--issuer {shown(issuer)} {problem}", hint="Give the provider's issuer URL, e.g. --issuer https://login.example.com")
+        what = shown(issuer) if "user name" not in problem else "(not shown)"  # never echo a password
+        raise UsageError(f"--issuer {what} {problem}", hint="Give the provider's issuer URL, e.g. --issuer https://login.example.com")
     return issuer
 
 
@@ -131,8 +132,19 @@ def discover(issuer: str, deadline: float = DEFAULT_DEADLINE, session=None) -> D
     for url in well_known_urls(issuer):
         left = ends - time.monotonic()
         if left <= 0:
-            raise NetworkError(f"{_host(issuer)} did not complete its answers within {deadline:g} seconds", hint="Check your connection and try again.")
-        answer = send(session, "GET", url, left, MAX_DOCUMENT_BYTES, headers={"Accept": "application/json"})
+            raise NetworkError(
+                f"{_host(issuer)} did not complete its answers within {deadline:g} seconds",
+                hint="Check your connection and try again (--timeout sets the limit).",
+            )
+        try:
+            answer = send(session, "GET", url, left, MAX_DOCUMENT_BYTES, headers={"Accept": "application/json"})
+        except NetworkError:
+            if time.monotonic() < ends - 0.1:
+                raise
+            raise NetworkError(
+                f"{_host(issuer)} did not complete its answers within {deadline:g} seconds",
+                hint="Check your connection and try again (--timeout sets the limit).",
+            ) from None
         if answer.status_code != 200:
             tried.append(f"{url} answered HTTP {answer.status_code}")
             continue
@@ -168,7 +180,9 @@ def check_document(document: dict[str, Any], issuer: str, source_url: str) -> Di
                 f"the metadata at {source_url} names issuer {shown(named)}, not {shown(issuer)}",
                 hint=f"If you trust it, run the command again with --issuer {named}",
             )
-        raise bad(f"names issuer {shown(named)}, not {shown(issuer)}")
+        if named is None:
+            raise bad(f"has no issuer (it must name {shown(issuer)})")
+        raise bad(f"names issuer {shown(named) if isinstance(named, str) else 'of type ' + type(named).__name__}, not {shown(issuer)}")
     loopback_ok = urlsplit(issuer).scheme == "http"  # a loopback issuer (checked before fetching)
     endpoints: dict[str, str] = {}
     for field, key in ENDPOINTS.items():
