@@ -370,7 +370,7 @@ def _trickle(handler, outer):
 def test_trickling_server_hits_the_overall_deadline(cli, home, discovery):
     discovery.routes[RFC8414] = _trickle
     started = time.monotonic()
-    result = cli("providers", "add", "acme", "--issuer", discovery.base, "--timeout", "2", timeout=30)
+    result = cli("providers", "add", "acme", "--issuer", discovery.base, env={"INTEGRAY_AUTH_HTTP_TIMEOUT": "2"}, timeout=30)
     elapsed = time.monotonic() - started
     assert_error_line(result, 11, "within 2 seconds")
     assert elapsed < 8, elapsed

@@ -323,7 +323,6 @@ def providers_add(
     name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Its display name (default: the id)."),
     client_id: Optional[str] = typer.Option(None, "--client-id", metavar="ID", help="Your OAuth client id at this provider, kept in the entry."),
     force: bool = typer.Option(False, "--force", help="Replace a provider of this id in your overlay."),
-    timeout: int = typer.Option(30, "--timeout", min=1, max=600, metavar="SECONDS", help="Give up on the metadata after this long."),
 ) -> None:
     """Add a provider to your overlay from its discovery document (RFC 8414, OpenID Connect).
 
@@ -332,7 +331,7 @@ def providers_add(
     from ..usecases.discovery import add_provider
 
     ctx = _ctx(typer_ctx)
-    added = add_provider(ctx, provider, issuer, name=name, client_id=client_id, force=force, deadline=float(timeout))
+    added = add_provider(ctx, provider, issuer, name=name, client_id=client_id, force=force)
     checks = [f"PKCE {added.pkce}", "iss checked on every callback" if added.iss_parameter else "iss checked when sent"]
     scopes = f"{len(added.scopes)} scopes to describe" if added.scopes else "no scopes listed"
     ctx.stderr.write(

@@ -20,7 +20,6 @@ from ..errors import NetworkError, UsageError
 from ..registry import LOOPBACK_HOSTS
 
 MAX_DOCUMENT_BYTES = 256 * 1024  # real documents are 2-10 KB (Google, Microsoft, Okta, Keycloak)
-DEFAULT_DEADLINE = 30.0  # seconds for the whole discovery, both URLs together
 MAX_URL_LENGTH = 2048
 MAX_SCOPES = 500
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -109,24 +108,24 @@ def well_known_urls(issuer: str) -> list[str]:
     return [rfc8414, oidc]
 
 
-def discover(issuer: str, deadline: float = DEFAULT_DEADLINE, session=None) -> Discovered:
+def discover(issuer: str, deadline: float, session=None) -> Discovered:
     """Fetch and check the issuer's metadata; NetworkError when none can be trusted.
 
     The second URL is tried only when the first has no document (an HTTP
     error, or a body that is not a JSON object, e.g. a web app's HTML page);
     a document that is there but fails a check stops discovery: it is the
     server's word, and a wrong issuer in it is exactly what the check is for.
+    `deadline` (seconds) bounds both requests together.
     """
     import json
     import time
 
     import requests
 
-    from .. import __version__
-    from .bounded import send
+    from .endpoint import DEADLINE_ENV, USER_AGENT, send
 
     session = session or requests.Session()
-    session.headers.setdefault("User-Agent", f"integray-auth/{__version__}")
+    session.headers.setdefault("User-Agent", USER_AGENT)
     ends = time.monotonic() + deadline
     tried: list[str] = []
     for url in well_known_urls(issuer):
@@ -134,7 +133,7 @@ def discover(issuer: str, deadline: float = DEFAULT_DEADLINE, session=None) -> D
         if left <= 0:
             raise NetworkError(
                 f"{_host(issuer)} did not complete its answers within {deadline:g} seconds",
-                hint="Check your connection and try again (--timeout sets the limit).",
+                hint=f"Check your connection and try again ({DEADLINE_ENV} sets the limit).",
             )
         try:
             answer = send(session, "GET", url, left, MAX_DOCUMENT_BYTES, headers={"Accept": "application/json"})
@@ -143,7 +142,7 @@ def discover(issuer: str, deadline: float = DEFAULT_DEADLINE, session=None) -> D
                 raise
             raise NetworkError(
                 f"{_host(issuer)} did not complete its answers within {deadline:g} seconds",
-                hint="Check your connection and try again (--timeout sets the limit).",
+                hint=f"Check your connection and try again ({DEADLINE_ENV} sets the limit).",
             ) from None
         if answer.status_code != 200:
             tried.append(f"{url} answered HTTP {answer.status_code}")

@@ -18,7 +18,7 @@ from typing import Any
 from .. import registry_overlay as toml_text
 from ..context import AppContext
 from ..errors import ConflictError, RegistryError, UsageError
-from ..oauth.discovery import DEFAULT_DEADLINE, SCOPE_TOKEN, check_issuer_argument, discover, shown
+from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown
 from ..registry import ID_PATTERN, load_registry, read_bundled_entry
 from .manage import require_provider
 
@@ -56,7 +56,6 @@ def add_provider(
     name: str | None = None,
     client_id: str | None = None,
     force: bool = False,
-    deadline: float = DEFAULT_DEADLINE,
 ) -> AddedProvider:
     """Discover `issuer` and write `[providers.<provider_id>]` to the user overlay."""
     _check_id(provider_id, "provider id")
@@ -65,10 +64,13 @@ def add_provider(
         _check_text(client_id, "--client-id", limit=500, spaces=False)
     check_issuer_argument(issuer)
     path = ctx.paths.user_registry
+    from ..oauth.endpoint import request_deadline
+
+    deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT is exit 2, before any network
     ctx.registry  # noqa: B018 - a broken overlay stops here (exit 3), before any network
     _refuse_existing(path, _read_overlay(path)[1], provider_id, force)
 
-    found = discover(issuer, deadline)
+    found = discover(issuer, deadline)  # both well-known URLs within one deadline
 
     entry: dict[str, Any] = {"name": name, "issuer": issuer, **found.endpoints, "pkce": found.pkce}
     if found.iss_parameter:
