@@ -26,7 +26,7 @@ from integray_auth.index import Index
 from integray_auth.secret_store import ChunkedTokens, KeyringStore, RescuedTokens, token_key
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
-from integray_auth.usecases import tokens as token_usecase
+from integray_auth.usecases import access_token as token_usecase
 from tests.conftest import MemoryKeyring, assert_error_line
 from tests.support.keyring_session import KeyringSession
 from tests.support.plugin import require

@@ -23,7 +23,7 @@ from integray_auth.index import Index
 from integray_auth.secret_store import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
-from integray_auth.usecases import tokens as token_usecase
+from integray_auth.usecases import access_token as token_usecase
 from tests.conftest import SCRIPT, assert_error_line
 from tests.support.stand_in import QuietHandler, flood, serve, trickle
 

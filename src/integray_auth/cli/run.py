@@ -20,6 +20,6 @@ def run_search(ctx: AppContext, query: str, view: str, as_json: bool) -> None:
 
 
 def run_token(ctx: AppContext, name: str) -> None:
-    from ..usecases.tokens import access_token
+    from ..usecases.access_token import access_token
 
     ctx.stdout.write(access_token(ctx, name) + "\n")

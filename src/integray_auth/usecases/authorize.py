@@ -30,7 +30,7 @@ from ..tokens import TokenSet
 from . import manage
 from .binding import endpoints_of
 from .clients import resolve_credentials
-from .tokens import tokens_lock
+from .access_token import tokens_lock
 
 
 class FlowUI(Protocol):

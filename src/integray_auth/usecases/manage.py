@@ -227,7 +227,7 @@ def remove(ctx: AppContext, name: str, revoke: bool = False) -> tuple[Authorizat
     if authorization.storage:
         from ..models import NOT_AUTHORIZED
         from ..secret_store import ChunkedTokens, RescuedTokens
-        from .tokens import revoke_at_provider, tokens_lock
+        from .access_token import revoke_at_provider, tokens_lock
 
         with tokens_lock(ctx, authorization.name):
             authorization = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
