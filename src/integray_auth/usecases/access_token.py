@@ -181,7 +181,7 @@ def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
     # path must not even read the registry (it stays as fast as before).
     check_binding(ctx, authorization, provider)
     if provider.variant == "reservanto_long_time_token":
-        from ..oauth import reservanto
+        from ..grants import reservanto
 
         return reservanto.short_time_token(
             provider, tokens.refresh_token, authorization.requested_scopes, ctx.clock(), request_deadline(ctx.environ)

@@ -100,7 +100,7 @@ def _run_flow(
 
     reservanto = provider.variant == "reservanto_long_time_token"
     if reservanto:
-        from ..oauth import reservanto as protocol
+        from ..grants import reservanto as protocol
 
         state = None
         # No state in this protocol: an unguessable path segment does its job.

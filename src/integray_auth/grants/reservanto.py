@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from ..errors import AuthorizationFailed, NetworkError
 from ..registry import Provider
 from ..tokens import TokenSet
-from .endpoint import USER_AGENT, send
+from ..oauth.endpoint import USER_AGENT, send
 
 SHORT_TOKEN_LIFETIME = timedelta(minutes=30)
 

@@ -1,0 +1,1 @@
+"""The grants: the ways integray-auth obtains tokens from a provider."""
