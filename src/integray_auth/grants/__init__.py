@@ -1,1 +1,43 @@
-"""The grants: the ways integray-auth obtains tokens from a provider."""
+"""The grants: the ways integray-auth obtains tokens, one module each, by the
+name the registry uses.
+
+A provider's `grants` (providers.toml) lists these names, its default first;
+an authorization records the one its tokens came from (the index's `grant`),
+so `token` renews them the same way. A new grant is a module with a `Grant`
+subclass (grants/base.py) and one line here. This file stays stdlib-only and
+imports no grant module until one is used: the registry checks names
+against `GRANTS` on every `list`.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..registry import Provider
+    from .base import Grant
+
+# name in providers.toml and the index -> module in this package
+GRANTS = {
+    "authorization_code": "authorization_code",
+    "reservanto_long_time_token": "reservanto",
+}
+DEFAULT_GRANT = "authorization_code"
+
+
+def get(name: str) -> Grant:
+    """The grant called `name`, a key of `GRANTS`."""
+    from importlib import import_module
+
+    return import_module(f"{__name__}.{GRANTS[name]}").GRANT
+
+
+def check_provider(grant: Grant, provider: Provider) -> None:
+    """Fail, naming the file, provider and field, when the registry lacks what `grant` needs."""
+    from ..errors import RegistryError
+
+    for field in grant.needs.provider_fields:
+        if not getattr(provider, field):
+            raise RegistryError(
+                f"{provider.source}: provider '{provider.id}', field '{field}': the {grant.name} grant needs it",
+                hint="Fix the file, then run the command again.",
+            )

@@ -1,4 +1,4 @@
-"""Reservanto's long-time-token protocol (shared/reference/providers.md §0.1).
+"""Reservanto's long-time-token grant (shared/reference/providers.md §0.1).
 
 Not OAuth 2.0: the merchant consents at `Authorize/GetLongTimeToken`, which
 redirects to our callback with `accepted=1&token=<LongTimeToken>`; rights
@@ -15,11 +15,53 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from ..errors import AuthorizationFailed, NetworkError
+from ..oauth.endpoint import USER_AGENT
 from ..registry import Provider
 from ..tokens import TokenSet
 from ..oauth.endpoint import USER_AGENT, send
+from .base import Grant, Needs
+from .browser import consent_in_browser
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .base import ConsentRequest, RenewRequest
 
 SHORT_TOKEN_LIFETIME = timedelta(minutes=30)
+
+
+class ReservantoLongTimeToken(Grant):
+    name = "reservanto_long_time_token"
+    # The long-time token is kept as the refresh token; renewing re-mints a short-time one.
+    needs = Needs(
+        needs_browser=True,
+        needs_loopback=True,
+        supports_refresh=True,
+        provider_fields=("authorization_url", "token_url"),
+    )
+
+    def obtain(self, request: ConsentRequest) -> TokenSet:
+        from ..oauth import pkce
+        from ..oauth.loopback import LoopbackServer
+
+        provider = request.provider
+        # No state in this protocol: an unguessable path segment does its job.
+        path = f"{provider.redirect_path.rstrip('/')}/{pkce.make_state()}"
+        listener = LoopbackServer(provider.redirect_host, path, None, provider.redirect_ports, is_complete=is_complete)
+        with listener:
+            url = authorization_url(provider, request.credentials.client_id, listener.redirect_uri, request.scopes)
+            return consent_in_browser(
+                request,
+                listener,
+                url,
+                lambda callback: short_time_token(
+                    provider, long_time_token(provider, callback.params), request.scopes, request.clock(), request.http_deadline
+                ),
+            )
+
+    def renew(self, request: RenewRequest) -> TokenSet:
+        return short_time_token(
+            request.provider, request.tokens.refresh_token, request.requested_scopes, request.clock(), request.http_deadline
+        )
 
 
 def authorization_url(provider: Provider, client_id: str, redirect_uri: str, rights: list[str]) -> str:
@@ -76,3 +118,6 @@ def short_time_token(
         expires_at=(now + SHORT_TOKEN_LIFETIME).isoformat().replace("+00:00", "Z"),
         scope=list(rights),
     )
+
+
+GRANT = ReservantoLongTimeToken()
