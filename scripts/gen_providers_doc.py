@@ -69,7 +69,7 @@ def render(registry) -> str:
 
 
 def _grants(p) -> str:
-    grant = "Reservanto long-time token" if p.variant == "reservanto_long_time_token" else "authorization code"
+    grant = "Reservanto long-time token" if p.default_grant == "reservanto_long_time_token" else "authorization code"
     if p.device_authorization_url:
         grant += "; device code endpoint known" + (f" ({p.device_auth} required)" if p.device_auth else "")
     return grant

@@ -89,7 +89,7 @@ def test_reservanto_has_its_rights_as_scopes_and_integrays_connector_names():
     reservanto = load_registry().get("reservanto")
 
     assert reservanto.name == "Reservanto"
-    assert reservanto.variant == "reservanto_long_time_token"
+    assert reservanto.grants == ("reservanto_long_time_token",)
     assert {cid: c.name for cid, c in reservanto.connectors.items()} == RESERVANTO_CONNECTORS
     for right in ("Location_r", "Segment_r", "Event_r", "Booking_w", "FreeSpace_r", "Settings_r", "Customer_r"):
         assert right in reservanto.scopes

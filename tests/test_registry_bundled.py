@@ -61,7 +61,7 @@ def test_pkce_client_auth_and_redirect_rules_are_consistent(provider):
     assert provider.redirect_host in REDIRECT_HOSTS
     assert provider.redirect_path.startswith("/")
     assert provider.pkce in ("required", "supported", "unsupported")
-    if provider.client_auth == "none" and not provider.client_secret_required and provider.variant == "authorization_code":
+    if provider.client_auth == "none" and not provider.client_secret_required and "authorization_code" in provider.grants:
         # A public client's only proof of possession is PKCE (RFC 9700 §2.1.1).
         assert provider.pkce != "unsupported", provider.id
     if provider.client_auth != "none":

@@ -52,6 +52,7 @@ class Authorization(Record):
         "account",
         "storage",
         "client_id",
+        "grant",
         "keyring_backend",
         "parameters",
         "endpoints",
@@ -76,6 +77,7 @@ class Authorization(Record):
         account: str | None = None,
         storage: str | None = None,  # where its tokens are: "keyring" or "file"
         client_id: str | None = None,  # the client the tokens were issued to (refresh needs it)
+        grant: str | None = None,  # the grant that obtained them (grants.GRANTS), so `token` renews them alike
         keyring_backend: str | None = None,  # the keyring class that stored them, read back directly
         # Non-secret values that pick the customer's endpoints ({tenant}, {shop}) and
         # the ones the provider's redirect named (QuickBooks' realmId).
@@ -101,6 +103,7 @@ class Authorization(Record):
         self.account = account
         self.storage = storage
         self.client_id = client_id
+        self.grant = grant
         self.keyring_backend = keyring_backend
         self.parameters = parameters
         self.endpoints = endpoints

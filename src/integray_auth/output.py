@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any, Sequence, TextIO
 
 from .context import AppContext, isatty
+from .grants import DEFAULT_GRANT
 from .models import Authorization
 from .printable import escape, json_text, tsv_cell
 from .usecases.manage import AuthorizationDetails, connector_name
@@ -196,7 +197,8 @@ def provider_json(provider) -> dict[str, Any]:
         "redirect_host": provider.redirect_host,
         "redirect_path": provider.redirect_path,
         "redirect_ports": list(provider.redirect_ports),
-        "variant": provider.variant,
+        "grants": list(provider.grants),
+        "variant": provider.default_grant,  # the former name, kept for scripts reading schema_version 1
         "docs_url": provider.docs_url,
         "parameters": [
             {"name": p.name, "description": p.description, "default": p.default, "pattern": p.pattern}
@@ -244,8 +246,9 @@ def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
     if provider.authorization_params:
         extra = "&".join(f"{k}={v}" for k, v in provider.authorization_params.items())
         lines.append(f"Extra parameters:  {e(extra)}")
-    if provider.variant != "authorization_code":
-        lines.append(f"Protocol:          {e(provider.variant)}")
+    if provider.grants != (DEFAULT_GRANT,):
+        several = " (the first is the default)" if len(provider.grants) > 1 else ""
+        lines.append(f"Grants:            {e(', '.join(provider.grants))}{several}")
     for p in provider.parameters.values():
         default = f" (default {p.default})" if p.default is not None else " (no default: --param needed)"
         lines.append(f"Parameter:         {e(p.name)}{e(default)}: {e(p.description)}")

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from urllib.parse import urlsplit
 
 from .errors import RegistryError
+from .grants import DEFAULT_GRANT, GRANTS
 from .record import Record
 
 SCHEMA_VERSION = 1
@@ -27,7 +28,7 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 PKCE_MODES = ("required", "supported", "unsupported")
 CLIENT_AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 REDIRECT_HOSTS = ("127.0.0.1", "localhost")
-VARIANTS = ("authorization_code", "reservanto_long_time_token")
+GRANT_NAMES = tuple(GRANTS)
 SCOPE_PARAMETERS = ("scope", "user_scope", "none")
 # Set by the flow itself; an overlay must not be able to replace state or PKCE.
 RESERVED_AUTHORIZATION_PARAMS = frozenset(
@@ -91,7 +92,8 @@ _PROVIDER_KEYS = {
     "redirect_ports": list,
     "redirect_path": str,
     "iss_parameter": bool,
-    "variant": str,
+    "grants": list,
+    "variant": str,  # the former name of `grants`, for one grant; still read in overlays
     "docs_url": str,
     "notes": str,
     "revocation_auth": str,
@@ -179,7 +181,7 @@ class Provider(Record):
         "redirect_ports",
         "redirect_path",
         "iss_parameter",
-        "variant",
+        "grants",
         "docs_url",
         "notes",
         "revocation_auth",
@@ -219,7 +221,7 @@ class Provider(Record):
         redirect_ports: tuple[int, ...] = (),
         redirect_path: str = "/callback",
         iss_parameter: bool = False,
-        variant: str = "authorization_code",
+        grants: tuple[str, ...] = (DEFAULT_GRANT,),  # the ways to obtain tokens (grants/), the default first
         docs_url: str | None = None,
         notes: str | None = None,
         # Client authentication the revocation / device endpoint insists on, when it
@@ -258,7 +260,7 @@ class Provider(Record):
         self.redirect_ports = redirect_ports
         self.redirect_path = redirect_path
         self.iss_parameter = iss_parameter
-        self.variant = variant
+        self.grants = grants
         self.docs_url = docs_url
         self.notes = notes
         self.revocation_auth = revocation_auth
@@ -313,6 +315,10 @@ class Provider(Record):
                     url = url.replace("{" + name + "}", value)
                 changes[field] = url
         return self.copy(**changes)
+
+    @property
+    def default_grant(self) -> str:
+        return self.grants[0]
 
     def connector(self, connector_id: str) -> Connector | None:
         return self.connectors.get(connector_id)
@@ -540,7 +546,7 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         _check_choice(path, where, entry, "pkce", PKCE_MODES)
         _check_choice(path, where, entry, "client_auth", CLIENT_AUTH_METHODS)
         _check_choice(path, where, entry, "redirect_host", REDIRECT_HOSTS)
-        _check_choice(path, where, entry, "variant", VARIANTS)
+        _check_grants(path, where, entry)
         _check_choice(path, where, entry, "scope_separator", SCOPE_SEPARATORS)
         _check_choice(path, where, entry, "scope_parameter", SCOPE_PARAMETERS)
         _check_choice(path, where, entry, "revocation_auth", ENDPOINT_AUTH_METHODS)
@@ -639,6 +645,27 @@ def _check_choice(path: Path, where: str, entry: dict, key: str, choices: tuple[
         raise _fail(path, f"{where}, field '{key}'", f"{entry[key]!r} is not one of {allowed}")
 
 
+def _check_grants(path: Path, where: str, entry: dict) -> None:
+    """`grants`: known names, no repeats, at least one. An old `variant` becomes it here, before merging."""
+    if "variant" in entry:
+        if "grants" in entry:
+            raise _fail(path, f"{where}, field 'variant'", "is the former name of 'grants'; keep only 'grants'")
+        _check_choice(path, where, entry, "variant", GRANT_NAMES)
+        entry["grants"] = [entry.pop("variant")]
+    if "grants" not in entry:
+        return
+    field = f"{where}, field 'grants'"
+    names = entry["grants"]
+    if not names:
+        raise _fail(path, field, "must name at least one grant (the first is the default)")
+    allowed = ", ".join(repr(c) for c in GRANT_NAMES)
+    for name in names:
+        if not isinstance(name, str) or name not in GRANTS:
+            raise _fail(path, field, f"{name!r} is not one of {allowed}")
+    if len(set(names)) < len(names):
+        raise _fail(path, field, "names a grant twice")
+
+
 def _type_name(kind: type) -> str:
     return {str: "string", bool: "boolean (true/false)", dict: "table", list: "list"}[kind]
 
@@ -707,7 +734,8 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
     clash = set(entry.get("callback_parameters", ())) & set(parameters)
     if clash:
         raise _fail(path, f"{where}, field 'callback_parameters'", f"{sorted(clash)[0]!r} is also a template parameter")
-    nested = ("scopes", "connectors", "redirect_ports", "authorization_params", "parameters", "callback_parameters", "token_types")
+    nested = ("scopes", "connectors", "redirect_ports", "authorization_params", "parameters", "callback_parameters")
+    nested += ("token_types", "grants")
     simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
         id=pid,
@@ -715,6 +743,7 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
         connectors=connectors,
         redirect_ports=tuple(entry.get("redirect_ports", ())),
         token_types=tuple(entry.get("token_types", ())),
+        grants=tuple(entry.get("grants", (DEFAULT_GRANT,))),
         authorization_params=dict(entry.get("authorization_params", {})),
         parameters=parameters,
         callback_parameters=tuple(entry.get("callback_parameters", ())),

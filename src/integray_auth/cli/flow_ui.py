@@ -8,11 +8,12 @@ import threading
 import time
 
 from ..context import AppContext, isatty
+from ..grants.base import FlowUI
 from ..oauth.loopback import Callback, LoopbackServer
 from ..printable import escape
 
 
-class TerminalFlowUI:
+class TerminalFlowUI(FlowUI):
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.paste = isatty(ctx.stdin)

@@ -5,8 +5,8 @@ the refresh token (§6)."""
 from __future__ import annotations
 
 from ..errors import AuthorizationFailed
-from .base import Grant, Needs
-from .browser import consent_in_browser
+from .base import Grant, Needs, Obtained
+from .loopback_consent import consent_in_browser
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class AuthorizationCode(Grant):
         provider_fields=("authorization_url", "token_url"),
     )
 
-    def obtain(self, request: ConsentRequest) -> TokenSet:
+    def obtain(self, request: ConsentRequest) -> Obtained:
         from ..oauth import pkce
         from ..oauth.issuer import issuer_check
         from ..oauth.loopback import LoopbackServer

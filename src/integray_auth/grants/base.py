@@ -118,6 +118,18 @@ class RenewRequest(Record):
         self.http_deadline = http_deadline
 
 
+class Obtained(Record):
+    """What a grant obtained: the tokens, and the values of the provider's
+    answer the registry says to keep with the authorization
+    (`callback_parameters`: QuickBooks' realmId)."""
+
+    __slots__ = ("tokens", "received")
+
+    def __init__(self, tokens: TokenSet, received: dict[str, str] | None = None) -> None:
+        self.tokens = tokens
+        self.received = {} if received is None else received
+
+
 class Grant:
     """One way of obtaining tokens. Subclasses set `name` and `needs` and
     implement `obtain` and (where `needs.supports_refresh`) `renew`.
@@ -130,8 +142,8 @@ class Grant:
     name: str = ""
     needs: Needs
 
-    def obtain(self, request: ConsentRequest) -> TokenSet:
-        """Tokens for `request`, after the user (or the client alone) got them."""
+    def obtain(self, request: ConsentRequest) -> Obtained:
+        """Tokens for `request`, once the user (or, for a machine, the client alone) got them."""
         raise NotImplementedError
 
     def can_renew(self, tokens: TokenSet) -> bool:

@@ -19,8 +19,8 @@ from ..oauth.endpoint import USER_AGENT
 from ..registry import Provider
 from ..tokens import TokenSet
 from ..oauth.endpoint import USER_AGENT, send
-from .base import Grant, Needs
-from .browser import consent_in_browser
+from .base import Grant, Needs, Obtained
+from .loopback_consent import consent_in_browser
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class ReservantoLongTimeToken(Grant):
         provider_fields=("authorization_url", "token_url"),
     )
 
-    def obtain(self, request: ConsentRequest) -> TokenSet:
+    def obtain(self, request: ConsentRequest) -> Obtained:
         from ..oauth import pkce
         from ..oauth.loopback import LoopbackServer
 

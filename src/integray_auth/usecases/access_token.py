@@ -1,4 +1,5 @@
-"""`token`: a valid access token for scripts, refreshed when it has expired.
+"""`token`: a valid access token for scripts, renewed when it has expired
+by the grant that obtained it (a refresh, or a re-mint: grants/).
 
 Refresh tokens may rotate (RFC 9700 §4.14): the refresh runs under a lock
 and re-reads the stored tokens first, because another process may have
@@ -44,13 +45,14 @@ def access_token(ctx: AppContext, name: str) -> str:
         now = ctx.clock()
         if not tokens.expired(now):
             return tokens.access_token  # another process refreshed meanwhile
-        if not tokens.refresh_token:
+        grant = _grant_of(ctx, authorization)
+        if not grant.can_renew(tokens):
             raise NotAuthorizedError(
                 f"the access token of '{authorization.name}' has expired and the provider gave no refresh token",
                 hint=manage.authorize_hint(authorization),
             )
         try:
-            fresh = _refresh(ctx, authorization, tokens)
+            fresh = _renew(ctx, authorization, grant, tokens)
         except AuthorizationFailed as refused:
             if refused.error != "invalid_grant":
                 # invalid_client, temporarily_unavailable, server_error...: the grant
@@ -172,29 +174,42 @@ def tokens_lock(ctx: AppContext, name: str):
         yield
 
 
-def _refresh(ctx: AppContext, authorization, tokens: TokenSet) -> TokenSet:
+def _grant_of(ctx: AppContext, authorization):
+    """The grant that obtained the tokens, which knows how to renew them.
+
+    Entries written before the index recorded it got theirs from the
+    provider's only grant at the time, its default now."""
+    from .. import grants
+
+    name = authorization.grant or manage.require_provider(ctx, authorization.provider).default_grant
+    if name not in grants.GRANTS:
+        raise IndexError_(
+            f"authorization '{authorization.name}' was obtained with the {name!r} grant, which this integray-auth does not know",
+            hint=f"Upgrade integray-auth, or run 'integray-auth authorize {manage.shell_quoted(authorization.name)}' again.",
+        )
+    return grants.get(name)
+
+
+def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet) -> TokenSet:
+    from ..grants.base import RenewRequest
     from ..oauth.endpoint import request_deadline
+    from .clients import resolve_credentials
 
     provider = manage.provider_for(ctx, authorization)  # the token URL of its tenant / shop
     # Here, where the refresh token and the client secret would leave, not on every
     # `token`: a stored access token goes only where the caller sends it, and that
     # path must not even read the registry (it stays as fast as before).
     check_binding(ctx, authorization, provider)
-    if provider.variant == "reservanto_long_time_token":
-        from ..grants import reservanto
-
-        return reservanto.short_time_token(
-            provider, tokens.refresh_token, authorization.requested_scopes, ctx.clock(), request_deadline(ctx.environ)
+    return grant.renew(
+        RenewRequest(
+            provider=provider,
+            tokens=tokens,
+            requested_scopes=authorization.requested_scopes,
+            credentials=lambda: resolve_credentials(ctx, provider, client_id=authorization.client_id),
+            clock=ctx.clock,
+            http_deadline=request_deadline(ctx.environ),
         )
-    from ..oauth.endpoint import TokenEndpoint
-    from .clients import resolve_credentials
-
-    credentials = resolve_credentials(ctx, provider, client_id=authorization.client_id)
-    # A refresh asks for the scope granted before (RFC 6749 §6), so an answer that
-    # omits `scope` means that one (§5.1), not everything the connectors requested.
-    granted = tokens.scope if tokens.scope is not None else authorization.requested_scopes
-    endpoint = TokenEndpoint(provider, credentials, request_deadline(ctx.environ))
-    return endpoint.refresh(tokens.refresh_token, granted, ctx.clock())
+    )
 
 
 def _load(store: ChunkedTokens, authorization) -> TokenSet:

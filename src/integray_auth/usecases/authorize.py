@@ -1,13 +1,15 @@
-"""Authorize: from Not authorized to Authorized through the provider's own
-consent screen (RFC 8252 loopback redirect, RFC 7636 PKCE, RFC 9700).
+"""Authorize: from Not authorized to Authorized through one of the
+provider's grants (grants/: the loopback authorization code flow, Reservanto's
+long-time token, ...). The grant obtains the tokens; this use case does the
+checks before it and the persisting after it.
 
 Order of events, each chosen so a failure loses nothing:
-1. client credentials and the secret store are checked before any browser
-   opens (a token that could not be kept would be lost);
-2. the loopback listener serves before the browser opens;
-3. after the code exchange the entry is written Not authorized and naming
-   its store, then the tokens, then the entry is marked Authorized: a crash
-   leaves neither an Authorized entry without tokens nor tokens without an entry.
+1. the grant, the client credentials and the secret store are checked before
+   any browser opens (a token that could not be kept would be lost);
+2. the grant obtains the tokens (a loopback listener serves before the browser opens);
+3. then the entry is written Not authorized and naming its store, then the
+   tokens, then the entry is marked Authorized with the grant that got them:
+   a crash leaves neither an Authorized entry without tokens nor tokens without an entry.
 """
 
 from __future__ import annotations
@@ -15,31 +17,20 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from .. import grants
 from ..context import AppContext
-from ..errors import AuthorizationFailed, AuthorizationTimeout, ConflictError, IntegrayAuthError
+from ..errors import ConflictError, IntegrayAuthError, UsageError
+from ..grants.base import ConsentRequest, FlowUI
 from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, Authorization, to_iso
-from ..oauth import pages
-from ..oauth.endpoint import HINTS, ClientCredentials, TokenEndpoint, request_deadline
-from ..oauth.issuer import issuer_check
-from ..oauth.loopback import Callback, LoopbackServer
+from ..oauth.endpoint import request_deadline
 from ..registry import Provider
 from ..scopes import granted_as_requested
 from ..tokens import TokenSet
 from . import manage
+from .access_token import tokens_lock
 from .binding import endpoints_of
 from .clients import resolve_credentials
-from .access_token import tokens_lock
-
-
-class FlowUI(Protocol):
-    """What the flow needs from the terminal; the command layer provides it."""
-
-    def show_url(self, local_url: str, full_url: str, browser: bool) -> None: ...
-    def browser_failed(self) -> None: ...
-    def notice(self, message: str) -> None: ...
-    def wait(self, listener: LoopbackServer, timeout: float) -> Callback | None: ...
 
 
 @dataclass
@@ -49,6 +40,7 @@ class FlowOptions:
     client_id: str | None = None
     read_secret_from_stdin: bool = False
     insecure_storage: bool = False
+    grant: str | None = None  # one of the provider's grants; None: as before, else the provider's default
 
 
 @dataclass
@@ -66,25 +58,42 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         known = [cid for cid in authorization.connectors if cid in provider.connectors]
         if known:
             authorization = authorization.copy(requested_scopes=provider.scopes_for(known))
-    credentials = resolve_credentials(ctx, provider, options.client_id, options.read_secret_from_stdin)
+    grant = grants.get(choose_grant(provider, authorization, options.grant))
+    grants.check_provider(grant, provider)
+    credentials = resolve_credentials(
+        ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs.needs_client_secret
+    )
     storage = STORAGE_FILE if options.insecure_storage else STORAGE_KEYRING
     store = ctx.secret_store(storage)
     store.check_usable()
     ctx.index.check_writable()
-    request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
+    http_deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
     if storage == STORAGE_FILE:
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
 
-    tokens, received = _run_flow(ctx, provider, credentials, authorization, ui, options)
-    if received:
-        authorization = authorization.copy(parameters={**(authorization.parameters or {}), **received})
-    account = _account_from_userinfo(provider, tokens, ui, request_deadline(ctx.environ))
+    browser = None if not options.open_browser else (lambda url: _open_browser(ctx, url))
+    request = ConsentRequest(
+        provider=provider,
+        credentials=credentials,
+        scopes=authorization.requested_scopes,
+        authorization_name=authorization.name,
+        ui=ui,
+        browser=browser,
+        clock=ctx.clock,
+        timeout=options.timeout,
+        http_deadline=http_deadline,
+    )
+    obtained = grant.obtain(request)
+    tokens = obtained.tokens
+    if obtained.received:
+        authorization = authorization.copy(parameters={**(authorization.parameters or {}), **obtained.received})
+    account = _account_from_userinfo(provider, tokens, ui, http_deadline)
     granted = granted_as_requested(
         authorization.requested_scopes, tokens.scope or [], tokens.refresh_token is not None, tokens.id_token is not None
     )
     # Bound to what it was authorized against (binding.py), after templating.
     authorization = authorization.copy(endpoints=endpoints_of(provider))
-    saved = _persist(ctx, authorization, tokens, granted, store, credentials.client_id, new, account)
+    saved = _persist(ctx, authorization, tokens, granted, store, credentials.client_id, grant.name, new, account)
     return AuthorizeResult(
         authorization=saved,
         provider=provider,
@@ -93,83 +102,18 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     )
 
 
-def _run_flow(
-    ctx, provider: Provider, credentials: ClientCredentials, authorization: Authorization, ui: FlowUI, options: FlowOptions
-) -> tuple[TokenSet, dict[str, str]]:
-    from ..oauth import pkce
-
-    reservanto = provider.variant == "reservanto_long_time_token"
-    if reservanto:
-        from ..grants import reservanto as protocol
-
-        state = None
-        # No state in this protocol: an unguessable path segment does its job.
-        path = f"{provider.redirect_path.rstrip('/')}/{pkce.make_state()}"
-        listener = LoopbackServer(provider.redirect_host, path, None, provider.redirect_ports, is_complete=protocol.is_complete)
-    else:
-        state = pkce.make_state()
-        listener = LoopbackServer(
-            provider.redirect_host,
-            provider.redirect_path,
-            state,
-            provider.redirect_ports,
-            **issuer_check(provider),  # RFC 9207 (mix-up defence)
-        )
-    verifier = pkce.make_verifier() if provider.pkce != "unsupported" and not reservanto else None
-    scopes = authorization.requested_scopes
-
-    with listener:
-        if reservanto:
-            url = protocol.authorization_url(provider, credentials.client_id, listener.redirect_uri, scopes)
-        else:
-            url = _authorization_url(provider, credentials.client_id, listener.redirect_uri, scopes, state, verifier)
-        listener.start_url = url
-        ui.show_url(listener.local_url, url, options.open_browser)
-        # The browser gets the one-time short URL: its command line is visible to
-        # every local user, and the full URL carries state and PKCE challenge.
-        if options.open_browser and not _open_browser(ctx, listener.local_url):
-            ui.browser_failed()
-        callback = ui.wait(listener, options.timeout)
-        if callback is None:
-            raise AuthorizationTimeout(
-                f"no answer from the browser within {int(options.timeout)} seconds; nothing was saved",
-                hint="Run the command again (--timeout gives more time; --no-browser prints the URL to open elsewhere).",
+def choose_grant(provider: Provider, authorization: Authorization, requested: str | None) -> str:
+    """The grant asked for, else the one the authorization used before, else the provider's default."""
+    if requested is not None:
+        if requested not in provider.grants:
+            raise UsageError(
+                f"{provider.name} does not allow the {requested} grant",
+                hint=f"It allows: {', '.join(provider.grants)}.",
             )
-        try:
-            received = _callback_values(provider, callback.params)
-            if reservanto:
-                long_token = protocol.long_time_token(provider, callback.params)
-                tokens = protocol.short_time_token(provider, long_token, scopes, ctx.clock(), request_deadline(ctx.environ))
-            else:
-                if callback.error:
-                    description = callback.params.get("error_description")
-                    raise AuthorizationFailed(
-                        f"{provider.name} refused: {callback.error}" + (f" ({description})" if description else ""),
-                        hint=HINTS.get(callback.error, "Run the command again."),
-                    )
-                endpoint = TokenEndpoint(provider, credentials, request_deadline(ctx.environ))
-                tokens = endpoint.exchange_code(callback.params["code"], listener.redirect_uri, verifier, scopes, ctx.clock())
-        except IntegrayAuthError as error:
-            if not callback.error:
-                listener.finish(pages.exchange_failed(error.message))
-            raise
-        listener.finish(pages.success(authorization.name, provider.name))
-    return tokens, received
-
-
-def _callback_values(provider: Provider, params: dict[str, str]) -> dict[str, str]:
-    """The redirect's values the registry says to keep (QuickBooks' realmId)."""
-    from ..registry import PARAMETER_VALUE_PATTERN
-
-    kept = {}
-    for name in provider.callback_parameters:
-        value = params.get(name)
-        if value is None:
-            continue
-        if not PARAMETER_VALUE_PATTERN.fullmatch(value):  # it reaches terminals and URLs later
-            raise AuthorizationFailed(f"{provider.name} sent a {name} that is not a plain value; nothing was saved")
-        kept[name] = value
-    return kept
+        return requested
+    if authorization.grant in provider.grants:
+        return authorization.grant
+    return provider.default_grant
 
 
 def _account_from_userinfo(provider: Provider, tokens: TokenSet, ui: FlowUI, deadline: float) -> str | None:
@@ -190,23 +134,6 @@ def _account_from_userinfo(provider: Provider, tokens: TokenSet, ui: FlowUI, dea
     return None
 
 
-def _authorization_url(provider: Provider, client_id: str, redirect_uri: str, scopes: list[str], state: str, verifier: str | None) -> str:
-    from oauthlib.common import add_params_to_uri
-
-    # Built with oauthlib's encoder, not prepare_grant_uri: that one refuses
-    # http:// even for a loopback development server the registry allows.
-    params = [("response_type", "code"), ("client_id", client_id), ("redirect_uri", redirect_uri)]
-    if scopes and provider.scope_parameter != "none":
-        params.append((provider.scope_parameter, provider.scope_separator.join(scopes)))
-    params.append(("state", state))
-    if verifier is not None:
-        from ..oauth.pkce import s256_challenge
-
-        params += [("code_challenge", s256_challenge(verifier)), ("code_challenge_method", "S256")]
-    params += [(k, v) for k, v in provider.authorization_params.items()]
-    return add_params_to_uri(provider.authorization_url, params)
-
-
 def _open_browser(ctx: AppContext, url: str) -> bool:
     if ctx.open_browser is not None:
         return ctx.open_browser(url)
@@ -222,6 +149,7 @@ def _persist(
     granted: list[str],
     store,
     client_id: str,
+    grant: str,
     new: bool,
     account: str | None = None,
 ) -> Authorization:
@@ -262,6 +190,7 @@ def _persist(
             entry.granted_scopes = granted
             entry.client_id = client_id
             entry.endpoints = authorization.endpoints
+            entry.grant = grant
             entry.account = account or _account_label(tokens) or entry.account
             saved = entry.copy()
     if previous:

@@ -25,7 +25,12 @@ def needs_secret(provider: Provider) -> bool:
 
 
 def resolve_credentials(
-    ctx: AppContext, provider: Provider, client_id: str | None = None, secret_from_stdin: bool = False, want_secret: bool = False
+    ctx: AppContext,
+    provider: Provider,
+    client_id: str | None = None,
+    secret_from_stdin: bool = False,
+    want_secret: bool = False,
+    require_secret: bool = False,  # the grant needs one whatever the provider's client_auth (grants.base.Needs)
 ) -> ClientCredentials:
     """The client to present; `want_secret` also looks the secret up where the
     provider does not require one (an endpoint that does, like Zoom's revoke)."""
@@ -51,16 +56,17 @@ def resolve_credentials(
             raise UsageError("--client-secret-stdin was given but standard input was empty")
     if secret is None:
         secret = ctx.environ.get(f"{prefix}_CLIENT_SECRET") or None
-    if secret is None and (needs_secret(provider) or want_secret):
+    needed = require_secret or needs_secret(provider)
+    if secret is None and (needed or want_secret):
         from ..secret_store import client_secret_key
 
         try:
             secret = ctx.secret_store("keyring").get(client_secret_key(provider.id))
         except IntegrayAuthError:
-            if not want_secret or needs_secret(provider):
+            if not want_secret or needed:
                 raise
             secret = None  # no usable keyring: there is no secret to find
-    if secret is None and needs_secret(provider):
+    if secret is None and needed:
         raise UsageError(
             f"{provider.name} needs the OAuth client secret of client {client_id}",
             hint=f"Run 'integray-auth client set {provider.id}', set {prefix}_CLIENT_SECRET, or pass --client-secret-stdin.",

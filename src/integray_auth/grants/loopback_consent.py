@@ -3,27 +3,32 @@
 
 from __future__ import annotations
 
-from ..errors import AuthorizationTimeout, IntegrayAuthError
+from ..errors import AuthorizationFailed, AuthorizationTimeout, IntegrayAuthError
 from ..oauth import pages
+from .base import Obtained
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
     from ..oauth.loopback import Callback, LoopbackServer
+    from ..registry import Provider
     from ..tokens import TokenSet
     from .base import ConsentRequest
 
 
 def consent_in_browser(
     request: ConsentRequest, listener: LoopbackServer, url: str, exchange: Callable[[Callback], TokenSet]
-) -> TokenSet:
+) -> Obtained:
     """Show `url`, open the browser, wait for the callback and turn it into
-    tokens with `exchange`; the browser gets its final page either way.
+    tokens with `exchange`, keeping the values the registry names from the
+    redirect; the browser gets its final page either way.
     Call it inside `with listener:`, which serves before the browser opens."""
     listener.start_url = url
     request.ui.show_url(listener.local_url, url, request.browser is not None)
-    if request.browser is not None and not request.browser(url):
+    # The browser gets the one-time short URL: its command line is visible to
+    # every local user, and the full URL carries state and PKCE challenge.
+    if request.browser is not None and not request.browser(listener.local_url):
         request.ui.browser_failed()
     callback = request.ui.wait(listener, request.timeout)
     if callback is None:
@@ -32,10 +37,26 @@ def consent_in_browser(
             hint="Run the command again (--timeout gives more time; --no-browser prints the URL to open elsewhere).",
         )
     try:
+        received = callback_values(request.provider, callback.params)
         tokens = exchange(callback)
     except IntegrayAuthError as error:
         if not callback.error:
             listener.finish(pages.exchange_failed(error.message))
         raise
     listener.finish(pages.success(request.authorization_name, request.provider.name))
-    return tokens
+    return Obtained(tokens, received)
+
+
+def callback_values(provider: Provider, params: dict[str, str]) -> dict[str, str]:
+    """The redirect's values the registry says to keep (QuickBooks' realmId)."""
+    from ..registry import PARAMETER_VALUE_PATTERN
+
+    kept = {}
+    for name in provider.callback_parameters:
+        value = params.get(name)
+        if value is None:
+            continue
+        if not PARAMETER_VALUE_PATTERN.fullmatch(value):  # it reaches terminals and URLs later
+            raise AuthorizationFailed(f"{provider.name} sent a {name} that is not a plain value; nothing was saved")
+        kept[name] = value
+    return kept
