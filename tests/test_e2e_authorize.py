@@ -317,6 +317,29 @@ def test_refresh_rotates_and_a_revoked_grant_turns_not_authorized(cli, overlay, 
     assert _state(cli, overlay, "Fresh")["status"] == "not_authorized"
 
 
+def test_the_index_records_the_grant_and_an_entry_from_before_still_refreshes(cli, overlay, http_browser, home):
+    assert _run(cli, overlay, "add", "Graft", "-p", "local", "-c", "reader", "--insecure-storage",
+                env=http_browser.env()).code == 0
+    index = home / "index.json"
+    data = json.loads(index.read_text())
+    assert data["authorizations"][0]["grant"] == "authorization_code"
+
+    # An entry written before the index kept the grant: its provider's default renews it.
+    del data["authorizations"][0]["grant"]
+    index.write_text(json.dumps(data))
+    token_file = home / "tokens-insecure.json"
+    tokens = json.loads(token_file.read_text())
+    (key, raw), = tokens["entries"].items()
+    old = json.loads(raw)
+    tokens["entries"][key] = json.dumps({**old, "expires_at": "2000-01-01T00:00:00Z"})
+    token_file.write_text(json.dumps(tokens))
+
+    refreshed = _run(cli, overlay, "token", "Graft")
+
+    assert refreshed.code == 0, refreshed.stderr
+    assert refreshed.stdout.strip() and refreshed.stdout.strip() != old["access_token"]
+
+
 def test_authorize_an_existing_not_authorized_entry(cli, overlay, http_browser, keyring_env):
     assert _run(cli, overlay, "add", "Later", "-p", "local", "-c", "reader", "--no-authorize").code == 0
     assert _run(cli, overlay, "token", "Later").code == 12

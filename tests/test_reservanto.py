@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.conftest import assert_error_line
 from tests.support.stand_in import QuietHandler, serve
 
 
@@ -118,3 +119,56 @@ def test_reservanto_refusal_exits_9_and_saves_nothing(cli, reservanto):
     assert result.code == 9
     assert "did not accept" in result.stderr
     assert cli("--registry", str(reservanto.overlay), "list", "--all", "--json").json()["authorizations"] == []
+
+
+def _index_entry(home, **changes) -> dict:
+    """The only index entry, after applying `changes` (None deletes a field)."""
+    path = home / "index.json"
+    data = json.loads(path.read_text())
+    (entry,) = data["authorizations"]
+    for key, value in changes.items():
+        if value is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = value
+    path.write_text(json.dumps(data))
+    return entry
+
+
+def _expire_tokens(home) -> None:
+    store = home / "tokens-insecure.json"
+    data = json.loads(store.read_text())
+    (key, raw), = data["entries"].items()
+    data["entries"][key] = json.dumps({**json.loads(raw), "expires_at": "2000-01-01T00:00:00Z"})
+    store.write_text(json.dumps(data))
+
+
+def test_the_index_records_the_grant_and_an_entry_from_before_renews_by_its_providers(cli, reservanto, home):
+    def run(*args):
+        return cli("--registry", str(reservanto.overlay), *args, env={"BROWSER": str(reservanto.browser)})
+
+    assert run("add", "Prague", "-p", "reservanto", "-c", "list-locations", "--insecure-storage").code == 0
+
+    assert _index_entry(home)["grant"] == "reservanto_long_time_token"
+
+    # Written before the index kept the grant: Reservanto's own is derived, not the usual refresh.
+    _index_entry(home, grant=None)
+    _expire_tokens(home)
+    renewed = run("token", "Prague")
+    assert renewed.code == 0, renewed.stderr
+    assert renewed.stdout == "STT-2\n"
+
+
+def test_a_recorded_grant_this_version_does_not_know_is_one_line_exit_4(cli, reservanto, home):
+    def run(*args):
+        return cli("--registry", str(reservanto.overlay), *args, env={"BROWSER": str(reservanto.browser)})
+
+    assert run("add", "Prague", "-p", "reservanto", "-c", "list-locations", "--insecure-storage").code == 0
+    _index_entry(home, grant="telepathy")
+    _expire_tokens(home)
+
+    result = run("token", "Prague")
+
+    assert "unexpected error" not in result.stderr
+    assert_error_line(result, 4, "'Prague' was obtained with the 'telepathy' grant", "Upgrade integray-auth")
+    assert reservanto.short_tokens_issued == 1  # nothing was sent on a guess
