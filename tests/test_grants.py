@@ -85,9 +85,9 @@ def test_a_provider_without_the_field_uses_the_authorization_code_grant(tmp_path
 
 
 def test_the_former_variant_field_is_read_as_a_one_grant_list(tmp_path):
-    path = overlay(tmp_path, '[providers.google]\nvariant = "reservanto_long_time_token"\n')
+    path = overlay(tmp_path, '[providers.reservanto]\nvariant = "authorization_code"\n')
 
-    assert load_registry([path]).get("google").grants == ("reservanto_long_time_token",)
+    assert load_registry([path]).get("reservanto").grants == ("authorization_code",)
 
 
 def test_every_named_grant_is_a_grant_module_of_that_name():
@@ -172,3 +172,12 @@ def test_providers_show_names_the_grants(cli, tmp_path):
     assert provider["variant"] == "reservanto_long_time_token"  # the default, for older scripts
     assert "Grants:            reservanto_long_time_token, authorization_code (the first is the default)\n" in text.stdout
     assert "Grants:" not in google.stdout  # the usual one goes without saying
+
+
+def test_an_overlay_may_not_allow_a_grant_without_pkce_for_a_bundled_provider_that_uses_pkce(cli, tmp_path):
+    path = overlay(tmp_path, '[providers.google]\ngrants = ["authorization_code", "reservanto_long_time_token"]\n')
+
+    result = cli("--registry", str(path), "providers")
+
+    line = assert_error_line(result, ExitCode.REGISTRY, str(path), "provider 'google', field 'grants'", "PKCE off")
+    assert "unexpected error" not in line

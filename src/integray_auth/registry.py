@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 from urllib.parse import urlsplit
 
 from .errors import RegistryError
-from .grants import DEFAULT_GRANT, GRANTS
+from .grants import DEFAULT_GRANT, GRANTS, WITHOUT_PKCE
 from .record import Record
 
 SCHEMA_VERSION = 1
@@ -68,7 +68,7 @@ WATCHED_FIELDS = (
     "device_authorization_url",
     "issuer",
     "pkce",
-    "variant",
+    "grants",
     "iss_parameter",
 )
 _PROVIDER_KEYS = {
@@ -392,7 +392,10 @@ def load_registry(overlays: list[Path] | tuple[Path, ...] = (), cache_dir: Path 
 def read_bundled_entry(provider_id: str) -> dict[str, Any] | None:
     """The bundled file's own entry for a provider, read from the package, never from the cache."""
     path = bundled_registry_path()
-    return _check_file(_read_toml(path), path).get(provider_id)
+    entry = _check_file(_read_toml(path), path).get(provider_id)
+    if entry is not None:
+        _rename_variant(entry)
+    return entry
 
 
 def _build_providers(merged: dict, origin: dict, overrides: dict) -> dict[str, Provider]:
@@ -406,10 +409,11 @@ def _merge_files(paths) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict
     bundled: dict[str, dict[str, Any]] = {}
     for n, path in enumerate(paths):
         for pid, entry in _check_file(_read_toml(path), path).items():
+            spelled = _rename_variant(entry)
             if n == 0:
                 bundled[pid] = entry
             elif pid in bundled:
-                _check_pkce_kept(path, pid, bundled[pid], {**merged[pid], **entry}, entry)
+                _check_pkce_kept(path, pid, bundled[pid], {**merged[pid], **entry}, entry, spelled)
                 for field in WATCHED_FIELDS:
                     if field in entry and entry[field] != bundled[pid].get(field):
                         overrides.setdefault(pid, {})[field] = {"source": str(path), "bundled": bundled[pid].get(field)}
@@ -420,21 +424,36 @@ def _merge_files(paths) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict
     return merged, origin, {pid: fields for pid, fields in overrides.items() if fields}
 
 
+def _rename_variant(entry: dict[str, Any]) -> str:
+    """`variant = X` (checked by _check_grants) becomes `grants = [X]`, before
+    merging and caching; returns the field's name as the file spelled it."""
+    if "variant" not in entry:
+        return "grants"
+    entry["grants"] = [entry.pop("variant")]
+    return "variant"
+
+
 def _uses_pkce(entry: Mapping[str, Any]) -> bool:
-    # Reservanto's protocol has no PKCE at all: switching the variant turns it off too.
-    return entry.get("variant", "authorization_code") != "reservanto_long_time_token" and entry.get(
-        "pkce", "supported"
-    ) != "unsupported"
+    # Reservanto's protocol has no PKCE at all: allowing its grant turns it off too.
+    grants = entry.get("grants", (DEFAULT_GRANT,))
+    return not any(g in WITHOUT_PKCE for g in grants) and entry.get("pkce", "supported") != "unsupported"
 
 
-def _check_pkce_kept(path: Path, pid: str, bundled: Mapping[str, Any], merged: Mapping[str, Any], changed: Mapping) -> None:
+def _check_pkce_kept(
+    path: Path, pid: str, bundled: Mapping[str, Any], merged: Mapping[str, Any], changed: Mapping, grants_field: str = "grants"
+) -> None:
     """An overlay may never turn PKCE off for a bundled provider that has it (RFC 9700 §2.1.1)."""
     if _uses_pkce(bundled) and not _uses_pkce(merged):
-        field = "pkce" if "pkce" in changed else "variant"
+        if "pkce" in changed:
+            field, value = "pkce", changed["pkce"]
+        else:
+            field, value = grants_field, changed.get("grants")
+            if grants_field == "variant" and value:
+                value = value[0]
         raise _fail(
             path,
             f"provider '{pid}', field '{field}'",
-            f"{changed.get(field)!r} would turn PKCE off, which the bundled provider uses ({bundled.get('pkce', 'supported')!r}); "
+            f"{value!r} would turn PKCE off, which the bundled provider uses ({bundled.get('pkce', 'supported')!r}); "
             "an overlay may not",
         )
 
@@ -473,7 +492,7 @@ def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
             for field, fact in fields.items():
                 if field not in WATCHED_FIELDS or type(fact["source"]) is not str:
                     return None
-            bundled = {f: fact["bundled"] for f, fact in fields.items() if f in ("pkce", "variant")}
+            bundled = {f: fact["bundled"] for f, fact in fields.items() if f in ("pkce", "grants")}
             _check_pkce_kept(path, pid, {**merged[pid], **bundled}, merged[pid], merged[pid])
         return _build_providers(merged, origin, overrides)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RegistryError):
@@ -646,12 +665,11 @@ def _check_choice(path: Path, where: str, entry: dict, key: str, choices: tuple[
 
 
 def _check_grants(path: Path, where: str, entry: dict) -> None:
-    """`grants`: known names, no repeats, at least one. An old `variant` becomes it here, before merging."""
+    """`grants`: known names, no repeats, at least one; or `variant`, its former one-grant name."""
     if "variant" in entry:
         if "grants" in entry:
             raise _fail(path, f"{where}, field 'variant'", "is the former name of 'grants'; keep only 'grants'")
         _check_choice(path, where, entry, "variant", GRANT_NAMES)
-        entry["grants"] = [entry.pop("variant")]
     if "grants" not in entry:
         return
     field = f"{where}, field 'grants'"

@@ -22,6 +22,9 @@ GRANTS = {
     "reservanto_long_time_token": "reservanto",
 }
 DEFAULT_GRANT = "authorization_code"
+# Grants whose browser consent has no PKCE: an overlay may not give one to a
+# bundled provider that uses PKCE (registry.py, RFC 9700 §2.1.1).
+WITHOUT_PKCE = frozenset({"reservanto_long_time_token"})
 
 
 def get(name: str) -> Grant:
