@@ -181,3 +181,17 @@ def test_an_overlay_may_not_allow_a_grant_without_pkce_for_a_bundled_provider_th
 
     line = assert_error_line(result, ExitCode.REGISTRY, str(path), "provider 'google', field 'grants'", "PKCE off")
     assert "unexpected error" not in line
+
+
+@pytest.mark.parametrize("grant", [["authorization_code"], 7, {"name": "x"}], ids=["list", "number", "table"])
+def test_a_grant_in_the_index_that_is_not_a_string_is_a_corrupt_index_exit_4(cli, home, grant):
+    import json
+
+    home.mkdir(parents=True, exist_ok=True)
+    entry = _authorization().to_json() | {"grant": grant}
+    (home / "index.json").write_text(json.dumps({"schema_version": 1, "authorizations": [entry]}))
+
+    for args in (["list"], ["token", "Name"]):
+        result = cli(*args)
+        line = assert_error_line(result, ExitCode.INDEX, "'grant' is not a string")
+        assert "unexpected error" not in line

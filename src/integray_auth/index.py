@@ -147,6 +147,7 @@ def _entry_problem(authorization: Authorization) -> str | None:
         and all(type(item) is str for item in a.requested_scopes)
         and type(a.active) is bool
         and (a.endpoints is None or type(a.endpoints) is dict and all(v is None or type(v) is str for v in a.endpoints.values()))
+        and (a.grant is None or type(a.grant) is str)
     ):
         return None
     for name in ("id", "name", "provider", "status", "created_at", "updated_at"):
@@ -164,4 +165,6 @@ def _entry_problem(authorization: Authorization) -> str | None:
         or not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in endpoints.items())
     ):
         return "'endpoints' is not a table of strings"
+    if authorization.grant is not None and not isinstance(authorization.grant, str):
+        return "'grant' is not a string"
     return None

@@ -180,12 +180,14 @@ def _grant_of(ctx: AppContext, authorization):
     Entries written before the index recorded it got theirs from the
     provider's only grant at the time, its default now."""
     from .. import grants
+    from ..printable import quoted
 
     name = authorization.grant or manage.require_provider(ctx, authorization.provider).default_grant
     if name not in grants.GRANTS:
         raise IndexError_(
-            f"authorization '{authorization.name}' was obtained with the {name!r} grant, which this integray-auth does not know",
-            hint=f"Upgrade integray-auth, or run 'integray-auth authorize {manage.shell_quoted(authorization.name)}' again.",
+            f"authorization '{authorization.name}' was obtained with the {quoted(name)} grant, "
+            "which this integray-auth does not know",
+            hint=f"Upgrade integray-auth, or run: {manage.command_hint('authorize', authorization)}",
         )
     return grants.get(name)
 
