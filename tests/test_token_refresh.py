@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from integray_auth.errors import ExitCode, IndexError_
+from integray_auth.errors import ExitCode, StorageError
+from integray_auth.locks import lock_path
 from integray_auth.fileutil import file_lock
 from integray_auth.index import Index
 from integray_auth.secret_store import ChunkedTokens, FileStore
@@ -224,27 +225,34 @@ def test_a_ca_bundle_that_does_not_exist_is_a_network_error_and_remove_still_rem
     assert "could not revoke" in removed.stderr and "Removed 'Stub'." in removed.stderr
 
 
-def test_a_refresh_lock_held_too_long_is_an_index_error_not_a_crash(make_ctx, endpoint, authorized, home, monkeypatch):
+def _lock_of(home: Path) -> Path:
+    [entry] = Index(home / "index.json", home / "index.lock").load()
+    return lock_path(home, entry.id)
+
+
+def test_a_refresh_lock_held_too_long_is_a_storage_error_not_a_crash(make_ctx, endpoint, authorized, home, monkeypatch):
     overlay = authorized(endpoint.url + "/token")
     monkeypatch.setattr(token_usecase, "LOCK_MARGIN", 0.0)
     ctx = make_ctx(registry_path=overlay)
     ctx.environ["INTEGRAY_AUTH_HTTP_TIMEOUT"] = "0.1"  # the lock is waited for as long as one exchange may take
 
-    with file_lock(home / "refresh.lock"):  # another `token` busy refreshing
-        with pytest.raises(IndexError_) as caught:
+    with file_lock(_lock_of(home)):  # another `token` busy refreshing
+        with pytest.raises(StorageError) as caught:
             token_usecase.access_token(ctx, "Stub")
 
     assert "refreshing the token of 'Stub'" in caught.value.message
     assert endpoint.requests == []
 
 
-def test_a_refresh_lock_that_cannot_be_created_is_an_index_error_not_a_crash(cli, endpoint, authorized, home):
+def test_a_refresh_lock_that_cannot_be_created_is_a_storage_error_not_a_crash(cli, endpoint, authorized, home):
     overlay = authorized(endpoint.url + "/token")
-    (home / "refresh.lock").mkdir()  # stands for a folder we may read but not write
+    lock = _lock_of(home)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.mkdir()  # stands for a folder we may read but not write
 
     result = cli("--registry", str(overlay), "token", "Stub")
 
-    assert_error_line(result, ExitCode.INDEX, "refresh.lock")
+    assert_error_line(result, ExitCode.STORAGE, str(lock))
 
 
 # --- the token endpoint cannot hold the tool hostage -------------------------------------
@@ -433,7 +441,7 @@ def test_remove_reads_the_token_to_revoke_under_the_token_lock(cli, endpoint, au
     store = ChunkedTokens(FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock"))
     env = dict(os.environ)
 
-    with file_lock(home / "refresh.lock"):  # the refresh in flight
+    with file_lock(lock_path(home, entry.id)):  # the refresh in flight
         remove = subprocess.Popen(
             [str(SCRIPT), "--registry", str(overlay), "remove", "Stub", "--yes"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -94,8 +95,12 @@ def file_lock(path: Path, timeout: float = 15.0) -> Iterator[None]:
     """
     try:
         ensure_private_dir(path.parent)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    except OSError as exc:  # a read-only or foreign folder
+        # O_NOFOLLOW: a planted (even dangling) symlink must not make us
+        # create or lock a file wherever it points.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE)
+    except OSError as exc:  # a read-only or foreign folder, a symlink
+        if os.path.islink(path):
+            raise LockError("it is a symbolic link, not a lock file") from None
         raise LockError(exc.strerror or str(exc)) from None
     deadline = time.monotonic() + timeout
     try:

@@ -11,6 +11,11 @@ if TYPE_CHECKING:
 from .record import Record
 
 
+# `token` renews an access token this long before it expires, so the one it
+# prints does not expire on the way; `refresh --all` uses it as its default window.
+REFRESH_MARGIN = timedelta(seconds=60)
+
+
 class TokenSet(Record):
     __slots__ = ("access_token", "token_type", "refresh_token", "expires_at", "scope", "id_token")
 
@@ -73,7 +78,7 @@ class TokenSet(Record):
             id_token=token.get("id_token") or None,
         )
 
-    def expired(self, now: datetime, leeway: timedelta = timedelta(seconds=60)) -> bool:
+    def expired(self, now: datetime, leeway: timedelta = REFRESH_MARGIN) -> bool:
         if self.expires_at is None:
             return False
         try:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import timedelta
 
+from .. import locks
 from ..context import AppContext
 from ..errors import AuthorizationFailed, IndexError_, NotAuthorizedError, StorageError
-from ..fileutil import LockError, LockTimeout, take_lock
 from ..models import NOT_AUTHORIZED, STORAGE_KEYRING, to_iso
 from ..printable import quoted
 from ..scopes import granted_as_requested
@@ -35,37 +36,61 @@ def access_token(ctx: AppContext, name: str) -> str:
     store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
     rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
     if rescued.exists():  # a stat: the only cost on the fast path
-        with tokens_lock(ctx, authorization.name):
+        with tokens_lock(ctx, authorization):
             _take_back(ctx, store, rescued, authorization)
     tokens = _load(store, authorization)
     if not tokens.expired(ctx.clock()):
         return tokens.access_token
-    with tokens_lock(ctx, authorization.name):
-        tokens = _load(store, authorization)
+    with tokens_lock(ctx, authorization):
+        current = _load(store, authorization)
         now = ctx.clock()
-        if not tokens.expired(now):
-            return tokens.access_token  # another process refreshed meanwhile
-        grant = _grant_of(ctx, authorization)
-        if not grant.can_renew(tokens):
-            raise NotAuthorizedError(
-                f"the access token of '{authorization.name}' has expired and the provider gave no refresh token",
-                hint=manage.authorize_hint(authorization),
-            )
-        try:
-            fresh = _renew(ctx, authorization, grant, tokens)
-        except AuthorizationFailed as refused:
-            if refused.error != "invalid_grant":
-                # invalid_client, temporarily_unavailable, server_error...: the grant
-                # (and its refresh token) may well be fine; fix the cause, run again.
-                raise
-            _mark_not_authorized(ctx, authorization.id)
-            raise NotAuthorizedError(
-                f"{refused.message}; '{authorization.name}' is now Not authorized",
-                hint=manage.authorize_hint(authorization),
-            ) from None
-        _keep_issued(store, rescued, authorization, fresh, replaces=tokens)
-        _record(ctx, authorization, fresh)
+        if not current.expired(now):
+            return current.access_token  # another process refreshed meanwhile
+        if digest(current) != digest(tokens) and not current.expired(now, leeway=NO_LEEWAY):
+            # Another process renewed them while we waited, and the provider's
+            # tokens live shorter than the margin: renewing again would give
+            # one just as short, and would make N waiting processes N refreshes.
+            return current.access_token
+        fresh = renew_held(ctx, authorization, store, rescued, current)
     return fresh.access_token
+
+
+NO_LEEWAY = timedelta(0)
+
+
+def renew_held(
+    ctx: AppContext, authorization, store: ChunkedTokens, rescued: RescuedTokens, tokens: TokenSet,
+    scopes: list[str] | None = None,
+) -> TokenSet:
+    """Renew `tokens`, just read under the authorization's tokens_lock (the
+    caller holds it), store and record the new set, and return it.
+
+    `scopes` narrows what is asked for (RFC 6749 §6: a subset of the grant);
+    None asks for the grant as it is. A refusal with invalid_grant makes the
+    authorization Not authorized (NotAuthorizedError); any other refusal
+    leaves it as it was (the grant may be fine: fix the cause, run again).
+    """
+    grant = _grant_of(ctx, authorization)
+    if not grant.can_renew(tokens):
+        raise NotAuthorizedError(
+            f"the access token of '{authorization.name}' has expired and the provider gave no refresh token",
+            hint=manage.authorize_hint(authorization),
+        )
+    try:
+        fresh = _renew(ctx, authorization, grant, tokens, scopes)
+    except AuthorizationFailed as refused:
+        if refused.error != "invalid_grant":
+            # invalid_client, temporarily_unavailable, server_error...: the grant
+            # (and its refresh token) may well be fine; fix the cause, run again.
+            raise
+        _mark_not_authorized(ctx, authorization.id)
+        raise NotAuthorizedError(
+            f"{refused.message}; '{authorization.name}' is now Not authorized",
+            hint=manage.authorize_hint(authorization),
+        ) from None
+    _keep_issued(store, rescued, authorization, fresh, replaces=tokens)
+    _record(ctx, authorization, fresh)
+    return fresh
 
 
 # Between the attempts to store a token set the provider has just issued: a
@@ -154,23 +179,11 @@ def lock_timeout(ctx: AppContext) -> float:
 
 
 @contextlib.contextmanager
-def tokens_lock(ctx: AppContext, name: str):
-    """Serialise every change to stored tokens: refreshes (rotation), authorize
-    and remove, so none overwrites or resurrects another's tokens. A lock
-    that cannot be had is an error of ours, not a crash."""
-    path = ctx.paths.data_dir / "refresh.lock"
-    timeout = lock_timeout(ctx)
-    try:
-        held = take_lock(path, timeout=timeout)
-    except LockTimeout:
-        raise IndexError_(
-            f"another integray-auth process has been refreshing the token of '{name}' "
-            f"for over {timeout:g} seconds",
-            hint="Wait for it to finish, then run the command again.",
-        ) from None
-    except LockError as exc:
-        raise IndexError_(f"cannot lock {path}: {exc}") from None
-    with held:
+def tokens_lock(ctx: AppContext, authorization):
+    """Serialise every change to one authorization's stored tokens: refreshes
+    (rotation), authorize and remove, so none overwrites or resurrects
+    another's tokens. Other authorizations have locks of their own (locks.py)."""
+    with locks.tokens_lock(ctx.paths.data_dir, authorization.id, authorization.name, lock_timeout(ctx)):
         yield
 
 
@@ -192,7 +205,7 @@ def _grant_of(ctx: AppContext, authorization):
     return grants.get(name)
 
 
-def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet) -> TokenSet:
+def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet, scopes: list[str] | None = None) -> TokenSet:
     from ..grants.base import RenewRequest
     from ..oauth.endpoint import request_deadline
     from .clients import resolve_credentials
@@ -207,6 +220,7 @@ def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet) -> TokenSet:
             provider=provider,
             tokens=tokens,
             requested_scopes=authorization.requested_scopes,
+            scopes=scopes,
             credentials=lambda: resolve_credentials(ctx, provider, client_id=authorization.client_id),
             clock=ctx.clock,
             http_deadline=request_deadline(ctx.environ),

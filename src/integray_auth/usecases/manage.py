@@ -32,7 +32,7 @@ def new_authorization(
     name = _clean_name(name)
     provider = require_provider(ctx, provider_id)
     values = checked_parameters(provider, parameters or {})
-    connector_ids = list(dict.fromkeys(connector_ids))  # keep order, drop repeats
+    connector_ids = list(dict.fromkeys(connector_id(provider, c) for c in connector_ids))  # keep order, drop repeats
     if not connector_ids:
         raise UsageError(
             f"pick at least one connector of {provider.name}",
@@ -61,6 +61,30 @@ def new_authorization(
         updated_at=now,
         parameters=values or None,
     )
+
+
+def connector_id(provider: Provider, given: str) -> str:
+    """A connector's id from its id or its display name (as the prompt accepts);
+    unknown ones come back unchanged for the caller to report."""
+    if given in provider.connectors:
+        return given
+    folded = given.strip().casefold()
+    for connector in provider.connectors.values():
+        if folded in (connector.id.casefold(), connector.name.casefold()):
+            return connector.id
+    return given
+
+
+def require_connector(provider: Provider, given: str) -> str:
+    """The id of the connector `given` names (id or display name); NotFoundError if none."""
+    cid = connector_id(provider, given)
+    if provider.connector(cid) is None:
+        names = {**{c: c for c in provider.connectors}, **{c.name: c for c in provider.connectors.values()}}
+        raise NotFoundError(
+            f"provider '{provider.id}' has no connector {quoted(given)}{_suggest(given, names)}",
+            hint=f"Run 'integray-auth providers show {provider.id}' to list its connectors.",
+        )
+    return cid
 
 
 def checked_parameters(provider: Provider, given: dict[str, str]) -> dict[str, str]:
@@ -148,8 +172,29 @@ class ScopeLine(Record):
         self.granted = granted
 
 
+class ConnectorLine(Record):
+    __slots__ = ("id", "name", "scopes", "missing")
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        scopes: list[str] | None,  # None when the registry no longer knows the connector
+        missing: list[str] | None,  # its scopes the grant lacks; None until authorized (or unknown)
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.scopes = scopes
+        self.missing = missing
+
+    @property
+    def covered(self) -> bool | None:
+        """Whether the grant covers every scope it needs (None: not known)."""
+        return None if self.missing is None else not self.missing
+
+
 class AuthorizationDetails(Record):
-    __slots__ = ("authorization", "provider_name", "connector_names", "scopes", "extra_granted")
+    __slots__ = ("authorization", "provider_name", "connector_names", "scopes", "extra_granted", "connectors")
 
     def __init__(
         self,
@@ -158,12 +203,26 @@ class AuthorizationDetails(Record):
         connector_names: list[str],
         scopes: list[ScopeLine],
         extra_granted: list[str],  # granted although nobody asked for them
+        connectors: list[ConnectorLine] | None = None,
     ) -> None:
         self.authorization = authorization
         self.provider_name = provider_name
         self.connector_names = connector_names
         self.scopes = scopes
         self.extra_granted = extra_granted
+        self.connectors = [] if connectors is None else connectors
+
+
+def connector_lines(provider: Provider | None, authorization: Authorization) -> list[ConnectorLine]:
+    """Each connector of the authorization with the scopes it needs that the grant lacks."""
+    granted = authorization.granted_scopes if authorization.is_authorized else None
+    lines = []
+    for cid in authorization.connectors:
+        connector = provider.connectors.get(cid) if provider is not None else None
+        scopes = list(connector.scopes) if connector is not None else None
+        missing = None if granted is None or scopes is None else [s for s in scopes if s not in granted]
+        lines.append(ConnectorLine(cid, connector_name(provider, cid), scopes, missing))
+    return lines
 
 
 def describe(ctx: AppContext, name: str) -> AuthorizationDetails:
@@ -193,6 +252,7 @@ def describe(ctx: AppContext, name: str) -> AuthorizationDetails:
         connector_names=[connector_name(provider, cid) for cid in authorization.connectors],
         scopes=lines,
         extra_granted=[s for s in (granted or []) if s not in authorization.requested_scopes],
+        connectors=connector_lines(provider, authorization),
     )
 
 
@@ -229,7 +289,7 @@ def remove(ctx: AppContext, name: str, revoke: bool = False) -> tuple[Authorizat
         from ..secret_store import ChunkedTokens, RescuedTokens
         from .access_token import revoke_at_provider, tokens_lock
 
-        with tokens_lock(ctx, authorization.name):
+        with tokens_lock(ctx, authorization):
             authorization = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
             store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
             rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
@@ -350,6 +410,11 @@ def check_unique(authorizations: list[Authorization], name: str) -> None:
                 f"{quoted(name)} is the id of the authorization {quoted(existing.name)}",
                 hint="Choose another name.",
             )
+
+
+def clean_name(name: str) -> str:
+    """`name` stripped, if it may name an authorization (UsageError if not)."""
+    return _clean_name(name)
 
 
 def _clean_name(name: str) -> str:

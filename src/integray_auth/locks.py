@@ -1,0 +1,54 @@
+"""One lock per authorization, held while its stored tokens change.
+
+A refresh may rotate the refresh token (RFC 9700 §4.14), so two processes
+renewing the same authorization must take turns; two different
+authorizations have nothing to share, and one provider that is slow to
+answer must not hold up `token` for every other. Hence one file per
+authorization, `locks/<id>.lock` in the data folder (0600, never through a
+symlink: fileutil.file_lock), keyed by the id, which a rename leaves alone.
+
+The lock guards what the secret store holds, so a lock that cannot be had
+is a storage error (exit 8). Stdlib only: `token` takes it on the fast path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+
+from .errors import StorageError
+from .fileutil import LockError, LockTimeout, take_lock
+from .printable import quoted
+
+LOCK_DIR = "locks"
+_FILE_NAME = re.compile(r"[0-9A-Za-z_-]{1,64}")  # fullmatch; ours are 12 hex digits
+
+
+def lock_path(data_dir: Path, authorization_id: str) -> Path:
+    """The lock file of one authorization."""
+    if not _FILE_NAME.fullmatch(authorization_id):
+        # The id comes from the index, which a user may edit: never a path.
+        import hashlib
+
+        authorization_id = "h" + hashlib.sha256(authorization_id.encode()).hexdigest()[:24]
+    return data_dir / LOCK_DIR / f"{authorization_id}.lock"
+
+
+@contextlib.contextmanager
+def tokens_lock(data_dir: Path, authorization_id: str, name: str, timeout: float):
+    """Hold the authorization's lock for the body; a lock that cannot be had
+    within `timeout` seconds, or at all, is a StorageError, not a crash."""
+    path = lock_path(data_dir, authorization_id)
+    try:
+        held = take_lock(path, timeout=timeout)
+    except LockTimeout:
+        raise StorageError(
+            f"another integray-auth process has been refreshing the token of {quoted(name)} "
+            f"for over {timeout:g} seconds",
+            hint="Wait for it to finish, then run the command again.",
+        ) from None
+    except LockError as exc:
+        raise StorageError(f"cannot lock {path}: {exc}", hint="Check the data folder's permissions.") from None
+    with held:
+        yield
