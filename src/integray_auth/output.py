@@ -119,6 +119,12 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool)
             for line in details.scopes
         ]
         document["extra_granted_scopes"] = details.extra_granted
+        # Each connector with whether the grant covers its scopes (null: not authorized, or
+        # a connector the registry no longer has); the same objects as before, with more fields.
+        document["connectors"] = [
+            {"id": c.id, "name": c.name, "scopes": c.scopes, "covered": c.covered, "missing_scopes": c.missing}
+            for c in details.connectors
+        ]
         write_json(ctx.stdout, {"authorization": document})
         return
     bold, reset = _styles(ctx)
@@ -140,6 +146,22 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool)
     ]
     width = max(len(label) for label, _ in fields) + 1
     lines = [f"{label + ':':<{width}} {escape(value)}" for label, value in fields if value]
+    lines += ["", f"{bold}Connectors{reset}"]
+    for c in details.connectors:
+        if c.scopes is None:
+            state = "not in the registry"
+        elif c.covered is None:
+            state = "not authorized yet"
+        elif c.covered:
+            state = "covered"
+        else:
+            state = "NOT covered: the grant lacks " + ", ".join(c.missing)
+        lines.append(f"  {escape(c.name)} ({escape(c.id)})  [{escape(state)}]")
+    missing = list(dict.fromkeys(s for c in details.connectors for s in (c.missing or ())))
+    if missing:
+        from .usecases.manage import command_hint
+
+        lines.append(f"  Missing scopes: {escape(', '.join(missing))}. Run: {command_hint('authorize', a)}")
     lines += ["", f"{bold}Scopes{reset}"]
     for line in details.scopes:
         granted = {True: "granted", False: "NOT granted", None: "requested"}[line.granted]
@@ -190,6 +212,8 @@ def provider_json(provider) -> dict[str, Any]:
         "token_path": provider.token_path,
         "token_types": list(provider.token_types),
         "authorization_params": dict(provider.authorization_params),
+        "incremental_consent_params": dict(provider.incremental_consent_params),
+        "refresh_narrows_scope": provider.refresh_narrows_scope,
         "pkce": provider.pkce,
         "client_auth": provider.client_auth,
         "client_secret_required": provider.client_secret_required,
@@ -243,6 +267,11 @@ def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
     lines.append(f"Redirect URI:      {e(redirect_uri_template(provider))}")
     lines.append(f"PKCE:              {e(provider.pkce)}; client auth: {e(provider.client_auth)}"
                  + ("; needs a client secret" if provider.client_secret_required else ""))
+    if provider.incremental_consent_params:
+        extra = "&".join(f"{k}={v}" for k, v in provider.incremental_consent_params.items())
+        lines.append(f"Step-up consent:   {e(extra)} (keeps the scopes granted before)")
+    if provider.refresh_narrows_scope:
+        lines.append("Narrowing:         a refresh with fewer scopes narrows the grant")
     if provider.authorization_params:
         extra = "&".join(f"{k}={v}" for k, v in provider.authorization_params.items())
         lines.append(f"Extra parameters:  {e(extra)}")
@@ -271,3 +300,37 @@ def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
     width = max((len(s) for s in scopes), default=0)
     lines.extend(f"  {s:<{width}}  {d}" for s, d in scopes.items())
     ctx.stdout.write("\n".join(lines) + "\n")
+
+
+def print_refresh(ctx: AppContext, outcomes: list, window_seconds: float | None, as_json: bool) -> None:
+    """`refresh`: one row per authorization on stdout (or one JSON document);
+    each one that needs the user or failed also gets a line on stderr, so
+    cron, which mails what a job writes, mails exactly those with `>/dev/null`."""
+    from .usecases.keepalive import LABELS
+
+    if as_json:
+        write_json(ctx.stdout, {
+            "window_seconds": window_seconds,
+            "results": [
+                {
+                    "id": o.authorization.id,
+                    "name": o.authorization.name,
+                    "result": o.result,
+                    "expires_at": o.expires_at,
+                    "message": o.message,
+                    "hint": o.hint,
+                    "exit_code": o.exit_code,
+                }
+                for o in outcomes
+            ],
+        })
+    elif outcomes:
+        rows = [[o.authorization.name, LABELS[o.result], o.expires_at or ""] for o in outcomes]
+        write_rows(ctx, ["Name", "Result", "Expires"], rows)
+    elif ctx.stdout_is_terminal:
+        ctx.stderr.write("No active authorizations to refresh.\n")
+    for o in outcomes:
+        if o.message:
+            hint = f" {o.hint}" if o.hint else ""
+            stop = "" if o.message.endswith((".", "?", "!")) else "."
+            ctx.stderr.write(f"integray-auth: {escape(o.message)}{stop}{escape(hint)}\n")

@@ -88,6 +88,8 @@ _PROVIDER_KEYS = {
     "client_secret_required": bool,
     "client_id": str,
     "authorization_params": dict,
+    "incremental_consent_params": dict,
+    "refresh_narrows_scope": bool,
     "redirect_host": str,
     "redirect_ports": list,
     "redirect_path": str,
@@ -177,6 +179,8 @@ class Provider(Record):
         "client_secret_required",
         "client_id",
         "authorization_params",
+        "incremental_consent_params",
+        "refresh_narrows_scope",
         "redirect_host",
         "redirect_ports",
         "redirect_path",
@@ -217,6 +221,12 @@ class Provider(Record):
         client_secret_required: bool = False,
         client_id: str | None = None,
         authorization_params: Mapping[str, str] | None = None,
+        # Added to the consent URL when it extends an existing grant (Google's
+        # include_granted_scopes=true): the provider then keeps what was granted.
+        incremental_consent_params: Mapping[str, str] | None = None,
+        # A refresh with a narrower `scope` narrows the grant itself (RFC 6749 §6),
+        # so removing a connector can give back its scopes without a new consent.
+        refresh_narrows_scope: bool = False,
         redirect_host: str = "127.0.0.1",
         redirect_ports: tuple[int, ...] = (),
         redirect_path: str = "/callback",
@@ -256,6 +266,8 @@ class Provider(Record):
         self.client_secret_required = client_secret_required
         self.client_id = client_id
         self.authorization_params = {} if authorization_params is None else authorization_params
+        self.incremental_consent_params = {} if incremental_consent_params is None else incremental_consent_params
+        self.refresh_narrows_scope = refresh_narrows_scope
         self.redirect_host = redirect_host
         self.redirect_ports = redirect_ports
         self.redirect_path = redirect_path
@@ -586,11 +598,12 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         rpath = entry.get("redirect_path")
         if rpath is not None and (not rpath.startswith("/") or "?" in rpath or "#" in rpath):
             raise _fail(path, f"{where}, field 'redirect_path'", "must start with '/' and have no query or fragment")
-        for key, value in entry.get("authorization_params", {}).items():
-            if not isinstance(value, str):
-                raise _fail(path, f"{where}, field 'authorization_params.{key}'", "must be a string")
-            if key in RESERVED_AUTHORIZATION_PARAMS:
-                raise _fail(path, f"{where}, field 'authorization_params.{key}'", "is set by integray-auth itself")
+        for table in ("authorization_params", "incremental_consent_params"):
+            for key, value in entry.get(table, {}).items():
+                if not isinstance(value, str):
+                    raise _fail(path, f"{where}, field '{table}.{key}'", "must be a string")
+                if key in RESERVED_AUTHORIZATION_PARAMS:
+                    raise _fail(path, f"{where}, field '{table}.{key}'", "is set by integray-auth itself")
         for scope, description in entry.get("scopes", {}).items():
             if not isinstance(description, str):
                 raise _fail(path, f"{where}, scope {scope!r}", "the description must be a string")
@@ -692,7 +705,7 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     """Overlay fields win; scopes, connectors and parameters merge key by key."""
     merged = dict(base)
     for key, value in overlay.items():
-        if key in ("scopes", "authorization_params"):
+        if key in ("scopes", "authorization_params", "incremental_consent_params"):
             merged[key] = {**base.get(key, {}), **value}
         elif key == "parameters":
             parameters = dict(base.get("parameters", {}))
@@ -752,7 +765,10 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
     clash = set(entry.get("callback_parameters", ())) & set(parameters)
     if clash:
         raise _fail(path, f"{where}, field 'callback_parameters'", f"{sorted(clash)[0]!r} is also a template parameter")
-    nested = ("scopes", "connectors", "redirect_ports", "authorization_params", "parameters", "callback_parameters")
+    nested = (
+        "scopes", "connectors", "redirect_ports", "authorization_params", "incremental_consent_params", "parameters",
+        "callback_parameters",
+    )
     nested += ("token_types", "grants")
     simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
@@ -763,6 +779,7 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
         token_types=tuple(entry.get("token_types", ())),
         grants=tuple(entry.get("grants", (DEFAULT_GRANT,))),
         authorization_params=dict(entry.get("authorization_params", {})),
+        incremental_consent_params=dict(entry.get("incremental_consent_params", {})),
         parameters=parameters,
         callback_parameters=tuple(entry.get("callback_parameters", ())),
         source=source,

@@ -30,6 +30,8 @@ providers_app.add_typer(connector_app, name="connector")
 client_app = typer.Typer(help="Keep a provider's OAuth client secret in the keyring.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 app.add_typer(client_app, name="client")
+connectors_app = typer.Typer(help="Change the connectors an authorization is for.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
 
 # Tests and the entry point may hand in a ready context (e.g. with fakes).
 _context_factory = AppContext.from_environment
@@ -240,6 +242,121 @@ def token(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAM
     Example: curl -H "Authorization: Bearer $(integray-auth token Gmail)" ...
     """
     run.run_token(_ctx(typer_ctx), name)
+
+
+@app.command()
+def refresh(
+    typer_ctx: typer.Context,
+    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="Name or id; or --all."),
+    all_: bool = typer.Option(False, "--all", help="Every active authorization expiring within the window."),
+    expiring_within: Optional[str] = typer.Option(
+        None, "--expiring-within", metavar="DURATION",
+        help="Only those expiring within this long: 90s, 15m, 2h, 1d (--all's default: 60s).",
+    ),
+    json: bool = JSON,
+) -> None:
+    """Renew access tokens ahead of expiry, for cron or a systemd timer; never prompts.
+
+    Exit code 12 when any authorization needs you (authorize it), else that of the first failure.
+
+    Example: integray-auth refresh --all --expiring-within 15m
+    """
+    from ..usecases import keepalive
+
+    ctx = _ctx(typer_ctx)
+    if all_ == (name is not None):
+        raise UsageError("give either NAME or --all", hint="For example: integray-auth refresh --all")
+    window = None if expiring_within is None else keepalive.parse_duration(expiring_within)
+    if all_:
+        outcomes = keepalive.refresh_all(ctx, window)
+        window_seconds = (window or keepalive.REFRESH_MARGIN).total_seconds()
+    else:
+        outcomes = [keepalive.refresh_named(ctx, name, window)]
+        window_seconds = None if window is None else window.total_seconds()
+    output.print_refresh(ctx, outcomes, window_seconds, json)
+    code = keepalive.exit_code(outcomes)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def rename(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    new_name: str = typer.Argument(..., metavar="NEW", help="The new name, unique."),
+) -> None:
+    """Give an authorization another name; its tokens and connectors stay.
+
+    Example: integray-auth rename "Gmail" "Gmail Sales"
+    """
+    from ..usecases.connectors import rename as rename_authorization
+
+    ctx = _ctx(typer_ctx)
+    old, done = rename_authorization(ctx, name, new_name)
+    ctx.stderr.write(f"Renamed {quoted(old)} to {quoted(done.name)}.\n")
+
+
+CONNECTOR_WORDS = typer.Argument(..., metavar="CONNECTOR...", help="Connector ids or display names.")
+
+
+@connectors_app.command("add")
+def connectors_add(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    connectors: List[str] = CONNECTOR_WORDS,
+) -> None:
+    """Add connectors; then authorize to grant the scopes they need.
+
+    Example: integray-auth connectors add Gmail gmail-send
+    """
+    from ..usecases.connectors import add_connectors
+
+    ctx = _ctx(typer_ctx)
+    change = add_connectors(ctx, name, connectors)
+    done = change.authorization
+    ctx.stderr.write(f"Added {escape(', '.join(change.changed))} to {quoted(done.name)}.\n")
+    if change.unchanged:
+        ctx.stderr.write(f"Note: it already had {escape(', '.join(change.unchanged))}.\n")
+    if change.missing_scopes:
+        ctx.stderr.write(
+            f"The grant lacks {escape(', '.join(change.missing_scopes))}: the new connectors fail until you authorize again. "
+            f"Run: {manage.command_hint('authorize', done)}\n"
+        )
+    elif not done.is_authorized:
+        ctx.stderr.write(f"Authorize it with: {manage.command_hint('authorize', done)}\n")
+
+
+@connectors_app.command("remove")
+def connectors_remove(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    connectors: List[str] = CONNECTOR_WORDS,
+) -> None:
+    """Remove connectors; the scopes no other connector needs are no longer requested.
+
+    Example: integray-auth connectors remove Gmail gmail-send
+    """
+    from ..usecases.connectors import remove_connectors
+
+    ctx = _ctx(typer_ctx)
+    change = remove_connectors(ctx, name, connectors)
+    done = change.authorization
+    provider = escape(change.provider_name)
+    ctx.stderr.write(f"Removed {escape(', '.join(change.changed))} from {quoted(done.name)}.\n")
+    given_up = escape(", ".join(change.given_up))
+    if change.narrowing == "narrowed":
+        ctx.stderr.write(f"Narrowed the grant at {provider}: it no longer covers the scopes given up.\n")
+        return
+    if not change.given_up:
+        return
+    fix = f"until it is authorized again ({manage.command_hint('authorize', done)}) or revoked"
+    if change.narrowing == "cannot":
+        ctx.stderr.write(f"Note: {provider} cannot narrow an existing grant; it still covers {given_up} {fix}.\n")
+    else:
+        ctx.stderr.write(
+            f"Warning: could not narrow the grant at {provider} ({escape(change.narrowing)}); "
+            f"it still covers {given_up} {fix}.\n"
+        )
 
 
 @app.command()

@@ -41,7 +41,10 @@ class AuthorizationCode(Grant):
         )
         verifier = pkce.make_verifier() if provider.pkce != "unsupported" else None
         with listener:
-            url = authorization_url(provider, request.credentials.client_id, listener.redirect_uri, request.scopes, state, verifier)
+            url = authorization_url(
+                provider, request.credentials.client_id, listener.redirect_uri, request.scopes, state, verifier,
+                request.extra_params,
+            )
             return consent_in_browser(
                 request, listener, url, lambda callback: _exchange(request, listener, callback, verifier)
             )
@@ -54,6 +57,9 @@ class AuthorizationCode(Grant):
         # omits `scope` means that one (§5.1), not everything the connectors requested.
         granted = tokens.scope if tokens.scope is not None else request.requested_scopes
         endpoint = TokenEndpoint(request.provider, request.credentials(), request.http_deadline)
+        if request.scopes is not None:
+            # Narrowed to a subset (§6), where the registry says the provider does it.
+            return endpoint.refresh(tokens.refresh_token, request.scopes, request.clock(), narrow_to=request.scopes)
         return endpoint.refresh(tokens.refresh_token, granted, request.clock())
 
 
@@ -71,7 +77,10 @@ def _exchange(request: ConsentRequest, listener: LoopbackServer, callback: Callb
     return endpoint.exchange_code(callback.params["code"], listener.redirect_uri, verifier, request.scopes, request.clock())
 
 
-def authorization_url(provider: Provider, client_id: str, redirect_uri: str, scopes: list[str], state: str, verifier: str | None) -> str:
+def authorization_url(
+    provider: Provider, client_id: str, redirect_uri: str, scopes: list[str], state: str, verifier: str | None,
+    extra_params: dict[str, str] | None = None,
+) -> str:
     from oauthlib.common import add_params_to_uri
 
     # Built with oauthlib's encoder, not prepare_grant_uri: that one refuses
@@ -85,6 +94,7 @@ def authorization_url(provider: Provider, client_id: str, redirect_uri: str, sco
 
         params += [("code_challenge", s256_challenge(verifier)), ("code_challenge_method", "S256")]
     params += [(k, v) for k, v in provider.authorization_params.items()]
+    params += [(k, v) for k, v in (extra_params or {}).items() if k not in provider.authorization_params]
     return add_params_to_uri(provider.authorization_url, params)
 
 

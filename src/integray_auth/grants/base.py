@@ -69,7 +69,10 @@ class ConsentRequest(Record):
     """One request for tokens: which provider, which client, which scopes, how
     to reach the user, and how long to wait for them."""
 
-    __slots__ = ("provider", "credentials", "scopes", "authorization_name", "ui", "browser", "clock", "timeout", "http_deadline")
+    __slots__ = (
+        "provider", "credentials", "scopes", "authorization_name", "ui", "browser", "clock", "timeout", "http_deadline",
+        "extra_params",
+    )
 
     def __init__(
         self,
@@ -82,7 +85,11 @@ class ConsentRequest(Record):
         clock: Callable[[], datetime],
         timeout: float,  # seconds the user has to consent (--timeout)
         http_deadline: float,  # seconds one exchange with the provider may take (INTEGRAY_AUTH_HTTP_TIMEOUT)
+        # Added to the consent URL for this request only: the registry's
+        # incremental_consent_params when it extends an existing grant.
+        extra_params: dict[str, str] | None = None,
     ) -> None:
+        self.extra_params = {} if extra_params is None else extra_params
         self.provider = provider
         self.credentials = credentials
         self.scopes = scopes
@@ -97,7 +104,7 @@ class ConsentRequest(Record):
 class RenewRequest(Record):
     """Renew the stored tokens of an authorization without the user."""
 
-    __slots__ = ("provider", "tokens", "requested_scopes", "credentials", "clock", "http_deadline")
+    __slots__ = ("provider", "tokens", "requested_scopes", "credentials", "clock", "http_deadline", "scopes")
 
     def __init__(
         self,
@@ -109,6 +116,9 @@ class RenewRequest(Record):
         credentials: Callable[[], ClientCredentials],
         clock: Callable[[], datetime],
         http_deadline: float,  # seconds one exchange with the provider may take (INTEGRAY_AUTH_HTTP_TIMEOUT)
+        # A subset of the grant to narrow it to (RFC 6749 §6; the registry's
+        # refresh_narrows_scope); None: the grant as it is.
+        scopes: list[str] | None = None,
     ) -> None:
         self.provider = provider
         self.tokens = tokens
@@ -116,6 +126,7 @@ class RenewRequest(Record):
         self.credentials = credentials
         self.clock = clock
         self.http_deadline = http_deadline
+        self.scopes = scopes
 
 
 class Obtained(Record):

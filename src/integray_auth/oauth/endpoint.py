@@ -208,10 +208,14 @@ class TokenEndpoint:
         )
         return self._tokens(self._post(self.provider.token_url, body), requested, now)
 
-    def refresh(self, refresh_token: str, requested: list[str], now: datetime) -> TokenSet:
+    def refresh(self, refresh_token: str, requested: list[str], now: datetime, narrow_to: list[str] | None = None) -> TokenSet:
+        """`requested` is what an answer without `scope` means; `narrow_to`, when
+        given, is sent as `scope`: a subset of the grant (RFC 6749 §6)."""
         # Unlike prepare_request_body, the refresh body only carries client_id
         # when it is passed explicitly; a public client must send it (§3.2.1).
         client = {} if self.provider.client_auth == "client_secret_basic" else {"client_id": self.credentials.client_id}
+        if narrow_to is not None:
+            client["scope"] = self.provider.scope_separator.join(narrow_to)
         body = self.client.prepare_refresh_body(refresh_token=refresh_token, **client, **self._secret_in_body())
         tokens = self._tokens(self._post(self.provider.token_url, body), requested, now)
         if tokens.refresh_token is None:

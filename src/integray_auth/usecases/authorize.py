@@ -82,6 +82,7 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         clock=ctx.clock,
         timeout=options.timeout,
         http_deadline=http_deadline,
+        extra_params=step_up_params(provider, authorization) if not new else {},
     )
     obtained = grant.obtain(request)
     tokens = obtained.tokens
@@ -100,6 +101,20 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         missing_scopes=[s for s in saved.requested_scopes if s not in granted],
         extra_scopes=[s for s in granted if s not in saved.requested_scopes],
     )
+
+
+def step_up_params(provider: Provider, authorization: Authorization) -> dict[str, str]:
+    """The registry's incremental_consent_params, when this consent only adds
+    scopes to a grant the authorization has (connectors were added): the
+    provider then keeps the scopes granted before. Not when scopes were given
+    up (connectors removed): the new grant should leave them out."""
+    if not provider.incremental_consent_params or not authorization.is_authorized:
+        return {}
+    granted = set(authorization.granted_scopes or ())
+    wanted = set(authorization.requested_scopes)
+    if granted <= wanted and not wanted <= granted:
+        return dict(provider.incremental_consent_params)
+    return {}
 
 
 def choose_grant(provider: Provider, authorization: Authorization, requested: str | None) -> str:
@@ -174,7 +189,7 @@ def _persist(
             entry.status, entry.storage, entry.keyring_backend, entry.updated_at = NOT_AUTHORIZED, storage, backend, now
             entry.requested_scopes = authorization.requested_scopes
             entry.parameters = authorization.parameters
-    with tokens_lock(ctx, authorization.name):
+    with tokens_lock(ctx, authorization):
         ChunkedTokens(store).save(authorization.id, tokens)
         with ctx.index.transaction() as authorizations:
             try:
