@@ -187,7 +187,10 @@ def _persist(
             if entry.storage and entry.storage != storage:
                 previous = (entry.storage, entry.keyring_backend)
             entry.status, entry.storage, entry.keyring_backend, entry.updated_at = NOT_AUTHORIZED, storage, backend, now
-            entry.requested_scopes = authorization.requested_scopes
+            if entry.connectors == authorization.connectors:
+                # Not over a `connectors add`/`remove` made while the user consented:
+                # its connectors and scopes stay together (and the grant may lack some).
+                entry.requested_scopes = authorization.requested_scopes
             entry.parameters = authorization.parameters
     with tokens_lock(ctx, authorization):
         ChunkedTokens(store).save(authorization.id, tokens)
