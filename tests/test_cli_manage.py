@@ -229,12 +229,14 @@ def test_add_trims_the_name(cli):
 
 
 def test_add_and_authorize_without_a_client_id_names_the_redirect_uri_to_register(cli):
-    result = cli("add", "Prague", "-p", "reservanto", "-c", "list-locations", env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
+    # --insecure-storage: the (fail) keyring would stop it first, before the client id.
+    result = cli("add", "Prague", "-p", "reservanto", "-c", "list-locations", "--insecure-storage",
+                 env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
 
     assert_error_line(
         result, ExitCode.USAGE,
         "no OAuth client id for Reservanto", "http://127.0.0.1/callback (any port)",
-        "--client-id", "INTEGRAY_AUTH_RESERVANTO_CLIENT_ID",
+        "integray-auth client set reservanto", "--client-id", "INTEGRAY_AUTH_RESERVANTO_CLIENT_ID",
     )  # fmt: skip
     assert listed(cli) == []
 
@@ -741,7 +743,8 @@ def test_a_bad_config_toml_is_a_registry_error_not_a_crash(cli, home, content, f
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_bytes(content)
 
-    result = cli("add", "Prague", "-p", "reservanto", "-c", "list-locations", env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
+    result = cli("add", "Prague", "-p", "reservanto", "-c", "list-locations", "--insecure-storage",
+                 env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
 
     assert_error_line(result, ExitCode.REGISTRY, str(home / "config.toml"), fragment)
 

@@ -54,9 +54,10 @@ _URL_FIELDS = (
     "issuer",
     "userinfo_url",
     "docs_url",
+    "console_url",
 )
-# The URLs a provider's parameters may be used in ({tenant}); docs_url is for people.
-TEMPLATED_FIELDS = _URL_FIELDS[:-1]
+# The URLs a provider's parameters may be used in ({tenant}); docs_url and console_url are for people.
+TEMPLATED_FIELDS = _URL_FIELDS[:-2]
 # What decides where secrets go and how the flow is protected. An overlay that
 # changes one of these for a bundled provider is shown by `providers show` and
 # warned about on every command that reads the registry.
@@ -97,6 +98,7 @@ _PROVIDER_KEYS = {
     "grants": list,
     "variant": str,  # the former name of `grants`, for one grant; still read in overlays
     "docs_url": str,
+    "console_url": str,
     "notes": str,
     "revocation_auth": str,
     "device_auth": str,
@@ -187,6 +189,7 @@ class Provider(Record):
         "iss_parameter",
         "grants",
         "docs_url",
+        "console_url",
         "notes",
         "revocation_auth",
         "device_auth",
@@ -233,6 +236,7 @@ class Provider(Record):
         iss_parameter: bool = False,
         grants: tuple[str, ...] = (DEFAULT_GRANT,),  # the ways to obtain tokens (grants/), the default first
         docs_url: str | None = None,
+        console_url: str | None = None,  # where a developer registers the OAuth client ("app")
         notes: str | None = None,
         # Client authentication the revocation / device endpoint insists on, when it
         # differs from client_auth; a client without a secret cannot use that endpoint.
@@ -274,6 +278,7 @@ class Provider(Record):
         self.iss_parameter = iss_parameter
         self.grants = grants
         self.docs_url = docs_url
+        self.console_url = console_url
         self.notes = notes
         self.revocation_auth = revocation_auth
         self.device_auth = device_auth

@@ -269,8 +269,28 @@ def configure_django(base: str, args: argparse.Namespace) -> None:
             "DEVICE_FLOW_INTERVAL": args.device_interval,
             # RFC 9207: iss on every authorization response, announced in both discovery documents.
             "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": args.authorization_response_iss,
+            **({"OAUTH2_VALIDATOR_CLASS": f"{__name__}.ClaimsValidator"} if args.email or args.preferred_username else {}),
         },
     )
+
+
+def define_claims_validator(args: argparse.Namespace) -> None:
+    """DOT's validator with the extra id_token / userinfo claims asked for on the command line
+    (defined after django.setup(): importing DOT's validator needs the settings)."""
+    from oauth2_provider.oauth2_validators import OAuth2Validator
+
+    class ClaimsValidator(OAuth2Validator):
+        oidc_claim_scope = None  # every claim, whatever scopes were granted
+
+        def get_additional_claims(self, request):
+            claims = {}
+            if args.email:
+                claims["email"] = args.email
+            if args.preferred_username:
+                claims["preferred_username"] = request.user.get_username()
+            return claims
+
+    globals()["ClaimsValidator"] = ClaimsValidator
 
 
 def seed(username: str, password: str) -> None:
@@ -334,6 +354,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also accept http://localhost:<any port>/callback (RFC 8252 advises against it)",
     )
+    # By default the server knows only the user's `sub` (DOT's default claims), like
+    # a provider that gives no e-mail; these add the claims a person recognises.
+    parser.add_argument("--email", default="", help="the user's e-mail, given as the `email` claim")
+    parser.add_argument("--preferred-username", action="store_true", help="give the `preferred_username` claim")
     parser.add_argument("--access-token-expire-seconds", type=int, default=3600)
     parser.add_argument("--device-interval", type=int, default=1, help="the polling interval it tells devices")
     parser.add_argument("--device-expires-in", type=int, default=600, help="lifetime of a device/user code")
@@ -362,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     patch_device_flow(args.device_expires_in)
+    define_claims_validator(args)
     from django.contrib.auth import views as auth_views
     from django.core.wsgi import get_wsgi_application
     from django.urls import include, path

@@ -27,7 +27,7 @@ app = typer.Typer(
 providers_app = typer.Typer(help="Show the registry's providers, connectors and scopes; add your own.", no_args_is_help=False)
 connector_app = typer.Typer(help="Add connectors to providers in your overlay (providers.toml).", no_args_is_help=True)
 providers_app.add_typer(connector_app, name="connector")
-client_app = typer.Typer(help="Keep a provider's OAuth client secret in the keyring.", no_args_is_help=True)
+client_app = typer.Typer(help="Save a provider's OAuth client: id in config.toml, secret in the keyring.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 app.add_typer(client_app, name="client")
 connectors_app = typer.Typer(help="Change the connectors an authorization is for.", no_args_is_help=True)
@@ -143,26 +143,34 @@ def add(
     from . import prompts
 
     ctx = _ctx(typer_ctx)
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage)
+    # Everything that can be checked is checked before the first question.
+    name = manage.check_new_name(ctx, name)
+    if not no_authorize:
+        _check_storage(ctx, insecure_storage)
     if provider is None:
         if not ctx.interactive:
             raise UsageError("missing --provider", hint="Run 'integray-auth providers' to list them.")
         provider = prompts.choose_provider(ctx)
+    found = manage.require_provider(ctx, provider)
+    given = _parameters(params or [])
+    if not no_authorize:  # the client depends on the provider only, not on its {parameters}
+        flow["credentials"] = _credentials(ctx, found, flow)
     if not connectors:
-        found = manage.require_provider(ctx, provider)
         if not ctx.interactive:
             raise UsageError(
                 "missing --connector", hint=f"Run 'integray-auth providers show {found.id}' to list its connectors."
             )
         connectors = prompts.choose_connectors(ctx, found)
-    given = _parameters(params or [])
-    found = manage.require_provider(ctx, provider)
     for parameter in manage.missing_parameters(found, given):
         if not ctx.interactive:
             raise UsageError(
-                f"provider '{found.id}' needs --param {parameter.name}=VALUE ({parameter.description})",
+                f"provider '{found.id}' needs --param {parameter.name}=VALUE ({escape(parameter.description)})",
                 hint=f"Run 'integray-auth providers show {found.id}' to see its parameters.",
             )
-        given[parameter.name] = prompts.ask_parameter(ctx, found, parameter)
+        given[parameter.name] = prompts.ask_parameter(
+            ctx, found, parameter, check=lambda value, name=parameter.name: manage.checked_parameters(found, {**given, name: value})
+        )
     authorization = manage.new_authorization(ctx, name, provider, connectors, given)
     if no_authorize:
         manage.save_new(ctx, authorization)
@@ -171,7 +179,7 @@ def add(
             f"Authorize it with: {manage.command_hint('authorize', authorization)}\n"
         )
         return
-    _authorize(ctx, authorization, new=True, **_flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage))
+    _authorize(ctx, authorization, new=True, **flow)
 
 
 @app.command()
@@ -190,7 +198,25 @@ def authorize(
     """
     ctx = _ctx(typer_ctx)
     authorization = manage.find(ctx, name)
-    _authorize(ctx, authorization, new=False, **_flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage))
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage)
+    _check_storage(ctx, insecure_storage)
+    flow["credentials"] = _credentials(ctx, manage.require_provider(ctx, authorization.provider), flow, authorization)
+    _authorize(ctx, authorization, new=False, **flow)
+
+
+def _check_storage(ctx: AppContext, insecure_storage: bool) -> None:
+    from ..usecases.authorize import check_storage
+
+    check_storage(ctx, insecure_storage)
+
+
+def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):
+    """The OAuth client, resolved before the first prompt; set up on a terminal if missing."""
+    from ..usecases.authorize import secret_needed
+    from .client_setup import credentials_for
+
+    require_secret = secret_needed(provider, authorization, flow.get("grant"))
+    return credentials_for(ctx, provider, flow["client_id"], flow["read_secret_from_stdin"], require_secret)
 
 
 def _parameters(pairs: list[str]) -> dict[str, str]:
@@ -488,29 +514,19 @@ def providers_connector_add(
 def client_set(
     typer_ctx: typer.Context,
     provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
-    secret_stdin: bool = typer.Option(False, "--secret-stdin", help="Read the secret from standard input."),
+    client_id: Optional[str] = typer.Option(None, "--client-id", metavar="ID", help="The client id (saved in config.toml)."),
+    secret_stdin: bool = typer.Option(False, "--secret-stdin", help="Read the client secret from standard input (kept in the keyring)."),
 ) -> None:
-    """Store a provider's OAuth client secret in the keyring (hidden prompt).
+    """Save a provider's OAuth client: the id in config.toml, the secret in the keyring.
+
+    On a terminal it asks for what is not given (the secret hidden, only where the provider needs one).
 
     Example: integray-auth client set google
     """
-    from ..usecases.clients import store_client_secret
+    from .client_setup import set_client
 
     ctx = _ctx(typer_ctx)
-    found = manage.require_provider(ctx, provider)
-    if secret_stdin:
-        secret = ctx.stdin.readline().strip()
-    elif ctx.interactive:
-        import getpass
-
-        try:
-            secret = getpass.getpass(f"Client secret for {escape(found.name)}: ")
-        except EOFError:
-            raise UsageError("no secret given (end of input)", hint="Pipe it in with --secret-stdin.") from None
-    else:
-        raise UsageError("no terminal to ask for the secret", hint="Pipe it in with --secret-stdin.")
-    store_client_secret(ctx, found, secret)
-    ctx.stderr.write(f"Stored the client secret for {escape(found.name)} in the keyring.\n")
+    set_client(ctx, manage.require_provider(ctx, provider), client_id, secret_stdin)
 
 
 @client_app.command("remove")

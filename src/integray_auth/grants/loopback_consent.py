@@ -34,7 +34,9 @@ def consent_in_browser(
     if callback is None:
         raise AuthorizationTimeout(
             f"no answer from the browser within {int(request.timeout)} seconds; nothing was saved",
-            hint="Run the command again (--timeout gives more time; --no-browser prints the URL to open elsewhere).",
+            # Not a flag already given: with --no-browser there is no browser here.
+            hint="Run the command again (--timeout gives more time"
+            + ("; --no-browser prints the URL to open elsewhere)." if request.browser is not None else ")."),
         )
     try:
         received = callback_values(request.provider, callback.params)

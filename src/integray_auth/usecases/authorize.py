@@ -23,7 +23,7 @@ from ..context import AppContext
 from ..errors import ConflictError, IntegrayAuthError, UsageError
 from ..grants.base import ConsentRequest, FlowUI
 from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, Authorization, to_iso
-from ..oauth.endpoint import request_deadline
+from ..oauth.endpoint import ClientCredentials, request_deadline
 from ..registry import Provider
 from ..scopes import granted_as_requested
 from ..tokens import TokenSet
@@ -41,6 +41,8 @@ class FlowOptions:
     read_secret_from_stdin: bool = False
     insecure_storage: bool = False
     grant: str | None = None  # one of the provider's grants; None: as before, else the provider's default
+    # Resolved by the command layer before its first prompt (and set up there if missing).
+    credentials: ClientCredentials | None = None
 
 
 @dataclass
@@ -60,13 +62,11 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
             authorization = authorization.copy(requested_scopes=provider.scopes_for(known))
     grant = grants.get(choose_grant(provider, authorization, options.grant))
     grants.check_provider(grant, provider)
-    credentials = resolve_credentials(
+    credentials = options.credentials or resolve_credentials(
         ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs.needs_client_secret
     )
     storage = STORAGE_FILE if options.insecure_storage else STORAGE_KEYRING
-    store = ctx.secret_store(storage)
-    store.check_usable()
-    ctx.index.check_writable()
+    store = check_storage(ctx, options.insecure_storage)
     http_deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
     if storage == STORAGE_FILE:
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
@@ -88,7 +88,9 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     tokens = obtained.tokens
     if obtained.received:
         authorization = authorization.copy(parameters={**(authorization.parameters or {}), **obtained.received})
-    account = _account_from_userinfo(provider, tokens, ui, http_deadline)
+    account = _account_from_userinfo(provider, tokens, ui, http_deadline) or _account_label(tokens)
+    if account is None:
+        account = _label_from_userinfo(provider, tokens, http_deadline)
     granted = granted_as_requested(
         authorization.requested_scopes, tokens.scope or [], tokens.refresh_token is not None, tokens.id_token is not None
     )
@@ -115,6 +117,23 @@ def step_up_params(provider: Provider, authorization: Authorization) -> dict[str
     if granted <= wanted and not wanted <= granted:
         return dict(provider.incremental_consent_params)
     return {}
+
+
+def check_storage(ctx: AppContext, insecure_storage: bool):
+    """The store the tokens will go to, usable, and the index writable: checked
+    before any prompt or browser, so no consent is given for tokens that cannot be kept."""
+    store = ctx.secret_store(STORAGE_FILE if insecure_storage else STORAGE_KEYRING)
+    store.check_usable()
+    ctx.index.check_writable()
+    return store
+
+
+def secret_needed(provider: Provider, authorization: Authorization | None, requested_grant: str | None) -> bool:
+    """Whether the grant the flow will use needs the client secret (checked before any prompt)."""
+    from types import SimpleNamespace
+
+    previous = authorization or SimpleNamespace(grant=None)  # a new one: the provider's default grant
+    return grants.get(choose_grant(provider, previous, requested_grant)).needs.needs_client_secret
 
 
 def choose_grant(provider: Provider, authorization: Authorization, requested: str | None) -> str:
@@ -209,11 +228,33 @@ def _persist(
             entry.client_id = client_id
             entry.endpoints = authorization.endpoints
             entry.grant = grant
-            entry.account = account or _account_label(tokens) or entry.account
+            entry.account = account  # who signed in this time; an earlier label may be another user
             saved = entry.copy()
     if previous:
         ChunkedTokens(ctx.secret_store(*previous)).delete(authorization.id)
     return saved
+
+
+def _label_from_userinfo(provider: Provider, tokens: TokenSet, deadline: float) -> str | None:
+    """Who signed in, from the provider's userinfo answer (OIDC claims), best effort and silent."""
+    if not provider.userinfo_url or provider.account_field:
+        return None
+    from ..oauth.endpoint import fetch_userinfo
+
+    try:
+        return _human_label(fetch_userinfo(provider, tokens.access_token, deadline))
+    except IntegrayAuthError:
+        return None
+
+
+def _human_label(claims: dict) -> str | None:
+    """An e-mail or a user name a person recognises; never the bare `sub`, an
+    opaque number ("Account: 1") that says nothing about who signed in."""
+    for claim in ("email", "preferred_username", "name"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip() and len(value) <= 200:
+            return value.strip()
+    return None
 
 
 def _account_label(tokens: TokenSet) -> str | None:
@@ -227,8 +268,5 @@ def _account_label(tokens: TokenSet) -> str | None:
         return None
     if not isinstance(claims, dict):  # e.g. a payload of "[]": called inside the index transaction
         return None
-    for claim in ("email", "preferred_username", "name", "sub"):
-        if isinstance(claims.get(claim), str) and claims[claim]:
-            return claims[claim]
-    return None
+    return _human_label(claims)
 

@@ -63,6 +63,13 @@ def new_authorization(
     )
 
 
+def check_new_name(ctx: AppContext, name: str) -> str:
+    """The cleaned name, if no authorization has it yet: checked before any prompt."""
+    name = _clean_name(name)
+    check_unique(ctx.index.load(), name)
+    return name
+
+
 def connector_id(provider: Provider, given: str) -> str:
     """A connector's id from its id or its display name (as the prompt accepts);
     unknown ones come back unchanged for the caller to report."""
