@@ -301,3 +301,76 @@ def test_connector_option_takes_the_display_name_too(cli):
     assert result.code == 0, result.stderr
     [entry] = listed(cli)
     assert [c["id"] for c in entry["connectors"]] == ["list-locations", "create-class-booking"]
+
+
+# --- pasting the redirect over SSH -----------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_pasted_redirect_over_ssh_stays_visible_and_the_full_url_comes_first(cli, auth_server, http_browser, tmp_path):
+    overlay = overlay_for(auth_server, tmp_path / "p.toml", client_id=auth_server["client_id"])
+    with terminal(overlay, "add", "Pasted", "-p", "selfserve", "-c", "reader", "--no-browser", "--insecure-storage") as t:
+        shown = t.expect("Redirect URL (paste it here, then Enter):")
+        lines = shown.splitlines()
+        lead = lines.index("Open this URL in a browser to authorize (on this or any other machine):")
+        # The first URL shown is the full one: the short loopback link only works on this machine.
+        full_url = lines[lead + 1].strip()
+        assert FULL_URL_RE.fullmatch(full_url) and "code_challenge_method=S256" in full_url, shown
+        assert "on this machine the short one-time link http://127.0.0.1:" in lines[lead + 2]
+        assert "Waiting up to 5 minutes" in shown
+
+        # The browser runs "elsewhere": it ends on the redirect, which never reaches us.
+        subprocess.run([str(http_browser.shim), full_url], env={**os.environ, **http_browser.env(no_callback=True)},
+                       check=True, timeout=60)
+        callback = http_browser.result()["callback_url"]
+        half = len(callback) // 2
+        t.type(callback[:half], pause=0.005)
+        t.settle()
+        before = len(t.raw)
+        time.sleep(2.5)  # a spinner would have redrawn the line a dozen times by now
+        t.settle()
+        assert len(t.raw) == before, "something was drawn over the input line"
+        assert t.cursor_line() == "Redirect URL (paste it here, then Enter): " + callback[:half]
+        t.type(callback[half:] + ENTER, pause=0)
+        t.expect("Authorized 'Pasted' with Self Service", timeout=30)
+        assert t.wait() == 0, t.text
+    assert any(line.startswith("Authorized 'Pasted'") for line in t.screen())
+    assert [a["status"] for a in listed(cli, overlay)] == ["authorized"]
+
+
+@pytest.mark.parametrize("no_browser", [True, False], ids=["no-browser", "browser"])
+def test_the_timeout_hint_does_not_recommend_the_flag_already_given(cli, no_browser):
+    args = ["add", "Slow", "-p", "reservanto", "-c", "list-locations", "--insecure-storage", "--timeout", "1"]
+    result = cli(*args, *(["--no-browser"] if no_browser else []),
+                 env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": "c-1", "BROWSER": "/bin/true"})
+
+    assert result.code == 10, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("integray-auth: no answer from the browser") and "--timeout" in last
+    assert ("--no-browser" in last) is not no_browser
+
+
+# --- the account label ---------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("claims", "label"), [({"email": "alice@example.test"}, "alice@example.test"),
+                                               ({"preferred_username": True}, "alice"), ({}, None)],
+                         ids=["email", "username", "subject-only"])
+def test_show_names_the_account_by_email_or_username_never_by_bare_subject(
+    cli, auth_server_factory, http_browser, tmp_path, claims, label
+):
+    server = auth_server_factory(**claims)
+    overlay = overlay_for(server, tmp_path / "p.toml", client_id=server["client_id"])
+    added = cli("--registry", str(overlay), "add", "Who", "-p", "selfserve", "-c", "reader", "--insecure-storage",
+                env=http_browser.env())
+    assert added.code == 0, added.stderr
+    http_browser.result()
+
+    shown = cli("--registry", str(overlay), "show", "Who")
+    as_json = cli("--registry", str(overlay), "show", "Who", "--json").json()["authorization"]
+    assert as_json["account"] == label
+    if label:
+        assert re.search(rf"^Account: +{re.escape(label)}$", shown.stdout, re.M), shown.stdout
+    else:  # the server said only sub=1: nothing rather than "Account: 1"
+        assert "Account:" not in shown.stdout
