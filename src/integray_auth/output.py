@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any, Sequence, TextIO
 
 from .context import AppContext, isatty
+from .fit import fit_rows, terminal_width
 from .grants import DEFAULT_GRANT
 from .models import Authorization
 from .printable import escape, json_text, tsv_cell
@@ -47,10 +48,25 @@ def write_rows(ctx: AppContext, headers: Sequence[str], rows: Sequence[Sequence[
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
+    limit = terminal_width(ctx.environ, out)
+    if limit:
+        rows, widths = fit_rows(headers, rows, widths, limit, gap=2)
     bold, reset = _styles(ctx)
     lines = [bold + "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip() + reset]
     lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
     out.write("\n".join(lines) + "\n")
+
+
+def print_checks(ctx: AppContext, checks: Sequence[tuple[str, str, str]]) -> None:
+    """`doctor`'s checks: aligned on a terminal, the detail never cut (it says
+    what to run next); state, check and detail tab-separated when piped."""
+    if not ctx.stdout_is_terminal:
+        ctx.stdout.write("".join("\t".join(tsv_cell(c) for c in check) + "\n" for check in checks))
+        return
+    checks = [[escape(c) for c in check] for check in checks]
+    state = max(len(c[0]) for c in checks)
+    name = max(len(c[1]) for c in checks)
+    ctx.stdout.write("".join(f"{c[0]:<{state}}  {c[1]:<{name}}  {c[2]}\n" for c in checks))
 
 
 def authorization_json(ctx: AppContext, authorization: Authorization) -> dict[str, Any]:

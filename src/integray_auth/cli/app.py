@@ -93,14 +93,26 @@ def search(
     run.run_search(_ctx(typer_ctx), query, _view(inactive, all_), json)
 
 
+NO_PAGER = typer.Option(False, "--no-pager", help="Print straight to the terminal, not through PAGER (less -FRX).")
+
+
 @app.command()
-def show(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id."), json: bool = JSON) -> None:
+def show(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    json: bool = JSON,
+    no_pager: bool = NO_PAGER,
+) -> None:
     """Show an authorization with its Scopes section.
 
     Example: integray-auth show "Reservanto Prague"
     """
+    from .pager import paged
+
     ctx = _ctx(typer_ctx)
-    output.print_details(ctx, manage.describe(ctx, name), json)
+    details = manage.describe(ctx, name)
+    with paged(ctx, enabled=not (no_pager or json)):
+        output.print_details(ctx, details, json)
 
 
 FLOW_OPTIONS = {
@@ -448,14 +460,21 @@ def providers(typer_ctx: typer.Context, json: bool = JSON) -> None:
 
 @providers_app.command("show")
 def providers_show(
-    typer_ctx: typer.Context, provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."), json: bool = JSON
+    typer_ctx: typer.Context,
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
+    json: bool = JSON,
+    no_pager: bool = NO_PAGER,
 ) -> None:
     """Show a provider's endpoints, connectors and scopes.
 
     Example: integray-auth providers show reservanto
     """
+    from .pager import paged
+
     ctx = _ctx(typer_ctx)
-    output.print_provider(ctx, manage.require_provider(ctx, provider), json)
+    found = manage.require_provider(ctx, provider)
+    with paged(ctx, enabled=not (no_pager or json)):
+        output.print_provider(ctx, found, json)
 
 
 @providers_app.command("add")
@@ -555,6 +574,9 @@ def doctor(
     from ..usecases.doctor import run_doctor
 
     ctx = _ctx(typer_ctx)
-    problems = run_doctor(ctx, repair=repair)
-    if problems:
-        raise typer.Exit(problems)
+    report = run_doctor(ctx, repair=repair)
+    output.print_checks(ctx, [(c.state, c.name, c.detail) for c in report.checks])
+    for note in report.notes:
+        ctx.stderr.write(note + "\n")
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)

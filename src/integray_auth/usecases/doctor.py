@@ -1,53 +1,66 @@
 """`doctor`: say what is wrong with the registry, the index and the secret
-store, and with --repair set a broken index aside."""
+store, and with --repair set a broken index aside. It returns the checks;
+the command layer prints them (aligned on a terminal, TSV when piped)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
 from ..index import UnusableIndex
-from ..printable import escape
 
 
-def run_doctor(ctx: AppContext, repair: bool) -> int:
-    """Print one line per check on stdout; return the exit code of the worst problem."""
-    worst = 0
+@dataclass
+class Check:
+    state: str  # "ok" | "problem" | "repaired"
+    name: str  # "registry" | "index" | "keyring"
+    detail: str
 
-    def report(name: str, problem: IntegrayAuthError | None, ok: str) -> None:
-        nonlocal worst
+
+@dataclass
+class DoctorReport:
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for stderr
+    exit_code: int = int(ExitCode.OK)  # of the first problem
+
+
+def run_doctor(ctx: AppContext, repair: bool) -> DoctorReport:
+    report = DoctorReport()
+
+    def add(name: str, problem: IntegrayAuthError | None, ok: str) -> None:
         if problem is None:
-            ctx.stdout.write(f"ok\t{name}\t{escape(ok)}\n")
-        else:
-            stop = "" if problem.message.endswith((".", "?", "!")) else "."
-            hint = f" {problem.hint}" if problem.hint else ""
-            # Messages quote file contents and paths: escaped, one row each.
-            ctx.stdout.write(f"problem\t{name}\t{escape(problem.message + stop + hint)}\n")
-            worst = worst or int(problem.exit_code)
+            report.checks.append(Check("ok", name, ok))
+            return
+        stop = "" if problem.message.endswith((".", "?", "!")) else "."
+        hint = f" {problem.hint}" if problem.hint else ""
+        report.checks.append(Check("problem", name, problem.message + stop + hint))
+        report.exit_code = report.exit_code or int(problem.exit_code)
 
     try:
         registry = ctx.registry
-        report("registry", None, f"{len(registry.providers)} providers from {', '.join(registry.sources)}")
+        add("registry", None, f"{len(registry.providers)} providers from {', '.join(registry.sources)}")
     except IntegrayAuthError as problem:
-        report("registry", problem, "")
+        add("registry", problem, "")
 
     try:
         count = len(ctx.index.load())
-        report("index", None, f"{count} authorizations in {ctx.index.path}")
+        add("index", None, f"{count} authorizations in {ctx.index.path}")
     except IntegrayAuthError as problem:
         if repair and isinstance(problem, UnusableIndex):
             moved = ctx.index.set_aside(ctx.clock())
-            ctx.stdout.write(f"repaired\tindex\tmoved the broken index to {escape(str(moved))}; a new one starts empty\n")
-            ctx.stderr.write(
+            report.checks.append(Check("repaired", "index", f"moved the broken index to {moved}; a new one starts empty"))
+            report.notes.append(
                 "Tokens of the old authorizations are still in the keyring; "
-                "add the authorizations again and they will be replaced.\n"
+                "add the authorizations again and they will be replaced."
             )
         else:
-            report("index", problem, "")
+            add("index", problem, "")
 
     try:
         from ..secret_store import keyring_status
 
-        report("keyring", None, keyring_status(ctx))
+        add("keyring", None, keyring_status(ctx))
     except IntegrayAuthError as problem:
-        report("keyring", problem, "")
-    return worst or int(ExitCode.OK)
+        add("keyring", problem, "")
+    return report
