@@ -18,7 +18,7 @@ from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 
 SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
-HEAVY = ("typer", "click", "rich", "requests", "oauthlib", "keyring", "pydantic")
+HEAVY = ("typer", "click", "rich", "requests", "oauthlib", "keyring", "pydantic", "prompt_toolkit")
 # Cheaper, but still several milliseconds each on a start-up budget of ~3x
 # `python -c pass` (shared/reference/perf.md §6): dataclasses pulls in
 # inspect; tomllib is only needed while the registry cache is cold.

@@ -374,3 +374,11 @@ def test_show_names_the_account_by_email_or_username_never_by_bare_subject(
         assert re.search(rf"^Account: +{re.escape(label)}$", shown.stdout, re.M), shown.stdout
     else:  # the server said only sub=1: nothing rather than "Account: 1"
         assert "Account:" not in shown.stdout
+
+
+def test_console_url_must_be_https(cli, tmp_path):
+    overlay = tmp_path / "p.toml"
+    overlay.write_text('schema_version = 1\n[providers.reservanto]\nconsole_url = "http://apps.example.test/"\n')
+
+    assert_error_line(cli("--registry", str(overlay), "providers"), 3, "console_url", "must be an https:// URL")
+
