@@ -22,7 +22,8 @@ from tests.test_e2e_authorize import _run, _state, keyring_env, overlay  # noqa:
 pytestmark = pytest.mark.e2e
 
 ONE_TIME_RE = re.compile(r"(http://127\.0\.0\.1:(\d+)/[A-Za-z0-9_-]{40,})\n")
-FULL_RE = re.compile(r"\(full URL: (\S+)\)")
+# With --no-browser the full URL comes first, on its own line (the short one works only here).
+FULL_RE = re.compile(r"^  (\S+[?&]state=\S+)$", re.M)
 
 
 class WaitingFlow:
@@ -37,7 +38,7 @@ class WaitingFlow:
         )
         seen = ""
         deadline = time.monotonic() + 30
-        while not FULL_RE.search(seen) and time.monotonic() < deadline:
+        while not (FULL_RE.search(seen) and ONE_TIME_RE.search(seen)) and time.monotonic() < deadline:
             line = self.proc.stderr.readline()
             if not line:
                 break

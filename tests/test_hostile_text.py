@@ -187,7 +187,7 @@ def test_the_flow_ui_escapes_what_it_echoes(make_ctx):
     ui.notice("That URL was not accepted: " + HOSTILE)
 
     no_raw_control(ctx.stderr.getvalue())
-    assert ctx.stderr.getvalue().count("\n") == 4  # lead, short URL, full URL, notice
+    assert ctx.stderr.getvalue().count("\n") == 5  # lead, full URL, short URL's lead, short URL, notice
 
 
 def test_the_escaping_functions():

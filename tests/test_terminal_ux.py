@@ -316,7 +316,8 @@ def test_pasted_redirect_over_ssh_stays_visible_and_the_full_url_comes_first(cli
         # The first URL shown is the full one: the short loopback link only works on this machine.
         full_url = lines[lead + 1].strip()
         assert FULL_URL_RE.fullmatch(full_url) and "code_challenge_method=S256" in full_url, shown
-        assert "on this machine the short one-time link http://127.0.0.1:" in lines[lead + 2]
+        assert lines[lead + 2] == "On this machine, this short one-time link works too:"
+        assert re.fullmatch(r"  http://127\.0\.0\.1:\d+/[A-Za-z0-9_-]{40,}", lines[lead + 3]), lines[lead + 3]
         assert "Waiting up to 5 minutes" in shown
 
         # The browser runs "elsewhere": it ends on the redirect, which never reaches us.

@@ -41,12 +41,13 @@ class TerminalFlowUI(FlowUI):
             err.write(
                 "Open this URL in a browser to authorize (on this or any other machine):\n"
                 f"  {escape(full_url)}\n"
-                f"(on this machine the short one-time link {escape(local_url)} works too)\n"
+                "On this machine, this short one-time link works too:\n"
+                f"  {escape(local_url)}\n"
             )
         if self.paste:
             err.write(
-                "If the browser runs on another machine, its last page will not load: copy the URL from its "
-                "address bar, paste it here and press Enter.\n"
+                "If the browser runs on another machine, its last page will not load: paste the URL it was "
+                "redirected to (from its address bar) here and press Enter.\n"
             )
         err.flush()
 
