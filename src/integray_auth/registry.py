@@ -26,7 +26,11 @@ TOKEN_TYPE_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 PKCE_MODES = ("required", "supported", "unsupported")
-CLIENT_AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
+# private_key_jwt: a JWT signed with the client's key (RFC 7523 §2.2), the key
+# in the keyring or a 0600 file (usecases/clients.py), never in the registry.
+CLIENT_AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic", "private_key_jwt")
+# Grants only a client that authenticates itself may use (a confidential client).
+CONFIDENTIAL_GRANTS = ("client_credentials",)
 REDIRECT_HOSTS = ("127.0.0.1", "localhost")
 GRANT_NAMES = tuple(GRANTS)
 SCOPE_PARAMETERS = ("scope", "user_scope", "none")
@@ -700,6 +704,14 @@ def _check_grants(path: Path, where: str, entry: dict) -> None:
             raise _fail(path, field, f"{name!r} is not one of {allowed}")
     if len(set(names)) < len(names):
         raise _fail(path, field, "names a grant twice")
+    for name in names:
+        if name in CONFIDENTIAL_GRANTS and entry.get("client_auth", "none") == "none":
+            # RFC 6749 §4.4: the client authenticates itself, there is no user.
+            raise _fail(
+                path, field,
+                f"'{name}' needs a confidential client: set client_auth to "
+                "'client_secret_basic', 'client_secret_post' or 'private_key_jwt'",
+            )
 
 
 def _type_name(kind: type) -> str:

@@ -52,6 +52,11 @@ def client_secret_key(provider_id: str) -> str:
     return f"client-secret:{provider_id}"
 
 
+def client_private_key_key(provider_id: str) -> str:
+    """Where `client set --private-key-file` keeps a client's PEM key (private_key_jwt)."""
+    return f"client-private-key:{provider_id}"
+
+
 class ChunkedTokens:
     """Tokens of one authorization in a store, split into chunks when large.
 

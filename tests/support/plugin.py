@@ -487,6 +487,19 @@ class OidcProvider:
 
 @pytest.fixture(scope="session")
 def oidc_provider(tmp_path_factory) -> Iterator[OidcProvider]:
+    with _running_oidc_provider(tmp_path_factory) as provider:
+        yield provider
+
+
+@pytest.fixture
+def oidc_provider_factory(tmp_path_factory) -> Iterator[Callable[..., OidcProvider]]:
+    """Start an oidc-provider of your own: start(access_token_ttl=2) for tokens that expire soon."""
+    with contextlib.ExitStack() as stack:
+        yield lambda access_token_ttl=3600: stack.enter_context(_running_oidc_provider(tmp_path_factory, access_token_ttl))
+
+
+@contextlib.contextmanager
+def _running_oidc_provider(tmp_path_factory, access_token_ttl: int = 3600) -> Iterator[OidcProvider]:
     require("node", "Node.js is not installed (it runs the oidc-provider test server)")
     if not (OIDC_PROVIDER / "node_modules" / "oidc-provider").is_dir():
         require(
@@ -502,7 +515,7 @@ def oidc_provider(tmp_path_factory) -> Iterator[OidcProvider]:
     log_path = directory / "server.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            ["node", "server.mjs", "--jwks", str(jwks)],
+            ["node", "server.mjs", "--jwks", str(jwks), "--access-token-ttl", str(access_token_ttl)],
             cwd=OIDC_PROVIDER, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
         )
     lines: list[bytes] = []

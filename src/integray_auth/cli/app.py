@@ -125,6 +125,10 @@ FLOW_OPTIONS = {
     "insecure_storage": typer.Option(
         False, "--insecure-storage", help="Keep tokens in a 0600 file instead of the OS keyring."
     ),
+    "client_credentials": typer.Option(
+        False, "--client-credentials",
+        help="A machine authorization: the client's own credentials, no user or browser (providers that allow it).",
+    ),
 }
 
 
@@ -145,17 +149,20 @@ def add(
     client_id: Optional[str] = FLOW_OPTIONS["client_id"],
     client_secret_stdin: bool = FLOW_OPTIONS["client_secret_stdin"],
     insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
+    client_credentials: bool = FLOW_OPTIONS["client_credentials"],
 ) -> None:
-    """Add an authorization, then authorize it in the browser.
+    """Add an authorization, then authorize it in the browser (or, with --client-credentials, as a machine).
 
     Example: integray-auth add "Reservanto Prague" -p reservanto -c list-locations -c create-class-booking
 
     Example: integray-auth add "Outlook Contoso" -p microsoft -c outlook-read-mail --param tenant=contoso.onmicrosoft.com
+
+    Example: integray-auth add "Nightly export" -p acme -c export --client-credentials
     """
     from . import prompts
 
     ctx = _ctx(typer_ctx)
-    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage)
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials)
     # Everything that can be checked is checked before the first question.
     name = manage.check_new_name(ctx, name)
     if not no_authorize:
@@ -203,14 +210,15 @@ def authorize(
     client_id: Optional[str] = FLOW_OPTIONS["client_id"],
     client_secret_stdin: bool = FLOW_OPTIONS["client_secret_stdin"],
     insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
+    client_credentials: bool = FLOW_OPTIONS["client_credentials"],
 ) -> None:
-    """Authorize (again) an existing authorization in the browser.
+    """Authorize (again) an existing authorization in the browser (or, with --client-credentials, as a machine).
 
     Example: integray-auth authorize "Reservanto Prague"
     """
     ctx = _ctx(typer_ctx)
     authorization = manage.find(ctx, name)
-    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage)
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials)
     _check_storage(ctx, insecure_storage)
     flow["credentials"] = _credentials(ctx, manage.require_provider(ctx, authorization.provider), flow, authorization)
     _authorize(ctx, authorization, new=False, **flow)
@@ -244,13 +252,14 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
     return given
 
 
-def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage) -> dict:
+def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials=False) -> dict:
     return {
         "open_browser": not no_browser,
         "timeout": float(timeout),
         "client_id": client_id,
         "read_secret_from_stdin": client_secret_stdin,
         "insecure_storage": insecure_storage,
+        "grant": "client_credentials" if client_credentials else None,
     }
 
 
@@ -535,22 +544,37 @@ def client_set(
     provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
     client_id: Optional[str] = typer.Option(None, "--client-id", metavar="ID", help="The client id (saved in config.toml)."),
     secret_stdin: bool = typer.Option(False, "--secret-stdin", help="Read the client secret from standard input (kept in the keyring)."),
+    private_key_file: Optional[str] = typer.Option(
+        None, "--private-key-file", metavar="PATH",
+        help="Keep the client's PEM private key (private_key_jwt) from this 0600 file in the keyring.",
+    ),
 ) -> None:
-    """Save a provider's OAuth client: the id in config.toml, the secret in the keyring.
+    """Save a provider's OAuth client: the id in config.toml, the secret (or private key) in the keyring.
 
     On a terminal it asks for what is not given (the secret hidden, only where the provider needs one).
 
     Example: integray-auth client set google
+
+    Example: integray-auth client set acme --private-key-file ~/.config/acme/client-key.pem
     """
+    from ..usecases.clients import store_private_key
     from .client_setup import set_client
 
     ctx = _ctx(typer_ctx)
-    set_client(ctx, manage.require_provider(ctx, provider), client_id, secret_stdin)
+    found = manage.require_provider(ctx, provider)
+    if private_key_file is not None:
+        if secret_stdin:
+            raise UsageError("--private-key-file and --secret-stdin cannot be used together")
+        store_private_key(ctx, found, private_key_file)
+        ctx.stderr.write(f"Stored the private key for {escape(found.name)} in the keyring.\n")
+        if client_id is None:
+            return
+    set_client(ctx, found, client_id, secret_stdin)
 
 
 @client_app.command("remove")
 def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id.")) -> None:
-    """Forget a provider's client secret stored in the keyring.
+    """Forget a provider's client secret and private key stored in the keyring.
 
     Example: integray-auth client remove google
     """
@@ -559,7 +583,7 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
     ctx = _ctx(typer_ctx)
     found = manage.require_provider(ctx, provider)
     remove_client_secret(ctx, found)
-    ctx.stderr.write(f"Removed the client secret for {escape(found.name)}.\n")
+    ctx.stderr.write(f"Removed the client secret and private key for {escape(found.name)}.\n")
 
 
 @app.command()

@@ -37,15 +37,17 @@ def credentials_for(
         prompts.say(ctx, f"{name} needs the client secret of client {escape(known)} as well.")
         client_id = known
     secret = None
-    if require_secret or clients.needs_secret(provider):
+    # A client with a private key (private_key_jwt) authenticates with the key, not a secret.
+    if (require_secret and not clients.uses_private_key(provider)) or clients.needs_secret(provider):
         secret = prompts.ask_checked(ctx, f"Client secret for {name} (hidden): ", clients.check_client_secret, password=True)
+    key = clients.private_key(ctx, provider, client_id) if clients.uses_private_key(provider) else (None, None)
     keep_secret = secret is not None and _keyring_usable(ctx)
     where = "the client id in config.toml" if known is None else ""
     if keep_secret:
         where += (" and " if where else "") + "the secret in the keyring"
     if where and prompts.confirm(ctx, f"Save {where} for next time?", default=True):
         save(ctx, provider, client_id if known is None else None, secret if keep_secret else None)
-    return ClientCredentials(client_id=client_id, client_secret=secret)
+    return ClientCredentials(client_id=client_id, client_secret=secret, private_key=key[0], key_id=key[1])
 
 
 def set_client(ctx: AppContext, provider: Provider, client_id: str | None, secret_from_stdin: bool) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 GRANTS = {
     "authorization_code": "authorization_code",
     "reservanto_long_time_token": "reservanto",
+    "client_credentials": "client_credentials",
 }
 DEFAULT_GRANT = "authorization_code"
 # Grants whose browser consent has no PKCE: an overlay may not give one to a

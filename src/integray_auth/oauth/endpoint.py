@@ -48,9 +48,15 @@ HINTS = {
 class ClientCredentials:
     client_id: str
     client_secret: str | None = None
+    # PEM, for private_key_jwt (RFC 7523): from the keyring or a 0600 file (usecases/clients.py).
+    private_key: str | None = None
+    key_id: str | None = None  # the JWT header's `kid`, where the provider wants one
 
     def __repr__(self) -> str:
-        return f"ClientCredentials(client_id={self.client_id!r}, client_secret={'***' if self.client_secret else None})"
+        return (
+            f"ClientCredentials(client_id={self.client_id!r}, client_secret={'***' if self.client_secret else None}, "
+            f"private_key={'***' if self.private_key else None})"
+        )
 
 
 def request_deadline(environ) -> float:
@@ -223,6 +229,22 @@ class TokenEndpoint:
             tokens = tokens.copy(refresh_token=refresh_token)
         return tokens
 
+    def client_credentials(self, scopes: list[str], now: datetime) -> TokenSet:
+        """A token for the client itself (RFC 6749 §4.4); `scopes` are asked for
+        and are what an answer without `scope` means."""
+        from oauthlib.common import urlencode
+
+        params = [("grant_type", "client_credentials")]
+        if scopes and self.provider.scope_parameter != "none":
+            params.append((self.provider.scope_parameter, self.provider.scope_separator.join(scopes)))
+        if self.provider.client_auth == "client_secret_post":
+            params.append(("client_id", self.credentials.client_id))
+        params.extend(self._secret_in_body().items())
+        tokens = self._tokens(self._post(self.provider.token_url, urlencode(params)), scopes, now)
+        # §4.4.3: no refresh token here; one a server sends anyway is not kept,
+        # the client re-mints with its own credentials.
+        return tokens.copy(refresh_token=None)
+
     def revoke(self, token: str, hint: str = "refresh_token") -> None:
         """RFC 7009 revocation; the caller decides whether failure matters."""
         if not self.provider.revocation_url:
@@ -249,10 +271,30 @@ class TokenEndpoint:
         if (method or self.provider.client_auth) == "client_secret_basic" and self.credentials.client_secret:
             # RFC 6749 §2.3.1: form-urlencode each part before Basic encoding.
             auth = (quote(self.credentials.client_id, safe=""), quote(self.credentials.client_secret, safe=""))
+        if (method or self.provider.client_auth) == "private_key_jwt":
+            body = self._with_assertion(body)
         response = send(self.session, "POST", url, self.deadline, data=body, headers=headers, auth=auth)
         if response.status_code >= 400:
             self._raise_for_error(response, _host(url))
         return response if expect_json else None
+
+    def _with_assertion(self, body: str) -> str:
+        """`body` with the client's signed JWT (RFC 7523 §2.2); aud is the token
+        endpoint, which servers accept at their other endpoints too (OpenID Core §9)."""
+        from oauthlib.common import urlencode
+
+        from .client_assertion import ASSERTION_TYPE, client_assertion
+
+        if not self.credentials.private_key:
+            raise UsageError(
+                f"{self.provider.name} authenticates clients with private_key_jwt and no private key was found",
+                hint=f"Run 'integray-auth client set {self.provider.id} --private-key-file PATH'.",
+            )
+        assertion = client_assertion(
+            self.credentials.private_key, self.credentials.client_id, self.provider.token_url, self.credentials.key_id
+        )
+        extra = urlencode([("client_assertion_type", ASSERTION_TYPE), ("client_assertion", assertion)])
+        return f"{body}&{extra}" if body else extra
 
     def _raise_for_error(self, response, host: str) -> None:
         data = _json(response)

@@ -5,12 +5,19 @@ Client id: --client-id, then INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID, then
 Client secret (only where the provider wants one): --client-secret-stdin,
 then INTEGRAY_AUTH_<PROVIDER>_CLIENT_SECRET, then the keyring
 (`integray-auth client set PROVIDER`). Never the index, never a log.
+Private key (client_auth = "private_key_jwt", RFC 7523): the file named by
+`[clients.<provider>] private_key_file` in config.toml (owner-only, 0600),
+else the keyring (`integray-auth client set PROVIDER --private-key-file PATH`);
+its `kid` from `[clients.<provider>] private_key_id`. Every problem with a key
+is a usage error (exit 2) that names where the key is, never its content.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 
 from ..context import AppContext
 from ..errors import IntegrayAuthError, RegistryError, UsageError
@@ -125,7 +132,11 @@ def env_prefix(provider: Provider) -> str:
 
 
 def needs_secret(provider: Provider) -> bool:
-    return provider.client_secret_required or provider.client_auth != "none"
+    return provider.client_secret_required or provider.client_auth in ("client_secret_post", "client_secret_basic")
+
+
+def uses_private_key(provider: Provider) -> bool:
+    return provider.client_auth == "private_key_jwt"
 
 
 def resolve_credentials(
@@ -162,7 +173,9 @@ def resolve_credentials(
             raise UsageError("--client-secret-stdin was given but standard input was empty")
     if secret is None:
         secret = ctx.environ.get(f"{prefix}_CLIENT_SECRET") or None
-    needed = require_secret or needs_secret(provider)
+    # A grant that needs the client to authenticate (client credentials) does so
+    # with the key instead where the provider takes private_key_jwt.
+    needed = (require_secret and not uses_private_key(provider)) or needs_secret(provider)
     if secret is None and (needed or want_secret):
         from ..secret_store import client_secret_key
 
@@ -179,7 +192,79 @@ def resolve_credentials(
             f"{provider.name} needs the OAuth client secret of client {client_id}",
             hint=f"Run 'integray-auth client set {provider.id}', set {prefix}_CLIENT_SECRET, or pass --client-secret-stdin.",
         )
+    if uses_private_key(provider):
+        key, key_id = private_key(ctx, provider, client_id)
+        return ClientCredentials(client_id=client_id, client_secret=secret, private_key=key, key_id=key_id)
     return ClientCredentials(client_id=client_id, client_secret=secret)
+
+
+def private_key(ctx: AppContext, provider: Provider, client_id: str) -> tuple[str, str | None]:
+    """The client's PEM private key, checked, and its optional key id."""
+    from ..oauth.client_assertion import load_private_key
+    from ..secret_store import client_private_key_key
+
+    client = _client_config(ctx, provider)
+    key_id = _config_string(ctx, provider, client, "private_key_id")
+    path = _config_string(ctx, provider, client, "private_key_file")
+    if path is not None:
+        pem = read_key_file(os.path.expanduser(path))
+        load_private_key(pem, f"{path} (config.toml, clients.{provider.id}.private_key_file)")
+        return pem, key_id
+    pem = ctx.secret_store("keyring").get(client_private_key_key(provider.id))
+    if pem is None:
+        raise UsageError(
+            f"{provider.name} authenticates client {client_id} with a private key (private_key_jwt), and none is set",
+            hint=(
+                f"Run 'integray-auth client set {provider.id} --private-key-file PATH', or name a 0600 file in "
+                f"config.toml: [clients.{provider.id}] private_key_file = \"PATH\"."
+            ),
+        )
+    load_private_key(pem, f"the private key of {provider.id} in the keyring")
+    return pem, key_id
+
+
+def read_key_file(path: str) -> str:
+    """A private key file's text, refused unless it is a regular file only its owner can read (0600 or 0400)."""
+    from ..oauth.client_assertion import MAX_KEY_BYTES
+
+    fix = f"Run: chmod 600 {path}"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise UsageError(f"the private key file {path} does not exist", hint="Fix private_key_file in config.toml.") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the private key file {path}: {exc.strerror or exc}", hint="Name a regular file you own.") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"the private key file {path} is not a regular file", hint="Name a regular file you own.")
+        if os.name == "posix" and info.st_mode & 0o077:
+            raise UsageError(
+                f"the private key file {path} can be read by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+                "it must be readable only by you",
+                hint=fix,
+            )
+        if os.name == "posix" and info.st_uid != os.getuid():
+            raise UsageError(f"the private key file {path} belongs to another user", hint="Name a key file you own.")
+        data = os.read(fd, MAX_KEY_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a PEM private key", hint="Name the client's PEM private key.") from None
+
+
+def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
+    """Keep the private key from `path` (checked like a configured key file) in the keyring."""
+    from ..oauth.client_assertion import load_private_key
+    from ..secret_store import client_private_key_key
+
+    pem = read_key_file(path)
+    load_private_key(pem, path)
+    store = ctx.secret_store("keyring")
+    store.check_usable()
+    store.set(client_private_key_key(provider.id), pem)
 
 
 def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> None:
@@ -193,15 +278,23 @@ def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> Non
 
 
 def remove_client_secret(ctx: AppContext, provider: Provider) -> None:
-    from ..secret_store import client_secret_key
+    """Forget the client secret and the private key of `provider` kept in the keyring."""
+    from ..secret_store import client_private_key_key, client_secret_key
 
-    ctx.secret_store("keyring").remove(client_secret_key(provider.id))
+    store = ctx.secret_store("keyring")
+    store.remove(client_secret_key(provider.id))
+    store.remove(client_private_key_key(provider.id))
 
 
 def _configured_client_id(ctx: AppContext, provider: Provider) -> str | None:
+    return _config_string(ctx, provider, _client_config(ctx, provider), "client_id")
+
+
+def _client_config(ctx: AppContext, provider: Provider) -> dict:
+    """`[clients.<provider>]` of config.toml, or {}."""
     path = ctx.paths.config_file
     if not path.is_file():
-        return None
+        return {}
     import tomllib
 
     fix = "Fix the file, then run the command again."
@@ -218,7 +311,14 @@ def _configured_client_id(ctx: AppContext, provider: Provider) -> str | None:
     client = clients.get(provider.id, {})
     if not isinstance(client, dict):
         raise RegistryError(f"{path}: 'clients.{provider.id}' must be a table with client_id = \"...\"", hint=fix)
-    value = client.get("client_id")
-    if value is not None and not isinstance(value, str):
-        raise RegistryError(f"{path}: clients.{provider.id}.client_id must be a string", hint=fix)
+    return client
+
+
+def _config_string(ctx: AppContext, provider: Provider, client: dict, key: str) -> str | None:
+    value = client.get(key)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise RegistryError(
+            f"{ctx.paths.config_file}: clients.{provider.id}.{key} must be a non-empty string",
+            hint="Fix the file, then run the command again.",
+        )
     return value
