@@ -369,8 +369,9 @@ CASES = {
         ["provider 'google', field 'pkce'", "'maybe' is not one of 'required', 'supported', 'unsupported'"],
     ),
     "bad-client-auth": (
-        '[providers.google]\nclient_auth = "private_key_jwt"\n',
-        ["provider 'google', field 'client_auth'", "'private_key_jwt' is not one of 'none', 'client_secret_post'"],
+        # private_key_jwt is supported now (machine authorizations); mTLS (RFC 8705) is not.
+        '[providers.google]\nclient_auth = "tls_client_auth"\n',
+        ["provider 'google', field 'client_auth'", "'tls_client_auth' is not one of 'none', 'client_secret_post'"],
     ),
     "bad-variant": (
         '[providers.google]\nvariant = "implicit"\n',

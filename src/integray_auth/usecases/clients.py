@@ -316,9 +316,14 @@ def _client_config(ctx: AppContext, provider: Provider) -> dict:
 
 def _config_string(ctx: AppContext, provider: Provider, client: dict, key: str) -> str | None:
     value = client.get(key)
-    if value is not None and (not isinstance(value, str) or not value):
+    if value is not None and not isinstance(value, str):
         raise RegistryError(
-            f"{ctx.paths.config_file}: clients.{provider.id}.{key} must be a non-empty string",
+            f"{ctx.paths.config_file}: clients.{provider.id}.{key} must be a string",
+            hint="Fix the file, then run the command again.",
+        )
+    if value == "" and key != "client_id":  # an empty client_id falls back to the registry's, as before
+        raise RegistryError(
+            f"{ctx.paths.config_file}: clients.{provider.id}.{key} must not be empty",
             hint="Fix the file, then run the command again.",
         )
     return value
