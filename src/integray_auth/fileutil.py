@@ -277,7 +277,7 @@ def file_lock(path: Path, timeout: float = 15.0) -> Iterator[None]:
         problem = (exc.strerror or str(exc), None)
     if problem:
         os.close(fd)
-        raise LockError(f"{path}: {problem[0]}" + (f". {problem[1]}" if problem[1] else ""))
+        raise LockError(problem[0] + (f". {problem[1]}" if problem[1] else ""))
     deadline = time.monotonic() + timeout
     try:
         while True:

@@ -157,6 +157,10 @@ class Index:
             return target
 
 
+_STRING_OR_NONE = frozenset({str, type(None)})
+_OPTIONAL_STRINGS = ("authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend")
+
+
 def _entry_problem(authorization: Authorization) -> str | None:
     """What makes a hand-edited entry unusable (a crash later would be worse)."""
     a = authorization
@@ -169,6 +173,9 @@ def _entry_problem(authorization: Authorization) -> str | None:
         and type(a.active) is bool
         and (a.endpoints is None or type(a.endpoints) is dict and all(v is None or type(v) is str for v in a.endpoints.values()))
         and (a.grant is None or type(a.grant) is str)
+        and (a.granted_scopes is None or type(a.granted_scopes) is list and all(type(s) is str for s in a.granted_scopes))
+        and {type(a.authorized_at), type(a.expires_at), type(a.deactivated_at), type(a.account),
+             type(a.storage), type(a.client_id), type(a.keyring_backend)} <= _STRING_OR_NONE
     ):
         return None
     for name in ("id", "name", "provider", "status", "created_at", "updated_at"):
@@ -188,6 +195,12 @@ def _entry_problem(authorization: Authorization) -> str | None:
         return "'endpoints' is not a table of strings"
     if authorization.grant is not None and not isinstance(authorization.grant, str):
         return "'grant' is not a string"
+    for name in _OPTIONAL_STRINGS:
+        if getattr(authorization, name) is not None and not isinstance(getattr(authorization, name), str):
+            return f"'{name}' is not a string"
+    granted = authorization.granted_scopes
+    if granted is not None and (not isinstance(granted, list) or not all(isinstance(item, str) for item in granted)):
+        return "'granted_scopes' is not a list of strings"
     return None
 
 
