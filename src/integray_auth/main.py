@@ -20,7 +20,8 @@ _VIEW_FLAGS = {"--inactive": "inactive", "--all": "all"}
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    _no_core_dumps()
+    if argv is None:  # run as the program; a caller running it in-process keeps its own limits
+        _no_core_dumps()
     try:
         _check_utf8(args)
         code = _fast_path(args)
