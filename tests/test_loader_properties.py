@@ -153,7 +153,9 @@ VALID_ENTRY = {
     "account": "merchant@example.com",
     "storage": "keyring",
 }
-entry_keys = st.sampled_from(sorted(VALID_ENTRY) + ["deactivated_at", "client_id", "keyring_backend"]) | text
+entry_keys = st.sampled_from(
+    sorted(VALID_ENTRY) + ["deactivated_at", "client_id", "keyring_backend", "grant", "parameters", "endpoints"]
+) | text
 
 
 @st.composite
@@ -183,7 +185,8 @@ def deep_indexes(draw) -> str:
         return deep
     if where == "authorizations":
         return f'{{"schema_version": 1, "authorizations": {deep}}}'
-    field = draw(st.sampled_from(["granted_scopes", "account", "connectors"])) if where == "known-field" else "later"
+    known = ["granted_scopes", "account", "connectors", "parameters", "endpoints"]
+    field = draw(st.sampled_from(known)) if where == "known-field" else "later"
     entry = json.dumps(VALID_ENTRY)[:-1] + f', "{field}": {deep}}}'
     return f'{{"schema_version": 1, "authorizations": [{entry}]}}'
 

@@ -173,6 +173,7 @@ def _entry_problem(authorization: Authorization) -> str | None:
         and type(a.active) is bool
         and (a.endpoints is None or type(a.endpoints) is dict and all(v is None or type(v) is str for v in a.endpoints.values()))
         and (a.grant is None or type(a.grant) is str)
+        and (a.parameters is None or type(a.parameters) is dict and all(type(v) is str for v in a.parameters.values()))
         and (a.granted_scopes is None or type(a.granted_scopes) is list and all(type(s) is str for s in a.granted_scopes))
         and {type(a.authorized_at), type(a.expires_at), type(a.deactivated_at), type(a.account),
              type(a.storage), type(a.client_id), type(a.keyring_backend)} <= _STRING_OR_NONE
@@ -195,6 +196,11 @@ def _entry_problem(authorization: Authorization) -> str | None:
         return "'endpoints' is not a table of strings"
     if authorization.grant is not None and not isinstance(authorization.grant, str):
         return "'grant' is not a string"
+    parameters = authorization.parameters
+    if parameters is not None and (
+        not isinstance(parameters, dict) or not all(isinstance(v, str) for v in parameters.values())
+    ):
+        return "'parameters' is not a table of strings"
     for name in _OPTIONAL_STRINGS:
         if getattr(authorization, name) is not None and not isinstance(getattr(authorization, name), str):
             return f"'{name}' is not a string"

@@ -163,9 +163,16 @@ class RescuedTokens:
 
     def load(self) -> tuple[TokenSet, str | None]:
         """The rescued set and the digest of the one it replaces; StorageError if unreadable."""
+        from .fileutil import MiB, UnsafePath, read_regular_file
+
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = read_regular_file(self.path, MiB, "the rescued tokens", own=True, follow_symlinks=False)
+            if raw is None:
+                raise FileNotFoundError(2, "No such file or directory")
+            data = json.loads(raw)
             return TokenSet.from_secret(data["tokens"]), data.get("replaces")
+        except UnsafePath as exc:
+            problem = exc.reason
         except OSError as exc:
             problem = exc.strerror or str(exc)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
