@@ -78,7 +78,7 @@ def test_a_fifo_overlay_or_config_toml_in_the_config_folder_is_refused(cli, home
 
     (home / "providers.toml").unlink()
     os.mkfifo(home / "config.toml")
-    result = quick(cli, "add", "Prague", "-p", "reservanto", "-c", "list-locations",
+    result = quick(cli, "add", "Prague", "-p", "reservanto", "-c", "list-locations", "--insecure-storage",
                    env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
     one_error_line(result, ExitCode.REGISTRY, str(home / "config.toml"), "FIFO")
 
@@ -146,7 +146,7 @@ def test_a_deeply_nested_config_toml_is_a_registry_error(cli, home):
     private_home(home)
     (home / "config.toml").write_text("[clients.reservanto]\nx = " + "[" * DEEP + "]" * DEEP + "\n")
 
-    result = quick(cli, "add", "Prague", "-p", "reservanto", "-c", "list-locations",
+    result = quick(cli, "add", "Prague", "-p", "reservanto", "-c", "list-locations", "--insecure-storage",
                    env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
 
     one_error_line(result, ExitCode.REGISTRY, str(home / "config.toml"), "nested too deeply")
