@@ -735,7 +735,7 @@ def test_an_unknown_command_is_a_usage_error_without_a_traceback(cli):
         (b'[clients]\nreservanto = "client-1"\n', "'clients.reservanto' must be a table"),
         (b'[clients.reservanto]\nclient_id = 1\n', "client_id must be a string"),
         (b'[clients.reservanto]\nclient_id = "caf\xe9"\n', "not UTF-8"),  # Latin-1, as an old editor saves it
-        (b"[clients.reservanto\n", "cannot read config"),
+        (b"[clients.reservanto\n", "invalid TOML"),
     ],
     ids=["clients-not-a-table", "provider-not-a-table", "client-id-not-a-string", "not-utf-8", "bad-toml"],
 )

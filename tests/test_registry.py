@@ -578,10 +578,10 @@ def test_registry_cache_is_used_and_follows_every_change_to_an_overlay(tmp_path,
     assert first.get("google").name == "Google (cached)"
     assert (cache / "registry.json").exists()
 
-    def no_toml(path):
+    def no_toml(path, **_):
         raise AssertionError(f"{path} was parsed although the cache is fresh")
 
-    monkeypatch.setattr(registry_module, "_read_toml", no_toml)
+    monkeypatch.setattr(registry_module, "read_toml", no_toml)
     assert registry_module.load_registry([overlay], cache_dir=cache).get("google").name == "Google (cached)"
     monkeypatch.undo()
 

@@ -83,7 +83,8 @@ class AppContext:
 
     def registry_overlays(self) -> list[Path]:
         overlays = []
-        if self.paths.user_registry.is_file():
+        # exists(), not is_file(): a FIFO or a folder there is refused, not ignored.
+        if self.paths.user_registry.exists():
             overlays.append(self.paths.user_registry)
         explicit = self.registry_path or self.environ.get(REGISTRY_ENV)
         if explicit:
@@ -93,7 +94,9 @@ class AppContext:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            self._registry = load_registry(self.registry_overlays(), cache_dir=self.paths.cache_dir)
+            self._registry = load_registry(
+                self.registry_overlays(), cache_dir=self.paths.cache_dir, own_dir=self.paths.config_dir
+            )
             # Once per command, as soon as anything reads the registry: an overlay that
             # retargets a bundled provider must not go unnoticed (usecases/binding.py).
             for line in self._registry.override_warnings():

@@ -1,10 +1,12 @@
-"""Crash-safe file writes and a cross-process lock, shared by the index and
-the opt-in insecure token file."""
+"""Crash-safe file writes, a cross-process lock, and the one careful way to
+read a file, shared by the registry, config.toml, the index and the opt-in
+insecure token file."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import time
 from pathlib import Path
 TYPE_CHECKING = False
@@ -13,13 +15,173 @@ if TYPE_CHECKING:
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
+MiB = 1024 * 1024
+
+_POSIX = os.name == "posix"
+# O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+# forever; on a regular file it changes nothing. Not on Windows (no FIFOs).
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISLNK, "a symbolic link"),
+)
+
+
+class UnsafePath(Exception):
+    """A file or folder a reader must not use.
+
+    `message` is the whole sentence ("cannot read the index PATH: REASON"),
+    `reason` its end, for callers that name the path their own way; `hint`
+    what to run, if anything specific; `folder` is True when the folder is at
+    fault (setting the file aside would not help).
+    """
+
+    def __init__(self, message: str, reason: str, hint: str | None = None, folder: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.hint = hint
+        self.folder = folder
+
+
+def _refused(what: str, path: Path, reason: str, hint: str | None = None) -> UnsafePath:
+    return UnsafePath(f"cannot read {what} {path}: {reason}", reason, hint)
+
+
+_checked_dirs: set[str] = set()  # folders already found sound in this process
+
+
+def check_own_dir(path: Path, what: str) -> None:
+    """Refuse, like ssh does for ~/.ssh, a folder of the tool's own that another
+    user owns or that group or others may write to: whoever can write there can
+    plant an index or an overlay. A missing folder is fine (we create it 0700).
+
+    Readable by others is allowed (a home the user made 0755): the files in it
+    are 0600. Owned by root is allowed too, as ssh allows it: root can do
+    anything anyway. One stat, once per process.
+    """
+    if not _POSIX:
+        return
+    key = str(path)
+    if key in _checked_dirs:
+        return
+    try:
+        info = os.stat(path)  # a symlinked folder is judged by what it points at
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UnsafePath(f"cannot use {what} {path}: {reason}", reason, folder=True) from None
+    problem = _ownership_problem(info, path, PRIVATE_DIR)
+    if problem:
+        raise UnsafePath(f"cannot use {what} {path}: {problem[0]}", problem[0], problem[1], folder=True)
+    _checked_dirs.add(key)
+
+
+def _ownership_problem(info: os.stat_result, path: Path, mode: int) -> tuple[str, str] | None:
+    uid = os.geteuid()
+    if info.st_uid not in (uid, 0):
+        return (
+            f"it is owned by another user (uid {info.st_uid})",
+            f"Run 'chown {uid} {_quoted(path)}' if it is yours, or set INTEGRAY_AUTH_HOME to a folder of your own.",
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return (
+            "it is writable by group or others, so another user could plant files in it",
+            f"Run 'chmod {mode:o} {_quoted(path)}'.",
+        )
+    return None
+
+
+def _quoted(path: Path) -> str:
+    import shlex  # only on the way to an error message
+
+    return shlex.quote(str(path))
+
+
+def read_regular_file(
+    path: Path, limit: int, what: str, *, own: bool = False, follow_symlinks: bool = True
+) -> bytes | None:
+    """The bytes of the regular file `path`, or None if there is none.
+
+    Anything else is refused with `UnsafePath` before a byte is read: a FIFO
+    (which would block), a device, a folder, a file over `limit` bytes, and a
+    symbolic link unless `follow_symlinks`. With `own`, the file is one of the
+    tool's own: it and its folder must pass `check_own_dir`'s rule. Costs one
+    fstat more than a plain read (and one stat of the folder, once).
+    """
+    if own:
+        check_own_dir(path.parent, "the folder of " + what)
+    try:
+        fd = os.open(path, _READ_FLAGS | (0 if follow_symlinks else _NOFOLLOW))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if not follow_symlinks and os.path.islink(path):  # ELOOP from O_NOFOLLOW
+            raise _refused(what, path, "it is a symbolic link, not a file") from None
+        raise _refused(what, path, exc.strerror or str(exc)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "something else")
+            raise _refused(what, path, f"it is {kind}, not a file")
+        if own and _POSIX:
+            problem = _ownership_problem(info, path, PRIVATE_FILE)
+            if problem:
+                raise _refused(what, path, *problem)
+        if info.st_size > limit:
+            raise _refused(what, path, f"it is larger than {_size(limit)}")
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 65536 if chunks else info.st_size + 1))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as exc:
+        raise _refused(what, path, exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if len(data) > limit:  # it grew while we read it
+        raise _refused(what, path, f"it is larger than {_size(limit)}")
+    return data
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MiB} MiB" if limit >= MiB else f"{limit} bytes"
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) with mode 0700 for the last component."""
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-    if os.name == "posix":
+    """Create `path` and every missing parent with mode 0700, and make `path` 0700.
+
+    Every created parent is private, not just the last one: a folder we make
+    must never be one another user can list or write. Existing parents (a
+    home, /tmp) are left alone. The caller checks `path` with check_own_dir
+    first; a folder of ours that was merely readable by others is tightened.
+    """
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, PRIVATE_DIR)
+        except FileExistsError:  # another process made it meanwhile
+            pass
+        else:
+            if _POSIX:
+                os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is filtered by the umask
+    if _POSIX and not missing:
         os.chmod(path, PRIVATE_DIR)
 
 
@@ -94,6 +256,10 @@ def file_lock(path: Path, timeout: float = 15.0) -> Iterator[None]:
     leaves the index locked.
     """
     try:
+        check_own_dir(path.parent, "the folder")
+    except UnsafePath as exc:
+        raise LockError(exc.message + (f". {exc.hint}" if exc.hint else "")) from None
+    try:
         ensure_private_dir(path.parent)
         # O_NOFOLLOW: a planted (even dangling) symlink must not make us
         # create or lock a file wherever it points.
@@ -102,6 +268,16 @@ def file_lock(path: Path, timeout: float = 15.0) -> Iterator[None]:
         if os.path.islink(path):
             raise LockError("it is a symbolic link, not a lock file") from None
         raise LockError(exc.strerror or str(exc)) from None
+    try:
+        info = os.fstat(fd)
+        problem = None if stat.S_ISREG(info.st_mode) else ("it is not a regular file", None)
+        if problem is None and _POSIX:
+            problem = _ownership_problem(info, path, PRIVATE_FILE)
+    except OSError as exc:
+        problem = (exc.strerror or str(exc), None)
+    if problem:
+        os.close(fd)
+        raise LockError(problem[0] + (f". {problem[1]}" if problem[1] else ""))
     deadline = time.monotonic() + timeout
     try:
         while True:

@@ -19,10 +19,15 @@ if TYPE_CHECKING:
     from typing import Iterator
 
 from .errors import IndexError_
-from .fileutil import LockError, LockTimeout, atomic_write_text, take_lock
+from .fileutil import MiB, LockError, LockTimeout, UnsafePath, atomic_write_text, check_own_dir, read_regular_file, take_lock
 from .models import Authorization
 
 SCHEMA_VERSION = 1
+# About 100,000 authorizations: far beyond use, far below exhausting memory.
+MAX_INDEX_BYTES = 64 * MiB
+# Unknown fields are kept and written back; deeper than this, copying and
+# writing them would exhaust the stack (a known field is never this deep).
+MAX_EXTRA_DEPTH = 32
 REPAIR_HINT = "Run 'integray-auth doctor --repair' to set the broken file aside and start a new index."
 
 
@@ -41,6 +46,7 @@ class Index:
 
     def check_writable(self) -> None:
         """Fail now, not after the user consented, if the index cannot be written."""
+        self._check_folder()
         try:
             take_lock(self.lock_path).close()
         except LockError as exc:
@@ -50,15 +56,29 @@ class Index:
                 hint="Check its permissions, or set INTEGRAY_AUTH_HOME to a writable folder.",
             ) from None
 
+    def _check_folder(self) -> None:
+        """The data folder must be the user's own (fileutil.check_own_dir); exit 4 if not."""
+        try:
+            check_own_dir(self.path.parent, "the data folder")
+        except UnsafePath as exc:
+            raise IndexError_(exc.message, hint=exc.hint) from None
+
     def load(self) -> list[Authorization]:
         """All authorizations; an absent file is an empty index."""
+        self._check_folder()
         try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+            # No symlink is followed: every write replaces the file anyway, and
+            # a link is how another user would point us at a file of theirs.
+            raw = read_regular_file(self.path, MAX_INDEX_BYTES, "the index", own=True, follow_symlinks=False)
+        except UnsafePath as exc:
+            raise UnusableIndex(exc.message, hint=exc.hint or REPAIR_HINT) from None
+        if raw is None:
             return []
-        except OSError as exc:
-            raise UnusableIndex(f"cannot read the index {self.path}: {exc.strerror}", hint=REPAIR_HINT) from None
-        return self._parse(raw)
+        try:
+            return self._parse(raw)
+        except RecursionError:
+            # json and the checks below recurse; a file nested thousands deep is broken, not a crash.
+            raise UnusableIndex(f"the index {self.path} is corrupt (nested too deeply)", hint=REPAIR_HINT) from None
 
     def _parse(self, raw: bytes) -> list[Authorization]:
         try:
@@ -80,7 +100,7 @@ class Index:
         except (TypeError, AttributeError) as exc:
             raise UnusableIndex(f"the index {self.path} is corrupt (bad entry: {exc})", hint=REPAIR_HINT) from None
         for authorization in authorizations:
-            problem = _entry_problem(authorization)
+            problem = _entry_problem(authorization) or (authorization.extra and _extra_problem(authorization.extra))
             if problem:
                 raise UnusableIndex(f"the index {self.path} is corrupt (bad entry: {problem})", hint=REPAIR_HINT)
         return authorizations
@@ -98,6 +118,7 @@ class Index:
 
     def _locked(self) -> contextlib.ExitStack:
         """The index lock, held; failing to get it is an IndexError_, never a traceback."""
+        self._check_folder()
         try:
             return take_lock(self.lock_path)
         except LockTimeout:
@@ -121,12 +142,12 @@ class Index:
     def set_aside(self, now: datetime) -> Path | None:
         """Rename a broken index out of the way (for `doctor --repair`)."""
         with self._locked():
-            if not self.path.exists():
+            if not os.path.lexists(self.path):  # a dangling symlink is set aside too
                 return None
             stamp = now.strftime("%Y%m%dT%H%M%SZ")
             target = self.path.with_name(f"{self.path.name}.broken-{stamp}")
             n = 1
-            while target.exists():  # a second repair within the same second
+            while os.path.lexists(target):  # a second repair within the same second
                 target = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
                 n += 1
             try:
@@ -134,6 +155,10 @@ class Index:
             except OSError as exc:
                 raise IndexError_(f"cannot move the index {self.path} aside: {exc.strerror or exc}") from None
             return target
+
+
+_STRING_OR_NONE = frozenset({str, type(None)})
+_OPTIONAL_STRINGS = ("authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend")
 
 
 def _entry_problem(authorization: Authorization) -> str | None:
@@ -148,6 +173,10 @@ def _entry_problem(authorization: Authorization) -> str | None:
         and type(a.active) is bool
         and (a.endpoints is None or type(a.endpoints) is dict and all(v is None or type(v) is str for v in a.endpoints.values()))
         and (a.grant is None or type(a.grant) is str)
+        and (a.parameters is None or type(a.parameters) is dict and all(type(v) is str for v in a.parameters.values()))
+        and (a.granted_scopes is None or type(a.granted_scopes) is list and all(type(s) is str for s in a.granted_scopes))
+        and {type(a.authorized_at), type(a.expires_at), type(a.deactivated_at), type(a.account),
+             type(a.storage), type(a.client_id), type(a.keyring_backend)} <= _STRING_OR_NONE
     ):
         return None
     for name in ("id", "name", "provider", "status", "created_at", "updated_at"):
@@ -167,4 +196,27 @@ def _entry_problem(authorization: Authorization) -> str | None:
         return "'endpoints' is not a table of strings"
     if authorization.grant is not None and not isinstance(authorization.grant, str):
         return "'grant' is not a string"
+    parameters = authorization.parameters
+    if parameters is not None and (
+        not isinstance(parameters, dict) or not all(isinstance(v, str) for v in parameters.values())
+    ):
+        return "'parameters' is not a table of strings"
+    for name in _OPTIONAL_STRINGS:
+        if getattr(authorization, name) is not None and not isinstance(getattr(authorization, name), str):
+            return f"'{name}' is not a string"
+    granted = authorization.granted_scopes
+    if granted is not None and (not isinstance(granted, list) or not all(isinstance(item, str) for item in granted)):
+        return "'granted_scopes' is not a list of strings"
+    return None
+
+
+def _extra_problem(extra: dict) -> str | None:
+    """Fields this version does not know are kept, unless nested too deeply to copy."""
+    todo = [(value, 1) for value in extra.values()]
+    while todo:  # iterative: recursion is what must not happen here
+        value, depth = todo.pop()
+        if isinstance(value, (list, dict)):
+            if depth >= MAX_EXTRA_DEPTH:
+                return f"a field is nested more than {MAX_EXTRA_DEPTH} levels deep"
+            todo.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
     return None

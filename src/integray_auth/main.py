@@ -20,6 +20,8 @@ _VIEW_FLAGS = {"--inactive": "inactive", "--all": "all"}
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # run as the program; a caller running it in-process keeps its own limits
+        _no_core_dumps()
     try:
         _check_utf8(args)
         code = _fast_path(args)
@@ -46,6 +48,28 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _no_core_dumps() -> None:
+    """Tokens and client secrets pass through this process's memory: a crash
+    must not write them to a core file (or hand them to a crash reporter that
+    honours the limit, as systemd-coredump does).
+
+    The hard limit goes to 0 as well, so nothing later in the process can
+    raise it again; a child (the browser) inherits the limit, which is no loss.
+    `resource` is a small C module (~0.2 ms). prctl(PR_SET_DUMPABLE, 0) would
+    also cover core handlers that ignore the limit and stop same-user ptrace,
+    but it needs ctypes (~3 ms, a tenth of `list`), and a process of the same
+    user can read the keyring anyway, so it is not done.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows: no core files to turn off
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):  # a platform without the limit; nothing to turn off
+        pass
 
 
 def _report(message: str, hint: str | None) -> None:

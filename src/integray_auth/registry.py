@@ -387,23 +387,31 @@ def bundled_registry_path() -> Path:
     return here.parent.parent / "providers.toml"
 
 
-def load_registry(overlays: list[Path] | tuple[Path, ...] = (), cache_dir: Path | None = None) -> Registry:
+def load_registry(
+    overlays: list[Path] | tuple[Path, ...] = (), cache_dir: Path | None = None, own_dir: Path | None = None
+) -> Registry:
     """Read the bundled registry, then apply each existing overlay in order.
 
     With `cache_dir`, the checked and merged result is kept as JSON keyed by
     each file's size and modification time: parsing and checking the TOML
     costs more than all of `list` otherwise does. What is read back from the
     cache is checked again like a registry file (cheap next to parsing TOML):
-    an edited cache must never be a way around the checks.
+    an edited cache must never be a way around the checks. Overlays in
+    `own_dir` (the config folder) are the tool's own files: they and the
+    folder must be the user's, not writable by others (fileutil.check_own_dir).
     """
     paths = (bundled_registry_path(), *overlays)
+    if own_dir is not None and any(path.parent == own_dir for path in overlays):
+        # Checked even when the cache answers: one stat, and the cache must not
+        # keep serving what a now-writable folder may have had planted in it.
+        _check_own_dir(own_dir, "the config folder")
     sources = tuple(str(p) for p in paths)
     key = _cache_key(paths) if cache_dir else None
     if key:
         providers = _read_cache(cache_dir, key)
         if providers is not None:
             return Registry(providers=providers, sources=sources)
-    merged, origin, overrides = _merge_files(paths)
+    merged, origin, overrides = _merge_files(paths, own_dir)
     providers = _build_providers(merged, origin, overrides)
     if key:
         _write_cache(cache_dir, key, merged, origin, overrides)
@@ -413,7 +421,7 @@ def load_registry(overlays: list[Path] | tuple[Path, ...] = (), cache_dir: Path 
 def read_bundled_entry(provider_id: str) -> dict[str, Any] | None:
     """The bundled file's own entry for a provider, read from the package, never from the cache."""
     path = bundled_registry_path()
-    entry = _check_file(_read_toml(path), path).get(provider_id)
+    entry = _check_file(read_toml(path), path).get(provider_id)
     if entry is not None:
         _rename_variant(entry)
     return entry
@@ -423,26 +431,45 @@ def _build_providers(merged: dict, origin: dict, overrides: dict) -> dict[str, P
     return {pid: _build_provider(pid, entry, origin[pid], overrides.get(pid)) for pid, entry in merged.items()}
 
 
-def _merge_files(paths) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, dict[str, Any]]]:
+def _merge_files(
+    paths, own_dir: Path | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, dict[str, Any]]]:
     merged: dict[str, dict[str, Any]] = {}
     origin: dict[str, str] = {}
     overrides: dict[str, dict[str, Any]] = {}
     bundled: dict[str, dict[str, Any]] = {}
     for n, path in enumerate(paths):
-        for pid, entry in _check_file(_read_toml(path), path).items():
-            spelled = _rename_variant(entry)
-            if n == 0:
-                bundled[pid] = entry
-            elif pid in bundled:
-                _check_pkce_kept(path, pid, bundled[pid], {**merged[pid], **entry}, entry, spelled)
-                for field in WATCHED_FIELDS:
-                    if field in entry and entry[field] != bundled[pid].get(field):
-                        overrides.setdefault(pid, {})[field] = {"source": str(path), "bundled": bundled[pid].get(field)}
-                    elif field in entry:
-                        overrides.get(pid, {}).pop(field, None)  # a later overlay set it back
-            merged[pid] = _merge(merged[pid], entry) if pid in merged else entry
-            origin[pid] = str(path)
+        raw = read_toml(path, own=own_dir is not None and path.parent == own_dir)
+        try:
+            _merge_file(path, n == 0, raw, merged, origin, overrides, bundled)
+        except RecursionError:  # a value nested too deeply for the checks (or repr) to walk
+            raise _fail(path, "a value", "is nested too deeply") from None
     return merged, origin, {pid: fields for pid, fields in overrides.items() if fields}
+
+
+def _merge_file(path: Path, is_bundled: bool, raw: dict, merged: dict, origin: dict, overrides: dict, bundled: dict) -> None:
+    for pid, entry in _check_file(raw, path).items():
+        spelled = _rename_variant(entry)
+        if is_bundled:
+            bundled[pid] = entry
+        elif pid in bundled:
+            _check_pkce_kept(path, pid, bundled[pid], {**merged[pid], **entry}, entry, spelled)
+            for field in WATCHED_FIELDS:
+                if field in entry and entry[field] != bundled[pid].get(field):
+                    overrides.setdefault(pid, {})[field] = {"source": str(path), "bundled": bundled[pid].get(field)}
+                elif field in entry:
+                    overrides.get(pid, {}).pop(field, None)  # a later overlay set it back
+        merged[pid] = _merge(merged[pid], entry) if pid in merged else entry
+        origin[pid] = str(path)
+
+
+def _check_own_dir(folder: Path, what: str) -> None:
+    from .fileutil import UnsafePath, check_own_dir
+
+    try:
+        check_own_dir(folder, what)
+    except UnsafePath as exc:
+        raise RegistryError(exc.message, hint=exc.hint) from None
 
 
 def _rename_variant(entry: dict[str, Any]) -> str:
@@ -500,9 +527,14 @@ def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
     """The cached providers, checked again as a registry file is; None when unusable."""
     import json
 
+    from .fileutil import UnsafePath, read_regular_file
+
     path = _cache_file(cache_dir)
     try:
-        data = json.loads(path.read_bytes())
+        raw = read_regular_file(path, MAX_CACHE_BYTES, "the registry cache", own=True, follow_symlinks=False)
+        if raw is None:
+            return None
+        data = json.loads(raw)
         if data["key"] != key:
             return None
         merged, origin, overrides = data["providers"], data["origin"], data["overrides"]
@@ -516,7 +548,7 @@ def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
             bundled = {f: fact["bundled"] for f, fact in fields.items() if f in ("pkce", "grants")}
             _check_pkce_kept(path, pid, {**merged[pid], **bundled}, merged[pid], merged[pid])
         return _build_providers(merged, origin, overrides)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RegistryError):
+    except (UnsafePath, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, RegistryError):
         # No cache, or an unusable or edited one: read the TOML (and say what is
         # wrong with it, if anything is).
         return None
@@ -525,37 +557,54 @@ def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
 def _write_cache(cache_dir: Path, key: list, merged: dict, origin: dict, overrides: dict) -> None:
     import json
 
-    from .fileutil import atomic_write_text
+    from .fileutil import UnsafePath, atomic_write_text, check_own_dir
 
     try:
+        check_own_dir(cache_dir, "the cache folder")  # never write into another user's folder
         document = {"key": key, "providers": merged, "origin": origin, "overrides": overrides}
         atomic_write_text(_cache_file(cache_dir), json.dumps(document))
-    except (OSError, TypeError, ValueError):
+    except (OSError, TypeError, ValueError, RecursionError, UnsafePath):
         pass  # a cache is an optimisation; a read-only folder is fine
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+# What one TOML file may be: the bundled registry is ~50 KB.
+MAX_TOML_BYTES = 4 * 1024 * 1024
+MAX_CACHE_BYTES = 16 * 1024 * 1024
+REGISTRY_HINT = "Check --registry / INTEGRAY_AUTH_REGISTRY."
+
+
+def read_toml(path: Path, own: bool = False, what: str = "registry file", hint: str = REGISTRY_HINT) -> dict[str, Any]:
+    """One TOML file (a registry overlay or config.toml), or a RegistryError naming it.
+
+    Only a regular file is opened (a FIFO would hang us), at most
+    MAX_TOML_BYTES; with `own` it is the tool's own file (fileutil.read_regular_file).
+    Symlinks are followed: a config kept in a dotfiles repository is common.
+    """
     import tomllib
 
+    from .fileutil import UnsafePath, read_regular_file
+
+    if own:
+        _check_own_dir(path.parent, "the config folder")
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise RegistryError(
-            f"{path}: registry file not found",
-            hint="Check --registry / INTEGRAY_AUTH_REGISTRY.",
-        ) from None
-    except OSError as exc:
-        raise RegistryError(
-            f"{path}: cannot read registry file: {exc.strerror}", hint="Check --registry / INTEGRAY_AUTH_REGISTRY."
-        ) from None
+        raw = read_regular_file(path, MAX_TOML_BYTES, f"the {what}", own=own)
+    except UnsafePath as exc:
+        if exc.folder:  # the message names the folder
+            raise RegistryError(exc.message, hint=exc.hint or hint) from None
+        raise RegistryError(f"{path}: cannot read {what}: {exc.reason}", hint=exc.hint or hint) from None
+    if raw is None:
+        raise RegistryError(f"{path}: {what} not found", hint=hint) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already ends with "(at line L, column C)".
-        raise RegistryError(
-            f"{path}: invalid TOML: {exc}", hint="Fix the file, then run the command again."
-        ) from None
+        raise RegistryError(f"{path}: invalid TOML: {exc}", hint="Fix the file, then run the command again.") from None
     except UnicodeDecodeError:
         raise RegistryError(f"{path}: invalid TOML: not UTF-8 text", hint="Save the file as UTF-8.") from None
+    except RecursionError:
+        raise RegistryError(
+            f"{path}: invalid TOML: nested too deeply", hint="Fix the file, then run the command again."
+        ) from None
 
 
 def _fail(path: Path, where: str, message: str) -> RegistryError:

@@ -168,9 +168,16 @@ class RescuedTokens:
 
     def load(self) -> tuple[TokenSet, str | None]:
         """The rescued set and the digest of the one it replaces; StorageError if unreadable."""
+        from .fileutil import MiB, UnsafePath, read_regular_file
+
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = read_regular_file(self.path, MiB, "the rescued tokens", own=True, follow_symlinks=False)
+            if raw is None:
+                raise FileNotFoundError(2, "No such file or directory")
+            data = json.loads(raw)
             return TokenSet.from_secret(data["tokens"]), data.get("replaces")
+        except UnsafePath as exc:
+            problem = exc.reason
         except OSError as exc:
             problem = exc.strerror or str(exc)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
@@ -294,12 +301,19 @@ class FileStore:
             raise StorageError(f"cannot write next to the token file {self.path}: {exc}") from None
 
     def _read(self) -> dict[str, str]:
+        from .fileutil import MiB, UnsafePath, read_regular_file
+
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
+            raw = read_regular_file(self.path, 16 * MiB, "the token file", own=True, follow_symlinks=False)
+            if raw is None:
+                return {}
+            data = json.loads(raw)
+        except UnsafePath as exc:
+            raise StorageError(exc.message, hint=exc.hint) from None
+        except ValueError as exc:  # UnicodeDecodeError is one too
             raise StorageError(f"cannot read the token file {self.path}: {exc}") from None
+        except RecursionError:
+            raise StorageError(f"cannot read the token file {self.path}: nested too deeply") from None
         entries = data.get("entries") if isinstance(data, dict) else None
         if not isinstance(entries, dict):
             raise StorageError(f"the token file {self.path} is corrupt")

@@ -85,9 +85,13 @@ def save_client_id(ctx: AppContext, provider: Provider, client_id: str) -> None:
     check_client_id(client_id)
     path = ctx.paths.config_file
     _configured_client_id(ctx, provider)  # a file we cannot read is reported, not overwritten
+    from ..fileutil import UnsafePath, read_regular_file
+    from ..registry import MAX_TOML_BYTES
+
     try:
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    except OSError as exc:
+        raw = read_regular_file(path, MAX_TOML_BYTES, "config", own=True)
+        text = raw.decode("utf-8") if raw is not None else ""
+    except (UnsafePath, UnicodeDecodeError) as exc:  # checked just above; changed since
         raise RegistryError(f"{path}: cannot read config: {exc}", hint="Fix the file, then run the command again.") from None
     updated = _with_client_id(text, provider.id, client_id)
     import tomllib
@@ -293,18 +297,12 @@ def _configured_client_id(ctx: AppContext, provider: Provider) -> str | None:
 def _client_config(ctx: AppContext, provider: Provider) -> dict:
     """`[clients.<provider>]` of config.toml, or {}."""
     path = ctx.paths.config_file
-    if not path.is_file():
+    if not os.path.lexists(path):
         return {}
-    import tomllib
+    from ..registry import read_toml
 
     fix = "Fix the file, then run the command again."
-    try:
-        with open(path, "rb") as handle:
-            config = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RegistryError(f"{path}: cannot read config: {exc}", hint=fix) from None
-    except UnicodeDecodeError:  # tomllib decodes before parsing, outside its own error
-        raise RegistryError(f"{path}: cannot read config: not UTF-8 text", hint="Save the file as UTF-8.") from None
+    config = read_toml(path, own=True, what="config", hint=fix)
     clients = config.get("clients", {})
     if not isinstance(clients, dict):
         raise RegistryError(f"{path}: 'clients' must be a table of [clients.<provider>] tables", hint=fix)

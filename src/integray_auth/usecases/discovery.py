@@ -211,16 +211,24 @@ def _refuse_existing(path: Path, document: dict, provider_id: str, force: bool) 
 def _read_overlay(path: Path) -> tuple[str, dict]:
     import tomllib
 
+    from ..fileutil import UnsafePath, read_regular_file
+    from ..registry import MAX_TOML_BYTES
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return "", {}
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = read_regular_file(path, MAX_TOML_BYTES, "the registry overlay", own=True)
+        if raw is None:
+            return "", {}
+        text = raw.decode("utf-8")
+    except UnsafePath as exc:  # a FIFO would hang us; another user's folder is not ours to edit
+        raise RegistryError(exc.message, hint=exc.hint or "Check the file.") from None
+    except UnicodeDecodeError as exc:
         raise RegistryError(f"{path}: cannot read the registry overlay ({type(exc).__name__})", hint="Check the file.") from None
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"{path}: invalid TOML: {exc}", hint="Fix the file, then run the command again.") from None
+    except RecursionError:
+        raise RegistryError(f"{path}: invalid TOML: nested too deeply", hint="Fix the file, then run the command again.") from None
 
 
 def _overlay_lock(path: Path):
