@@ -70,7 +70,9 @@ def render(registry) -> str:
 
 def _grants(p) -> str:
     grant = "Reservanto long-time token" if p.default_grant == "reservanto_long_time_token" else "authorization code"
-    if p.device_authorization_url:
+    if "device_code" in p.grants:
+        grant += "; device flow (`--device`)" + (f", its endpoint needs {p.device_auth}" if p.device_auth else "")
+    elif p.device_authorization_url:
         grant += "; device code endpoint known" + (f" ({p.device_auth} required)" if p.device_auth else "")
     return grant
 
@@ -98,7 +100,10 @@ def _register(p) -> str:
 
     secret = "a client secret (`integray-auth client set " + p.id + "`)" if (
         p.client_secret_required or p.client_auth != "none") else "no client secret"
-    return f"an OAuth app with redirect URI `{redirect_uri_template(p)}`; {secret}"
+    text = f"an OAuth app with redirect URI `{redirect_uri_template(p)}`; {secret}"
+    if "device_code" in p.grants:
+        text += "; for `--device`, the device flow enabled for the app where the provider asks for it"
+    return text
 
 
 def _cell(text: str) -> str:

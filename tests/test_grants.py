@@ -165,13 +165,15 @@ def test_providers_show_names_the_grants(cli, tmp_path):
     shown = cli("--registry", str(path), "providers", "show", "reservanto", "--json")
     text = cli("--registry", str(path), "providers", "show", "reservanto")
     google = cli("providers", "show", "google")
+    slack = cli("providers", "show", "slack")
 
     assert shown.code == 0, shown.stderr
     provider = shown.json()["provider"]
     assert provider["grants"] == ["reservanto_long_time_token", "authorization_code"]
     assert provider["variant"] == "reservanto_long_time_token"  # the default, for older scripts
     assert "Grants:            reservanto_long_time_token, authorization_code (the first is the default)\n" in text.stdout
-    assert "Grants:" not in google.stdout  # the usual one goes without saying
+    assert "Grants:            authorization_code, device_code (the first is the default)\n" in google.stdout
+    assert "Grants:" not in slack.stdout  # the usual one alone goes without saying
 
 
 def test_an_overlay_may_not_allow_a_grant_without_pkce_for_a_bundled_provider_that_uses_pkce(cli, tmp_path):

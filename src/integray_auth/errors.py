@@ -21,8 +21,8 @@ class ExitCode(enum.IntEnum):
     CONFLICT = 6  # duplicate name, or the change does not apply in this state
     NO_MATCH = 7  # `search` found nothing
     STORAGE = 8  # the keyring (or the opted-in file store) cannot be used
-    AUTHORIZATION = 9  # the provider refused: access_denied, invalid_grant, ...
-    TIMEOUT = 10  # the authorization was not completed in time
+    AUTHORIZATION = 9  # the provider refused: access_denied (a declined consent or device code), invalid_grant, ...
+    TIMEOUT = 10  # the authorization was not completed in time (--timeout; a device code expired)
     NETWORK = 11  # the provider could not be reached, TLS failed, bad answer
     NOT_AUTHORIZED = 12  # a token was asked for an authorization without one
     INTERRUPTED = 130  # Ctrl-C

@@ -826,6 +826,8 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
         raise _fail(path, f"{where}, field 'revocation_auth'", "needs 'revocation_url'")
     if entry.get("device_auth") and not entry.get("device_authorization_url"):
         raise _fail(path, f"{where}, field 'device_auth'", "needs 'device_authorization_url'")
+    if "device_code" in entry.get("grants", ()) and not entry.get("device_authorization_url"):
+        raise _fail(path, f"{where}, field 'grants'", "'device_code' needs 'device_authorization_url'")
     if entry.get("account_field") and not entry.get("userinfo_url"):
         raise _fail(path, f"{where}, field 'account_field'", "needs 'userinfo_url', where the account is read")
     clash = set(entry.get("callback_parameters", ())) & set(parameters)

@@ -129,6 +129,9 @@ FLOW_OPTIONS = {
         False, "--client-credentials",
         help="A machine authorization: the client's own credentials, no user or browser (providers that allow it).",
     ),
+    "device": typer.Option(
+        False, "--device", help="Use the device flow: enter a code in a browser on any device (SSH, no browser here)."
+    ),
 }
 
 
@@ -150,6 +153,7 @@ def add(
     client_secret_stdin: bool = FLOW_OPTIONS["client_secret_stdin"],
     insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
     client_credentials: bool = FLOW_OPTIONS["client_credentials"],
+    device: bool = FLOW_OPTIONS["device"],
 ) -> None:
     """Add an authorization, then authorize it in the browser (or, with --client-credentials, as a machine).
 
@@ -158,11 +162,13 @@ def add(
     Example: integray-auth add "Outlook Contoso" -p microsoft -c outlook-read-mail --param tenant=contoso.onmicrosoft.com
 
     Example: integray-auth add "Nightly export" -p acme -c export --client-credentials
+
+    Example: integray-auth add "GitHub over SSH" -p github -c list-repositories --device
     """
     from . import prompts
 
     ctx = _ctx(typer_ctx)
-    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials)
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials, device)
     # Everything that can be checked is checked before the first question.
     name = manage.check_new_name(ctx, name)
     if not no_authorize:
@@ -211,6 +217,7 @@ def authorize(
     client_secret_stdin: bool = FLOW_OPTIONS["client_secret_stdin"],
     insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
     client_credentials: bool = FLOW_OPTIONS["client_credentials"],
+    device: bool = FLOW_OPTIONS["device"],
 ) -> None:
     """Authorize (again) an existing authorization in the browser (or, with --client-credentials, as a machine).
 
@@ -218,7 +225,7 @@ def authorize(
     """
     ctx = _ctx(typer_ctx)
     authorization = manage.find(ctx, name)
-    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials)
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials, device)
     _check_storage(ctx, insecure_storage)
     flow["credentials"] = _credentials(ctx, manage.require_provider(ctx, authorization.provider), flow, authorization)
     _authorize(ctx, authorization, new=False, **flow)
@@ -235,7 +242,7 @@ def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):
     from ..usecases.authorize import secret_needed
     from .client_setup import credentials_for
 
-    require_secret = secret_needed(provider, authorization, flow.get("grant"))
+    require_secret = secret_needed(provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ)
     return credentials_for(ctx, provider, flow["client_id"], flow["read_secret_from_stdin"], require_secret)
 
 
@@ -252,14 +259,16 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
     return given
 
 
-def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials=False) -> dict:
+def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials=False, device=False) -> dict:
+    if client_credentials and device:
+        raise UsageError("--client-credentials and --device are two different grants; give one of them")
     return {
         "open_browser": not no_browser,
         "timeout": float(timeout),
         "client_id": client_id,
         "read_secret_from_stdin": client_secret_stdin,
         "insecure_storage": insecure_storage,
-        "grant": "client_credentials" if client_credentials else None,
+        "grant": "client_credentials" if client_credentials else "device_code" if device else None,
     }
 
 

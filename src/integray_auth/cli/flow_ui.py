@@ -115,6 +115,22 @@ class TerminalFlowUI(FlowUI):
             self.ctx.stderr.flush()
             self._line_open = False
 
+    def show_device_code(self, verification_uri: str, user_code: str, verification_uri_complete: str | None, seconds_left: float) -> None:
+        # All three come from the provider's answer: checked there, escaped here.
+        import math
+
+        minutes, seconds = divmod(max(0, math.ceil(seconds_left)), 60)
+        lines = [
+            "To authorize, open this page in a browser on any device:",
+            f"  {escape(verification_uri)}",
+            f"and enter the code: {escape(user_code)}",
+        ]
+        if verification_uri_complete:
+            lines.append(f"(or open {escape(verification_uri_complete)} , which has the code in it)")
+        lines.append(f"Waiting for the approval ({minutes}:{seconds:02d} left, Ctrl-C to stop)...")
+        self.ctx.stderr.write("\n".join(lines) + "\n")
+        self.ctx.stderr.flush()
+
     def _read_pasted(self, listener: LoopbackServer) -> None:
         while listener.result is None:
             line = self.ctx.stdin.readline()

@@ -21,6 +21,7 @@ GRANTS = {
     "authorization_code": "authorization_code",
     "reservanto_long_time_token": "reservanto",
     "client_credentials": "client_credentials",
+    "device_code": "device_code",
 }
 DEFAULT_GRANT = "authorization_code"
 # Grants whose browser consent has no PKCE: an overlay may not give one to a

@@ -64,6 +64,10 @@ class FlowUI:
         """The listener's callback, or None after `timeout` seconds."""
         raise NotImplementedError
 
+    def show_device_code(self, verification_uri: str, user_code: str, verification_uri_complete: str | None, seconds_left: float) -> None:
+        """Tell the user where to enter the device flow's code (RFC 8628 §3.3), and that polling has begun."""
+        raise NotImplementedError
+
 
 class ConsentRequest(Record):
     """One request for tokens: which provider, which client, which scopes, how
@@ -156,6 +160,10 @@ class Grant:
     def obtain(self, request: ConsentRequest) -> Obtained:
         """Tokens for `request`, once the user (or, for a machine, the client alone) got them."""
         raise NotImplementedError
+
+    def needs_secret(self, provider: Provider) -> bool:
+        """Whether the client secret is needed for `provider`, whatever its client_auth says."""
+        return self.needs.needs_client_secret
 
     def can_renew(self, tokens: TokenSet) -> bool:
         """Whether `renew` can work with these stored tokens (a refresh token by default)."""

@@ -44,6 +44,9 @@ HINTS = {
 }
 
 
+DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+
+
 @dataclass(frozen=True)
 class ClientCredentials:
     client_id: str
@@ -245,6 +248,37 @@ class TokenEndpoint:
         # the client re-mints with its own credentials.
         return tokens.copy(refresh_token=None)
 
+    def device_authorization(self, scopes: list[str]) -> tuple[Answer, Any]:
+        """RFC 8628 §3.1: ask the device endpoint for a device code; the answer
+        and its JSON (None when it is not JSON), for grants/device_code.py to check.
+        A refusal with an OAuth error is AuthorizationFailed, like the token endpoint's."""
+        from oauthlib.common import urlencode
+
+        # Some providers authenticate here differently from the token endpoint
+        # (Zoom: HTTP Basic even for a public PKCE client).
+        method = self.provider.device_auth or self.provider.client_auth
+        params = []
+        if method != "client_secret_basic":
+            params.append(("client_id", self.credentials.client_id))
+        if scopes and self.provider.scope_parameter != "none":
+            params.append((self.provider.scope_parameter, self.provider.scope_separator.join(scopes)))
+        params.extend(self._secret_in_body(method).items())
+        response = self._post(self.provider.device_authorization_url, urlencode(params), method=method, url_field="device_authorization_url")
+        return response, _json(response)
+
+    def poll_device(self, device_code: str, requested: list[str], now: datetime, deadline: float) -> TokenSet:
+        """RFC 8628 §3.4: one poll of the token endpoint, within `deadline` seconds.
+        Pending, slow_down, access_denied and expired_token are AuthorizationFailed
+        with that `error`, whether the provider answers 400 (the RFC) or 200 (GitHub)."""
+        from oauthlib.common import urlencode
+
+        params = [("grant_type", DEVICE_CODE_GRANT_TYPE), ("device_code", device_code)]
+        if self.provider.client_auth != "client_secret_basic":
+            params.append(("client_id", self.credentials.client_id))
+        params.extend(self._secret_in_body().items())
+        response = self._post(self.provider.token_url, urlencode(params), deadline=deadline)
+        return self._tokens(response, requested, now)
+
     def revoke(self, token: str, hint: str = "refresh_token") -> None:
         """RFC 7009 revocation; the caller decides whether failure matters."""
         if not self.provider.revocation_url:
@@ -265,7 +299,10 @@ class TokenEndpoint:
             return {"client_secret": self.credentials.client_secret}
         return {}
 
-    def _post(self, url: str, body: str, expect_json: bool = True, method: str | None = None) -> Any:
+    def _post(
+        self, url: str, body: str, expect_json: bool = True, method: str | None = None, deadline: float | None = None,
+        url_field: str = "token URL",  # named in the hint of an answer that is no OAuth error
+    ) -> Any:
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         auth = None
         if (method or self.provider.client_auth) == "client_secret_basic" and self.credentials.client_secret:
@@ -273,9 +310,9 @@ class TokenEndpoint:
             auth = (quote(self.credentials.client_id, safe=""), quote(self.credentials.client_secret, safe=""))
         if (method or self.provider.client_auth) == "private_key_jwt":
             body = self._with_assertion(body)
-        response = send(self.session, "POST", url, self.deadline, data=body, headers=headers, auth=auth)
+        response = send(self.session, "POST", url, self.deadline if deadline is None else deadline, data=body, headers=headers, auth=auth)
         if response.status_code >= 400:
-            self._raise_for_error(response, _host(url))
+            self._raise_for_error(response, _host(url), url_field)
         return response if expect_json else None
 
     def _with_assertion(self, body: str) -> str:
@@ -296,7 +333,7 @@ class TokenEndpoint:
         extra = urlencode([("client_assertion_type", ASSERTION_TYPE), ("client_assertion", assertion)])
         return f"{body}&{extra}" if body else extra
 
-    def _raise_for_error(self, response, host: str) -> None:
+    def _raise_for_error(self, response, host: str, url_field: str = "token URL") -> None:
         data = _json(response)
         if isinstance(data, dict) and isinstance(data.get("error"), str):
             error = data["error"]
@@ -305,7 +342,7 @@ class TokenEndpoint:
             raise AuthorizationFailed(message, hint=HINTS.get(error), error=error)
         raise NetworkError(
             f"{host} answered HTTP {response.status_code} {_content_type(response)}",
-            hint="The provider may be down, or the token URL in the registry is wrong.",
+            hint=f"The provider may be down, or the {url_field} in the registry is wrong.",
         )
 
     def _tokens(self, response, requested: list[str], now: datetime) -> TokenSet:

@@ -60,10 +60,13 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         known = [cid for cid in authorization.connectors if cid in provider.connectors]
         if known:
             authorization = authorization.copy(requested_scopes=provider.scopes_for(known))
-    grant = grants.get(choose_grant(provider, authorization, options.grant))
+    chosen, offered = grant_for_run(provider, authorization, options.grant, options.open_browser, ctx.environ)
+    if offered:
+        ui.notice(f"No browser here ({NO_BROWSER_SIGNS} unset): using the device flow (--device).")
+    grant = grants.get(chosen)
     grants.check_provider(grant, provider)
     credentials = options.credentials or resolve_credentials(
-        ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs.needs_client_secret
+        ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs_secret(provider)
     )
     storage = STORAGE_FILE if options.insecure_storage else STORAGE_KEYRING
     store = check_storage(ctx, options.insecure_storage)
@@ -128,12 +131,55 @@ def check_storage(ctx: AppContext, insecure_storage: bool):
     return store
 
 
-def secret_needed(provider: Provider, authorization: Authorization | None, requested_grant: str | None) -> bool:
+def secret_needed(
+    provider: Provider, authorization: Authorization | None, requested_grant: str | None, open_browser: bool = True, environ=None
+) -> bool:
     """Whether the grant the flow will use needs the client secret (checked before any prompt)."""
     from types import SimpleNamespace
 
     previous = authorization or SimpleNamespace(grant=None)  # a new one: the provider's default grant
-    return grants.get(choose_grant(provider, previous, requested_grant)).needs.needs_client_secret
+    chosen, _ = grant_for_run(provider, previous, requested_grant, open_browser, {} if environ is None else environ)
+    return grants.get(chosen).needs_secret(provider)
+
+
+DEVICE_GRANT = "device_code"
+NO_BROWSER_SIGNS = "DISPLAY, WAYLAND_DISPLAY and BROWSER"
+
+
+def grant_for_run(
+    provider: Provider, authorization: Authorization, requested: str | None, open_browser: bool, environ, platform: str | None = None
+) -> tuple[str, bool]:
+    """The grant this run uses, and whether it is the device flow offered because
+    there is no browser here (the caller says so). One place for that rule: the
+    secret check before the first prompt and the flow itself both ask it."""
+    chosen = choose_grant(provider, authorization, requested)
+    if offers_device_flow(provider, chosen, requested, open_browser, environ, platform):
+        return DEVICE_GRANT, True
+    return chosen, False
+
+
+def no_browser_here(environ, platform: str | None = None) -> bool:
+    """Whether this machine can open no browser: on Linux and the BSDs, no
+    display (X11, Wayland) and no BROWSER; an SSH session is the usual case.
+    macOS and Windows always have one: False there."""
+    import sys
+
+    platform = sys.platform if platform is None else platform
+    if platform.startswith(("win", "darwin", "cygwin")):
+        return False
+    return not any(environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"))
+
+
+def offers_device_flow(
+    provider: Provider, chosen: str, requested: str | None, open_browser: bool, environ, platform: str | None = None
+) -> bool:
+    """Whether to use the device flow instead of `chosen`, the grant that would
+    run: only when no grant was asked for, the one chosen needs a browser on
+    this machine, there is none, and the provider allows the device flow.
+    --no-browser keeps the loopback flow (the URL opened elsewhere, the redirect pasted)."""
+    if requested is not None or not open_browser or DEVICE_GRANT not in provider.grants:
+        return False
+    return grants.get(chosen).needs.needs_loopback and no_browser_here(environ, platform)
 
 
 def choose_grant(provider: Provider, authorization: Authorization, requested: str | None) -> str:
@@ -145,7 +191,9 @@ def choose_grant(provider: Provider, authorization: Authorization, requested: st
                 hint=f"It allows: {', '.join(provider.grants)}.",
             )
         return requested
-    if authorization.grant in provider.grants:
+    # The device flow is chosen per run (--device, or no browser here: see
+    # offers_device_flow), not per authorization: on a desktop, authorize again in the browser.
+    if authorization.grant in provider.grants and authorization.grant != DEVICE_GRANT:
         return authorization.grant
     return provider.default_grant
 
