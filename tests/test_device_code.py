@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from integray_auth.errors import AuthorizationFailed, AuthorizationTimeout, ExitCode, NetworkError
 from integray_auth.grants.base import ConsentRequest, FlowUI
@@ -335,6 +337,43 @@ def test_a_bad_device_answer_is_a_network_error_naming_the_field(tmp_path, data,
     assert "\x1b" not in failed.value.message and "\u202e" not in failed.value.message
 
 
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=6,
+)
+FIELDS = ["device_code", "user_code", "verification_uri", "verification_url", "verification_uri_complete", "expires_in", "interval", "error"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    base=st.fixed_dictionaries({}, optional={k: st.just(v) for k, v in GOOD.items()}),
+    changed=st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES | st.sampled_from(
+        ["https://ok.example/d", "http://127.0.0.1:1/d", "https://a@b.example/", "WDJB-MJHT", "\x1b[2J", "5", "-1", "inf"]), max_size=4),
+)
+def test_any_device_answer_is_checked_or_refused_never_a_crash(base, changed):
+    from urllib.parse import urlsplit
+
+    from integray_auth.printable import has_unsafe
+
+    provider = _PROVIDER[0]
+    try:
+        code = read_answer(provider, 200, "application/json", {**base, **changed})
+    except (NetworkError, AuthorizationFailed) as refused:
+        assert refused.message and len(refused.message) < 400
+        return
+    assert code.device_code and code.user_code and not has_unsafe(code.user_code) and len(code.user_code) <= 64
+    for url in (code.verification_uri, code.verification_uri_complete):
+        if url is not None:
+            parts = urlsplit(url)
+            assert "@" not in parts.netloc and not has_unsafe(url)
+            assert parts.scheme == "https" or parts.hostname in ("127.0.0.1", "localhost", "::1")
+    assert code.interval >= 1 and (code.expires_in is None or code.expires_in > 0)
+
+
+_PROVIDER = [load_registry().get("github")]
+
+
 def test_loopback_http_urls_and_numbers_as_text_are_accepted(tmp_path):
     provider = load_registry([overlay(tmp_path, "https://provider.example")]).get("standin")
 
@@ -438,7 +477,7 @@ def test_add_device_with_a_stand_in_authorizes_and_shows_the_code(cli, tmp_path,
 
 BAD_DEVICE_ENDPOINTS = {
     "html": ((200, "<html><body>Sign in</body></html>"), "text/html", ExitCode.NETWORK, "answered HTTP 200 with text/html, not a device authorization response"),
-    "html-error": ((502, "<html>Bad gateway</html>"), "text/html", ExitCode.NETWORK, "answered HTTP 502 text/html"),
+    "html-error": ((502, "<html>Bad gateway</html>"), "text/html", ExitCode.NETWORK, "answered HTTP 502 text/html. The provider may be down, or the device_authorization_url"),
     "unknown-error-400": ((400, {"error": "device_flow_disabled"}), None, ExitCode.AUTHORIZATION, "Stand-in refused: device_flow_disabled"),
     "unknown-error-200": ((200, {"error": "device_flow_disabled"}), None, ExitCode.AUTHORIZATION, "refused the device authorization: device_flow_disabled"),
     "no-user-code": ((200, {k: v for k, v in GOOD.items() if k != "user_code"}), None, ExitCode.NETWORK, "has no user_code"),
