@@ -24,7 +24,7 @@ from integray_auth.models import utc_now
 from integray_auth.oauth.endpoint import ClientCredentials
 from integray_auth.registry import load_registry
 from integray_auth.models import Authorization
-from integray_auth.usecases.authorize import FlowOptions, choose_grant, no_browser_here, offers_device_flow
+from integray_auth.usecases.authorize import choose_grant, no_browser_here, offers_device_flow
 from tests.conftest import assert_error_line, assert_no_crash
 from tests.support.stand_in import QuietHandler, serve, trickle
 
@@ -408,11 +408,12 @@ def test_the_device_flow_is_offered_only_when_nothing_asked_for_a_grant_and_the_
     registry = load_registry([overlay(tmp_path, "https://provider.example")])
     standin, slack = registry.get("standin"), registry.get("slack")
 
-    assert offers_device_flow(standin, "authorization_code", FlowOptions(), {}, "linux")
-    assert not offers_device_flow(standin, "authorization_code", FlowOptions(), {"DISPLAY": ":0"}, "linux")
-    assert not offers_device_flow(standin, "authorization_code", FlowOptions(open_browser=False), {}, "linux")
-    assert not offers_device_flow(standin, "authorization_code", FlowOptions(grant="authorization_code"), {}, "linux")
-    assert not offers_device_flow(slack, "authorization_code", FlowOptions(), {}, "linux")
+    assert offers_device_flow(standin, "authorization_code", None, True, {}, "linux")
+    assert not offers_device_flow(standin, "authorization_code", None, True, {"DISPLAY": ":0"}, "linux")
+    assert not offers_device_flow(standin, "authorization_code", None, False, {}, "linux")  # --no-browser
+    assert not offers_device_flow(standin, "authorization_code", "authorization_code", True, {}, "linux")
+    assert not offers_device_flow(slack, "authorization_code", None, True, {}, "linux")
+    assert not offers_device_flow(load_registry().get("reservanto"), "reservanto_long_time_token", None, True, {}, "linux")
 
 
 # --- through the installed command ----------------------------------------------------------
@@ -551,7 +552,7 @@ def test_the_ends_of_polling_through_the_command(cli, tmp_path, stand_in, home, 
 
 
 def test_device_for_a_provider_that_does_not_allow_it_is_a_usage_error(cli):
-    result = cli("add", "Chat", "-p", "slack", "-c", "send-message", "--device", "--client-id", "x")
+    result = cli("add", "Chat", "-p", "slack", "-c", "send-message", "--device", "--client-id", "x", "--insecure-storage")
 
     assert_error_line(result, ExitCode.USAGE, "Slack does not allow the device_code grant", "It allows: authorization_code")
 
@@ -612,3 +613,9 @@ def test_the_device_flow_is_chosen_per_run_not_kept_with_the_authorization():
     assert github.grants == ("authorization_code", "device_code")
     assert choose_grant(github, used_device, None) == "authorization_code"
     assert choose_grant(github, used_device, "device_code") == "device_code"
+
+
+def test_device_and_client_credentials_together_is_a_usage_error(cli):
+    result = cli("add", "Both", "-p", "github", "-c", "list-repositories", "--device", "--client-credentials")
+
+    assert_error_line(result, ExitCode.USAGE, "--client-credentials and --device are two different grants")
