@@ -388,7 +388,7 @@ def test_refresh_all_exits_12_naming_the_one_that_needs_the_user(ia, http_browse
     one = ia("refresh", "Kept")
     assert one.code == 0, one.stderr
     assert one.stdout.split("\t")[:2] == ["Kept", "Refreshed"]
-    assert_error_line(ia("refresh", "Inactive"), 6, "is inactive", "integray-auth activate Inactive")
+    assert_error_line(ia("refresh", "Inactive"), 13, "is deactivated", "integray-auth activate Inactive")
     assert ia("refresh", "Kept", "--expiring-within", "1m").stdout.split("\t")[1] == "Still valid"
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .secret_store import SecretStore
 
 REGISTRY_ENV = "INTEGRAY_AUTH_REGISTRY"
+NO_INPUT_ENV = "INTEGRAY_AUTH_NO_INPUT"
 
 
 class AppContext:
@@ -39,6 +40,7 @@ class AppContext:
         "clock",
         "secret_store_factory",
         "open_browser",
+        "no_input",
         "_registry",
         "_index",
     )
@@ -65,6 +67,7 @@ class AppContext:
         self.clock = clock
         self.secret_store_factory = secret_store_factory
         self.open_browser = open_browser
+        self.no_input = False  # --no-input: never prompt, never ask for a consent
         self._registry: Registry | None = None
         self._index: Index | None = None
 
@@ -74,8 +77,30 @@ class AppContext:
 
     @property
     def interactive(self) -> bool:
-        """Prompts only when a person is at both ends (never in scripts or pipes)."""
-        return isatty(self.stdin) and isatty(self.stdout)
+        """Prompts only when a person is at both ends (never in scripts or pipes),
+        and nobody said there is none (no_input_reason)."""
+        return isatty(self.stdin) and isatty(self.stdout) and self.no_input_reason() is None
+
+    def no_input_reason(self) -> str | None:
+        """Why nobody can answer a prompt or a consent screen here, or None:
+        --no-input, INTEGRAY_AUTH_NO_INPUT=1, or CI set without a BROWSER
+        configured explicitly (a CI job that means to consent sets one)."""
+        if self.no_input:
+            return "--no-input was given"
+        if self.environ.get(NO_INPUT_ENV, "").strip() not in ("", "0"):
+            return f"{NO_INPUT_ENV} is set"
+        if self.environ.get("CI", "").strip().lower() not in ("", "0", "false") and not self.environ.get("BROWSER"):
+            return "CI is set and no browser is configured (BROWSER)"
+        return None
+
+    def browser_possible(self) -> bool:
+        """Whether a browser could be started at all: on Linux and the BSDs one needs
+        a display (X11 or Wayland) or a BROWSER command; elsewhere there is always one."""
+        if self.open_browser is not None or self.environ.get("BROWSER"):
+            return True
+        if sys.platform in ("darwin", "win32", "cygwin"):
+            return True
+        return bool(self.environ.get("DISPLAY") or self.environ.get("WAYLAND_DISPLAY"))
 
     @property
     def stdout_is_terminal(self) -> bool:

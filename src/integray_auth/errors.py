@@ -24,7 +24,10 @@ class ExitCode(enum.IntEnum):
     AUTHORIZATION = 9  # the provider refused: access_denied (a declined consent or device code), invalid_grant, ...
     TIMEOUT = 10  # the authorization was not completed in time (--timeout; a device code expired)
     NETWORK = 11  # the provider could not be reached, TLS failed, bad answer
-    NOT_AUTHORIZED = 12  # a token was asked for an authorization without one
+    NOT_AUTHORIZED = 12  # a token was asked for an authorization without one; it needs the user
+    INACTIVE = 13  # the authorization is deactivated: its tokens are not used until `activate`
+    CANNOT_RUN = 126  # `exec`: the command was found but could not be run (shell convention)
+    COMMAND_NOT_FOUND = 127  # `exec`: no such command (shell convention)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -96,3 +99,15 @@ class NetworkError(IntegrayAuthError):
 
 class NotAuthorizedError(IntegrayAuthError):
     exit_code = ExitCode.NOT_AUTHORIZED
+
+
+class InactiveError(IntegrayAuthError):
+    exit_code = ExitCode.INACTIVE
+
+
+class CommandNotFound(IntegrayAuthError):
+    exit_code = ExitCode.COMMAND_NOT_FOUND
+
+
+class CannotRun(IntegrayAuthError):
+    exit_code = ExitCode.CANNOT_RUN

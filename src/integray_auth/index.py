@@ -158,7 +158,10 @@ class Index:
 
 
 _STRING_OR_NONE = frozenset({str, type(None)})
-_OPTIONAL_STRINGS = ("authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend")
+_OPTIONAL_STRINGS = (
+    "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend",
+    "refreshed_at", "refresh_rejected_at",
+)
 
 
 def _entry_problem(authorization: Authorization) -> str | None:
@@ -176,7 +179,9 @@ def _entry_problem(authorization: Authorization) -> str | None:
         and (a.parameters is None or type(a.parameters) is dict and all(type(v) is str for v in a.parameters.values()))
         and (a.granted_scopes is None or type(a.granted_scopes) is list and all(type(s) is str for s in a.granted_scopes))
         and {type(a.authorized_at), type(a.expires_at), type(a.deactivated_at), type(a.account),
-             type(a.storage), type(a.client_id), type(a.keyring_backend)} <= _STRING_OR_NONE
+             type(a.storage), type(a.client_id), type(a.keyring_backend),
+             type(a.refreshed_at), type(a.refresh_rejected_at)} <= _STRING_OR_NONE
+        and (a.renewable is None or type(a.renewable) is bool)
     ):
         return None
     for name in ("id", "name", "provider", "status", "created_at", "updated_at"):
@@ -207,6 +212,8 @@ def _entry_problem(authorization: Authorization) -> str | None:
     granted = authorization.granted_scopes
     if granted is not None and (not isinstance(granted, list) or not all(isinstance(item, str) for item in granted)):
         return "'granted_scopes' is not a list of strings"
+    if authorization.renewable is not None and not isinstance(authorization.renewable, bool):
+        return "'renewable' is not true or false"
     return None
 
 

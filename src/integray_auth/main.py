@@ -1,10 +1,10 @@
 """The entry point: a stdlib-only fast path for the commands scripts call in
-loops (`list`, `search`, `token`), Typer for everything else, and the one
+loops (`list`, `search`, `status`, `token`), Typer for everything else, and the one
 place where errors become a line on stderr and an exit code.
 
 The fast path only parses arguments differently; it calls the very same
-functions as the Typer commands (`run_list`, `run_search`, `run_token`), so
-behaviour cannot drift. Anything it does not recognise (help, unknown
+functions as the Typer commands (`run_list`, `run_search`, `run_status`,
+`run_token`), so behaviour cannot drift. Anything it does not recognise (help, unknown
 options, a typo) falls through to Typer, which explains the problem.
 """
 
@@ -108,23 +108,27 @@ def _check_utf8(args: list[str]) -> None:
 
 
 def _fast_path(args: list[str]) -> int | None:
-    """Handle `list`/`search`/`token` with known options, else return None."""
-    if not args or args[0] not in ("list", "search", "token"):
+    """Handle `list`/`search`/`status`/`token` with known options, else return None."""
+    if not args or args[0] not in ("list", "search", "status", "token"):
         return None
     command, rest = args[0], args[1:]
-    view, as_json, positional = "active", False, []
+    if command == "token":
+        return _fast_token(rest)
+    view, as_json, check, positional = "active", False, False, []
     for arg in rest:
-        if arg in _VIEW_FLAGS and command != "token":
+        if arg in _VIEW_FLAGS and command != "status":
             if view != "active":
                 return None  # let Typer report the clash
             view = _VIEW_FLAGS[arg]
-        elif arg == "--json" and command != "token":
+        elif arg == "--json":
             as_json = True
+        elif arg == "--check" and command == "status":
+            check = True
         elif arg.startswith("-"):
             return None
         else:
             positional.append(arg)
-    if len(positional) != (0 if command == "list" else 1):
+    if command != "status" and len(positional) != (0 if command == "list" else 1):
         return None
 
     from .cli import run
@@ -136,7 +140,48 @@ def _fast_path(args: list[str]) -> int | None:
     elif command == "search":
         run.run_search(ctx, positional[0], view, as_json)
     else:
-        run.run_token(ctx, positional[0])
+        return run.run_status(ctx, positional, check, as_json)
+    return int(ExitCode.OK)
+
+
+# `token`'s options, as cli/app.py declares them; a value out of range goes to Typer, which says so.
+TOKEN_FORMATS = ("raw", "header", "json", "env")
+MAX_MIN_VALID = 86400
+
+
+def _fast_token(rest: list[str]) -> int | None:
+    options: dict[str, str] = {}
+    positional = []
+    items = iter(rest)
+    for arg in items:
+        name, sep, value = arg.partition("=")
+        if name in ("--min-valid", "--format") and name not in options:
+            if not sep:
+                value = next(items, None)
+                if value is None:
+                    return None
+            options[name] = value
+        elif arg == "--force-refresh" and arg not in options:
+            options[arg] = ""
+        elif arg.startswith("-"):
+            return None
+        else:
+            positional.append(arg)
+    min_valid = options.get("--min-valid")
+    fmt = options.get("--format", "raw")
+    if len(positional) != 1 or fmt not in TOKEN_FORMATS:
+        return None
+    if min_valid is not None:
+        if not (min_valid.isascii() and min_valid.isdigit()) or int(min_valid) > MAX_MIN_VALID:
+            return None
+
+    from .cli import run
+    from .context import AppContext
+
+    run.run_token(
+        AppContext.from_environment(), positional[0], None if min_valid is None else int(min_valid),
+        "--force-refresh" in options, fmt,
+    )
     return int(ExitCode.OK)
 
 

@@ -56,6 +56,9 @@ class Authorization(Record):
         "keyring_backend",
         "parameters",
         "endpoints",
+        "renewable",
+        "refreshed_at",
+        "refresh_rejected_at",
         "extra",
     )
 
@@ -85,6 +88,14 @@ class Authorization(Record):
         # What it was authorized against (usecases/binding.py): the origins of the token,
         # revocation and userinfo endpoints and the issuer; None if authorized before they were recorded.
         endpoints: dict[str, str | None] | None = None,
+        # Whether its tokens can be renewed without the user (a refresh token, or a
+        # re-mint): the boolean only, recorded at authorize and refresh, never the token.
+        # None: recorded before this was kept (health then does not claim `expired`).
+        renewable: bool | None = None,
+        refreshed_at: str | None = None,  # the last renewal of its access token
+        # When the provider rejected the refresh (invalid_grant): the grant is gone
+        # and only a new consent helps (health: needs_reauthorization).
+        refresh_rejected_at: str | None = None,
         extra: dict[str, Any] | None = None,  # fields of newer versions, kept as is
     ) -> None:
         self.id = id
@@ -107,6 +118,9 @@ class Authorization(Record):
         self.keyring_backend = keyring_backend
         self.parameters = parameters
         self.endpoints = endpoints
+        self.renewable = renewable
+        self.refreshed_at = refreshed_at
+        self.refresh_rejected_at = refresh_rejected_at
         self.extra = {} if extra is None else extra
 
     @property

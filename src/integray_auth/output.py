@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 from .context import AppContext, isatty
 from .fit import fit_rows, terminal_width
+from .health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, usable
 from .grants import DEFAULT_GRANT
 from .models import Authorization
 from .printable import escape, json_text, tsv_cell
@@ -69,8 +70,9 @@ def print_checks(ctx: AppContext, checks: Sequence[tuple[str, str, str]]) -> Non
     ctx.stdout.write("".join(f"{c[0]:<{state}}  {c[1]:<{name}}  {c[2]}\n" for c in checks))
 
 
-def authorization_json(ctx: AppContext, authorization: Authorization) -> dict[str, Any]:
+def authorization_json(ctx: AppContext, authorization: Authorization, now=None) -> dict[str, Any]:
     provider = ctx.registry.get(authorization.provider)
+    value = health(authorization, provider, ctx.clock() if now is None else now)
     return {
         "id": authorization.id,
         "name": authorization.name,
@@ -81,6 +83,8 @@ def authorization_json(ctx: AppContext, authorization: Authorization) -> dict[st
         ],
         "status": authorization.status,
         "authorized": authorization.is_authorized,
+        "health": value,
+        "usable": usable(value, authorization.active),
         "active": authorization.active,
         "requested_scopes": authorization.requested_scopes,
         "granted_scopes": authorization.granted_scopes,
@@ -91,13 +95,16 @@ def authorization_json(ctx: AppContext, authorization: Authorization) -> dict[st
         "updated_at": authorization.updated_at,
         "authorized_at": authorization.authorized_at,
         "expires_at": authorization.expires_at,
+        "refreshed_at": authorization.refreshed_at,
+        "renewable": authorization.renewable,
         "deactivated_at": authorization.deactivated_at,
     }
 
 
 def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: bool) -> None:
+    now = ctx.clock()
     if as_json:
-        write_json(ctx.stdout, {"view": view, "authorizations": [authorization_json(ctx, a) for a in authorizations]})
+        write_json(ctx.stdout, {"view": view, "authorizations": [authorization_json(ctx, a, now) for a in authorizations]})
         return
     if not authorizations and ctx.stdout_is_terminal:
         hint = "integray-auth add NAME --provider P --connector C" if view == "active" else "integray-auth list --all"
@@ -108,7 +115,7 @@ def print_authorizations(ctx: AppContext, authorizations: list[Authorization], v
     rows = []
     for a in authorizations:
         provider = ctx.registry.get(a.provider)
-        status = a.status_label + (" (insecure storage)" if a.storage == "file" else "")
+        status = LABELS[health(a, provider, now)] + (" (insecure storage)" if a.storage == "file" else "")
         row = [
             provider.name if provider else a.provider,
             a.name,
@@ -144,7 +151,13 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool)
         write_json(ctx.stdout, {"authorization": document})
         return
     bold, reset = _styles(ctx)
-    status = a.status_label
+    now = ctx.clock()
+    value = health(a, ctx.registry.get(a.provider), now)
+    status = LABELS[value]
+    if value == NEEDS_REAUTHORIZATION:
+        status += " (the provider rejected the refresh)" if a.refresh_rejected_at else " (the registry names other endpoints)"
+    elif value == EXPIRED:
+        status += " (and the provider gave no refresh token)"
     if a.storage == "file":
         status += " (tokens in an insecure 0600 file, by --insecure-storage)"
     fields = [
@@ -158,7 +171,8 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool)
         ("Parameters", _parameters_text(a.parameters)),
         ("Created", a.created_at),
         ("Authorized", a.authorized_at),
-        ("Expires", a.expires_at),
+        ("Expires", _expiry_text(a.expires_at, now) if a.is_authorized else None),
+        ("Refreshed", a.refreshed_at if a.is_authorized else None),
     ]
     width = max(len(label) for label, _ in fields) + 1
     lines = [f"{label + ':':<{width}} {escape(value)}" for label, value in fields if value]
@@ -189,6 +203,15 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool)
     if details.extra_granted:
         lines.append(f"  also granted, not requested: {escape(', '.join(details.extra_granted))}")
     ctx.stdout.write("\n".join(lines) + "\n")
+
+
+def _expiry_text(expires_at, now) -> str | None:
+    """The access token's expiry, and whether it has passed (`token` renews it then)."""
+    if not isinstance(expires_at, str):
+        return None
+    from .health import _passed
+
+    return expires_at + (" (expired)" if _passed(expires_at, now) else "")
 
 
 def _parameters_text(parameters) -> str:
@@ -240,6 +263,7 @@ def provider_json(provider) -> dict[str, Any]:
         "grants": list(provider.grants),
         "variant": provider.default_grant,  # the former name, kept for scripts reading schema_version 1
         "docs_url": provider.docs_url,
+        "revoke_page_url": provider.revoke_page_url,
         "parameters": [
             {"name": p.name, "description": p.description, "default": p.default, "pattern": p.pattern}
             for p in provider.parameters.values()
@@ -299,6 +323,8 @@ def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
         lines.append(f"Parameter:         {e(p.name)}{e(default)}: {e(p.description)}")
     if provider.docs_url:
         lines.append(f"Docs:              {e(provider.docs_url)}")
+    if provider.revoke_page_url:
+        lines.append(f"Revoke by hand:    {e(provider.revoke_page_url)}")
     for field, fact in provider.overrides.items():
         lines.append(
             f"Overridden:        {field} = {e(repr(getattr(provider, field)))} by {e(str(fact['source']))} "
@@ -350,3 +376,78 @@ def print_refresh(ctx: AppContext, outcomes: list, window_seconds: float | None,
             hint = f" {o.hint}" if o.hint else ""
             stop = "" if o.message.endswith((".", "?", "!")) else "."
             ctx.stderr.write(f"integray-auth: {escape(o.message)}{stop}{escape(hint)}\n")
+
+
+def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json: bool) -> None:
+    """`status`: one row per authorization with its health and the command that
+    fixes it (or one JSON document); each refusal or failed check also gets its
+    line on stderr."""
+    from .health import LABELS
+
+    if as_json:
+        write_json(ctx.stdout, {
+            "checked": checked,
+            "exit_code": code,
+            "authorizations": [
+                {
+                    "id": line.authorization.id,
+                    "name": line.authorization.name,
+                    "provider": line.authorization.provider,
+                    "health": line.health,
+                    "active": line.authorization.active,
+                    "usable": line.usable,
+                    "expires_at": line.authorization.expires_at,
+                    "refreshed_at": line.authorization.refreshed_at,
+                    "check": line.check,
+                    "message": line.message,
+                    "fix": line.fix,
+                    "exit_code": line.exit_code,
+                }
+                for line in lines
+            ],
+        })
+    elif lines:
+        headers = ["Name", "Health", "Active"] + (["Check"] if checked else []) + ["Expires", "Fix"]
+        rows = []
+        for line in lines:
+            a = line.authorization
+            row = [a.name, LABELS[line.health], "yes" if a.active else "no"]
+            row += [line.check or ""] if checked else []
+            rows.append(row + [(a.expires_at or "") if a.is_authorized else "", line.fix or ""])
+        write_rows(ctx, headers, rows)
+    elif ctx.stdout_is_terminal:
+        ctx.stderr.write("No active authorizations.\n")
+    for line in lines:
+        if line.message:
+            fix = f" Run: {line.fix}" if line.fix else ""
+            stop = "" if line.message.endswith((".", "?", "!")) else "."
+            ctx.stderr.write(f"integray-auth: {escape(line.message)}{stop}{escape(fix)}\n")
+
+
+TOKEN_FORMATS = ("raw", "header", "json", "env")
+TOKEN_VARIABLE = "INTEGRAY_AUTH_TOKEN"
+
+
+def print_token(ctx: AppContext, tokens, authorization_scopes, fmt: str) -> None:
+    """`token`: exactly the token in the asked format on stdout, nothing else.
+    `env` is one line a POSIX shell can eval (single-quoted: nothing in it expands)."""
+    if fmt == "header":
+        text = f"Authorization: Bearer {tokens.access_token}"
+    elif fmt == "json":
+        document = {
+            "access_token": tokens.access_token,
+            "token_type": tokens.token_type,
+            "expires_at": tokens.expires_at,
+            "scopes": tokens.scope if tokens.scope is not None else authorization_scopes,
+        }
+        write_json(ctx.stdout, document)
+        return
+    elif fmt == "env":
+        text = f"{TOKEN_VARIABLE}={_sh_quoted(tokens.access_token)}"
+    else:
+        text = tokens.access_token
+    ctx.stdout.write(text + "\n")
+
+
+def _sh_quoted(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"

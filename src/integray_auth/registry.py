@@ -57,11 +57,12 @@ _URL_FIELDS = (
     "device_authorization_url",
     "issuer",
     "userinfo_url",
+    "revoke_page_url",
     "docs_url",
     "console_url",
 )
-# The URLs a provider's parameters may be used in ({tenant}); docs_url and console_url are for people.
-TEMPLATED_FIELDS = _URL_FIELDS[:-2]
+# The URLs a provider's parameters may be used in ({tenant}); the last three are for people.
+TEMPLATED_FIELDS = _URL_FIELDS[:-3]
 # What decides where secrets go and how the flow is protected. An overlay that
 # changes one of these for a bundled provider is shown by `providers show` and
 # warned about on every command that reads the registry.
@@ -103,6 +104,7 @@ _PROVIDER_KEYS = {
     "variant": str,  # the former name of `grants`, for one grant; still read in overlays
     "docs_url": str,
     "console_url": str,
+    "revoke_page_url": str,  # the provider's page where a user revokes an app's access by hand
     "notes": str,
     "revocation_auth": str,
     "device_auth": str,
@@ -194,6 +196,7 @@ class Provider(Record):
         "grants",
         "docs_url",
         "console_url",
+        "revoke_page_url",
         "notes",
         "revocation_auth",
         "device_auth",
@@ -241,6 +244,8 @@ class Provider(Record):
         grants: tuple[str, ...] = (DEFAULT_GRANT,),  # the ways to obtain tokens (grants/), the default first
         docs_url: str | None = None,
         console_url: str | None = None,  # where a developer registers the OAuth client ("app")
+        # Named when revoking fails (`remove`, `deactivate --revoke`): https, checked like the others.
+        revoke_page_url: str | None = None,
         notes: str | None = None,
         # Client authentication the revocation / device endpoint insists on, when it
         # differs from client_auth; a client without a secret cannot use that endpoint.
@@ -283,6 +288,7 @@ class Provider(Record):
         self.grants = grants
         self.docs_url = docs_url
         self.console_url = console_url
+        self.revoke_page_url = revoke_page_url
         self.notes = notes
         self.revocation_auth = revocation_auth
         self.device_auth = device_auth

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
+import enum
+
 import typer
 
 from .. import __version__, output
@@ -132,6 +134,9 @@ FLOW_OPTIONS = {
     "device": typer.Option(
         False, "--device", help="Use the device flow: enter a code in a browser on any device (SSH, no browser here)."
     ),
+    "no_input": typer.Option(
+        False, "--no-input", help="Never prompt nor open a browser; fail at once instead (env: INTEGRAY_AUTH_NO_INPUT=1)."
+    ),
 }
 
 
@@ -154,6 +159,7 @@ def add(
     insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
     client_credentials: bool = FLOW_OPTIONS["client_credentials"],
     device: bool = FLOW_OPTIONS["device"],
+    no_input: bool = FLOW_OPTIONS["no_input"],
 ) -> None:
     """Add an authorization, then authorize it in the browser (or, with --client-credentials, as a machine).
 
@@ -168,6 +174,7 @@ def add(
     from . import prompts
 
     ctx = _ctx(typer_ctx)
+    ctx.no_input = no_input
     flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials, device)
     # Everything that can be checked is checked before the first question.
     name = manage.check_new_name(ctx, name)
@@ -218,12 +225,14 @@ def authorize(
     insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
     client_credentials: bool = FLOW_OPTIONS["client_credentials"],
     device: bool = FLOW_OPTIONS["device"],
+    no_input: bool = FLOW_OPTIONS["no_input"],
 ) -> None:
     """Authorize (again) an existing authorization in the browser (or, with --client-credentials, as a machine).
 
     Example: integray-auth authorize "Reservanto Prague"
     """
     ctx = _ctx(typer_ctx)
+    ctx.no_input = no_input
     authorization = manage.find(ctx, name)
     flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials, device)
     _check_storage(ctx, insecure_storage)
@@ -291,13 +300,72 @@ def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
         ctx.stderr.write(f"Note: {provider} also granted {escape(', '.join(result.extra_scopes))}.\n")
 
 
-@app.command()
-def token(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
-    """Print a valid access token (refreshed when expired) for scripts.
+TokenFormat = enum.Enum("TokenFormat", {f: f for f in output.TOKEN_FORMATS}, type=str)
+MIN_VALID = typer.Option(
+    None, "--min-valid", min=0, max=86400, metavar="SECONDS",
+    help="The token stays valid at least this long (renewed first if not).",
+)
+FORCE_REFRESH = typer.Option(False, "--force-refresh", help="Renew the token now, whatever its expiry.")
 
-    Example: curl -H "Authorization: Bearer $(integray-auth token Gmail)" ...
+
+@app.command()
+def token(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    min_valid: Optional[int] = MIN_VALID,
+    force_refresh: bool = FORCE_REFRESH,
+    format: TokenFormat = typer.Option(
+        "raw", "--format", metavar="raw|header|json|env",
+        help="raw: the token; header: 'Authorization: Bearer ...'; json: with type, expiry, scopes; env: INTEGRAY_AUTH_TOKEN='...' to eval.",
+    ),
+) -> None:
+    """Print a valid access token (refreshed when expired) for scripts; never prompts.
+
+    Example: curl -H "Authorization: Bearer $(integray-auth token Gmail --min-valid 300)" ...
     """
-    run.run_token(_ctx(typer_ctx), name)
+    run.run_token(_ctx(typer_ctx), name, min_valid, force_refresh, format.value)
+
+
+@app.command("exec", context_settings={"ignore_unknown_options": True})
+def exec_(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    command: List[str] = typer.Argument(..., metavar="-- CMD [ARG...]", help="The command to run, after '--'."),
+    env_var: str = typer.Option(output.TOKEN_VARIABLE, "--env-var", metavar="VAR", help="The variable that holds the token."),
+    min_valid: Optional[int] = MIN_VALID,
+    force_refresh: bool = FORCE_REFRESH,
+) -> None:
+    """Run CMD with a valid access token in its environment (never on its command line).
+
+    The token is renewed first when due; CMD's exit code becomes ours. CMD gets
+    none of the client secrets (INTEGRAY_AUTH_*_CLIENT_SECRET).
+
+    Example: integray-auth exec Gmail -- sh -c 'curl -H "Authorization: Bearer $INTEGRAY_AUTH_TOKEN" https://...'
+    """
+    from ..usecases.run_with_token import run_with_token
+
+    raise typer.Exit(run_with_token(_ctx(typer_ctx), name, command, env_var, min_valid, force_refresh))
+
+
+@app.command()
+def status(
+    typer_ctx: typer.Context,
+    names: Optional[List[str]] = typer.Argument(None, metavar="[NAME...]", help="Names or ids; default: every active one."),
+    check: bool = typer.Option(
+        False, "--check", help="Renew tokens that are due and ask the provider whether it accepts them."
+    ),
+    json: bool = JSON,
+) -> None:
+    """Whether each authorization is usable, with the command that fixes it; never prompts.
+
+    Exit code 0 when every one is usable, 12 when any needs you (authorize it),
+    13 when a named one is deactivated, else that of the first failed check.
+
+    Example: integray-auth status --check || alert "integray-auth needs you"
+    """
+    code = run.run_status(_ctx(typer_ctx), list(names or []), check, json)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -416,14 +484,34 @@ def connectors_remove(
 
 
 @app.command()
-def deactivate(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
-    """Move an authorization to the inactive view (its tokens are kept).
+def deactivate(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    revoke: bool = typer.Option(
+        False, "--revoke", help="Also revoke the grant at the provider and delete the tokens (Not authorized)."
+    ),
+) -> None:
+    """Stop using an authorization: token, refresh and status --check refuse it until activate.
 
-    Example: integray-auth deactivate "Reservanto Prague"
+    Plain deactivate keeps its tokens; --revoke revokes the grant (RFC 7009) and deletes them.
+
+    Example: integray-auth deactivate "Reservanto Prague" --revoke
     """
     ctx = _ctx(typer_ctx)
+    if revoke:
+        done, said = manage.deactivate_revoking(ctx, name)
+        if said:
+            ctx.stderr.write(escape(said) + "\n")  # may quote the provider's error
+        ctx.stderr.write(
+            f"Deactivated {quoted(done.name)}; its tokens are deleted (Not authorized). "
+            f"To use it again: {manage.command_hint('activate', done)}, then {manage.command_hint('authorize', done)}\n"
+        )
+        return
     done = manage.set_active(ctx, name, active=False)
-    ctx.stderr.write(f"Deactivated {quoted(done.name)}. See it with: integray-auth list --inactive\n")
+    ctx.stderr.write(
+        f"Deactivated {quoted(done.name)}: its tokens are kept but not used. "
+        f"To use it again: {manage.command_hint('activate', done)}\n"
+    )
 
 
 @app.command()

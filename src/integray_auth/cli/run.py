@@ -1,7 +1,7 @@
 """Command bodies shared by the Typer commands and the fast path in main.py.
 
 This module must not import Typer, Rich, requests, oauthlib or keyring:
-scripts call `list`, `search` and `token` in loops.
+scripts call `list`, `search`, `status` and `token` in loops.
 """
 
 from __future__ import annotations
@@ -19,7 +19,21 @@ def run_search(ctx: AppContext, query: str, view: str, as_json: bool) -> None:
     output.print_authorizations(ctx, manage.search_authorizations(ctx, query, view), view, as_json)
 
 
-def run_token(ctx: AppContext, name: str) -> None:
-    from ..usecases.access_token import access_token
+def run_status(ctx: AppContext, names: list[str], check: bool, as_json: bool) -> int:
+    """Print each authorization's health; the exit code says whether all are usable."""
+    from ..usecases import status
 
-    ctx.stdout.write(access_token(ctx, name) + "\n")
+    lines = status.checked_status(ctx, names) if check else status.local_status(ctx, names)
+    code = status.exit_code(lines)
+    output.print_status(ctx, lines, check, code, as_json)
+    return code
+
+
+def run_token(ctx: AppContext, name: str, min_valid: int | None = None, force: bool = False, fmt: str = "raw") -> None:
+    from ..usecases.access_token import valid_tokens
+
+    tokens = valid_tokens(ctx, name, min_valid=min_valid, force=force)
+    scopes = None
+    if fmt == "json" and tokens.scope is None:
+        scopes = manage.find(ctx, name).granted_scopes
+    output.print_token(ctx, tokens, scopes, fmt)

@@ -21,7 +21,7 @@ from typing import Mapping
 
 # Every variable of the tool's own is removed, not just today's secrets: a
 # browser needs none of them, and a secret added later is covered at once.
-OWN_PREFIX = "INTEGRAY_AUTH_"
+from ..childenv import OWN_PREFIX, child_environment  # noqa: F401 - one scrub function for every child
 
 # Run with -I (isolated mode), so neither the working directory (a planted
 # webbrowser.py) nor PYTHON* variables or user site-packages reach it. Ctrl-C
@@ -36,11 +36,6 @@ except Exception:
     opened = False
 sys.exit(0 if opened else 1)
 """
-
-
-def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` without the tool's own variables (case-insensitive, as on Windows)."""
-    return {name: value for name, value in environ.items() if not name.upper().startswith(OWN_PREFIX)}
 
 
 def open_url(url: str, environ: Mapping[str, str] | None = None) -> bool:

@@ -17,42 +17,70 @@ from datetime import timedelta
 
 from .. import locks
 from ..context import AppContext
-from ..errors import AuthorizationFailed, IndexError_, NotAuthorizedError, StorageError
+from ..errors import AuthorizationFailed, InactiveError, IndexError_, NotAuthorizedError, StorageError, UsageError
 from ..models import NOT_AUTHORIZED, STORAGE_KEYRING, to_iso
 from ..printable import quoted
 from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens, RescuedTokens, digest
-from ..tokens import TokenSet
+from ..tokens import REFRESH_MARGIN, TokenSet
 from . import manage
 from .binding import check_binding
 
 
 def access_token(ctx: AppContext, name: str) -> str:
+    return valid_tokens(ctx, name).access_token
+
+
+def valid_tokens(ctx: AppContext, name: str, min_valid: float | None = None, force: bool = False) -> TokenSet:
+    """The authorization's tokens, renewed first when the access token expires
+    within `min_valid` seconds (at least the refresh margin), or when `force`.
+
+    An inactive authorization is refused (InactiveError, exit 13): deactivating
+    one means its tokens stop being handed out, whatever they still hold.
+    """
     authorization = manage.find(ctx, name)
+    check_active(authorization)
     if not authorization.is_authorized or not authorization.storage:
         raise NotAuthorizedError(
             f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization)
         )
+    leeway = REFRESH_MARGIN if min_valid is None else max(REFRESH_MARGIN, timedelta(seconds=min_valid))
     store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
     rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
     if rescued.exists():  # a stat: the only cost on the fast path
         with tokens_lock(ctx, authorization):
             _take_back(ctx, store, rescued, authorization)
     tokens = _load(store, authorization)
-    if not tokens.expired(ctx.clock()):
-        return tokens.access_token
+    if not force and not tokens.expired(ctx.clock(), leeway):
+        return tokens
     with tokens_lock(ctx, authorization):
         current = _load(store, authorization)
         now = ctx.clock()
-        if not current.expired(now):
-            return current.access_token  # another process refreshed meanwhile
-        if digest(current) != digest(tokens) and not current.expired(now, leeway=NO_LEEWAY):
-            # Another process renewed them while we waited, and the provider's
-            # tokens live shorter than the margin: renewing again would give
-            # one just as short, and would make N waiting processes N refreshes.
-            return current.access_token
+        if digest(current) != digest(tokens):
+            # Another process renewed them while we waited: a new token, whatever was asked.
+            # When the provider's tokens live shorter than the margin, renewing again
+            # would give one just as short, and would make N waiting processes N refreshes.
+            if not current.expired(now, leeway if min_valid is not None else NO_LEEWAY):
+                return current
+        elif not force and not current.expired(now, leeway):
+            return current
         fresh = renew_held(ctx, authorization, store, rescued, current)
-    return fresh.access_token
+    if min_valid is not None and fresh.expired(ctx.clock(), timedelta(seconds=min_valid)):
+        raise UsageError(
+            f"the provider's access tokens for '{authorization.name}' live less than the {int(min_valid)} seconds "
+            "--min-valid asks for, even just renewed",
+            hint="Ask for less with --min-valid (the token was renewed and stored).",
+        )
+    return fresh
+
+
+def check_active(authorization) -> None:
+    """Deactivated means stopped: no token, refresh or check until `activate`."""
+    if not authorization.active:
+        raise InactiveError(
+            f"authorization {quoted(authorization.name)} is deactivated; its tokens are not used",
+            hint=f"Run: {manage.command_hint('activate', authorization)}",
+        )
 
 
 NO_LEEWAY = timedelta(0)
@@ -83,13 +111,13 @@ def renew_held(
             # invalid_client, temporarily_unavailable, server_error...: the grant
             # (and its refresh token) may well be fine; fix the cause, run again.
             raise
-        _mark_not_authorized(ctx, authorization.id)
+        _mark_rejected(ctx, authorization.id)
         raise NotAuthorizedError(
             f"{refused.message}; '{authorization.name}' is now Not authorized",
             hint=manage.authorize_hint(authorization),
         ) from None
     _keep_issued(store, rescued, authorization, fresh, replaces=tokens)
-    _record(ctx, authorization, fresh)
+    _record(ctx, authorization, fresh, renewable=grant.can_renew(fresh), refreshed=True)
     return fresh
 
 
@@ -155,11 +183,15 @@ def _take_back(ctx: AppContext, store: ChunkedTokens, rescued: RescuedTokens, au
     rescued.discard()
 
 
-def _record(ctx: AppContext, authorization, fresh: TokenSet) -> None:
+def _record(ctx: AppContext, authorization, fresh: TokenSet, renewable: bool | None = None, refreshed: bool = False) -> None:
     with ctx.index.transaction() as authorizations:
         entry = manage.find_in(authorizations, authorization.id)
         entry.expires_at = fresh.expires_at
         entry.updated_at = to_iso(ctx.clock())
+        if refreshed:
+            entry.refreshed_at = entry.updated_at
+        if renewable is not None:
+            entry.renewable = renewable
         if fresh.scope is not None:
             entry.granted_scopes = granted_as_requested(
                 entry.requested_scopes, fresh.scope, fresh.refresh_token is not None, fresh.id_token is not None
@@ -238,11 +270,13 @@ def _load(store: ChunkedTokens, authorization) -> TokenSet:
     return tokens
 
 
-def _mark_not_authorized(ctx: AppContext, authorization_id: str) -> None:
+def _mark_rejected(ctx: AppContext, authorization_id: str) -> None:
+    """The provider rejected the refresh (invalid_grant): Not authorized, and
+    recorded as rejected, so health says it needs re-authorization."""
     with ctx.index.transaction() as authorizations:
         entry = manage.find_in(authorizations, authorization_id)
         entry.status = NOT_AUTHORIZED
-        entry.updated_at = to_iso(ctx.clock())
+        entry.updated_at = entry.refresh_rejected_at = to_iso(ctx.clock())
 
 
 def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, rescued: RescuedTokens) -> str:
@@ -262,8 +296,9 @@ def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, res
         provider = manage.provider_for(ctx, authorization)
     except IntegrayAuthError as failed:
         return f"Warning: could not revoke the grant ({failed.message}); revoke it in the provider's settings."
+    by_hand = _revoke_by_hand(provider)
     if not provider.revocation_url:
-        return f"{provider.name} has no revocation endpoint; revoke the access in its settings if needed."
+        return f"{provider.name} has no revocation endpoint; {by_hand} if needed."
     # Not best effort: a retargeted endpoint would receive the refresh token; stop before
     # anything is sent or removed.
     check_binding(ctx, authorization, provider, removing=True)
@@ -282,7 +317,7 @@ def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, res
             # which a public (secret-less) PKCE client does not have.
             return (
                 f"Not revoked: {provider.name}'s revocation endpoint needs the client secret, and this client has none; "
-                f"revoke the access in {provider.name}'s settings."
+                f"{by_hand}."
             )
         endpoint = TokenEndpoint(provider, credentials, request_deadline(ctx.environ))
         # Revoking the refresh token ends the whole grant (RFC 7009 §2.1).
@@ -291,5 +326,12 @@ def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, res
         else:
             endpoint.revoke(tokens.access_token, "access_token")
     except IntegrayAuthError as failed:
-        return f"Warning: could not revoke the grant at {provider.name} ({failed.message}); revoke it in its settings."
+        return f"Warning: could not revoke the grant at {provider.name} ({failed.message}); {by_hand}."
     return f"Revoked the grant at {provider.name}."
+
+
+def _revoke_by_hand(provider) -> str:
+    """Where the user revokes the access themselves: the registry's page for it, if it names one."""
+    if provider.revoke_page_url:
+        return f"revoke the access by hand at {provider.revoke_page_url}"
+    return f"revoke the access in {provider.name}'s settings"

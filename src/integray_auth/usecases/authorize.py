@@ -19,11 +19,12 @@ import json
 from dataclasses import dataclass, field
 
 from .. import grants
-from ..context import AppContext
+from ..context import AppContext, isatty
 from ..errors import ConflictError, IntegrayAuthError, UsageError
 from ..grants.base import ConsentRequest, FlowUI
 from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, Authorization, to_iso
 from ..oauth.endpoint import ClientCredentials, request_deadline
+from ..printable import quoted
 from ..registry import Provider
 from ..scopes import granted_as_requested
 from ..tokens import TokenSet
@@ -71,6 +72,8 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     storage = STORAGE_FILE if options.insecure_storage else STORAGE_KEYRING
     store = check_storage(ctx, options.insecure_storage)
     http_deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
+    if grant.needs.needs_browser:  # after the checks above: each names something to fix first
+        check_someone_can_consent(ctx, authorization, new, options.open_browser)
     if storage == STORAGE_FILE:
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
 
@@ -99,13 +102,45 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     )
     # Bound to what it was authorized against (binding.py), after templating.
     authorization = authorization.copy(endpoints=endpoints_of(provider))
-    saved = _persist(ctx, authorization, tokens, granted, store, credentials.client_id, grant.name, new, account)
+    saved = _persist(
+        ctx, authorization, tokens, granted, store, credentials.client_id, grant.name, new, account, grant.can_renew(tokens)
+    )
     return AuthorizeResult(
         authorization=saved,
         provider=provider,
         missing_scopes=[s for s in saved.requested_scopes if s not in granted],
         extra_scopes=[s for s in granted if s not in saved.requested_scopes],
     )
+
+
+def check_someone_can_consent(ctx: AppContext, authorization: Authorization, new: bool, open_browser: bool) -> None:
+    """Fail at once, before a listener or a browser starts, where nobody can
+    consent: --no-input (or its variable, or CI without BROWSER), or no terminal
+    to paste into and no browser that could start (no display, no BROWSER);
+    waiting out the timeout there helps nobody."""
+    reason = ctx.no_input_reason()
+    if reason is None and open_browser and not isatty(ctx.stdin) and not ctx.browser_possible():
+        reason = "there is no terminal, and no browser can be started (no DISPLAY, WAYLAND_DISPLAY or BROWSER)"
+    if reason is None:
+        return
+    command = _add_command(authorization) if new else manage.command_hint("authorize", authorization)
+    raise UsageError(
+        f"a person must consent in a browser to authorize {quoted(authorization.name)}, and nobody can here: "
+        f"{reason}; nothing was started or saved",
+        hint=f"Run it where a person can open a browser: {command}",
+    )
+
+
+def _add_command(authorization: Authorization) -> str:
+    """The `add` command that makes this authorization, ready to paste."""
+    import shlex
+
+    words = [manage.command_hint("add", authorization), "-p", shlex.quote(authorization.provider)]
+    for cid in authorization.connectors:
+        words += ["-c", shlex.quote(cid)]
+    for key, value in (authorization.parameters or {}).items():
+        words += ["--param", shlex.quote(f"{key}={value}")]
+    return " ".join(words)
 
 
 def step_up_params(provider: Provider, authorization: Authorization) -> dict[str, str]:
@@ -234,6 +269,7 @@ def _persist(
     grant: str,
     new: bool,
     account: str | None = None,
+    renewable: bool | None = None,
 ) -> Authorization:
     from ..secret_store import ChunkedTokens
 
@@ -276,6 +312,8 @@ def _persist(
             entry.client_id = client_id
             entry.endpoints = authorization.endpoints
             entry.grant = grant
+            entry.renewable = renewable
+            entry.refreshed_at = entry.refresh_rejected_at = None  # a new grant
             entry.account = account  # who signed in this time; an earlier label may be another user
             saved = entry.copy()
     if previous:

@@ -14,7 +14,7 @@ import re
 from datetime import timedelta
 
 from ..context import AppContext
-from ..errors import ConflictError, ExitCode, IntegrayAuthError, NotAuthorizedError, UsageError
+from ..errors import ExitCode, IntegrayAuthError, NotAuthorizedError, UsageError
 from ..models import Authorization
 from ..printable import quoted
 from ..record import Record
@@ -80,12 +80,10 @@ def refresh_all(ctx: AppContext, window: timedelta | None = None) -> list[Refres
 
 def refresh_named(ctx: AppContext, name: str, window: timedelta | None = None) -> RefreshOutcome:
     """One authorization: renewed now, or (with `window`) only when it expires within it."""
+    from .access_token import check_active
+
     authorization = manage.find(ctx, name)
-    if not authorization.active:
-        raise ConflictError(
-            f"authorization {quoted(authorization.name)} is inactive; it is not refreshed",
-            hint=f"Run: {manage.command_hint('activate', authorization)}",
-        )
+    check_active(authorization)  # deactivated means stopped (exit 13)
     return refresh_one(ctx, authorization, window)
 
 

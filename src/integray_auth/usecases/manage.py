@@ -277,6 +277,57 @@ def set_active(ctx: AppContext, name: str, active: bool) -> Authorization:
     return authorization
 
 
+def deactivate_revoking(ctx: AppContext, name: str) -> tuple[Authorization, str]:
+    """`deactivate --revoke`: revoke the grant at the provider (RFC 7009, the
+    refresh token first), delete the tokens, and leave it Not authorized and
+    inactive; returns the entry and what revoking did.
+
+    A revocation that fails is reported, and the tokens go anyway: the user
+    asked that they stop being used here, and is told where to revoke by hand.
+    Under the token lock, as `remove`: marked Not authorized first, then the
+    tokens go, so a crash never leaves an Authorized entry without tokens.
+    An endpoint that no longer matches the binding stops everything first.
+    """
+    from ..models import NOT_AUTHORIZED
+
+    authorization = find(ctx, name)
+    if not authorization.active and not authorization.storage:
+        raise ConflictError(f"authorization {quoted(authorization.name)} is already inactive and has no tokens")
+    said = ""
+    if authorization.storage:
+        from ..secret_store import ChunkedTokens, RescuedTokens
+        from .access_token import revoke_at_provider, tokens_lock
+
+        with tokens_lock(ctx, authorization):
+            authorization = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
+            store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
+            rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
+            if authorization.is_authorized:
+                said = revoke_at_provider(ctx, authorization, store, rescued)
+            _set_inactive(ctx, authorization.id, status=NOT_AUTHORIZED)
+            store.delete(authorization.id)
+            rescued.discard()
+            with ctx.index.transaction() as authorizations:
+                current = _by_id_first(authorizations, authorization.id)
+                current.storage = current.keyring_backend = current.expires_at = None
+                current.renewable = current.refreshed_at = None
+                saved = current.copy()
+        return saved, said
+    return _set_inactive(ctx, authorization.id), said
+
+
+def _set_inactive(ctx: AppContext, authorization_id: str, status: str | None = None) -> Authorization:
+    with ctx.index.transaction() as authorizations:
+        current = _by_id_first(authorizations, authorization_id)
+        now = to_iso(ctx.clock())
+        if current.active:
+            current.active, current.deactivated_at = False, now
+        if status is not None:
+            current.status = status
+        current.updated_at = now
+        return current.copy()
+
+
 def remove(ctx: AppContext, name: str, revoke: bool = False) -> tuple[Authorization, str]:
     """Delete an authorization (by the id `find` resolved, or a name) and its
     tokens, first revoking the grant at the provider when `revoke`; returns
