@@ -24,7 +24,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 AUTHORIZATION_KEYS = {
     "id", "name", "provider", "provider_name", "connectors", "status", "authorized", "active",
     "requested_scopes", "granted_scopes", "account", "parameters", "storage", "created_at", "updated_at",
-    "authorized_at", "expires_at", "deactivated_at",
+    "authorized_at", "expires_at", "deactivated_at", "health", "usable", "refreshed_at", "renewable",
 }  # fmt: skip
 
 
@@ -517,7 +517,7 @@ def test_show_marks_granted_and_missing_scopes_once_authorized(cli, home, given)
 
     result = cli("show", "Prague")
 
-    assert "Status:     Authorized" in result.stdout
+    assert "Status:     Missing scopes" in result.stdout  # health: the grant lacks Booking_w
     assert "  Booking_w  [NOT granted]" in result.stdout
     assert "  Event_r  [granted]" in result.stdout
     assert "  also granted, not requested: Customer_r" in result.stdout
@@ -713,7 +713,7 @@ def test_the_exit_codes_are_the_documented_ones():
     assert {code.name: int(code) for code in ExitCode} == {
         "OK": 0, "ERROR": 1, "USAGE": 2, "REGISTRY": 3, "INDEX": 4, "NOT_FOUND": 5, "CONFLICT": 6,
         "NO_MATCH": 7, "STORAGE": 8, "AUTHORIZATION": 9, "TIMEOUT": 10, "NETWORK": 11,
-        "NOT_AUTHORIZED": 12, "INTERRUPTED": 130,
+        "NOT_AUTHORIZED": 12, "INACTIVE": 13, "CANNOT_RUN": 126, "COMMAND_NOT_FOUND": 127, "INTERRUPTED": 130,
     }  # fmt: skip
 
 

@@ -186,3 +186,71 @@ def test_the_probe_would_see_a_heavy_import(saved):
 
     assert code == 0
     assert "typer" in imported
+
+
+# --- status and token's options on the fast path --------------------------------------------
+
+STATUS_PARITY = [
+    (["status"], 12),  # the active ones are not authorized
+    (["status", "--json"], 12),
+    (["status", "Gmail", "--json"], 12),
+    (["status", "Reservanto Brno"], 13),  # deactivated
+    (["status", "nobody"], 5),
+]
+
+
+@pytest.mark.parametrize(("args", "code"), STATUS_PARITY, ids=lambda v: " ".join(v) if isinstance(v, list) else f"exit {v}")
+def test_status_prints_the_same_on_both_paths(capsys, saved, args, code):
+    assert entry._fast_path(typer_form(args)) is None
+
+    fast = run_in_process(capsys, args)
+    typer = run_in_process(capsys, typer_form(args))
+
+    assert fast == typer
+    assert fast[0] == code
+
+
+@pytest.mark.parametrize(
+    ("fast_args", "typer_args"),
+    [
+        (["token", "Gmail", "--format", "json"], ["token", "--format", "json", "--", "Gmail"]),
+        (["token", "--format=header", "Gmail"], ["token", "--format", "header", "--", "Gmail"]),
+        (["token", "Gmail", "--format", "env", "--min-valid", "60"], ["token", "--min-valid", "60", "--format", "env", "--", "Gmail"]),
+        (["token", "Gmail", "--format", "raw"], ["token", "--", "Gmail"]),
+    ],
+    ids=lambda v: " ".join(v),
+)
+def test_token_options_print_the_same_on_both_paths(capsys, file_stored, fast_args, typer_args):
+    assert entry._fast_path(typer_args) is None
+
+    fast = run_in_process(capsys, fast_args)
+    typer = run_in_process(capsys, typer_args)
+
+    assert fast == typer
+    assert fast[0] == 0 and "file-token" in fast[1]
+
+
+def test_token_options_the_fast_path_does_not_know_go_to_typer(capsys, file_stored):
+    for args in (["token", "Gmail", "--format", "yaml"], ["token", "Gmail", "--min-valid", "-5"],
+                 ["token", "Gmail", "--min-valid"], ["token", "Gmail", "--min-valid", "99999999"]):
+        assert entry._fast_path(args) is None, args
+        code, out, err = run_in_process(capsys, args)
+        assert code == 2 and out == "", err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "stdout"),
+    [
+        (["status"], 12, None),
+        (["status", "--json", "Gmail"], 0, "\"health\":\"authorized\""),
+        (["token", "Gmail", "--format", "json", "--min-valid", "30"], 0, '"file-token"'),
+        (["token", "Gmail", "--format", "env"], 0, "INTEGRAY_AUTH_TOKEN='file-token'\n"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else str(v),
+)
+def test_status_and_token_options_import_none_of_the_heavy_libraries(file_stored, args, code, stdout):
+    result = probe(args, HEAVY + ("dataclasses", "inspect"))
+
+    assert result[:2] == (code, [])
+    if stdout:
+        assert stdout in result[2]

@@ -509,8 +509,8 @@ def deactivate(
         return
     done = manage.set_active(ctx, name, active=False)
     ctx.stderr.write(
-        f"Deactivated {quoted(done.name)}: its tokens are kept but not used. "
-        f"To use it again: {manage.command_hint('activate', done)}\n"
+        f"Deactivated {quoted(done.name)}: its tokens are kept but not used. See it with: integray-auth list --inactive; "
+        f"use it again with: {manage.command_hint('activate', done)}\n"
     )
 
 
