@@ -25,6 +25,7 @@ from integray_auth.context import AppContext
 from integray_auth.paths import Paths
 
 pytest_plugins = ["tests.support.plugin"]
+CI_SEEN = "INTEGRAY_TESTS_CI"  # the harness's CI, kept out of the commands' environment
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
@@ -60,6 +61,12 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     monkeypatch.delenv("INTEGRAY_AUTH_REGISTRY", raising=False)
     monkeypatch.delenv("BROWSER", raising=False)
+    # CI=true is for the harness (a missing component fails instead of skipping,
+    # tests/support/plugin.py), not for the command under test: with it and no
+    # BROWSER, add/authorize refuse at once. Tests of that rule set CI themselves.
+    if "CI" in os.environ:
+        monkeypatch.setenv(CI_SEEN, os.environ["CI"])
+        monkeypatch.delenv("CI")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     memory = MemoryKeyring()
     previous = keyring.get_keyring()

@@ -644,8 +644,7 @@ def run_in_terminal(args: list[str], answers: list[tuple[str, str]], timeout: fl
 
     script = Path(sys.executable).with_name("integray-auth")
     controller, terminal = pty.openpty()
-    # Without CI: a CI job with no BROWSER means nobody can answer (and add would not ask).
-    env = {k: v for k, v in os.environ.items() if k != "CI"} | {"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
+    env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
     process = subprocess.Popen([str(script), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True)
     os.close(terminal)
     seen, pending = "", list(answers)

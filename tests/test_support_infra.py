@@ -337,6 +337,7 @@ def test_secret_service_is_private(secret_service):
 def test_require_skips_locally_and_fails_in_ci(monkeypatch):
     require(sys.executable, "the running interpreter")  # present: returns
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("INTEGRAY_TESTS_CI", raising=False)
     with pytest.raises(pytest.skip.Exception):
         require("python:no_such_module_here", "no_such_module_here is missing")
     monkeypatch.setenv("CI", "true")
