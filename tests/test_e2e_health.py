@@ -457,3 +457,14 @@ def test_no_terminal_and_no_display_fails_at_once_instead_of_waiting(ia):
 
     assert time.monotonic() - started < 1.0
     assert_error_line(done, 2, "no browser can be started", "integray-auth authorize Headless")
+
+
+def test_the_hint_names_the_device_flow_where_the_provider_allows_it(cli):
+    done = cli("add", "Hub", "-p", "github", "-c", "list-repositories", "--client-id", "abc", "--insecure-storage",
+               "--no-input", env={"INTEGRAY_AUTH_GITHUB_CLIENT_SECRET": "x", "DISPLAY": ":0"})
+
+    line = assert_error_line(done, 2, "--no-input was given")
+    assert line.endswith(
+        "Run it where a person can open a browser: integray-auth add Hub -p github -c list-repositories "
+        "(or add --device to enter a code on another device: integray-auth add Hub -p github -c list-repositories --device)"
+    )

@@ -93,15 +93,6 @@ class AppContext:
             return "CI is set and no browser is configured (BROWSER)"
         return None
 
-    def browser_possible(self) -> bool:
-        """Whether a browser could be started at all: on Linux and the BSDs one needs
-        a display (X11 or Wayland) or a BROWSER command; elsewhere there is always one."""
-        if self.open_browser is not None or self.environ.get("BROWSER"):
-            return True
-        if sys.platform in ("darwin", "win32", "cygwin"):
-            return True
-        return bool(self.environ.get("DISPLAY") or self.environ.get("WAYLAND_DISPLAY"))
-
     @property
     def stdout_is_terminal(self) -> bool:
         return isatty(self.stdout)

@@ -73,7 +73,7 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     store = check_storage(ctx, options.insecure_storage)
     http_deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
     if grant.needs.needs_browser:  # after the checks above: each names something to fix first
-        check_someone_can_consent(ctx, authorization, new, options.open_browser)
+        check_someone_can_consent(ctx, authorization, new, options.open_browser, grant, provider)
     if storage == STORAGE_FILE:
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
 
@@ -113,21 +113,30 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     )
 
 
-def check_someone_can_consent(ctx: AppContext, authorization: Authorization, new: bool, open_browser: bool) -> None:
+def check_someone_can_consent(
+    ctx: AppContext, authorization: Authorization, new: bool, open_browser: bool, grant, provider: Provider
+) -> None:
     """Fail at once, before a listener or a browser starts, where nobody can
-    consent: --no-input (or its variable, or CI without BROWSER), or no terminal
-    to paste into and no browser that could start (no display, no BROWSER);
-    waiting out the timeout there helps nobody."""
+    consent: --no-input (or its variable, or CI without BROWSER); or, for a
+    grant that opens a browser here, no terminal to paste into and no browser
+    that could start (no display, no BROWSER). Waiting out the timeout there
+    helps nobody."""
     reason = ctx.no_input_reason()
-    if reason is None and open_browser and not isatty(ctx.stdin) and not ctx.browser_possible():
+    if (
+        reason is None and grant.needs.needs_loopback and open_browser and not isatty(ctx.stdin)
+        and ctx.open_browser is None and no_browser_here(ctx.environ)
+    ):
         reason = "there is no terminal, and no browser can be started (no DISPLAY, WAYLAND_DISPLAY or BROWSER)"
     if reason is None:
         return
     command = _add_command(authorization) if new else manage.command_hint("authorize", authorization)
+    hint = f"Run it where a person can open a browser: {command}"
+    if DEVICE_GRANT in provider.grants and grant.name != DEVICE_GRANT:
+        hint += f" (or add --device to enter a code on another device: {command} --device)"
     raise UsageError(
         f"a person must consent in a browser to authorize {quoted(authorization.name)}, and nobody can here: "
         f"{reason}; nothing was started or saved",
-        hint=f"Run it where a person can open a browser: {command}",
+        hint=hint,
     )
 
 
