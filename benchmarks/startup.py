@@ -7,7 +7,7 @@ per-pair ratios A/B, so the figure carries across machines
     .venv/bin/python benchmarks/startup.py [--runs 20] [--authorizations 1000] [--keyring]
 
 Targets (perf.md §6): list/search <= 3x, token from the file store <= 2.5x,
-token from the keyring <= 4x; --help <= 14x.
+token from the keyring <= 4x; --help <= 14x; a completion request (Tab) <= 3x.
 """
 
 from __future__ import annotations
@@ -112,6 +112,10 @@ def main() -> None:
             ("show NAME", ["show", "Authorization 0001"]),
             ("token NAME (file store)", ["token", "Authorization 0000"]),
             ("--help", ["--help"]),
+            # A Tab press: the hidden fast-path command the completion scripts run.
+            ("complete a command (Tab)", ["__complete", "bash", "integray-auth sh", "sh"]),
+            ("complete a provider (Tab)", ["__complete", "bash", "integray-auth add X -p re", "re"]),
+            ("complete a name (Tab)", ["__complete", "bash", "integray-auth show 'Authorization 09", "'Authorization 09"]),
         ]
         print(f"{args.authorizations} authorizations, {args.runs} paired runs, B = python -c pass")
         print(f"{'command':32} {'ratio median (min-max)':>24} {'wall ms':>8}")

@@ -31,6 +31,26 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130  # Ctrl-C
 
 
+# What each code means, for `integray-auth help exit-codes`, the `--help` epilog
+# and the README's "Exit codes" table (a test keeps the README equal to it).
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.ERROR: "unexpected error (a one-line message; `INTEGRAY_AUTH_DEBUG=1` shows details)",
+    ExitCode.USAGE: "usage: bad or missing arguments, a value that must be asked for off a terminal, no client id",
+    ExitCode.REGISTRY: "the registry (bundled or overlay providers.toml, or config.toml) is invalid",
+    ExitCode.INDEX: "the index is corrupt, unreadable, locked by another process, or from a newer version",
+    ExitCode.NOT_FOUND: "unknown authorization, provider or connector (close matches are suggested)",
+    ExitCode.CONFLICT: "conflict: duplicate name, already active/inactive",
+    ExitCode.NO_MATCH: "`search` found nothing",
+    ExitCode.STORAGE: "the keyring (or the insecure token file) cannot be used",
+    ExitCode.AUTHORIZATION: "the provider refused: `access_denied`, `invalid_grant`, `invalid_client`, ...",
+    ExitCode.TIMEOUT: "the authorization was not completed in time",
+    ExitCode.NETWORK: "network: the provider is unreachable, TLS failed, a bad answer, or no callback port",
+    ExitCode.NOT_AUTHORIZED: "`token` for an authorization that is not (or no longer) authorized",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
 class IntegrayAuthError(Exception):
     """Base of every error the user can act on: a message and a hint."""
 

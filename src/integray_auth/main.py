@@ -5,7 +5,8 @@ place where errors become a line on stderr and an exit code.
 The fast path only parses arguments differently; it calls the very same
 functions as the Typer commands (`run_list`, `run_search`, `run_status`,
 `run_token`), so behaviour cannot drift. Anything it does not recognise (help, unknown
-options, a typo) falls through to Typer, which explains the problem.
+options, a typo) falls through to Typer, which explains the problem. Shell
+completion's hidden `__complete` is answered here too: it runs on every Tab.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import jsonfields
 from .errors import ExitCode, IntegrayAuthError
 
 _VIEW_FLAGS = {"--inactive": "inactive", "--all": "all"}
@@ -24,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         _no_core_dumps()
     try:
         _check_utf8(args)
+        args = jsonfields.normalize(args)  # `--json [FIELDS]`, read the same way by both paths
         code = _fast_path(args)
         if code is None:
             code = _run_typer(args)
@@ -109,19 +112,32 @@ def _check_utf8(args: list[str]) -> None:
 
 def _fast_path(args: list[str]) -> int | None:
     """Handle `list`/`search`/`status`/`token` with known options, else return None."""
+    if args and args[0] == "__complete":
+        from .completion import answer
+
+        return answer(args[1:])
     if not args or args[0] not in ("list", "search", "status", "token"):
         return None
-    command, rest = args[0], args[1:]
+    command, rest = args[0], iter(args[1:])
     if command == "token":
-        return _fast_token(rest)
+        return _fast_token(list(rest))
     view, as_json, check, positional = "active", False, False, []
+    json_value = jq = None  # list and search: `--json=[FIELDS]` (jsonfields.normalize), `--jq EXPR`
     for arg in rest:
         if arg in _VIEW_FLAGS and command != "status":
             if view != "active":
                 return None  # let Typer report the clash
             view = _VIEW_FLAGS[arg]
-        elif arg == "--json":
+        elif arg == "--json" and command == "status":
             as_json = True
+        elif arg.startswith("--json=") and command != "status":
+            json_value = arg.removeprefix("--json=")  # the last one wins, as in Click
+        elif arg.startswith("--jq=") and command != "status":
+            jq = arg.removeprefix("--jq=")
+        elif arg == "--jq" and command != "status":
+            jq = next(rest, None)
+            if jq is None:
+                return None  # Typer says it needs a value
         elif arg == "--check" and command == "status":
             check = True
         elif arg.startswith("-"):
@@ -130,6 +146,8 @@ def _fast_path(args: list[str]) -> int | None:
             positional.append(arg)
     if command != "status" and len(positional) != (0 if command == "list" else 1):
         return None
+    if command != "status":
+        as_json = jsonfields.request(command, json_value, jq)
 
     from .cli import run
     from .context import AppContext
@@ -186,22 +204,34 @@ def _fast_token(rest: list[str]) -> int | None:
 
 
 def _run_typer(args: list[str]) -> int:
+    import typer
     import typer.main
 
+    from .cli import usage
     from .cli.app import app
 
-    # Standalone mode: Typer reports usage errors itself (exit 2); our own
-    # errors are not Click's, so they propagate to main() unchanged.
+    # Not standalone: Click's usage errors come back here and become our
+    # one-line UsageError (exit 2) like every other error; our own errors
+    # are not Click's, so they propagate to main() unchanged.
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="integray-auth", standalone_mode=True)
+        # Bare `integray-auth` is a request for help, not a mistake.
+        code = command.main(args=args or ["--help"], prog_name="integray-auth", standalone_mode=False)
+    except usage.click.exceptions.UsageError as error:
+        if usage.is_no_args_help(error):  # `integray-auth client`: its help, exit 0
+            sys.stdout.write(error.ctx.get_help() + "\n")
+            return int(ExitCode.OK)
+        raise usage.from_click(error) from None
+    except usage.click.exceptions.ClickException as error:  # not a usage error, and rare
+        raise IntegrayAuthError(" ".join(error.format_message().split())) from None
+    except typer.Abort:
+        code = int(ExitCode.INTERRUPTED)  # Click's word for Ctrl-C or end of input at its prompt
     except SystemExit as done:
         code = done.code
-        if code == ExitCode.INTERRUPTED:
-            # Typer turns Ctrl-C into a silent exit 130; say what happened.
-            _report("interrupted", None)
-        return code if isinstance(code, int) else (0 if code is None else int(ExitCode.ERROR))
-    return int(ExitCode.OK)
+    if code == ExitCode.INTERRUPTED:
+        # Typer turns Ctrl-C into a silent exit 130; say what happened.
+        _report("interrupted", None)
+    return code if isinstance(code, int) else (0 if code is None else int(ExitCode.ERROR))
 
 
 def _silence_stdout() -> None:

@@ -11,15 +11,16 @@ Hand-rolled and stdlib-only on purpose: Rich's Table costs ~0.25 ms a row
 
 from __future__ import annotations
 
-import json
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Sequence, TextIO
 
+from . import jsonfields
 from .context import AppContext, isatty
 from .fit import fit_rows, terminal_width
 from .health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, usable
 from .grants import DEFAULT_GRANT
+from .jsonfields import JsonOutput
 from .models import Authorization
 from .printable import escape, json_text, tsv_cell
 from .usecases.manage import AuthorizationDetails, connector_name
@@ -27,15 +28,12 @@ from .usecases.manage import AuthorizationDetails, connector_name
 JSON_VERSION = 1
 
 
-def write_json(stream: TextIO, document: dict[str, Any]) -> None:
+def write_json(stream: TextIO, document: dict[str, Any], output: JsonOutput | None = None) -> None:
     """Indented for a person at a terminal, compact on one line for a script:
-    json's indenting encoder is pure Python, ~4x slower for a long list."""
+    json's indenting encoder is pure Python, ~4x slower for a long list.
+    With --jq, what the expression makes of the versioned document."""
     document = {"schema_version": JSON_VERSION, **document}
-    if isatty(stream):
-        text = json.dumps(document, indent=2, ensure_ascii=False)
-    else:
-        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    stream.write(json_text(text) + "\n")
+    jsonfields.write(stream, document, output or JsonOutput(), isatty(stream))
 
 
 def write_rows(ctx: AppContext, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -101,10 +99,11 @@ def authorization_json(ctx: AppContext, authorization: Authorization, now=None) 
     }
 
 
-def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: bool) -> None:
+def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: JsonOutput | None) -> None:
     now = ctx.clock()
     if as_json:
-        write_json(ctx.stdout, {"view": view, "authorizations": [authorization_json(ctx, a, now) for a in authorizations]})
+        listed = [as_json.narrow(authorization_json(ctx, a, now)) for a in authorizations]
+        write_json(ctx.stdout, {"view": view, "authorizations": listed}, as_json)
         return
     if not authorizations and ctx.stdout_is_terminal:
         hint = "integray-auth add NAME --provider P --connector C" if view == "active" else "integray-auth list --all"
@@ -128,7 +127,7 @@ def print_authorizations(ctx: AppContext, authorizations: list[Authorization], v
     write_rows(ctx, headers, rows)
 
 
-def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool) -> None:
+def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: JsonOutput | None) -> None:
     a = details.authorization
     if as_json:
         document = authorization_json(ctx, a)
@@ -148,7 +147,7 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: bool)
             {"id": c.id, "name": c.name, "scopes": c.scopes, "covered": c.covered, "missing_scopes": c.missing}
             for c in details.connectors
         ]
-        write_json(ctx.stdout, {"authorization": document})
+        write_json(ctx.stdout, {"authorization": as_json.narrow(document)}, as_json)
         return
     bold, reset = _styles(ctx)
     now = ctx.clock()
@@ -227,10 +226,10 @@ def _styles(ctx: AppContext) -> tuple[str, str]:
     return "\033[1m", "\033[0m"
 
 
-def print_providers(ctx: AppContext, as_json: bool) -> None:
+def print_providers(ctx: AppContext, as_json: JsonOutput | None) -> None:
     providers = sorted(ctx.registry.providers.values(), key=lambda p: p.name.casefold())
     if as_json:
-        write_json(ctx.stdout, {"providers": [provider_json(p) for p in providers]})
+        write_json(ctx.stdout, {"providers": [as_json.narrow(provider_json(p)) for p in providers]}, as_json)
         return
     rows = [[p.id, p.name, ", ".join(c.name for c in p.connectors.values())] for p in providers]
     write_rows(ctx, ["ID", "Provider", "Connectors"], rows)
@@ -291,9 +290,9 @@ def redirect_uri_template(provider) -> str:
     return f"http://{provider.redirect_host}{provider.redirect_path} (any port)"
 
 
-def print_provider(ctx: AppContext, provider, as_json: bool) -> None:
+def print_provider(ctx: AppContext, provider, as_json: JsonOutput | None) -> None:
     if as_json:
-        write_json(ctx.stdout, {"provider": provider_json(provider)})
+        write_json(ctx.stdout, {"provider": as_json.narrow(provider_json(provider))}, as_json)
         return
     bold, reset = _styles(ctx)
     e = escape  # an overlay's strings are outside text like any other

@@ -10,29 +10,32 @@ import enum
 
 import typer
 
-from .. import __version__, output
+from .. import __version__, helptopics, jsonfields, output
 from ..context import AppContext
 from ..printable import escape, quoted
 from ..errors import UsageError
 from ..usecases import manage
-from . import run
+from . import run, usage
 
 app = typer.Typer(
     name="integray-auth",
+    cls=usage.Group,
     help="Manage OAuth 2.0 authorizations for Integray connectors.",
+    epilog=helptopics.epilog(),
+    # Completion is `integray-auth completion SHELL`, answered by the fast path.
     add_completion=False,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-providers_app = typer.Typer(help="Show the registry's providers, connectors and scopes; add your own.", no_args_is_help=False)
-connector_app = typer.Typer(help="Add connectors to providers in your overlay (providers.toml).", no_args_is_help=True)
+providers_app = typer.Typer(cls=usage.Group, help="Show the registry's providers, connectors and scopes; add your own.", no_args_is_help=False)
+connector_app = typer.Typer(cls=usage.Group, help="Add connectors to providers in your overlay (providers.toml).", no_args_is_help=True)
 providers_app.add_typer(connector_app, name="connector")
-client_app = typer.Typer(help="Save a provider's OAuth client: id in config.toml, secret in the keyring.", no_args_is_help=True)
+client_app = typer.Typer(cls=usage.Group, help="Save a provider's OAuth client: id in config.toml, secret in the keyring.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 app.add_typer(client_app, name="client")
-connectors_app = typer.Typer(help="Change the connectors an authorization is for.", no_args_is_help=True)
+connectors_app = typer.Typer(cls=usage.Group, help="Change the connectors an authorization is for.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
 
 # Tests and the entry point may hand in a ready context (e.g. with fakes).
@@ -68,53 +71,76 @@ def _view(inactive: bool, all_: bool) -> str:
 
 INACTIVE = typer.Option(False, "--inactive", help="Show inactive (deactivated) authorizations instead.")
 ALL = typer.Option(False, "--all", help="Show active and inactive authorizations.")
-JSON = typer.Option(False, "--json", help="Print JSON (documented, versioned shape).")
+# `--json` of a listing takes an optional value: main.py rewrites it to `--json=` /
+# `--json=FIELDS` first (jsonfields.normalize).
+JSON = typer.Option(
+    None, "--json", metavar="[FIELDS]", help="Print JSON (versioned); FIELDS keeps only those, e.g. --json name,status."
+)
+JQ = typer.Option(None, "--jq", metavar="EXPR", help="Filter the JSON with a jq expression, e.g. '.authorizations[].name'.")
+JSON_FLAG = typer.Option(False, "--json", help="Print JSON (documented, versioned shape).")
 
 
-@app.command("list")
-def list_(typer_ctx: typer.Context, inactive: bool = INACTIVE, all_: bool = ALL, json: bool = JSON) -> None:
+@app.command("list", cls=usage.Command)
+def list_(
+    typer_ctx: typer.Context, inactive: bool = INACTIVE, all_: bool = ALL, json: Optional[str] = JSON, jq: Optional[str] = JQ
+) -> None:
     """List authorizations: provider, name, status, connectors.
 
-    Example: integray-auth list --inactive
+    \b
+    Examples:
+      integray-auth list --inactive
+      integray-auth list --json name,status
+      integray-auth list --jq '.authorizations[].name'
     """
-    run.run_list(_ctx(typer_ctx), _view(inactive, all_), json)
+    view = _view(inactive, all_)
+    run.run_list(_ctx(typer_ctx), view, jsonfields.request("list", json, jq))
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def search(
     typer_ctx: typer.Context,
     query: str = typer.Argument(..., metavar="QUERY", help="Text to look for in names, providers, connectors and scopes."),
     inactive: bool = INACTIVE,
     all_: bool = ALL,
-    json: bool = JSON,
+    json: Optional[str] = JSON,
+    jq: Optional[str] = JQ,
 ) -> None:
     """Find authorizations by name, provider, connector or scope.
 
-    Example: integray-auth search gmail
+    \b
+    Examples:
+      integray-auth search gmail
+      integray-auth search booking --all --json name,active
     """
-    run.run_search(_ctx(typer_ctx), query, _view(inactive, all_), json)
+    view = _view(inactive, all_)
+    run.run_search(_ctx(typer_ctx), query, view, jsonfields.request("search", json, jq))
 
 
 NO_PAGER = typer.Option(False, "--no-pager", help="Print straight to the terminal, not through PAGER (less -FRX).")
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def show(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
-    json: bool = JSON,
+    json: Optional[str] = JSON,
+    jq: Optional[str] = JQ,
     no_pager: bool = NO_PAGER,
 ) -> None:
     """Show an authorization with its Scopes section.
 
-    Example: integray-auth show "Reservanto Prague"
+    \b
+    Examples:
+      integray-auth show "Reservanto Prague"
+      integray-auth show Gmail --json status,scopes
     """
     from .pager import paged
 
+    as_json = jsonfields.request("show", json, jq)
     ctx = _ctx(typer_ctx)
     details = manage.describe(ctx, name)
-    with paged(ctx, enabled=not (no_pager or json)):
-        output.print_details(ctx, details, json)
+    with paged(ctx, enabled=not (no_pager or as_json)):
+        output.print_details(ctx, details, as_json)
 
 
 FLOW_OPTIONS = {
@@ -140,7 +166,7 @@ FLOW_OPTIONS = {
 }
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def add(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="A name for the authorization, unique."),
@@ -163,13 +189,12 @@ def add(
 ) -> None:
     """Add an authorization, then authorize it in the browser (or, with --client-credentials, as a machine).
 
-    Example: integray-auth add "Reservanto Prague" -p reservanto -c list-locations -c create-class-booking
-
-    Example: integray-auth add "Outlook Contoso" -p microsoft -c outlook-read-mail --param tenant=contoso.onmicrosoft.com
-
-    Example: integray-auth add "Nightly export" -p acme -c export --client-credentials
-
-    Example: integray-auth add "GitHub over SSH" -p github -c list-repositories --device
+    \b
+    Examples:
+      integray-auth add "Reservanto Prague" -p reservanto -c list-locations -c create-class-booking
+      integray-auth add "Outlook Contoso" -p microsoft -c outlook-read-mail --param tenant=contoso.onmicrosoft.com
+      integray-auth add "Nightly export" -p acme -c export --client-credentials
+      integray-auth add "GitHub over SSH" -p github -c list-repositories --device
     """
     from . import prompts
 
@@ -214,7 +239,7 @@ def add(
     _authorize(ctx, authorization, new=True, **flow)
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def authorize(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
@@ -229,7 +254,9 @@ def authorize(
 ) -> None:
     """Authorize (again) an existing authorization in the browser (or, with --client-credentials, as a machine).
 
-    Example: integray-auth authorize "Reservanto Prague"
+    \b
+    Example:
+      integray-auth authorize "Reservanto Prague"
     """
     ctx = _ctx(typer_ctx)
     ctx.no_input = no_input
@@ -308,7 +335,7 @@ MIN_VALID = typer.Option(
 FORCE_REFRESH = typer.Option(False, "--force-refresh", help="Renew the token now, whatever its expiry.")
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def token(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
@@ -321,12 +348,14 @@ def token(
 ) -> None:
     """Print a valid access token (refreshed when expired) for scripts; never prompts.
 
-    Example: curl -H "Authorization: Bearer $(integray-auth token Gmail --min-valid 300)" ...
+    \b
+    Example:
+      curl -H "Authorization: Bearer $(integray-auth token Gmail --min-valid 300)" ...
     """
     run.run_token(_ctx(typer_ctx), name, min_valid, force_refresh, format.value)
 
 
-@app.command("exec", context_settings={"ignore_unknown_options": True})
+@app.command("exec", cls=usage.Command, context_settings={"ignore_unknown_options": True})
 def exec_(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
@@ -340,14 +369,16 @@ def exec_(
     The token is renewed first when due; CMD's exit code becomes ours. CMD gets
     none of the client secrets (INTEGRAY_AUTH_*_CLIENT_SECRET).
 
-    Example: integray-auth exec Gmail -- sh -c 'curl -H "Authorization: Bearer $INTEGRAY_AUTH_TOKEN" https://...'
+    \b
+    Example:
+      integray-auth exec Gmail -- sh -c 'curl -H "Authorization: Bearer $INTEGRAY_AUTH_TOKEN" https://...'
     """
     from ..usecases.run_with_token import run_with_token
 
     raise typer.Exit(run_with_token(_ctx(typer_ctx), name, command, env_var, min_valid, force_refresh))
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def status(
     typer_ctx: typer.Context,
     names: Optional[List[str]] = typer.Argument(None, metavar="[NAME...]", help="Names or ids; default: every active one."),
@@ -361,14 +392,16 @@ def status(
     Exit code 0 when every one is usable, 12 when any needs you (authorize it),
     13 when a named one is deactivated, else that of the first failed check.
 
-    Example: integray-auth status --check || alert "integray-auth needs you"
+    \b
+    Example:
+      integray-auth status --check || alert "integray-auth needs you"
     """
     code = run.run_status(_ctx(typer_ctx), list(names or []), check, json)
     if code:
         raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def refresh(
     typer_ctx: typer.Context,
     name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="Name or id; or --all."),
@@ -377,13 +410,15 @@ def refresh(
         None, "--expiring-within", metavar="DURATION",
         help="Only those expiring within this long: 90s, 15m, 2h, 1d (--all's default: 60s).",
     ),
-    json: bool = JSON,
+    json: bool = JSON_FLAG,
 ) -> None:
     """Renew access tokens ahead of expiry, for cron or a systemd timer; never prompts.
 
     Exit code 12 when any authorization needs you (authorize it), else that of the first failure.
 
-    Example: integray-auth refresh --all --expiring-within 15m
+    \b
+    Example:
+      integray-auth refresh --all --expiring-within 15m
     """
     from ..usecases import keepalive
 
@@ -403,7 +438,7 @@ def refresh(
         raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def rename(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
@@ -411,7 +446,9 @@ def rename(
 ) -> None:
     """Give an authorization another name; its tokens and connectors stay.
 
-    Example: integray-auth rename "Gmail" "Gmail Sales"
+    \b
+    Example:
+      integray-auth rename "Gmail" "Gmail Sales"
     """
     from ..usecases.connectors import rename as rename_authorization
 
@@ -423,7 +460,7 @@ def rename(
 CONNECTOR_WORDS = typer.Argument(..., metavar="CONNECTOR...", help="Connector ids or display names.")
 
 
-@connectors_app.command("add")
+@connectors_app.command("add", cls=usage.Command)
 def connectors_add(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
@@ -431,7 +468,9 @@ def connectors_add(
 ) -> None:
     """Add connectors; then authorize to grant the scopes they need.
 
-    Example: integray-auth connectors add Gmail gmail-send
+    \b
+    Example:
+      integray-auth connectors add Gmail gmail-send
     """
     from ..usecases.connectors import add_connectors
 
@@ -450,7 +489,7 @@ def connectors_add(
         ctx.stderr.write(f"Authorize it with: {manage.command_hint('authorize', done)}\n")
 
 
-@connectors_app.command("remove")
+@connectors_app.command("remove", cls=usage.Command)
 def connectors_remove(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
@@ -458,7 +497,9 @@ def connectors_remove(
 ) -> None:
     """Remove connectors; the scopes no other connector needs are no longer requested.
 
-    Example: integray-auth connectors remove Gmail gmail-send
+    \b
+    Example:
+      integray-auth connectors remove Gmail gmail-send
     """
     from ..usecases.connectors import remove_connectors
 
@@ -483,7 +524,7 @@ def connectors_remove(
         )
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def deactivate(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
@@ -495,7 +536,9 @@ def deactivate(
 
     Plain deactivate keeps its tokens; --revoke revokes the grant (RFC 7009) and deletes them.
 
-    Example: integray-auth deactivate "Reservanto Prague" --revoke
+    \b
+    Example:
+      integray-auth deactivate "Reservanto Prague" --revoke
     """
     ctx = _ctx(typer_ctx)
     if revoke:
@@ -514,18 +557,20 @@ def deactivate(
     )
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def activate(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
     """Move an inactive authorization back to the active view.
 
-    Example: integray-auth activate "Reservanto Prague"
+    \b
+    Example:
+      integray-auth activate "Reservanto Prague"
     """
     ctx = _ctx(typer_ctx)
     done = manage.set_active(ctx, name, active=True)
     ctx.stderr.write(f"Activated {quoted(done.name)}.\n")
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def remove(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
@@ -536,7 +581,9 @@ def remove(
 
     Revocation (RFC 7009) is best effort and only where the provider has an endpoint.
 
-    Example: integray-auth remove "Old Gmail" --yes
+    \b
+    Example:
+      integray-auth remove "Old Gmail" --yes
     """
     from . import prompts
 
@@ -555,35 +602,43 @@ def remove(
 
 
 @providers_app.callback(invoke_without_command=True)
-def providers(typer_ctx: typer.Context, json: bool = JSON) -> None:
+def providers(typer_ctx: typer.Context, json: Optional[str] = JSON, jq: Optional[str] = JQ) -> None:
     """List the registry's providers.
 
-    Example: integray-auth providers
+    \b
+    Examples:
+      integray-auth providers
+      integray-auth providers --json id,name
     """
     if typer_ctx.invoked_subcommand is None:
-        output.print_providers(_ctx(typer_ctx), json)
+        output.print_providers(_ctx(typer_ctx), jsonfields.request("providers", json, jq))
 
 
-@providers_app.command("show")
+@providers_app.command("show", cls=usage.Command)
 def providers_show(
     typer_ctx: typer.Context,
     provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
-    json: bool = JSON,
+    json: Optional[str] = JSON,
+    jq: Optional[str] = JQ,
     no_pager: bool = NO_PAGER,
 ) -> None:
     """Show a provider's endpoints, connectors and scopes.
 
-    Example: integray-auth providers show reservanto
+    \b
+    Examples:
+      integray-auth providers show reservanto
+      integray-auth providers show google --jq '.provider.connectors[].id'
     """
     from .pager import paged
 
+    as_json = jsonfields.request("providers show", json, jq)
     ctx = _ctx(typer_ctx)
     found = manage.require_provider(ctx, provider)
-    with paged(ctx, enabled=not (no_pager or json)):
-        output.print_provider(ctx, found, json)
+    with paged(ctx, enabled=not (no_pager or as_json)):
+        output.print_provider(ctx, found, as_json)
 
 
-@providers_app.command("add")
+@providers_app.command("add", cls=usage.Command)
 def providers_add(
     typer_ctx: typer.Context,
     provider: str = typer.Argument(..., metavar="ID", help="An id for the new provider (lowercase letters, digits, '-')."),
@@ -594,7 +649,9 @@ def providers_add(
 ) -> None:
     """Add a provider to your overlay from its discovery document (RFC 8414, OpenID Connect).
 
-    Example: integray-auth providers add acme --issuer https://login.acme.example --client-id my-app
+    \b
+    Example:
+      integray-auth providers add acme --issuer https://login.acme.example --client-id my-app
     """
     from ..usecases.discovery import add_provider
 
@@ -609,7 +666,7 @@ def providers_add(
     )
 
 
-@connector_app.command("add")
+@connector_app.command("add", cls=usage.Command)
 def providers_connector_add(
     typer_ctx: typer.Context,
     provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
@@ -621,7 +678,9 @@ def providers_connector_add(
 ) -> None:
     """Add a connector to a provider, in your overlay (providers.toml).
 
-    Example: integray-auth providers connector add acme list-orders --scope orders:read
+    \b
+    Example:
+      integray-auth providers connector add acme list-orders --scope orders:read
     """
     from ..usecases.discovery import add_connector
 
@@ -635,7 +694,7 @@ def providers_connector_add(
         ctx.stderr.write(f"Note: new scopes {', '.join(added.new_scopes)} have no description yet; say what each permits in {added.file}.\n")
 
 
-@client_app.command("set")
+@client_app.command("set", cls=usage.Command)
 def client_set(
     typer_ctx: typer.Context,
     provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
@@ -650,9 +709,10 @@ def client_set(
 
     On a terminal it asks for what is not given (the secret hidden, only where the provider needs one).
 
-    Example: integray-auth client set google
-
-    Example: integray-auth client set acme --private-key-file ~/.config/acme/client-key.pem
+    \b
+    Examples:
+      integray-auth client set google
+      integray-auth client set acme --private-key-file ~/.config/acme/client-key.pem
     """
     from ..usecases.clients import store_private_key
     from .client_setup import set_client
@@ -669,11 +729,13 @@ def client_set(
     set_client(ctx, found, client_id, secret_stdin)
 
 
-@client_app.command("remove")
+@client_app.command("remove", cls=usage.Command)
 def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id.")) -> None:
     """Forget a provider's client secret and private key stored in the keyring.
 
-    Example: integray-auth client remove google
+    \b
+    Example:
+      integray-auth client remove google
     """
     from ..usecases.clients import remove_client_secret
 
@@ -683,14 +745,16 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
     ctx.stderr.write(f"Removed the client secret and private key for {escape(found.name)}.\n")
 
 
-@app.command()
+@app.command(cls=usage.Command)
 def doctor(
     typer_ctx: typer.Context,
     repair: bool = typer.Option(False, "--repair", help="Set a broken index aside and start a new one."),
 ) -> None:
     """Check the registry, the index and the keyring; --repair a broken index.
 
-    Example: integray-auth doctor --repair
+    \b
+    Example:
+      integray-auth doctor --repair
     """
     from ..usecases.doctor import run_doctor
 
@@ -701,3 +765,58 @@ def doctor(
         ctx.stderr.write(note + "\n")
     if report.exit_code:
         raise typer.Exit(report.exit_code)
+
+
+@app.command(cls=usage.Command)
+def completion(
+    typer_ctx: typer.Context,
+    shell: str = typer.Argument(..., metavar="SHELL", help="bash, zsh, fish or powershell."),
+) -> None:
+    """Print the shell completion script for bash, zsh, fish or powershell.
+
+    \b
+    Add the line for your shell to its profile:
+      bash  (~/.bashrc)                  eval "$(integray-auth completion bash)"
+      zsh   (~/.zshrc)                   eval "$(integray-auth completion zsh)"
+      fish  (~/.config/fish/config.fish) integray-auth completion fish | source
+      PowerShell ($PROFILE)              integray-auth completion powershell | Out-String | Invoke-Expression
+    """
+    from .. import completion as scripts
+
+    if shell not in scripts.SHELLS:
+        raise UsageError(
+            f"no completion for the shell {shell!r}{usage.did_you_mean(usage.close_matches(shell, scripts.SHELLS))}",
+            hint=f"Choose one of: {', '.join(scripts.SHELLS)}.",
+        )
+    _ctx(typer_ctx).stdout.write(scripts.SCRIPTS[shell])
+
+
+@app.command("help", cls=usage.Command)
+def help_(
+    typer_ctx: typer.Context,
+    topic: Optional[str] = typer.Argument(None, metavar="[TOPIC]", help="environment, exit-codes, or a command."),
+) -> None:
+    """Show a help topic (environment, exit-codes) or a command's help.
+
+    \b
+    Examples:
+      integray-auth help exit-codes
+      integray-auth help environment
+      integray-auth help add
+    """
+    root = typer_ctx.find_root()
+    out = _ctx(typer_ctx).stdout
+    if topic is None:
+        out.write(root.get_help() + "\n")
+        return
+    if topic in helptopics.TOPICS:
+        out.write(helptopics.TOPICS[topic][1]())
+        return
+    command = root.command.get_command(root, topic)
+    if command is None or command.hidden:
+        choices = [*helptopics.TOPICS, *root.command.list_commands(root)]
+        raise UsageError(
+            f"no help topic or command {topic!r}{usage.did_you_mean(usage.close_matches(topic, choices))}",
+            hint=f"Topics: {', '.join(helptopics.TOPICS)}; commands: integray-auth --help.",
+        )
+    out.write(typer.Context(command, info_name=topic, parent=root).get_help() + "\n")

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from .. import output
 from ..context import AppContext
+from ..jsonfields import JsonOutput
 from ..usecases import manage
 
 
-def run_list(ctx: AppContext, view: str, as_json: bool) -> None:
+def run_list(ctx: AppContext, view: str, as_json: JsonOutput | None) -> None:
     output.print_authorizations(ctx, manage.list_authorizations(ctx, view), view, as_json)
 
 
-def run_search(ctx: AppContext, query: str, view: str, as_json: bool) -> None:
+def run_search(ctx: AppContext, query: str, view: str, as_json: JsonOutput | None) -> None:
     output.print_authorizations(ctx, manage.search_authorizations(ctx, query, view), view, as_json)
 
 

@@ -1,0 +1,61 @@
+"""`integray-auth help TOPIC`: text made from one table each, the same tables
+the README's "Exit codes" and "Environment variables" sections show (a test
+keeps them equal). Stdlib only; cells are Markdown, shown without backticks."""
+
+from __future__ import annotations
+
+from .errors import EXIT_CODE_MEANINGS
+
+# (variable, effect): the README's "Environment variables" table.
+ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    ("`INTEGRAY_AUTH_HOME`", "one folder for every file integray-auth reads or writes (index, config, overlay, insecure token file)"),
+    ("`INTEGRAY_AUTH_REGISTRY`", "a providers.toml overlay (like `--registry`)"),
+    ("`INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID`, `..._CLIENT_SECRET`", "OAuth client credentials for that provider"),
+    ("`INTEGRAY_AUTH_DEBUG`", "show the traceback of an unexpected error"),
+    ("`BROWSER`", "the browser command Python's `webbrowser` runs"),
+    ("`PYTHON_KEYRING_BACKEND`", "pick a keyring backend (keyring's own variable)"),
+    ("`NO_COLOR`", "no bold headers on a terminal"),
+    ("`REQUESTS_CA_BUNDLE`", "a CA bundle for TLS (e.g. behind an intercepting proxy)"),
+)
+
+
+def _plain(cell: str) -> str:
+    return cell.replace("`", "").replace("\\|", "|")
+
+
+def exit_codes() -> str:
+    rows = [(str(int(code)), _plain(meaning)) for code, meaning in EXIT_CODE_MEANINGS.items()]
+    width = max(len(code) for code, _ in rows)
+    lines = ["Exit codes of integray-auth:", ""]
+    lines += [f"  {code:>{width}}  {meaning}" for code, meaning in rows]
+    lines += ["", "Errors are one line on stderr: what is wrong, then what to run next."]
+    return "\n".join(lines) + "\n"
+
+
+def environment() -> str:
+    rows = [(_plain(name), _plain(effect)) for name, effect in ENVIRONMENT]
+    lines = ["Environment variables integray-auth reads:", ""]
+    for name, effect in rows:
+        lines += [f"  {name}", f"      {effect}"]
+    return "\n".join(lines) + "\n"
+
+
+# topic -> (one line for `help` listings, the function that writes the text)
+TOPICS = {
+    "environment": ("environment variables integray-auth reads", environment),
+    "exit-codes": ("what each exit code means", exit_codes),
+}
+
+
+def epilog() -> str:
+    """The end of `integray-auth --help`: the exit codes, and where to read more.
+
+    Click rewraps paragraphs; the `\\b` line keeps the command lines intact."""
+    codes = ", ".join(f"{int(code)} {code.name.lower().replace('_', ' ')}" for code in EXIT_CODE_MEANINGS)
+    return (
+        f"Exit codes: {codes}.\n\n"
+        "\b\nMore help:\n"
+        "  integray-auth help exit-codes    what each exit code means\n"
+        "  integray-auth help environment   the environment variables\n"
+        "  integray-auth completion bash    shell completion (also zsh, fish, powershell)"
+    )
