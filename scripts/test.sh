@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver)
+# zsh and fish: the completion tests load their scripts in the real shells.
+packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver zsh fish)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${packages[@]}"; do

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from integray_auth import jsonfields
 from integray_auth import main as entry
 from integray_auth.secret_store import ChunkedTokens
 from integray_auth.tokens import TokenSet
@@ -42,9 +43,18 @@ def saved(make_ctx, home):
 
 
 def typer_form(args: list[str]) -> list[str]:
-    """The same command with `--` before the positionals: Typer parses it, the fast path declines it."""
-    options = [a for a in args[1:] if a.startswith("-")]
-    positionals = [a for a in args[1:] if not a.startswith("-")]
+    """The same command with `--` before the positionals: Typer parses it, the fast path declines it.
+
+    `--json FIELDS` and `--jq EXPR` keep their values, as main.py reads them (jsonfields.normalize)."""
+    words = iter(jsonfields.normalize(args)[1:])
+    options, positionals = [], []
+    for word in words:
+        if word == "--jq":
+            options += [word, next(words)]
+        elif word.startswith("-"):
+            options.append(word)
+        else:
+            positionals.append(word)
     return [args[0], *options, "--", *positionals]
 
 
@@ -69,6 +79,18 @@ PARITY = [
     ["search", "gone"],
     ["search", "nothing-like-this"],  # exit 7
     ["search", "gmail", "--inactive", "--json"],  # exit 7
+    # --json FIELDS: a value when it reads as a field list, or when no positional can take it.
+    ["list", "--json", "name,status"],
+    ["list", "--json", "name"],
+    ["list", "--all", "--json=active,name,id"],
+    ["list", "--json", "name", "--json", "status"],  # the last one wins, as in Click
+    ["search", "--json", "reservanto"],  # not a field: still the query
+    ["search", "--json", "name,active", "reservanto", "--all"],
+    ["search", "reservanto", "--json", "name"],
+    ["list", "--jq", ".authorizations[].name"],
+    ["list", "--all", "--json", "name,active", "--jq", ".authorizations[] | select(.active | not) | .name"],
+    ["search", "PRAGUE", "--jq=.view"],
+    ["search", "nothing-like-this", "--json", "name"],  # exit 7
 ]
 
 
@@ -92,6 +114,27 @@ def test_parity_holds_for_errors_of_the_index(capsys, home):
 
     assert fast == typer
     assert fast[0] == 4 and fast[1] == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["list", "--json", "nmae"], "unknown JSON field 'nmae' for 'list'. Available fields: id, name, provider,"),
+        (["search", "x", "--json", "name,bogus,worse"], "unknown JSON fields 'bogus', 'worse' for 'search'"),
+        (["list", "--jq", ".authorizations["], "--jq '.authorizations[' is not a valid jq expression: syntax error"),
+        (["list", "--jq", ".view[]"], "--jq '.view[]' failed: Cannot iterate over string"),
+        (["list", "--jq", " "], "--jq needs an expression"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
+)
+def test_json_usage_errors_are_the_same_on_both_paths(capsys, saved, args, fragment):
+    fast = run_in_process(capsys, args)
+    typer = run_in_process(capsys, typer_form(args))
+
+    assert fast == typer
+    code, out, err = fast
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("integray-auth: ") and fragment in err, err
 
 
 def test_the_fast_path_hands_what_it_does_not_know_to_typer(capsys, saved):
@@ -144,6 +187,9 @@ def probe(args: list[str], watched) -> tuple[int, list[str], str]:
         (["search", "reservanto"], 0),
         (["search", "reservanto", "--json"], 0),
         (["search", "nothing-like-this"], 7),
+        (["list", "--json", "name,status"], 0),
+        (["list", "--jq", ".authorizations[].name"], 0),
+        (["list", "--json", "nmae"], 2),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else f"exit {value}",
 )
@@ -152,6 +198,7 @@ def test_list_and_search_import_none_of_the_heavy_libraries(saved, args, code):
 
     assert result[:2] == (code, [])
     assert code != 0 or result[2]
+    assert ("jq" in probe(args, ("jq",))[1]) == ("--jq" in args)  # jq is imported only for --jq
 
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--all", "--json"], ["search", "reservanto"]], ids=" ".join)

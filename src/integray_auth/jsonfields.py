@@ -95,12 +95,10 @@ def normalize(args: list[str]) -> list[str]:
     if i >= n:
         return args
     command, i = args[i], i + 1
-    if command == "providers":
-        following = next((a for a in args[i:] if not a.startswith("-")), None)
-        if following == "show":
-            command, i = "providers show", args.index("show", i) + 1
-        elif following is not None:
+    if command == "providers" and i < n and not args[i].startswith("-"):
+        if args[i] != "show":
             return args  # `providers add`, `providers connector add`: no listing
+        command, i = "providers show", i + 1
     if command not in COMMANDS:
         return args
     table, wanted = COMMANDS[command]

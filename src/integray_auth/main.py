@@ -221,7 +221,7 @@ def _run_typer(args: list[str]) -> int:
         if usage.is_no_args_help(error):  # `integray-auth client`: its help, exit 0
             sys.stdout.write(error.ctx.get_help() + "\n")
             return int(ExitCode.OK)
-        raise usage.from_click(error) from None
+        raise usage.from_click(error, command, args) from None
     except usage.click.exceptions.ClickException as error:  # not a usage error, and rare
         raise IntegrayAuthError(" ".join(error.format_message().split())) from None
     except typer.Abort:

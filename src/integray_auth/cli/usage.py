@@ -60,10 +60,10 @@ class Group(typer.core.TyperGroup):
         return super().resolve_command(ctx, args)
 
 
-def from_click(error: Exception) -> UsageError:
+def from_click(error: Exception, root, args: list[str]) -> UsageError:
     """Click's usage error as ours: one line, the command's --help as the hint."""
     ctx = getattr(error, "ctx", None)
-    path = ctx.command_path if ctx is not None else "integray-auth"
+    path = ctx.command_path if ctx is not None else _command_path(root, args)
     hint = f"Run '{path} --help'."
     if isinstance(error, click.exceptions.NoSuchOption):
         options = []
@@ -77,6 +77,19 @@ def from_click(error: Exception) -> UsageError:
     if message[:1].isupper() and not message[1:2].isupper():
         message = message[0].lower() + message[1:]
     return UsageError(message, hint=hint)
+
+
+def _command_path(root, args: list[str]) -> str:
+    """The command the words name, for errors Click raises without a context."""
+    path, command = ["integray-auth"], root
+    for word in args:
+        if word == "--":
+            break
+        sub = getattr(command, "commands", {}).get(word) if not word.startswith("-") else None
+        if sub is not None:
+            path.append(word)
+            command = sub
+    return " ".join(path)
 
 
 def is_no_args_help(error: Exception) -> bool:

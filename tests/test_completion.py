@@ -1,0 +1,303 @@
+"""Shell completion through the installed command: the scripts load in the real
+shells, bash completes an authorization name with a space in it (driven both
+through its completion function and on a real pty), and the answers come from
+the stdlib-only fast path."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from integray_auth import completion
+from integray_auth.cli.app import app
+from integray_auth.errors import ExitCode
+from integray_auth.usecases import manage
+from tests.conftest import assert_error_line
+from tests.support.plugin import require
+from tests.test_fast_path import HEAVY, SLOW_STDLIB, probe
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def saved(make_ctx):
+    """Names with a space, a quote and a colon, one of them inactive."""
+    ctx = make_ctx()
+    for name in ("Reservanto Prague", "Reservanto Brno", "Gmail", "Bob's: mail"):
+        manage.save_new(ctx, manage.new_authorization(ctx, name, "reservanto", ["list-locations"]))
+    manage.set_active(ctx, "Reservanto Brno", active=False)
+
+
+def shell_env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TERM": "dumb"}
+
+
+def bash_complete(line: str) -> list[str]:
+    """COMPREPLY after Tab at the end of `line`, from the script `completion bash`
+    prints, loaded in a real (non-interactive) bash with COMP_* set as readline does."""
+    require("bash", "bash is needed to load the bash completion script")
+    driver = f"""
+        eval "$(integray-auth completion bash)"
+        complete -p integray-auth >&2
+        COMP_LINE={shlex.quote(line)}
+        COMP_POINT=${{#COMP_LINE}}
+        # bash splits COMP_WORDS at spaces and at COMP_WORDBREAKS (=, :) outside quotes.
+        read -r -a COMP_WORDS <<< {shlex.quote(_readline_words(line))}
+        [[ $COMP_LINE == *' ' ]] && COMP_WORDS+=("")
+        COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+        _integray_auth
+        printf '%s\\n' "${{COMPREPLY[@]}}"
+    """
+    done = subprocess.run(["bash", "-c", driver], capture_output=True, text=True, env=shell_env(), timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "complete -F _integray_auth integray-auth" in done.stderr
+    return [reply for reply in done.stdout.split("\n") if reply]
+
+
+def _readline_words(line: str) -> str:
+    """The words as bash splits them for COMP_WORDS: at spaces, and around '=' and ':'
+    outside quotes; space-separated for `read -a` (the lines below have no space in quotes
+    before the last word)."""
+    out, quote, escaped = [], None, False
+    for ch in line:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\" and quote != "'":
+            out.append(ch)
+            escaped = True
+        elif quote:
+            out.append(ch)
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            out.append(ch)
+            quote = ch
+        elif ch in "=:":
+            out.append(f" {ch} ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_bash_completes_a_name_with_a_space_escaped(saved):
+    assert bash_complete("integray-auth show Res") == ["Reservanto\\ Prague", "Reservanto\\ Brno"]
+    assert bash_complete("integray-auth show gm") == ["Gmail"]  # names match case-insensitively
+
+
+def test_bash_completes_inside_an_open_quote_without_escaping(saved):
+    assert bash_complete("integray-auth show 'Reservanto P") == ["Reservanto Prague"]
+    assert bash_complete('integray-auth token "Bob') == ["Bob's: mail"]
+
+
+def test_bash_completes_a_name_with_a_colon_after_the_word_break(saved):
+    # readline replaces only what follows ':' (a COMP_WORDBREAKS character).
+    assert bash_complete("integray-auth show Bob\\'s:") == ["\\ mail"]
+
+
+def test_activate_offers_the_inactive_and_deactivate_the_active(saved):
+    assert bash_complete("integray-auth activate ") == ["Reservanto\\ Brno"]
+    assert "Reservanto\\ Brno" not in bash_complete("integray-auth deactivate ")
+    assert len(bash_complete("integray-auth remove ")) == 4
+
+
+def test_bash_completes_commands_subcommands_and_options():
+    assert bash_complete("integray-auth sh") == ["show"]
+    assert bash_complete("integray-auth providers ") == ["show"]
+    assert bash_complete("integray-auth client ") == ["set", "remove"]
+    assert bash_complete("integray-auth list --") == ["--inactive", "--all", "--json", "--jq", "--help"]
+    assert bash_complete("integray-auth completion ") == ["bash", "zsh", "fish", "powershell"]
+    assert bash_complete("integray-auth help exit") == ["exit-codes"]
+    assert "__complete" not in bash_complete("integray-auth ")
+
+
+def test_options_already_given_are_not_offered_again_unless_repeatable():
+    offered = bash_complete("integray-auth add X --no-browser -c list-locations --")
+
+    assert "--no-browser" not in offered
+    assert {"--connector", "--provider", "--param"} <= set(offered)
+
+
+def test_bash_completes_provider_ids_and_the_chosen_providers_connectors():
+    assert bash_complete("integray-auth add X -p reserv") == ["reservanto"]
+    assert "google" in bash_complete("integray-auth providers show ")
+    connectors = bash_complete("integray-auth add X -p reservanto -c list-")
+    assert {"list-locations", "list-segments"} <= set(connectors)
+    assert all(c.startswith("list-") for c in connectors)
+    assert bash_complete("integray-auth add X -c ") == []  # no provider yet: nothing to guess
+    assert bash_complete("integray-auth add X --provider=google -c gmail-s") == ["gmail-send-message"]
+
+
+def test_bash_completes_template_parameters_without_a_space_after():
+    assert bash_complete("integray-auth add X -p microsoft --param ") == ["tenant="]
+
+
+def test_bash_completes_json_fields_one_after_another():
+    assert bash_complete("integray-auth list --json na") == ["name"]
+    assert bash_complete("integray-auth list --json name,stat") == ["name,status"]
+    # After '=' (a word break) readline replaces only the field list.
+    assert bash_complete("integray-auth list --json=name,stat") == ["name,status"]
+    assert "scopes" in bash_complete("integray-auth show X --json ")
+    assert "token_url" in bash_complete("integray-auth providers --json tok")
+
+
+def test_a_path_option_falls_back_to_the_shells_file_completion(tmp_path):
+    assert bash_complete("integray-auth --registry ") == []
+    assert subprocess.run(
+        [str(BIN / "integray-auth"), "__complete", "bash", "integray-auth --registry ", ""], capture_output=True, text=True
+    ).stdout == ":files\n"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")
+def test_tab_in_an_interactive_bash_completes_a_name_that_then_runs(saved):
+    """A person's bash on a pty: Tab puts 'Reservanto\\ Prague' on the line, Enter runs it."""
+    require("bash", "bash is needed to load the bash completion script")
+    import pty
+
+    controller, terminal = pty.openpty()
+    rc = Path(os.environ["INTEGRAY_AUTH_HOME"]).parent / "bashrc"
+    rc.write_text('PS1="ready$ "\neval "$(integray-auth completion bash)"\n')
+    shell = subprocess.Popen(
+        ["bash", "--noprofile", "--rcfile", str(rc), "-i"],
+        stdin=terminal, stdout=terminal, stderr=terminal, env=shell_env(), close_fds=True, start_new_session=True,
+    )  # fmt: skip
+    os.close(terminal)
+    seen = ""
+
+    def read_until(text: str, timeout: float = 20) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while text not in seen:
+            ready, _, _ = select.select([controller], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"{text!r} never appeared; so far:\n{seen}")
+            seen += os.read(controller, 4096).decode("utf-8", "replace")
+
+    try:
+        read_until("ready$ ")
+        os.write(controller, b"integray-auth show Reservanto\\ P\t")
+        read_until("Prague")
+        os.write(controller, b"--json name\n")
+        read_until('"name": "Reservanto Prague"')
+        os.write(controller, b"exit\n")
+        shell.wait(timeout=20)
+    finally:
+        os.close(controller)
+        if shell.poll() is None:
+            shell.kill()
+    assert "integray-auth show Reservanto\\ Prague " in seen
+
+
+def test_zsh_loads_its_script_and_registers_the_function():
+    require("zsh", "zsh is needed to load the zsh completion script (apt: zsh)")
+    done = subprocess.run(
+        ["zsh", "-f", "-c", 'eval "$(integray-auth completion zsh)" && print -r -- ${_comps[integray-auth]}'],
+        capture_output=True, text=True, env={**shell_env(), "HOME": os.environ["INTEGRAY_AUTH_HOME"]}, timeout=30,
+    )  # fmt: skip
+
+    assert (done.returncode, done.stdout.strip()) == (0, "_integray_auth"), done.stderr
+
+
+def test_fish_completes_names_connectors_and_commands(saved, tmp_path):
+    require("fish", "fish is needed to load the fish completion script (apt: fish)")
+    script = tmp_path / "complete.fish"
+    script.write_text(
+        "integray-auth completion fish | source\n"
+        'complete -C "integray-auth show Res"; echo ---\n'
+        "complete -C \"integray-auth show 'Bob\"; echo ---\n"
+        'complete -C "integray-auth add x -p reservanto -c list-l"\n'
+    )
+    done = subprocess.run(["fish", "--no-config", str(script)], capture_output=True, text=True, env=shell_env(), timeout=30)
+
+    assert done.returncode == 0, done.stderr
+    names, quoted, connectors = done.stdout.split("---\n")
+    assert sorted(names.splitlines()) == ["Reservanto Brno", "Reservanto Prague"]
+    assert quoted.splitlines() == ["Bob's: mail"]
+    assert connectors.splitlines() == ["list-locations\tList Locations"]
+
+
+def test_the_powershell_script_registers_a_native_completer(cli):
+    script = cli("completion", "powershell").stdout
+
+    assert "Register-ArgumentCompleter -Native -CommandName 'integray-auth'" in script
+    assert "integray-auth __complete powershell" in script
+    done = subprocess.run(
+        [str(BIN / "integray-auth"), "__complete", "powershell", "integray-auth show Res"], capture_output=True, text=True
+    )
+    assert done.stdout == ""  # nothing saved in this test: no names, no error
+
+
+def test_powershell_answers_are_quoted_for_powershell(saved):
+    done = subprocess.run(
+        [str(BIN / "integray-auth"), "__complete", "powershell", "integray-auth show Bo"], capture_output=True, text=True
+    )
+
+    assert done.stdout == "'Bob''s: mail'\n"
+
+
+def test_completion_scripts_exit_0_and_an_unknown_shell_is_a_usage_error(cli):
+    for shell in completion.SHELLS:
+        result = cli("completion", shell)
+        assert (result.code, result.stderr) == (0, ""), shell
+        assert "__complete " + shell in result.stdout
+
+    assert_error_line(cli("completion", "bsh"), ExitCode.USAGE, "no completion for the shell 'bsh'; did you mean 'bash'?")
+
+
+def test_a_broken_index_gives_no_names_and_no_noise(cli, home):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "index.json").write_text("{broken")
+
+    result = cli("__complete", "bash", "integray-auth show ", "")
+
+    assert (result.code, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_completion_requests_import_none_of_the_heavy_libraries(saved):
+    warm = probe(["list"], ())  # the registry cache, as after any earlier command
+    assert warm[0] == 0
+
+    for line in ("integray-auth show Res", "integray-auth add X -p reservanto -c ", "integray-auth li"):
+        code, imported, out = probe(["__complete", "bash", line, line.rsplit(" ", 1)[-1]], HEAVY + SLOW_STDLIB)
+        assert (code, imported) == (0, []), line
+        assert out, line
+
+
+def _typer_tree():
+    import typer.main
+
+    return typer.main.get_command(app)
+
+
+def _options(command) -> dict[str, bool]:
+    """Each option name of a Click command -> whether it takes a value."""
+    found = {"-h": False, "--help": False}  # added by Click per context (help_option_names)
+    for param in command.params:
+        if getattr(param, "param_type_name", "") != "option":
+            continue
+        for name in [*param.opts, *param.secondary_opts]:
+            found[name] = not param.is_flag
+    return found
+
+
+def test_the_completion_grammar_matches_the_typer_commands():
+    """The fast path cannot import Typer, so it has its own table; it must not drift."""
+
+    def compare(click_command, grammar, path):
+        assert {n: k is not None for n, k in grammar.options.items()} == _options(click_command), path
+        arguments = [p for p in click_command.params if getattr(p, "param_type_name", "") == "argument"]
+        assert len(arguments) == len(grammar.arguments), path
+        commands = getattr(click_command, "commands", {})
+        visible = {name for name, c in commands.items() if not c.hidden}
+        assert visible == set(grammar.subcommands), path
+        for name in visible:
+            compare(commands[name], grammar.subcommands[name], f"{path} {name}")
+
+    compare(_typer_tree(), completion.GRAMMAR, "integray-auth")
