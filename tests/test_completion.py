@@ -155,44 +155,61 @@ def test_a_path_option_falls_back_to_the_shells_file_completion(tmp_path):
     ).stdout == ":files\n"
 
 
-@pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")
-def test_tab_in_an_interactive_bash_completes_a_name_that_then_runs(saved):
-    """A person's bash on a pty: Tab puts 'Reservanto\\ Prague' on the line, Enter runs it."""
-    require("bash", "bash is needed to load the bash completion script")
+def type_in_a_shell(argv: list[str], env: dict[str, str], steps: list[tuple[bytes, str]]) -> str:
+    """Run an interactive shell on a pty; for each step, type the bytes and wait for the text."""
     import pty
 
     controller, terminal = pty.openpty()
-    rc = Path(os.environ["INTEGRAY_AUTH_HOME"]).parent / "bashrc"
-    rc.write_text('PS1="ready$ "\neval "$(integray-auth completion bash)"\n')
-    shell = subprocess.Popen(
-        ["bash", "--noprofile", "--rcfile", str(rc), "-i"],
-        stdin=terminal, stdout=terminal, stderr=terminal, env=shell_env(), close_fds=True, start_new_session=True,
-    )  # fmt: skip
+    shell = subprocess.Popen(argv, stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True, start_new_session=True)
     os.close(terminal)
     seen = ""
-
-    def read_until(text: str, timeout: float = 20) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while text not in seen:
-            ready, _, _ = select.select([controller], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise AssertionError(f"{text!r} never appeared; so far:\n{seen}")
-            seen += os.read(controller, 4096).decode("utf-8", "replace")
-
     try:
-        read_until("ready$ ")
-        os.write(controller, b"integray-auth show Reservanto\\ P\t")
-        read_until("Prague")
-        os.write(controller, b"--json name\n")
-        read_until('"name": "Reservanto Prague"')
+        for typed, expected in steps:
+            os.write(controller, typed)
+            deadline = time.monotonic() + 20
+            while expected not in seen:
+                ready, _, _ = select.select([controller], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    raise AssertionError(f"{expected!r} never appeared; so far:\n{seen}")
+                seen += os.read(controller, 4096).decode("utf-8", "replace")
         os.write(controller, b"exit\n")
         shell.wait(timeout=20)
     finally:
         os.close(controller)
         if shell.poll() is None:
             shell.kill()
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")
+def test_tab_in_an_interactive_bash_completes_a_name_that_then_runs(saved):
+    """A person's bash on a pty: Tab puts 'Reservanto\\ Prague' on the line, Enter runs it."""
+    require("bash", "bash is needed to load the bash completion script")
+    rc = Path(os.environ["INTEGRAY_AUTH_HOME"]).parent / "bashrc"
+    rc.write_text('PS1="ready$ "\neval "$(integray-auth completion bash)"\n')
+
+    seen = type_in_a_shell(
+        ["bash", "--noprofile", "--rcfile", str(rc), "-i"],
+        shell_env(),
+        [(b"", "ready$ "), (b"integray-auth show Reservanto\\ P\t", "Prague"), (b"--json name\n", '"name": "Reservanto Prague"')],
+    )
+
     assert "integray-auth show Reservanto\\ Prague " in seen
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")
+def test_tab_in_an_interactive_zsh_completes_a_quoted_name(saved):
+    require("zsh", "zsh is needed to load the zsh completion script (apt: zsh)")
+    zdotdir = Path(os.environ["INTEGRAY_AUTH_HOME"]).parent / "zdot"
+    zdotdir.mkdir()
+    (zdotdir / ".zshrc").write_text('PS1="ready%% "\nautoload -Uz compinit && compinit -u\neval "$(integray-auth completion zsh)"\n')
+
+    # zsh closes the quote itself (and quotes the name's own "'"): the command gets the one name.
+    type_in_a_shell(
+        ["zsh", "-i"],
+        {**shell_env(), "ZDOTDIR": str(zdotdir), "TERM": "xterm"},
+        [(b"", "ready% "), (b"integray-auth show 'Bob\t", "mail'"), (b" --json name\n", '"name": "Bob\'s: mail"')],
+    )
 
 
 def test_zsh_loads_its_script_and_registers_the_function():

@@ -125,4 +125,3 @@ def test_the_readme_documents_the_topics_completion_and_json_fields():
     for text in ("integray-auth help exit-codes", "integray-auth help environment", 'eval "$(integray-auth completion bash)"',
                  "--json name,status", "--jq"):  # fmt: skip
         assert text in README, text
-    assert Path(REPO / "README.md").is_file()
