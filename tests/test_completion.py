@@ -110,7 +110,7 @@ def test_activate_offers_the_inactive_and_deactivate_the_active(saved):
 
 def test_bash_completes_commands_subcommands_and_options():
     assert bash_complete("integray-auth sh") == ["show"]
-    assert bash_complete("integray-auth providers ") == ["show"]
+    assert bash_complete("integray-auth providers ") == ["show", "add", "connector"]
     assert bash_complete("integray-auth client ") == ["set", "remove"]
     assert bash_complete("integray-auth list --") == ["--inactive", "--all", "--json", "--jq", "--help"]
     assert bash_complete("integray-auth completion ") == ["bash", "zsh", "fish", "powershell"]
@@ -133,6 +133,21 @@ def test_bash_completes_provider_ids_and_the_chosen_providers_connectors():
     assert all(c.startswith("list-") for c in connectors)
     assert bash_complete("integray-auth add X -c ") == []  # no provider yet: nothing to guess
     assert bash_complete("integray-auth add X --provider=google -c gmail-s") == ["gmail-send-message"]
+
+
+def test_connectors_add_offers_what_the_authorization_lacks_and_remove_what_it_has(saved):
+    added = bash_complete("integray-auth connectors add 'Reservanto Prague' ")
+    assert "list-locations" not in added and "list-segments" in added
+    assert "list-segments" not in bash_complete("integray-auth connectors add Gmail list-segments list-")
+    assert bash_complete("integray-auth connectors remove gmail ") == ["list-locations"]
+    assert bash_complete("integray-auth rename Gma") == ["Gmail"]
+    assert bash_complete("integray-auth rename Gmail ") == []  # the new name is the user's
+
+
+def test_providers_connector_add_offers_that_providers_scopes():
+    scopes = bash_complete("integray-auth providers connector add reservanto x --scope Booking")
+    assert "Booking_w" in scopes and all(scope.startswith("Booking") for scope in scopes)
+    assert bash_complete("integray-auth providers connector add ") == bash_complete("integray-auth providers show ")
 
 
 def test_bash_completes_template_parameters_without_a_space_after():

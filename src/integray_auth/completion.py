@@ -18,8 +18,9 @@ SHELLS = ("bash", "zsh", "fish", "powershell")
 
 # Value kinds: None (a flag), "text" (nothing to offer), "file", "provider",
 # "connector" (of the -p given earlier), "param" (NAME= of that provider),
-# "json" (field names), "authorization" / "active" / "inactive" (names),
-# "shell", "topic".
+# "scope" (of the provider named earlier), "json" (field names),
+# "authorization" / "active" / "inactive" (names), "connector+" / "connector-"
+# (connectors the named authorization lacks / has), "shell", "topic".
 _HELP = {"-h": None, "--help": None}
 _JSON = {"--json": "json", "--jq": "text"}
 _FLOW = {
@@ -29,13 +30,14 @@ _FLOW = {
 
 
 class _Command:
-    __slots__ = ("options", "arguments", "subcommands", "repeatable")
+    __slots__ = ("options", "arguments", "subcommands", "repeatable", "variadic")
 
-    def __init__(self, options=None, arguments=(), subcommands=None, repeatable=()) -> None:
+    def __init__(self, options=None, arguments=(), subcommands=None, repeatable=(), variadic=False) -> None:
         self.options: dict[str, str | None] = {**(options or {}), **_HELP}
         self.arguments: tuple[str, ...] = arguments
         self.subcommands: dict[str, _Command] = subcommands or {}
         self.repeatable: tuple[str, ...] = repeatable
+        self.variadic = variadic  # the last argument takes any number of words
 
 
 _VIEW = {"--inactive": None, "--all": None}
@@ -44,7 +46,7 @@ GRAMMAR = _Command(
     subcommands={
         "list": _Command({**_VIEW, **_JSON}),
         "search": _Command({**_VIEW, **_JSON}, ("text",)),
-        "show": _Command(_JSON, ("authorization",)),
+        "show": _Command({**_JSON, "--no-pager": None}, ("authorization",)),
         "add": _Command(
             {"--provider": "provider", "-p": "provider", "--connector": "connector", "-c": "connector",
              "--param": "param", "--no-authorize": None, **_FLOW},
@@ -53,14 +55,37 @@ GRAMMAR = _Command(
         ),  # fmt: skip
         "authorize": _Command(_FLOW, ("authorization",)),
         "token": _Command({}, ("authorization",)),
+        "refresh": _Command({"--all": None, "--expiring-within": "text", "--json": None}, ("authorization",)),
+        "rename": _Command({}, ("authorization", "text")),
+        "connectors": _Command(
+            subcommands={
+                "add": _Command({}, ("authorization", "connector+"), variadic=True),
+                "remove": _Command({}, ("authorization", "connector-"), variadic=True),
+            }
+        ),
         "deactivate": _Command({}, ("active",)),
         "activate": _Command({}, ("inactive",)),
         "remove": _Command({"--yes": None, "-y": None, "--no-revoke": None}, ("authorization",)),
         "doctor": _Command({"--repair": None}),
-        "providers": _Command(_JSON, subcommands={"show": _Command(_JSON, ("provider",))}),
+        "providers": _Command(
+            _JSON,
+            subcommands={
+                "show": _Command({**_JSON, "--no-pager": None}, ("provider",)),
+                "add": _Command({"--issuer": "text", "--name": "text", "--client-id": "text", "--force": None}, ("text",)),
+                "connector": _Command(
+                    subcommands={
+                        "add": _Command(
+                            {"--scope": "scope", "-s": "scope", "--name": "text", "--description": "text", "--force": None},
+                            ("provider", "text"),
+                            repeatable=("--scope", "-s"),
+                        )
+                    }
+                ),
+            },
+        ),
         "client": _Command(
             subcommands={
-                "set": _Command({"--secret-stdin": None}, ("provider",)),
+                "set": _Command({"--client-id": "text", "--secret-stdin": None}, ("provider",)),
                 "remove": _Command({}, ("provider",)),
             }
         ),
@@ -123,7 +148,7 @@ def candidates(words: list[str], environ=None) -> list[tuple[str, str]]:
     """(value, description) pairs for the last of `words` (the word being completed)."""
     *before, current = words or [""]
     command, path = GRAMMAR, []
-    provider = registry = None
+    provider = registry = authorization = None
     positionals: list[str] = []
     given: set[str] = set()
     pending: str | None = None  # the value kind the next word is for
@@ -154,6 +179,11 @@ def candidates(words: list[str], environ=None) -> list[tuple[str, str]]:
             command, given = command.subcommands[word], set()
             path.append(word)
             continue
+        kind = _argument(command, len(positionals))
+        if kind == "provider":
+            provider = word
+        elif kind in ("authorization", "active", "inactive"):
+            authorization = word
         positionals.append(word)
 
     def context():
@@ -163,12 +193,12 @@ def candidates(words: list[str], environ=None) -> list[tuple[str, str]]:
         return AppContext(Paths.from_environment(environ), environ=environ, registry_path=registry)
 
     if pending is not None:
-        return _values(pending, current, "", context, provider, path, environ)
+        return _values(pending, current, "", context, provider, path, environ, authorization)
     if current.startswith("-") and not options_done:
         name, eq, value = current.partition("=")
         if eq:
             kind = command.options.get(name)
-            return _values(kind, value, name + "=", context, provider, path, environ) if kind else []
+            return _values(kind, value, name + "=", context, provider, path, environ, authorization) if kind else []
         return [
             (option, "")
             for option in command.options
@@ -178,9 +208,16 @@ def candidates(words: list[str], environ=None) -> list[tuple[str, str]]:
         ]
     if not positionals and command.subcommands:
         return [(name, "") for name in command.subcommands if name.startswith(current) and not name.startswith("_")]
-    if len(positionals) < len(command.arguments):
-        return _values(command.arguments[len(positionals)], current, "", context, provider, path, environ)
-    return []
+    kind = _argument(command, len(positionals))
+    if kind is None:
+        return []
+    return _values(kind, current, "", context, provider, path, environ, authorization, positionals)
+
+
+def _argument(command: _Command, position: int) -> str | None:
+    if position < len(command.arguments):
+        return command.arguments[position]
+    return command.arguments[-1] if command.variadic and command.arguments else None
 
 
 def _index(environ):
@@ -191,7 +228,9 @@ def _index(environ):
     return Index(paths.index_file, paths.lock_file)
 
 
-def _values(kind, current: str, prefix: str, context, provider_id, path, environ) -> list[tuple[str, str]]:
+def _values(
+    kind, current: str, prefix: str, context, provider_id, path, environ, authorization=None, positionals=()
+) -> list[tuple[str, str]]:
     if kind == "file":
         return [(FILES, "")]
     if kind == "shell":
@@ -212,7 +251,26 @@ def _values(kind, current: str, prefix: str, context, provider_id, path, environ
         chosen = set(done.split(",")) if done else set()
         fields = [(prefix + head + field, "") for field in table[0] if field.startswith(last) and field not in chosen]
         return [(NOSPACE, ""), *fields] if fields else []
-    if kind in ("provider", "connector", "param"):
+    if kind in ("connector+", "connector-"):
+        if authorization is None:
+            return []
+        wanted = authorization.strip().casefold()
+        found = [(p, cids) for name, _, p, cids in _index(environ).summaries() if name.casefold() == wanted]
+        if not found:
+            return []
+        provider_id, present = found[0]
+        chosen = set(positionals[1:])
+        if kind == "connector-":
+            return [(c, "") for c in present if isinstance(c, str) and c.startswith(current) and c not in chosen]
+        provider = context().registry.get(provider_id) if isinstance(provider_id, str) else None
+        if provider is None:
+            return []
+        return [
+            (c.id, c.name)
+            for c in provider.connectors.values()
+            if c.id.startswith(current) and c.id not in present and c.id not in chosen
+        ]
+    if kind in ("provider", "connector", "param", "scope"):
         registry = context().registry
         if kind == "provider":
             return [(prefix + p.id, p.name) for p in registry.providers.values() if p.id.startswith(current)]
@@ -221,13 +279,15 @@ def _values(kind, current: str, prefix: str, context, provider_id, path, environ
             return []
         if kind == "connector":
             return [(prefix + c.id, c.name) for c in provider.connectors.values() if c.id.startswith(current)]
+        if kind == "scope":
+            return [(prefix + scope, "") for scope in provider.scopes if scope.startswith(current)]
         names = [(prefix + p.name + "=", p.description) for p in provider.parameters.values() if p.name.startswith(current)]
         return [(NOSPACE, ""), *names] if names else []
     if kind in ("authorization", "active", "inactive"):
         folded = current.casefold()
         return [
             (prefix + name, "")
-            for name, active in _index(environ).names()
+            for name, active, _, _ in _index(environ).summaries()
             if name.casefold().startswith(folded) and (kind == "authorization" or active == (kind == "active"))
         ]
     return []

@@ -34,20 +34,20 @@ class ExitCode(enum.IntEnum):
 # What each code means, for `integray-auth help exit-codes`, the `--help` epilog
 # and the README's "Exit codes" table (a test keeps the README equal to it).
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
-    ExitCode.OK: "success",
-    ExitCode.ERROR: "unexpected error (a one-line message; `INTEGRAY_AUTH_DEBUG=1` shows details)",
-    ExitCode.USAGE: "usage: bad or missing arguments, a value that must be asked for off a terminal, no client id",
-    ExitCode.REGISTRY: "the registry (bundled or overlay providers.toml, or config.toml) is invalid",
-    ExitCode.INDEX: "the index is corrupt, unreadable, locked by another process, or from a newer version",
-    ExitCode.NOT_FOUND: "unknown authorization, provider or connector (close matches are suggested)",
-    ExitCode.CONFLICT: "conflict: duplicate name, already active/inactive",
-    ExitCode.NO_MATCH: "`search` found nothing",
-    ExitCode.STORAGE: "the keyring (or the insecure token file) cannot be used",
-    ExitCode.AUTHORIZATION: "the provider refused: `access_denied`, `invalid_grant`, `invalid_client`, ...",
-    ExitCode.TIMEOUT: "the authorization was not completed in time",
-    ExitCode.NETWORK: "network: the provider is unreachable, TLS failed, a bad answer, or no callback port",
-    ExitCode.NOT_AUTHORIZED: "`token` for an authorization that is not (or no longer) authorized",
-    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+    ExitCode.OK: 'success',
+    ExitCode.ERROR: 'unexpected error (a one-line message; `INTEGRAY_AUTH_DEBUG=1` shows details)',
+    ExitCode.USAGE: 'usage: bad or missing arguments, a value that must be asked for off a terminal, no client id',
+    ExitCode.REGISTRY: 'the registry (bundled or overlay providers.toml, or config.toml) is invalid, or no longer names the endpoints an authorization is bound to (see "Endpoints an authorization is bound to")',
+    ExitCode.INDEX: 'the index is corrupt, unreadable, locked by another process, or from a newer version',
+    ExitCode.NOT_FOUND: 'unknown authorization, provider or connector (close matches are suggested)',
+    ExitCode.CONFLICT: 'conflict: duplicate name, already active/inactive, a provider or connector already in your overlay (or bundled)',
+    ExitCode.NO_MATCH: '`search` found nothing',
+    ExitCode.STORAGE: "the keyring (or the insecure token file) cannot be used, or an authorization's token lock cannot be had",
+    ExitCode.AUTHORIZATION: 'the provider refused: `access_denied`, `invalid_grant`, `invalid_client`, ...; or the one-time local URL was opened twice (see "What other local users can see")',
+    ExitCode.TIMEOUT: 'the authorization was not completed in time',
+    ExitCode.NETWORK: 'network: the provider is unreachable, TLS failed, too slow (`INTEGRAY_AUTH_HTTP_TIMEOUT`), a bad, oversized or non-Bearer answer, or no callback port',
+    ExitCode.NOT_AUTHORIZED: '`token` for an authorization that is not (or no longer) authorized; `refresh` when any authorization needs the user',
+    ExitCode.INTERRUPTED: 'interrupted (Ctrl-C)',
 }
 
 

@@ -8,14 +8,17 @@ from .errors import EXIT_CODE_MEANINGS
 
 # (variable, effect): the README's "Environment variables" table.
 ENVIRONMENT: tuple[tuple[str, str], ...] = (
-    ("`INTEGRAY_AUTH_HOME`", "one folder for every file integray-auth reads or writes (index, config, overlay, insecure token file)"),
-    ("`INTEGRAY_AUTH_REGISTRY`", "a providers.toml overlay (like `--registry`)"),
-    ("`INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID`, `..._CLIENT_SECRET`", "OAuth client credentials for that provider"),
-    ("`INTEGRAY_AUTH_DEBUG`", "show the traceback of an unexpected error"),
-    ("`BROWSER`", "the browser command Python's `webbrowser` runs"),
-    ("`PYTHON_KEYRING_BACKEND`", "pick a keyring backend (keyring's own variable)"),
-    ("`NO_COLOR`", "no bold headers on a terminal"),
-    ("`REQUESTS_CA_BUNDLE`", "a CA bundle for TLS (e.g. behind an intercepting proxy)"),
+    ('`INTEGRAY_AUTH_HOME`', 'one folder for every file integray-auth reads or writes (index, config, overlay, insecure token file)'),
+    ('`INTEGRAY_AUTH_REGISTRY`', 'a providers.toml overlay (like `--registry`)'),
+    ('`INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID`, `..._CLIENT_SECRET`', 'OAuth client credentials for that provider'),
+    ('`INTEGRAY_AUTH_DEBUG`', 'show the traceback of an unexpected error'),
+    ('`INTEGRAY_AUTH_HTTP_TIMEOUT`', "seconds one whole HTTP exchange with a provider may take (default 60, at most 3600); waiting for another process's token refresh lasts this plus 30 s"),
+    ('`BROWSER`', "the browser command Python's `webbrowser` runs (without the `INTEGRAY_AUTH_*` variables in its environment)"),
+    ('`PYTHON_KEYRING_BACKEND`', "pick a keyring backend (keyring's own variable)"),
+    ('`NO_COLOR`', 'no bold headers on a terminal'),
+    ('`PAGER`', 'the pager for `show` and `providers show` on a terminal (default `less -FRX`; empty: none); it runs without the `INTEGRAY_AUTH_*` variables, with `LESS=FRX` unless `LESS` is set'),
+    ('`COLUMNS`', "the width tables are fitted to (default: the terminal window's)"),
+    ('`REQUESTS_CA_BUNDLE`', 'a CA bundle for TLS (e.g. behind an intercepting proxy)'),
 )
 
 

@@ -80,14 +80,18 @@ class Index:
             # json and the checks below recurse; a file nested thousands deep is broken, not a crash.
             raise UnusableIndex(f"the index {self.path} is corrupt (nested too deeply)", hint=REPAIR_HINT) from None
 
-    def names(self) -> list[tuple[str, bool]]:
-        """(name, active) of each authorization, without building them: shell
-        completion asks on every Tab. An unusable index simply has none here."""
+    def summaries(self) -> list[tuple[str, bool, str, list]]:
+        """(name, active, provider, connector ids) of each authorization, without
+        building them: shell completion asks on every Tab. An unusable index has none."""
         try:
             data = json.loads(self.path.read_bytes())
             if data.get("schema_version") != SCHEMA_VERSION:
                 return []
-            return [(e["name"], e.get("active", True) is not False) for e in data["authorizations"] if isinstance(e["name"], str)]
+            return [
+                (e["name"], e.get("active", True) is not False, e.get("provider"), e.get("connectors") or [])
+                for e in data["authorizations"]
+                if isinstance(e["name"], str)
+            ]
         except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
             return []
 

@@ -28,10 +28,11 @@ AUTHORIZATION_DETAILS = AUTHORIZATION + ("scopes", "extra_granted_scopes")
 # The keys of output.provider_json.
 PROVIDER = (
     "id", "name", "authorization_url", "token_url", "revocation_url", "device_authorization_url",
-    "issuer", "userinfo_url", "scope_separator", "scope_parameter", "token_path",
-    "authorization_params", "pkce", "client_auth", "client_secret_required", "redirect_uri",
-    "redirect_host", "redirect_path", "redirect_ports", "variant", "docs_url", "parameters",
-    "callback_parameters", "revocation_auth", "device_auth", "notes", "scopes", "connectors", "source",
+    "issuer", "userinfo_url", "scope_separator", "scope_parameter", "token_path", "token_types",
+    "authorization_params", "incremental_consent_params", "refresh_narrows_scope", "pkce",
+    "client_auth", "client_secret_required", "redirect_uri", "redirect_host", "redirect_path",
+    "redirect_ports", "grants", "variant", "docs_url", "parameters", "callback_parameters",
+    "revocation_auth", "device_auth", "notes", "scopes", "connectors", "source", "overrides",
 )  # fmt: skip
 
 # Each listing command: its field table and how many positionals it takes.
