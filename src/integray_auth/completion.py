@@ -25,7 +25,7 @@ _HELP = {"-h": None, "--help": None}
 _JSON = {"--json": "json", "--jq": "text"}
 _FLOW = {
     "--no-browser": None, "--timeout": "text", "--client-id": "text",
-    "--client-secret-stdin": None, "--insecure-storage": None,
+    "--client-secret-stdin": None, "--insecure-storage": None, "--client-credentials": None,
 }  # fmt: skip
 
 
@@ -85,7 +85,7 @@ GRAMMAR = _Command(
         ),
         "client": _Command(
             subcommands={
-                "set": _Command({"--client-id": "text", "--secret-stdin": None}, ("provider",)),
+                "set": _Command({"--client-id": "text", "--secret-stdin": None, "--private-key-file": "file"}, ("provider",)),
                 "remove": _Command({}, ("provider",)),
             }
         ),

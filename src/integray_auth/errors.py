@@ -36,9 +36,9 @@ class ExitCode(enum.IntEnum):
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: 'success',
     ExitCode.ERROR: 'unexpected error (a one-line message; `INTEGRAY_AUTH_DEBUG=1` shows details)',
-    ExitCode.USAGE: 'usage: bad or missing arguments, a value that must be asked for off a terminal, no client id',
-    ExitCode.REGISTRY: 'the registry (bundled or overlay providers.toml, or config.toml) is invalid, or no longer names the endpoints an authorization is bound to (see "Endpoints an authorization is bound to")',
-    ExitCode.INDEX: 'the index is corrupt, unreadable, locked by another process, or from a newer version',
+    ExitCode.USAGE: 'usage: bad or missing arguments, a value that must be asked for off a terminal, no client id, a grant the provider does not allow, a missing or unusable private key (see "Machine authorizations")',
+    ExitCode.REGISTRY: 'the registry (bundled or overlay providers.toml, or config.toml) is invalid or unreadable, or the config folder is not yours alone (see "Where files live"), or the registry no longer names the endpoints an authorization is bound to (see "Endpoints an authorization is bound to")',
+    ExitCode.INDEX: 'the index is corrupt, unreadable, locked by another process, or from a newer version, or the data folder is not yours alone',
     ExitCode.NOT_FOUND: 'unknown authorization, provider or connector (close matches are suggested)',
     ExitCode.CONFLICT: 'conflict: duplicate name, already active/inactive, a provider or connector already in your overlay (or bundled)',
     ExitCode.NO_MATCH: '`search` found nothing',
