@@ -285,7 +285,7 @@ def test_list_on_a_terminal_prints_an_aligned_table(make_ctx, given):
     given("Mail", "google", "gmail-send-message")
     ctx = make_ctx(stdout=Terminal(), environ={"NO_COLOR": "1"})
 
-    run.run_list(ctx, "active", as_json=False)
+    run.run_list(ctx, "active", as_json=None)
 
     assert ctx.stdout.getvalue().splitlines() == [
         "PROVIDER    NAME    STATUS          CONNECTORS",
@@ -297,7 +297,7 @@ def test_list_on_a_terminal_prints_an_aligned_table(make_ctx, given):
 def test_an_empty_list_on_a_terminal_says_how_to_add_one_on_stderr(make_ctx):
     ctx = make_ctx(stdout=Terminal())
 
-    run.run_list(ctx, "active", as_json=False)
+    run.run_list(ctx, "active", as_json=None)
 
     assert ctx.stdout.getvalue() == ""
     assert "integray-auth add NAME --provider P --connector C" in ctx.stderr.getvalue()

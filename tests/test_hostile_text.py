@@ -171,7 +171,7 @@ def test_the_table_for_a_terminal_escapes_every_cell(make_ctx, home):
     manage.save_new(ctx, manage.new_authorization(ctx, "Plain", "reservanto", ["list-locations"]))
     rename_in_index(home, "Plain", HOSTILE)
 
-    output.print_authorizations(ctx, manage.list_authorizations(ctx), "active", as_json=False)
+    output.print_authorizations(ctx, manage.list_authorizations(ctx), "active", as_json=None)
 
     text = ctx.stdout.getvalue().replace("\x1b[1m", "").replace("\x1b[0m", "")  # our own bold header
     no_raw_control(text)

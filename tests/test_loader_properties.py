@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integray_auth.cli.run import run_list
+from integray_auth.jsonfields import JsonOutput
 from integray_auth.errors import ExitCode, IndexError_, IntegrayAuthError, RegistryError
 from integray_auth.index import Index
 from integray_auth.output import print_details
@@ -202,7 +203,7 @@ def check_index_loads_or_refuses(make_ctx, home: Path, content: bytes) -> None:
         assert str(home / "index.json") in error.message
         return
     # A valid index is one the commands can use: list it, show each entry, write it back.
-    for as_json in (False, True):
+    for as_json in (None, JsonOutput(), JsonOutput(("name", "status"), ".authorizations[].name")):
         run_list(ctx, "all", as_json)
     for authorization in authorizations:
         try:
