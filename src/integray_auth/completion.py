@@ -25,7 +25,7 @@ _HELP = {"-h": None, "--help": None}
 _JSON = {"--json": "json", "--jq": "text"}
 _FLOW = {
     "--no-browser": None, "--timeout": "text", "--client-id": "text",
-    "--client-secret-stdin": None, "--insecure-storage": None, "--client-credentials": None,
+    "--client-secret-stdin": None, "--insecure-storage": None, "--client-credentials": None, "--device": None,
 }  # fmt: skip
 
 
