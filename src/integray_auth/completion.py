@@ -20,12 +20,13 @@ SHELLS = ("bash", "zsh", "fish", "powershell")
 # "connector" (of the -p given earlier), "param" (NAME= of that provider),
 # "scope" (of the provider named earlier), "json" (field names),
 # "authorization" / "active" / "inactive" (names), "connector+" / "connector-"
-# (connectors the named authorization lacks / has), "shell", "topic".
+# (connectors the named authorization lacks / has), "shell", "topic",
+# "command" (exec's), or a tuple of fixed choices.
 _HELP = {"-h": None, "--help": None}
 _JSON = {"--json": "json", "--jq": "text"}
 _FLOW = {
     "--no-browser": None, "--timeout": "text", "--client-id": "text",
-    "--client-secret-stdin": None, "--insecure-storage": None, "--client-credentials": None, "--device": None,
+    "--client-secret-stdin": None, "--insecure-storage": None, "--client-credentials": None, "--device": None, "--no-input": None,
 }  # fmt: skip
 
 
@@ -54,7 +55,13 @@ GRAMMAR = _Command(
             repeatable=("--connector", "-c", "--param"),
         ),  # fmt: skip
         "authorize": _Command(_FLOW, ("authorization",)),
-        "token": _Command({}, ("authorization",)),
+        "token": _Command(
+            {"--min-valid": "text", "--force-refresh": None, "--format": ("raw", "header", "json", "env")}, ("authorization",)
+        ),
+        "exec": _Command(
+            {"--env-var": "text", "--min-valid": "text", "--force-refresh": None}, ("authorization", "command"), variadic=True
+        ),
+        "status": _Command({"--check": None, "--json": None}, ("authorization",), variadic=True),
         "refresh": _Command({"--all": None, "--expiring-within": "text", "--json": None}, ("authorization",)),
         "rename": _Command({}, ("authorization", "text")),
         "connectors": _Command(
@@ -63,7 +70,7 @@ GRAMMAR = _Command(
                 "remove": _Command({}, ("authorization", "connector-"), variadic=True),
             }
         ),
-        "deactivate": _Command({}, ("active",)),
+        "deactivate": _Command({"--revoke": None}, ("active",)),
         "activate": _Command({}, ("inactive",)),
         "remove": _Command({"--yes": None, "-y": None, "--no-revoke": None}, ("authorization",)),
         "doctor": _Command({"--repair": None}),
@@ -231,8 +238,10 @@ def _index(environ):
 def _values(
     kind, current: str, prefix: str, context, provider_id, path, environ, authorization=None, positionals=()
 ) -> list[tuple[str, str]]:
-    if kind == "file":
-        return [(FILES, "")]
+    if kind in ("file", "command"):
+        return [(FILES, "")]  # the shell knows paths (and, after `exec NAME --`, the user's command)
+    if isinstance(kind, tuple):  # the option's fixed choices
+        return [(prefix + choice, "") for choice in kind if choice.startswith(current)]
     if kind == "shell":
         return [(shell, "") for shell in SHELLS if shell.startswith(current)]
     if kind == "topic":

@@ -32,23 +32,26 @@ class ExitCode(enum.IntEnum):
 
 
 # What each code means, for `integray-auth help exit-codes`, the `--help` epilog
-# and the README's "Exit codes" table (a test keeps the README equal to it).
-EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
-    ExitCode.OK: 'success',
-    ExitCode.ERROR: 'unexpected error (a one-line message; `INTEGRAY_AUTH_DEBUG=1` shows details)',
-    ExitCode.USAGE: 'usage: bad or missing arguments, a value that must be asked for off a terminal, no client id, a grant the provider does not allow, a missing or unusable private key (see "Machine authorizations")',
-    ExitCode.REGISTRY: 'the registry (bundled or overlay providers.toml, or config.toml) is invalid or unreadable, or the config folder is not yours alone (see "Where files live"), or the registry no longer names the endpoints an authorization is bound to (see "Endpoints an authorization is bound to")',
-    ExitCode.INDEX: 'the index is corrupt, unreadable, locked by another process, or from a newer version, or the data folder is not yours alone',
-    ExitCode.NOT_FOUND: 'unknown authorization, provider or connector (close matches are suggested)',
-    ExitCode.CONFLICT: 'conflict: duplicate name, already active/inactive, a provider or connector already in your overlay (or bundled)',
-    ExitCode.NO_MATCH: '`search` found nothing',
-    ExitCode.STORAGE: "the keyring (or the insecure token file) cannot be used, or an authorization's token lock cannot be had",
-    ExitCode.AUTHORIZATION: 'the provider refused: `access_denied` (also a denied device-flow code), `invalid_grant`, `invalid_client`, ...; or the one-time local URL was opened twice (see "What other local users can see")',
-    ExitCode.TIMEOUT: 'the authorization was not completed in time: `--timeout`, or the device-flow code expired (`expires_in`, `expired_token`)',
-    ExitCode.NETWORK: 'network: the provider is unreachable, TLS failed, too slow (`INTEGRAY_AUTH_HTTP_TIMEOUT`), a bad, oversized or non-Bearer answer, or no callback port',
-    ExitCode.NOT_AUTHORIZED: '`token` for an authorization that is not (or no longer) authorized; `refresh` when any authorization needs the user',
-    ExitCode.INTERRUPTED: 'interrupted (Ctrl-C)',
-}
+# and the README's "Exit codes" table (a test keeps the README equal to it); a
+# row may stand for several codes (exec's 126 and 127).
+EXIT_CODE_MEANINGS: tuple[tuple[tuple[ExitCode, ...], str], ...] = (
+    ((ExitCode.OK,), 'success'),
+    ((ExitCode.ERROR,), 'unexpected error (a one-line message; `INTEGRAY_AUTH_DEBUG=1` shows details)'),
+    ((ExitCode.USAGE,), 'usage: bad or missing arguments, a value that must be asked for off a terminal, no client id, a grant the provider does not allow, a missing or unusable private key (see "Machine authorizations"); `add`/`authorize` where nobody can consent (see "Nobody to answer"); `token --min-valid` longer than the provider\'s tokens live'),
+    ((ExitCode.REGISTRY,), 'the registry (bundled or overlay providers.toml, or config.toml) is invalid or unreadable, or the config folder is not yours alone (see "Where files live"), or the registry no longer names the endpoints an authorization is bound to (see "Endpoints an authorization is bound to")'),
+    ((ExitCode.INDEX,), 'the index is corrupt, unreadable, locked by another process, or from a newer version, or the data folder is not yours alone'),
+    ((ExitCode.NOT_FOUND,), 'unknown authorization, provider or connector (close matches are suggested)'),
+    ((ExitCode.CONFLICT,), 'conflict: duplicate name, already active/inactive, a provider or connector already in your overlay (or bundled)'),
+    ((ExitCode.NO_MATCH,), '`search` found nothing'),
+    ((ExitCode.STORAGE,), "the keyring (or the insecure token file) cannot be used, or an authorization's token lock cannot be had"),
+    ((ExitCode.AUTHORIZATION,), 'the provider refused: `access_denied` (also a denied device-flow code), `invalid_grant`, `invalid_client`, ...; or the one-time local URL was opened twice (see "What other local users can see")'),
+    ((ExitCode.TIMEOUT,), 'the authorization was not completed in time: `--timeout`, or the device-flow code expired (`expires_in`, `expired_token`)'),
+    ((ExitCode.NETWORK,), 'network: the provider is unreachable, TLS failed, too slow (`INTEGRAY_AUTH_HTTP_TIMEOUT`), a bad, oversized or non-Bearer answer, or no callback port'),
+    ((ExitCode.NOT_AUTHORIZED,), 'needs you: `token`/`exec` for an authorization that is not (or no longer) authorized; `refresh` or `status` when any authorization needs you (any health but `authorized`)'),
+    ((ExitCode.INACTIVE,), 'the authorization is deactivated: `token`, `exec`, `refresh NAME`, `status NAME` refuse it until `integray-auth activate NAME`'),
+    ((ExitCode.CANNOT_RUN, ExitCode.COMMAND_NOT_FOUND,), "`exec`: the command cannot be run / is not found (as in a shell); otherwise `exec` exits with the command's own code"),
+    ((ExitCode.INTERRUPTED,), 'interrupted (Ctrl-C)'),
+)
 
 
 class IntegrayAuthError(Exception):

@@ -12,6 +12,8 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ('`INTEGRAY_AUTH_REGISTRY`', 'a providers.toml overlay (like `--registry`)'),
     ('`INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID`, `..._CLIENT_SECRET`', 'OAuth client credentials for that provider'),
     ('`INTEGRAY_AUTH_DEBUG`', 'show the traceback of an unexpected error'),
+    ('`INTEGRAY_AUTH_NO_INPUT`', '`1`: like `--no-input` on `add`/`authorize` (never prompt, never start a browser)'),
+    ('`CI`', 'set (not `false`/`0`) and no `BROWSER`: as `INTEGRAY_AUTH_NO_INPUT=1`'),
     ('`INTEGRAY_AUTH_HTTP_TIMEOUT`', "seconds one whole HTTP exchange with a provider may take (default 60, at most 3600); waiting for another process's token refresh lasts this plus 30 s"),
     ('`BROWSER`', "the browser command Python's `webbrowser` runs (without the `INTEGRAY_AUTH_*` variables in its environment)"),
     ('`PYTHON_KEYRING_BACKEND`', "pick a keyring backend (keyring's own variable)"),
@@ -27,7 +29,7 @@ def _plain(cell: str) -> str:
 
 
 def exit_codes() -> str:
-    rows = [(str(int(code)), _plain(meaning)) for code, meaning in EXIT_CODE_MEANINGS.items()]
+    rows = [(", ".join(str(int(code)) for code in codes), _plain(meaning)) for codes, meaning in EXIT_CODE_MEANINGS]
     width = max(len(code) for code, _ in rows)
     lines = ["Exit codes of integray-auth:", ""]
     lines += [f"  {code:>{width}}  {meaning}" for code, meaning in rows]
@@ -54,7 +56,8 @@ def epilog() -> str:
     """The end of `integray-auth --help`: the exit codes, and where to read more.
 
     Click rewraps paragraphs; the `\\b` line keeps the command lines intact."""
-    codes = ", ".join(f"{int(code)} {code.name.lower().replace('_', ' ')}" for code in EXIT_CODE_MEANINGS)
+    every = [code for codes, _ in EXIT_CODE_MEANINGS for code in codes]
+    codes = ", ".join(f"{int(code)} {code.name.lower().replace('_', ' ')}" for code in every)
     return (
         f"Exit codes: {codes}.\n\n"
         "\b\nMore help:\n"

@@ -20,9 +20,9 @@ from .record import Record
 
 # The keys of output.authorization_json, in its order (a test keeps them equal).
 AUTHORIZATION = (
-    "id", "name", "provider", "provider_name", "connectors", "status", "authorized", "active",
-    "requested_scopes", "granted_scopes", "account", "parameters", "storage", "created_at",
-    "updated_at", "authorized_at", "expires_at", "deactivated_at",
+    "id", "name", "provider", "provider_name", "connectors", "status", "authorized", "health", "usable",
+    "active", "requested_scopes", "granted_scopes", "account", "parameters", "storage", "created_at",
+    "updated_at", "authorized_at", "expires_at", "refreshed_at", "renewable", "deactivated_at",
 )  # fmt: skip
 AUTHORIZATION_DETAILS = AUTHORIZATION + ("scopes", "extra_granted_scopes")
 # The keys of output.provider_json.
@@ -31,8 +31,9 @@ PROVIDER = (
     "issuer", "userinfo_url", "scope_separator", "scope_parameter", "token_path", "token_types",
     "authorization_params", "incremental_consent_params", "refresh_narrows_scope", "pkce",
     "client_auth", "client_secret_required", "redirect_uri", "redirect_host", "redirect_path",
-    "redirect_ports", "grants", "variant", "docs_url", "parameters", "callback_parameters",
-    "revocation_auth", "device_auth", "notes", "scopes", "connectors", "source", "overrides",
+    "redirect_ports", "grants", "variant", "docs_url", "revoke_page_url", "parameters",
+    "callback_parameters", "revocation_auth", "device_auth", "notes", "scopes", "connectors",
+    "source", "overrides",
 )  # fmt: skip
 
 # Each listing command: its field table and how many positionals it takes.
