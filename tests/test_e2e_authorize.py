@@ -28,8 +28,38 @@ pytestmark = pytest.mark.e2e
 URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/[A-Za-z0-9_-]{40,}\n")
 
 
+def _free_ports_outside_the_ephemeral_range(count: int) -> list[int]:
+    """Ports for the pinned-ports provider. Fixed numbers (54001...) sat inside
+    Linux's ephemeral range, so any outgoing connection, or a second suite on
+    the same machine, could hold one and make the tests fail at random. These
+    come from below that range, where the kernel never assigns ports itself,
+    and are checked free when chosen."""
+    import random
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    ports: list[int] = []
+    for port in random.sample(range(20000, max(low, 20000 + 10 * count)), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == count:
+            return ports
+    raise RuntimeError("no free loopback ports below the ephemeral range")
+
+
 @pytest.fixture
-def overlay(auth_server, tmp_path) -> Path:
+def pinned_ports() -> list[int]:
+    return _free_ports_outside_the_ephemeral_range(2)
+
+
+@pytest.fixture
+def overlay(auth_server, tmp_path, pinned_ports) -> Path:
     """Point three providers at the real server: public PKCE client,
     confidential client (client_secret_basic), and one with pinned ports."""
     s = auth_server
@@ -82,7 +112,7 @@ redirect_ports = [{{ports}}]
 {scopes_and_connectors.format(id="localpinned")}
 '''
     path = tmp_path / "providers.toml"
-    path.write_text(text.replace("{ports}", "54001, 54002"))
+    path.write_text(text.replace("{ports}", ", ".join(map(str, pinned_ports))))
     return path
 
 
@@ -204,10 +234,11 @@ def test_timeout_exits_10_closes_the_listener_and_saves_nothing(cli, overlay, ht
     assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
-def test_pinned_ports_all_busy_exit_11_before_the_browser_opens(cli, overlay, http_browser, keyring_env):
+def test_pinned_ports_all_busy_exit_11_before_the_browser_opens(cli, overlay, pinned_ports, http_browser,
+                                                               keyring_env):
     blockers = []
     try:
-        for port in (54001, 54002):
+        for port in pinned_ports:
             sock = socket.socket()
             # Like any other program holding the port; REUSEADDR only tolerates TIME_WAIT.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -220,15 +251,15 @@ def test_pinned_ports_all_busy_exit_11_before_the_browser_opens(cli, overlay, ht
         for sock in blockers:
             sock.close()
     assert result.code == 11
-    assert "54001" in result.stderr and "54002" in result.stderr
+    assert all(str(port) in result.stderr for port in pinned_ports)
     assert not http_browser.started()
 
 
-def test_pinned_port_is_used_when_free(cli, overlay, http_browser, keyring_env):
+def test_pinned_port_is_used_when_free(cli, overlay, pinned_ports, http_browser, keyring_env):
     result = _run(cli, overlay, "add", "Pinned", "-p", "localpinned", "-c", "reader",
                   env={**http_browser.env(), **keyring_env})
     assert result.code == 0, result.stderr
-    assert "http://127.0.0.1:54001/" in result.stderr
+    assert f"http://127.0.0.1:{pinned_ports[0]}/" in result.stderr
 
 
 def test_invalid_client_secret_exits_9_with_the_providers_error(cli, overlay, http_browser, keyring_env):
