@@ -72,6 +72,8 @@ def _grants(p) -> str:
     grant = "Reservanto long-time token" if p.default_grant == "reservanto_long_time_token" else "authorization code"
     if "device_code" in p.grants:
         grant += "; device flow (`--device`)" + (f", its endpoint needs {p.device_auth}" if p.device_auth else "")
+        if "device_code" in p.public_grants:
+            grant += ", no client secret"
     elif p.device_authorization_url:
         grant += "; device code endpoint known" + (f" ({p.device_auth} required)" if p.device_auth else "")
     return grant

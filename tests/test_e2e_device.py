@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 NO_DISPLAY = ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")
 
 
-def device_overlay(server, path: Path) -> Path:
+def device_overlay(server, path: Path, extra: str = "") -> Path:
     path.write_text(
         f'''schema_version = 1
 
@@ -42,6 +42,7 @@ userinfo_url = "{server.userinfo_endpoint}"
 device_authorization_url = "{server.device_authorization_endpoint}"
 pkce = "required"
 grants = ["authorization_code", "device_code"]
+{extra}
 
 [providers.localdevice.scopes]
 openid = "Sign you in"
@@ -162,6 +163,33 @@ def test_device_flow_approved_in_chromium_keeps_tokens_in_the_real_keyring_and_t
     again = cli("--registry", str(overlay), "token", "Device Dev", env=keyring_env).stdout.strip()
     assert again and again != access
     assert requests.get(auth_server.userinfo_endpoint, headers={"Authorization": f"Bearer {again}"}, timeout=10).status_code == 200
+
+
+def test_a_provider_whose_code_exchange_wants_the_secret_runs_its_public_device_flow_without_one(
+    cli, auth_server, device_approver, keyring_env, tmp_path, home
+):
+    # GitHub: the web flow's code exchange needs the client secret, its device
+    # flow does not. No secret is known here (none in the keyring, no variable):
+    # the device flow must not ask for one, the code flow still must.
+    overlay = device_overlay(
+        auth_server, tmp_path / "providers.toml",
+        'client_auth = "client_secret_post"\nclient_secret_required = true\npublic_grants = ["device_code"]',
+    )
+    running = _cli(overlay, "add", "Public Device", "-p", "localdevice", "-c", "reader", "--device", env=keyring_env)
+    url, code, _ = running.code_shown()
+    assert device_approver(url, code)["ok"]
+    status, _, stderr = running.finish()
+    assert_no_crash(stderr)
+    assert status == 0, stderr
+    token = cli("--registry", str(overlay), "token", "Public Device", env=keyring_env)
+    assert token.code == 0, token.stderr
+    me = requests.get(auth_server.userinfo_endpoint, headers={"Authorization": f"Bearer {token.stdout.strip()}"}, timeout=10)
+    assert me.status_code == 200, me.text
+
+    web = cli("--registry", str(overlay), "add", "Web", "-p", "localdevice", "-c", "reader", "--no-browser",
+              env={**keyring_env, **{name: None for name in NO_DISPLAY}})
+    assert web.code == 2, web.stderr
+    assert "needs the OAuth client secret" in web.stderr
 
 
 def test_device_flow_denied_is_exit_9_and_saves_nothing(cli, auth_server, device_approver, keyring_env, tmp_path, home):

@@ -34,6 +34,11 @@ BAD_GRANTS = {
         "field 'variant': is the former name of 'grants'",
     ),
     "former-variant-unknown": ('[providers.google]\nvariant = "implicit"\n', "field 'variant': 'implicit' is not one of"),
+    "public-grant-not-a-grant": (
+        '[providers.google]\npublic_grants = ["reservanto_long_time_token"]\n',
+        "field 'public_grants': 'reservanto_long_time_token' is not one of this provider's grants",
+    ),
+    "public-grant-a-list-of-lists": ('[providers.google]\npublic_grants = [["device_code"]]\n', "field 'public_grants'"),
 }
 
 
@@ -51,7 +56,7 @@ def test_a_bad_grants_field_is_one_line_naming_file_provider_and_field_exit_3(cl
 
     line = assert_error_line(result, ExitCode.REGISTRY, f"integray-auth: {path}: provider 'google', field '", fragment)
     assert "unexpected error" not in line
-    assert "field 'grants'" in line or "field 'variant'" in line
+    assert "field 'grants'" in line or "field 'variant'" in line or "field 'public_grants'" in line
 
 
 def test_the_bundled_providers_name_their_grants():
@@ -197,3 +202,24 @@ def test_a_grant_in_the_index_that_is_not_a_string_is_a_corrupt_index_exit_4(cli
         result = cli(*args)
         line = assert_error_line(result, ExitCode.INDEX, "'grant' is not a string")
         assert "unexpected error" not in line
+
+
+def test_a_public_grant_neither_needs_nor_sends_the_secret_the_code_exchange_needs(make_ctx):
+    # GitHub: client_secret_post and client_secret_required for the web flow;
+    # public_grants = ["device_code"]. A secret in the environment is used for
+    # the web flow and not sent by the device flow.
+    from integray_auth.usecases.clients import MissingClient, resolve_credentials, secret_required
+
+    github = load_registry().get("github")
+    assert github.public_grants == ("device_code",)
+    assert secret_required(github, "authorization_code") and not secret_required(github, "device_code")
+    bare = make_ctx(environ={"INTEGRAY_AUTH_GITHUB_CLIENT_ID": "Iv1.abc"})
+    assert resolve_credentials(bare, github, grant="device_code").client_secret is None
+    with pytest.raises(MissingClient):
+        resolve_credentials(bare, github, grant="authorization_code")
+    with_secret = make_ctx(environ={"INTEGRAY_AUTH_GITHUB_CLIENT_ID": "Iv1.abc", "INTEGRAY_AUTH_GITHUB_CLIENT_SECRET": "s3"})
+    assert resolve_credentials(with_secret, github, grant="device_code").client_secret is None
+    assert resolve_credentials(with_secret, github).client_secret == "s3"  # the default grant: the web flow
+    # Zoom's device endpoint insists on HTTP Basic: its grant still asks for the secret.
+    zoom = load_registry().get("zoom")
+    assert grants.get("device_code").needs_secret(zoom)

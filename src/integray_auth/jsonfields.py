@@ -31,7 +31,7 @@ PROVIDER = (
     "issuer", "userinfo_url", "scope_separator", "scope_parameter", "token_path", "token_types",
     "authorization_params", "incremental_consent_params", "refresh_narrows_scope", "pkce",
     "client_auth", "client_secret_required", "redirect_uri", "redirect_host", "redirect_path",
-    "redirect_ports", "grants", "variant", "docs_url", "revoke_page_url", "parameters",
+    "redirect_ports", "grants", "public_grants", "variant", "docs_url", "revoke_page_url", "parameters",
     "callback_parameters", "revocation_auth", "device_auth", "notes", "scopes", "connectors",
     "source", "overrides",
 )  # fmt: skip

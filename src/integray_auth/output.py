@@ -260,6 +260,7 @@ def provider_json(provider) -> dict[str, Any]:
         "redirect_path": provider.redirect_path,
         "redirect_ports": list(provider.redirect_ports),
         "grants": list(provider.grants),
+        "public_grants": list(provider.public_grants),
         "variant": provider.default_grant,  # the former name, kept for scripts reading schema_version 1
         "docs_url": provider.docs_url,
         "revoke_page_url": provider.revoke_page_url,
@@ -305,7 +306,8 @@ def print_provider(ctx: AppContext, provider, as_json: JsonOutput | None) -> Non
         lines.append(f"Revocation URL:    {e(provider.revocation_url)}")
     lines.append(f"Redirect URI:      {e(redirect_uri_template(provider))}")
     lines.append(f"PKCE:              {e(provider.pkce)}; client auth: {e(provider.client_auth)}"
-                 + ("; needs a client secret" if provider.client_secret_required else ""))
+                 + ("; needs a client secret" if provider.client_secret_required else "")
+                 + "".join(f" (not for {e(g)})" for g in provider.public_grants))
     if provider.incremental_consent_params:
         extra = "&".join(f"{k}={v}" for k, v in provider.incremental_consent_params.items())
         lines.append(f"Step-up consent:   {e(extra)} (keeps the scopes granted before)")

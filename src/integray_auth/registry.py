@@ -101,6 +101,7 @@ _PROVIDER_KEYS = {
     "redirect_path": str,
     "iss_parameter": bool,
     "grants": list,
+    "public_grants": list,
     "variant": str,  # the former name of `grants`, for one grant; still read in overlays
     "docs_url": str,
     "console_url": str,
@@ -194,6 +195,7 @@ class Provider(Record):
         "redirect_path",
         "iss_parameter",
         "grants",
+        "public_grants",
         "docs_url",
         "console_url",
         "revoke_page_url",
@@ -242,6 +244,9 @@ class Provider(Record):
         redirect_path: str = "/callback",
         iss_parameter: bool = False,
         grants: tuple[str, ...] = (DEFAULT_GRANT,),  # the ways to obtain tokens (grants/), the default first
+        # Grants the provider runs with a public client although its code exchange
+        # needs the client secret (client_secret_required): GitHub's device flow.
+        public_grants: tuple[str, ...] = (),
         docs_url: str | None = None,
         console_url: str | None = None,  # where a developer registers the OAuth client ("app")
         # Named when revoking fails (`remove`, `deactivate --revoke`): https, checked like the others.
@@ -286,6 +291,7 @@ class Provider(Record):
         self.redirect_path = redirect_path
         self.iss_parameter = iss_parameter
         self.grants = grants
+        self.public_grants = public_grants
         self.docs_url = docs_url
         self.console_url = console_url
         self.revoke_page_url = revoke_page_url
@@ -832,6 +838,11 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
         raise _fail(path, f"{where}, field 'revocation_auth'", "needs 'revocation_url'")
     if entry.get("device_auth") and not entry.get("device_authorization_url"):
         raise _fail(path, f"{where}, field 'device_auth'", "needs 'device_authorization_url'")
+    for name in entry.get("public_grants", ()):
+        if name not in entry.get("grants", (DEFAULT_GRANT,)):
+            raise _fail(path, f"{where}, field 'public_grants'", f"{name!r} is not one of this provider's grants")
+        if name in CONFIDENTIAL_GRANTS:
+            raise _fail(path, f"{where}, field 'public_grants'", f"{name!r} always authenticates the client")
     if "device_code" in entry.get("grants", ()) and not entry.get("device_authorization_url"):
         raise _fail(path, f"{where}, field 'grants'", "'device_code' needs 'device_authorization_url'")
     if entry.get("account_field") and not entry.get("userinfo_url"):
@@ -843,7 +854,7 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
         "scopes", "connectors", "redirect_ports", "authorization_params", "incremental_consent_params", "parameters",
         "callback_parameters",
     )
-    nested += ("token_types", "grants")
+    nested += ("token_types", "grants", "public_grants")
     simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
         id=pid,
@@ -852,6 +863,7 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
         redirect_ports=tuple(entry.get("redirect_ports", ())),
         token_types=tuple(entry.get("token_types", ())),
         grants=tuple(entry.get("grants", (DEFAULT_GRANT,))),
+        public_grants=tuple(entry.get("public_grants", ())),
         authorization_params=dict(entry.get("authorization_params", {})),
         incremental_consent_params=dict(entry.get("incremental_consent_params", {})),
         parameters=parameters,

@@ -275,11 +275,11 @@ def _check_storage(ctx: AppContext, insecure_storage: bool) -> None:
 
 def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):
     """The OAuth client, resolved before the first prompt; set up on a terminal if missing."""
-    from ..usecases.authorize import secret_needed
+    from ..usecases.authorize import grant_needs
     from .client_setup import credentials_for
 
-    require_secret = secret_needed(provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ)
-    return credentials_for(ctx, provider, flow["client_id"], flow["read_secret_from_stdin"], require_secret)
+    grant, require_secret = grant_needs(provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ)
+    return credentials_for(ctx, provider, flow["client_id"], flow["read_secret_from_stdin"], require_secret, grant)
 
 
 def _parameters(pairs: list[str]) -> dict[str, str]:

@@ -17,13 +17,16 @@ from . import prompts
 
 
 def credentials_for(
-    ctx: AppContext, provider: Provider, client_id: str | None, secret_from_stdin: bool, require_secret: bool = False
+    ctx: AppContext, provider: Provider, client_id: str | None, secret_from_stdin: bool, require_secret: bool = False,
+    grant: str | None = None,
 ) -> ClientCredentials:
-    """The client to present; on a terminal a missing one is explained, asked for
+    """The client to present for `grant`; on a terminal a missing one is explained, asked for
     and (if the person agrees) saved, and the command goes on. `require_secret`:
     the grant needs the secret whatever the provider's client_auth."""
     try:
-        return clients.resolve_credentials(ctx, provider, client_id, secret_from_stdin, require_secret=require_secret)
+        return clients.resolve_credentials(
+            ctx, provider, client_id, secret_from_stdin, require_secret=require_secret, grant=grant
+        )
     except clients.MissingClient as missing:
         if not ctx.interactive:
             raise
@@ -38,7 +41,7 @@ def credentials_for(
         client_id = known
     secret = None
     # A client with a private key (private_key_jwt) authenticates with the key, not a secret.
-    if (require_secret and not clients.uses_private_key(provider)) or clients.needs_secret(provider):
+    if clients.secret_required(provider, grant or provider.default_grant, require_secret):
         secret = prompts.ask_checked(ctx, f"Client secret for {name} (hidden): ", clients.check_client_secret, password=True)
     key = clients.private_key(ctx, provider, client_id) if clients.uses_private_key(provider) else (None, None)
     keep_secret = secret is not None and _keyring_usable(ctx)

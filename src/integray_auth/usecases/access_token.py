@@ -253,7 +253,7 @@ def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet, scopes: list
             tokens=tokens,
             requested_scopes=authorization.requested_scopes,
             scopes=scopes,
-            credentials=lambda: resolve_credentials(ctx, provider, client_id=authorization.client_id),
+            credentials=lambda: resolve_credentials(ctx, provider, client_id=authorization.client_id, grant=grant.name),
             clock=ctx.clock,
             http_deadline=request_deadline(ctx.environ),
         )
@@ -310,7 +310,8 @@ def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, res
         from .clients import resolve_credentials
 
         credentials = resolve_credentials(
-            ctx, provider, client_id=authorization.client_id, want_secret=provider.revocation_needs_secret
+            ctx, provider, client_id=authorization.client_id, want_secret=provider.revocation_needs_secret,
+            grant=authorization.grant,
         )
         if provider.revocation_needs_secret and not credentials.client_secret:
             # e.g. Zoom: its revoke endpoint takes HTTP Basic client_id:client_secret,

@@ -67,7 +67,8 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     grant = grants.get(chosen)
     grants.check_provider(grant, provider)
     credentials = options.credentials or resolve_credentials(
-        ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs_secret(provider)
+        ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs_secret(provider),
+        grant=grant.name,
     )
     storage = STORAGE_FILE if options.insecure_storage else STORAGE_KEYRING
     store = check_storage(ctx, options.insecure_storage)
@@ -175,15 +176,16 @@ def check_storage(ctx: AppContext, insecure_storage: bool):
     return store
 
 
-def secret_needed(
+def grant_needs(
     provider: Provider, authorization: Authorization | None, requested_grant: str | None, open_browser: bool = True, environ=None
-) -> bool:
-    """Whether the grant the flow will use needs the client secret (checked before any prompt)."""
+) -> tuple[str, bool]:
+    """The grant the flow will use, and whether it needs the client secret
+    whatever the provider's client_auth (checked before any prompt)."""
     from types import SimpleNamespace
 
     previous = authorization or SimpleNamespace(grant=None)  # a new one: the provider's default grant
     chosen, _ = grant_for_run(provider, previous, requested_grant, open_browser, {} if environ is None else environ)
-    return grants.get(chosen).needs_secret(provider)
+    return chosen, grants.get(chosen).needs_secret(provider)
 
 
 DEVICE_GRANT = "device_code"

@@ -139,6 +139,16 @@ def needs_secret(provider: Provider) -> bool:
     return provider.client_secret_required or provider.client_auth in ("client_secret_post", "client_secret_basic")
 
 
+def secret_required(provider: Provider, grant: str | None, require_secret: bool = False) -> bool:
+    """Whether this run cannot go on without the client secret: the grant asks
+    for it (`require_secret`: client credentials, Zoom's device endpoint) unless
+    a private key stands in for it, or the provider asks for it except for
+    the grants it runs with a public client (`public_grants`: GitHub's device flow)."""
+    if require_secret and not uses_private_key(provider):
+        return True
+    return needs_secret(provider) and grant not in provider.public_grants
+
+
 def uses_private_key(provider: Provider) -> bool:
     return provider.client_auth == "private_key_jwt"
 
@@ -150,6 +160,7 @@ def resolve_credentials(
     secret_from_stdin: bool = False,
     want_secret: bool = False,
     require_secret: bool = False,  # the grant needs one whatever the provider's client_auth (grants.base.Needs)
+    grant: str | None = None,  # the grant the client is used with (None: the provider's default)
 ) -> ClientCredentials:
     """The client to present; `want_secret` also looks the secret up where the
     provider does not require one (an endpoint that does, like Zoom's revoke)."""
@@ -175,11 +186,13 @@ def resolve_credentials(
         secret = ctx.stdin.readline().strip() or None
         if secret is None:
             raise UsageError("--client-secret-stdin was given but standard input was empty")
-    if secret is None:
+    needed = secret_required(provider, grant or provider.default_grant, require_secret)
+    if needs_secret(provider) and not needed and not want_secret:
+        # A grant the provider runs with a public client (GitHub's device flow):
+        # the secret is not sent where nothing asks for it.
+        secret = None
+    elif secret is None:
         secret = ctx.environ.get(f"{prefix}_CLIENT_SECRET") or None
-    # A grant that needs the client to authenticate (client credentials) does so
-    # with the key instead where the provider takes private_key_jwt.
-    needed = (require_secret and not uses_private_key(provider)) or needs_secret(provider)
     if secret is None and (needed or want_secret):
         from ..secret_store import client_secret_key
 
