@@ -116,16 +116,6 @@ redirect_ports = [{{ports}}]
     return path
 
 
-@pytest.fixture
-def keyring_env(secret_service) -> dict:
-    """Environment for a subprocess that must use the private Secret Service."""
-    env = dict(secret_service.env)
-    for name in secret_service.unset:
-        env[name] = None
-    env["PYTHON_KEYRING_BACKEND"] = None  # let keyring find the Secret Service
-    return env
-
-
 def _run(cli, overlay, *args, env=None, **kwargs):
     return cli("--registry", str(overlay), *args, env=env, **kwargs)
 

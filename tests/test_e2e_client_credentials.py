@@ -33,15 +33,6 @@ scopes = ["read"]
 '''
 
 
-@pytest.fixture
-def keyring_env(secret_service) -> dict:
-    env = dict(secret_service.env)
-    for name in secret_service.unset:
-        env[name] = None
-    env["PYTHON_KEYRING_BACKEND"] = None
-    return env
-
-
 def machine_overlay(server, path: Path, token_url: str | None = None) -> Path:
     common = f'''authorization_url = "{server["authorization_endpoint"]}"
 token_url = "{token_url or server["token_endpoint"]}"

@@ -79,15 +79,6 @@ def overlay(auth_server, tmp_path) -> Path:
     return overlay_for(auth_server, tmp_path / "providers.toml")
 
 
-@pytest.fixture
-def keyring_env(secret_service) -> dict:
-    env = dict(secret_service.env)
-    for name in secret_service.unset:
-        env[name] = None
-    env["PYTHON_KEYRING_BACKEND"] = None  # let keyring find the Secret Service
-    return env
-
-
 def _stored(keyring_env: dict, authorization_id: str) -> dict:
     """The token set in the keyring (the test reads it as the provider would see it)."""
     code = (

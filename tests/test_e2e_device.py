@@ -58,15 +58,6 @@ scopes = ["openid", "read"]
     return path
 
 
-@pytest.fixture
-def keyring_env(secret_service) -> dict:
-    env = dict(secret_service.env)
-    for name in secret_service.unset:
-        env[name] = None
-    env["PYTHON_KEYRING_BACKEND"] = None  # let keyring find the Secret Service
-    return env
-
-
 class Running:
     """The command in a subprocess, its stderr read line by line as it comes."""
 

@@ -14,15 +14,6 @@ import requests
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def keyring_env(secret_service) -> dict:
-    env = dict(secret_service.env)
-    for name in secret_service.unset:
-        env[name] = None
-    env["PYTHON_KEYRING_BACKEND"] = None  # let keyring find the Secret Service
-    return env
-
-
 def test_a_discovered_provider_authorizes_and_gives_tokens_with_iss_checked(
     cli, home, auth_server_factory, http_browser, keyring_env
 ):

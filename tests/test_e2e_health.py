@@ -101,15 +101,6 @@ def stand_ins(short_server):
 
 
 @pytest.fixture
-def keyring_env(secret_service) -> dict:
-    env = dict(secret_service.env)
-    for name in secret_service.unset:
-        env[name] = None
-    env["PYTHON_KEYRING_BACKEND"] = None
-    return env
-
-
-@pytest.fixture
 def short(cli, short_server, stand_ins, keyring_env, tmp_path) -> Cli:
     """Tokens that live 2 s, on the real server (and providers `norefresh`, `refusing`)."""
     overlay = _with_more_providers(short_server, tmp_path / "providers.toml", *stand_ins)

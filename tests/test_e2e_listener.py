@@ -17,7 +17,7 @@ import requests
 
 from integray_auth.oauth import loopback
 from tests.conftest import SCRIPT, assert_no_crash
-from tests.test_e2e_authorize import _run, _state, keyring_env, overlay  # noqa: F401 - fixtures
+from tests.test_e2e_authorize import _run, _state, overlay, pinned_ports  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 

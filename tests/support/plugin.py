@@ -410,6 +410,17 @@ def secret_service() -> Iterator[KeyringSession]:
         yield session
 
 
+@pytest.fixture
+def keyring_env(secret_service: KeyringSession) -> dict:
+    """Environment for a command under test that must use the private Secret
+    Service (the `cli` fixture pins keyring to its fail backend otherwise)."""
+    env: dict = dict(secret_service.env)
+    for name in secret_service.unset:
+        env[name] = None
+    env["PYTHON_KEYRING_BACKEND"] = None  # let keyring find the Secret Service
+    return env
+
+
 @pytest.fixture(scope="session")
 def locked_secret_service() -> Iterator[KeyringSession]:
     """A private Secret Service that cannot store anything: its default collection
