@@ -128,17 +128,14 @@ class AppContext:
             self._index = Index(self.paths.index_file, self.paths.lock_file)
         return self._index
 
-    def secret_store(self, storage: str, backend: str | None = None) -> "SecretStore":
-        """The store for `storage` ("keyring" or "file"); imports keyring only here.
-
-        `backend` names the keyring class that stored an authorization's tokens,
-        so reading them back can skip keyring's backend discovery.
-        """
+    def secret_store(self, storage: str, locator=None) -> "SecretStore":
+        """The store named `storage` in secret_store.BACKENDS; imports keyring
+        (or hvac) only here. `locator` is what the index recorded for it."""
         if self.secret_store_factory is not None:
             return self.secret_store_factory(self, storage)
         from .secret_store import default_secret_store
 
-        return default_secret_store(self, storage, backend)
+        return default_secret_store(self, storage, locator)
 
 
 def isatty(stream: TextIO) -> bool:

@@ -197,6 +197,7 @@ def _entry_problem(authorization: Authorization) -> str | None:
              type(a.storage), type(a.client_id), type(a.keyring_backend),
              type(a.refreshed_at), type(a.refresh_rejected_at)} <= _STRING_OR_NONE
         and (a.renewable is None or type(a.renewable) is bool)
+        and (a.locator is None or type(a.locator) is str)
     ):
         return None
     for name in ("id", "name", "provider", "status", "created_at", "updated_at"):
@@ -229,6 +230,13 @@ def _entry_problem(authorization: Authorization) -> str | None:
         return "'granted_scopes' is not a list of strings"
     if authorization.renewable is not None and not isinstance(authorization.renewable, bool):
         return "'renewable' is not true or false"
+    locator = authorization.locator
+    if not (
+        locator is None
+        or isinstance(locator, str)
+        or isinstance(locator, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in locator.items())
+    ):
+        return "'locator' is not a string or a table of strings"
     return None
 
 

@@ -15,6 +15,7 @@ STATUS_LABELS = {AUTHORIZED: "Authorized", NOT_AUTHORIZED: "Not authorized"}
 
 STORAGE_KEYRING = "keyring"
 STORAGE_FILE = "file"  # the explicit --insecure-storage opt-in
+STORAGE_VAULT = "vault"  # shared through HashiCorp Vault / OpenBao KV v2 (docs/team.md)
 
 
 def utc_now() -> datetime:
@@ -54,6 +55,7 @@ class Authorization(Record):
         "client_id",
         "grant",
         "keyring_backend",
+        "locator",
         "parameters",
         "endpoints",
         "renewable",
@@ -78,10 +80,14 @@ class Authorization(Record):
         expires_at: str | None = None,  # of the access token, as an absolute UTC time
         deactivated_at: str | None = None,
         account: str | None = None,
-        storage: str | None = None,  # where its tokens are: "keyring" or "file"
+        storage: str | None = None,  # where its tokens are: "keyring", "file" or "vault"
         client_id: str | None = None,  # the client the tokens were issued to (refresh needs it)
         grant: str | None = None,  # the grant that obtained them (grants.GRANTS), so `token` renews them alike
         keyring_backend: str | None = None,  # the keyring class that stored them, read back directly
+        # Where the backend finds the tokens again (secret_store.py): the keyring class, or
+        # Vault's address, mount and prefix; recorded at authorize, so a changed environment
+        # cannot retarget the authorization.
+        locator: str | dict[str, str] | None = None,
         # Non-secret values that pick the customer's endpoints ({tenant}, {shop}) and
         # the ones the provider's redirect named (QuickBooks' realmId).
         parameters: dict[str, str] | None = None,
@@ -116,6 +122,7 @@ class Authorization(Record):
         self.client_id = client_id
         self.grant = grant
         self.keyring_backend = keyring_backend
+        self.locator = locator
         self.parameters = parameters
         self.endpoints = endpoints
         self.renewable = renewable
@@ -126,6 +133,10 @@ class Authorization(Record):
     @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def is_shared(self) -> bool:
+        return self.storage == STORAGE_VAULT
 
     @property
     def is_authorized(self) -> bool:

@@ -99,6 +99,10 @@ def authorization_json(ctx: AppContext, authorization: Authorization, now=None) 
     }
 
 
+# After the health in a listing: where the tokens are, when not the keyring.
+STORAGE_MARKS = {"file": " (insecure storage)", "vault": " (shared)"}
+
+
 def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: JsonOutput | None) -> None:
     now = ctx.clock()
     if as_json:
@@ -114,7 +118,7 @@ def print_authorizations(ctx: AppContext, authorizations: list[Authorization], v
     rows = []
     for a in authorizations:
         provider = ctx.registry.get(a.provider)
-        status = LABELS[health(a, provider, now)] + (" (insecure storage)" if a.storage == "file" else "")
+        status = LABELS[health(a, provider, now)] + STORAGE_MARKS.get(a.storage or "", "")
         row = [
             provider.name if provider else a.provider,
             a.name,
@@ -159,6 +163,9 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: JsonO
         status += " (and the provider gave no refresh token)"
     if a.storage == "file":
         status += " (tokens in an insecure 0600 file, by --insecure-storage)"
+    elif a.storage == "vault":
+        located = a.locator if isinstance(a.locator, dict) else {}
+        status += f" (shared through Vault at {located.get('addr', '?')}, {located.get('mount', '?')}/{located.get('prefix', '?')})"
     fields = [
         ("Name", a.name),
         ("ID", a.id),

@@ -1,5 +1,12 @@
 """Where tokens and client secrets live: the OS keyring, or, only by the
-explicit `--insecure-storage` opt-in, a 0600 JSON file.
+explicit `--storage file` (`--insecure-storage`) opt-in, a 0600 JSON file, or
+a team's Vault (`--storage vault`, vault_store.py).
+
+Every backend is one class behind the same small interface (SecretStore
+below), picked by name from BACKENDS, the one table (pipx's way). The name is
+recorded per authorization (`storage`) with the backend's `locator()`, and
+both outrank the environment afterwards: a changed environment can never
+silently retarget an authorization's tokens.
 
 keyring is imported here only, so commands that never touch a secret
 (`list`, `search`, `show`) never pay for it, and neither does `token` for a
@@ -9,13 +16,14 @@ same reason: a token small enough for one entry needs neither.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 TYPE_CHECKING = False
 
 from .errors import StorageError
 from .fileutil import LockError, LockTimeout, atomic_write_text, take_lock
-from .models import STORAGE_FILE, STORAGE_KEYRING
+from .models import STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT
 from .tokens import TokenSet
 
 if TYPE_CHECKING:
@@ -23,14 +31,27 @@ if TYPE_CHECKING:
 
     from .context import AppContext
 
-    class SecretStore(Protocol):
-        kind: str
+    from typing import ContextManager
 
+    from .models import Authorization
+
+    class SecretStore(Protocol):
+        kind: str  # its name in BACKENDS, recorded in the index as `storage`
+        chunk_size: int | None  # ChunkedTokens splits larger values; None: never
+
+        def locator(self) -> str | dict[str, str] | None: ...  # recorded, to find the secrets again
+        def label(self) -> str: ...  # for people: "the keyring (SecretService)", "Vault at ..."
+        def check_usable(self) -> None: ...  # before any browser opens
         def get(self, key: str) -> str | None: ...
         def set(self, key: str, value: str) -> None: ...
         def remove(self, key: str) -> None: ...
-        def check_usable(self) -> None: ...
-        def describe(self) -> str: ...
+        # Held around a refresh, inside the local tokens_lock (usecases/access_token.py):
+        # nothing more for a store only this machine sees, a lease for a shared one.
+        def lock(self, authorization_id: str) -> ContextManager: ...
+        # Keeps the authorization's metadata next to its tokens, for a store other
+        # machines read (after authorize and each refresh); nothing for a local one.
+        def record(self, authorization: Authorization) -> None: ...
+        hold_limit: float | None  # seconds a refresh under lock() may take; None: no limit of its own
 
 SERVICE = "integray-auth"
 # Windows Credential Manager takes 2,560 bytes of UTF-16, 1,280 characters
@@ -42,6 +63,14 @@ STORAGE_HELP = (
     "Unlock or install a Secret Service (GNOME Keyring, KWallet) in this session, "
     "or run again with --insecure-storage to keep tokens in a 0600 file"
 )
+
+# The one table of backends: name -> (module, class). Each class has
+# `open(ctx, locator)`; vault_store (and hvac) is imported only when named.
+BACKENDS = {
+    STORAGE_KEYRING: ("integray_auth.secret_store", "KeyringStore"),
+    STORAGE_FILE: ("integray_auth.secret_store", "FileStore"),
+    STORAGE_VAULT: ("integray_auth.vault_store", "VaultStore"),
+}
 
 
 def token_key(authorization_id: str) -> str:
@@ -71,16 +100,19 @@ class ChunkedTokens:
 
     def save(self, authorization_id: str, tokens: TokenSet) -> None:
         key = token_key(authorization_id)
-        old = self._manifest(self.store.get(key))
+        chunk = getattr(self.store, "chunk_size", CHUNK_SIZE)
+        # A store that never chunks has no old chunks to delete, and reading it
+        # again here would move a check-and-set past the version refreshed from.
+        old = self._manifest(self.store.get(key)) if chunk is not None else None
         payload = tokens.to_secret()
-        if len(payload) <= CHUNK_SIZE:
+        if chunk is None or len(payload) <= chunk:
             self.store.set(key, payload)
         else:
             import hashlib
             import secrets
 
             generation = secrets.token_hex(4)
-            parts = [payload[i : i + CHUNK_SIZE] for i in range(0, len(payload), CHUNK_SIZE)]
+            parts = [payload[i : i + chunk] for i in range(0, len(payload), chunk)]
             for number, part in enumerate(parts):
                 self.store.set(f"{key}#{generation}.{number}", part)
             manifest = {"manifest": {"v": 1, "chunks": len(parts), "gen": generation,
@@ -205,14 +237,38 @@ def digest(tokens: TokenSet | None) -> str | None:
     return hashlib.sha256(tokens.to_secret().encode()).hexdigest()
 
 
-class KeyringStore:
+class _LocalStore:
+    """What a store only this machine reads adds to the interface: nothing."""
+
+    hold_limit = None
+
+    def lock(self, authorization_id: str):
+        return contextlib.nullcontext()  # the local tokens_lock is enough
+
+    def record(self, authorization) -> None:
+        pass  # the index is the metadata
+
+
+class KeyringStore(_LocalStore):
     """The OS keyring through `keyring`; every failure becomes a StorageError."""
 
     kind = STORAGE_KEYRING
+    chunk_size = CHUNK_SIZE
 
     def __init__(self, backend=None, preferred: str | None = None) -> None:
         self._backend = backend
         self.preferred = preferred
+
+    @classmethod
+    def open(cls, ctx: "AppContext", locator=None) -> "KeyringStore":
+        return cls(preferred=locator if isinstance(locator, str) else None)
+
+    def locator(self) -> str:
+        """The keyring class, so reading the tokens back can skip keyring's discovery."""
+        return self.describe()
+
+    def label(self) -> str:
+        return f"the keyring ({self.describe()})"
 
     @property
     def backend(self):
@@ -273,14 +329,25 @@ class KeyringStore:
             raise StorageError(f"cannot delete from the keyring: {_describe(exc)}", hint=STORAGE_HELP) from None
 
 
-class FileStore:
+class FileStore(_LocalStore):
     """The --insecure-storage opt-in: one 0600 JSON file, written atomically."""
 
     kind = STORAGE_FILE
+    chunk_size = CHUNK_SIZE
 
     def __init__(self, path, lock_path) -> None:
         self.path = path
         self.lock_path = lock_path
+
+    @classmethod
+    def open(cls, ctx: "AppContext", locator=None) -> "FileStore":
+        return cls(ctx.paths.insecure_tokens_file, ctx.paths.data_dir / "tokens-insecure.lock")
+
+    def locator(self) -> None:
+        return None  # always the data folder's file
+
+    def label(self) -> str:
+        return f"the insecure file {self.path}"
 
     def describe(self) -> str:
         return f"insecure file {self.path}"
@@ -342,10 +409,26 @@ class FileStore:
         self._update(key, None)
 
 
-def default_secret_store(ctx: "AppContext", storage: str, backend: str | None = None) -> SecretStore:
-    if storage == STORAGE_FILE:
-        return FileStore(ctx.paths.insecure_tokens_file, ctx.paths.data_dir / "tokens-insecure.lock")
-    return KeyringStore(preferred=backend)
+def default_secret_store(ctx: "AppContext", storage: str, locator=None) -> SecretStore:
+    """The backend named `storage` in BACKENDS, opened at `locator`."""
+    try:
+        module_name, class_name = BACKENDS[storage]
+    except KeyError:
+        from .errors import IndexError_
+
+        raise IndexError_(
+            f"unknown storage {storage!r} in the index (known: {', '.join(BACKENDS)})",
+            hint="Upgrade integray-auth, or authorize it again with --storage keyring.",
+        ) from None
+    import importlib
+
+    return getattr(importlib.import_module(module_name), class_name).open(ctx, locator)
+
+
+def store_of(ctx: "AppContext", authorization: "Authorization") -> SecretStore:
+    """The store holding an authorization's tokens, as its index entry recorded it."""
+    locator = authorization.locator if authorization.locator is not None else authorization.keyring_backend
+    return ctx.secret_store(authorization.storage, locator)
 
 
 def _choose_backend(preferred: str | None):

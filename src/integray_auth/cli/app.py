@@ -151,7 +151,14 @@ FLOW_OPTIONS = {
         False, "--client-secret-stdin", help="Read the OAuth client secret from standard input."
     ),
     "insecure_storage": typer.Option(
-        False, "--insecure-storage", help="Keep tokens in a 0600 file instead of the OS keyring."
+        False, "--insecure-storage", help="Same as --storage file: keep tokens in a 0600 file instead of the OS keyring."
+    ),
+    "storage": typer.Option(
+        None,
+        "--storage",
+        metavar="keyring|file|vault",
+        help="Where the tokens live: the OS keyring (default), a 0600 file, or the team's Vault (shared; docs/team.md). "
+        "Authorizing again keeps the one chosen before.",
     ),
     "client_credentials": typer.Option(
         False, "--client-credentials",
@@ -186,6 +193,7 @@ def add(
     client_credentials: bool = FLOW_OPTIONS["client_credentials"],
     device: bool = FLOW_OPTIONS["device"],
     no_input: bool = FLOW_OPTIONS["no_input"],
+    storage: Optional[str] = FLOW_OPTIONS["storage"],
 ) -> None:
     """Add an authorization, then authorize it in the browser (or, with --client-credentials, as a machine).
 
@@ -200,11 +208,11 @@ def add(
 
     ctx = _ctx(typer_ctx)
     ctx.no_input = no_input
-    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials, device)
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
     # Everything that can be checked is checked before the first question.
     name = manage.check_new_name(ctx, name)
     if not no_authorize:
-        _check_storage(ctx, insecure_storage)
+        _check_storage(ctx, flow["storage"])
     if provider is None:
         if not ctx.interactive:
             raise UsageError("missing --provider", hint="Run 'integray-auth providers' to list them.")
@@ -251,6 +259,7 @@ def authorize(
     client_credentials: bool = FLOW_OPTIONS["client_credentials"],
     device: bool = FLOW_OPTIONS["device"],
     no_input: bool = FLOW_OPTIONS["no_input"],
+    storage: Optional[str] = FLOW_OPTIONS["storage"],
 ) -> None:
     """Authorize (again) an existing authorization in the browser (or, with --client-credentials, as a machine).
 
@@ -261,16 +270,16 @@ def authorize(
     ctx = _ctx(typer_ctx)
     ctx.no_input = no_input
     authorization = manage.find(ctx, name)
-    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials, device)
-    _check_storage(ctx, insecure_storage)
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
+    _check_storage(ctx, flow["storage"], authorization)
     flow["credentials"] = _credentials(ctx, manage.require_provider(ctx, authorization.provider), flow, authorization)
     _authorize(ctx, authorization, new=False, **flow)
 
 
-def _check_storage(ctx: AppContext, insecure_storage: bool) -> None:
+def _check_storage(ctx: AppContext, storage: str | None, authorization=None) -> None:
     from ..usecases.authorize import check_storage
 
-    check_storage(ctx, insecure_storage)
+    check_storage(ctx, storage, authorization)
 
 
 def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):
@@ -295,7 +304,8 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
     return given
 
 
-def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, client_credentials=False, device=False) -> dict:
+def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage=None, client_credentials=False,
+          device=False) -> dict:
     if client_credentials and device:
         raise UsageError("--client-credentials and --device are two different grants; give one of them")
     return {
@@ -303,9 +313,21 @@ def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage,
         "timeout": float(timeout),
         "client_id": client_id,
         "read_secret_from_stdin": client_secret_stdin,
-        "insecure_storage": insecure_storage,
+        "storage": _storage(insecure_storage, storage),
         "grant": "client_credentials" if client_credentials else "device_code" if device else None,
     }
+
+
+def _storage(insecure_storage: bool, storage: str | None) -> str | None:
+    from ..secret_store import BACKENDS
+
+    if storage is not None and storage not in BACKENDS:
+        raise UsageError(f"--storage {quoted(storage)} is not one of {', '.join(BACKENDS)}")
+    if insecure_storage:
+        if storage not in (None, "file"):
+            raise UsageError(f"--insecure-storage is --storage file, not --storage {storage}", hint="Give one of them.")
+        return "file"
+    return storage
 
 
 def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
@@ -314,7 +336,7 @@ def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
 
     result = authorize(ctx, authorization, new=new, ui=TerminalFlowUI(ctx), options=FlowOptions(**options))
     done = result.authorization
-    where = " (tokens in an insecure file)" if done.storage == "file" else ""
+    where = {"file": " (tokens in an insecure file)", "vault": " (shared through Vault)"}.get(done.storage or "", "")
     provider = escape(result.provider.name)
     ctx.stderr.write(f"Authorized {quoted(done.name)} with {provider}{where}.\n")
     if result.missing_scopes:
@@ -599,6 +621,42 @@ def remove(
     if said:
         ctx.stderr.write(escape(said) + "\n")  # may quote the provider's error
     ctx.stderr.write(f"Removed {quoted(done.name)}.\n")
+
+
+@app.command(cls=usage.Command)
+def share(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
+    """Move an authorization to the team's Vault (VAULT_ADDR), where every machine sees it.
+
+    \b
+    Example:
+      VAULT_ADDR=https://vault.example:8200 integray-auth share "Reservanto Prague"
+    """
+    from ..usecases.sharing import share as share_authorization
+
+    ctx = _ctx(typer_ctx)
+    done = share_authorization(ctx, name)
+    ctx.stderr.write(f"Shared {quoted(done.name)} through Vault; its tokens on this machine are deleted.\n")
+
+
+@app.command(cls=usage.Command)
+def unshare(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    to: str = typer.Option("keyring", "--to", metavar="keyring|file", help="Where to keep it on this machine."),
+) -> None:
+    """Move a shared authorization from Vault to this machine (other machines lose it).
+
+    \b
+    Example:
+      integray-auth unshare "Reservanto Prague" --to keyring
+    """
+    from ..usecases.sharing import unshare as unshare_authorization
+
+    ctx = _ctx(typer_ctx)
+    done, warning = unshare_authorization(ctx, name, to)
+    if warning:
+        ctx.stderr.write(escape(warning) + "\n")
+    ctx.stderr.write(f"Unshared {quoted(done.name)}; its tokens are now in {escape(to)} on this machine only.\n")
 
 
 @providers_app.callback(invoke_without_command=True)

@@ -150,7 +150,10 @@ def send(session, method: str, url: str, deadline: float, max_bytes: int = MAX_A
 def _read(session, method: str, url: str, timeout, ends: float, max_bytes: int, kwargs) -> Answer:
     import time
 
-    response = session.request(method, url, timeout=timeout, stream=True, allow_redirects=False, verify=True, **kwargs)
+    # A CA bundle (VAULT_CACERT) may narrow verification; nothing turns it off.
+    verify = kwargs.pop("verify", True)
+    verify = verify if isinstance(verify, str) and verify else True
+    response = session.request(method, url, timeout=timeout, stream=True, allow_redirects=False, verify=verify, **kwargs)
     try:
         length = response.headers.get("Content-Length", "")
         if length.strip().isdigit() and int(length) > max_bytes:

@@ -17,11 +17,11 @@ from datetime import timedelta
 
 from .. import locks
 from ..context import AppContext
-from ..errors import AuthorizationFailed, InactiveError, IndexError_, NotAuthorizedError, StorageError, UsageError
-from ..models import NOT_AUTHORIZED, STORAGE_KEYRING, to_iso
+from ..errors import AuthorizationFailed, InactiveError, IndexError_, NotAuthorizedError, NotFoundError, StorageError, UsageError
+from ..models import NOT_AUTHORIZED, to_iso
 from ..printable import quoted
 from ..scopes import granted_as_requested
-from ..secret_store import ChunkedTokens, RescuedTokens, digest
+from ..secret_store import ChunkedTokens, RescuedTokens, digest, store_of
 from ..tokens import REFRESH_MARGIN, TokenSet
 from . import manage
 from .binding import check_binding
@@ -38,14 +38,14 @@ def valid_tokens(ctx: AppContext, name: str, min_valid: float | None = None, for
     An inactive authorization is refused (InactiveError, exit 13): deactivating
     one means its tokens stop being handed out, whatever they still hold.
     """
-    authorization = manage.find(ctx, name)
+    authorization = manage.locate(ctx, name)  # a shared one this machine never saw, too
     check_active(authorization)
     if not authorization.is_authorized or not authorization.storage:
         raise NotAuthorizedError(
             f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization)
         )
     leeway = REFRESH_MARGIN if min_valid is None else max(REFRESH_MARGIN, timedelta(seconds=min_valid))
-    store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
+    store = ChunkedTokens(store_of(ctx, authorization))
     rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
     if rescued.exists():  # a stat: the only cost on the fast path
         with tokens_lock(ctx, authorization):
@@ -53,7 +53,9 @@ def valid_tokens(ctx: AppContext, name: str, min_valid: float | None = None, for
     tokens = _load(store, authorization)
     if not force and not tokens.expired(ctx.clock(), leeway):
         return tokens
-    with tokens_lock(ctx, authorization):
+    # The local lock first (this machine's processes queue here), then the
+    # store's own: a lease in Vault that other machines respect (vault_store.py).
+    with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
         current = _load(store, authorization)
         now = ctx.clock()
         if digest(current) != digest(tokens):
@@ -105,19 +107,19 @@ def renew_held(
             hint=manage.authorize_hint(authorization),
         )
     try:
-        fresh = _renew(ctx, authorization, grant, tokens, scopes)
+        fresh = _renew(ctx, authorization, grant, tokens, scopes, store.store.hold_limit)
     except AuthorizationFailed as refused:
         if refused.error != "invalid_grant":
             # invalid_client, temporarily_unavailable, server_error...: the grant
             # (and its refresh token) may well be fine; fix the cause, run again.
             raise
-        _mark_rejected(ctx, authorization.id)
+        _mark_rejected(ctx, store, authorization)
         raise NotAuthorizedError(
             f"{refused.message}; '{authorization.name}' is now Not authorized",
             hint=manage.authorize_hint(authorization),
         ) from None
     _keep_issued(store, rescued, authorization, fresh, replaces=tokens)
-    _record(ctx, authorization, fresh, renewable=grant.can_renew(fresh), refreshed=True)
+    _record(ctx, store, authorization, fresh, renewable=grant.can_renew(fresh), refreshed=True)
     return fresh
 
 
@@ -135,7 +137,7 @@ def _keep_issued(store: ChunkedTokens, rescued: RescuedTokens, authorization, fr
         return
     except StorageError as failed:
         refused = failed.message
-    where = "the keyring" if store.store.kind == STORAGE_KEYRING else "the token file"
+    where = store.store.label()
     name = quoted(authorization.name)
     try:
         rescued.keep(fresh, replaces)
@@ -179,13 +181,13 @@ def _take_back(ctx: AppContext, store: ChunkedTokens, rescued: RescuedTokens, au
                 f"{failed.message}; the tokens of {quoted(authorization.name)} stay in {rescued.path}",
                 hint=failed.hint,
             ) from None
-        _record(ctx, authorization, tokens)
+        _record(ctx, store, authorization, tokens)
     rescued.discard()
 
 
-def _record(ctx: AppContext, authorization, fresh: TokenSet, renewable: bool | None = None, refreshed: bool = False) -> None:
-    with ctx.index.transaction() as authorizations:
-        entry = manage.find_in(authorizations, authorization.id)
+def _record(ctx: AppContext, store: ChunkedTokens, authorization, fresh: TokenSet, renewable: bool | None = None,
+            refreshed: bool = False) -> None:
+    def update(entry) -> None:
         entry.expires_at = fresh.expires_at
         entry.updated_at = to_iso(ctx.clock())
         if refreshed:
@@ -196,6 +198,24 @@ def _record(ctx: AppContext, authorization, fresh: TokenSet, renewable: bool | N
             entry.granted_scopes = granted_as_requested(
                 entry.requested_scopes, fresh.scope, fresh.refresh_token is not None, fresh.id_token is not None
             )
+
+    _update_entry(ctx, store, authorization, update)
+
+
+def _update_entry(ctx: AppContext, store: ChunkedTokens, authorization, update) -> None:
+    """Change the index entry, and the copy a shared store keeps; a machine
+    that knows a shared authorization only from Vault has no local entry."""
+    shared = authorization.copy()
+    update(shared)
+    store.store.record(shared)
+    with ctx.index.transaction() as authorizations:
+        try:
+            entry = manage.find_in(authorizations, authorization.id)
+        except NotFoundError:
+            if authorization.is_shared:
+                return
+            raise
+        update(entry)
 
 
 # Waiting for the lock must outlast what one holder may do with it: one whole
@@ -237,10 +257,16 @@ def _grant_of(ctx: AppContext, authorization):
     return grants.get(name)
 
 
-def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet, scopes: list[str] | None = None) -> TokenSet:
+def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet, scopes: list[str] | None = None,
+           hold_limit: float | None = None) -> TokenSet:
     from ..grants.base import RenewRequest
-    from ..oauth.endpoint import request_deadline
+    from ..oauth import endpoint as http
     from .clients import resolve_credentials
+
+    def request_deadline(environ) -> float:
+        # Under a lease (Vault), the renewal must end before the lease does.
+        deadline = http.request_deadline(environ)
+        return deadline if hold_limit is None else min(deadline, hold_limit)
 
     provider = manage.provider_for(ctx, authorization)  # the token URL of its tenant / shop
     # Here, where the refresh token and the client secret would leave, not on every
@@ -264,19 +290,20 @@ def _load(store: ChunkedTokens, authorization) -> TokenSet:
     tokens = store.load(authorization.id)
     if tokens is None:
         raise NotAuthorizedError(
-            f"the tokens of '{authorization.name}' are missing from {store.store.describe()}",
+            f"the tokens of '{authorization.name}' are missing from {store.store.label()}",
             hint=manage.authorize_hint(authorization),
         )
     return tokens
 
 
-def _mark_rejected(ctx: AppContext, authorization_id: str) -> None:
+def _mark_rejected(ctx: AppContext, store: ChunkedTokens, authorization) -> None:
     """The provider rejected the refresh (invalid_grant): Not authorized, and
     recorded as rejected, so health says it needs re-authorization."""
-    with ctx.index.transaction() as authorizations:
-        entry = manage.find_in(authorizations, authorization_id)
+    def update(entry) -> None:
         entry.status = NOT_AUTHORIZED
         entry.updated_at = entry.refresh_rejected_at = to_iso(ctx.clock())
+
+    _update_entry(ctx, store, authorization, update)
 
 
 def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, rescued: RescuedTokens) -> str:

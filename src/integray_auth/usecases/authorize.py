@@ -40,7 +40,7 @@ class FlowOptions:
     timeout: float = 300.0
     client_id: str | None = None
     read_secret_from_stdin: bool = False
-    insecure_storage: bool = False
+    storage: str | None = None  # a name in secret_store.BACKENDS; None: as recorded, else the keyring
     grant: str | None = None  # one of the provider's grants; None: as before, else the provider's default
     # Resolved by the command layer before its first prompt (and set up there if missing).
     credentials: ClientCredentials | None = None
@@ -70,13 +70,13 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs_secret(provider),
         grant=grant.name,
     )
-    storage = STORAGE_FILE if options.insecure_storage else STORAGE_KEYRING
-    store = check_storage(ctx, options.insecure_storage)
+    store = check_storage(ctx, options.storage, None if new else authorization)
+    storage = store.kind
     http_deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
     if grant.needs.needs_browser:  # after the checks above: each names something to fix first
         check_someone_can_consent(ctx, authorization, new, options.open_browser, grant, provider)
     if storage == STORAGE_FILE:
-        ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.describe().removeprefix('insecure file ')} (mode 0600).")
+        ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.path} (mode 0600).")
 
     browser = None if not options.open_browser else (lambda url: _open_browser(ctx, url))
     request = ConsentRequest(
@@ -167,10 +167,19 @@ def step_up_params(provider: Provider, authorization: Authorization) -> dict[str
     return {}
 
 
-def check_storage(ctx: AppContext, insecure_storage: bool):
+def check_storage(ctx: AppContext, storage: str | None, authorization: Authorization | None = None):
     """The store the tokens will go to, usable, and the index writable: checked
-    before any prompt or browser, so no consent is given for tokens that cannot be kept."""
-    store = ctx.secret_store(STORAGE_FILE if insecure_storage else STORAGE_KEYRING)
+    before any prompt or browser, so no consent is given for tokens that cannot be kept.
+
+    `storage` names one of secret_store.BACKENDS; None keeps the one `authorization`
+    recorded (the choice made at add wins over defaults later), else the keyring.
+    """
+    if storage is None and authorization is not None and authorization.storage:
+        from ..secret_store import store_of
+
+        store = store_of(ctx, authorization)
+    else:
+        store = ctx.secret_store(storage or STORAGE_KEYRING)
     store.check_usable()
     ctx.index.check_writable()
     return store
@@ -282,16 +291,17 @@ def _persist(
     account: str | None = None,
     renewable: bool | None = None,
 ) -> Authorization:
-    from ..secret_store import ChunkedTokens
+    from ..secret_store import ChunkedTokens, store_of
 
     now = to_iso(ctx.clock())
-    storage = store.kind
-    backend = store.describe() if storage == STORAGE_KEYRING else None
-    previous = None  # (storage, backend) of tokens this authorization leaves behind
+    storage, locator = store.kind, store.locator()
+    # keyring_backend: what versions before `locator` read.
+    backend = locator if storage == STORAGE_KEYRING else None
+    previous = None  # the store of tokens this authorization leaves behind
     with ctx.index.transaction() as authorizations:
         if new:
             manage.check_unique(authorizations, authorization.name)
-            entry = authorization.copy(status=NOT_AUTHORIZED, storage=storage, keyring_backend=backend, updated_at=now)
+            entry = authorization.copy(status=NOT_AUTHORIZED, storage=storage, keyring_backend=backend, locator=locator, updated_at=now)
             authorizations.append(entry)
         else:
             entry = manage.find_in(authorizations, authorization.id)
@@ -299,14 +309,15 @@ def _persist(
             # in this process, an old backend name resolves to that same backend, and
             # deleting "the old tokens" would delete the ones just saved.
             if entry.storage and entry.storage != storage:
-                previous = (entry.storage, entry.keyring_backend)
-            entry.status, entry.storage, entry.keyring_backend, entry.updated_at = NOT_AUTHORIZED, storage, backend, now
+                previous = store_of(ctx, entry)
+            entry.status, entry.storage, entry.updated_at = NOT_AUTHORIZED, storage, now
+            entry.keyring_backend, entry.locator = backend, locator
             if entry.connectors == authorization.connectors:
                 # Not over a `connectors add`/`remove` made while the user consented:
                 # its connectors and scopes stay together (and the grant may lack some).
                 entry.requested_scopes = authorization.requested_scopes
             entry.parameters = authorization.parameters
-    with tokens_lock(ctx, authorization):
+    with tokens_lock(ctx, authorization), store.lock(authorization.id):
         ChunkedTokens(store).save(authorization.id, tokens)
         with ctx.index.transaction() as authorizations:
             try:
@@ -327,8 +338,9 @@ def _persist(
             entry.refreshed_at = entry.refresh_rejected_at = None  # a new grant
             entry.account = account  # who signed in this time; an earlier label may be another user
             saved = entry.copy()
-    if previous:
-        ChunkedTokens(ctx.secret_store(*previous)).delete(authorization.id)
+        store.record(saved)
+    if previous is not None:
+        ChunkedTokens(previous).delete(authorization.id)
     return saved
 
 

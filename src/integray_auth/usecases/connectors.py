@@ -151,15 +151,15 @@ def _narrow(ctx: AppContext, authorization: Authorization, provider) -> str:
     """Refresh with the scopes still requested, so the grant gives up the rest
     (RFC 6749 §6). Under the authorization's lock, like every token change.
     Returns "narrowed", or what went wrong (the connectors stay removed)."""
-    from ..secret_store import ChunkedTokens, RescuedTokens
+    from ..secret_store import ChunkedTokens, RescuedTokens, store_of
     from .access_token import _load, _take_back, renew_held, tokens_lock
 
     if not authorization.storage:
         return "not authorized"
-    store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
+    store = ChunkedTokens(store_of(ctx, authorization))
     rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
     try:
-        with tokens_lock(ctx, authorization):
+        with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
             current = manage.find_in(ctx.index.load(), authorization.id)
             if rescued.exists():
                 _take_back(ctx, store, rescued, current)

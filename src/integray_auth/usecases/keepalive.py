@@ -91,7 +91,7 @@ def refresh_one(ctx: AppContext, authorization: Authorization, window: timedelta
     """Renew one authorization's tokens under its lock; `window` None renews
     whatever its expiry. Errors become outcomes: one failure must not stop
     the others, and each is reported with its own hint."""
-    from ..secret_store import ChunkedTokens, RescuedTokens
+    from ..secret_store import ChunkedTokens, RescuedTokens, store_of
     from .access_token import _grant_of, _load, _take_back, renew_held, tokens_lock
 
     try:
@@ -100,9 +100,9 @@ def refresh_one(ctx: AppContext, authorization: Authorization, window: timedelta
                 f"authorization {quoted(authorization.name)} is not authorized",
                 hint=manage.authorize_hint(authorization),
             )
-        store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
+        store = ChunkedTokens(store_of(ctx, authorization))
         rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
-        with tokens_lock(ctx, authorization):
+        with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
             current = manage.find_in(ctx.index.load(), authorization.id)  # as it is now nobody else changes it
             if rescued.exists():
                 _take_back(ctx, store, rescued, current)

@@ -141,7 +141,43 @@ def save_new(ctx: AppContext, authorization: Authorization) -> Authorization:
 
 
 def list_authorizations(ctx: AppContext, view: str = "active") -> list[Authorization]:
-    return sorted(_in_view(ctx.index.load(), view), key=lambda a: (a.name.casefold(), a.id))
+    return sorted(_in_view(with_shared(ctx), view), key=lambda a: (a.name.casefold(), a.id))
+
+
+def with_shared(ctx: AppContext) -> list[Authorization]:
+    """The index, and when VAULT_ADDR is set the shared authorizations of the
+    configured prefix (Vault's copy wins: other machines refresh them). A
+    Vault that cannot be read is one warning line, not a failed listing."""
+    local = ctx.index.load()
+    if not ctx.environ.get("VAULT_ADDR"):
+        return local  # the fast path: nothing of Vault's is imported
+    from ..errors import IntegrayAuthError
+    from ..vault_store import shared_authorizations
+
+    try:
+        shared = {a.id: a for a in shared_authorizations(ctx)}
+    except IntegrayAuthError as failed:
+        from ..printable import escape
+
+        ctx.stderr.write(f"integray-auth: warning: shared authorizations not listed: {escape(failed.message)}\n")
+        return local
+    merged = [shared.pop(a.id) if a.is_shared and a.id in shared else a for a in local]
+    names = {a.name.casefold() for a in merged}
+    return merged + [a for a in shared.values() if a.name.casefold() not in names]
+
+
+def locate(ctx: AppContext, name: str) -> Authorization:
+    """`find`, and on a machine that has never seen `name`, the shared one of that
+    name or id in the configured Vault (only then is Vault's client imported)."""
+    try:
+        return find(ctx, name)
+    except NotFoundError:
+        if not ctx.environ.get("VAULT_ADDR"):
+            raise
+        from ..vault_store import shared_authorizations
+
+        found = find_in(shared_authorizations(ctx), name)
+        return found
 
 
 def search_authorizations(ctx: AppContext, query: str, view: str = "active") -> list[Authorization]:
@@ -151,7 +187,7 @@ def search_authorizations(ctx: AppContext, query: str, view: str = "active") -> 
     if not needle:
         raise UsageError("the search query is empty", hint="Give a word to look for, e.g. 'integray-auth search gmail'.")
     ranked = []
-    for authorization in _in_view(ctx.index.load(), view):
+    for authorization in _in_view(with_shared(ctx), view):
         rank = min((_rank(needle, text) for text in _search_texts(ctx, authorization)), default=3)
         if rank < 3:
             ranked.append((rank, authorization.name.casefold(), authorization.id, authorization))
@@ -233,7 +269,15 @@ def connector_lines(provider: Provider | None, authorization: Authorization) -> 
 
 
 def describe(ctx: AppContext, name: str) -> AuthorizationDetails:
-    authorization = find(ctx, name)
+    authorization = locate(ctx, name)
+    if authorization.is_shared and ctx.environ.get("VAULT_ADDR"):
+        from ..errors import IntegrayAuthError
+        from ..vault_store import VaultStore
+
+        try:  # Vault's copy is the current one
+            authorization = VaultStore.open(ctx, authorization.locator).load(authorization.id) or authorization
+        except IntegrayAuthError:
+            pass
     provider = ctx.registry.get(authorization.provider)
     granted = authorization.granted_scopes
     lines = []
@@ -344,12 +388,12 @@ def remove(ctx: AppContext, name: str, revoke: bool = False) -> tuple[Authorizat
     said = ""
     if authorization.storage:
         from ..models import NOT_AUTHORIZED
-        from ..secret_store import ChunkedTokens, RescuedTokens
+        from ..secret_store import ChunkedTokens, RescuedTokens, store_of
         from .access_token import revoke_at_provider, tokens_lock
 
         with tokens_lock(ctx, authorization):
             authorization = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
-            store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
+            store = ChunkedTokens(store_of(ctx, authorization))
             rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
             if revoke and authorization.is_authorized:
                 said = revoke_at_provider(ctx, authorization, store, rescued)

@@ -1,0 +1,561 @@
+"""Shared authorizations in HashiCorp Vault (or OpenBao) KV version 2.
+
+One authorization lives wholly under one path (docs/team.md):
+
+    <mount>/data/<prefix>/authorizations/<id>/meta    name, provider, connectors, scopes, endpoints, status
+    <mount>/data/<prefix>/authorizations/<id>/tokens  the token set
+    <mount>/data/<prefix>/authorizations/<id>/lease   who refreshes it now, until when
+
+Nothing is read or written outside the prefix, and never a client secret.
+Vault's own conventions configure it (VAULT_ADDR, VAULT_TOKEN or
+~/.vault-token, VAULT_NAMESPACE, VAULT_CACERT; AppRole by VAULT_ROLE_ID and
+VAULT_SECRET_ID), the mount and prefix come from config.toml's [vault].
+
+Every exchange goes through oauth.endpoint.send(): one deadline for the whole
+exchange (INTEGRAY_AUTH_HTTP_TIMEOUT) and a cap on the answer, which is
+checked for its shape before use: a Vault answer is outside input like any.
+hvac (and requests) are imported only here, so only shared authorizations
+pay for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+
+from .errors import ConflictError, IntegrayAuthError, NetworkError, StorageError, UsageError
+from .models import STORAGE_VAULT
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .context import AppContext
+    from .models import Authorization
+
+ADDR_ENV, TOKEN_ENV, NAMESPACE_ENV, CACERT_ENV = "VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"
+ROLE_ID_ENV, SECRET_ID_ENV = "VAULT_ROLE_ID", "VAULT_SECRET_ID"
+LEASE_ENV = "INTEGRAY_AUTH_VAULT_LEASE_SECONDS"
+DEFAULT_LEASE = 30.0
+DEFAULT_MOUNT, DEFAULT_PREFIX, DEFAULT_APPROLE = "secret", "integray-auth", "approle"
+MAX_VAULT_ANSWER = 256 * 1024
+MAX_SHARED = 1000  # authorizations listed from one prefix
+_SEGMENTS = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+_ID = re.compile(r"[0-9a-f]{1,32}")
+_TOKEN_KEY = re.compile(r"authorization:([0-9a-f]{1,32})")
+# Kept out of the copy in Vault: they say where this machine found it.
+_LOCAL_FIELDS = ("storage", "locator", "keyring_backend")
+
+TEAM_DOC = "docs/team.md"
+
+
+def configured(environ) -> bool:
+    """Whether this machine is pointed at a Vault (VAULT_ADDR): only then are shared ones looked up."""
+    return bool((environ.get(ADDR_ENV) or "").strip())
+
+
+class Settings:
+    __slots__ = ("addr", "namespace", "mount", "prefix", "approle_mount", "role_id_file", "secret_id_file")
+
+    def __init__(self, addr: str, namespace: str, mount: str, prefix: str, approle_mount: str = DEFAULT_APPROLE,
+                 role_id_file: str | None = None, secret_id_file: str | None = None) -> None:
+        self.addr, self.namespace, self.mount, self.prefix = addr, namespace, mount, prefix
+        self.approle_mount, self.role_id_file, self.secret_id_file = approle_mount, role_id_file, secret_id_file
+
+    @classmethod
+    def load(cls, ctx: "AppContext", locator: dict | None = None) -> "Settings":
+        """From the recorded locator when there is one, else from VAULT_* and config.toml."""
+        config = _config(ctx)
+        if isinstance(locator, dict):
+            addr, namespace = locator.get("addr", ""), locator.get("namespace", "")
+            mount, prefix = locator.get("mount", ""), locator.get("prefix", "")
+        else:
+            addr = (ctx.environ.get(ADDR_ENV) or "").strip()
+            namespace = (ctx.environ.get(NAMESPACE_ENV) or "").strip()
+            mount, prefix = config.get("mount", DEFAULT_MOUNT), config.get("prefix", DEFAULT_PREFIX)
+        if not addr:
+            raise StorageError(
+                "VAULT_ADDR is not set, so there is no Vault to keep shared authorizations in",
+                hint=f"Set VAULT_ADDR (and VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID); see {TEAM_DOC}.",
+            )
+        if not re.fullmatch(r"https?://[^\s/]+/?", addr):
+            raise UsageError(f"VAULT_ADDR must be http(s)://HOST[:PORT], not {addr[:80]!r}", hint="Fix VAULT_ADDR.")
+        for what, value in (("mount", mount), ("prefix", prefix), ("approle_mount", config.get("approle_mount", DEFAULT_APPROLE))):
+            if not isinstance(value, str) or not _SEGMENTS.fullmatch(value) or ".." in value.split("/"):
+                raise UsageError(
+                    f"the Vault {what} {str(value)[:80]!r} is not a plain path (letters, digits, . _ - and /)",
+                    hint=f"Fix [vault] {what} in {ctx.paths.config_file}.",
+                )
+        return cls(addr.rstrip("/"), namespace, mount, prefix, config.get("approle_mount", DEFAULT_APPROLE),
+                   config.get("role_id_file"), config.get("secret_id_file"))
+
+    def locator(self) -> dict[str, str]:
+        located = {"addr": self.addr, "mount": self.mount, "prefix": self.prefix}
+        if self.namespace:
+            located["namespace"] = self.namespace
+        return located
+
+    def where(self) -> str:
+        return f"Vault at {self.addr} ({self.mount}/{self.prefix})"
+
+
+def _config(ctx: "AppContext") -> dict:
+    """config.toml's [vault] table; a broken file is a usage error, an absent one is defaults."""
+    import tomllib
+
+    path = ctx.paths.config_file
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}", hint="Fix or remove that file.") from None
+    table = data.get("vault", {})
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise UsageError(f"[vault] in {path} must be a table of strings", hint=f"See {TEAM_DOC}.")
+    return table
+
+
+def lease_seconds(environ) -> float:
+    raw = (environ.get(LEASE_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_LEASE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 1 <= value <= 3600:
+        raise UsageError(f"{LEASE_ENV} must be a number of seconds from 1 to 3600, not {raw[:40]!r}", hint=f"Fix or unset {LEASE_ENV}.")
+    return value
+
+
+class CasConflict(StorageError):
+    """A check-and-set write found another version than the one read."""
+
+
+class _BoundedSession:
+    """What hvac calls its session: every request goes through endpoint.send(),
+    so each has a whole-exchange deadline and a size cap, and never follows a redirect."""
+
+    def __init__(self, deadline: float, verify) -> None:
+        import requests
+
+        self._inner = requests.Session()
+        self.deadline = deadline
+        self.verify, self.cert, self.proxies = verify, None, {}
+
+    def request(self, method, url, headers=None, allow_redirects=None, timeout=None, verify=None, cert=None,
+                proxies=None, **kwargs):
+        import requests
+        from requests.structures import CaseInsensitiveDict
+
+        from .oauth.endpoint import send
+
+        answer = send(self._inner, method.upper(), url, self.deadline, max_bytes=MAX_VAULT_ANSWER,
+                      headers=headers, verify=self.verify, **kwargs)
+        response = requests.Response()
+        response.status_code, response._content = answer.status_code, answer.content
+        response.headers, response.url, response.encoding = CaseInsensitiveDict(answer.headers), url, "utf-8"
+        return response
+
+
+class Vault:
+    """KV v2 under one mount, for the store below: reads with their version,
+    check-and-set writes, and every failure as one of our errors."""
+
+    def __init__(self, settings: Settings, environ, deadline: float) -> None:
+        self.settings = settings
+        self.environ = environ
+        self.deadline = deadline
+        self._client = None
+
+    # -- the connection ------------------------------------------------------------------
+
+    @property
+    def client(self):
+        if self._client is None:
+            import hvac
+
+            cacert = (self.environ.get(CACERT_ENV) or "").strip() or None
+            session = _BoundedSession(self.deadline, cacert or True)
+            client = hvac.Client(url=self.settings.addr, namespace=self.settings.namespace or None,
+                                 session=session, verify=cacert or True, timeout=self.deadline)
+            self._client = client
+            client.token = self._login(client)
+        return self._client
+
+    def _login(self, client) -> str:
+        token = (self.environ.get(TOKEN_ENV) or "").strip()
+        if token:
+            return token
+        role_id = self._credential(ROLE_ID_ENV, self.settings.role_id_file)
+        if role_id:
+            secret_id = self._credential(SECRET_ID_ENV, self.settings.secret_id_file) or ""
+            answer = self._call("log in with AppRole", lambda: client.auth.approle.login(
+                role_id=role_id, secret_id=secret_id, mount_point=self.settings.approle_mount, use_token=False))
+            auth = answer.get("auth") if isinstance(answer, dict) else None
+            issued = auth.get("client_token") if isinstance(auth, dict) else None
+            if not isinstance(issued, str) or not issued or len(issued) > 4096:
+                raise StorageError(f"{self.settings.where()} answered the AppRole login without a token",
+                                   hint="Check the AppRole's configuration.")
+            return issued
+        home_token = os.path.join(os.path.expanduser("~"), ".vault-token")
+        try:
+            with open(home_token, encoding="utf-8") as handle:
+                token = handle.read(4096).strip()
+        except OSError:
+            token = ""
+        if token:
+            return token
+        raise StorageError(
+            f"no credentials for {self.settings.where()}",
+            hint="Set VAULT_TOKEN (or log in with 'vault login' / 'bao login'), or VAULT_ROLE_ID and VAULT_SECRET_ID "
+            f"for an AppRole; see {TEAM_DOC}.",
+        )
+
+    def _credential(self, env: str, file: str | None) -> str | None:
+        value = (self.environ.get(env) or "").strip()
+        if value or not file:
+            return value or None
+        try:
+            with open(os.path.expanduser(file), encoding="utf-8") as handle:
+                return handle.read(4096).strip() or None
+        except OSError as exc:
+            raise StorageError(f"cannot read the AppRole file {file}: {exc.strerror or exc}") from None
+
+    def _call(self, what: str, call):
+        """One hvac call; its exceptions become ours, with the next step."""
+        import hvac.exceptions as failures
+
+        where = self.settings.where()
+        try:
+            return call()
+        except NetworkError as failed:
+            raise NetworkError(
+                f"cannot {what}: {failed.message}",
+                hint=f"Check VAULT_ADDR ({self.settings.addr}) and that Vault is running; then run the command again.",
+            ) from None
+        except failures.VaultDown:
+            raise StorageError(f"{where} is sealed, so it cannot {what}",
+                               hint="Unseal it ('vault operator unseal' / 'bao operator unseal'), then run the command again.") from None
+        except failures.Forbidden as refused:
+            raise StorageError(
+                f"{where} refused to {what}: permission denied ({_said(refused)})",
+                hint=f"Check the token or AppRole and its policy for {self.settings.mount}/data/{self.settings.prefix}/* ({TEAM_DOC}).",
+            ) from None
+        except failures.InvalidRequest as refused:
+            said = _said(refused)
+            if "check-and-set" in said:
+                raise CasConflict(f"{where}: another machine changed it at the same time; cannot {what} (check-and-set)",
+                                  hint="Run the command again.") from None
+            if "no handler for route" in said:
+                raise self._wrong_mount() from None
+            raise StorageError(f"{where} refused to {what} ({said})") from None
+        except failures.VaultError as refused:
+            status = getattr(refused, "status_code", None) or ""
+            raise StorageError(f"{where} could not {what} (HTTP {status}: {_said(refused)})",
+                               hint="Check Vault's status and logs, then run the command again.") from None
+        except ValueError:  # hvac's response.json() on a body that is not JSON
+            raise StorageError(f"{where} answered {what} with something that is not JSON",
+                               hint="Check VAULT_ADDR: it may not point at Vault.") from None
+
+    def _wrong_mount(self) -> StorageError:
+        return StorageError(
+            f"{self.settings.addr} has no KV version 2 secrets engine at '{self.settings.mount}/'",
+            hint=f"Set [vault] mount in config.toml to a KV v2 mount, or enable one: vault secrets enable -path={self.settings.mount} kv-v2.",
+        )
+
+    # -- checks --------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Reachable, unsealed, the mount a KV v2 engine, and our prefix writable: before any browser opens."""
+        status = self._call("report its seal status", lambda: self.client.sys.read_seal_status())
+        if not isinstance(status, dict):
+            raise StorageError(f"{self.settings.where()} answered its seal status with something unexpected")
+        if status.get("sealed") is True:
+            raise StorageError(f"{self.settings.where()} is sealed",
+                               hint="Unseal it ('vault operator unseal' / 'bao operator unseal'), then run the command again.")
+        self.check_mount()
+        probe = f"{self.settings.mount}/data/{self.settings.prefix}/authorizations/probe/tokens"
+        answer = self._call("report the token's capabilities", lambda: self.client.adapter.post(
+            "/v1/sys/capabilities-self", json={"paths": [probe]}))
+        capabilities = answer.get(probe) if isinstance(answer, dict) else None
+        if not isinstance(capabilities, list) or not {"create", "update"} & set(capabilities) and "root" not in capabilities:
+            raise StorageError(
+                f"{self.settings.where()}: this token may not write under {self.settings.mount}/data/{self.settings.prefix}/",
+                hint=f"Use a token or AppRole with the authorizers' policy ({TEAM_DOC}).",
+            )
+
+    def check_mount(self) -> None:
+        import hvac.exceptions as failures
+
+        try:
+            answer = self._call("describe its mounts", lambda: self.client.adapter.get(
+                f"/v1/sys/internal/ui/mounts/{self.settings.mount}"))
+        except StorageError as failed:
+            if "permission denied" in failed.message or "HTTP 404" in failed.message:
+                raise self._wrong_mount() from None
+            raise
+        except failures.InvalidPath:
+            raise self._wrong_mount() from None
+        data = answer.get("data") if isinstance(answer, dict) else None
+        options = data.get("options") if isinstance(data, dict) else None
+        version = options.get("version") if isinstance(options, dict) else None
+        if not isinstance(data, dict) or data.get("type") not in ("kv", "generic"):
+            raise self._wrong_mount()
+        if version != "2":
+            raise StorageError(
+                f"{self.settings.addr} has a KV version 1 secrets engine at '{self.settings.mount}/'; shared "
+                "authorizations need version 2 (check-and-set)",
+                hint=f"Upgrade it ('vault kv enable-versioning {self.settings.mount}') or set [vault] mount to a KV v2 mount.",
+            )
+
+    # -- KV v2 ---------------------------------------------------------------------------
+
+    def _full(self, path: str) -> str:
+        return f"{self.settings.prefix}/{path}"
+
+    def read(self, path: str) -> tuple[dict | None, int]:
+        """The document at `path` under the prefix and its version (0: none yet)."""
+        import hvac.exceptions as failures
+
+        try:
+            answer = self._call(f"read {path}", lambda: self.client.secrets.kv.v2.read_secret_version(
+                path=self._full(path), mount_point=self.settings.mount, raise_on_deleted_version=False))
+        except failures.InvalidPath:
+            return None, 0
+        data = answer.get("data") if isinstance(answer, dict) else None
+        metadata = data.get("metadata") if isinstance(data, dict) else None
+        version = metadata.get("version") if isinstance(metadata, dict) else None
+        if type(version) is not int or version < 1:
+            raise StorageError(f"{self.settings.where()} answered the read of {path} with something that is not a KV v2 document",
+                               hint=f"Check that [vault] mount names a KV version 2 engine ({TEAM_DOC}).")
+        document = data.get("data")
+        if document is not None and not isinstance(document, dict):
+            raise StorageError(f"{self.settings.where()}: {path} is not a document of integray-auth's")
+        return document, version
+
+    def write(self, path: str, document: dict, cas: int) -> int:
+        """Write only over version `cas` (0: only if absent); the new version. CasConflict otherwise."""
+        answer = self._call(f"write {path}", lambda: self.client.secrets.kv.v2.create_or_update_secret(
+            path=self._full(path), secret=document, cas=cas, mount_point=self.settings.mount))
+        data = answer.get("data") if isinstance(answer, dict) else None
+        version = data.get("version") if isinstance(data, dict) else None
+        if type(version) is not int or version < 1:
+            raise StorageError(f"{self.settings.where()} answered the write of {path} without its version")
+        return version
+
+    def destroy(self, path: str) -> None:
+        """Every version of `path`, and its metadata."""
+        import hvac.exceptions as failures
+
+        try:
+            self._call(f"delete {path}", lambda: self.client.secrets.kv.v2.delete_metadata_and_all_versions(
+                path=self._full(path), mount_point=self.settings.mount))
+        except failures.InvalidPath:
+            pass
+
+    def list(self, path: str) -> list[str]:
+        import hvac.exceptions as failures
+
+        try:
+            answer = self._call(f"list {path}", lambda: self.client.secrets.kv.v2.list_secrets(
+                path=self._full(path), mount_point=self.settings.mount))
+        except failures.InvalidPath:
+            return []
+        data = answer.get("data") if isinstance(answer, dict) else None
+        keys = data.get("keys") if isinstance(data, dict) else None
+        if not isinstance(keys, list):
+            raise StorageError(f"{self.settings.where()} answered the listing of {path} with something unexpected")
+        return [key for key in keys[:MAX_SHARED] if isinstance(key, str)]
+
+
+def _said(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    return text[:200] or type(error).__name__
+
+
+class VaultStore:
+    """The secret-store interface (secret_store.SecretStore) over Vault KV v2."""
+
+    kind = STORAGE_VAULT
+    chunk_size = None  # a KV document holds a token set of any size
+
+    def __init__(self, settings: Settings, environ, deadline: float) -> None:
+        self.settings = settings
+        self.environ = environ
+        self.vault = Vault(settings, environ, deadline)
+        # The version each path was read at: a write goes over that one only.
+        self._versions: dict[str, int] = {}
+
+    @classmethod
+    def open(cls, ctx: "AppContext", locator=None) -> "VaultStore":
+        from .oauth.endpoint import request_deadline
+
+        return cls(Settings.load(ctx, locator if isinstance(locator, dict) else None), ctx.environ, request_deadline(ctx.environ))
+
+    def locator(self) -> dict[str, str]:
+        return self.settings.locator()
+
+    def label(self) -> str:
+        return self.settings.where()
+
+    def check_usable(self) -> None:
+        self.vault.check()
+
+    # -- get / set / remove: only token sets, by their key ------------------------------
+
+    def _path(self, key: str) -> str:
+        found = _TOKEN_KEY.fullmatch(key)
+        if not found:
+            # Client secrets, probes, chunks: none of them belongs in the team's Vault.
+            raise StorageError(f"{self.settings.where()} keeps only the tokens of shared authorizations, not {key.split(':')[0]}")
+        return f"authorizations/{found.group(1)}/tokens"
+
+    def get(self, key: str) -> str | None:
+        path = self._path(key)
+        document, version = self.vault.read(path)
+        self._versions[path] = version
+        tokens = document.get("tokens") if document else None
+        if tokens is None:
+            return None
+        if not isinstance(tokens, str) or len(tokens) > MAX_VAULT_ANSWER:
+            raise StorageError(f"{self.settings.where()}: the tokens at {path} are not a token set of integray-auth's",
+                               hint="Authorize it again: integray-auth authorize NAME.")
+        return tokens
+
+    def set(self, key: str, value: str) -> None:
+        path = self._path(key)
+        if path not in self._versions:
+            self.get(key)
+        # Over the version read only: never over a newer set another machine wrote.
+        self._versions[path] = self.vault.write(path, {"schema_version": 1, "tokens": value}, cas=self._versions[path])
+
+    def remove(self, key: str) -> None:
+        path = self._path(key)
+        folder = path.rsplit("/", 1)[0]
+        for part in ("tokens", "meta", "lease"):
+            self.vault.destroy(f"{folder}/{part}")
+        self._versions.pop(path, None)
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def record(self, authorization: "Authorization") -> None:
+        """The authorization's metadata next to its tokens, for other machines."""
+        data = {k: v for k, v in authorization.to_json().items() if k not in _LOCAL_FIELDS}
+        path = f"authorizations/{_checked_id(authorization.id)}/meta"
+        for _ in range(5):  # metadata is last writer wins; the check-and-set only keeps cas_required mounts happy
+            _, version = self.vault.read(path)
+            try:
+                self.vault.write(path, {"schema_version": 1, "authorization": data}, cas=version)
+                return
+            except CasConflict:
+                continue
+        raise CasConflict(f"{self.settings.where()}: the metadata of {authorization.name!r} keeps changing (check-and-set)",
+                          hint="Run the command again.")
+
+    def shared(self) -> list["Authorization"]:
+        """Every authorization kept under the prefix (those whose metadata is complete)."""
+        found = []
+        for key in self.vault.list("authorizations"):
+            authorization_id = key.rstrip("/")
+            if key.endswith("/") and _ID.fullmatch(authorization_id):
+                authorization = self.load(authorization_id)
+                if authorization is not None:
+                    found.append(authorization)
+        return found
+
+    def load(self, authorization_id: str) -> "Authorization | None":
+        from .index import _entry_problem
+        from .models import Authorization
+
+        document, _ = self.vault.read(f"authorizations/{_checked_id(authorization_id)}/meta")
+        data = document.get("authorization") if document else None
+        if not isinstance(data, dict):
+            return None
+        data = {k: v for k, v in data.items() if k not in _LOCAL_FIELDS}
+        try:
+            authorization = Authorization.from_json(data)
+        except TypeError:  # a required field missing: not a (complete) document of ours
+            return None
+        if authorization.id != authorization_id or _entry_problem(authorization):
+            return None
+        authorization.storage, authorization.locator, authorization.keyring_backend = STORAGE_VAULT, self.locator(), None
+        return authorization
+
+    # -- the cross-machine refresh lock ---------------------------------------------------
+
+    @property
+    def hold_limit(self) -> float:
+        """How long a refresh under lock() may take: less than the lease, so no
+        other machine takes the lease over while this one still refreshes."""
+        return max(1.0, lease_seconds(self.environ) * 0.8)
+
+    @contextlib.contextmanager
+    def lock(self, authorization_id: str):
+        """Single flight across machines: a lease document taken by check-and-set.
+
+        A live lease of another machine is waited for; an expired one (its holder
+        died mid-refresh) is taken over. Clocks are compared, so machines sharing
+        a Vault need synchronised clocks (NTP), as Vault itself does.
+        """
+        import secrets
+        import socket
+
+        path = f"authorizations/{_checked_id(authorization_id)}/lease"
+        seconds = lease_seconds(self.environ)
+        holder = f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
+        give_up = time.monotonic() + seconds + self.vault.deadline
+        conflicts, version = 0, 0
+        while True:
+            document, version = self.vault.read(path)
+            now = time.time()
+            other, until = _lease(document)
+            if until <= now:
+                try:
+                    version = self.vault.write(path, {"holder": holder, "expires_at": now + seconds}, cas=version)
+                    break
+                except CasConflict:
+                    conflicts += 1  # another machine took it first: wait for it like any holder
+                    if conflicts > 50:
+                        raise CasConflict(
+                            f"{self.settings.where()}: the refresh lease of {authorization_id} keeps changing hands (check-and-set)",
+                            hint="Run the command again; if it recurs, check for a machine looping on it.",
+                        ) from None
+            if time.monotonic() > give_up:
+                raise StorageError(
+                    f"{self.settings.where()}: {other[:80]!r} holds the refresh lease of {authorization_id} for "
+                    f"{max(0, until - now):.0f} more seconds",
+                    hint=f"Run the command again; a lease whose holder died expires by itself ({LEASE_ENV}).",
+                )
+            time.sleep(0.1 + secrets.randbelow(100) / 1000)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(IntegrayAuthError):  # unreleased, it expires by itself
+                self.vault.write(path, {"holder": holder, "expires_at": 0}, cas=version)
+
+
+def _lease(document: dict | None) -> tuple[str, float]:
+    """(holder, expires_at) of a lease document; a malformed one counts as expired."""
+    if not isinstance(document, dict):
+        return "", 0.0
+    holder, until = document.get("holder"), document.get("expires_at")
+    if not isinstance(holder, str) or type(until) not in (int, float) or until != until:
+        return "", 0.0
+    return holder, float(until)
+
+
+def _checked_id(authorization_id: str) -> str:
+    # Ids come from the index or from Vault: never a path.
+    if not _ID.fullmatch(authorization_id):
+        raise ConflictError(f"the id {authorization_id[:40]!r} cannot be a Vault path")
+    return authorization_id
+
+
+def shared_authorizations(ctx: "AppContext") -> list["Authorization"]:
+    """The authorizations under the configured prefix (VAULT_ADDR set), else none."""
+    if not configured(ctx.environ):
+        return []
+    return VaultStore.open(ctx).shared()
