@@ -130,6 +130,10 @@ def lease_seconds(environ) -> float:
     return value
 
 
+_NO_DEFAULT = object()
+_MISSING = object()
+
+
 class CasConflict(StorageError):
     """A check-and-set write found another version than the one read."""
 
@@ -224,13 +228,19 @@ class Vault:
         except OSError as exc:
             raise StorageError(f"cannot read the AppRole file {file}: {exc.strerror or exc}") from None
 
-    def _call(self, what: str, call):
-        """One hvac call; its exceptions become ours, with the next step."""
+    def _call(self, what: str, call, missing=_NO_DEFAULT):
+        """One hvac call; its exceptions become ours, with the next step.
+        `missing` is what a 404 means, when it means something (an absent document)."""
         import hvac.exceptions as failures
 
         where = self.settings.where()
         try:
             return call()
+        except failures.InvalidPath:
+            if missing is not _NO_DEFAULT:
+                return missing
+            raise StorageError(f"{where} has nothing at the path to {what}",
+                               hint=f"Check [vault] mount and prefix in config.toml ({TEAM_DOC}).") from None
         except NetworkError as failed:
             raise NetworkError(
                 f"cannot {what}: {failed.message}",
@@ -262,7 +272,7 @@ class Vault:
 
     def _wrong_mount(self) -> StorageError:
         return StorageError(
-            f"{self.settings.addr} has no KV version 2 secrets engine at '{self.settings.mount}/'",
+            f"{self.settings.addr} has no KV version 2 secrets engine at '{self.settings.mount}/' (that this token may use)",
             hint=f"Set [vault] mount in config.toml to a KV v2 mount, or enable one: vault secrets enable -path={self.settings.mount} kv-v2.",
         )
 
@@ -288,17 +298,18 @@ class Vault:
             )
 
     def check_mount(self) -> None:
-        import hvac.exceptions as failures
-
         try:
             answer = self._call("describe its mounts", lambda: self.client.adapter.get(
-                f"/v1/sys/internal/ui/mounts/{self.settings.mount}"))
+                f"/v1/sys/internal/ui/mounts/{self.settings.mount}"), missing=_MISSING)
+        except CasConflict:
+            raise
         except StorageError as failed:
-            if "permission denied" in failed.message or "HTTP 404" in failed.message:
+            # Vault answers a mount the token has no access to, or none at all, alike.
+            if "permission denied" in failed.message:
                 raise self._wrong_mount() from None
             raise
-        except failures.InvalidPath:
-            raise self._wrong_mount() from None
+        if answer is _MISSING:
+            raise self._wrong_mount()
         data = answer.get("data") if isinstance(answer, dict) else None
         options = data.get("options") if isinstance(data, dict) else None
         version = options.get("version") if isinstance(options, dict) else None
@@ -318,12 +329,9 @@ class Vault:
 
     def read(self, path: str) -> tuple[dict | None, int]:
         """The document at `path` under the prefix and its version (0: none yet)."""
-        import hvac.exceptions as failures
-
-        try:
-            answer = self._call(f"read {path}", lambda: self.client.secrets.kv.v2.read_secret_version(
-                path=self._full(path), mount_point=self.settings.mount, raise_on_deleted_version=False))
-        except failures.InvalidPath:
+        answer = self._call(f"read {path}", lambda: self.client.secrets.kv.v2.read_secret_version(
+            path=self._full(path), mount_point=self.settings.mount, raise_on_deleted_version=False), missing=_MISSING)
+        if answer is _MISSING:
             return None, 0
         data = answer.get("data") if isinstance(answer, dict) else None
         metadata = data.get("metadata") if isinstance(data, dict) else None
@@ -348,21 +356,13 @@ class Vault:
 
     def destroy(self, path: str) -> None:
         """Every version of `path`, and its metadata."""
-        import hvac.exceptions as failures
-
-        try:
-            self._call(f"delete {path}", lambda: self.client.secrets.kv.v2.delete_metadata_and_all_versions(
-                path=self._full(path), mount_point=self.settings.mount))
-        except failures.InvalidPath:
-            pass
+        self._call(f"delete {path}", lambda: self.client.secrets.kv.v2.delete_metadata_and_all_versions(
+            path=self._full(path), mount_point=self.settings.mount), missing=None)
 
     def list(self, path: str) -> list[str]:
-        import hvac.exceptions as failures
-
-        try:
-            answer = self._call(f"list {path}", lambda: self.client.secrets.kv.v2.list_secrets(
-                path=self._full(path), mount_point=self.settings.mount))
-        except failures.InvalidPath:
+        answer = self._call(f"list {path}", lambda: self.client.secrets.kv.v2.list_secrets(
+            path=self._full(path), mount_point=self.settings.mount), missing=_MISSING)
+        if answer is _MISSING:
             return []
         data = answer.get("data") if isinstance(answer, dict) else None
         keys = data.get("keys") if isinstance(data, dict) else None

