@@ -286,6 +286,8 @@ class Vault:
         if status.get("sealed") is True:
             raise StorageError(f"{self.settings.where()} is sealed",
                                hint="Unseal it ('vault operator unseal' / 'bao operator unseal'), then run the command again.")
+        # A token Vault does not know shows here, not as a mount it "cannot see" below.
+        self._call("look up this token", lambda: self.client.adapter.get("/v1/auth/token/lookup-self"))
         self.check_mount()
         probe = f"{self.settings.mount}/data/{self.settings.prefix}/authorizations/probe/tokens"
         answer = self._call("report the token's capabilities", lambda: self.client.adapter.post(

@@ -126,9 +126,16 @@ def _mismatch(authorization, provider: Provider, field: str, label: str, then, n
 
 
 def _record(ctx: AppContext, authorization: Authorization, current: dict[str, str | None]) -> None:
+    from ..errors import NotFoundError
     from .manage import find_in
 
     with ctx.index.transaction() as authorizations:
-        entry = find_in(authorizations, authorization.id)
-        entry.endpoints = dict(current)
+        try:
+            entry = find_in(authorizations, authorization.id)
+        except NotFoundError:
+            if not authorization.is_shared:
+                raise
+            entry = None  # known here only from Vault: its copy there records it (tokens._record)
+        if entry is not None:
+            entry.endpoints = dict(current)
     authorization.endpoints = dict(current)

@@ -1,0 +1,379 @@
+"""Shared authorizations through a real OpenBao (Vault-compatible) server.
+
+"Machines" are separate INTEGRAY_AUTH_HOME and HOME folders using the same
+Vault; the authorization server is the real django-oauth-toolkit one, which
+counts the refresh requests it gets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
+
+pytestmark = pytest.mark.e2e
+
+PREFIX = "integray-auth/authorizations"
+
+
+def overlay_for(server, path: Path) -> Path:
+    s = server
+    optional = "".join(f'{field} = "{s[key]}"\n' for field, key in (("revocation_url", "revocation_endpoint"),
+                                                                   ("userinfo_url", "userinfo_endpoint")) if s[key])
+    path.write_text(f'''schema_version = 1
+
+[providers.local]
+name = "Local Test Server"
+client_id = "{s["client_id"]}"
+authorization_url = "{s["authorization_endpoint"]}"
+token_url = "{s["token_endpoint"]}"
+{optional}pkce = "required"
+
+[providers.local.scopes]
+openid = "Sign you in"
+read = "Read your data"
+
+[providers.local.connectors.reader]
+name = "Reader"
+description = "Reads data."
+scopes = ["openid", "read"]
+''')
+    return path
+
+
+class Machine:
+    """One machine of the team: its own home and data folder, the team's Vault."""
+
+    def __init__(self, root: Path, name: str, overlay: Path, vault) -> None:
+        self.home = root / f"{name}-home"
+        self.data = root / f"{name}-data"
+        self.home.mkdir()
+        self.overlay, self.vault = overlay, vault
+
+    def env(self, **extra) -> dict:
+        env = dict(os.environ)
+        env.update({"HOME": str(self.home), "INTEGRAY_AUTH_HOME": str(self.data),
+                    "INTEGRAY_AUTH_REGISTRY": str(self.overlay), **self.vault.env()})
+        for key, value in extra.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    def run(self, *args: str, timeout: float = 60, **extra):
+        from tests.conftest import Result
+
+        done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=self.env(**extra),
+                              timeout=timeout, input="")
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    def start(self, *args: str, **extra) -> subprocess.Popen:
+        return subprocess.Popen([str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env(**extra), stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def team(tmp_path, vault_server):
+    def make(server, *names: str) -> list[Machine]:
+        overlay = overlay_for(server, tmp_path / "local.toml")
+        return [Machine(tmp_path, name, overlay, vault_server) for name in names]
+
+    return make
+
+
+def shared_ids(vault) -> list[str]:
+    return [key.rstrip("/") for key in vault.kv_list(PREFIX)]
+
+
+def tokens_in_vault(vault, authorization_id: str) -> dict:
+    return json.loads(vault.kv_read(f"{PREFIX}/{authorization_id}/tokens")["tokens"])
+
+
+def userinfo_ok(server, access: str) -> bool:
+    answer = requests.get(server["userinfo_endpoint"], headers={"Authorization": f"Bearer {access}"}, timeout=10)
+    return answer.status_code == 200
+
+
+def expire_in_vault(vault, authorization_id: str) -> dict:
+    tokens = tokens_in_vault(vault, authorization_id)
+    tokens["expires_at"] = "2000-01-01T00:00:00Z"
+    vault.kv_write(f"{PREFIX}/{authorization_id}/tokens", {"schema_version": 1, "tokens": json.dumps(tokens)})
+    return tokens
+
+
+def test_added_on_one_machine_it_is_listed_and_used_on_two_others(team, auth_server, http_browser, vault_server):
+    a, b, c = team(auth_server, "a", "b", "c")
+    added = a.run("add", "Team", "-p", "local", "-c", "reader", "--storage", "vault", **http_browser.env())
+    assert added.code == 0, added.stderr
+    assert "shared through Vault" in added.stderr
+    [authorization_id] = shared_ids(vault_server)
+    meta = vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta")["authorization"]
+    assert (meta["name"], meta["provider"], meta["connectors"], meta["status"]) == ("Team", "local", ["reader"], "authorized")
+    assert meta["endpoints"] and "storage" not in meta
+    assert "access_token" not in json.dumps(meta)
+    assert not (a.data / "tokens-insecure.json").exists()
+
+    listed = b.run("list", "--json")
+    assert listed.code == 0, listed.stderr
+    [entry] = listed.json()["authorizations"]
+    assert (entry["name"], entry["storage"], entry["status"]) == ("Team", "vault", "authorized")
+    assert "(shared)" in b.run("list").stdout
+    assert "shared through Vault" in b.run("show", "Team").stdout
+    assert b.run("search", "team").code == 0
+
+    for machine in (b, c):  # c never listed it: token alone finds it
+        printed = machine.run("token", "Team")
+        assert printed.code == 0, printed.stderr
+        assert userinfo_ok(auth_server, printed.stdout.strip())
+    assert not (c.data / "index.json").exists()  # no local step at all
+
+
+def test_ten_processes_on_three_machines_refresh_an_expired_shared_token_once(
+    team, auth_server_factory, http_browser, vault_server
+):
+    # Its own server, so the count is this test's. Tokens live 90 s there: more than the
+    # 60 s integray-auth refreshes ahead, so one refresh serves everyone after it.
+    server = auth_server_factory(access_token_expire_seconds=90)
+    a, b, c = team(server, "a", "b", "c")
+    assert a.run("add", "Race", "-p", "local", "-c", "reader", "--storage", "vault", **http_browser.env()).code == 0
+    [authorization_id] = shared_ids(vault_server)
+    before = tokens_in_vault(vault_server, authorization_id)
+    expire_in_vault(vault_server, authorization_id)
+    assert server.counts()["token"].get("refresh_token", 0) == 0
+
+    processes = [machine.start("token", "Race") for machine in [a, b, c, a, b, c, a, b, c, a]]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err
+        assert_no_crash(err)
+    printed = {out.strip() for out, _ in outputs}
+    assert len(printed) == 1
+    assert server.counts()["token"]["refresh_token"] == 1
+    after = tokens_in_vault(vault_server, authorization_id)
+    assert after["access_token"] == printed.pop() != before["access_token"]
+    assert after["refresh_token"] != before["refresh_token"]  # the rotated one is what is stored
+    assert userinfo_ok(server, after["access_token"])
+    lease = vault_server.kv_read(f"{PREFIX}/{authorization_id}/lease")
+    assert lease["expires_at"] == 0  # released
+
+
+def test_a_lease_whose_holder_died_expires_and_another_machine_refreshes(
+    team, auth_server, http_browser, vault_server
+):
+    a, b = team(auth_server, "a", "b")
+    assert a.run("add", "Orphan", "-p", "local", "-c", "reader", "--storage", "vault", **http_browser.env()).code == 0
+    [authorization_id] = shared_ids(vault_server)
+    old = expire_in_vault(vault_server, authorization_id)
+    # What a machine killed with -9 mid-refresh leaves behind: a lease nobody releases.
+    vault_server.kv_write(f"{PREFIX}/{authorization_id}/lease", {"holder": "dead-host:4242:0", "expires_at": time.time() + 4})
+    started = time.monotonic()
+    refreshed = b.run("token", "Orphan", INTEGRAY_AUTH_VAULT_LEASE_SECONDS="4")
+    waited = time.monotonic() - started
+    assert refreshed.code == 0, refreshed.stderr
+    assert 3 <= waited < 30
+    assert refreshed.stdout.strip() != old["access_token"] and userinfo_ok(auth_server, refreshed.stdout.strip())
+    assert tokens_in_vault(vault_server, authorization_id)["access_token"] == refreshed.stdout.strip()
+
+
+def test_a_holder_killed_mid_refresh_loses_its_lease_to_another_machine(team, vault_server, tmp_path):
+    """Machine a's refresh hangs at a token endpoint that never answers; it is killed
+    with -9 while it holds the lease; machine b refreshes once the lease expires."""
+    import socket
+
+    from tests.support.stand_in import QuietHandler, serve
+
+    refreshes = []
+
+    class TokenEndpoint(QuietHandler):
+        def do_POST(self):  # noqa: N802
+            refreshes.append(self.read_body().decode())
+            self.send_json(200, json.dumps({"access_token": "fresh-access", "token_type": "Bearer",
+                                            "expires_in": 3600, "refresh_token": "fresh-refresh"}))
+
+    server, url = serve(TokenEndpoint)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    try:
+        endpoints = {"authorization_endpoint": "http://127.0.0.1:9/authorize", "revocation_endpoint": "",
+                     "userinfo_endpoint": "", "client_id": "cli"}
+        a, = team({**endpoints, "token_endpoint": f"http://127.0.0.1:{silent.getsockname()[1]}/token"}, "a")
+        b = Machine(tmp_path, "b", overlay_for({**endpoints, "token_endpoint": url}, tmp_path / "b.toml"), vault_server)
+        authorization_id = _seed_file_authorization(a, expired=True)
+        assert a.run("share", "Local").code == 0
+        holder = a.start("token", "Local", INTEGRAY_AUTH_VAULT_LEASE_SECONDS="4")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            lease = vault_server.kv_read(f"{PREFIX}/{authorization_id}/lease")
+            if lease and lease["expires_at"] > time.time():
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the holder never took the lease: {holder.communicate(timeout=5)}")
+        time.sleep(0.5)  # inside its refresh, waiting for the silent endpoint
+        holder.kill()
+        holder.wait(10)
+        started = time.monotonic()
+        refreshed = b.run("token", "Local", INTEGRAY_AUTH_VAULT_LEASE_SECONDS="4")
+        waited = time.monotonic() - started
+    finally:
+        silent.close()
+        server.shutdown()
+        server.server_close()
+    assert refreshed.code == 0, refreshed.stderr
+    assert refreshed.stdout.strip() == "fresh-access"
+    assert len(refreshes) == 1 and "refresh_token=refresh-1" in refreshes[0]
+    assert waited >= 1  # it waited for the dead holder's lease to run out
+    assert tokens_in_vault(vault_server, authorization_id)["refresh_token"] == "fresh-refresh"
+
+
+def _seed_file_authorization(machine: Machine, name: str = "Local", expired: bool = False) -> str:
+    """An Authorized entry with a valid token in the machine's insecure file (no browser needed)."""
+    from integray_auth.context import AppContext
+    from integray_auth.paths import Paths
+    from integray_auth.secret_store import ChunkedTokens, FileStore
+    from integray_auth.tokens import TokenSet
+    from integray_auth.usecases import manage
+
+    ctx = AppContext(paths=Paths(machine.data, machine.data), environ=machine.env(), registry_path=machine.overlay)
+    machine.data.mkdir(exist_ok=True)
+    entry = manage.save_new(ctx, manage.new_authorization(ctx, name, "local", ["reader"]))
+    with ctx.index.transaction() as authorizations:
+        authorizations[0].status, authorizations[0].storage = "authorized", "file"
+        authorizations[0].client_id = "cli"
+    ChunkedTokens(FileStore.open(ctx)).save(
+        entry.id, TokenSet(access_token="access-1", refresh_token="refresh-1",
+                           expires_at="2000-01-01T00:00:00Z" if expired else "2999-01-01T00:00:00Z"))
+    return entry.id
+
+
+@pytest.fixture
+def fake_server(tmp_path):
+    return {k: "http://127.0.0.1:9/x" for k in ("authorization_endpoint", "token_endpoint", "revocation_endpoint",
+                                                "userinfo_endpoint")} | {"client_id": "cli"}
+
+
+def test_share_and_unshare_round_trip(team, fake_server, vault_server):
+    a, b = team(fake_server, "a", "b")
+    authorization_id = _seed_file_authorization(a)
+    shared = a.run("share", "Local")
+    assert shared.code == 0, shared.stderr
+    assert json.loads((a.data / "tokens-insecure.json").read_text())["entries"] == {}  # local tokens deleted
+    assert shared_ids(vault_server) == [authorization_id]
+    assert a.run("token", "Local").stdout.strip() == b.run("token", "Local").stdout.strip() == "access-1"
+    [entry] = json.loads((a.data / "index.json").read_text())["authorizations"]
+    assert entry["storage"] == "vault" and entry["locator"]["prefix"] == "integray-auth"
+    again = a.run("share", "Local")
+    assert_error_line(again, 6, "already shared")
+
+    back = b.run("unshare", "Local", "--to", "file")  # b never had it locally
+    assert back.code == 0, back.stderr
+    assert shared_ids(vault_server) == []
+    assert b.run("token", "Local").stdout.strip() == "access-1"
+    assert "(insecure storage)" in b.run("list").stdout
+    assert_error_line(b.run("unshare", "Local"), 6, "not shared")
+
+
+def test_vault_stopped_before_share_leaves_it_usable_here(team, fake_server, vault_server):
+    a, = team(fake_server, "a")
+    _seed_file_authorization(a)
+    vault_server.stop()
+    result = a.run("share", "Local")
+    assert_error_line(result, 11, "cannot", "Vault")
+    assert a.run("token", "Local").stdout.strip() == "access-1"
+    listed = a.run("list")
+    assert listed.code == 0 and "(insecure storage)" in listed.stdout
+    assert "warning: shared authorizations not listed" in listed.stderr
+
+
+def test_vault_refusing_midway_through_share_leaves_it_usable_here(team, fake_server, vault_server):
+    a, = team(fake_server, "a")
+    authorization_id = _seed_file_authorization(a)
+    # May write tokens and the lease, but not the metadata: share fails after the tokens are in Vault.
+    vault_server.policy("no-meta", '''
+path "secret/data/integray-auth/authorizations/+/tokens" { capabilities = ["create", "read", "update"] }
+path "secret/data/integray-auth/authorizations/+/lease" { capabilities = ["create", "read", "update"] }
+path "secret/data/integray-auth/authorizations/+/meta" { capabilities = ["read"] }
+path "secret/metadata/integray-auth/*" { capabilities = ["list", "delete"] }
+path "sys/internal/ui/mounts/secret" { capabilities = ["read"] }
+''')
+    token = vault_server.token_with("no-meta")
+    result = a.run("share", "Local", VAULT_TOKEN=token)
+    assert_error_line(result, 8, "permission denied", "stays in the insecure file")
+    assert a.run("token", "Local").stdout.strip() == "access-1"
+    assert vault_server.kv_read(f"{PREFIX}/{authorization_id}/tokens") is None  # the half copy was taken back
+
+
+def test_approle_logs_in_with_role_and_secret_ids(team, fake_server, vault_server):
+    a, b = team(fake_server, "a", "b")
+    _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    vault_server.policy("ci", '''
+path "secret/data/integray-auth/*" { capabilities = ["read", "create", "update"] }
+path "secret/metadata/integray-auth/*" { capabilities = ["list"] }
+''')
+    role_id, secret_id = vault_server.approle("ci", "ci")
+    printed = b.run("token", "Local", VAULT_TOKEN=None, VAULT_ROLE_ID=role_id, VAULT_SECRET_ID=secret_id)
+    assert printed.code == 0, printed.stderr
+    assert printed.stdout.strip() == "access-1"
+    wrong = b.run("token", "Local", VAULT_TOKEN=None, VAULT_ROLE_ID=role_id, VAULT_SECRET_ID="wrong")
+    assert wrong.code == 8 and "AppRole" in wrong.stderr
+    assert_no_crash(wrong.stderr)
+
+
+def test_failures_are_one_line_with_their_exit_code(team, fake_server, vault_server, tmp_path):
+    a, = team(fake_server, "a")
+    _seed_file_authorization(a)
+    assert_error_line(a.run("share", "Local", VAULT_TOKEN="not-a-token"), 8, "permission denied", "policy")
+    assert_error_line(a.run("share", "Local", VAULT_TOKEN=None), 8, "no credentials", "VAULT_TOKEN")
+    assert_error_line(a.run("share", "Local", VAULT_ADDR=None), 8, "VAULT_ADDR is not set")
+    (a.data / "config.toml").write_text('[vault]\nmount = "nowhere"\n')
+    assert_error_line(a.run("share", "Local"), 8, "no KV version 2", "nowhere")
+    vault_server.api("POST", "sys/mounts/kv1", {"type": "kv", "options": {"version": "1"}})
+    (a.data / "config.toml").write_text('[vault]\nmount = "kv1"\n')
+    assert_error_line(a.run("share", "Local"), 8, "KV version 1")
+    (a.data / "config.toml").write_text('[vault]\nprefix = "../escape"\n')
+    assert_error_line(a.run("share", "Local"), 2, "not a plain path")
+    (a.data / "config.toml").unlink()
+    assert_error_line(a.run("share", "Local", INTEGRAY_AUTH_VAULT_LEASE_SECONDS="0"), 2, "INTEGRAY_AUTH_VAULT_LEASE_SECONDS")
+    assert a.run("share", "Local").code == 0
+    vault_server.seal()
+    assert_error_line(a.run("token", "Local"), 8, "sealed", "unseal")
+    assert_error_line(a.run("share", "Local"), 6, "already shared")
+
+
+def test_a_lease_held_live_for_longer_than_the_wait_is_an_error(team, fake_server, vault_server):
+    a, = team(fake_server, "a")
+    authorization_id = _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    expire_in_vault(vault_server, authorization_id)
+    vault_server.kv_write(f"{PREFIX}/{authorization_id}/lease", {"holder": "busy-host:1:0", "expires_at": time.time() + 600})
+    result = a.run("token", "Local", INTEGRAY_AUTH_VAULT_LEASE_SECONDS="1", INTEGRAY_AUTH_HTTP_TIMEOUT="1")
+    assert_error_line(result, 8, "busy-host", "refresh lease", "expires by itself")
+
+
+def test_hostile_vault_answers_are_errors_not_crashes(team, fake_server, vault_server):
+    a, = team(fake_server, "a")
+    authorization_id = _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    vault_server.kv_write(f"{PREFIX}/{authorization_id}/tokens", {"tokens": ["not", "a", "string"]})
+    result = a.run("token", "Local")
+    assert_error_line(result, 8, "not a token set")
+    vault_server.kv_write(f"{PREFIX}/{authorization_id}/meta", {"authorization": {"id": "../../x"}})
+    listed = a.run("list", "--json")
+    assert listed.code == 0 and [e["name"] for e in listed.json()["authorizations"]] == ["Local"]
+
+
+def test_vault_credentials_never_reach_the_browser():
+    from integray_auth.oauth.browser import child_environment
+
+    env = child_environment({"VAULT_TOKEN": "t", "vault_secret_id": "s", "VAULT_ADDR": "http://x", "PATH": "/bin"})
+    assert env == {"VAULT_ADDR": "http://x", "PATH": "/bin"}
