@@ -109,7 +109,7 @@ def test_activate_offers_the_inactive_and_deactivate_the_active(saved):
 
 
 def test_bash_completes_commands_subcommands_and_options():
-    assert bash_complete("integray-auth sh") == ["show"]
+    assert bash_complete("integray-auth sh") == ["show", "share"]
     assert bash_complete("integray-auth providers ") == ["show", "add", "connector"]
     assert bash_complete("integray-auth client ") == ["set", "remove"]
     assert bash_complete("integray-auth list --") == ["--inactive", "--all", "--json", "--jq", "--help"]
@@ -333,3 +333,13 @@ def test_the_completion_grammar_matches_the_typer_commands():
             compare(commands[name], grammar.subcommands[name], f"{path} {name}")
 
     compare(_typer_tree(), completion.GRAMMAR, "integray-auth")
+
+
+def test_completion_knows_storage_share_and_unshare(saved):
+    from integray_auth.secret_store import BACKENDS
+
+    assert bash_complete("integray-auth add X --storage ") == ["keyring", "file", "vault"]
+    assert completion.GRAMMAR.subcommands["authorize"].options["--storage"] == tuple(BACKENDS)
+    assert bash_complete("integray-auth unsh") == ["unshare"]
+    assert bash_complete("integray-auth share Gm") == ["Gmail"]
+    assert bash_complete("integray-auth unshare Gmail --to ") == ["keyring", "file"]

@@ -27,6 +27,7 @@ _JSON = {"--json": "json", "--jq": "text"}
 _FLOW = {
     "--no-browser": None, "--timeout": "text", "--client-id": "text",
     "--client-secret-stdin": None, "--insecure-storage": None, "--client-credentials": None, "--device": None, "--no-input": None,
+    "--storage": ("keyring", "file", "vault"),  # secret_store.BACKENDS; a test keeps them equal
 }  # fmt: skip
 
 
@@ -73,6 +74,8 @@ GRAMMAR = _Command(
         "deactivate": _Command({"--revoke": None}, ("active",)),
         "activate": _Command({}, ("inactive",)),
         "remove": _Command({"--yes": None, "-y": None, "--no-revoke": None}, ("authorization",)),
+        "share": _Command({}, ("authorization",)),
+        "unshare": _Command({"--to": ("keyring", "file")}, ("authorization",)),
         "doctor": _Command({"--repair": None}),
         "providers": _Command(
             _JSON,

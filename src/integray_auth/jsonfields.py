@@ -21,7 +21,7 @@ from .record import Record
 # The keys of output.authorization_json, in its order (a test keeps them equal).
 AUTHORIZATION = (
     "id", "name", "provider", "provider_name", "connectors", "status", "authorized", "health", "usable",
-    "active", "requested_scopes", "granted_scopes", "account", "parameters", "storage", "created_at",
+    "active", "requested_scopes", "granted_scopes", "account", "parameters", "storage", "shared", "created_at",
     "updated_at", "authorized_at", "expires_at", "refreshed_at", "renewable", "deactivated_at",
 )  # fmt: skip
 AUTHORIZATION_DETAILS = AUTHORIZATION + ("scopes", "extra_granted_scopes")
