@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         def label(self) -> str: ...  # for people: "the keyring (SecretService)", "Vault at ..."
         def check_usable(self) -> None: ...  # before any browser opens
         def get(self, key: str) -> str | None: ...
-        def set(self, key: str, value: str) -> None: ...
+        def set(self, key: str, value: str) -> str | None: ...  # a shared store may keep a better value, returned
         def remove(self, key: str) -> None: ...
         # Held around a refresh, inside the local tokens_lock (usecases/access_token.py):
         # nothing more for a store only this machine sees, a lease for a shared one.
@@ -98,14 +98,19 @@ class ChunkedTokens:
     def __init__(self, store: SecretStore) -> None:
         self.store = store
 
-    def save(self, authorization_id: str, tokens: TokenSet) -> None:
+    def save(self, authorization_id: str, tokens: TokenSet) -> TokenSet | None:
+        """Store `tokens`; None, or the set a shared store kept instead (a newer
+        or broader one another machine wrote meanwhile: vault_store.replaces)."""
         key = token_key(authorization_id)
         chunk = getattr(self.store, "chunk_size", CHUNK_SIZE)
         # A store that never chunks has no old chunks to delete, and reading it
         # again here would move a check-and-set past the version refreshed from.
         old = self._manifest(self.store.get(key)) if chunk is not None else None
         payload = tokens.to_secret()
-        if chunk is None or len(payload) <= chunk:
+        if chunk is None:
+            kept = self.store.set(key, payload)
+            return None if kept is None else TokenSet.from_secret(kept)
+        if len(payload) <= chunk:
             self.store.set(key, payload)
         else:
             import hashlib
@@ -120,6 +125,7 @@ class ChunkedTokens:
             self.store.set(key, json.dumps(manifest, separators=(",", ":")))
         if old is not None:
             self._delete_chunks(key, old)
+        return None
 
     def load(self, authorization_id: str) -> TokenSet | None:
         key = token_key(authorization_id)

@@ -219,14 +219,32 @@ class Vault:
         )
 
     def _credential(self, env: str, file: str | None) -> str | None:
+        """The environment's value, else the file's ([vault] role_id_file /
+        secret_id_file: what CI mounts as a secret file, so the id never sits in
+        an environment a child inherits). A file named but absent is an error."""
+        from pathlib import Path
+
+        from .fileutil import UnsafePath, read_regular_file
+
         value = (self.environ.get(env) or "").strip()
         if value or not file:
             return value or None
+        path = Path(os.path.expanduser(file))
+        what = "the AppRole " + ("role id" if env == ROLE_ID_ENV else "secret id") + " file"
         try:
-            with open(os.path.expanduser(file), encoding="utf-8") as handle:
-                return handle.read(4096).strip() or None
-        except OSError as exc:
-            raise StorageError(f"cannot read the AppRole file {file}: {exc.strerror or exc}") from None
+            data = read_regular_file(path, 4096, what)  # never a FIFO that blocks, nor a huge file
+        except UnsafePath as refused:
+            raise StorageError(refused.message, hint=f"Fix [vault] in the config.toml ({TEAM_DOC}).") from None
+        if data is None:
+            raise StorageError(f"cannot read {what} {path}: it does not exist",
+                               hint=f"Fix [vault] {'role_id_file' if env == ROLE_ID_ENV else 'secret_id_file'} in config.toml.")
+        try:
+            text = data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            text = ""
+        if not text or any(c.isspace() or not c.isprintable() for c in text):
+            raise StorageError(f"{what} {path} holds no AppRole id (one line of text)", hint=f"See {TEAM_DOC}.")
+        return text
 
     def _call(self, what: str, call, missing=_NO_DEFAULT):
         """One hvac call; its exceptions become ours, with the next step.
@@ -427,12 +445,27 @@ class VaultStore:
                                hint="Authorize it again: integray-auth authorize NAME.")
         return tokens
 
-    def set(self, key: str, value: str) -> None:
+    def set(self, key: str, value: str) -> str | None:
+        """Write the token set `value` over the version read (check-and-set).
+
+        When another machine wrote meanwhile, its set is read back and `value`
+        replaces it only if it is no older (the access token expires no
+        sooner) and has no fewer scopes; otherwise the set in Vault stays and
+        is returned, for the caller to use instead. None: `value` is stored.
+        """
         path = self._path(key)
         if path not in self._versions:
             self.get(key)
-        # Over the version read only: never over a newer set another machine wrote.
-        self._versions[path] = self.vault.write(path, {"schema_version": 1, "tokens": value}, cas=self._versions[path])
+        for _ in range(5):
+            try:
+                self._versions[path] = self.vault.write(path, {"schema_version": 1, "tokens": value}, cas=self._versions[path])
+                return None
+            except CasConflict:
+                current = self.get(key)  # and its version, to write over if ours is better
+                if current is not None and not replaces(value, current):
+                    return current
+        raise CasConflict(f"{self.settings.where()}: the tokens at {path} keep changing (check-and-set)",
+                          hint="Run the command again; if it recurs, check for a machine looping on it.")
 
     def remove(self, key: str) -> None:
         path = self._path(key)
@@ -537,6 +570,30 @@ class VaultStore:
         finally:
             with contextlib.suppress(IntegrayAuthError):  # unreleased, it expires by itself
                 self.vault.write(path, {"holder": holder, "expires_at": 0}, cas=version)
+
+
+def replaces(new: str, current: str) -> bool:
+    """Whether token set `new` may replace `current`, written by another machine
+    since `new`'s writer read: never by an older one (its access token expires
+    sooner) nor by one with fewer scopes. What cannot be compared (no expiry,
+    no scope, not a token set) does not stop it."""
+    from datetime import datetime
+
+    from .tokens import TokenSet
+
+    try:
+        ours, theirs = TokenSet.from_secret(new), TokenSet.from_secret(current)
+    except (ValueError, TypeError):
+        return True
+    if ours.expires_at and theirs.expires_at:
+        try:
+            if datetime.fromisoformat(ours.expires_at) < datetime.fromisoformat(theirs.expires_at):
+                return False
+        except (TypeError, ValueError):
+            pass
+    if isinstance(ours.scope, list) and isinstance(theirs.scope, list) and set(ours.scope) < set(theirs.scope):
+        return False
+    return True
 
 
 def _lease(document: dict | None) -> tuple[str, float]:

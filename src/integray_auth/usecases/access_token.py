@@ -118,7 +118,11 @@ def renew_held(
             f"{refused.message}; '{authorization.name}' is now Not authorized",
             hint=manage.authorize_hint(authorization),
         ) from None
-    _keep_issued(store, rescued, authorization, fresh, replaces=tokens)
+    kept = _keep_issued(store, rescued, authorization, fresh, replaces=tokens)
+    if kept is not None:
+        # Another machine stored a newer or broader set meanwhile (a lease that ran
+        # out under a slow refresh): that one stays, and is the one to hand out.
+        fresh = kept
     _record(ctx, store, authorization, fresh, renewable=grant.can_renew(fresh), refreshed=True)
     return fresh
 
@@ -128,13 +132,14 @@ def renew_held(
 SAVE_RETRY_DELAYS = (0.25, 1.0)
 
 
-def _keep_issued(store: ChunkedTokens, rescued: RescuedTokens, authorization, fresh: TokenSet, replaces: TokenSet | None) -> None:
+def _keep_issued(store: ChunkedTokens, rescued: RescuedTokens, authorization, fresh: TokenSet,
+                 replaces: TokenSet | None) -> TokenSet | None:
     """Store `fresh`; never drop it. After a rotation the set it replaces is
     spent, so when the store keeps failing, `fresh` goes into the rescue file
-    (0600) and the error (exit 8) says where."""
+    (0600) and the error (exit 8) says where. Returns the set a shared store
+    kept instead of `fresh` (newer or broader), if it did."""
     try:
-        _save_retrying(store, authorization.id, fresh)
-        return
+        return _save_retrying(store, authorization.id, fresh)
     except StorageError as failed:
         refused = failed.message
     where = store.store.label()
@@ -153,14 +158,13 @@ def _keep_issued(store: ChunkedTokens, rescued: RescuedTokens, authorization, fr
     )
 
 
-def _save_retrying(store: ChunkedTokens, authorization_id: str, tokens: TokenSet) -> None:
+def _save_retrying(store: ChunkedTokens, authorization_id: str, tokens: TokenSet) -> TokenSet | None:
     for delay in SAVE_RETRY_DELAYS:
         try:
-            store.save(authorization_id, tokens)
-            return
+            return store.save(authorization_id, tokens)
         except StorageError:
             time.sleep(delay)
-    store.save(authorization_id, tokens)
+    return store.save(authorization_id, tokens)
 
 
 def _take_back(ctx: AppContext, store: ChunkedTokens, rescued: RescuedTokens, authorization) -> None:
