@@ -23,7 +23,7 @@ from tests.conftest import assert_error_line, assert_no_crash
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 AUTHORIZATION_KEYS = {
     "id", "name", "provider", "provider_name", "connectors", "status", "authorized", "active",
-    "requested_scopes", "granted_scopes", "account", "parameters", "storage", "created_at", "updated_at",
+    "requested_scopes", "granted_scopes", "account", "parameters", "storage", "shared", "created_at", "updated_at",
     "authorized_at", "expires_at", "deactivated_at", "health", "usable", "refreshed_at", "renewable",
 }  # fmt: skip
 

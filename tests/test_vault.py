@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
+from tests.test_fast_path import file_stored, saved  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -377,3 +378,199 @@ def test_vault_credentials_never_reach_the_browser():
 
     env = child_environment({"VAULT_TOKEN": "t", "vault_secret_id": "s", "VAULT_ADDR": "http://x", "PATH": "/bin"})
     assert env == {"VAULT_ADDR": "http://x", "PATH": "/bin"}
+
+
+def test_approle_ids_from_files_named_in_config(team, fake_server, vault_server, tmp_path):
+    a, b = team(fake_server, "a", "b")
+    _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    vault_server.policy("ci-files", '''
+path "secret/data/integray-auth/*" { capabilities = ["read", "create", "update"] }
+path "secret/metadata/integray-auth/*" { capabilities = ["list"] }
+''')
+    role_id, secret_id = vault_server.approle("ci-files", "ci-files")
+    secrets_dir = tmp_path / "run-secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "role-id").write_text(role_id + "\n")
+    (secrets_dir / "secret-id").write_text(secret_id + "\n")
+    (secrets_dir / "secret-id").chmod(0o600)
+    b.data.mkdir(exist_ok=True)
+    config = b.data / "config.toml"
+    config.write_text(f'[vault]\nrole_id_file = "{secrets_dir / "role-id"}"\nsecret_id_file = "{secrets_dir / "secret-id"}"\n')
+    no_token = {"VAULT_TOKEN": None, "VAULT_ROLE_ID": None, "VAULT_SECRET_ID": None}
+
+    printed = b.run("token", "Local", **no_token)
+    assert printed.code == 0, printed.stderr
+    assert printed.stdout.strip() == "access-1"
+    assert [e["name"] for e in b.run("list", "--json", **no_token).json()["authorizations"]] == ["Local"]
+
+    (secrets_dir / "secret-id").write_text("not-the-secret-id\n")
+    assert_error_line(b.run("token", "Local", **no_token), 8, "AppRole")
+    (secrets_dir / "secret-id").unlink()
+    assert_error_line(b.run("token", "Local", **no_token), 8, "secret id file", "does not exist", "secret_id_file")
+    (secrets_dir / "secret-id").write_text("")
+    assert_error_line(b.run("token", "Local", **no_token), 8, "holds no AppRole id")
+    (secrets_dir / "secret-id").unlink()
+    os.mkfifo(secrets_dir / "secret-id")  # a FIFO nobody writes would block a plain read forever
+    assert_error_line(b.run("token", "Local", timeout=20, **no_token), 8, "secret id file", "not a file")
+
+
+def test_a_token_set_never_replaces_a_newer_or_broader_one_written_meanwhile(vault_server, tmp_path):
+    """The write path's rule, against the real OpenBao: a machine whose read is
+    stale writes over the set in Vault only when its own is no older and no narrower."""
+    from integray_auth.context import AppContext
+    from integray_auth.paths import Paths
+    from integray_auth.secret_store import ChunkedTokens, token_key
+    from integray_auth.tokens import TokenSet
+    from integray_auth.vault_store import VaultStore
+
+    ctx = AppContext(paths=Paths(tmp_path, tmp_path), environ={**os.environ, **vault_server.env()})
+    authorization_id = "0123456789ab"
+    key = token_key(authorization_id)
+
+    def tokens(access, hour, scope=("openid", "read")):
+        return TokenSet(access, refresh_token=f"r-{access}", expires_at=f"2030-01-01T{hour:02d}:00:00+00:00", scope=list(scope))
+
+    def stored():
+        return tokens_in_vault(vault_server, authorization_id)["access_token"]
+
+    writer, stale = VaultStore.open(ctx), VaultStore.open(ctx)
+    assert ChunkedTokens(writer).save(authorization_id, tokens("first", 1)) is None
+    stale.get(key)  # the stale machine reads version 1 ...
+    ChunkedTokens(writer).save(authorization_id, tokens("newer", 3))  # ... another writes version 2
+
+    kept = ChunkedTokens(stale).save(authorization_id, tokens("older", 2))
+    assert (kept.access_token, stored()) == ("newer", "newer")  # older: Vault's stays, and is handed back
+
+    ChunkedTokens(writer).save(authorization_id, tokens("broader", 4, ("openid", "read", "write")))
+    kept = ChunkedTokens(stale).save(authorization_id, tokens("narrower", 5))
+    assert (kept.access_token, stored()) == ("broader", "broader")  # fewer scopes: Vault's stays
+
+    ChunkedTokens(writer).save(authorization_id, tokens("meanwhile", 6, ("openid", "read", "write")))
+    assert ChunkedTokens(stale).save(authorization_id, tokens("best", 7, ("openid", "read", "write"))) is None
+    assert stored() == "best"  # newer and as broad: it replaces the one written meanwhile
+
+    # Without anything written since its read, a writer replaces what it read (a re-authorization
+    # that asks for fewer scopes is the user's choice).
+    fresh = VaultStore.open(ctx)  # reads before it writes
+    assert ChunkedTokens(fresh).save(authorization_id, tokens("fewer-by-choice", 8, ("openid",))) is None
+    assert stored() == "fewer-by-choice"
+
+
+def test_status_includes_shared_ones_and_reads_their_health_from_vault(
+    team, auth_server_factory, http_browser, vault_server
+):
+    server = auth_server_factory(access_token_expire_seconds=90)
+    a, b = team(server, "a", "b")
+    assert a.run("add", "Team", "-p", "local", "-c", "reader", "--storage", "vault", **http_browser.env()).code == 0
+    [authorization_id] = shared_ids(vault_server)
+
+    local = b.run("status")  # b has never seen it: no local step, the fast path
+    assert local.code == 0, local.stderr
+    [row] = local.stdout.splitlines()
+    assert row.split("\t")[:3] == ["Team", "Authorized (shared)", "yes"]
+    [line] = b.run("status", "Team", "--json").json()["authorizations"]
+    assert (line["name"], line["shared"], line["usable"], line["exit_code"]) == ("Team", True, True, 0)
+
+    expire_in_vault(vault_server, authorization_id)
+    checked = b.run("status", "Team", "--check", "--json")
+    assert checked.code == 0, checked.stderr
+    [line] = checked.json()["authorizations"]
+    assert (line["check"], line["shared"]) == ("accepted", True)
+    assert server.counts()["token"]["refresh_token"] == 1  # the check renewed it, once
+    meta = vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta")["authorization"]
+    assert meta["refreshed_at"] and meta["renewable"] is True  # health, recorded where every machine reads it
+    assert line["refreshed_at"] == meta["refreshed_at"]
+    [seen_by_a] = a.run("status", "--json").json()["authorizations"]  # a's index entry is older: Vault's wins
+    assert seen_by_a["refreshed_at"] == meta["refreshed_at"]
+
+    # refresh NAME works where only Vault has it, as token does.
+    refreshed = b.run("refresh", "Team")
+    assert refreshed.code == 0, refreshed.stderr
+    assert server.counts()["token"]["refresh_token"] == 2
+    assert userinfo_ok(server, tokens_in_vault(vault_server, authorization_id)["access_token"])
+
+
+def test_changes_to_a_shared_authorization_reach_vault_or_are_refused(team, fake_server, vault_server):
+    a, b = team(fake_server, "a", "b")
+    authorization_id = _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+
+    # b knows it only from Vault: what would change it on b alone is refused, in one line.
+    for command in (["rename", "Local", "Other"], ["deactivate", "Local"], ["deactivate", "Local", "--revoke"],
+                    ["remove", "Local", "--yes"], ["authorize", "Local", "--no-input"],
+                    ["connectors", "add", "Local", "reader"], ["connectors", "remove", "Local", "reader"]):
+        refused = b.run(*command)
+        assert_error_line(refused, 6, "'Local' is shared through Vault", "not kept on this machine",
+                          f"'{command[0] if command[0] != 'connectors' else ' '.join(command[:2])}'")
+    assert_error_line(b.run("rename", "Nobody", "X"), 5, "no authorization named 'Nobody'")
+    assert not (b.data / "index.json").exists()
+    assert b.run("token", "Local").stdout.strip() == "access-1"
+
+    # a keeps it: its changes reach Vault's copy, so b sees them.
+    assert a.run("rename", "Local", "Renamed").code == 0
+    assert [e["name"] for e in b.run("list", "--json").json()["authorizations"]] == ["Renamed"]
+    assert a.run("deactivate", "Renamed").code == 0
+    assert vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta")["authorization"]["active"] is False
+    assert_error_line(b.run("token", "Renamed"), 13, "deactivated")
+    assert a.run("activate", "Renamed").code == 0
+    assert b.run("token", "Renamed").stdout.strip() == "access-1"
+
+    # Vault refusing the change leaves this machine's index as it was: no change here alone.
+    vault_server.seal()
+    assert_error_line(a.run("rename", "Renamed", "Again"), 8, "sealed")
+    [entry] = json.loads((a.data / "index.json").read_text())["authorizations"]
+    assert entry["name"] == "Renamed"
+
+
+def test_help_environment_names_the_vault_variables(cli):
+    result = cli("help", "environment")
+    assert (result.code, result.stderr) == (0, "")
+    for variable in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_NAMESPACE", "VAULT_CACERT",
+                     "INTEGRAY_AUTH_VAULT_LEASE_SECONDS"):
+        assert variable in result.stdout, variable
+
+
+def test_vault_credentials_never_reach_execs_command():
+    from integray_auth.childenv import child_environment
+
+    env = child_environment({"VAULT_TOKEN": "t", "VAULT_SECRET_ID": "s", "VAULT_ADDR": "http://x",
+                             "INTEGRAY_AUTH_HOME": "/h"}, keep_settings=True)
+    assert env == {"VAULT_ADDR": "http://x", "INTEGRAY_AUTH_HOME": "/h"}
+
+
+VAULT_MODULES = ("hvac", "integray_auth.vault_store", "requests")
+
+
+def test_without_vault_configured_token_list_and_status_import_nothing_of_vaults(file_stored, monkeypatch, vault_server):
+    from tests.test_fast_path import probe
+
+    for variable in ("VAULT_ADDR", "VAULT_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    assert probe(["token", "Gmail"], VAULT_MODULES) == (0, [], "file-token\n")
+    for args in (["list"], ["list", "--json"], ["search", "gmail"], ["status"]):
+        assert probe(args, VAULT_MODULES)[1] == [], args
+
+    # The probe sees it where Vault is configured: listing reads the shared ones.
+    for variable, value in vault_server.env().items():
+        monkeypatch.setenv(variable, value)
+    assert "hvac" in probe(["list"], VAULT_MODULES)[1]
+
+
+def test_remove_on_the_keeping_machine_removes_it_for_everyone_under_the_lease(team, fake_server, vault_server):
+    a, b = team(fake_server, "a", "b")
+    authorization_id = _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    # Another machine's live lease: remove waits for it rather than delete tokens mid-refresh.
+    vault_server.kv_write(f"{PREFIX}/{authorization_id}/lease", {"holder": "busy-host:1:0", "expires_at": time.time() + 600})
+    busy = a.run("remove", "Local", "--yes", "--no-revoke", INTEGRAY_AUTH_VAULT_LEASE_SECONDS="1",
+                 INTEGRAY_AUTH_HTTP_TIMEOUT="1")
+    assert_error_line(busy, 8, "busy-host", "refresh lease")
+    assert shared_ids(vault_server) == [authorization_id]
+    vault_server.kv_write(f"{PREFIX}/{authorization_id}/lease", {"holder": "busy-host:1:0", "expires_at": 0})
+
+    removed = a.run("remove", "Local", "--yes", "--no-revoke")
+    assert removed.code == 0, removed.stderr
+    assert shared_ids(vault_server) == []
+    assert b.run("list", "--json").json()["authorizations"] == []
+    assert_error_line(b.run("token", "Local"), 5, "no authorization named 'Local'")

@@ -89,6 +89,7 @@ def authorization_json(ctx: AppContext, authorization: Authorization, now=None) 
         "account": authorization.account,
         "parameters": dict(authorization.parameters) if isinstance(authorization.parameters, dict) else {},
         "storage": authorization.storage,
+        "shared": authorization.is_shared,  # through Vault: every machine pointed at it sees it
         "created_at": authorization.created_at,
         "updated_at": authorization.updated_at,
         "authorized_at": authorization.authorized_at,
@@ -403,6 +404,7 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
                     "provider": line.authorization.provider,
                     "health": line.health,
                     "active": line.authorization.active,
+                    "shared": line.authorization.is_shared,
                     "usable": line.usable,
                     "expires_at": line.authorization.expires_at,
                     "refreshed_at": line.authorization.refreshed_at,
@@ -419,7 +421,7 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
         rows = []
         for line in lines:
             a = line.authorization
-            row = [a.name, LABELS[line.health], "yes" if a.active else "no"]
+            row = [a.name, LABELS[line.health] + (" (shared)" if a.is_shared else ""), "yes" if a.active else "no"]
             row += [line.check or ""] if checked else []
             rows.append(row + [(a.expires_at or "") if a.is_authorized else "", line.fix or ""])
         write_rows(ctx, headers, rows)

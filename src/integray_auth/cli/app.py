@@ -269,7 +269,7 @@ def authorize(
     """
     ctx = _ctx(typer_ctx)
     ctx.no_input = no_input
-    authorization = manage.find(ctx, name)
+    authorization = manage.find_here(ctx, name, "authorize")
     flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
     _check_storage(ctx, flow["storage"], authorization)
     flow["credentials"] = _credentials(ctx, manage.require_provider(ctx, authorization.provider), flow, authorization)
@@ -610,7 +610,7 @@ def remove(
     from . import prompts
 
     ctx = _ctx(typer_ctx)
-    authorization = manage.find(ctx, name)
+    authorization = manage.find_here(ctx, name, "remove")
     if not yes:
         if not ctx.interactive:
             raise UsageError("remove needs confirmation", hint="Add --yes to remove without asking.")

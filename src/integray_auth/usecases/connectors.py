@@ -43,7 +43,7 @@ class ConnectorChange(Record):
 
 def add_connectors(ctx: AppContext, name: str, given: list[str]) -> ConnectorChange:
     """Add connectors (ids or display names); their scopes join the requested ones."""
-    authorization = manage.find(ctx, name)
+    authorization = manage.find_here(ctx, name, "connectors add")
     provider = manage.require_provider(ctx, authorization.provider)
     wanted = _resolved(provider, given)
     with ctx.index.transaction() as authorizations:
@@ -57,6 +57,7 @@ def add_connectors(ctx: AppContext, name: str, given: list[str]) -> ConnectorCha
         entry.connectors = entry.connectors + new
         entry.requested_scopes = _requested(provider, entry)
         entry.updated_at = to_iso(ctx.clock())
+        manage.publish(ctx, entry)
         saved = entry.copy()
     granted = saved.granted_scopes or []
     missing = [s for s in saved.requested_scopes if s not in granted] if saved.is_authorized else []
@@ -74,7 +75,7 @@ def add_connectors(ctx: AppContext, name: str, given: list[str]) -> ConnectorCha
 def remove_connectors(ctx: AppContext, name: str, given: list[str]) -> ConnectorChange:
     """Remove connectors; the scopes no other connector needs leave the
     request, and the grant where the provider can narrow it."""
-    authorization = manage.find(ctx, name)
+    authorization = manage.find_here(ctx, name, "connectors remove")
     provider = manage.require_provider(ctx, authorization.provider)
     # A connector the registry has dropped is named by its id, as `show` lists it.
     wanted = list(dict.fromkeys(cid if cid in authorization.connectors else manage.connector_id(provider, cid) for cid in given))
@@ -95,6 +96,7 @@ def remove_connectors(ctx: AppContext, name: str, given: list[str]) -> Connector
         entry.connectors = kept
         entry.requested_scopes = _requested(provider, entry)
         entry.updated_at = to_iso(ctx.clock())
+        manage.publish(ctx, entry)
         saved = entry.copy()
     granted = saved.granted_scopes or []
     given_up = [s for s in granted if s not in saved.requested_scopes] if saved.is_authorized else []
@@ -119,8 +121,9 @@ def rename(ctx: AppContext, name: str, new_name: str) -> tuple[str, Authorizatio
     """Give an authorization another name (same rules as `add`); returns the old name and the entry.
     Its id, tokens and lock stay as they are: all are keyed by the id."""
     cleaned = manage.clean_name(new_name)
+    found = manage.find_here(ctx, name, "rename")
     with ctx.index.transaction() as authorizations:
-        entry = manage.find_in(authorizations, name)
+        entry = manage.find_in(authorizations, found.id)
         if entry.name == cleaned:
             raise ConflictError(f"the authorization is already named {quoted(cleaned)}")
         # A change of case only ("gmail" -> "Gmail") is the same name to everything else.
@@ -128,6 +131,7 @@ def rename(ctx: AppContext, name: str, new_name: str) -> tuple[str, Authorizatio
         old = entry.name
         entry.name = cleaned
         entry.updated_at = to_iso(ctx.clock())
+        manage.publish(ctx, entry)
         saved = entry.copy()
     return old, saved
 

@@ -82,7 +82,7 @@ def refresh_named(ctx: AppContext, name: str, window: timedelta | None = None) -
     """One authorization: renewed now, or (with `window`) only when it expires within it."""
     from .access_token import check_active
 
-    authorization = manage.find(ctx, name)
+    authorization = manage.locate(ctx, name)  # a shared one this machine never saw, too, as `token`
     check_active(authorization)  # deactivated means stopped (exit 13)
     return refresh_one(ctx, authorization, window)
 
@@ -103,7 +103,7 @@ def refresh_one(ctx: AppContext, authorization: Authorization, window: timedelta
         store = ChunkedTokens(store_of(ctx, authorization))
         rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
         with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
-            current = manage.find_in(ctx.index.load(), authorization.id)  # as it is now nobody else changes it
+            current = manage.reread(ctx, authorization)  # as it is now nobody else changes it
             if rescued.exists():
                 _take_back(ctx, store, rescued, current)
             tokens = _load(store, current)

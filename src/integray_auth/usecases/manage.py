@@ -3,6 +3,7 @@ deactivate, activate, remove."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 
@@ -180,6 +181,62 @@ def locate(ctx: AppContext, name: str) -> Authorization:
         return found
 
 
+def shared_copy(ctx: AppContext, authorization: Authorization) -> Authorization:
+    """Vault's copy of a shared authorization (other machines change it), or
+    the one given when Vault holds none."""
+    from ..vault_store import VaultStore
+
+    return VaultStore.open(ctx, authorization.locator).load(authorization.id) or authorization
+
+
+def reread(ctx: AppContext, authorization: Authorization) -> Authorization:
+    """The entry as it is now: the index's, or for a shared one this machine
+    knows only from Vault, Vault's copy."""
+    try:
+        return find_in(ctx.index.load(), authorization.id)
+    except NotFoundError:
+        if not authorization.is_shared:
+            raise
+        return shared_copy(ctx, authorization)
+
+
+def find_here(ctx: AppContext, name: str, command: str) -> Authorization:
+    """`find`, for a command that changes what this machine keeps: a shared
+    authorization it knows only from Vault is refused in one line (exit 6),
+    not reported unknown, and never changed here alone."""
+    authorizations = ctx.index.load()
+    try:
+        return find_in(authorizations, name)
+    except NotFoundError as unknown:
+        if not ctx.environ.get("VAULT_ADDR"):
+            raise
+        from ..errors import IntegrayAuthError
+        from ..secret_store import store_of
+        from ..vault_store import shared_authorizations
+
+        try:
+            shared = find_in(shared_authorizations(ctx), name)
+        except IntegrayAuthError:
+            raise unknown from None  # not shared either (or Vault cannot tell): unknown, as without Vault
+
+        raise ConflictError(
+            f"authorization {quoted(shared.name)} is shared through {store_of(ctx, shared).label()} and not kept on "
+            f"this machine, so '{command}' cannot change it here",
+            hint="Run it on the machine that shared it (or added it with --storage vault); "
+            f"here, use it: {command_hint('token', shared)}",
+        ) from None
+
+
+def publish(ctx: AppContext, entry: Authorization) -> None:
+    """Keep Vault's copy of a shared authorization in step with a change to its
+    index entry. Called inside the index transaction, so when Vault refuses,
+    the index is left as it was: never a change on this machine alone."""
+    if entry.is_shared:
+        from ..secret_store import store_of
+
+        store_of(ctx, entry).record(entry)
+
+
 def search_authorizations(ctx: AppContext, query: str, view: str = "active") -> list[Authorization]:
     """Case-insensitive match over name, provider, connectors and scopes:
     exact matches first, then prefix, then substring."""
@@ -272,10 +329,9 @@ def describe(ctx: AppContext, name: str) -> AuthorizationDetails:
     authorization = locate(ctx, name)
     if authorization.is_shared and ctx.environ.get("VAULT_ADDR"):
         from ..errors import IntegrayAuthError
-        from ..vault_store import VaultStore
 
         try:  # Vault's copy is the current one
-            authorization = VaultStore.open(ctx, authorization.locator).load(authorization.id) or authorization
+            authorization = shared_copy(ctx, authorization)
         except IntegrayAuthError:
             pass
     provider = ctx.registry.get(authorization.provider)
@@ -309,8 +365,9 @@ def describe(ctx: AppContext, name: str) -> AuthorizationDetails:
 
 def set_active(ctx: AppContext, name: str, active: bool) -> Authorization:
     """Move an authorization between the active and inactive views."""
+    found = find_here(ctx, name, "activate" if active else "deactivate")
     with ctx.index.transaction() as authorizations:
-        authorization = find_in(authorizations, name)
+        authorization = find_in(authorizations, found.id)
         if authorization.active == active:
             state = "active" if active else "inactive"
             raise ConflictError(f"authorization {quoted(authorization.name)} is already {state}")
@@ -318,6 +375,7 @@ def set_active(ctx: AppContext, name: str, active: bool) -> Authorization:
         authorization.active = active
         authorization.deactivated_at = None if active else now
         authorization.updated_at = now
+        publish(ctx, authorization)
     return authorization
 
 
@@ -334,17 +392,19 @@ def deactivate_revoking(ctx: AppContext, name: str) -> tuple[Authorization, str]
     """
     from ..models import NOT_AUTHORIZED
 
-    authorization = find(ctx, name)
+    authorization = find_here(ctx, name, "deactivate")
     if not authorization.active and not authorization.storage:
         raise ConflictError(f"authorization {quoted(authorization.name)} is already inactive and has no tokens")
     said = ""
     if authorization.storage:
-        from ..secret_store import ChunkedTokens, RescuedTokens
+        from ..secret_store import ChunkedTokens, RescuedTokens, store_of
         from .access_token import revoke_at_provider, tokens_lock
 
-        with tokens_lock(ctx, authorization):
+        with tokens_lock(ctx, authorization), contextlib.ExitStack() as held:
             authorization = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
-            store = ChunkedTokens(ctx.secret_store(authorization.storage, authorization.keyring_backend))
+            store = ChunkedTokens(store_of(ctx, authorization))
+            # A shared one: no other machine refreshes (rotates) it between the revocation and the deletion.
+            held.enter_context(store.store.lock(authorization.id))
             rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
             if authorization.is_authorized:
                 said = revoke_at_provider(ctx, authorization, store, rescued)
@@ -353,7 +413,7 @@ def deactivate_revoking(ctx: AppContext, name: str) -> tuple[Authorization, str]
             rescued.discard()
             with ctx.index.transaction() as authorizations:
                 current = _by_id_first(authorizations, authorization.id)
-                current.storage = current.keyring_backend = current.expires_at = None
+                current.storage = current.keyring_backend = current.locator = current.expires_at = None
                 current.renewable = current.refreshed_at = None
                 saved = current.copy()
         return saved, said
@@ -369,6 +429,7 @@ def _set_inactive(ctx: AppContext, authorization_id: str, status: str | None = N
         if status is not None:
             current.status = status
         current.updated_at = now
+        publish(ctx, current)
         return current.copy()
 
 
@@ -391,9 +452,11 @@ def remove(ctx: AppContext, name: str, revoke: bool = False) -> tuple[Authorizat
         from ..secret_store import ChunkedTokens, RescuedTokens, store_of
         from .access_token import revoke_at_provider, tokens_lock
 
-        with tokens_lock(ctx, authorization):
+        with tokens_lock(ctx, authorization), contextlib.ExitStack() as held:
             authorization = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
             store = ChunkedTokens(store_of(ctx, authorization))
+            # A shared one: no other machine refreshes (rotates) it between the revocation and the deletion.
+            held.enter_context(store.store.lock(authorization.id))
             rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
             if revoke and authorization.is_authorized:
                 said = revoke_at_provider(ctx, authorization, store, rescued)

@@ -50,7 +50,7 @@ def selected(ctx: AppContext, names: list[str]) -> list[Authorization]:
     """The named authorizations (in the order named, once each), or every active one."""
     if not names:
         return manage.list_authorizations(ctx, "active")
-    authorizations = ctx.index.load()
+    authorizations = manage.with_shared(ctx)  # the index, and with VAULT_ADDR the team's shared ones
     chosen: dict[str, Authorization] = {}
     for name in names:
         found = manage.find_in(authorizations, name)
@@ -155,6 +155,8 @@ def _ask_provider(ctx: AppContext, authorization: Authorization, access_token: s
 
 def _reloaded(ctx: AppContext, authorization: Authorization) -> Authorization:
     try:
+        if authorization.is_shared:  # Vault's copy: the check's refresh recorded its health there
+            return manage.shared_copy(ctx, authorization)
         return manage.find_in(ctx.index.load(), authorization.id)
     except IntegrayAuthError:
         return authorization
