@@ -792,6 +792,11 @@ def test_remove_marks_it_not_authorized_before_its_tokens_go(make_ctx, given):
         def describe(self):
             return "crashing store"
 
+        def lock(self, authorization_id):  # the store's own refresh lock: none for a local store
+            import contextlib
+
+            return contextlib.nullcontext()
+
     store = CrashAfterDelete()
     ctx = make_ctx(secret_store_factory=lambda ctx, storage: store)
     given("Prague")
