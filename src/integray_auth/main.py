@@ -204,6 +204,15 @@ def _fast_token(rest: list[str]) -> int | None:
 
 
 def _run_typer(args: list[str]) -> int:
+    # Help from the cache, without Typer (~4x `python -c pass` to import): helpcache.py.
+    from . import helpcache
+
+    if helpcache.is_request(args):
+        return helpcache.answer(args, _typer)
+    return _typer(args)
+
+
+def _typer(args: list[str]) -> int:
     import typer
     import typer.main
 
