@@ -15,7 +15,7 @@ from ..context import AppContext
 from ..printable import escape, quoted
 from ..errors import UsageError
 from ..usecases import manage
-from . import run, usage
+from . import adding, run, usage
 
 app = typer.Typer(
     name="integray-auth",
@@ -209,40 +209,36 @@ def add(
     ctx = _ctx(typer_ctx)
     ctx.no_input = no_input
     flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
+    if no_authorize and not ctx.interactive:
+        # Nothing to ask: the body main.py's fast path runs too (fast_add.py).
+        adding.run_add_unauthorized(ctx, name, provider, connectors or [], params or [])
+        return
     # Everything that can be checked is checked before the first question.
     name = manage.check_new_name(ctx, name)
     if not no_authorize:
         _check_storage(ctx, flow["storage"])
     if provider is None:
         if not ctx.interactive:
-            raise UsageError("missing --provider", hint="Run 'integray-auth providers' to list them.")
+            raise adding.missing_provider()
         provider = prompts.choose_provider(ctx)
     found = manage.require_provider(ctx, provider)
-    given = _parameters(params or [])
+    given = adding.parameters(params or [])
     if not no_authorize:  # the client depends on the provider only, not on its {parameters}
         flow["credentials"] = _credentials(ctx, found, flow)
     if not connectors:
         if not ctx.interactive:
-            raise UsageError(
-                "missing --connector", hint=f"Run 'integray-auth providers show {found.id}' to list its connectors."
-            )
+            raise adding.missing_connector(found)
         connectors = prompts.choose_connectors(ctx, found)
     for parameter in manage.missing_parameters(found, given):
         if not ctx.interactive:
-            raise UsageError(
-                f"provider '{found.id}' needs --param {parameter.name}=VALUE ({escape(parameter.description)})",
-                hint=f"Run 'integray-auth providers show {found.id}' to see its parameters.",
-            )
+            raise adding.missing_parameter(found, parameter)
         given[parameter.name] = prompts.ask_parameter(
             ctx, found, parameter, check=lambda value, name=parameter.name: manage.checked_parameters(found, {**given, name: value})
         )
     authorization = manage.new_authorization(ctx, name, provider, connectors, given)
     if no_authorize:
         manage.save_new(ctx, authorization)
-        ctx.stderr.write(
-            f"Added {quoted(authorization.name)} (Not authorized). "
-            f"Authorize it with: {manage.command_hint('authorize', authorization)}\n"
-        )
+        adding.report_added(ctx, authorization)
         return
     _authorize(ctx, authorization, new=True, **flow)
 
@@ -289,19 +285,6 @@ def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):
 
     grant, require_secret = grant_needs(provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ)
     return credentials_for(ctx, provider, flow["client_id"], flow["read_secret_from_stdin"], require_secret, grant)
-
-
-def _parameters(pairs: list[str]) -> dict[str, str]:
-    given: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(f"--param {quoted(pair)} is not NAME=VALUE", hint="For example: --param tenant=contoso.onmicrosoft.com")
-        if key in given:
-            raise UsageError(f"--param {key} is given twice")
-        given[key] = value
-    return given
 
 
 def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage=None, client_credentials=False,

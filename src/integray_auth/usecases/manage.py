@@ -22,13 +22,15 @@ _ID_SHAPE = re.compile(r"[0-9a-fA-F]{12}")
 
 
 def new_authorization(
-    ctx: AppContext, name: str, provider_id: str, connector_ids: list[str], parameters: dict[str, str] | None = None
+    ctx: AppContext, name: str, provider_id: str, connector_ids: list[str], parameters: dict[str, str] | None = None,
+    existing: list[Authorization] | None = None,
 ) -> Authorization:
     """Check the inputs against the registry and the index; build (not save) the entry.
 
     `parameters` are the template values given (--param); defaults fill the
     rest, and all are saved, so a later change of a default cannot move an
-    existing authorization to another tenant.
+    existing authorization to another tenant. `existing`: the index as the
+    caller just read it (reading 1,000 entries again costs more than the rest).
     """
     name = _clean_name(name)
     provider = require_provider(ctx, provider_id)
@@ -45,7 +47,8 @@ def new_authorization(
                 f"provider '{provider.id}' has no connector {quoted(cid)}{_suggest(cid, provider.connectors)}",
                 hint=f"Run 'integray-auth providers show {provider.id}' to list its connectors.",
             )
-    existing = ctx.index.load()
+    if existing is None:
+        existing = ctx.index.load()
     check_unique(existing, name)
     taken = {a.id for a in existing} | {a.name.casefold() for a in existing}
     new_id = os.urandom(6).hex()

@@ -1,0 +1,67 @@
+"""`add NAME -p PROVIDER -c CONNECTOR ... --no-authorize` without Typer, for
+scripts that create authorizations in bulk: the same command body as the
+Typer command (cli/adding.py), a stricter reading of the arguments.
+
+Only the plain spellings are read here: `--provider/-p`, `--connector/-c`,
+`--param` (each with its value as the next word or after `=`), `--no-authorize`
+and `--no-input`. Anything else (another option, a value that looks like an
+option, a repeated --provider, `--`, help, a person at a terminal who may be
+asked) returns None: Typer parses it, and explains what is wrong.
+"""
+
+from __future__ import annotations
+
+_VALUED = {"--provider": "provider", "-p": "provider", "--connector": "connector", "-c": "connector", "--param": "param"}
+_FLAGS = ("--no-authorize", "--no-input")
+
+
+def run(args: list[str]) -> int | None:
+    """Exit code of `add ... --no-authorize` done here, or None to let Typer do it."""
+    if not args or args[0] != "add" or "--no-authorize" not in args:
+        return None
+    values: dict[str, list[str]] = {"provider": [], "connector": [], "param": []}
+    flags: set[str] = set()
+    positional = []
+    words = iter(args[1:])
+    for word in words:
+        if word in _FLAGS:
+            if word in flags:
+                return None
+            flags.add(word)
+            continue
+        option, sep, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        if option in _VALUED:
+            if not sep:
+                value = next(words, None)
+                if value is None or value.startswith("-"):
+                    return None
+            if not value:
+                return None
+            values[_VALUED[option]].append(value)
+        elif word.startswith("-"):
+            return None
+        else:
+            positional.append(word)
+    if len(positional) != 1 or len(values["provider"]) > 1:
+        return None
+
+    from .cli.adding import run_add_unauthorized
+    from .context import AppContext
+
+    ctx = AppContext.from_environment()
+    ctx.no_input = "--no-input" in flags
+    if ctx.interactive:
+        return None  # a missing value is asked for: Typer's command does that
+    provider = values["provider"][0] if values["provider"] else None
+    import gc
+
+    # The index's entries are read, copied and written once each and make no
+    # cycles: the cyclic collector would only scan them again and again (~4%).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        run_add_unauthorized(ctx, positional[0], provider, values["connector"], values["param"])
+    finally:
+        if collecting:
+            gc.enable()
+    return 0
