@@ -251,3 +251,23 @@ def test_entries_are_private_and_bounded(home, monkeypatch):
     newest = max(found, key=lambda p: p.stat().st_mtime_ns)
     assert newest.stat().st_mode & 0o777 == 0o600
     assert (home / "cache").stat().st_mode & 0o777 == 0o700
+
+
+def test_no_secret_from_the_environment_reaches_the_cache(home):
+    secrets = {"INTEGRAY_AUTH_GOOGLE_CLIENT_SECRET": "s3cret-client", "LANGSMITH_API_KEY": "s3cret-lang",
+               "LC_API_TOKEN": "s3cret-lc", "COLUMNS": "80"}
+    assert run(["--help"], secrets).returncode == 0
+
+    [path] = entries(home)
+    text = path.read_text()
+    assert "s3cret" not in text
+    assert '"COLUMNS", "80"' in text  # what shapes the text is kept, in full
+
+
+def test_what_click_reads_from_the_environment_is_part_of_the_key(home):
+    for extra in ({"COLUMNS": "80"}, {"COLUMNS": "80", "_INTEGRAY_AUTH_COMPLETE": "bash_source"},
+                  {"COLUMNS": "80", "FORCE_COLOR": "1"}, {"COLUMNS": "80", "LC_MESSAGES": "de_DE.UTF-8"}):
+        result = run(["--help"], extra)
+        reference = typer(["--help"], extra)
+        assert (result.returncode, result.stdout) == (reference.returncode, reference.stdout)
+    assert len(entries(home)) == 3  # the completion switch makes Click fail: nothing kept for it

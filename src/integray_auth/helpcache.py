@@ -35,10 +35,17 @@ HELP_FLAGS = ("--help", "-h")
 MAX_WORDS = 4
 NUL = bytes(1)
 # What Click, Typer, Rich and Python's text streams read from the environment
-# when they render help (width, colour, locale, encoding). Never INTEGRAY_AUTH_*:
-# those may hold client secrets, and no help text depends on them.
-_ENV_PREFIXES = ("COLUMNS", "LINES", "TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "CLICOLOR", "TTY_", "LANG", "LC_",
-                 "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONLEGACYWINDOWSSTDIO", "TYPER", "_TYPER", "CLICK", "_CLICK", "RICH")
+# when they render help (width, colour, terminal, locale, encoding, Click's
+# completion switch). Named one by one: a prefix such as LANG would also take in
+# LANGSMITH_API_KEY, and no secret may reach the cache. Never INTEGRAY_AUTH_*.
+_ENV_NAMES = frozenset({
+    "COLUMNS", "LINES", "TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "PY_COLORS", "CLICOLOR", "CLICOLOR_FORCE",
+    "TTY_COMPATIBLE", "TTY_INTERACTIVE", "TERMINAL_WIDTH", "JUPYTER_COLUMNS", "JUPYTER_LINES", "GITHUB_ACTIONS",
+    "DATABRICKS_RUNTIME_VERSION", "UNICODE_VERSION", "LANG", "LANGUAGE", "PYTHONIOENCODING", "PYTHONUTF8",
+    "PYTHONLEGACYWINDOWSSTDIO", "COMP_WORDS", "COMP_CWORD", "_INTEGRAY_AUTH_COMPLETE", "TYPER_USE_RICH",
+    "LC_ALL", "LC_CTYPE", "LC_MESSAGES",  # the locale categories text and its encoding follow
+})
+_ENV_PREFIXES = ("_TYPER_",)  # Typer's own switches
 
 
 def is_request(args: list[str]) -> bool:
@@ -95,7 +102,7 @@ def _key(args: list[str]) -> list:
         tty = [stdout.isatty(), sys.stderr.isatty(), sys.stdin is not None and sys.stdin.isatty()]
     except (AttributeError, ValueError):
         tty = None
-    environ = sorted([name, value] for name, value in os.environ.items() if name.startswith(_ENV_PREFIXES))
+    environ = sorted([name, value] for name, value in os.environ.items() if name in _ENV_NAMES or name.startswith(_ENV_PREFIXES))
     return [FORMAT, __version__, sys.version, sys.prefix, args, terminal, tty,
             [stdout.encoding, stdout.errors, stdout.line_buffering], environ]
 
