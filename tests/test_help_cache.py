@@ -271,3 +271,16 @@ def test_what_click_reads_from_the_environment_is_part_of_the_key(home):
         reference = typer(["--help"], extra)
         assert (result.returncode, result.stdout) == (reference.returncode, reference.stdout)
     assert len(entries(home)) == 3  # the completion switch makes Click fail: nothing kept for it
+
+
+def test_rendering_into_the_cache_leaves_the_real_streams_open(home):
+    """The teeing text streams are collected after Typer ran; closing them must not close ours."""
+    code = (
+        "import gc, sys\nfrom integray_auth.main import main\nassert main(['help', 'exit-codes']) == 0\ngc.collect()\n"
+        "print('stdout open'); print('stderr open', file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("stdout open\n") and done.stderr == "stderr open\n"
+    assert len(entries(home)) == 1  # it was a miss, rendered and kept

@@ -178,7 +178,12 @@ class _Tee:
         self.chunks.append(bytes(data))
         return self.target.write(data)
 
-    def __getattr__(self, name):  # flush, fileno, isatty, ...: the real stream's
+    def close(self) -> None:
+        # The text wrapper around us closes its buffer when it is collected:
+        # the real stdout must stay open.
+        self.target.flush()
+
+    def __getattr__(self, name):  # flush, fileno, isatty, closed, ...: the real stream's
         return getattr(self.target, name)
 
 
