@@ -181,3 +181,20 @@ def test_add_no_authorize_reads_the_index_once(capsys, saved, monkeypatch):
 
     assert code == 0, err
     assert len(reads) == 1
+
+
+def test_the_index_is_rewritten_by_jsons_c_encoder(capsys, saved, monkeypatch, home):
+    """json's indenting encoder is pure Python: at 1,000 entries it cost more than the rest of `add`."""
+    import json.encoder
+
+    def pure_python(*args, **kwargs):
+        raise AssertionError("the index was written with json's pure-Python encoder")
+
+    monkeypatch.setattr(json.encoder, "_make_iterencode", pure_python)
+
+    code, _, err = run_in_process(capsys, ["add", "Encoded", "-p", "reservanto", "-c", "list-locations", "--no-authorize"])
+
+    assert code == 0, err
+    text = (home / "index.json").read_text()
+    assert [e["name"] for e in json.loads(text)["authorizations"]] == ["Reservanto Prague", "Old Brno", "Encoded"]
+    assert text.count("\n") == 5  # the header line, one line per authorization, the closing line

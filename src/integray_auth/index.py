@@ -145,12 +145,15 @@ class Index:
             raise IndexError_(f"cannot lock the index: {self.lock_path}: {exc}") from None
 
     def _write(self, authorizations: list[Authorization]) -> None:
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "authorizations": [a.to_json() for a in authorizations],
-        }
+        # One authorization per line: still readable and diffable, and json's C
+        # encoder does the work (its indenting one is pure Python, ~4x slower,
+        # and indenting made the file half as large again).
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        lines = ",\n".join(encode(a.to_json()) for a in authorizations)
+        text = f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": [\n{lines}\n]}}\n' if lines else \
+            f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": []}}\n'
         try:
-            atomic_write_text(self.path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+            atomic_write_text(self.path, text)
         except OSError as exc:
             raise IndexError_(f"cannot write the index {self.path}: {exc.strerror}") from None
 
