@@ -206,11 +206,13 @@ def _fast_token(rest: list[str]) -> int | None:
 def _run_typer(args: list[str]) -> int:
     # Two more answers without Typer (~4x `python -c pass` to import): bulk
     # `add --no-authorize` (fast_add.py), and help from the cache (helpcache.py).
-    from . import fast_add, helpcache
+    from . import fast_add
 
     code = fast_add.run(args)
     if code is not None:
         return code
+    from . import helpcache
+
     if helpcache.is_request(args):
         return helpcache.answer(args, _typer)
     return _typer(args)
