@@ -45,23 +45,28 @@ def run(args: list[str]) -> int | None:
     if len(positional) != 1 or len(values["provider"]) > 1:
         return None
 
+    import gc
+
+    # A short run that makes no cycles worth collecting, while it imports its
+    # modules and reads, copies and writes the index's entries once each: the
+    # cyclic collector would only scan them again and again (~4% of the run).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _add(positional[0], values, "--no-input" in flags)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _add(name: str, values: dict[str, list[str]], no_input: bool) -> int | None:
     from .cli.adding import run_add_unauthorized
     from .context import AppContext
 
     ctx = AppContext.from_environment()
-    ctx.no_input = "--no-input" in flags
+    ctx.no_input = no_input
     if ctx.interactive:
         return None  # a missing value is asked for: Typer's command does that
     provider = values["provider"][0] if values["provider"] else None
-    import gc
-
-    # The index's entries are read, copied and written once each and make no
-    # cycles: the cyclic collector would only scan them again and again (~4%).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        run_add_unauthorized(ctx, positional[0], provider, values["connector"], values["param"])
-    finally:
-        if collecting:
-            gc.enable()
+    run_add_unauthorized(ctx, name, provider, values["connector"], values["param"])
     return 0
