@@ -137,12 +137,12 @@ class ChunkedTokens:
         if manifest is not None:
             import hashlib
 
-            parts = []
-            for number in range(manifest["chunks"]):
-                part = self.store.get(f"{key}#{manifest['gen']}.{number}")
-                if part is None:
-                    return None
-                parts.append(part)
+            keys = [f"{key}#{manifest['gen']}.{number}" for number in range(manifest["chunks"])]
+            # One round trip for all chunks where the store can (KeyringStore on D-Bus).
+            get_many = getattr(self.store, "get_many", None)
+            parts = get_many(keys) if get_many else [self.store.get(k) for k in keys]
+            if None in parts:
+                return None
             payload = "".join(parts)
             if hashlib.sha256(payload.encode()).hexdigest() != manifest["sha256"]:
                 return None
@@ -264,6 +264,7 @@ class KeyringStore(_LocalStore):
     def __init__(self, backend=None, preferred: str | None = None) -> None:
         self._backend = backend
         self.preferred = preferred
+        self._direct = None  # secret_service.SecretServiceReader, False once it cannot answer
 
     @classmethod
     def open(cls, ctx: "AppContext", locator=None) -> "KeyringStore":
@@ -313,10 +314,35 @@ class KeyringStore(_LocalStore):
             self.remove(probe)
 
     def get(self, key: str) -> str | None:
+        direct = self._read_directly([key])
+        if direct is not None:
+            return direct[0]
         try:
             return self.backend.get_password(SERVICE, key)
         except Exception as exc:  # noqa: BLE001
             raise StorageError(f"cannot read from the keyring: {_describe(exc)}", hint=STORAGE_HELP) from None
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        direct = self._read_directly(keys)
+        return direct if direct is not None else [self.get(key) for key in keys]
+
+    def _read_directly(self, keys: list[str]) -> list[str] | None:
+        """The secrets straight from the Secret Service (secret_service.py), or
+        None: then keyring reads, as it would have without this shortcut."""
+        if self._direct is None:
+            from . import secret_service
+
+            usable = self._backend is None and secret_service.applicable(self.preferred)
+            self._direct = secret_service.SecretServiceReader() if usable else False
+        if self._direct is False:
+            return None
+        from .secret_service import Unavailable
+
+        try:
+            return self._direct.get_many(SERVICE, keys)
+        except Unavailable:
+            self._direct = False
+            return None
 
     def set(self, key: str, value: str) -> None:
         try:
