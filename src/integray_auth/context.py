@@ -15,13 +15,13 @@ from pathlib import Path
 from .index import Index
 from .models import utc_now
 from .paths import Paths
-from .registry import Registry, load_registry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
     from typing import Callable, Mapping, TextIO
 
+    from .registry import Registry
     from .secret_store import SecretStore
 
 REGISTRY_ENV = "INTEGRAY_AUTH_REGISTRY"
@@ -110,6 +110,8 @@ class AppContext:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
+            from .registry import load_registry  # here: `token` never reads the registry
+
             self._registry = load_registry(
                 self.registry_overlays(), cache_dir=self.paths.cache_dir, own_dir=self.paths.config_dir
             )

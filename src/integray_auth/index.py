@@ -75,7 +75,14 @@ class Index:
         if raw is None:
             return []
         try:
-            return self._parse(raw)
+            # Decoded here, as json.loads would, so the bytes can go before the
+            # objects are made: at 100,000 entries both copies are 70 MB.
+            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise UnusableIndex(f"the index {self.path} is corrupt ({exc})", hint=REPAIR_HINT) from None
+        del raw
+        try:
+            return self._parse(text)
         except RecursionError:
             # json and the checks below recurse; a file nested thousands deep is broken, not a crash.
             raise UnusableIndex(f"the index {self.path} is corrupt (nested too deeply)", hint=REPAIR_HINT) from None
@@ -95,9 +102,17 @@ class Index:
         except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
             return []
 
-    def _parse(self, raw: bytes) -> list[Authorization]:
+    def _parse(self, raw: str | bytes) -> list[Authorization]:
+        decoder = _EntryDecoder()
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, object_hook=decoder)
+            if decoder.made and not (
+                isinstance(data, dict) and isinstance(data.get("authorizations"), list)
+                and sum(type(item) is Authorization for item in data["authorizations"]) == decoder.made
+            ):
+                # Something nested looked like an entry (a newer version's field,
+                # a hand edit): decode again as plain JSON, the rules below decide.
+                data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise UnusableIndex(f"the index {self.path} is corrupt ({exc})", hint=REPAIR_HINT) from None
         if not isinstance(data, dict) or not isinstance(data.get("authorizations"), list):
@@ -111,7 +126,8 @@ class Index:
                 )
             raise UnusableIndex(f"the index {self.path} has an unknown schema_version {version!r}", hint=REPAIR_HINT)
         try:
-            authorizations = [Authorization.from_json(item) for item in data["authorizations"]]
+            authorizations = [item if type(item) is Authorization else Authorization.from_json(item)
+                              for item in data["authorizations"]]
         except (TypeError, AttributeError) as exc:
             raise UnusableIndex(f"the index {self.path} is corrupt (bad entry: {exc})", hint=REPAIR_HINT) from None
         for authorization in authorizations:
@@ -180,6 +196,42 @@ _OPTIONAL_STRINGS = (
     "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend",
     "refreshed_at", "refresh_rejected_at",
 )
+
+
+class _EntryDecoder:
+    """json's object_hook: each entry becomes an Authorization as soon as it is
+    decoded, so its dict is freed at once instead of all 100,000 living until
+    the end, and the values entries repeat (provider, status, connector and
+    scope ids) are kept once: 1.8 -> 1.2 KiB per entry at 100,000. Objects that only look like an
+    entry but sit elsewhere are counted, and `_parse` then decodes the file again
+    without this hook: the result never differs from plain json.loads."""
+
+    __slots__ = ("made", "_seen")
+    # What many entries share in real indexes (timestamps differ: not worth a lookup).
+    _SHARED = ("provider", "status", "storage", "keyring_backend", "client_id", "grant")
+
+    def __init__(self) -> None:
+        self.made = 0
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, item: dict):
+        if "id" not in item or "requested_scopes" not in item or "authorizations" in item:
+            return item
+        seen = self._seen.setdefault
+        for key in self._SHARED:
+            value = item.get(key)
+            if type(value) is str:
+                item[key] = seen(value, value)
+        for key in ("connectors", "requested_scopes", "granted_scopes"):
+            values = item.get(key)
+            if type(values) is list:
+                values[:] = [seen(v, v) if type(v) is str else v for v in values]
+        try:
+            authorization = Authorization.from_json(item)
+        except TypeError:
+            return item  # `_parse` says what is wrong with it
+        self.made += 1
+        return authorization
 
 
 def _entry_problem(authorization: Authorization) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Sequence, TextIO
+    from typing import Any, Iterable, Sequence, TextIO
 
 from . import jsonfields
 from .context import AppContext, isatty
@@ -36,11 +36,40 @@ def write_json(stream: TextIO, document: dict[str, Any], output: JsonOutput | No
     jsonfields.write(stream, document, output or JsonOutput(), isatty(stream))
 
 
-def write_rows(ctx: AppContext, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+_BATCH = 1000  # rows or objects per write: output streams out instead of being built whole
+
+
+def write_json_list(
+    stream: TextIO, head: dict[str, Any], key: str, items: Sequence, convert, output: JsonOutput | None = None
+) -> None:
+    """write_json({**head, key: [convert(i) for i in items]}, output), streamed
+    when compact and unfiltered: the same bytes, without every object and the
+    whole text in memory at once (`list --all --json` of 100,000 authorizations)."""
+    if isatty(stream) or (output is not None and output.jq is not None):
+        write_json(stream, {**head, key: [convert(item) for item in items]}, output)
+        return
+    import json
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    # The first batch before any byte goes out: an error (the registry, say) leaves stdout empty.
+    batch = json_text(",".join(encode(convert(item)) for item in items[:_BATCH]))
+    opening = json.dumps({"schema_version": JSON_VERSION, **head, key: []}, ensure_ascii=False, separators=(",", ":"))
+    stream.write(json_text(opening[:-2]) + batch)
+    for start in range(_BATCH, len(items), _BATCH):
+        stream.write("," + json_text(",".join(encode(convert(item)) for item in items[start:start + _BATCH])))
+    stream.write("]}\n")
+
+
+def write_rows(ctx: AppContext, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """A table for people, or header-less TSV for scripts (the `gh` convention)."""
     out = ctx.stdout
     if not ctx.stdout_is_terminal:
-        out.write("".join("\t".join(tsv_cell(c) for c in row) + "\n" for row in rows))
+        lines = []
+        for row in rows:
+            lines.append("\t".join(tsv_cell(c) for c in row) + "\n")
+            if len(lines) == _BATCH:
+                out.write("".join(lines))
+                lines.clear()
+        out.write("".join(lines))
         return
     rows = [[escape(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
@@ -107,8 +136,8 @@ STORAGE_MARKS = {"file": " (insecure storage)", "vault": " (shared)"}
 def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: JsonOutput | None) -> None:
     now = ctx.clock()
     if as_json:
-        listed = [as_json.narrow(authorization_json(ctx, a, now)) for a in authorizations]
-        write_json(ctx.stdout, {"view": view, "authorizations": listed}, as_json)
+        write_json_list(ctx.stdout, {"view": view}, "authorizations", authorizations,
+                        lambda a: as_json.narrow(authorization_json(ctx, a, now)), as_json)
         return
     if not authorizations and ctx.stdout_is_terminal:
         hint = "integray-auth add NAME --provider P --connector C" if view == "active" else "integray-auth list --all"
@@ -116,20 +145,23 @@ def print_authorizations(ctx: AppContext, authorizations: list[Authorization], v
         return
     show_deactivated = view != "active"
     headers = ["Provider", "Name", "Status", "Connectors"] + (["Deactivated"] if show_deactivated else [])
-    rows = []
-    for a in authorizations:
-        provider = ctx.registry.get(a.provider)
-        status = LABELS[health(a, provider, now)] + STORAGE_MARKS.get(a.storage or "", "")
-        row = [
-            provider.name if provider else a.provider,
-            a.name,
-            status,
-            ", ".join(connector_name(provider, cid) for cid in a.connectors),
-        ]
-        if show_deactivated:
-            row.append(a.deactivated_at or "")
-        rows.append(row)
-    write_rows(ctx, headers, rows)
+    registry = ctx.registry if authorizations else None  # loaded (its warnings said) before the first row
+
+    def rows():
+        for a in authorizations:
+            provider = registry.get(a.provider)
+            status = LABELS[health(a, provider, now)] + STORAGE_MARKS.get(a.storage or "", "")
+            row = [
+                provider.name if provider else a.provider,
+                a.name,
+                status,
+                ", ".join(connector_name(provider, cid) for cid in a.connectors),
+            ]
+            if show_deactivated:
+                row.append(a.deactivated_at or "")
+            yield row
+
+    write_rows(ctx, headers, rows())
 
 
 def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: JsonOutput | None) -> None:

@@ -134,13 +134,7 @@ def show(
       integray-auth show "Reservanto Prague"
       integray-auth show Gmail --json status,scopes
     """
-    from .pager import paged
-
-    as_json = jsonfields.request("show", json, jq)
-    ctx = _ctx(typer_ctx)
-    details = manage.describe(ctx, name)
-    with paged(ctx, enabled=not (no_pager or as_json)):
-        output.print_details(ctx, details, as_json)
+    run.run_show(_ctx(typer_ctx), name, jsonfields.request("show", json, jq), no_pager)
 
 
 FLOW_OPTIONS = {

@@ -1,15 +1,18 @@
 """Command bodies shared by the Typer commands and the fast path in main.py.
 
 This module must not import Typer, Rich, requests, oauthlib or keyring:
-scripts call `list`, `search`, `status` and `token` in loops.
+scripts call `list`, `search`, `show`, `status` and `token` in loops.
 """
 
 from __future__ import annotations
 
 from .. import output
 from ..context import AppContext
-from ..jsonfields import JsonOutput
 from ..usecases import manage
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..jsonfields import JsonOutput
 
 
 def run_list(ctx: AppContext, view: str, as_json: JsonOutput | None) -> None:
@@ -18,6 +21,18 @@ def run_list(ctx: AppContext, view: str, as_json: JsonOutput | None) -> None:
 
 def run_search(ctx: AppContext, query: str, view: str, as_json: JsonOutput | None) -> None:
     output.print_authorizations(ctx, manage.search_authorizations(ctx, query, view), view, as_json)
+
+
+def run_show(ctx: AppContext, name: str, as_json: JsonOutput | None, no_pager: bool) -> None:
+    details = manage.describe(ctx, name)
+    if as_json or no_pager or not ctx.stdout_is_terminal:
+        # What paged() does then, without importing it (subprocess, shlex): piped `show` stays lean.
+        output.print_details(ctx, details, as_json)
+        return
+    from .pager import paged
+
+    with paged(ctx):
+        output.print_details(ctx, details, as_json)
 
 
 def run_status(ctx: AppContext, names: list[str], check: bool, as_json: bool) -> int:

@@ -24,7 +24,6 @@ from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens, RescuedTokens, digest, store_of
 from ..tokens import REFRESH_MARGIN, TokenSet
 from . import manage
-from .binding import check_binding
 
 
 def access_token(ctx: AppContext, name: str) -> str:
@@ -276,6 +275,8 @@ def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet, scopes: list
     # Here, where the refresh token and the client secret would leave, not on every
     # `token`: a stored access token goes only where the caller sends it, and that
     # path must not even read the registry (it stays as fast as before).
+    from .binding import check_binding  # only where tokens would leave: the fast path never loads it
+
     check_binding(ctx, authorization, provider)
     return grant.renew(
         RenewRequest(
@@ -332,6 +333,8 @@ def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, res
         return f"{provider.name} has no revocation endpoint; {by_hand} if needed."
     # Not best effort: a retargeted endpoint would receive the refresh token; stop before
     # anything is sent or removed.
+    from .binding import check_binding
+
     check_binding(ctx, authorization, provider, removing=True)
     try:
         tokens = rescued.load()[0] if rescued.exists() else store.load(authorization.id)

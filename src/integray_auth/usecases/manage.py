@@ -12,7 +12,10 @@ from ..errors import ConflictError, IndexError_, NoMatchError, NotFoundError, Us
 from ..models import Authorization, to_iso
 from ..printable import has_unsafe, quoted
 from ..record import Record
-from ..registry import Provider
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..registry import Provider  # only in annotations: `token` never loads the registry module
 
 MAX_NAME_LENGTH = 100
 ECHO_NAME_LIMIT = 80  # longer names are named by id in the commands we print
@@ -607,7 +610,7 @@ def _clean_name(name: str) -> str:
 
 
 def _invisible(name: str) -> bool:
-    # printable.UNSAFE lists the categories as of Python 3.11; newer Unicode
+    # printable.UNSAFE_CLASS lists the categories as of Python 3.11; newer Unicode
     # versions add format characters, which unicodedata knows about.
     import unicodedata
 
