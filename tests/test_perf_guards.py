@@ -15,14 +15,19 @@ import sys
 import tracemalloc
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from integray_auth import printable
 from integray_auth.cli import run
 from integray_auth.context import AppContext
 from integray_auth.index import Index
+from integray_auth.jsonfields import JsonOutput
+from integray_auth.models import _FIELDS
 from integray_auth.paths import Paths
 
 from .conftest import REPO
+from .test_loader_properties import VALID_ENTRY, mutated_indexes
 from .support.plugin import require
 
 COUNT = 1000
@@ -73,7 +78,7 @@ def test_the_loaded_index_keeps_few_objects_per_authorization(thousand):
 def test_list_streams_its_rows_instead_of_building_them_all(thousand, as_json, limit):
     """Peak bytes per authorization while `list` (--json) runs, its output kept in
     a StringIO (part of the figure): TSV (1,540; 2,730 before), JSON (2,050; 5,600 before)."""
-    _, _, peak = traced(lambda: run.run_list(thousand, "all", as_json))
+    _, _, peak = traced(lambda: run.run_list(thousand, "all", JsonOutput() if as_json else None))
 
     out = thousand.stdout.getvalue()
     assert out.count("\n") == (1 if as_json else COUNT)
@@ -81,7 +86,7 @@ def test_list_streams_its_rows_instead_of_building_them_all(thousand, as_json, l
 
 
 def test_streamed_json_is_the_document_json_dumps_writes(thousand):
-    run.run_list(thousand, "all", True)
+    run.run_list(thousand, "all", JsonOutput())
     streamed = thousand.stdout.getvalue()
 
     document = json.loads(streamed)
@@ -126,6 +131,83 @@ def test_the_benchmark_runs_in_its_quick_mode(tmp_path):
     assert done.returncode == 0, done.stderr
     text = report.read_text()
     for row in ("`token NAME`, Secret Service", "`token NAME`, file store", "`list`, 100", "`search Q`, 100",
-                "`list --all --json`, 100", "`list` on a terminal", "`--help`", "`show NAME`", "`add NAME --no-authorize`",
+                "`list --all --json`, 100", "`list` on a terminal", "`--help`", "`show NAME`", "`add NAME --no-authorize`", "`status` (local)",
                 "*floor: `python -c pass`*", "load average"):
         assert row in text, row
+
+
+def _reference_load(index: Index) -> list | str:
+    """What Index.load gave before the one-pass decoder: plain json.loads,
+    from_json for every entry, then every check; the entries, or the error."""
+    from integray_auth import index as index_module
+    from integray_auth.errors import IndexError_
+    from integray_auth.models import Authorization
+
+    text = index.path.read_text("utf-8", "surrogatepass")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return f"corrupt ({exc})"
+    if not isinstance(data, dict) or not isinstance(data.get("authorizations"), list):
+        return "corrupt (not an integray-auth index)"
+    if data.get("schema_version") != 1:
+        return "schema"
+    try:
+        loaded = [Authorization.from_json(item) for item in data["authorizations"]]
+    except (TypeError, AttributeError) as exc:
+        return f"corrupt (bad entry: {exc})"
+    for a in loaded:
+        problem = index_module._entry_problem(a) or (a.extra and index_module._extra_problem(a.extra))
+        if problem:
+            return f"corrupt (bad entry: {problem})"
+    del IndexError_
+    return loaded
+
+
+FIELD_VALUES = st.sampled_from([None, True, 0, 1.5, "", "x", [], ["x"], ["x", 1], [None], {}, {"k": "v"}, {"k": None},
+                                {"k": 1}, {"id": "0123456789ab", "requested_scopes": []}])
+
+
+@st.composite
+def retyped_indexes(draw) -> str:
+    """Entries with any of their known fields (or one unknown) given a value of another type, or dropped."""
+    entries = []
+    for number in range(draw(st.integers(1, 3))):
+        entry = dict(VALID_ENTRY, id=f"{number:012x}", name=f"Entry {number}")
+        for _ in range(draw(st.integers(0, 2))):
+            key = draw(st.sampled_from([*_FIELDS, "extra", "later"]))
+            if draw(st.integers(0, 5)) == 0:
+                entry.pop(key, None)
+            else:
+                entry[key] = draw(FIELD_VALUES)
+        entries.append(entry)
+    return json.dumps({"schema_version": 1, "authorizations": entries})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=st.one_of(retyped_indexes(), mutated_indexes()))
+def test_the_one_pass_decoder_gives_what_from_json_and_the_checks_give(tmp_path, document):
+    """Well-formed entries are built and checked in one pass (index._checked_entry);
+    for any index, the result or the refusal is the one of the long way."""
+    from integray_auth.errors import IndexError_
+
+    (tmp_path / "index.json").write_text(document)
+    index = Index(tmp_path / "index.json", tmp_path / "index.lock")
+    expected = _reference_load(index)
+    try:
+        got = index.load()
+    except IndexError_ as error:
+        assert isinstance(expected, str), error.message
+        assert error.message.endswith(expected) or (expected == "schema" and "schema" in error.message)
+        return
+    assert got == expected
+    for a, b in zip(got, expected):
+        assert a.extra == b.extra and type(a.extra) is dict
+
+
+def test_the_one_pass_decoder_knows_every_field_of_an_authorization():
+    """A field added to Authorization but not to index._checked_entry turns the fast
+    build off (correct, but `list` slower again): this says so."""
+    from integray_auth import index as index_module
+
+    assert index_module.ONE_PASS

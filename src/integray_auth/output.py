@@ -36,7 +36,8 @@ def write_json(stream: TextIO, document: dict[str, Any], output: JsonOutput | No
     jsonfields.write(stream, document, output or JsonOutput(), isatty(stream))
 
 
-_BATCH = 1000  # rows or objects per write: output streams out instead of being built whole
+_BATCH = 1000  # rows per write: output streams out instead of being built whole
+_JSON_BATCH = 100  # objects per encode: its set-up is paid per call, the objects are held until it returns
 
 
 def write_json_list(
@@ -49,13 +50,19 @@ def write_json_list(
         write_json(stream, {**head, key: [convert(item) for item in items]}, output)
         return
     import json
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+    def batch(start: int) -> str:
+        # One encode per batch, not per object: each encode() sets up the C encoder anew.
+        return json_text(encoder.encode([convert(item) for item in items[start:start + _JSON_BATCH]])[1:-1])
+
     # The first batch before any byte goes out: an error (the registry, say) leaves stdout empty.
-    batch = json_text(",".join(encode(convert(item)) for item in items[:_BATCH]))
-    opening = json.dumps({"schema_version": JSON_VERSION, **head, key: []}, ensure_ascii=False, separators=(",", ":"))
-    stream.write(json_text(opening[:-2]) + batch)
-    for start in range(_BATCH, len(items), _BATCH):
-        stream.write("," + json_text(",".join(encode(convert(item)) for item in items[start:start + _BATCH])))
+    first = batch(0)
+    opening = encoder.encode({"schema_version": JSON_VERSION, **head, key: []})
+    stream.write(json_text(opening[:-2]) + first)
+    for start in range(_JSON_BATCH, len(items), _JSON_BATCH):
+        stream.write("," + batch(start))
     stream.write("]}\n")
 
 
@@ -65,7 +72,8 @@ def write_rows(ctx: AppContext, headers: Sequence[str], rows: Iterable[Sequence[
     if not ctx.stdout_is_terminal:
         lines = []
         for row in rows:
-            lines.append("\t".join(tsv_cell(c) for c in row) + "\n")
+            # One C call for the common row: when the cells together are printable, each is.
+            lines.append("\t".join(row if "".join(row).isprintable() else map(tsv_cell, row)) + "\n")
             if len(lines) == _BATCH:
                 out.write("".join(lines))
                 lines.clear()
@@ -148,15 +156,19 @@ def print_authorizations(ctx: AppContext, authorizations: list[Authorization], v
     registry = ctx.registry if authorizations else None  # loaded (its warnings said) before the first row
 
     def rows():
+        # Most rows share a provider and a set of connectors: their names are looked up once.
+        providers: dict[str, Any] = {}
+        connector_names: dict[tuple, str] = {}
         for a in authorizations:
-            provider = registry.get(a.provider)
+            provider = providers.get(a.provider, providers)
+            if provider is providers:
+                provider = providers[a.provider] = registry.get(a.provider)
             status = LABELS[health(a, provider, now)] + STORAGE_MARKS.get(a.storage or "", "")
-            row = [
-                provider.name if provider else a.provider,
-                a.name,
-                status,
-                ", ".join(connector_name(provider, cid) for cid in a.connectors),
-            ]
+            key = (a.provider, *a.connectors)
+            connectors = connector_names.get(key)
+            if connectors is None:
+                connectors = connector_names[key] = ", ".join(connector_name(provider, cid) for cid in a.connectors)
+            row = [provider.name if provider else a.provider, a.name, status, connectors]
             if show_deactivated:
                 row.append(a.deactivated_at or "")
             yield row
