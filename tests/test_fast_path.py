@@ -238,6 +238,25 @@ def test_token_from_the_file_store_imports_none_of_the_heavy_libraries(file_stor
     assert result == (0, [], "file-token\n")
 
 
+# What `token` from the file store does not need: the registry and the output layer
+# (health, fit), the network, the keyring's way to the Secret Service.
+TOKEN_NEVER = (
+    "integray_auth.registry", "integray_auth.output", "integray_auth.health", "integray_auth.fit",
+    "integray_auth.secret_service", "socket", "ssl", "http", "email", "urllib.request", "cryptography",
+    "keyring", "tomllib", "shlex", "subprocess",
+)
+
+
+def test_token_from_the_file_store_loads_neither_the_registry_nor_the_output_layer(file_stored):
+    probe_code = IMPORT_PROBE.replace('m.split(".")[0] for m in sys.modules', "m for m in sys.modules")
+    done = subprocess.run([sys.executable, "-c", probe_code, "token", "Gmail"], capture_output=True, text=True, timeout=30)
+    report = json.loads(done.stderr.splitlines()[-1])
+
+    assert (report["code"], done.stdout) == (0, "file-token\n")
+    assert sorted(set(report["modules"]) & set(TOKEN_NEVER)) == []
+    assert "integray_auth.usecases.access_token" in report["modules"]  # the probe sees our own modules
+
+
 def test_the_probe_would_see_a_heavy_import(saved):
     code, imported, _ = probe(typer_form(["list"]), HEAVY + SLOW_STDLIB)
 

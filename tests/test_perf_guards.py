@@ -85,6 +85,20 @@ def test_list_streams_its_rows_instead_of_building_them_all(thousand, as_json, l
     assert peak / COUNT <= limit
 
 
+def test_status_at_a_thousand_keeps_a_bounded_number_of_objects_per_authorization(thousand):
+    """`status` (local) of 1,000: peak bytes (1,510 now, most of it the index being
+    read) and the blocks kept with the lines, per authorization."""
+    from integray_auth.usecases import status
+
+    lines, blocks, peak = traced(lambda: status.local_status(thousand, []))
+
+    assert len(lines) == COUNT * 9 // 10  # the active ones
+    assert blocks / COUNT <= 15  # (12.9: the index's own 11, a line and its fix)
+    assert peak / COUNT <= 2000
+    run.run_status(thousand, [], False, False)
+    assert thousand.stdout.getvalue().count("\n") == len(lines)
+
+
 def test_streamed_json_is_the_document_json_dumps_writes(thousand):
     run.run_list(thousand, "all", JsonOutput())
     streamed = thousand.stdout.getvalue()

@@ -6,7 +6,6 @@ scripts call `list`, `search`, `show`, `status` and `token` in loops.
 
 from __future__ import annotations
 
-from .. import output
 from ..context import AppContext
 from ..usecases import manage
 
@@ -16,14 +15,20 @@ if TYPE_CHECKING:
 
 
 def run_list(ctx: AppContext, view: str, as_json: JsonOutput | None) -> None:
+    from .. import output  # here, not at the top: `token` prints no table (health, fit, the registry's helpers)
+
     output.print_authorizations(ctx, manage.list_authorizations(ctx, view), view, as_json)
 
 
 def run_search(ctx: AppContext, query: str, view: str, as_json: JsonOutput | None) -> None:
+    from .. import output
+
     output.print_authorizations(ctx, manage.search_authorizations(ctx, query, view), view, as_json)
 
 
 def run_show(ctx: AppContext, name: str, as_json: JsonOutput | None, no_pager: bool) -> None:
+    from .. import output
+
     details = manage.describe(ctx, name)
     if as_json or no_pager or not ctx.stdout_is_terminal:
         # What paged() does then, without importing it (subprocess, shlex): piped `show` stays lean.
@@ -37,6 +42,7 @@ def run_show(ctx: AppContext, name: str, as_json: JsonOutput | None, no_pager: b
 
 def run_status(ctx: AppContext, names: list[str], check: bool, as_json: bool) -> int:
     """Print each authorization's health; the exit code says whether all are usable."""
+    from .. import output
     from ..usecases import status
 
     lines = status.checked_status(ctx, names) if check else status.local_status(ctx, names)
@@ -49,6 +55,11 @@ def run_token(ctx: AppContext, name: str, min_valid: int | None = None, force: b
     from ..usecases.access_token import valid_tokens
 
     tokens = valid_tokens(ctx, name, min_valid=min_valid, force=force)
+    if fmt == "raw":  # what print_token writes for it, without importing the output layer
+        ctx.stdout.write(tokens.access_token + "\n")
+        return
+    from .. import output
+
     scopes = None
     if fmt == "json" and tokens.scope is None:
         scopes = manage.find(ctx, name).granted_scopes
