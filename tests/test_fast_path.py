@@ -239,11 +239,11 @@ def test_token_from_the_file_store_imports_none_of_the_heavy_libraries(file_stor
 
 
 # What `token` from the file store does not need: the registry and the output layer
-# (health, fit), the network, the keyring's way to the Secret Service.
+# (health, fit), the network, the keyring's way to the Secret Service, Vault (not configured).
 TOKEN_NEVER = (
     "integray_auth.registry", "integray_auth.output", "integray_auth.health", "integray_auth.fit",
-    "integray_auth.secret_service", "socket", "ssl", "http", "email", "urllib.request", "cryptography",
-    "keyring", "tomllib", "shlex", "subprocess",
+    "integray_auth.secret_service", "integray_auth.vault_store", "hvac", "requests", "socket", "ssl", "http",
+    "email", "urllib.request", "cryptography", "keyring", "tomllib", "shlex", "subprocess",
 )
 
 
