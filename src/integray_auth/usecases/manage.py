@@ -250,8 +250,13 @@ def search_authorizations(ctx: AppContext, query: str, view: str = "active") -> 
     if not needle:
         raise UsageError("the search query is empty", hint="Give a word to look for, e.g. 'integray-auth search gmail'.")
     ranked = []
+    registry_texts: dict[tuple, list[str]] = {}  # most share a provider and connectors: looked up once
     for authorization in _in_view(with_shared(ctx), view):
-        texts = _search_texts(ctx, authorization)
+        key = (authorization.provider, *authorization.connectors)
+        names = registry_texts.get(key)
+        if names is None:
+            names = registry_texts[key] = _registry_texts(ctx, authorization)
+        texts = [*_own_texts(authorization), *names]
         # casefold maps character by character: a needle in no text is in none of their
         # join either, and one C search tells most authorizations apart.
         if needle not in "\0".join(texts).casefold():
@@ -639,10 +644,13 @@ def _rank(needle: str, text: str) -> int:
     return 3
 
 
-def _search_texts(ctx: AppContext, authorization: Authorization) -> list[str]:
+def _own_texts(authorization: Authorization) -> list[str]:
+    return [authorization.name, authorization.provider, *authorization.connectors, *authorization.requested_scopes]
+
+
+def _registry_texts(ctx: AppContext, authorization: Authorization) -> list[str]:
+    """The registry's names for its provider and connectors (none for an unknown provider)."""
     provider = ctx.registry.get(authorization.provider)
-    texts = [authorization.name, authorization.provider, *authorization.connectors, *authorization.requested_scopes]
-    if provider is not None:
-        texts.append(provider.name)
-        texts.extend(connector_name(provider, cid) for cid in authorization.connectors)
-    return texts
+    if provider is None:
+        return []
+    return [provider.name, *(connector_name(provider, cid) for cid in authorization.connectors)]
