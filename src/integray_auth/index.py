@@ -292,7 +292,8 @@ def _checked_entry(d: dict) -> Authorization | None:
 
 # The fields _checked_entry sets, beside the optional strings: a field added to
 # Authorization and not here turns the one-pass build off (a test says so)
-# rather than leaving a slot unset.
+# rather than leaving a slot unset. To add one: check its type in
+# _checked_entry as _entry_problem does, set the slot, and name it here.
 _ONE_PASS_FIELDS = (
     "id", "name", "provider", "connectors", "requested_scopes", "created_at", "updated_at", "status", "active",
     "granted_scopes", "grant", "parameters", "endpoints", "renewable",
