@@ -124,7 +124,7 @@ def test_a_missing_item_is_keyrings_answer(authorized, secret_service, cli):
 
     result = cli("token", "Gone", env=env)
 
-    assert_error_line(result, ExitCode.NOT_AUTHORIZED, "missing from keyring.backends.SecretService.Keyring")
+    assert_error_line(result, ExitCode.NOT_AUTHORIZED, "missing from the keyring (keyring.backends.SecretService.Keyring)")
 
 
 @pytest.fixture

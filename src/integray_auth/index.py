@@ -257,6 +257,7 @@ def _checked_entry(d: dict) -> Authorization | None:
         return None
     status, active, granted = get("status", NOT_AUTHORIZED), get("active", True), get("granted_scopes")
     endpoints, parameters, grant, renewable = get("endpoints"), get("parameters"), get("grant"), get("renewable")
+    locator = get("locator")
     optional = tuple(map(get, _OPTIONAL_STRINGS))
     if not (
         type(id_) is type(name) is type(provider) is type(status) is type(created) is type(updated) is str
@@ -268,6 +269,8 @@ def _checked_entry(d: dict) -> Authorization | None:
         and (renewable is None or type(renewable) is bool)
         and (endpoints is None or type(endpoints) is dict and _STRING_OR_NONE.issuperset(map(type, endpoints.values())))
         and (parameters is None or type(parameters) is dict and _STRING.issuperset(map(type, parameters.values())))
+        and (locator is None or type(locator) is str
+             or type(locator) is dict and _STRING.issuperset(map(type, locator.values())))  # JSON keys are strings
     ):
         return None
     try:  # sys.intern takes exact strings only: a TypeError is a list holding something else
@@ -286,6 +289,7 @@ def _checked_entry(d: dict) -> Authorization | None:
     a.client_id = client_id if client_id is None else _intern(client_id)
     a.keyring_backend = keyring_backend if keyring_backend is None else _intern(keyring_backend)
     a.grant = grant if grant is None else _intern(grant)
+    a.locator = _intern(locator) if type(locator) is str else locator
     a.parameters, a.endpoints, a.renewable, a.extra = parameters, endpoints, renewable, {}
     return a
 
@@ -296,7 +300,7 @@ def _checked_entry(d: dict) -> Authorization | None:
 # _checked_entry as _entry_problem does, set the slot, and name it here.
 _ONE_PASS_FIELDS = (
     "id", "name", "provider", "connectors", "requested_scopes", "created_at", "updated_at", "status", "active",
-    "granted_scopes", "grant", "parameters", "endpoints", "renewable",
+    "granted_scopes", "grant", "parameters", "endpoints", "renewable", "locator",
 )
 ONE_PASS = _OPTIONAL_STRINGS == (
     "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend",
