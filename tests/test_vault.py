@@ -236,7 +236,7 @@ def test_a_holder_killed_mid_refresh_loses_its_lease_to_another_machine(team, va
     assert tokens_in_vault(vault_server, authorization_id)["refresh_token"] == "fresh-refresh"
 
 
-def _seed_file_authorization(machine: Machine, name: str = "Local", expired: bool = False) -> str:
+def _seed_file_authorization(machine: Machine, name: str = "Local", expired: bool = False, access: str = "access-1") -> str:
     """An Authorized entry with a valid token in the machine's insecure file (no browser needed)."""
     from integray_auth.context import AppContext
     from integray_auth.paths import Paths
@@ -248,10 +248,10 @@ def _seed_file_authorization(machine: Machine, name: str = "Local", expired: boo
     machine.data.mkdir(exist_ok=True)
     entry = manage.save_new(ctx, manage.new_authorization(ctx, name, "local", ["reader"]))
     with ctx.index.transaction() as authorizations:
-        authorizations[0].status, authorizations[0].storage = "authorized", "file"
-        authorizations[0].client_id = "cli"
+        [new] = [a for a in authorizations if a.id == entry.id]
+        new.status, new.storage, new.client_id = "authorized", "file", "cli"
     ChunkedTokens(FileStore.open(ctx)).save(
-        entry.id, TokenSet(access_token="access-1", refresh_token="refresh-1",
+        entry.id, TokenSet(access_token=access, refresh_token="refresh-1",
                            expires_at="2000-01-01T00:00:00Z" if expired else "2999-01-01T00:00:00Z"))
     return entry.id
 
@@ -303,6 +303,7 @@ def test_vault_refusing_midway_through_share_leaves_it_usable_here(team, fake_se
 path "secret/data/integray-auth/authorizations/+/tokens" { capabilities = ["create", "read", "update"] }
 path "secret/data/integray-auth/authorizations/+/lease" { capabilities = ["create", "read", "update"] }
 path "secret/data/integray-auth/authorizations/+/meta" { capabilities = ["read"] }
+path "secret/data/integray-auth/names/+" { capabilities = ["create", "read", "update"] }
 path "secret/metadata/integray-auth/*" { capabilities = ["list", "delete"] }
 path "sys/internal/ui/mounts/secret" { capabilities = ["read"] }
 ''')
@@ -574,3 +575,136 @@ def test_remove_on_the_keeping_machine_removes_it_for_everyone_under_the_lease(t
     assert shared_ids(vault_server) == []
     assert b.run("list", "--json").json()["authorizations"] == []
     assert_error_line(b.run("token", "Local"), 5, "no authorization named 'Local'")
+
+
+def _index_of(machine: Machine) -> list[dict]:
+    path = machine.data / "index.json"
+    return json.loads(path.read_text())["authorizations"] if path.exists() else []
+
+
+def test_vaults_copy_outranks_the_local_entry_of_the_machine_that_shared_it(team, fake_server, vault_server, tmp_path):
+    """Machine a shared it and keeps an index entry; machine a2 (the same user's second
+    laptop, with a copy of a's index) deactivates, renames and removes it. a's token,
+    show, status and list act on Vault's copy, and a's entry follows it."""
+    import shutil
+
+    a, = team(fake_server, "a")
+    authorization_id = _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    a2 = Machine(tmp_path, "a2", a.overlay, vault_server)
+    shutil.copytree(a.data, a2.data)
+    assert a.run("token", "Local").stdout.strip() == "access-1"
+
+    assert a2.run("deactivate", "Local").code == 0
+    assert_error_line(a.run("token", "Local"), 13, "'Local' is deactivated")
+    status = a.run("status", "Local")
+    assert status.code == 13 and status.stdout.split("\t")[:3] == ["Local", "Authorized (shared)", "no"], status
+    assert "no (deactivated" in a.run("show", "Local").stdout
+    [entry] = _index_of(a)
+    assert entry["active"] is False and entry["storage"] == "vault"  # the cache follows, where it is kept stays
+    assert a.run("list", "--json").json()["authorizations"] == []
+    [listed] = a.run("list", "--all", "--json").json()["authorizations"]
+    assert (listed["name"], listed["active"]) == ("Local", False)
+
+    assert a2.run("activate", "Local").code == 0
+    assert a2.run("rename", "Local", "Renamed").code == 0
+    assert_error_line(a.run("token", "Local"), 5, "no authorization named 'Local'", "renamed it to 'Renamed'")
+    assert a.run("token", "Renamed").stdout.strip() == "access-1"
+    assert [e["name"] for e in a.run("list", "--json").json()["authorizations"]] == ["Renamed"]  # once, as Vault has it
+    assert [e["name"] for e in _index_of(a)] == ["Renamed"]
+
+    # a change made on the stale machine goes over Vault's copy, not over its own old one
+    assert a.run("connectors", "add", "Renamed", "reader").code == 6  # already there: refused, nothing written
+    assert a.run("deactivate", "Renamed").code == 0
+    meta = vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta")["authorization"]
+    assert (meta["name"], meta["active"]) == ("Renamed", False)
+    assert a.run("activate", "Renamed").code == 0
+
+    removed = a2.run("remove", "Renamed", "--yes", "--no-revoke")
+    assert removed.code == 0, removed.stderr
+    assert_error_line(a.run("token", "Renamed"), 5, "no longer shared", "removed or unshared")
+    assert _index_of(a) == []  # dropped: nothing is left to use
+    assert a.run("list", "--all", "--json").json()["authorizations"] == []
+
+
+def test_a_stale_entry_is_dropped_from_listings_when_another_machine_unshared_it(team, fake_server, vault_server):
+    a, b = team(fake_server, "a", "b")
+    _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    assert b.run("unshare", "Local", "--to", "file").code == 0  # now b's alone
+    listed = a.run("list", "--all", "--json")
+    assert listed.code == 0 and listed.json()["authorizations"] == [], listed.stdout
+    assert _index_of(a) == []
+    assert_error_line(a.run("token", "Local"), 5, "no authorization named 'Local'")
+    assert b.run("token", "Local").stdout.strip() == "access-1"
+
+
+def test_names_are_unique_across_the_shared_authorizations(team, fake_server, vault_server):
+    a, b, c = team(fake_server, "a", "b", "c")
+    authorization_id = _seed_file_authorization(a, "Team")
+    assert a.run("share", "Team").code == 0
+
+    _seed_file_authorization(b, "team")  # b's own, named alike up to case
+    assert_error_line(b.run("share", "team"), 6, "a shared authorization named 'Team' already exists", "Choose another name")
+    assert b.run("token", "team").stdout.strip() == "access-1"  # still b's, where it was
+    assert _index_of(b)[0]["storage"] == "file"
+
+    added = c.run("add", "TEAM", "-p", "local", "-c", "reader", "--storage", "vault", "--no-input")
+    assert_error_line(added, 6, "a shared authorization named 'Team' already exists")  # before any browser
+
+    _seed_file_authorization(c, "Other", access="access-2")
+    assert c.run("share", "Other").code == 0
+    assert_error_line(c.run("rename", "Other", "TEAM"), 6, "a shared authorization named 'Team' already exists")
+    assert [e["name"] for e in _index_of(c)] == ["Other"]
+    assert sorted(e["name"] for e in a.run("list", "--json").json()["authorizations"]) == ["Other", "Team"]
+    assert a.run("token", "Other").stdout.strip() == "access-2"
+
+    # A name that is free again may be taken: after a rename, and after a remove.
+    assert a.run("rename", "Team", "Team 2").code == 0
+    assert c.run("rename", "Other", "Team").code == 0
+    assert_error_line(c.run("rename", "Team", "Team 2"), 6, "'Team 2' already exists")
+    assert a.run("remove", "Team 2", "--yes", "--no-revoke").code == 0
+    assert c.run("rename", "Team", "Team 2").code == 0
+    assert b.run("token", "Team 2").stdout.strip() == "access-2"
+    assert vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta") is None
+
+
+def test_token_on_a_machine_that_never_saw_it_reads_a_constant_number_of_documents(team, fake_server, vault_server):
+    """Found through its name document (two reads), not by reading every
+    authorization's metadata; counted by a proxy in front of the real OpenBao."""
+    from integray_auth.context import AppContext
+    from integray_auth.paths import Paths
+    from integray_auth.usecases import sharing
+    from tests.support.vault_server import counting_proxy
+
+    a, c = team(fake_server, "a", "c")
+    ids = {}
+    ctx = AppContext(paths=Paths(a.data, a.data), environ=a.env(), registry_path=a.overlay)
+    for number in range(20):
+        name = f"Team {number}"
+        ids[name] = _seed_file_authorization(a, name, access=f"access-{number}")
+        sharing.share(ctx, name)
+
+    counts = {}
+    with counting_proxy(vault_server.addr) as proxy:
+        for name, access in (("Team 3", "access-3"), ("team 17", "access-17"), (ids["Team 11"], "access-11")):
+            before = len(proxy.paths)
+            printed = c.run("token", name, VAULT_ADDR=proxy.addr)
+            assert printed.code == 0, printed.stderr
+            assert printed.stdout.strip() == access
+            counts[name] = proxy.paths[before:]
+    by_name, other_name, by_id = counts.values()
+    assert len(by_name) == len(other_name) == 3, counts  # the name document, the metadata, the tokens
+    assert len(by_id) == 2, counts  # an id needs no name document
+    assert not any("LIST" in request for request in by_name + other_name + by_id), counts
+    assert not (c.data / "index.json").exists()
+
+    # The metadata stays the truth: a name document pointing elsewhere is ignored,
+    # and a missing one falls back to reading them all.
+    [pointer] = [k for k in vault_server.kv_list("integray-auth/names")
+                 if vault_server.kv_read(f"integray-auth/names/{k}")["id"] == ids["Team 5"]]
+    vault_server.kv_write(f"integray-auth/names/{pointer}", {"schema_version": 1, "id": ids["Team 6"], "name": "Team 5"})
+    assert c.run("token", "Team 5").stdout.strip() == "access-5"
+    vault_server.api("DELETE", f"secret/metadata/integray-auth/names/{pointer}")
+    assert c.run("token", "Team 5").stdout.strip() == "access-5"
+    assert_error_line(c.run("token", "Team 99"), 5, "no authorization named 'Team 99'")

@@ -5,6 +5,12 @@ One authorization lives wholly under one path (docs/team.md):
     <mount>/data/<prefix>/authorizations/<id>/meta    name, provider, connectors, scopes, endpoints, status
     <mount>/data/<prefix>/authorizations/<id>/tokens  the token set
     <mount>/data/<prefix>/authorizations/<id>/lease   who refreshes it now, until when
+    <mount>/data/<prefix>/names/<sha256 of the casefolded name>   which id has that name
+
+The metadata is the truth; a name document only says where to look first, so
+finding a shared authorization by name costs two reads, not one per
+authorization under the prefix (a pointer that disagrees with the metadata
+is ignored, and the listing is read instead).
 
 Nothing is read or written outside the prefix, and never a client secret.
 Vault's own conventions configure it (VAULT_ADDR, VAULT_TOKEN or
@@ -44,7 +50,7 @@ _SEGMENTS = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 _ID = re.compile(r"[0-9a-f]{1,32}")
 _TOKEN_KEY = re.compile(r"authorization:([0-9a-f]{1,32})")
 # Kept out of the copy in Vault: they say where this machine found it.
-_LOCAL_FIELDS = ("storage", "locator", "keyring_backend")
+LOCAL_FIELDS = _LOCAL_FIELDS = ("storage", "locator", "keyring_backend")
 
 TEAM_DOC = "docs/team.md"
 
@@ -185,8 +191,8 @@ class Vault:
             session = _BoundedSession(self.deadline, cacert or True)
             client = hvac.Client(url=self.settings.addr, namespace=self.settings.namespace or None,
                                  session=session, verify=cacert or True, timeout=self.deadline)
-            self._client = client
             client.token = self._login(client)
+            self._client = client  # only once logged in: a failed login is not retried tokenless
         return self._client
 
     def _login(self, client) -> str:
@@ -470,43 +476,149 @@ class VaultStore:
     def remove(self, key: str) -> None:
         path = self._path(key)
         folder = path.rsplit("/", 1)[0]
+        authorization_id = folder.rsplit("/", 1)[1]
+        recorded = self.load(authorization_id)
         for part in ("tokens", "meta", "lease"):
             self.vault.destroy(f"{folder}/{part}")
         self._versions.pop(path, None)
+        if recorded is not None:
+            self._release_name(recorded.name, authorization_id)
 
     # -- metadata ------------------------------------------------------------------------
 
     def record(self, authorization: "Authorization") -> None:
-        """The authorization's metadata next to its tokens, for other machines."""
+        """The authorization's metadata next to its tokens, for other machines.
+
+        A new one, or a new name, first claims its name (ConflictError when
+        another shared authorization under the prefix has it); the old name is
+        released after. A refresh, which keeps the name, reads and writes only
+        the metadata (what the CI policy allows)."""
         data = {k: v for k, v in authorization.to_json().items() if k not in _LOCAL_FIELDS}
         path = f"authorizations/{_checked_id(authorization.id)}/meta"
         for _ in range(5):  # metadata is last writer wins; the check-and-set only keeps cas_required mounts happy
-            _, version = self.vault.read(path)
+            document, version = self.vault.read(path)
+            before = document.get("authorization") if isinstance(document, dict) else None
+            old_name = before.get("name") if isinstance(before, dict) else None
+            renamed = not isinstance(old_name, str) or old_name.casefold() != authorization.name.casefold()
+            if renamed:
+                self.claim_name(authorization.name, authorization.id)
             try:
                 self.vault.write(path, {"schema_version": 1, "authorization": data}, cas=version)
-                return
             except CasConflict:
                 continue
+            except IntegrayAuthError:
+                if renamed:
+                    with contextlib.suppress(IntegrayAuthError):  # the claim goes with the change it was for
+                        self._release_name(authorization.name, authorization.id)
+                raise
+            if renamed and isinstance(old_name, str):
+                with contextlib.suppress(IntegrayAuthError):  # a pointer left behind is ignored, never trusted
+                    self._release_name(old_name, authorization.id)
+            return
         raise CasConflict(f"{self.settings.where()}: the metadata of {authorization.name!r} keeps changing (check-and-set)",
                           hint="Run the command again.")
 
+    # -- names: unique under the prefix, found in two reads --------------------------------
+
+    def find(self, name: str) -> "Authorization | None":
+        """The shared authorization named `name` (case-insensitive) or with that id.
+
+        The name document points at an id, whose metadata must say the same
+        name; otherwise (none yet: shared by an older version, or a pointer
+        left by a crash) every authorization's metadata is read, as before."""
+        if _ID.fullmatch(name):
+            by_id = self.load(name)
+            if by_id is not None:
+                return by_id
+        try:
+            found, _ = self._named(name)
+        except StorageError as refused:
+            if "permission denied" not in refused.message:
+                raise
+            found = None  # a policy without read on names/: the listing still tells
+        if found is not None:
+            return found
+        wanted = name.strip().casefold()
+        return next((a for a in self.shared() if a.name.casefold() == wanted), None)
+
+    def _named(self, name: str) -> tuple["Authorization | None", int]:
+        """What the name document points at, if its metadata agrees; and the document's version."""
+        document, version = self.vault.read(_name_path(name))
+        pointed = document.get("id") if isinstance(document, dict) else None
+        if not isinstance(pointed, str) or not _ID.fullmatch(pointed):
+            return None, version
+        authorization = self.load(pointed)
+        if authorization is not None and authorization.name.casefold() == name.strip().casefold():
+            return authorization, version
+        return None, version
+
+    def check_name(self, name: str, authorization_id: str | None = None) -> None:
+        """ConflictError when another shared authorization under the prefix is named `name`."""
+        other = self.find(name)
+        if other is not None and other.id != authorization_id:
+            self._taken(other)
+
+    def _taken(self, other: "Authorization"):
+        from .printable import quoted
+
+        raise ConflictError(
+            f"a shared authorization named {quoted(other.name)} already exists in {self.label()}",
+            hint="Choose another name: names are unique across the team's shared authorizations.",
+        )
+
+    def claim_name(self, name: str, authorization_id: str) -> None:
+        """Point the name's document at `authorization_id`, by check-and-set, so two
+        machines claiming one name at once cannot both win."""
+        for _ in range(5):
+            owner, version = self._named(name)
+            if owner is not None and owner.id == authorization_id:
+                return
+            if owner is None:
+                # No pointer to trust (shared by an older version, or left by a crash): the listing decides.
+                wanted = name.strip().casefold()
+                owner = next((a for a in self.shared() if a.name.casefold() == wanted and a.id != authorization_id), None)
+            if owner is not None:
+                self._taken(owner)
+            try:
+                self.vault.write(_name_path(name), {"schema_version": 1, "id": authorization_id, "name": name}, cas=version)
+                return
+            except CasConflict:
+                continue  # another machine claimed it meanwhile: look again
+        raise CasConflict(f"{self.settings.where()}: the name {name!r} keeps changing hands (check-and-set)",
+                          hint="Run the command again.")
+
+    def _release_name(self, name: str, authorization_id: str) -> None:
+        document, _ = self.vault.read(_name_path(name))
+        if isinstance(document, dict) and document.get("id") == authorization_id:
+            self.vault.destroy(_name_path(name))
+
     def shared(self) -> list["Authorization"]:
         """Every authorization kept under the prefix (those whose metadata is complete)."""
-        found = []
+        return self.listing()[0]
+
+    def listing(self) -> tuple[list["Authorization"], set[str]]:
+        """The complete authorizations under the prefix, and the ids of every
+        folder there (a folder without usable metadata is not an absent one)."""
+        found, ids = [], set()
         for key in self.vault.list("authorizations"):
             authorization_id = key.rstrip("/")
             if key.endswith("/") and _ID.fullmatch(authorization_id):
+                ids.add(authorization_id)
                 authorization = self.load(authorization_id)
                 if authorization is not None:
                     found.append(authorization)
-        return found
+        return found, ids
 
-    def load(self, authorization_id: str) -> "Authorization | None":
+    def load(self, authorization_id: str, absent=None) -> "Authorization | None":
+        """Vault's copy of the metadata; `absent` when there is no metadata
+        document at all, None when there is one but it is not a complete one of ours."""
         from .index import _entry_problem
         from .models import Authorization
 
         document, _ = self.vault.read(f"authorizations/{_checked_id(authorization_id)}/meta")
-        data = document.get("authorization") if document else None
+        if document is None:
+            return absent
+        data = document.get("authorization")
         if not isinstance(data, dict):
             return None
         data = {k: v for k, v in data.items() if k not in _LOCAL_FIELDS}
@@ -515,6 +627,8 @@ class VaultStore:
         except TypeError:  # a required field missing: not a (complete) document of ours
             return None
         if authorization.id != authorization_id or _entry_problem(authorization):
+            return None
+        if not isinstance(authorization.name, str) or not authorization.name:
             return None
         authorization.storage, authorization.locator, authorization.keyring_backend = STORAGE_VAULT, self.locator(), None
         return authorization
@@ -604,6 +718,14 @@ def _lease(document: dict | None) -> tuple[str, float]:
     if not isinstance(holder, str) or type(until) not in (int, float) or until != until:
         return "", 0.0
     return holder, float(until)
+
+
+def _name_path(name: str) -> str:
+    """Where the name's document is: a digest, so any name (spaces, slashes,
+    any script) is one plain path segment, and names equal up to case share it."""
+    import hashlib
+
+    return "names/" + hashlib.sha256(name.strip().casefold().encode("utf-8")).hexdigest()[:32]
 
 
 def _checked_id(authorization_id: str) -> str:

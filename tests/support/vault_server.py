@@ -128,3 +128,52 @@ def running_vault(directory: Path, timeout: float = 30.0) -> Iterator[VaultServe
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def counting_proxy(target: str) -> Iterator["RequestCount"]:
+    """A loopback HTTP proxy in front of `target` (the OpenBao above) that counts
+    the requests it forwards: how many round trips a command costs Vault."""
+    import http.server
+    import threading
+
+    count = RequestCount()
+
+    class Forward(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def _forward(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+            count.paths.append(f"{self.command} {self.path}")
+            request = urllib.request.Request(target + self.path, data=body, method=self.command, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    status, data, kind = answer.status, answer.read(), answer.headers.get("Content-Type")
+            except urllib.error.HTTPError as failed:
+                status, data, kind = failed.code, failed.read(), failed.headers.get("Content-Type")
+            self.send_response(status)
+            self.send_header("Content-Type", kind or "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_LIST = _forward
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    count.addr = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield count
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class RequestCount:
+    def __init__(self) -> None:
+        self.addr = ""
+        self.paths: list[str] = []

@@ -210,7 +210,7 @@ def add(
     # Everything that can be checked is checked before the first question.
     name = manage.check_new_name(ctx, name)
     if not no_authorize:
-        _check_storage(ctx, flow["storage"])
+        _check_storage(ctx, flow["storage"], name=name)
     if provider is None:
         if not ctx.interactive:
             raise adding.missing_provider()
@@ -266,10 +266,10 @@ def authorize(
     _authorize(ctx, authorization, new=False, **flow)
 
 
-def _check_storage(ctx: AppContext, storage: str | None, authorization=None) -> None:
+def _check_storage(ctx: AppContext, storage: str | None, authorization=None, name: str | None = None) -> None:
     from ..usecases.authorize import check_storage
 
-    check_storage(ctx, storage, authorization)
+    check_storage(ctx, storage, authorization, name)
 
 
 def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):

@@ -22,7 +22,7 @@ from .. import grants
 from ..context import AppContext, isatty
 from ..errors import ConflictError, IntegrayAuthError, UsageError
 from ..grants.base import ConsentRequest, FlowUI
-from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, Authorization, to_iso
+from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT, Authorization, to_iso
 from ..oauth.endpoint import ClientCredentials, request_deadline
 from ..printable import quoted
 from ..registry import Provider
@@ -167,12 +167,15 @@ def step_up_params(provider: Provider, authorization: Authorization) -> dict[str
     return {}
 
 
-def check_storage(ctx: AppContext, storage: str | None, authorization: Authorization | None = None):
+def check_storage(ctx: AppContext, storage: str | None, authorization: Authorization | None = None,
+                  name: str | None = None):
     """The store the tokens will go to, usable, and the index writable: checked
     before any prompt or browser, so no consent is given for tokens that cannot be kept.
 
     `storage` names one of secret_store.BACKENDS; None keeps the one `authorization`
     recorded (the choice made at add wins over defaults later), else the keyring.
+    For Vault, the name (`authorization`'s, or `name` for a new one) must be
+    free among the team's shared authorizations too.
     """
     if storage is None and authorization is not None and authorization.storage:
         from ..secret_store import store_of
@@ -181,6 +184,11 @@ def check_storage(ctx: AppContext, storage: str | None, authorization: Authoriza
     else:
         store = ctx.secret_store(storage or STORAGE_KEYRING)
     store.check_usable()
+    if store.kind == STORAGE_VAULT:
+        if authorization is not None:
+            store.check_name(authorization.name, authorization.id)
+        elif name is not None:
+            store.check_name(name)
     ctx.index.check_writable()
     return store
 

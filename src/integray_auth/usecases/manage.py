@@ -8,7 +8,7 @@ import os
 import re
 
 from ..context import AppContext
-from ..errors import ConflictError, IndexError_, NoMatchError, NotFoundError, UsageError
+from ..errors import ConflictError, IndexError_, IntegrayAuthError, NoMatchError, NotFoundError, UsageError
 from ..models import Authorization, to_iso
 from ..printable import has_unsafe, quoted
 from ..record import Record
@@ -153,38 +153,125 @@ def list_authorizations(ctx: AppContext, view: str = "active") -> list[Authoriza
 
 def with_shared(ctx: AppContext) -> list[Authorization]:
     """The index, and when VAULT_ADDR is set the shared authorizations of the
-    configured prefix (Vault's copy wins: other machines refresh them). A
-    Vault that cannot be read is one warning line, not a failed listing."""
+    configured prefix, each once, as Vault has it: other machines refresh,
+    rename, deactivate and remove them. This machine's entries for them are
+    brought in step (or dropped, when Vault no longer holds them). A Vault
+    that cannot be read is one warning line, not a failed listing."""
     local = ctx.index.load()
     if not ctx.environ.get("VAULT_ADDR"):
         return local  # the fast path: nothing of Vault's is imported
     from ..errors import IntegrayAuthError
-    from ..vault_store import shared_authorizations
+    from ..vault_store import VaultStore
 
     try:
-        shared = {a.id: a for a in shared_authorizations(ctx)}
+        store = VaultStore.open(ctx)
+        listed, folders = store.listing()
     except IntegrayAuthError as failed:
         from ..printable import escape
 
         ctx.stderr.write(f"integray-auth: warning: shared authorizations not listed: {escape(failed.message)}\n")
         return local
-    merged = [shared.pop(a.id) if a.is_shared and a.id in shared else a for a in local]
+    shared = {a.id: a for a in listed}
+    here = store.locator()
+    merged, gone = [], []
+    for entry in local:
+        if entry.is_shared and entry.id in shared:
+            merged.append(shared.pop(entry.id))
+        elif entry.is_shared and entry.is_authorized and entry.locator == here and entry.id not in folders:
+            # Removed or unshared on another machine. (Not authorized: maybe an `add` still
+            # writing its first tokens, or a `remove` here midway; they settle it themselves.)
+            gone.append(entry)
+        else:
+            merged.append(entry)
+    _keep_in_step(ctx, [a for a in merged if a.is_shared], gone)
     names = {a.name.casefold() for a in merged}
     return merged + [a for a in shared.values() if a.name.casefold() not in names]
 
 
 def locate(ctx: AppContext, name: str) -> Authorization:
-    """`find`, and on a machine that has never seen `name`, the shared one of that
+    """`find`, with Vault's copy of a shared authorization (its metadata is the
+    truth); on a machine that has never seen `name`, the shared one of that
     name or id in the configured Vault (only then is Vault's client imported)."""
     try:
-        return find(ctx, name)
+        found = find(ctx, name)
     except NotFoundError:
         if not ctx.environ.get("VAULT_ADDR"):
             raise
-        from ..vault_store import shared_authorizations
+        from ..vault_store import VaultStore
 
-        found = find_in(shared_authorizations(ctx), name)
+        shared = VaultStore.open(ctx).find(name)
+        if shared is None:
+            raise
+        return shared
+    if not found.is_shared:
         return found
+    current = vault_copy(ctx, found)
+    if current.name.casefold() != found.name.casefold() and name != found.id:
+        raise NotFoundError(
+            f"no authorization named {quoted(name)}: another machine renamed it to {quoted(current.name)}",
+            hint=f"Use the new name: {command_hint('token', current)}",
+        )
+    return current
+
+
+def vault_copy(ctx: AppContext, entry: Authorization) -> Authorization:
+    """Vault's copy of the shared authorization this machine has the index
+    entry `entry` for; the entry is brought in step with it, or dropped when
+    Vault holds neither its metadata nor its tokens any more (NotFoundError).
+    Metadata that is there but unreadable, or an entry not (yet) authorized
+    here, leaves the entry as it is."""
+    from ..secret_store import store_of, token_key
+
+    store = store_of(ctx, entry)
+    absent = object()
+    current = store.load(entry.id, absent=absent)
+    if current is absent and entry.is_authorized and store.get(token_key(entry.id)) is None:
+        _keep_in_step(ctx, [], [entry])
+        raise NotFoundError(
+            f"authorization {quoted(entry.name)} is no longer shared through {store.label()}: "
+            "another machine removed or unshared it",
+            hint="Run 'integray-auth list --all' to see every authorization.",
+        )
+    if current is absent or current is None:
+        return entry
+    _keep_in_step(ctx, [current], [])
+    return current
+
+
+def _keep_in_step(ctx: AppContext, current: list[Authorization], gone: list[Authorization]) -> None:
+    """This machine's index entries for shared authorizations, as Vault has them:
+    a cache, rewritten only when it differs. Where it is kept (storage,
+    locator) stays this machine's; a new name another entry here already
+    has is not copied (the index keeps names unique)."""
+    from ..vault_store import LOCAL_FIELDS
+
+    theirs = {a.id: {k: v for k, v in a.to_json().items() if k not in LOCAL_FIELDS} for a in current}
+    dropped = {a.id for a in gone}
+
+    def stale(entry: Authorization) -> bool:
+        if not entry.is_shared:
+            return False
+        if entry.id in dropped:
+            return True
+        wanted = theirs.get(entry.id)
+        return wanted is not None and wanted != {k: v for k, v in entry.to_json().items() if k not in LOCAL_FIELDS}
+
+    if not any(stale(entry) for entry in ctx.index.load()):
+        return
+    with contextlib.suppress(IndexError_), ctx.index.transaction() as authorizations:  # a cache: the next command tries again
+        for position in reversed(range(len(authorizations))):
+            entry = authorizations[position]
+            if not stale(entry):
+                continue
+            if entry.id in dropped:
+                del authorizations[position]
+                continue
+            wanted = theirs[entry.id]
+            others = {a.name.casefold() for a in authorizations if a is not entry}
+            if str(wanted.get("name", "")).casefold() in others:
+                continue
+            located = {k: getattr(entry, k) for k in LOCAL_FIELDS}
+            authorizations[position] = Authorization.from_json({**wanted, **located})
 
 
 def shared_copy(ctx: AppContext, authorization: Authorization) -> Authorization:
@@ -196,34 +283,35 @@ def shared_copy(ctx: AppContext, authorization: Authorization) -> Authorization:
 
 
 def reread(ctx: AppContext, authorization: Authorization) -> Authorization:
-    """The entry as it is now: the index's, or for a shared one this machine
-    knows only from Vault, Vault's copy."""
-    try:
-        return find_in(ctx.index.load(), authorization.id)
-    except NotFoundError:
-        if not authorization.is_shared:
-            raise
+    """The entry as it is now: for a shared one Vault's copy (other machines
+    change it), else the index's."""
+    if authorization.is_shared:
         return shared_copy(ctx, authorization)
+    return find_in(ctx.index.load(), authorization.id)
 
 
 def find_here(ctx: AppContext, name: str, command: str) -> Authorization:
     """`find`, for a command that changes what this machine keeps: a shared
     authorization it knows only from Vault is refused in one line (exit 6),
-    not reported unknown, and never changed here alone."""
+    not reported unknown, and never changed here alone. A shared one it keeps
+    is first brought in step with Vault's copy, so the change is made to
+    what other machines see, not to a stale copy."""
     authorizations = ctx.index.load()
     try:
-        return find_in(authorizations, name)
+        found = find_in(authorizations, name)
     except NotFoundError as unknown:
         if not ctx.environ.get("VAULT_ADDR"):
             raise
         from ..errors import IntegrayAuthError
         from ..secret_store import store_of
-        from ..vault_store import shared_authorizations
+        from ..vault_store import VaultStore
 
         try:
-            shared = find_in(shared_authorizations(ctx), name)
+            shared = VaultStore.open(ctx).find(name)
         except IntegrayAuthError:
-            raise unknown from None  # not shared either (or Vault cannot tell): unknown, as without Vault
+            raise unknown from None  # Vault cannot tell: unknown, as without Vault
+        if shared is None:
+            raise unknown from None
 
         raise ConflictError(
             f"authorization {quoted(shared.name)} is shared through {store_of(ctx, shared).label()} and not kept on "
@@ -231,6 +319,15 @@ def find_here(ctx: AppContext, name: str, command: str) -> Authorization:
             hint="Run it on the machine that shared it (or added it with --storage vault); "
             f"here, use it: {command_hint('token', shared)}",
         ) from None
+    if found.is_shared:
+        current = vault_copy(ctx, found)
+        if current.name.casefold() != found.name.casefold() and name != found.id:
+            raise NotFoundError(
+                f"no authorization named {quoted(name)}: another machine renamed it to {quoted(current.name)}",
+                hint=f"Use the new name: {command_hint(command, current)}",
+            )
+        return next((a for a in ctx.index.load() if a.id == found.id), found)  # as it is now in step
+    return found
 
 
 def publish(ctx: AppContext, entry: Authorization) -> None:
@@ -342,14 +439,12 @@ def connector_lines(provider: Provider | None, authorization: Authorization) -> 
 
 
 def describe(ctx: AppContext, name: str) -> AuthorizationDetails:
-    authorization = locate(ctx, name)
-    if authorization.is_shared and ctx.environ.get("VAULT_ADDR"):
-        from ..errors import IntegrayAuthError
-
-        try:  # Vault's copy is the current one
-            authorization = shared_copy(ctx, authorization)
-        except IntegrayAuthError:
-            pass
+    try:
+        authorization = locate(ctx, name)  # Vault's copy of a shared one
+    except (NotFoundError, UsageError):
+        raise
+    except IntegrayAuthError:
+        authorization = find(ctx, name)  # Vault cannot be read: what this machine last saw
     provider = ctx.registry.get(authorization.provider)
     granted = authorization.granted_scopes
     lines = []
