@@ -70,7 +70,7 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs_secret(provider),
         grant=grant.name,
     )
-    store = check_storage(ctx, options.storage, None if new else authorization)
+    store = check_storage(ctx, options.storage, None if new else authorization, authorization.name)
     storage = store.kind
     http_deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
     if grant.needs.needs_browser:  # after the checks above: each names something to fix first
