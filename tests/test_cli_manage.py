@@ -834,3 +834,15 @@ def test_an_index_that_cannot_be_written_stops_add_before_the_browser(cli, tmp_p
 
     assert_error_line(result, ExitCode.INDEX, f"cannot write the index folder {home}", "INTEGRAY_AUTH_HOME")
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "option", [["--storage", "vault"], ["--insecure-storage"], ["--device"], ["--client-id", "abc"]], ids=" ".join
+)
+def test_add_no_authorize_refuses_the_choices_authorize_makes_instead_of_dropping_them(cli, option, home):
+    # `--storage vault` used to be taken and forgotten: `authorize` then put the
+    # tokens in the keyring. Refused, nothing saved, the hint says where it goes.
+    result = cli("add", "Later", "-p", "github", "-c", "list-repositories", "--no-authorize", *option)
+    line = assert_error_line(result, 2, f"{option[0]} is chosen when authorizing")
+    assert "integray-auth authorize NAME" in line
+    assert cli("list", "--all", "--json").json()["authorizations"] == []

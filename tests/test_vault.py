@@ -708,3 +708,14 @@ def test_token_on_a_machine_that_never_saw_it_reads_a_constant_number_of_documen
     vault_server.api("DELETE", f"secret/metadata/integray-auth/names/{pointer}")
     assert c.run("token", "Team 5").stdout.strip() == "access-5"
     assert_error_line(c.run("token", "Team 99"), 5, "no authorization named 'Team 99'")
+
+
+def test_token_format_json_on_a_machine_that_never_saw_it(team, fake_server, vault_server):
+    # A token set without `scope`: --format json takes the scopes from the
+    # authorization, which this machine knows only from Vault.
+    a, b = team(fake_server, "a", "b")
+    _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    result = b.run("token", "Local", "--format", "json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["access_token"] == "access-1"

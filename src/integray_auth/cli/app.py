@@ -203,6 +203,8 @@ def add(
     ctx = _ctx(typer_ctx)
     ctx.no_input = no_input
     flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
+    if no_authorize:
+        _refuse_choices_made_when_authorizing(storage, insecure_storage, device, client_credentials, client_id, client_secret_stdin)
     if no_authorize and not ctx.interactive:
         # Nothing to ask: the body main.py's fast path runs too (fast_add.py).
         adding.run_add_unauthorized(ctx, name, provider, connectors or [], params or [])
@@ -264,6 +266,24 @@ def authorize(
     _check_storage(ctx, flow["storage"], authorization)
     flow["credentials"] = _credentials(ctx, manage.require_provider(ctx, authorization.provider), flow, authorization)
     _authorize(ctx, authorization, new=False, **flow)
+
+
+def _refuse_choices_made_when_authorizing(storage, insecure_storage, device, client_credentials, client_id, client_secret_stdin) -> None:
+    """Where the tokens go, which grant and which client are chosen by `authorize`
+    and recorded then; `add --no-authorize` keeps none of them, so taking them
+    silently would let `authorize` later use another (the keyring, not Vault)."""
+    given = [
+        option for option, value in (
+            ("--storage", storage), ("--insecure-storage", insecure_storage), ("--device", device),
+            ("--client-credentials", client_credentials), ("--client-id", client_id),
+            ("--client-secret-stdin", client_secret_stdin),
+        ) if value
+    ]
+    if given:
+        raise UsageError(
+            f"{given[0]} is chosen when authorizing, and --no-authorize does not authorize",
+            hint=f"Add it with --no-authorize alone, then give {given[0]} to 'integray-auth authorize NAME'.",
+        )
 
 
 def _check_storage(ctx: AppContext, storage: str | None, authorization=None, name: str | None = None) -> None:

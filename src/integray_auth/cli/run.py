@@ -62,5 +62,5 @@ def run_token(ctx: AppContext, name: str, min_valid: int | None = None, force: b
 
     scopes = None
     if fmt == "json" and tokens.scope is None:
-        scopes = manage.find(ctx, name).granted_scopes
+        scopes = manage.locate(ctx, name).granted_scopes  # a shared one this machine never saw, too
     output.print_token(ctx, tokens, scopes, fmt)
