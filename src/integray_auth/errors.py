@@ -6,10 +6,55 @@ stderr and an exit code; nothing below the command layer prints or exits.
 
 from __future__ import annotations
 
-import enum
+
+class _Code(int):
+    """One exit code: an int (it is what the process exits with) that knows its name."""
+
+    name: str
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"<ExitCode.{self.name}: {int(self)}>"
+
+    __str__ = int.__repr__  # as IntEnum's: "2", in messages and f-strings
 
 
-class ExitCode(enum.IntEnum):
+class _Codes(type):
+    """Iteration and lookup by value over the class's codes, as an enum gives them."""
+
+    def __iter__(cls):
+        return iter(cls._members)
+
+    def __len__(cls) -> int:
+        return len(cls._members)
+
+    def __call__(cls, value: int) -> _Code:
+        for code in cls._members:
+            if code == value:
+                return code
+        raise ValueError(f"{value!r} is not a valid ExitCode")
+
+
+def _named(cls: _Codes) -> _Codes:
+    members = []
+    for name, value in list(vars(cls).items()):
+        if name.isupper() and type(value) is int:
+            code = _Code(value)
+            code.name = name
+            setattr(cls, name, code)
+            members.append(code)
+    cls._members = tuple(members)
+    return cls
+
+
+# Not enum.IntEnum: `enum` costs about half of `python -c pass` to import, on
+# every command, `token` included; these ints with names do what the code and
+# the help topics used of it (.name, iteration in definition order, ==, int()).
+@_named
+class ExitCode(metaclass=_Codes):
     """Documented exit codes (README, "Exit codes"). Never renumber one."""
 
     OK = 0

@@ -10,7 +10,6 @@ parsed is never overwritten: every command that needs it stops with
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import Iterator
 
+from . import jsonio
 from .errors import IndexError_
 from .fileutil import MiB, LockError, LockTimeout, UnsafePath, atomic_write_text, check_own_dir, read_regular_file, take_lock
 from .models import _KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
@@ -81,7 +81,7 @@ class Index:
         try:
             # Decoded here, as json.loads would, so the bytes can go before the
             # objects are made: at 100,000 entries both copies are 70 MB.
-            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+            text = raw.decode(jsonio.detect_encoding(raw), "surrogatepass")
         except UnicodeDecodeError as exc:
             raise UnusableIndex(f"the index {self.path} is corrupt ({exc})", hint=REPAIR_HINT) from None
         del raw
@@ -95,7 +95,7 @@ class Index:
         """(name, active, provider, connector ids) of each authorization, without
         building them: shell completion asks on every Tab. An unusable index has none."""
         try:
-            data = json.loads(self.path.read_bytes())
+            data = jsonio.loads(self.path.read_bytes())
             if data.get("schema_version") != SCHEMA_VERSION:
                 return []
             return [
@@ -109,14 +109,14 @@ class Index:
     def _parse(self, raw: str | bytes) -> list[Authorization]:
         decoder = _EntryDecoder()
         try:
-            data = json.loads(raw, object_hook=decoder)
+            data = jsonio.loads(raw, object_hook=decoder)
             if decoder.made and not (
                 isinstance(data, dict) and isinstance(data.get("authorizations"), list)
                 and sum(type(item) is Authorization for item in data["authorizations"]) == decoder.made
             ):
                 # Something nested looked like an entry (a newer version's field,
                 # a hand edit): decode again as plain JSON, the rules below decide.
-                data = json.loads(raw)
+                data = jsonio.loads(raw)
                 decoder = None
         except (ValueError, UnicodeDecodeError) as exc:
             raise UnusableIndex(f"the index {self.path} is corrupt ({exc})", hint=REPAIR_HINT) from None
@@ -171,7 +171,7 @@ class Index:
         # One authorization per line: still readable and diffable, and json's C
         # encoder does the work (its indenting one is pure Python, ~4x slower,
         # and indenting made the file half as large again).
-        encode = json.JSONEncoder(ensure_ascii=False).encode
+        encode = jsonio.encoder(ensure_ascii=False)
         lines = ",\n".join(encode(a.to_json()) for a in authorizations)
         text = f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": [\n{lines}\n]}}\n' if lines else \
             f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": []}}\n'

@@ -144,17 +144,21 @@ def write(stream, document: dict, output: JsonOutput, terminal: bool) -> None:
 
     Like gh, --jq prints strings raw and every other result as JSON, one a line.
     """
-    import json
-
     from .printable import escape, json_text
 
     if output.jq is None:
         if terminal:
+            import json  # indenting is json's pure-Python encoder anyway
+
             text = json.dumps(document, indent=2, ensure_ascii=False)
         else:
-            text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+            from .jsonio import dumps  # piped `show --json` stays without `json` (and `re`)
+
+            text = dumps(document, ensure_ascii=False, separators=(",", ":"))
         stream.write(json_text(text) + "\n")
         return
+    import json
+
     lines = []
     for result in _jq(output.jq, document):
         if isinstance(result, str):

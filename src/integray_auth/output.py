@@ -49,19 +49,19 @@ def write_json_list(
     if isatty(stream) or (output is not None and output.jq is not None):
         write_json(stream, {**head, key: [convert(item) for item in items]}, output)
         return
-    import json
+    from .jsonio import encoder as json_encoder
 
     # No cycle check (~12% of the encoding): `convert` builds a fresh tree per item from
     # decoded JSON, which cannot hold a cycle; the bytes are the same.
-    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+    encode = json_encoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
     def batch(start: int) -> str:
         # One encode per batch, not per object: each encode() sets up the C encoder anew.
-        return json_text(encoder.encode([convert(item) for item in items[start:start + _JSON_BATCH]])[1:-1])
+        return json_text(encode([convert(item) for item in items[start:start + _JSON_BATCH]])[1:-1])
 
     # The first batch before any byte goes out: an error (the registry, say) leaves stdout empty.
     first = batch(0)
-    opening = encoder.encode({"schema_version": JSON_VERSION, **head, key: []})
+    opening = encode({"schema_version": JSON_VERSION, **head, key: []})
     stream.write(json_text(opening[:-2]) + first)
     for start in range(_JSON_BATCH, len(items), _JSON_BATCH):
         stream.write("," + batch(start))

@@ -7,12 +7,16 @@ a name read backwards, a line break can split one piped row into two. Every
 field we print goes through `escape` (or `tsv_cell`, or `json_text` for
 serialized JSON) once, at the output boundary.
 
-Stdlib-only, regexes compiled on first need: `list` and `token` use it.
+Stdlib-only, `re` imported and its patterns compiled on first need (text
+that is not printable): `list` and `token` use this module, and `re` alone
+costs more than half of `python -c pass` to import.
 """
 
 from __future__ import annotations
 
-import re
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 # Every character of Unicode's categories Cc (C0, DEL, C1), Cf (format:
 # zero-width, bidi embeddings/overrides/isolates, BOM, tags), Zl and Zp
@@ -38,6 +42,8 @@ def _pattern(character_class: str) -> re.Pattern:
     isprintable below), and compiling these classes costs ~1 ms a start."""
     pattern = _compiled.get(character_class)
     if pattern is None:
+        import re
+
         pattern = _compiled[character_class] = re.compile(character_class)
     return pattern
 
@@ -108,6 +114,6 @@ def json_text(serialized: str) -> str:
     """Serialized JSON with the characters json.dumps leaves raw under
     ensure_ascii=False (C1, bidi, U+2028/2029, lone surrogates) as \\u escapes:
     the same document for a JSON reader, inert for a terminal or a line reader."""
-    if serialized.isprintable():
-        return serialized
+    if serialized.isprintable() or ("\n" in serialized and all(map(str.isprintable, serialized.split("\n")))):
+        return serialized  # indented JSON: its own line breaks are no reason for a regex
     return _pattern(_JSON_UNSAFE_CLASS).sub(_json_escape, serialized)

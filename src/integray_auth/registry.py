@@ -537,8 +537,7 @@ def _cache_file(cache_dir: Path) -> Path:
 
 def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
     """The cached providers, checked again as a registry file is; None when unusable."""
-    import json
-
+    from . import jsonio
     from .fileutil import UnsafePath, read_regular_file
 
     path = _cache_file(cache_dir)
@@ -546,7 +545,7 @@ def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
         raw = read_regular_file(path, MAX_CACHE_BYTES, "the registry cache", own=True, follow_symlinks=False)
         if raw is None:
             return None
-        data = json.loads(raw)
+        data = jsonio.loads(raw)
         if data["key"] != key:
             return None
         merged, origin, overrides = data["providers"], data["origin"], data["overrides"]

@@ -17,10 +17,10 @@ same reason: a token small enough for one entry needs neither.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 TYPE_CHECKING = False
 
+from . import jsonio
 from .errors import StorageError
 from .fileutil import LockError, LockTimeout, atomic_write_text, take_lock
 from .models import STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT
@@ -122,7 +122,7 @@ class ChunkedTokens:
                 self.store.set(f"{key}#{generation}.{number}", part)
             manifest = {"manifest": {"v": 1, "chunks": len(parts), "gen": generation,
                                      "sha256": hashlib.sha256(payload.encode()).hexdigest()}}
-            self.store.set(key, json.dumps(manifest, separators=(",", ":")))
+            self.store.set(key, jsonio.dumps(manifest, separators=(",", ":")))
         if old is not None:
             self._delete_chunks(key, old)
         return None
@@ -167,7 +167,7 @@ class ChunkedTokens:
         if not text or not text.startswith('{"manifest"'):
             return None
         try:
-            manifest = json.loads(text)["manifest"]
+            manifest = jsonio.loads(text)["manifest"]
             if type(manifest["chunks"]) is not int or not 0 < manifest["chunks"] <= 1000:
                 return None  # range() below needs a (sane) int, not "3" or true
             str(manifest["gen"]), str(manifest["sha256"])
@@ -202,7 +202,7 @@ class RescuedTokens:
     def keep(self, tokens: TokenSet, replaces: TokenSet | None) -> None:
         """Write atomically, 0600; raises OSError."""
         data = {"schema_version": 1, "replaces": digest(replaces), "tokens": tokens.to_secret()}
-        atomic_write_text(self.path, json.dumps(data) + "\n")
+        atomic_write_text(self.path, jsonio.dumps(data) + "\n")
 
     def load(self) -> tuple[TokenSet, str | None]:
         """The rescued set and the digest of the one it replaces; StorageError if unreadable."""
@@ -212,7 +212,7 @@ class RescuedTokens:
             raw = read_regular_file(self.path, MiB, "the rescued tokens", own=True, follow_symlinks=False)
             if raw is None:
                 raise FileNotFoundError(2, "No such file or directory")
-            data = json.loads(raw)
+            data = jsonio.loads(raw)
             return TokenSet.from_secret(data["tokens"]), data.get("replaces")
         except UnsafePath as exc:
             problem = exc.reason
@@ -406,7 +406,7 @@ class FileStore(_LocalStore):
             raw = read_regular_file(self.path, 16 * MiB, "the token file", own=True, follow_symlinks=False)
             if raw is None:
                 return {}
-            data = json.loads(raw)
+            data = jsonio.loads(raw)
         except UnsafePath as exc:
             raise StorageError(exc.message, hint=exc.hint) from None
         except ValueError as exc:  # UnicodeDecodeError is one too
@@ -426,6 +426,8 @@ class FileStore(_LocalStore):
                     return
             else:
                 entries[key] = value
+            import json  # indented: json's pure-Python encoder; a write, never on the read path
+
             try:
                 atomic_write_text(self.path, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
             except OSError as exc:  # a full disk, a read-only folder: never a traceback

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from . import jsonio
 from datetime import datetime, timedelta, timezone
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,12 +43,12 @@ class TokenSet(Record):
     def to_secret(self) -> str:
         # ensure_ascii keeps one character per UTF-16 unit, so len() is the
         # size Windows Credential Manager counts.
-        return json.dumps({"v": 1, **{k: v for k, v in self.as_dict().items() if v is not None}},
+        return jsonio.dumps({"v": 1, **{k: v for k, v in self.as_dict().items() if v is not None}},
                           separators=(",", ":"), ensure_ascii=True)
 
     @classmethod
     def from_secret(cls, text: str) -> "TokenSet":
-        data = json.loads(text)
+        data = jsonio.loads(text)
         data.pop("v", None)
         return cls(**data)
 
