@@ -330,3 +330,44 @@ def test_status_and_token_options_import_none_of_the_heavy_libraries(file_stored
     assert result[:2] == (code, [])
     if stdout:
         assert stdout in result[2]
+
+
+# The stdlib modules that together cost about one `python -c pass` to import
+# (pathlib pulls re, fnmatch, urllib.parse, ipaddress, ntpath, warnings; json's
+# decoder imports re; re imports enum). `token` from the file store needs none:
+# jsonio.py reads JSON through _json, filepath.py stands in for pathlib.Path.
+LEAN_NEVER = (
+    "pathlib", "re", "enum", "json", "json.decoder", "fnmatch", "urllib", "urllib.parse", "ipaddress", "ntpath",
+    "warnings", "importlib",
+)
+
+LEAN_PROBE = textwrap.dedent(
+    """
+    import sys
+    from integray_auth.main import main
+    code = main(sys.argv[1:])
+    modules = sorted(sys.modules)  # before this probe's own json import
+    import json
+    print(json.dumps({"code": code, "modules": modules}), file=sys.stderr)
+    """
+)
+
+
+def lean_probe(args: list[str]) -> tuple[int, list[str], str]:
+    """Run the command in a fresh interpreter: its exit code, which LEAN_NEVER modules it imported, its stdout."""
+    done = subprocess.run([sys.executable, "-c", LEAN_PROBE, *args], capture_output=True, text=True, timeout=30)
+    report = json.loads(done.stderr.splitlines()[-1])
+    assert "integray_auth.main" in report["modules"]  # the probe sees the modules by their full names
+    return report["code"], sorted(set(report["modules"]) & set(LEAN_NEVER)), done.stdout
+
+
+@pytest.mark.parametrize("args", [["token", "Gmail"], ["token", "Gmail", "--min-valid", "30"]], ids=" ".join)
+def test_token_from_the_file_store_imports_no_slow_stdlib_module(file_stored, args):
+    assert lean_probe(args) == (0, [], "file-token\n")
+
+
+def test_the_lean_probe_would_see_a_slow_stdlib_module(saved):
+    code, imported, _ = lean_probe(["list", "--json", "name"])  # jsonfields' checks; the registry (re, pathlib)
+
+    assert code == 0
+    assert {"re", "pathlib"} <= set(imported)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
+from .filepath import FilePath
 from .index import Index
 from .models import utc_now
 from .paths import Paths
@@ -19,6 +19,7 @@ from .paths import Paths
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
     from typing import Callable, Mapping, TextIO
 
     from .registry import Registry
@@ -104,7 +105,7 @@ class AppContext:
             overlays.append(self.paths.user_registry)
         explicit = self.registry_path or self.environ.get(REGISTRY_ENV)
         if explicit:
-            overlays.append(Path(explicit).expanduser())
+            overlays.append(FilePath(explicit).expanduser())
         return overlays
 
     @property

@@ -8,9 +8,10 @@ import contextlib
 import os
 import stat
 import time
-from pathlib import Path
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path  # a FilePath (filepath.py) or a Path: both work here
     from typing import Iterator
 
 PRIVATE_FILE = 0o600

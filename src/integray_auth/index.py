@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from pathlib import Path
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path  # a FilePath (filepath.py) or a Path
     from typing import Iterator
 
 from . import jsonio

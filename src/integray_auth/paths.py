@@ -8,9 +8,13 @@ platformdirs is imported only when needed: `list` and `token` are hot paths.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
+from .filepath import FilePath
 from .record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path  # or a FilePath: the environment's are FilePaths (no pathlib import)
 
 APP_NAME = "integray-auth"
 HOME_ENV = "INTEGRAY_AUTH_HOME"
@@ -54,12 +58,12 @@ class Paths(Record):
         env = os.environ if environ is None else environ
         home = env.get(HOME_ENV)
         if home:
-            root = Path(home).expanduser()
+            root = FilePath(home).expanduser()
             return cls(config_dir=root, data_dir=root, cache_dir=root / "cache")
         import platformdirs
 
         return cls(
-            config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
-            data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
-            cache_dir=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
+            config_dir=FilePath(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+            data_dir=FilePath(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+            cache_dir=FilePath(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
         )

@@ -187,10 +187,9 @@ class RescuedTokens:
     """
 
     def __init__(self, data_dir, authorization_id: str) -> None:
-        import re
-
         # The id comes from the index, which a user may edit: never a path.
-        if not re.fullmatch(r"[0-9a-f]{1,32}", authorization_id):
+        # (1-32 lower-case hex digits, checked without `re`: `token` passes here.)
+        if not (0 < len(authorization_id) <= 32 and not authorization_id.strip("0123456789abcdef")):
             import hashlib
 
             authorization_id = hashlib.sha256(authorization_id.encode()).hexdigest()[:16]
@@ -454,9 +453,9 @@ def default_secret_store(ctx: "AppContext", storage: str, locator=None) -> Secre
             f"unknown storage {storage!r} in the index (known: {', '.join(BACKENDS)})",
             hint="Upgrade integray-auth, or authorize it again with --storage keyring.",
         ) from None
-    import importlib
-
-    return getattr(importlib.import_module(module_name), class_name).open(ctx, locator)
+    # __import__, not importlib.import_module: the `importlib` package imports
+    # `warnings`, on `token`'s path. With a fromlist it returns the module itself.
+    return getattr(__import__(module_name, fromlist=[class_name]), class_name).open(ctx, locator)
 
 
 def store_of(ctx: "AppContext", authorization: "Authorization") -> SecretStore:
