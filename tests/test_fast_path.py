@@ -334,11 +334,12 @@ def test_status_and_token_options_import_none_of_the_heavy_libraries(file_stored
 
 # The stdlib modules that together cost about one `python -c pass` to import
 # (pathlib pulls re, fnmatch, urllib.parse, ipaddress, ntpath, warnings; json's
-# decoder imports re; re imports enum). `token` from the file store needs none:
-# jsonio.py reads JSON through _json, filepath.py stands in for pathlib.Path.
+# decoder imports re; re imports enum; datetime). `token` from the file store
+# needs none: jsonio.py reads JSON through _json, filepath.py stands in for
+# pathlib.Path, tokens.expires_within checks the expiry in whole seconds.
 LEAN_NEVER = (
     "pathlib", "re", "enum", "json", "json.decoder", "fnmatch", "urllib", "urllib.parse", "ipaddress", "ntpath",
-    "warnings", "importlib",
+    "warnings", "importlib", "datetime", "_datetime",
 )
 
 LEAN_PROBE = textwrap.dedent(

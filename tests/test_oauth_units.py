@@ -10,12 +10,14 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from integray_auth.errors import ExitCode
 from integray_auth.oauth import pkce
 from integray_auth.oauth.loopback import LoopbackServer, PortBusyError
 from integray_auth.secret_store import CHUNK_SIZE, ChunkedTokens, KeyringStore
-from integray_auth.tokens import TokenSet
+from integray_auth.tokens import TokenSet, utc_seconds
 
 
 def test_pkce_s256_matches_rfc7636_appendix_b():
@@ -314,6 +316,36 @@ def test_fail_and_null_keyrings_are_not_usable():
 def test_token_set_never_shows_its_secrets():
     tokens = TokenSet(access_token="SECRET-ACCESS", refresh_token="SECRET-REFRESH", id_token="SECRET-ID")
     assert "SECRET" not in repr(tokens) and "SECRET" not in str(tokens)
+
+
+_MOMENTS = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)).map(
+    lambda moment: moment.replace(microsecond=0, tzinfo=timezone.utc))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_MOMENTS, st.integers(min_value=-400 * 86400, max_value=400 * 86400), st.integers(min_value=0, max_value=86400))
+def test_expiry_in_whole_seconds_agrees_with_datetime(moment, offset, leeway):
+    stored = moment.isoformat().replace("+00:00", "Z")
+    assert utc_seconds(stored) == int(moment.timestamp())
+    tokens = TokenSet(access_token="a", expires_at=stored)
+    try:
+        now = moment + timedelta(seconds=offset)
+    except OverflowError:
+        return
+    assert tokens.expires_within(int(now.timestamp()), leeway) == tokens.expired(now, timedelta(seconds=leeway))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="0123456789-:TZ+.x \u0663", min_size=18, max_size=22) | st.sampled_from(
+    ["2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "0000-01-01T00:00:00Z", "2026-13-01T00:00:00Z",
+     "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z", "2026-01-01T00:00:60Z", "2026-01-01T00:00:00+00:00",
+     "2026-01-01T00:00:00.5Z", "2026-01-01 00:00:00Z", "2026-04-31T00:00:00Z", "\u0663026-01-01T00:00:00Z"]))
+def test_any_stored_expiry_text_is_judged_as_datetime_judges_it(stored):
+    tokens = TokenSet(access_token="a", expires_at=stored)
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    assert tokens.expires_within(int(now.timestamp()), 60) == tokens.expired(now, timedelta(seconds=60))
+    if utc_seconds(stored) is not None:  # only the tool's own spelling, and only real dates
+        assert datetime.fromisoformat(stored.replace("Z", "+00:00")).timestamp() == utc_seconds(stored)
 
 
 def test_token_set_from_response_computes_absolute_expiry_and_scope():

@@ -3,17 +3,54 @@
 from __future__ import annotations
 
 from . import jsonio
-from datetime import datetime, timedelta, timezone
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
 from .record import Record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+    from typing import Any
 
 # `token` renews an access token this long before it expires, so the one it
 # prints does not expire on the way; `refresh --all` uses it as its default window.
-REFRESH_MARGIN = timedelta(seconds=60)
+REFRESH_MARGIN_SECONDS = 60
+
+
+def __getattr__(name: str):
+    # REFRESH_MARGIN, a timedelta, made when asked for: `datetime` costs a third of
+    # `python -c pass` to import, and `token` checks expiry without it (expires_within).
+    if name == "REFRESH_MARGIN":
+        from datetime import timedelta
+
+        return timedelta(seconds=REFRESH_MARGIN_SECONDS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+
+
+def utc_seconds(moment: str) -> int | None:
+    """Seconds since 1970 of a time as this tool stores it, 'YYYY-MM-DDTHH:MM:SSZ'
+    (UTC), by integer arithmetic; None for any other spelling or an impossible
+    date (datetime.fromisoformat decides then). tests/test_oauth_units.py
+    compares it with datetime."""
+    if len(moment) != 20 or moment[4] != "-" or moment[7] != "-" or moment[10] != "T" or moment[13] != ":" \
+            or moment[16] != ":" or moment[19] != "Z":
+        return None
+    digits = moment[:4] + moment[5:7] + moment[8:10] + moment[11:13] + moment[14:16] + moment[17:19]
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    year, month, day = int(digits[:4]), int(digits[4:6]), int(digits[6:8])
+    hour, minute, second = int(digits[8:10]), int(digits[10:12]), int(digits[12:14])
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not (year >= 1 and 1 <= month <= 12 and hour < 24 and minute < 60 and second < 60):
+        return None
+    month_days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    if not 1 <= day <= month_days:
+        return None
+    before = year - 1  # whole years before this one, then days since 0001-01-01 (proleptic Gregorian)
+    days = before * 365 + before // 4 - before // 100 + before // 400 + _DAYS_BEFORE_MONTH[month - 1] \
+        + (month > 2 and leap) + day - 1 - 719162  # 719162: days from 0001-01-01 to 1970-01-01
+    return days * 86400 + hour * 3600 + minute * 60 + second
 
 
 class TokenSet(Record):
@@ -55,6 +92,8 @@ class TokenSet(Record):
     @classmethod
     def from_response(cls, token: dict[str, Any], now: datetime, requested_scope: list[str], separator: str = " ") -> "TokenSet":
         """Build from a token endpoint response (RFC 6749 §5.1)."""
+        from datetime import timedelta, timezone
+
         expires_at = None
         expires_in = token.get("expires_in")
         if expires_in not in (None, ""):
@@ -78,11 +117,28 @@ class TokenSet(Record):
             id_token=token.get("id_token") or None,
         )
 
-    def expired(self, now: datetime, leeway: timedelta = REFRESH_MARGIN) -> bool:
+    def expired(self, now: datetime, leeway: timedelta | None = None) -> bool:
+        """Whether it expires by `now` + `leeway` (REFRESH_MARGIN when None)."""
         if self.expires_at is None:
             return False
+        from datetime import datetime, timedelta
+
+        if leeway is None:
+            leeway = timedelta(seconds=REFRESH_MARGIN_SECONDS)
         try:
             moment = datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
             return now + leeway >= moment
         except (ValueError, TypeError, AttributeError):
             return True  # a hand-edited, unreadable expiry: refresh rather than trust it
+
+    def expires_within(self, now: int, leeway: int) -> bool:
+        """expired() for `now` in whole seconds since 1970 (UTC) and `leeway` in
+        seconds, without datetime for the expiry this tool writes."""
+        if self.expires_at is None:
+            return False
+        moment = utc_seconds(self.expires_at) if type(self.expires_at) is str else None
+        if moment is None:
+            from datetime import datetime, timedelta, timezone
+
+            return self.expired(datetime.fromtimestamp(now, timezone.utc), timedelta(seconds=leeway))
+        return now + leeway >= moment

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from datetime import timedelta
 
 from .. import locks
 from ..context import AppContext
 from ..errors import AuthorizationFailed, InactiveError, IndexError_, NotAuthorizedError, NotFoundError, StorageError, UsageError
-from ..models import NOT_AUTHORIZED, to_iso
+from ..models import NOT_AUTHORIZED, to_iso, utc_now
 from ..printable import quoted
 from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens, RescuedTokens, digest, store_of
-from ..tokens import REFRESH_MARGIN, TokenSet
+from ..tokens import REFRESH_MARGIN_SECONDS, TokenSet
 from . import manage
 
 
@@ -43,15 +42,18 @@ def valid_tokens(ctx: AppContext, name: str, min_valid: float | None = None, for
         raise NotAuthorizedError(
             f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization)
         )
-    leeway = REFRESH_MARGIN if min_valid is None else max(REFRESH_MARGIN, timedelta(seconds=min_valid))
+    leeway_seconds = REFRESH_MARGIN_SECONDS if min_valid is None else max(REFRESH_MARGIN_SECONDS, min_valid)
     store = ChunkedTokens(store_of(ctx, authorization))
     rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
     if rescued.exists():  # a stat: the only cost on the fast path
         with tokens_lock(ctx, authorization):
             _take_back(ctx, store, rescued, authorization)
     tokens = _load(store, authorization)
-    if not force and not tokens.expired(ctx.clock(), leeway):
+    if not force and not _expires_within(ctx, tokens, leeway_seconds):
         return tokens
+    from datetime import timedelta  # only on the way to a refresh
+
+    leeway = timedelta(seconds=leeway_seconds)
     # The local lock first (this machine's processes queue here), then the
     # store's own: a lease in Vault that other machines respect (vault_store.py).
     with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
@@ -61,7 +63,7 @@ def valid_tokens(ctx: AppContext, name: str, min_valid: float | None = None, for
             # Another process renewed them while we waited: a new token, whatever was asked.
             # When the provider's tokens live shorter than the margin, renewing again
             # would give one just as short, and would make N waiting processes N refreshes.
-            if not current.expired(now, leeway if min_valid is not None else NO_LEEWAY):
+            if not current.expired(now, leeway if min_valid is not None else timedelta(0)):
                 return current
         elif not force and not current.expired(now, leeway):
             return current
@@ -84,7 +86,15 @@ def check_active(authorization) -> None:
         )
 
 
-NO_LEEWAY = timedelta(0)
+def _expires_within(ctx: AppContext, tokens: TokenSet, leeway_seconds: int) -> bool:
+    """tokens.expired(ctx.clock(), leeway), without importing datetime when the
+    clock is the real one (the common `token` run): whole seconds of time.time(),
+    as utc_now() truncates them. An injected clock (tests) is asked as before."""
+    if ctx.clock is utc_now:
+        return tokens.expires_within(int(time.time()), leeway_seconds)
+    from datetime import timedelta
+
+    return tokens.expired(ctx.clock(), timedelta(seconds=leeway_seconds))
 
 
 def renew_held(
