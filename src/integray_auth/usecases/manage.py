@@ -507,15 +507,9 @@ def deactivate_revoking(ctx: AppContext, name: str) -> tuple[Authorization, str]
         raise ConflictError(f"authorization {quoted(authorization.name)} is already inactive and has no tokens")
     said = ""
     if authorization.storage:
-        from ..secret_store import ChunkedTokens, RescuedTokens, store_of
-        from .access_token import revoke_at_provider, tokens_lock
+        from .access_token import revoke_at_provider
 
-        with tokens_lock(ctx, authorization), contextlib.ExitStack() as held:
-            authorization = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
-            store = ChunkedTokens(store_of(ctx, authorization))
-            # A shared one: no other machine refreshes (rotates) it between the revocation and the deletion.
-            held.enter_context(store.store.lock(authorization.id))
-            rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
+        with _holding_tokens(ctx, authorization) as (authorization, store, rescued):
             if authorization.is_authorized:
                 said = revoke_at_provider(ctx, authorization, store, rescued)
             _set_inactive(ctx, authorization.id, status=NOT_AUTHORIZED)
@@ -528,6 +522,22 @@ def deactivate_revoking(ctx: AppContext, name: str) -> tuple[Authorization, str]
                 saved = current.copy()
         return saved, said
     return _set_inactive(ctx, authorization.id), said
+
+
+@contextlib.contextmanager
+def _holding_tokens(ctx: AppContext, authorization: Authorization):
+    """(the authorization as it is now, its token store, its rescued tokens) for
+    `deactivate --revoke` and `remove`, under this machine's token lock and the
+    store's own: for a shared one a Vault lease, so no other machine refreshes
+    (rotates) it between the revocation and the deletion."""
+    from ..secret_store import ChunkedTokens, RescuedTokens, store_of
+    from .access_token import tokens_lock
+
+    with tokens_lock(ctx, authorization):
+        current = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
+        store = ChunkedTokens(store_of(ctx, current))
+        with store.store.lock(current.id):
+            yield current, store, RescuedTokens(ctx.paths.data_dir, current.id)
 
 
 def _set_inactive(ctx: AppContext, authorization_id: str, status: str | None = None) -> Authorization:
@@ -559,15 +569,9 @@ def remove(ctx: AppContext, name: str, revoke: bool = False) -> tuple[Authorizat
     said = ""
     if authorization.storage:
         from ..models import NOT_AUTHORIZED
-        from ..secret_store import ChunkedTokens, RescuedTokens, store_of
-        from .access_token import revoke_at_provider, tokens_lock
+        from .access_token import revoke_at_provider
 
-        with tokens_lock(ctx, authorization), contextlib.ExitStack() as held:
-            authorization = _by_id_first(ctx.index.load(), authorization.id)  # as it is now that nobody else changes it
-            store = ChunkedTokens(store_of(ctx, authorization))
-            # A shared one: no other machine refreshes (rotates) it between the revocation and the deletion.
-            held.enter_context(store.store.lock(authorization.id))
-            rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
+        with _holding_tokens(ctx, authorization) as (authorization, store, rescued):
             if revoke and authorization.is_authorized:
                 said = revoke_at_provider(ctx, authorization, store, rescued)
             if authorization.is_authorized:
