@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from integray_auth.fileutil import file_lock
+from integray_auth.fileutil import take_lock
 from integray_auth.locks import lock_path
 from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
 from tests.test_e2e_authorize import _expire_in_keyring
@@ -421,7 +421,7 @@ def test_ten_concurrent_tokens_on_an_expired_token_make_one_refresh(
 
     # The test holds the lock while the ten start, so all ten have read the expired
     # token and wait for the lock when it is released: "at once", deterministically.
-    with file_lock(lock):
+    with take_lock(lock):
         processes = [_popen(ia.overlay, keyring_env, "token", "Race") for _ in range(10)]
         try:
             deadline = time.monotonic() + 60
@@ -451,7 +451,7 @@ def test_one_authorizations_lock_does_not_hold_up_another(ia, http_browser, auth
         _expire_in_keyring(keyring_env, authorization_id)
     refreshes = _refreshes(auth_server)
 
-    with file_lock(lock_path(home, ids["Held"])):  # Held's refresh in flight
+    with take_lock(lock_path(home, ids["Held"])):  # Held's refresh in flight
         waiting = _popen(ia.overlay, keyring_env, "token", "Held")
         try:
             started = time.monotonic()

@@ -367,8 +367,22 @@ def test_token_from_the_file_store_imports_no_slow_stdlib_module(file_stored, ar
     assert lean_probe(args) == (0, [], "file-token\n")
 
 
+# contextlib brings these (about 3 ms); the locks and transactions that use it are on write paths (scoped.py).
+TOKEN_LEAN_NEVER = ("contextlib", "collections", "functools", "reprlib", "operator")
+
+
+def test_token_from_the_file_store_imports_no_contextlib(file_stored):
+    done = subprocess.run([sys.executable, "-c", LEAN_PROBE, "token", "Gmail"], capture_output=True, text=True, timeout=30)
+    report = json.loads(done.stderr.splitlines()[-1])
+
+    assert (report["code"], done.stdout) == (0, "file-token\n")
+    assert sorted(set(report["modules"]) & set(TOKEN_LEAN_NEVER)) == []
+    assert "integray_auth.scoped" in report["modules"]  # the probe sees the module the locks come from
+
+
 def test_the_lean_probe_would_see_a_slow_stdlib_module(saved):
     code, imported, _ = lean_probe(["list", "--json", "name"])  # jsonfields' checks; the registry (re, pathlib)
 
     assert code == 0
     assert {"re", "pathlib"} <= set(imported)
+

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode
-from integray_auth.fileutil import LockTimeout, file_lock, take_lock
+from integray_auth.fileutil import LockTimeout, take_lock
 from integray_auth.index import Index, UnusableIndex
 from integray_auth.models import Authorization
 from tests.conftest import assert_error_line, assert_no_crash
@@ -179,11 +179,11 @@ def test_an_unusable_index_raises_an_index_error_with_the_repair_hint(home, cont
 def test_the_lock_is_exclusive_and_a_waiter_gives_up_at_its_timeout(home):
     lock = home / "index.lock"
 
-    with file_lock(lock):
+    with take_lock(lock):
         with pytest.raises(LockTimeout):
-            with file_lock(lock, timeout=0.05):
+            with take_lock(lock, timeout=0.05):
                 pass
-    with file_lock(lock, timeout=0.05):
+    with take_lock(lock, timeout=0.05):
         pass
 
 
@@ -243,7 +243,7 @@ def test_the_insecure_token_file_reports_a_failed_write_or_a_held_lock_as_a_stor
         store.set("key", "value")
     monkeypatch.undo()
 
-    with file_lock(home / "tokens-insecure.lock"):
+    with take_lock(home / "tokens-insecure.lock"):
         monkeypatch.setattr(secret_store, "take_lock", lambda path, timeout=0: take_lock(path, timeout=0.05))
         with pytest.raises(StorageError, match="locked by another integray-auth process"):
             store.remove("kept")

@@ -241,3 +241,66 @@ def test_the_strategies_reach_both_outcomes(tmp_path):
     with pytest.raises(RegistryError):
         path.write_text("x = " + nested(3000, "array", ""))
         load_registry([path])
+
+
+def outcome(call):
+    """What a lookup gave: the entry's fields, or the error's kind and words."""
+    try:
+        return ("found", call().to_json())
+    except IntegrayAuthError as error:
+        return (type(error).__name__, error.message, error.hint)
+
+
+@st.composite
+def index_and_word(draw) -> tuple[str, str]:
+    document = draw(mutated_indexes())
+    try:
+        entries = json.loads(document).get("authorizations") or []
+    except AttributeError:
+        entries = []
+    handles = [str(e.get(k)) for e in entries if isinstance(e, dict) for k in ("id", "name")]
+    handles += [h.upper() for h in handles] + [f" {h} " for h in handles]
+    word = draw(st.sampled_from(handles) if handles and draw(st.booleans()) else text)
+    return document, word
+
+
+@PROPERTY
+@given(case=index_and_word())
+def test_finding_one_entry_answers_as_finding_it_among_all_of_them(make_ctx, home, case):
+    """`find` (what `token` and `show` run) looks only at the entries the word may mean
+    (Index.matching); whenever the whole index loads, the answer is the same as from
+    all of them: the same entry, or the same refusal (not found, with the same
+    suggestions; an id that is another's name). When the index does not load, it is
+    the same error, or an entry the word names that passes every check on its own."""
+    document, word = case
+    home.mkdir(mode=0o700, exist_ok=True)
+    (home / "index.json").write_text(document, encoding="utf-8")
+    ctx = make_ctx()
+
+    whole = outcome(lambda: manage.find_in(ctx.index.load(), word))
+    fast = outcome(lambda: manage.find(ctx, word))
+
+    if whole[0] != "UnusableIndex" and whole[0] != "IndexError_":
+        assert fast == whole
+    elif fast[0] == "found":
+        entry = fast[1]
+        assert word in (entry["id"], ) or entry["name"].casefold() == word.strip().casefold()
+        assert ctx.index.matching(word)
+    else:
+        assert fast == whole
+
+
+def test_finding_one_entry_reaches_both_kinds_of_index(make_ctx, home):
+    """A guard on the property: with one broken entry beside a good one, `load` refuses
+    the index while `find` still hands out the good one, and a good index answers alike."""
+    home.mkdir(mode=0o700, exist_ok=True)
+    broken = dict(VALID_ENTRY, id="0123456789ab", name="Broken", active="yes")
+    (home / "index.json").write_text(json.dumps({"schema_version": 1, "authorizations": [VALID_ENTRY, broken]}))
+    ctx = make_ctx()
+
+    with pytest.raises(IndexError_):
+        ctx.index.load()
+    assert manage.find(ctx, "reservanto prague").id == VALID_ENTRY["id"]
+    with pytest.raises(IndexError_):
+        manage.find(ctx, "Broken")  # the entry it would hand out is checked
+    assert ctx.index.matching("nobody") is None

@@ -19,7 +19,7 @@ import pytest
 
 from integray_auth.errors import ExitCode, StorageError
 from integray_auth.locks import lock_path
-from integray_auth.fileutil import file_lock
+from integray_auth.fileutil import take_lock
 from integray_auth.index import Index
 from integray_auth.secret_store import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
@@ -236,7 +236,7 @@ def test_a_refresh_lock_held_too_long_is_a_storage_error_not_a_crash(make_ctx, e
     ctx = make_ctx(registry_path=overlay)
     ctx.environ["INTEGRAY_AUTH_HTTP_TIMEOUT"] = "0.1"  # the lock is waited for as long as one exchange may take
 
-    with file_lock(_lock_of(home)):  # another `token` busy refreshing
+    with take_lock(_lock_of(home)):  # another `token` busy refreshing
         with pytest.raises(StorageError) as caught:
             token_usecase.access_token(ctx, "Stub")
 
@@ -441,7 +441,7 @@ def test_remove_reads_the_token_to_revoke_under_the_token_lock(cli, endpoint, au
     store = ChunkedTokens(FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock"))
     env = dict(os.environ)
 
-    with file_lock(lock_path(home, entry.id)):  # the refresh in flight
+    with take_lock(lock_path(home, entry.id)):  # the refresh in flight
         remove = subprocess.Popen(
             [str(SCRIPT), "--registry", str(overlay), "remove", "Stub", "--yes"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

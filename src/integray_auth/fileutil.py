@@ -4,7 +4,6 @@ insecure token file."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import time
@@ -12,7 +11,6 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path  # a FilePath (filepath.py) or a Path: both work here
-    from typing import Iterator
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -206,8 +204,10 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.chmod(tmp, PRIVATE_FILE)
         _replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
     if os.name == "posix":
         # Make the rename itself durable, where the file system can: some (AFS,
@@ -249,12 +249,14 @@ class LockTimeout(LockError):
     """Another process held the lock for longer than the timeout."""
 
 
-@contextlib.contextmanager
-def file_lock(path: Path, timeout: float = 15.0) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `path` (flock on POSIX, msvcrt on Windows).
+def take_lock(path: Path, timeout: float = 15.0) -> HeldLock:
+    """Take an exclusive advisory lock on `path` (flock on POSIX, msvcrt on
+    Windows); use it as `with take_lock(path):`.
 
-    The OS drops the lock when the process dies, so a killed writer never
-    leaves the index locked.
+    Taking it happens here, before the caller's `with` body runs, so a caller
+    can turn LockError into its own error without mistaking an error of its
+    body for a lock problem. The OS drops the lock when the process dies, so
+    a killed writer never leaves the index locked.
     """
     try:
         check_own_dir(path.parent, "the folder")
@@ -284,17 +286,38 @@ def file_lock(path: Path, timeout: float = 15.0) -> Iterator[None]:
         while True:
             try:
                 _try_lock(fd)
-                break
+                return HeldLock(fd)
             except OSError:
                 if time.monotonic() >= deadline:
                     raise LockTimeout(str(path)) from None
                 time.sleep(0.01)
-        try:
-            yield
-        finally:
-            _unlock(fd)
-    finally:
+    except BaseException:  # a timeout, or Ctrl-C while waiting: the descriptor is not left open
         os.close(fd)
+        raise
+
+class HeldLock:
+    """A lock take_lock took; released when the `with` ends (or by close())."""
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info) -> bool:
+        self.close()
+        return False
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            _unlock(fd)
+        finally:
+            os.close(fd)
 
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
@@ -317,14 +340,3 @@ else:
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
-
-def take_lock(path: Path, timeout: float = 15.0) -> contextlib.ExitStack:
-    """`file_lock`, already taken; use it as `with take_lock(path):`.
-
-    Taking the lock happens here, before the caller's `with` body runs, so a
-    caller can turn LockError into its own error without mistaking an error
-    of its body for a lock problem.
-    """
-    held = contextlib.ExitStack()
-    held.enter_context(file_lock(path, timeout))
-    return held

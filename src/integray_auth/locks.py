@@ -5,7 +5,7 @@ renewing the same authorization must take turns; two different
 authorizations have nothing to share, and one provider that is slow to
 answer must not hold up `token` for every other. Hence one file per
 authorization, `locks/<id>.lock` in the data folder (0600, never through a
-symlink: fileutil.file_lock), keyed by the id, which a rename leaves alone.
+symlink: fileutil.take_lock), keyed by the id, which a rename leaves alone.
 
 The lock guards what the secret store holds, so a lock that cannot be had
 is a storage error (exit 8). Stdlib only: `token` takes it on the fast path.
@@ -13,7 +13,6 @@ is a storage error (exit 8). Stdlib only: `token` takes it on the fast path.
 
 from __future__ import annotations
 
-import contextlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 from .errors import StorageError
 from .fileutil import LockError, LockTimeout, take_lock
 from .printable import quoted
+from .scoped import contextmanager
 
 LOCK_DIR = "locks"
 # What a lock file may be named after, as is: 1-64 of these (ours are 12 hex digits).
@@ -39,7 +39,7 @@ def lock_path(data_dir: Path, authorization_id: str) -> Path:
     return data_dir / LOCK_DIR / f"{authorization_id}.lock"
 
 
-@contextlib.contextmanager
+@contextmanager
 def tokens_lock(data_dir: Path, authorization_id: str, name: str, timeout: float):
     """Hold the authorization's lock for the body; a lock that cannot be had
     within `timeout` seconds, or at all, is a StorageError, not a crash."""

@@ -16,7 +16,6 @@ same reason: a token small enough for one entry needs neither.
 
 from __future__ import annotations
 
-import contextlib
 import os
 TYPE_CHECKING = False
 
@@ -24,6 +23,7 @@ from . import jsonio
 from .errors import StorageError
 from .fileutil import LockError, LockTimeout, atomic_write_text, take_lock
 from .models import STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT
+from .scoped import NoLock
 from .tokens import TokenSet
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ class _LocalStore:
     hold_limit = None
 
     def lock(self, authorization_id: str):
-        return contextlib.nullcontext()  # the local tokens_lock is enough
+        return NoLock()  # the local tokens_lock is enough
 
     def record(self, authorization) -> None:
         pass  # the index is the metadata

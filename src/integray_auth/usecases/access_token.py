@@ -11,7 +11,6 @@ the next `token` moves back.
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 from .. import locks
@@ -19,6 +18,7 @@ from ..context import AppContext
 from ..errors import AuthorizationFailed, InactiveError, IndexError_, NotAuthorizedError, NotFoundError, StorageError, UsageError
 from ..models import NOT_AUTHORIZED, to_iso, utc_now
 from ..printable import quoted
+from ..scoped import contextmanager
 from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens, RescuedTokens, digest, store_of
 from ..tokens import REFRESH_MARGIN_SECONDS, TokenSet
@@ -243,7 +243,7 @@ def lock_timeout(ctx: AppContext) -> float:
     return request_deadline(ctx.environ) + LOCK_MARGIN
 
 
-@contextlib.contextmanager
+@contextmanager
 def tokens_lock(ctx: AppContext, authorization):
     """Serialise every change to one authorization's stored tokens: refreshes
     (rotation), authorize and remove, so none overwrites or resurrects

@@ -3,7 +3,6 @@ deactivate, activate, remove."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from ..context import AppContext
@@ -11,6 +10,7 @@ from ..errors import ConflictError, IndexError_, IntegrayAuthError, NoMatchError
 from ..models import Authorization, to_iso
 from ..printable import has_unsafe, quoted
 from ..record import Record
+from ..scoped import contextmanager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -257,20 +257,23 @@ def _keep_in_step(ctx: AppContext, current: list[Authorization], gone: list[Auth
 
     if not any(stale(entry) for entry in ctx.index.load()):
         return
-    with contextlib.suppress(IndexError_), ctx.index.transaction() as authorizations:  # a cache: the next command tries again
-        for position in reversed(range(len(authorizations))):
-            entry = authorizations[position]
-            if not stale(entry):
-                continue
-            if entry.id in dropped:
-                del authorizations[position]
-                continue
-            wanted = theirs[entry.id]
-            others = {a.name.casefold() for a in authorizations if a is not entry}
-            if str(wanted.get("name", "")).casefold() in others:
-                continue
-            located = {k: getattr(entry, k) for k in LOCAL_FIELDS}
-            authorizations[position] = Authorization.from_json({**wanted, **located})
+    try:  # a cache: when the index cannot be written now, the next command tries again
+        with ctx.index.transaction() as authorizations:
+            for position in reversed(range(len(authorizations))):
+                entry = authorizations[position]
+                if not stale(entry):
+                    continue
+                if entry.id in dropped:
+                    del authorizations[position]
+                    continue
+                wanted = theirs[entry.id]
+                others = {a.name.casefold() for a in authorizations if a is not entry}
+                if str(wanted.get("name", "")).casefold() in others:
+                    continue
+                located = {k: getattr(entry, k) for k in LOCAL_FIELDS}
+                authorizations[position] = Authorization.from_json({**wanted, **located})
+    except IndexError_:
+        pass
 
 
 def shared_copy(ctx: AppContext, authorization: Authorization) -> Authorization:
@@ -524,7 +527,7 @@ def deactivate_revoking(ctx: AppContext, name: str) -> tuple[Authorization, str]
     return _set_inactive(ctx, authorization.id), said
 
 
-@contextlib.contextmanager
+@contextmanager
 def _holding_tokens(ctx: AppContext, authorization: Authorization):
     """(the authorization as it is now, its token store, its rescued tokens) for
     `deactivate --revoke` and `remove`, under this machine's token lock and the
@@ -616,7 +619,9 @@ def authorize_hint(authorization: Authorization | str) -> str:
 
 def find(ctx: AppContext, name: str) -> Authorization:
     """The authorization the user means by `name` (a name or an id)."""
-    return find_in(ctx.index.load(), name)
+    # The entries it may be, when the index can tell without building every
+    # entry (Index.matching); else all of them, for the suggestions or the error.
+    return find_in(ctx.index.matching(name) or ctx.index.load(), name)
 
 
 def require_provider(ctx: AppContext, provider_id: str) -> Provider:
