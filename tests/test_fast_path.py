@@ -386,3 +386,29 @@ def test_the_lean_probe_would_see_a_slow_stdlib_module(saved):
     assert code == 0
     assert {"re", "pathlib"} <= set(imported)
 
+
+# --- how a fast-path process ends (main._exit_now: no interpreter teardown) -----------------
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux), a device every write fails on")
+@pytest.mark.parametrize("args", [["list"], ["list", "--all", "--json"], ["token", "Gmail"], ["show", "Gmail"]],
+                         ids=" ".join)
+def test_output_that_cannot_be_written_is_one_line_and_exit_1(file_stored, args):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([str(SCRIPT), *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
+
+    assert done.returncode == 1
+    assert done.stderr == ("integray-auth: cannot write the output (No space left on device). "
+                           "Send it where there is room, or free some space.\n")
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["token", "Gmail"]], ids=" ".join)
+def test_a_reader_that_left_before_the_output_is_no_error(file_stored, args):
+    read = subprocess.run([str(SCRIPT), *args], capture_output=True, timeout=30)
+    proc = subprocess.Popen([str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # long before the process has read the index and written a byte
+    stderr = proc.stderr.read()
+    proc.stderr.close()
+
+    assert read.stdout and not read.stderr
+    assert (proc.wait(timeout=30), stderr) == (read.returncode, b"")  # as when it is read: no error line

@@ -24,10 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if argv is None:  # run as the program; a caller running it in-process keeps its own limits
         _no_core_dumps()
+    answered_fast = False
     try:
         _check_utf8(args)
         args = jsonfields.normalize(args)  # `--json [FIELDS]`, read the same way by both paths
         code = _fast_path(args, own_process=argv is None)
+        answered_fast = code is not None
         if code is None:
             code = _run_typer(args)
     except IntegrayAuthError as error:
@@ -43,14 +45,50 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - last line of defence, never a traceback
         if os.environ.get("INTEGRAY_AUTH_DEBUG"):
             raise
+        code = _last_resort(error)
+    if argv is None:
+        if answered_fast:
+            _exit_now(code)
+        sys.exit(code)
+    return code
+
+
+def _last_resort(error: Exception) -> int:
+    """An error nothing below turned into ours: one line, never a traceback."""
+    import errno
+
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)):
+        # Writes to our own files say which file (IndexError_, StorageError); this is stdout.
+        _report(f"cannot write the output ({error.strerror})", "Send it where there is room, or free some space.")
+    else:
         _report(
             f"unexpected error ({type(error).__name__})",
             "Run again with INTEGRAY_AUTH_DEBUG=1 for details, and report it.",
         )
-        code = int(ExitCode.ERROR)
-    if argv is None:
-        sys.exit(code)
-    return code
+    return int(ExitCode.ERROR)
+
+
+def _exit_now(code: int) -> None:
+    """End a fast-path process without tearing the interpreter down.
+
+    Finalisation frees every module and every object one by one: with the
+    1,000 entries `list` decoded, 4 ms of a 40 ms run, and 2 ms of `token`.
+    Nothing is left to finish then: the fast path starts no thread, registers
+    no atexit handler and closes every file it writes (atomic_write_text); the
+    OS releases its locks. What sits in stdout's and stderr's buffers is
+    written here, as the interpreter would have.
+    """
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()  # the reader left (`list | head`), as in main()
+    except (OSError, ValueError) as error:  # a full disk behind `> file`
+        code = _last_resort(error) if code == ExitCode.OK else code
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 def _no_core_dumps() -> None:
