@@ -175,7 +175,7 @@ def test_add_no_authorize_reads_the_index_once(capsys, saved, monkeypatch):
 
     reads = []
     real = Index.load
-    monkeypatch.setattr(Index, "load", lambda self: reads.append(1) or real(self))
+    monkeypatch.setattr(Index, "load", lambda self, **options: reads.append(1) or real(self, **options))
 
     code, _, err = run_in_process(capsys, ["add", "Once", "-p", "reservanto", "-c", "list-locations", "--no-authorize"])
 

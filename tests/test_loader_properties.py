@@ -19,6 +19,7 @@ from integray_auth.jsonfields import JsonOutput
 from integray_auth.errors import ExitCode, IndexError_, IntegrayAuthError, RegistryError
 from integray_auth.index import Index
 from integray_auth.output import print_details
+from integray_auth.paths import Paths
 from integray_auth.registry import _PROVIDER_KEYS, Registry, bundled_registry_path, load_registry
 from integray_auth.usecases import manage
 
@@ -243,10 +244,12 @@ def test_the_strategies_reach_both_outcomes(tmp_path):
         load_registry([path])
 
 
+
 def outcome(call):
-    """What a lookup gave: the entry's fields, or the error's kind and words."""
+    """What a read gave: the entries' (or entry's) fields, or the error's kind and words."""
     try:
-        return ("found", call().to_json())
+        found = call()
+        return ("found", [a.to_json() for a in found] if isinstance(found, list) else found.to_json())
     except IntegrayAuthError as error:
         return (type(error).__name__, error.message, error.hint)
 
@@ -266,41 +269,22 @@ def index_and_word(draw) -> tuple[str, str]:
 
 @PROPERTY
 @given(case=index_and_word())
-def test_finding_one_entry_answers_as_finding_it_among_all_of_them(make_ctx, home, case):
-    """`find` (what `token` and `show` run) looks only at the entries the word may mean
-    (Index.matching); whenever the whole index loads, the answer is the same as from
-    all of them: the same entry, or the same refusal (not found, with the same
-    suggestions; an id that is another's name). When the index does not load, it is
-    the same error, or an entry the word names that passes every check on its own."""
+def test_the_snapshot_answers_as_the_json_does(make_ctx, home, case):
+    """Whatever the index holds, reading it through the snapshot (index.py: the checked
+    entries as marshal data, made by the first read) gives what parsing the JSON gives:
+    the same entries, or the same error; and `find` (what `token` and `show` run, which
+    builds only the entries the word may mean) answers as find_in over all of them."""
     document, word = case
     home.mkdir(mode=0o700, exist_ok=True)
     (home / "index.json").write_text(document, encoding="utf-8")
-    ctx = make_ctx()
+    snapshot = home / "cache" / "index.snapshot"
+    snapshot.unlink(missing_ok=True)
+    plain = make_ctx()
+    cached = make_ctx(paths=Paths(config_dir=home, data_dir=home, cache_dir=home / "cache"))
 
-    whole = outcome(lambda: manage.find_in(ctx.index.load(), word))
-    fast = outcome(lambda: manage.find(ctx, word))
+    parsed = outcome(plain.index.load)
+    first, second = outcome(cached.index.load), outcome(cached.index.load)  # the JSON, then the snapshot
 
-    if whole[0] != "UnusableIndex" and whole[0] != "IndexError_":
-        assert fast == whole
-    elif fast[0] == "found":
-        entry = fast[1]
-        assert word in (entry["id"], ) or entry["name"].casefold() == word.strip().casefold()
-        assert ctx.index.matching(word)
-    else:
-        assert fast == whole
-
-
-def test_finding_one_entry_reaches_both_kinds_of_index(make_ctx, home):
-    """A guard on the property: with one broken entry beside a good one, `load` refuses
-    the index while `find` still hands out the good one, and a good index answers alike."""
-    home.mkdir(mode=0o700, exist_ok=True)
-    broken = dict(VALID_ENTRY, id="0123456789ab", name="Broken", active="yes")
-    (home / "index.json").write_text(json.dumps({"schema_version": 1, "authorizations": [VALID_ENTRY, broken]}))
-    ctx = make_ctx()
-
-    with pytest.raises(IndexError_):
-        ctx.index.load()
-    assert manage.find(ctx, "reservanto prague").id == VALID_ENTRY["id"]
-    with pytest.raises(IndexError_):
-        manage.find(ctx, "Broken")  # the entry it would hand out is checked
-    assert ctx.index.matching("nobody") is None
+    assert first == second == parsed
+    assert snapshot.exists() == (parsed[0] == "found")
+    assert outcome(lambda: manage.find(cached, word)) == outcome(lambda: manage.find_in(plain.index.load(), word))

@@ -128,7 +128,9 @@ class AppContext:
     @property
     def index(self) -> Index:
         if self._index is None:
-            self._index = Index(self.paths.index_file, self.paths.lock_file)
+            cache = self.paths.cache_dir
+            self._index = Index(self.paths.index_file, self.paths.lock_file,
+                                None if cache is None else cache / "index.snapshot")
         return self._index
 
     def secret_store(self, storage: str, locator=None) -> "SecretStore":

@@ -225,6 +225,27 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.close(dir_fd)
 
 
+def write_cache_file(path: Path, data: bytes) -> None:
+    """Replace the cache file `path` with `data`: atomically and 0600 like
+    atomic_write_text, in a folder that must be the user's own, but without
+    fsync (a cache lost in a crash is rebuilt; a damaged one is detected by
+    its reader)."""
+    check_own_dir(path.parent, "the cache folder")  # never write into another user's folder
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        _replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def _replace(source, target) -> None:
     """os.replace, retried on Windows, where a file another process is reading
     (a `list` running beside a `token` refresh) cannot be replaced for a moment."""

@@ -1,0 +1,175 @@
+"""The index snapshot (index.py): the checked entries as marshal data, named after the
+exact bytes of the index they came from. A cache: it is used only for that very file,
+never believed when damaged or made elsewhere, and its absence changes nothing but time."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from integray_auth import index as index_module
+from integray_auth.index import Index
+from integray_auth.models import Authorization
+from integray_auth.paths import Paths
+from integray_auth.usecases import manage
+
+
+def entry(i: int, **fields) -> dict:
+    base = {
+        "id": f"{i:012x}", "name": f"Shop {i}", "provider": "reservanto", "connectors": ["list-locations"],
+        "requested_scopes": ["Location_r"], "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z",
+        "status": "authorized", "active": True, "granted_scopes": ["Location_r"], "storage": "keyring",
+        "expires_at": "2026-01-02T04:04:05Z", "later_field": {"kept": [1, 2]},
+    }
+    return {**base, **fields}
+
+
+@pytest.fixture
+def index(home):
+    home.mkdir(mode=0o700, exist_ok=True)
+    (home / "index.json").write_text(json.dumps({"schema_version": 1, "authorizations": [entry(i) for i in range(5)]}))
+    return Index(home / "index.json", home / "index.lock", home / "cache" / "index.snapshot")
+
+
+def fields(authorizations: list[Authorization]) -> list[dict]:
+    return [a.to_json() for a in authorizations]
+
+
+def without_json(monkeypatch) -> None:
+    """Make parsing the JSON fail: what loads now came from the snapshot."""
+    def refuse(self, text):
+        raise AssertionError("parsed the JSON")
+
+    monkeypatch.setattr(Index, "_parse", refuse)
+
+
+def test_snapshots_are_on_on_this_interpreter():
+    # Off, every read would parse the JSON again: slower, never wrong; this says it is on.
+    assert index_module.SNAPSHOTS
+
+
+def test_the_first_read_writes_the_snapshot_and_the_next_reads_it_alone(index, monkeypatch):
+    parsed = fields(index.load())
+    assert index.snapshot_path.exists()
+    assert oct(index.snapshot_path.stat().st_mode & 0o777) == "0o600"
+
+    without_json(monkeypatch)
+    assert fields(index.load()) == parsed
+    assert [a.name for a in index.matching("SHOP 3")] == ["Shop 3"]
+    assert index.matching("000000000002")[0].name == "Shop 2"
+    assert index.matching("nobody") is None  # load() answers then, with its suggestions
+
+
+def test_entries_from_the_snapshot_share_nothing_that_can_change(index):
+    index.load()
+    first, second = index.load()[:2]
+
+    first.connectors.append("x")
+    first.extra["later_field"]["kept"].append(3)
+
+    assert second.connectors == ["list-locations"]
+    assert second.extra == {"later_field": {"kept": [1, 2]}}
+    assert index.load()[0].connectors == ["list-locations"]  # a fresh load: fresh objects
+
+
+def test_a_change_of_the_index_of_the_same_size_and_time_is_seen(index, monkeypatch):
+    index.load()
+    path = index.path
+    before = path.stat()
+    text = path.read_text()
+    path.write_text(text.replace("Shop 1", "Shop X"))  # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same time
+
+    assert [a.name for a in index.load()][1] == "Shop X"
+
+
+def test_writes_through_the_index_are_seen_and_the_next_read_refreshes_the_snapshot(index, monkeypatch):
+    index.load()
+    with index.transaction() as authorizations:
+        authorizations[0].name = "Renamed"
+    assert index.load()[0].name == "Renamed"  # the JSON again: the snapshot named the old file
+
+    without_json(monkeypatch)
+    assert index.load()[0].name == "Renamed"  # and that read wrote the new one
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "empty", "garbage", "other runtime", "other format"])
+def test_a_damaged_or_foreign_snapshot_is_ignored(index, damage):
+    expected = fields(index.load())
+    snapshot = index.snapshot_path
+    blob = snapshot.read_bytes()
+    if damage == "flip a byte":
+        blob = blob[:-10] + bytes([blob[-10] ^ 1]) + blob[-9:]
+    elif damage == "truncate":
+        blob = blob[: len(blob) // 2]
+    elif damage == "empty":
+        blob = b""
+    elif damage == "garbage":
+        blob = os.urandom(4096)
+    else:
+        import marshal
+
+        key, rows = marshal.loads(blob[8:])
+        key = (key[0], ("other", 0, ()), *key[2:]) if damage == "other runtime" else (key[0] + 1, *key[1:])
+        body = marshal.dumps((key, rows))
+        blob = index_module._source_hash(index_module._HASH_KEY, body) + body
+    snapshot.write_bytes(blob)
+
+    assert fields(index.load()) == expected
+    assert fields(index.load()) == expected  # and the snapshot written again is good
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs and symlinks as POSIX has them")
+@pytest.mark.parametrize("kind", ["fifo", "folder", "symlink"])
+def test_something_else_at_the_snapshot_path_is_ignored_without_waiting(index, tmp_path, kind):
+    snapshot = index.snapshot_path
+    snapshot.parent.mkdir(mode=0o700, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(snapshot, 0o600)
+    elif kind == "folder":
+        snapshot.mkdir()
+    else:
+        target = tmp_path / "elsewhere"
+        target.write_bytes(b"x")
+        snapshot.symlink_to(target)
+
+    assert [a.name for a in index.load()] == [f"Shop {i}" for i in range(5)]  # read, not hung
+    assert index.load()[0].name == "Shop 0"
+
+
+def test_a_cache_folder_that_is_not_the_users_own_is_not_written(index):
+    cache = index.snapshot_path.parent
+    cache.mkdir(mode=0o700)
+    cache.chmod(0o777)  # anyone could plant a snapshot here: none is read or written
+    try:
+        assert len(index.load()) == 5
+        assert not index.snapshot_path.exists()
+    finally:
+        cache.chmod(0o700)
+
+
+def test_a_broken_entry_gets_no_snapshot_and_every_read_says_so(index, make_ctx, home):
+    index.load()
+    data = json.loads(index.path.read_text())
+    data["authorizations"].append(entry(9, active="yes"))
+    index.path.write_text(json.dumps(data))
+    ctx = make_ctx(paths=Paths(config_dir=home, data_dir=home, cache_dir=home / "cache"))
+
+    for read in (ctx.index.load, lambda: manage.find(ctx, "Shop 1")):
+        with pytest.raises(index_module.UnusableIndex):
+            read()
+
+
+def test_the_row_layout_follows_the_class():
+    # _built and _row list the fields by hand (fast); a field added to Authorization turns
+    # snapshots off until they follow it, rather than building objects with a slot unset.
+    assert index_module._ROW_FIELDS == Authorization.__slots__
+    a = Index._parse.__globals__["_new"](Authorization)
+    for name in Authorization.__slots__:
+        setattr(a, name, name)
+    assert index_module._row(a) == Authorization.__slots__
+    built = index_module._built([index_module._row(a)])[0]
+    assert [getattr(built, name) for name in Authorization.__slots__] == list(Authorization.__slots__)
