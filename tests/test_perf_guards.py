@@ -133,6 +133,24 @@ def test_a_printable_string_never_needs_escaping():
         assert printable._pattern(character_class).search(every_printable) is None
 
 
+def test_the_json_escaping_shortcut_for_ascii_text_is_exact():
+    """json_text's other shortcut: of ASCII, its class matches only DEL (C0 is json's)."""
+    every_ascii_but_del = "".join(map(chr, range(0x7F)))
+
+    assert printable._pattern(printable._JSON_UNSAFE_CLASS).findall(every_ascii_but_del + "\x7f") == ["\x7f"]
+    assert printable.json_text('{"a":"\x7f"}') == '{"a":"\\u007f"}'
+    assert printable.json_text('{"a":"b"}\n') == '{"a":"b"}\n'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(max_codepoint=0x7F)) | st.text())
+def test_json_text_is_the_substitution_it_stands_for(value):
+    serialized = json.dumps({"v": value}, ensure_ascii=False)
+
+    assert printable.json_text(serialized) == printable._pattern(printable._JSON_UNSAFE_CLASS).sub(
+        printable._json_escape, serialized)
+
+
 def test_the_benchmark_runs_in_its_quick_mode(tmp_path):
     """benchmarks/run.py --quick (2 runs, 100 authorizations, no gh) end to end, so it cannot rot."""
     for tool, package in (("dbus-daemon", "dbus"), ("dbus-send", "dbus"), ("gnome-keyring-daemon", "gnome-keyring")):

@@ -107,17 +107,29 @@ def print_checks(ctx: AppContext, checks: Sequence[tuple[str, str, str]]) -> Non
     ctx.stdout.write("".join(f"{c[0]:<{state}}  {c[1]:<{name}}  {c[2]}\n" for c in checks))
 
 
-def authorization_json(ctx: AppContext, authorization: Authorization, now=None) -> dict[str, Any]:
-    provider = ctx.registry.get(authorization.provider)
+def authorization_json(ctx: AppContext, authorization: Authorization, now=None, looked_up: dict | None = None) -> dict[str, Any]:
+    """The authorization's JSON object. `looked_up`: what a listing has found in the
+    registry so far, by provider and connectors (most entries share them); the
+    objects in it are shared by the documents, which are only encoded."""
+    key = (authorization.provider, *authorization.connectors)
+    known = None if looked_up is None else looked_up.get(key)
+    if known is None:
+        provider = ctx.registry.get(authorization.provider)
+        known = (
+            provider,
+            provider.name if provider else authorization.provider,
+            [{"id": cid, "name": connector_name(provider, cid)} for cid in authorization.connectors],
+        )
+        if looked_up is not None:
+            looked_up[key] = known
+    provider, provider_name, connectors = known
     value = health(authorization, provider, ctx.clock() if now is None else now)
     return {
         "id": authorization.id,
         "name": authorization.name,
         "provider": authorization.provider,
-        "provider_name": provider.name if provider else authorization.provider,
-        "connectors": [
-            {"id": cid, "name": connector_name(provider, cid)} for cid in authorization.connectors
-        ],
+        "provider_name": provider_name,
+        "connectors": connectors,
         "status": authorization.status,
         "authorized": authorization.is_authorized,
         "health": value,
@@ -146,8 +158,9 @@ STORAGE_MARKS = {"file": " (insecure storage)", "vault": " (shared)"}
 def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: JsonOutput | None) -> None:
     now = ctx.clock()
     if as_json:
+        looked_up: dict = {}
         write_json_list(ctx.stdout, {"view": view}, "authorizations", authorizations,
-                        lambda a: as_json.narrow(authorization_json(ctx, a, now)), as_json)
+                        lambda a: as_json.narrow(authorization_json(ctx, a, now, looked_up)), as_json)
         return
     if not authorizations and ctx.stdout_is_terminal:
         hint = "integray-auth add NAME --provider P --connector C" if view == "active" else "integray-auth list --all"

@@ -114,6 +114,8 @@ def json_text(serialized: str) -> str:
     """Serialized JSON with the characters json.dumps leaves raw under
     ensure_ascii=False (C1, bidi, U+2028/2029, lone surrogates) as \\u escapes:
     the same document for a JSON reader, inert for a terminal or a line reader."""
+    if serialized.isascii() and "\x7f" not in serialized:
+        return serialized  # the only unsafe ASCII characters are C0, which json escaped, and DEL (O(1) and a memchr)
     if serialized.isprintable() or ("\n" in serialized and all(map(str.isprintable, serialized.split("\n")))):
         return serialized  # indented JSON: its own line breaks are no reason for a regex
     return _pattern(_JSON_UNSAFE_CLASS).sub(_json_escape, serialized)
