@@ -98,6 +98,20 @@ def add_stored(home: Path, env: dict, name: str, storage: str, token: str) -> No
 # --- timing --------------------------------------------------------------------------------
 
 
+def changed(index: Path):
+    """A `before` that changes the index's bytes (a trailing newline more or less,
+    the same authorizations), as any write does: the next read finds no snapshot
+    of it, parses the JSON and writes a new one."""
+    def change() -> None:
+        with open(index, "r+b") as handle:
+            data = handle.read()
+            data = data[:-1] if data.endswith(b"\n\n") else data + b"\n"
+            handle.seek(0)
+            handle.write(data)
+            handle.truncate()
+    return change
+
+
 def run_once(cmd: list[str], env: dict, stdin: bytes | None = None, tty: bool = False) -> tuple[float, int, int]:
     """Wall seconds, peak RSS in KiB (the child's ru_maxrss), exit code."""
     if tty:
@@ -150,8 +164,9 @@ def _run_on_pty(cmd: list[str], env: dict) -> tuple[float, int, int]:
 class Case:
     def __init__(self, label: str, args: list[str], env: dict, *, cmd: list[str] | None = None, tty: bool = False,
                  stdin: bytes | None = None, vary=None, target: tuple[str, float] | None = None, group: str = "",
-                 exit_codes: tuple[int, ...] = (0,)) -> None:
+                 exit_codes: tuple[int, ...] = (0,), before=None) -> None:
         self.label, self.env, self.tty, self.stdin, self.target, self.group = label, env, tty, stdin, target, group
+        self.before = before  # untimed, before each run of the case (not of the floor)
         self.exit_codes = exit_codes
         self.cmd = cmd or [str(SCRIPT), *args]
         self.vary = vary  # run number -> argv, for commands that must differ per run (add)
@@ -163,6 +178,8 @@ class Case:
         self.expect: str | None = None
 
     def argv(self, n: int) -> list[str]:
+        if self.before:
+            self.before()
         return self.vary(n) if self.vary else self.cmd
 
 
@@ -518,6 +535,12 @@ def main(argv: list[str] | None = None) -> int:
                 Case(f"`list --all --json`, {label}", ["list", "--all", "--json"], env[size], target=target,
                      group=f"json-{size}"),
             ]
+        if not args.quick:
+            cold = tmp / "home-10000-changed"
+            make_home(cold, 10_000)
+            cold_env = session.subprocess_env({**base, "INTEGRAY_AUTH_HOME": str(cold)})
+            cases.append(Case("`list`, 10k, each run just after the index changed (no snapshot yet)", ["list"],
+                              cold_env, before=changed(cold / "index.json")))
         cases += [
             Case(f"`list` on a terminal, {small // 1000 or small}{'k' if small >= 1000 else ''}", ["list"], small_env,
                  tty=True, target=("floor", 6.0)),
