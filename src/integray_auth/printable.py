@@ -119,3 +119,17 @@ def json_text(serialized: str) -> str:
     if serialized.isprintable() or ("\n" in serialized and all(map(str.isprintable, serialized.split("\n")))):
         return serialized  # indented JSON: its own line breaks are no reason for a regex
     return _pattern(_JSON_UNSAFE_CLASS).sub(_json_escape, serialized)
+
+
+# What shlex.quote leaves bare (its `[^\w@%+=:,./-]` with re.ASCII): the rest is single-quoted.
+_SHELL_SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-"
+
+
+def shell_quote(text: str) -> str:
+    """shlex.quote(text), without importing shlex (and `re`): `status` prints
+    a hint with a quoted name on every row that needs the user."""
+    if not text:
+        return "''"
+    if not text.strip(_SHELL_SAFE):
+        return text
+    return "'" + text.replace("'", "'\"'\"'") + "'"

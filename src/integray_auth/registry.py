@@ -9,20 +9,21 @@ connector and the field, never a traceback.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Mapping
-from urllib.parse import urlsplit
+import os
 
 from .errors import RegistryError
+from .filepath import FilePath
 from .grants import DEFAULT_GRANT, GRANTS, WITHOUT_PKCE
 from .record import Record
+from .urlparts import split_plain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path  # or a FilePath (filepath.py): what the read path passes
+    from re import Pattern
+    from typing import Any, Callable, Mapping
 
 SCHEMA_VERSION = 1
-ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")  # used with fullmatch: "$" would let "id\n" through
-TOKEN_TYPE_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 PKCE_MODES = ("required", "supported", "unsupported")
@@ -43,12 +44,84 @@ SCOPE_SEPARATORS = (" ", ",")
 # (Zoom: revocation and device authorization take HTTP Basic even for a public client).
 ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 REFRESH_BEHAVIOURS = ("rotating", "reused", "none", "unconfirmed")  # for the fact table (docs/providers.md)
-PARAMETER_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")  # fullmatch
+# What ids, names and values may be made of. `list` reads the registry from its JSON
+# cache and checks it again on every run: these are checked with str methods, not
+# `re` (which, with enum, costs a quarter of `python -c pass` to import); each check
+# equals the regular expression in _PATTERNS (tests/test_registry_checks.py).
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_LETTERS = _LOWER + _LOWER.upper()
+_DIGITS = "0123456789"
 # A template value lands in a host name or a path segment: only RFC 3986
 # unreserved characters, so nothing (/ ? # @ : % whitespace, control
 # characters, braces) can change which host or path the URL names.
-PARAMETER_VALUE_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,253}")
-PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+PARAMETER_VALUE_CHARS = frozenset(_LETTERS + _DIGITS + "._~-")
+_PATTERNS = {  # name -> (regular expression, used with fullmatch: "$" would let "id\n" through)
+    "ID_PATTERN": r"[a-z0-9][a-z0-9-]*",
+    "TOKEN_TYPE_PATTERN": r"[A-Za-z0-9._-]+",
+    "PARAMETER_NAME_PATTERN": r"[a-z][a-z0-9_]*",
+    "PARAMETER_VALUE_PATTERN": r"[A-Za-z0-9._~-]{1,253}",
+    "PLACEHOLDER": r"\{([^{}]*)\}",  # with sub / findall
+}
+
+
+def __getattr__(name: str):
+    # The compiled expressions, made when another module asks for one (discovery, the consent page).
+    if name in _PATTERNS:
+        import re
+
+        compiled = globals()[name] = re.compile(_PATTERNS[name])
+        return compiled
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _made_of(text: str, first: str, rest: str) -> bool:
+    """Whether `text` is one character of `first`, then any of `rest` (ASCII sets)."""
+    return text[:1] != "" and text[0] in first and not text[1:].strip(rest)
+
+
+def is_id(text: str) -> bool:
+    """A provider's or connector's id: ID_PATTERN.fullmatch."""
+    return _made_of(text, _LOWER + _DIGITS, _LOWER + _DIGITS + "-")
+
+
+def is_parameter_name(text: str) -> bool:
+    return _made_of(text, _LOWER, _LOWER + _DIGITS + "_")
+
+
+def _is_token_type(text: str) -> bool:
+    # RFC 6749 §A.13: type-name = 1*name-char (letters, digits, "-", ".", "_")
+    return text != "" and not text.strip(_LETTERS + _DIGITS + "._-")
+
+
+def _is_callback_parameter(text: str) -> bool:
+    return _made_of(text, _LETTERS, _LETTERS + _DIGITS + "_")
+
+
+def placeholders(text: str):
+    """(start, end, name) of each {name} in `text`, as PLACEHOLDER.finditer finds them."""
+    start = text.find("{")
+    while start >= 0:
+        end = text.find("}", start + 1)
+        if end < 0:
+            return
+        inner = text.find("{", start + 1, end)
+        if inner >= 0:  # "{a{b}": the match can only start at the inner brace
+            start = inner
+            continue
+        yield start, end + 1, text[start + 1 : end]
+        start = text.find("{", end + 1)
+
+
+def _with_samples(text: str) -> str:
+    """PLACEHOLDER.sub("x", text): each {name} replaced by a sample value."""
+    pieces, last = [], 0
+    for start, end, _ in placeholders(text):
+        pieces += [text[last:start], "x"]
+        last = end
+    return "".join(pieces) + text[last:]
+
+
+_COMPILED: dict[str, Pattern] = {}  # parameters' own expressions, compiled once
 
 _URL_FIELDS = (
     "authorization_url",
@@ -155,16 +228,33 @@ class Parameter(Record):
         """Why `value` may not be used, or None."""
         if not isinstance(value, str) or not value:
             return "the value is empty"
-        bad = next((ch for ch in value if not PARAMETER_VALUE_PATTERN.fullmatch(ch)), None)
+        bad = next((ch for ch in value if ch not in PARAMETER_VALUE_CHARS), None)
         if bad is not None:
             return f"{bad!r} is not allowed (only letters, digits, '.', '-', '_' and '~')"
         if len(value) > 253:
             return "the value is longer than 253 characters"
         if ".." in value or value.startswith(".") or value.endswith("."):
             return f"{value!r} is not a host label or path segment"
-        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+        if self.pattern is not None and not self._matches(value):
             return f"{value!r} is not a valid value: {self.description}"
         return None
+
+    def _matches(self, value: str) -> bool:
+        compiled = _COMPILED.get(self.pattern)
+        if compiled is None:
+            import re
+
+            try:
+                compiled = _COMPILED[self.pattern] = re.compile(self.pattern)
+            except re.error as exc:
+                # Compiled when the TOML was read; read back from the cache it is compiled
+                # here, where it is first used (_read_cache): only an edited cache gets here.
+                raise RegistryError(
+                    f"the registry cache: parameter {self.name!r}: pattern {self.pattern!r} "
+                    f"is not a regular expression: {exc}",
+                    hint="Delete registry.json in the cache folder, then run the command again.",
+                ) from None
+        return compiled.fullmatch(value) is not None
 
 
 class Provider(Record):
@@ -391,12 +481,15 @@ class Registry(Record):
 
 
 def bundled_registry_path() -> Path:
-    """The providers.toml shipped in the wheel, or the repo's for a source checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "providers.toml"
-    if packaged.is_file():
-        return packaged
-    return here.parent.parent / "providers.toml"
+    """The providers.toml shipped in the wheel, or the repo's for a source checkout.
+
+    A FilePath: pathlib.Path's spelling and methods, without importing pathlib
+    (what Path(__file__).resolve() did, os.path.realpath does)."""
+    here = os.path.dirname(os.path.realpath(__file__))
+    packaged = os.path.join(here, "providers.toml")
+    if os.path.isfile(packaged):
+        return FilePath(packaged)
+    return FilePath(os.path.join(os.path.dirname(os.path.dirname(here)), "providers.toml"))
 
 
 def load_registry(
@@ -407,8 +500,10 @@ def load_registry(
     With `cache_dir`, the checked and merged result is kept as JSON keyed by
     each file's size and modification time: parsing and checking the TOML
     costs more than all of `list` otherwise does. What is read back from the
-    cache is checked again like a registry file (cheap next to parsing TOML):
-    an edited cache must never be a way around the checks. Overlays in
+    cache is checked again like a registry file (cheap next to parsing TOML,
+    and without `re` or `urllib.parse`): an edited cache must never be a way
+    around the checks. Only a parameter's own regular expression is compiled
+    where it is first used (Parameter.problem) rather than here. Overlays in
     `own_dir` (the config folder) are the tool's own files: they and the
     folder must be the user's, not writable by others (fileutil.check_own_dir).
     """
@@ -439,8 +534,12 @@ def read_bundled_entry(provider_id: str) -> dict[str, Any] | None:
     return entry
 
 
-def _build_providers(merged: dict, origin: dict, overrides: dict) -> dict[str, Provider]:
-    return {pid: _build_provider(pid, entry, origin[pid], overrides.get(pid)) for pid, entry in merged.items()}
+def _build_providers(merged: dict, origin: dict, overrides: dict, patterns: bool = True) -> dict[str, Provider]:
+    """With `patterns` False, parameters' defaults are not matched against their
+    regular expressions here: Parameter.problem does it wherever one is used."""
+    return {
+        pid: _build_provider(pid, entry, origin[pid], overrides.get(pid), patterns) for pid, entry in merged.items()
+    }
 
 
 def _merge_files(
@@ -524,7 +623,7 @@ def _cache_key(paths) -> list | None:
     key: list = [__version__, SCHEMA_VERSION]
     for path in paths:
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except OSError:
             return None  # reading it will say what is wrong
         key.append([str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino])
@@ -549,7 +648,9 @@ def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
         if data["key"] != key:
             return None
         merged, origin, overrides = data["providers"], data["origin"], data["overrides"]
-        _check_file({"providers": merged}, path)
+        # Every check of a registry file, except that a parameter's own regular
+        # expression is compiled where it is first used (Parameter.problem), not here.
+        _check_file({"providers": merged}, path, patterns=False)
         if set(origin) != set(merged) or not all(type(v) is str for v in origin.values()):
             return None
         for pid, fields in overrides.items():
@@ -558,7 +659,7 @@ def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
                     return None
             bundled = {f: fact["bundled"] for f, fact in fields.items() if f in ("pkce", "grants")}
             _check_pkce_kept(path, pid, {**merged[pid], **bundled}, merged[pid], merged[pid])
-        return _build_providers(merged, origin, overrides)
+        return _build_providers(merged, origin, overrides, patterns=False)
     except (UnsafePath, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, RegistryError):
         # No cache, or an unusable or edited one: read the TOML (and say what is
         # wrong with it, if anything is).
@@ -622,8 +723,11 @@ def _fail(path: Path, where: str, message: str) -> RegistryError:
     return RegistryError(f"{path}: {where}: {message}", hint="Fix the file, then run the command again.")
 
 
-def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
-    """Check one file's shape (types, keys, URL rules); return its providers."""
+def _check_file(raw: dict[str, Any], path: Path, patterns: bool = True) -> dict[str, dict[str, Any]]:
+    """Check one file's shape (types, keys, URL rules); return its providers.
+
+    With `patterns` False, parameters' regular expressions are left for
+    Parameter.problem to compile where one is used (the cache, read without `re`)."""
     for key in raw:
         if key not in ("schema_version", "providers"):
             raise _fail(path, "top level", f"unknown key {key!r} (expected 'schema_version', 'providers')")
@@ -639,7 +743,7 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         for key in _URL_FIELDS:
             if key in entry:
                 # A placeholder stands for a checked value; check the URL with a sample one.
-                sample = PLACEHOLDER.sub("x", entry[key])
+                sample = _with_samples(entry[key])
                 if "{" in sample or "}" in sample:
                     raise _fail(path, f"{where}, field '{key}'", f"{entry[key]!r} has an unmatched '{{' or '}}'")
                 _check_url(path, f"{where}, field '{key}'", sample)
@@ -653,16 +757,15 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         _check_choice(path, where, entry, "device_auth", ENDPOINT_AUTH_METHODS)
         _check_choice(path, where, entry, "refresh_tokens", REFRESH_BEHAVIOURS)
         for name in entry.get("callback_parameters", []):
-            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in ("code", "state", "error", "iss"):
+            if not isinstance(name, str) or not _is_callback_parameter(name) or name in ("code", "state", "error", "iss"):
                 raise _fail(path, f"{where}, field 'callback_parameters'", f"{name!r} is not a redirect parameter name to keep")
         for name, parameter in entry.get("parameters", {}).items():
-            _check_parameter(path, f"{where}, parameter {name!r}", name, parameter)
+            _check_parameter(path, f"{where}, parameter {name!r}", name, parameter, patterns)
         for port in entry.get("redirect_ports", []):
             if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
                 raise _fail(path, f"{where}, field 'redirect_ports'", f"{port!r} is not a port from 1024 to 65535")
         for token_type in entry.get("token_types", []):
-            # RFC 6749 §A.13: type-name = 1*name-char (letters, digits, "-", ".", "_")
-            if not isinstance(token_type, str) or not TOKEN_TYPE_PATTERN.fullmatch(token_type):
+            if not isinstance(token_type, str) or not _is_token_type(token_type):
                 raise _fail(path, f"{where}, field 'token_types'", f"{token_type!r} is not a token type name")
         rpath = entry.get("redirect_path")
         if rpath is not None and (not rpath.startswith("/") or "?" in rpath or "#" in rpath):
@@ -681,28 +784,30 @@ def _check_file(raw: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
     return providers
 
 
-def _check_parameter(path: Path, where: str, name: str, parameter: Any) -> None:
-    if not PARAMETER_NAME_PATTERN.fullmatch(name):
+def _check_parameter(path: Path, where: str, name: str, parameter: Any, patterns: bool = True) -> None:
+    if not is_parameter_name(name):
         raise _fail(path, where, "name must be lowercase letters, digits and '_', starting with a letter")
-    _check_table(path, where, name, parameter, _PARAMETER_KEYS, id_pattern=PARAMETER_NAME_PATTERN)
+    _check_table(path, where, name, parameter, _PARAMETER_KEYS, is_valid_id=is_parameter_name)
     pattern = parameter.get("pattern")
-    if pattern is not None:
+    if pattern is not None and patterns:
+        import re
+
         try:
             re.compile(pattern)
         except re.error as exc:
             raise _fail(path, f"{where}, field 'pattern'", f"not a regular expression: {exc}") from None
     default = parameter.get("default")
     if default is not None:
-        problem = Parameter(name, parameter.get("description", ""), None, pattern).problem(default)
+        problem = Parameter(name, parameter.get("description", ""), None, pattern if patterns else None).problem(default)
         if problem:
             raise _fail(path, f"{where}, field 'default'", problem)
 
 
 def _check_table(
-    path: Path, where: str, table_id: str, table: Any, keys: dict[str, type], id_pattern: re.Pattern = ID_PATTERN
+    path: Path, where: str, table_id: str, table: Any, keys: dict[str, type], is_valid_id: Callable[[str], bool] = is_id
 ) -> None:
     """A provider's or connector's id, and each field's name and type."""
-    if not id_pattern.fullmatch(table_id):
+    if not is_valid_id(table_id):
         raise _fail(path, where, "id must be lowercase letters, digits and '-'")
     if not isinstance(table, dict):
         raise _fail(path, where, "must be a table")
@@ -723,6 +828,13 @@ def _check_connector(path: Path, where: str, cid: str, connector: Any) -> None:
 
 
 def _check_url(path: Path, where: str, url: str) -> None:
+    plain = split_plain(url)  # what urlsplit would say, for the common spelling (urlparts.py)
+    if plain is not None:
+        scheme, host, _ = plain
+        if (scheme == "https" and host) or (scheme == "http" and host in LOOPBACK_HOSTS):
+            return
+    from urllib.parse import urlsplit  # the rest, and every refusal, as before
+
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -799,8 +911,10 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dict | None = None) -> Provider:
-    path = Path(source)
+def _build_provider(
+    pid: str, entry: dict[str, Any], source: str, overrides: dict | None = None, patterns: bool = True
+) -> Provider:
+    path = FilePath(source)
     where = f"provider '{pid}'"
     for key in _REQUIRED_PROVIDER_KEYS:
         if not entry.get(key):
@@ -832,7 +946,7 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
         other = names.setdefault(connector.name.casefold(), connector.id)
         if other != connector.id:
             raise _fail(path, f"{where}, connector '{connector.id}'", f"duplicate name {connector.name!r} (also '{other}')")
-    parameters = _build_parameters(path, where, entry)
+    parameters = _build_parameters(path, where, entry, patterns)
     if entry.get("revocation_auth") and not entry.get("revocation_url"):
         raise _fail(path, f"{where}, field 'revocation_auth'", "needs 'revocation_url'")
     if entry.get("device_auth") and not entry.get("device_authorization_url"):
@@ -873,12 +987,12 @@ def _build_provider(pid: str, entry: dict[str, Any], source: str, overrides: dic
     )
 
 
-def _build_parameters(path: Path, where: str, entry: dict[str, Any]) -> dict[str, Parameter]:
+def _build_parameters(path: Path, where: str, entry: dict[str, Any], patterns: bool = True) -> dict[str, Parameter]:
     """The declared parameters, each used in some URL, and every URL placeholder declared."""
     declared = entry.get("parameters", {})
     used: set[str] = set()
     for field in TEMPLATED_FIELDS:
-        for name in PLACEHOLDER.findall(entry.get(field) or ""):
+        for _, _, name in placeholders(entry.get(field) or ""):
             if name not in declared:
                 raise _fail(
                     path, f"{where}, field '{field}'", f"uses {{{name}}}, which is not declared in [providers.<id>.parameters]"
@@ -891,7 +1005,8 @@ def _build_parameters(path: Path, where: str, entry: dict[str, Any]) -> dict[str
         if not raw.get("description"):  # an overlay may have added only a default
             raise _fail(path, f"{where}, parameter '{name}'", "missing required field 'description'")
         parameter = Parameter(name, raw["description"], raw.get("default"), raw.get("pattern"))
-        problem = None if parameter.default is None else parameter.problem(parameter.default)
+        checked = parameter if patterns else Parameter(name, raw["description"], None, None)
+        problem = None if parameter.default is None else checked.problem(parameter.default)
         if problem:
             raise _fail(path, f"{where}, parameter '{name}', field 'default'", problem)
         parameters[name] = parameter

@@ -12,12 +12,11 @@ On the `token` path: stdlib only, and one dict comparison when nothing changed.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from ..context import AppContext
 from ..errors import RegistryError
 from ..models import Authorization
 from ..registry import Provider
+from ..urlparts import split_plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,8 +42,29 @@ def endpoints_of(provider: Provider | Mapping[str, Any]) -> dict[str, str | None
     return bound
 
 
+_ORIGINS: dict[str, str] = {}  # `list` asks for the same few URLs' origins on every row
+
+
 def origin(url: str) -> str:
     """scheme://host[:port] (RFC 6454), the default port left out: where a request goes."""
+    known = _ORIGINS.get(url)
+    if known is None:
+        known = _ORIGINS[url] = _origin(url)
+    return known
+
+
+def _origin(url: str) -> str:
+    plain = split_plain(url)  # what urlsplit says, for the common spelling, without importing it
+    if plain is not None and len(plain[2]) <= 5 and (not plain[2] or int(plain[2]) <= 65535):
+        scheme, host, digits = plain
+        port = int(digits) if digits else None
+        return f"{scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS[scheme]) else f":{port}")
+    return _split_origin(url)
+
+
+def _split_origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = parts.hostname or ""

@@ -593,13 +593,13 @@ def remove(ctx: AppContext, name: str, revoke: bool = False) -> tuple[Authorizat
 def shell_quoted(name: str) -> str:
     """A name as it must be typed in a shell, for the hints we print: quoted,
     and after `--` when it starts with a dash, so it is not read as an option."""
-    import shlex  # only when a hint is shown: not on the `token` path
+    from ..printable import shell_quote  # shlex.quote, without `re`: `status` hints on every row
 
     if name.startswith("-"):
         # shlex leaves `-x` bare; quoting it anyway shows it is one argument.
-        quoted_name = shlex.quote(name)
+        quoted_name = shell_quote(name)
         return "-- " + (quoted_name if quoted_name != name else f"'{name}'")
-    return shlex.quote(name)
+    return shell_quote(name)
 
 
 def command_hint(command: str, authorization: Authorization | str) -> str:
