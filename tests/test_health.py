@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from integray_auth import health as h
 from integray_auth.childenv import child_environment
-from integray_auth.models import Authorization
+from integray_auth.models import Authorization, utc_now
 from integray_auth.registry import load_registry
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -69,3 +72,31 @@ def test_child_environment_keeps_settings_only_when_asked_and_never_secrets():
     }
     assert child_environment(environ) == {"PATH": "/bin"}
     assert child_environment(environ, keep_settings=True) == {"PATH": "/bin", "INTEGRAY_AUTH_HOME": "/h"}
+
+
+# --- `now` in whole seconds: the real clock without datetime -------------------------------
+
+moments = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+        lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ").rjust(20, "0")
+    ),
+    st.sampled_from(["2030-01-01T11:00:00+00:00", "2030-01-01T11:00:00.5Z", "2030-01-01", "2030-02-30T00:00:00Z",
+                     "0000-01-01T00:00:00Z", "soon", "", "2030-01-01T11:00:00z", "２０３０-01-01T11:00:00Z"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(moments, st.integers(min_value=-62135596800 + 86400, max_value=253402300799 - 86400))
+def test_a_time_passed_in_whole_seconds_as_with_a_datetime(moment, seconds):
+    assert h._passed(moment, seconds) == h._passed(moment, datetime.fromtimestamp(seconds, timezone.utc))
+
+
+def test_the_real_clock_is_read_in_whole_seconds_an_injected_one_as_it_is():
+    before = int(time.time())
+    now = h.now_from(utc_now)
+    assert type(now) is int and before <= now <= time.time()
+    assert h.now_from(lambda: NOW) is NOW
+
+    for fields in (AUTHORIZED | {"renewable": False}, AUTHORIZED | {"renewable": False, "expires_at": "2999-01-01T00:00:00Z"}):
+        a = entry(**fields)
+        assert h.health(a, RESERVANTO, h.now_from(utc_now)) == h.health(a, RESERVANTO, utc_now())

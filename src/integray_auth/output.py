@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 from . import jsonfields
 from .context import AppContext, isatty
 from .fit import fit_rows, terminal_width
-from .health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, usable
+from .health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, now_from, usable
 from .grants import DEFAULT_GRANT
 from .jsonfields import JsonOutput
 from .models import Authorization
@@ -123,7 +123,7 @@ def authorization_json(ctx: AppContext, authorization: Authorization, now=None, 
         if looked_up is not None:
             looked_up[key] = known
     provider, provider_name, connectors = known
-    value = health(authorization, provider, ctx.clock() if now is None else now)
+    value = health(authorization, provider, now_from(ctx.clock) if now is None else now)
     return {
         "id": authorization.id,
         "name": authorization.name,
@@ -156,7 +156,7 @@ STORAGE_MARKS = {"file": " (insecure storage)", "vault": " (shared)"}
 
 
 def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: JsonOutput | None) -> None:
-    now = ctx.clock()
+    now = now_from(ctx.clock)
     if as_json:
         looked_up: dict = {}
         write_json_list(ctx.stdout, {"view": view}, "authorizations", authorizations,
@@ -214,7 +214,7 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: JsonO
         write_json(ctx.stdout, {"authorization": as_json.narrow(document)}, as_json)
         return
     bold, reset = _styles(ctx)
-    now = ctx.clock()
+    now = now_from(ctx.clock)
     value = health(a, ctx.registry.get(a.provider), now)
     status = LABELS[value]
     if value == NEEDS_REAUTHORIZATION:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
-from ..health import AUTHORIZED, MISSING_SCOPES, NEEDS_REAUTHORIZATION, health, usable
+from ..health import AUTHORIZED, MISSING_SCOPES, NEEDS_REAUTHORIZATION, health, now_from, usable
 from ..models import Authorization
 from ..printable import quoted
 from ..record import Record
@@ -59,7 +59,7 @@ def selected(ctx: AppContext, names: list[str]) -> list[Authorization]:
 
 
 def local_status(ctx: AppContext, names: list[str]) -> list[StatusLine]:
-    now = ctx.clock()
+    now = now_from(ctx.clock)
     return [_line(a, health(a, ctx.registry.get(a.provider), now)) for a in selected(ctx, names)]
 
 
