@@ -211,15 +211,45 @@ def test_list_and_search_import_none_of_the_heavy_libraries(saved, args, code):
     assert ("jq" in probe(args, ("jq",))[1]) == ("--jq" in args)  # jq is imported only for --jq
 
 
-@pytest.mark.parametrize("args", [["list"], ["list", "--all", "--json"], ["search", "reservanto"]], ids=" ".join)
-def test_with_a_warm_registry_cache_list_and_search_import_no_slow_stdlib_module(saved, args):
+@pytest.fixture
+def bound(make_ctx, saved):
+    """'Gmail' authorized and bound to its endpoints, its access token expired and not
+    renewable: health compares the expiry with the clock and the endpoints with the registry."""
+    from integray_auth.usecases.binding import endpoints_of
+
+    ctx = make_ctx()
+    with ctx.index.transaction() as authorizations:
+        gmail = manage.find_in(authorizations, "Gmail")
+        gmail.status, gmail.granted_scopes, gmail.storage = "authorized", list(gmail.requested_scopes), "keyring"
+        gmail.expires_at, gmail.renewable = "2020-01-01T00:00:00Z", False
+        gmail.endpoints = endpoints_of(ctx.registry.get("google"))
+
+
+WARM_CACHE_COMMANDS = [
+    (["list"], 0),
+    (["list", "--all", "--json"], 0),
+    (["search", "gmail"], 0),
+    (["show", "Gmail"], 0),
+    (["show", "Gmail", "--json"], 0),
+    (["status"], 12),  # the Reservanto one is not authorized, Gmail's token expired
+    (["status", "--json", "Gmail"], 12),
+]
+
+
+@pytest.mark.parametrize(("args", "code"), WARM_CACHE_COMMANDS, ids=lambda v: " ".join(v) if isinstance(v, list) else f"exit {v}")
+def test_with_a_warm_registry_cache_list_search_show_and_status_import_no_slow_stdlib_module(bound, args, code):
     warm = probe(["list"], ())
     assert warm[0] == 0
 
-    result = probe(args, HEAVY + SLOW_STDLIB)
+    assert probe(args, HEAVY + SLOW_STDLIB)[:2] == (code, [])
+    imported, result = lean_probe(args), cli_run(args)
+    assert imported[:2] == (code, [])  # pathlib, re, enum, json, urllib, datetime, ... (LEAN_NEVER)
+    assert imported[2] == result  # what the command prints, too: the expiry compared, Gmail's endpoints checked
+    assert "xpired" in result and ("Gmail" in result or "gmail" in result)
 
-    assert result[:2] == (0, [])
-    assert result[2]
+
+def cli_run(args: list[str]) -> str:
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=30).stdout
 
 
 @pytest.fixture
@@ -339,7 +369,7 @@ def test_status_and_token_options_import_none_of_the_heavy_libraries(file_stored
 # pathlib.Path, tokens.expires_within checks the expiry in whole seconds.
 LEAN_NEVER = (
     "pathlib", "re", "enum", "json", "json.decoder", "fnmatch", "urllib", "urllib.parse", "ipaddress", "ntpath",
-    "warnings", "importlib", "datetime", "_datetime",
+    "warnings", "importlib", "datetime", "_datetime", "shlex", "tomllib",
 )
 
 LEAN_PROBE = textwrap.dedent(
@@ -380,11 +410,16 @@ def test_token_from_the_file_store_imports_no_contextlib(file_stored):
     assert "integray_auth.scoped" in report["modules"]  # the probe sees the module the locks come from
 
 
-def test_the_lean_probe_would_see_a_slow_stdlib_module(saved):
-    code, imported, _ = lean_probe(["list", "--json", "name"])  # jsonfields' checks; the registry (re, pathlib)
+def test_the_lean_probe_would_see_a_slow_stdlib_module(saved, home):
+    cache = home / "cache" / "registry.json"
+    assert probe(["list"], ())[0] == 0 and cache.exists()
+    cache.unlink()  # cold: the registry is read from its TOML (tomllib imports re and datetime)
+
+    code, imported, _ = lean_probe(["list", "--json", "name"])
 
     assert code == 0
-    assert {"re", "pathlib"} <= set(imported)
+    assert {"re", "enum", "datetime"} <= set(imported)
+    assert cache.exists()
 
 
 # --- how a fast-path process ends (main._exit_now: no interpreter teardown) -----------------
