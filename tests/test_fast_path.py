@@ -384,12 +384,12 @@ LEAN_PROBE = textwrap.dedent(
 )
 
 
-def lean_probe(args: list[str]) -> tuple[int, list[str], str]:
+def lean_probe(args: list[str], env: dict[str, str] | None = None, never=LEAN_NEVER) -> tuple[int, list[str], str]:
     """Run the command in a fresh interpreter: its exit code, which LEAN_NEVER modules it imported, its stdout."""
-    done = subprocess.run([sys.executable, "-c", LEAN_PROBE, *args], capture_output=True, text=True, timeout=30)
+    done = subprocess.run([sys.executable, "-c", LEAN_PROBE, *args], capture_output=True, text=True, timeout=30, env=env)
     report = json.loads(done.stderr.splitlines()[-1])
     assert "integray_auth.main" in report["modules"]  # the probe sees the modules by their full names
-    return report["code"], sorted(set(report["modules"]) & set(LEAN_NEVER)), done.stdout
+    return report["code"], sorted(set(report["modules"]) & set(never)), done.stdout
 
 
 @pytest.mark.parametrize("args", [["token", "Gmail"], ["token", "Gmail", "--min-valid", "30"]], ids=" ".join)
@@ -420,6 +420,23 @@ def test_the_lean_probe_would_see_a_slow_stdlib_module(saved, home):
     assert code == 0
     assert {"re", "enum", "datetime"} <= set(imported)
     assert cache.exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the XDG folders are worked out without platformdirs on Linux only")
+def test_without_integray_auth_home_list_finds_its_folders_without_platformdirs(make_ctx, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "INTEGRAY_AUTH_HOME" and not k.startswith("XDG_")}
+    env["HOME"] = str(tmp_path / "user")
+    data = tmp_path / "user" / ".local" / "share" / "integray-auth"
+    data.mkdir(parents=True)
+    ctx = make_ctx()
+    manage.save_new(ctx, manage.new_authorization(ctx, "Gmail", "google", ["gmail-send-message"]))
+    (data / "index.json").write_bytes(ctx.paths.index_file.read_bytes())
+    assert lean_probe(["list"], env)[0] == 0  # the registry cache written, in ~/.cache/integray-auth
+
+    code, imported, out = lean_probe(["list"], env, LEAN_NEVER + ("platformdirs",))
+
+    assert (code, imported) == (0, [])
+    assert "Gmail" in out and (tmp_path / "user" / ".cache" / "integray-auth" / "registry.json").exists()
 
 
 # --- how a fast-path process ends (main._exit_now: no interpreter teardown) -----------------

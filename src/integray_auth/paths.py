@@ -2,12 +2,15 @@
 
 `INTEGRAY_AUTH_HOME` moves every file the tool reads or writes into one folder
 (handy for tests, CI and several identities); otherwise platformdirs decides.
-platformdirs is imported only when needed: `list` and `token` are hot paths.
+platformdirs is imported only when needed: `list` and `token` are hot paths,
+and importing it costs about twice `python -c pass` (pathlib, re, tempfile,
+shutil, random); on Linux its XDG answer is worked out here (_xdg_folders).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 from .filepath import FilePath
 from .record import Record
@@ -60,6 +63,10 @@ class Paths(Record):
         if home:
             root = FilePath(home).expanduser()
             return cls(config_dir=root, data_dir=root, cache_dir=root / "cache")
+        folders = _xdg_folders()
+        if folders is not None:
+            config, data, cache = (FilePath(folder) for folder in folders)
+            return cls(config_dir=config, data_dir=data, cache_dir=cache)
         import platformdirs
 
         return cls(
@@ -67,3 +74,30 @@ class Paths(Record):
             data_dir=FilePath(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
             cache_dir=FilePath(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
         )
+
+
+_XDG = (("XDG_CONFIG_HOME", "~/.config"), ("XDG_DATA_HOME", "~/.local/share"), ("XDG_CACHE_HOME", "~/.cache"))
+
+
+def _xdg_folders() -> tuple[str, str, str] | None:
+    """platformdirs' user_config_dir, user_data_dir and user_cache_dir on Linux
+    (the XDG Base Directory variables when absolute, else under HOME), for the
+    common case only: an absolute HOME, and each variable unset, blank or
+    absolute. None otherwise (Android, a relative HOME or variable, where
+    platformdirs' versions differ): platformdirs answers then.
+    tests/test_paths.py compares the two. Like platformdirs, reads os.environ."""
+    if sys.platform != "linux" or hasattr(sys, "getandroidapilevel") or "ANDROID_DATA" in os.environ:
+        return None
+    if not os.environ.get("HOME", "").startswith("/"):
+        return None
+    folders = []
+    for variable, default in _XDG:
+        value = os.environ.get(variable, "")
+        if value.startswith("/"):
+            base = value
+        elif value.strip():
+            return None
+        else:
+            base = os.path.expanduser(default)
+        folders.append(os.path.join(base, APP_NAME))
+    return folders[0], folders[1], folders[2]
