@@ -116,6 +116,15 @@ def encoder(ensure_ascii: bool = True, separators: tuple[str, str] = (", ", ": "
     return encode
 
 
+def string_encoder() -> Callable[[str], str]:
+    """What encoder(ensure_ascii=False) makes of a str, as a function of its own."""
+    if make_scanner is None:
+        from json.encoder import py_encode_basestring
+
+        return py_encode_basestring
+    return encode_basestring
+
+
 def dumps(o: Any, ensure_ascii: bool = True, separators: tuple[str, str] = (", ", ": ")) -> str:
     """json.dumps(o, ensure_ascii=..., separators=...)."""
     return encoder(ensure_ascii, separators)(o)
