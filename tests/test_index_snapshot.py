@@ -96,30 +96,55 @@ def test_writes_through_the_index_are_seen_and_the_next_read_refreshes_the_snaps
     assert index.load()[0].name == "Renamed"  # and that read wrote the new one
 
 
-@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "empty", "garbage", "other runtime", "other format"])
-def test_a_damaged_or_foreign_snapshot_is_ignored(index, damage):
+def reheadered(blob: bytes, change) -> bytes:
+    """The snapshot with its header's key changed by `change`, hashed anew."""
+    import marshal
+
+    size = int.from_bytes(blob[8:12], "big")
+    key, chunks = marshal.loads(blob[12:12 + size])
+    header = marshal.dumps((change(key), chunks))
+    return index_module._source_hash(index_module._HASH_KEY, header) + len(header).to_bytes(4, "big") + header \
+        + blob[12 + size:]
+
+
+DAMAGE = {
+    "flip a byte of a chunk": lambda b: b[:-10] + bytes([b[-10] ^ 1]) + b[-9:],
+    "flip a byte of the header": lambda b: b[:14] + bytes([b[14] ^ 1]) + b[15:],
+    "truncate": lambda b: b[: len(b) // 2],
+    "a byte more": lambda b: b + b"\0",
+    "empty": lambda b: b"",
+    "garbage": lambda b: os.urandom(4096),
+    "other runtime": lambda b: reheadered(b, lambda key: (key[0], ("other", 0, ()), *key[2:])),
+    "other format": lambda b: reheadered(b, lambda key: (key[0] + 1, *key[1:])),
+    "other index": lambda b: reheadered(b, lambda key: (*key[:3], b"12345678")),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_or_foreign_snapshot_is_ignored(index, monkeypatch, damage):
     expected = fields(index.load())
     snapshot = index.snapshot_path
-    blob = snapshot.read_bytes()
-    if damage == "flip a byte":
-        blob = blob[:-10] + bytes([blob[-10] ^ 1]) + blob[-9:]
-    elif damage == "truncate":
-        blob = blob[: len(blob) // 2]
-    elif damage == "empty":
-        blob = b""
-    elif damage == "garbage":
-        blob = os.urandom(4096)
-    else:
-        import marshal
-
-        key, rows = marshal.loads(blob[8:])
-        key = (key[0], ("other", 0, ()), *key[2:]) if damage == "other runtime" else (key[0] + 1, *key[1:])
-        body = marshal.dumps((key, rows))
-        blob = index_module._source_hash(index_module._HASH_KEY, body) + body
-    snapshot.write_bytes(blob)
+    good = snapshot.read_bytes()
+    snapshot.write_bytes(DAMAGE[damage](good))
+    parsed = []
+    real = Index._parse
+    monkeypatch.setattr(Index, "_parse", lambda self, text: parsed.append(1) or real(self, text))
 
     assert fields(index.load()) == expected
-    assert fields(index.load()) == expected  # and the snapshot written again is good
+    assert parsed == [1]  # the JSON was read, not the damaged snapshot
+    assert snapshot.read_bytes() == good  # and the snapshot written again is the good one
+
+
+def test_a_large_index_goes_in_chunks_and_comes_back_whole(home, monkeypatch):
+    home.mkdir(mode=0o700, exist_ok=True)
+    count = 2 * index_module._SNAPSHOT_CHUNK + 7
+    (home / "index.json").write_text(json.dumps({"schema_version": 1, "authorizations": [entry(i) for i in range(count)]}))
+    index = Index(home / "index.json", home / "index.lock", home / "cache" / "index.snapshot")
+    parsed = fields(index.load())
+
+    without_json(monkeypatch)
+    assert fields(index.load()) == parsed and len(parsed) == count
+    assert index.matching(f"Shop {count - 1}")[0].id == f"{count - 1:012x}"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="FIFOs and symlinks as POSIX has them")

@@ -225,8 +225,8 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.close(dir_fd)
 
 
-def write_cache_file(path: Path, data: bytes) -> None:
-    """Replace the cache file `path` with `data`: atomically and 0600 like
+def write_cache_file(path: Path, data: bytes | list[bytes]) -> None:
+    """Replace the cache file `path` with `data` (or its parts, in order): atomically and 0600 like
     atomic_write_text, in a folder that must be the user's own, but without
     fsync (a cache lost in a crash is rebuilt; a damaged one is detected by
     its reader)."""
@@ -236,7 +236,7 @@ def write_cache_file(path: Path, data: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            handle.writelines([data] if isinstance(data, bytes) else data)
         _replace(tmp, path)
     except BaseException:
         try:

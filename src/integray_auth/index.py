@@ -83,9 +83,15 @@ class Index:
         if raw is None:
             return []
         key = self._content_key(raw)
-        rows = self._snapshot_rows(key)
-        if rows is not None:
-            return _built(rows)
+        if key is not None:
+            del raw  # 60 MB at 100,000 entries: not held while the snapshot's objects are made
+            rows = self._snapshot_rows(key)
+            if rows is not None:
+                return _built(rows)
+            raw = self._raw()  # no snapshot of it: read again (the cold path), and name what was read
+            if raw is None:
+                return []
+            key = self._content_key(raw)
         try:
             # Decoded here, as json.loads would, so the bytes can go before the
             # objects are made: at 100,000 entries both copies are 70 MB.
@@ -138,8 +144,8 @@ class Index:
     # CPython computes for hash-based .pyc files: 1.5 ms for 6 MB), so any change to
     # the file, by this tool, another version of it or a hand edit, makes it unused
     # until the next load() writes a new one. Only an index that parsed and passed
-    # every check gets one. Its own bytes are hashed too: a damaged snapshot is
-    # ignored, never believed. It is a cache in the cache folder: unreadable,
+    # every check gets one. Its own bytes are hashed too (a header, then chunks of rows):
+    # a damaged snapshot is ignored, never believed. It is a cache in the cache folder: unreadable,
     # unwritable or absent, the JSON is read as before.
 
     def _content_key(self, raw: bytes) -> tuple | None:
@@ -153,28 +159,45 @@ class Index:
         try:
             blob = read_regular_file(self.snapshot_path, MAX_INDEX_BYTES, "the index snapshot", own=True,
                                      follow_symlinks=False)
-            if blob is None or len(blob) < 8 or blob[:8] != _source_hash(_HASH_KEY, blob[8:]):
+            if blob is None or len(blob) < 12:
                 return None
-            made_for, rows = marshal.loads(memoryview(blob)[8:])
-            del blob
+            view = memoryview(blob)
+            end = 12 + int.from_bytes(view[8:12], "big")
+            header = view[12:end]
+            if view[:8] != _source_hash(_HASH_KEY, header):
+                return None
+            made_for, chunks = marshal.loads(header)
+            if made_for != key:
+                return None
+            rows: list = []
+            for length, digest in chunks:
+                chunk = view[end:end + length]
+                end += length
+                if _source_hash(_HASH_KEY, chunk) != digest:
+                    return None
+                rows += marshal.loads(chunk)
+            if end != len(blob):
+                return None
         except (UnsafePath, OSError, ValueError, EOFError, TypeError):
-            return None
-        if made_for != key or type(rows) is not list:
             return None
         return rows
 
     def _save_snapshot(self, key: tuple | None, authorizations: list[Authorization]) -> None:
+        """Chunks of _SNAPSHOT_CHUNK rows, each with its length and hash in the header
+        (itself hashed): only one chunk's rows exist at a time, so writing adds about
+        the snapshot's size to the reader's memory, not marshal's tables for all of it."""
         if key is None:
             return
         try:
             # Written only from what _parse just made: every entry's lists and dicts are its own
             # (marshal would keep an object two entries shared shared, and a change to one
             # would then show in both once loaded).
-            rows = [_row(a) for a in authorizations]
-            blob = marshal.dumps((key, rows))
-            del rows
-            write_cache_file(self.snapshot_path, _source_hash(_HASH_KEY, blob) + blob)
-        except (OSError, ValueError, UnsafePath):
+            chunks = [marshal.dumps([_row(a) for a in authorizations[start:start + _SNAPSHOT_CHUNK]])
+                      for start in range(0, len(authorizations), _SNAPSHOT_CHUNK)]
+            header = marshal.dumps((key, tuple((len(chunk), _source_hash(_HASH_KEY, chunk)) for chunk in chunks)))
+            write_cache_file(self.snapshot_path,
+                             [_source_hash(_HASH_KEY, header), len(header).to_bytes(4, "big"), header, *chunks])
+        except (OSError, ValueError, OverflowError, UnsafePath):
             pass  # a cache: a read-only or foreign cache folder just means the JSON next time
 
     def summaries(self) -> list[tuple[str, bool, str, list]]:
@@ -469,7 +492,8 @@ def _extra_problem(extra: dict) -> str | None:
 
 # --- the snapshot's format (Index._snapshot_rows) ----------------------------------------------
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: in chunks
+_SNAPSHOT_CHUNK = 1000
 # marshal's format, and the objects' layout, belong to one interpreter and one version of the class.
 _RUNTIME = (sys.implementation.cache_tag, marshal.version, Authorization.__slots__)
 _HASH_KEY = 0x1A7E_64A7_0001  # any fixed key: the hash names content, it guards nothing secret
