@@ -81,7 +81,7 @@ class ExitCode(metaclass=_Codes):
 # row may stand for several codes (exec's 126 and 127).
 EXIT_CODE_MEANINGS: tuple[tuple[tuple[ExitCode, ...], str], ...] = (
     ((ExitCode.OK,), 'success'),
-    ((ExitCode.ERROR,), 'unexpected error (a one-line message; `INTEGRAY_AUTH_DEBUG=1` shows details)'),
+    ((ExitCode.ERROR,), 'unexpected error (a one-line message; `INTEGRAY_AUTH_DEBUG=1` shows details), or the output cannot be written (a full disk behind `> file`)'),
     ((ExitCode.USAGE,), 'usage: bad or missing arguments, a value that must be asked for off a terminal, no client id, a grant the provider does not allow, a missing or unusable private key (see "Machine authorizations"); `add`/`authorize` where nobody can consent (see "Nobody to answer"); `token --min-valid` longer than the provider\'s tokens live'),
     ((ExitCode.REGISTRY,), 'the registry (bundled or overlay providers.toml, or config.toml) is invalid or unreadable, or the config folder is not yours alone (see "Where files live"), or the registry no longer names the endpoints an authorization is bound to (see "Endpoints an authorization is bound to")'),
     ((ExitCode.INDEX,), 'the index is corrupt, unreadable, locked by another process, or from a newer version, or the data folder is not yours alone'),

@@ -496,6 +496,20 @@ SNAPSHOT_FORMAT = 2  # 2: in chunks
 _SNAPSHOT_CHUNK = 1000
 # marshal's format, and the objects' layout, belong to one interpreter and one version of the class.
 _RUNTIME = (sys.implementation.cache_tag, marshal.version, Authorization.__slots__)
+
+
+def _code_stamp() -> tuple:
+    """This version of the checks (here and in models.py): a snapshot one version made
+    is not believed by another that may check more. Two stats, once per process."""
+    from . import __version__, models
+
+    try:
+        return (__version__, *((info.st_size, info.st_mtime_ns) for info in map(os.stat, (__file__, models.__file__))))
+    except (OSError, TypeError):  # no files (a zip, a frozen build): the version alone
+        return (__version__,)
+
+
+_RUNTIME += _code_stamp()
 _HASH_KEY = 0x1A7E_64A7_0001  # any fixed key: the hash names content, it guards nothing secret
 _source_hash = getattr(_imp, "source_hash", None)  # CPython's SipHash of .pyc sources (PEP 552)
 _ROW_FIELDS = (
