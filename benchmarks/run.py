@@ -1,7 +1,7 @@
 """The benchmark: every command issue 9 names, paired in one run, written to
 docs/performance.md.
 
-    .venv/bin/python benchmarks/run.py            # the full run (about 15-25 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py            # the full run (about 1-2 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # 2 runs, 100 authorizations, no gh (the test runs this)
 
 Method (shared/reference/perf.md): every figure is a whole process from
@@ -421,7 +421,7 @@ def write_report(path: Path, args, cases: list[Case], notes: list[str], load: tu
         "",
         "Written by `.venv/bin/python benchmarks/run.py`"
         + (" --quick (a smoke run: its figures mean little)" if args.quick else "")
-        + f" on {time.strftime('%Y-%m-%d')}, in {seconds / 60:.0f} minutes. Do not edit by hand: run it again.",
+        + f" on {time.strftime('%Y-%m-%d')}, in {seconds:.0f} seconds. Do not edit by hand: run it again.",
         "",
         "## Machine",
         "",
