@@ -719,3 +719,67 @@ def test_token_format_json_on_a_machine_that_never_saw_it(team, fake_server, vau
     result = b.run("token", "Local", "--format", "json")
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["access_token"] == "access-1"
+
+
+def test_a_local_authorization_may_not_take_a_shared_ones_name(
+    team, auth_server, http_browser, keyring_env, vault_server
+):
+    """Machine b keeps its own authorizations (keyring, or none yet) next to the
+    team's: a name a shared one has would make `token NAME` there mean either."""
+    a, b = team(auth_server, "a", "b")
+    _seed_file_authorization(a, "Team")
+    assert a.run("share", "Team").code == 0
+    taken = ("a shared authorization named 'Team' already exists in Vault at", "Choose another name",
+             "use the shared one: integray-auth token Team")
+
+    for name in ("Team", "team", " TEAM "):  # names equal up to case and spaces are one name
+        assert_error_line(b.run("add", name, "-p", "local", "-c", "reader", "--no-authorize"), 6, *taken)
+    assert_error_line(b.run("add", "team", "-p", "local", "-c", "reader", "--no-authorize", "--no-input"), 6, *taken)
+    # Through the whole authorization flow with the keyring: refused before any browser opens.
+    refused = b.run("add", "team", "-p", "local", "-c", "reader", **keyring_env, **http_browser.env())
+    assert_error_line(refused, 6, *taken)
+    assert not http_browser.started()
+    assert _index_of(b) == []
+
+    added = b.run("add", "Mine", "-p", "local", "-c", "reader", **keyring_env, **http_browser.env())
+    assert added.code == 0, added.stderr
+    assert "warning" not in added.stderr
+    assert http_browser.result()["ok"]
+    for new in ("Team", "tEAM"):
+        assert_error_line(b.run("rename", "Mine", new), 6, *taken)
+    assert [e["name"] for e in _index_of(b)] == ["Mine"]
+    renamed = b.run("rename", "Mine", "Team B")
+    assert renamed.code == 0, renamed.stderr
+    assert b.run("add", "Other", "-p", "local", "-c", "reader", "--no-authorize").code == 0
+    listed = [e["name"] for e in b.run("list", "--all", "--json").json()["authorizations"]]
+    assert sorted(listed) == ["Other", "Team", "Team B"]
+    assert b.run("token", "Team").stdout.strip() == "access-1"  # the shared one, unambiguous
+    assert userinfo_ok(auth_server, b.run("token", "Team B", **keyring_env).stdout.strip())
+
+
+def test_a_vault_that_cannot_be_asked_lets_a_local_add_and_rename_proceed_with_a_warning(
+    team, fake_server, vault_server
+):
+    """Offline (or refused), the team's names cannot be checked: a local authorization
+    is still added or renamed, and one warning line says the check did not happen."""
+    a, b = team(fake_server, "a", "b")
+    _seed_file_authorization(a, "Team")
+    assert a.run("share", "Team").code == 0
+
+    denied = b.run("add", "Team", "-p", "local", "-c", "reader", "--no-authorize", VAULT_TOKEN="not-a-token")
+    assert denied.code == 0, denied.stderr
+    assert_no_crash(denied.stderr)
+    warning, done = denied.stderr.splitlines()
+    assert warning.startswith("integray-auth: warning: names of shared authorizations not checked: ")
+    assert "permission denied" in warning
+    assert done.startswith("Added 'Team' (Not authorized).")
+
+    vault_server.stop()
+    for args in (("add", "Team 2", "-p", "local", "-c", "reader", "--no-authorize"), ("rename", "Team", "Team 3")):
+        result = b.run(*args)
+        assert result.code == 0, result.stderr
+        assert_no_crash(result.stderr)
+        warning, done = result.stderr.splitlines()
+        assert warning.startswith("integray-auth: warning: names of shared authorizations not checked: cannot read")
+        assert "Added 'Team 2'" in done or "Renamed 'Team' to 'Team 3'" in done
+    assert sorted(e["name"] for e in _index_of(b)) == ["Team 2", "Team 3"]

@@ -31,6 +31,7 @@ def run_add_unauthorized(
     are not needed when nobody is asked anything.
     """
     name = manage.clean_name(name)
+    manage.check_team_name(ctx, name)  # before the index lock: it may ask Vault
     with ctx.index.transaction() as authorizations:
         manage.check_unique(authorizations, name)
         if provider is None:

@@ -209,8 +209,11 @@ def add(
         # Nothing to ask: the body main.py's fast path runs too (fast_add.py).
         adding.run_add_unauthorized(ctx, name, provider, connectors or [], params or [])
         return
-    # Everything that can be checked is checked before the first question.
-    name = manage.check_new_name(ctx, name)
+    from ..models import STORAGE_VAULT
+
+    # Everything that can be checked is checked before the first question. The
+    # name of tokens bound for Vault is checked among the team's by the store.
+    name = manage.check_new_name(ctx, name, team=no_authorize or flow["storage"] != STORAGE_VAULT)
     if not no_authorize:
         _check_storage(ctx, flow["storage"], name=name)
     if provider is None:

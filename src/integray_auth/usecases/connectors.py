@@ -122,6 +122,8 @@ def rename(ctx: AppContext, name: str, new_name: str) -> tuple[str, Authorizatio
     Its id, tokens and lock stay as they are: all are keyed by the id."""
     cleaned = manage.clean_name(new_name)
     found = manage.find_here(ctx, name, "rename")
+    if not found.is_shared:  # a shared one claims its new name in Vault (publish)
+        manage.check_team_name(ctx, cleaned, found.id)
     with ctx.index.transaction() as authorizations:
         entry = manage.find_in(authorizations, found.id)
         if entry.name == cleaned:

@@ -69,11 +69,43 @@ def new_authorization(
     )
 
 
-def check_new_name(ctx: AppContext, name: str) -> str:
-    """The cleaned name, if no authorization has it yet: checked before any prompt."""
+def check_new_name(ctx: AppContext, name: str, team: bool = True) -> str:
+    """The cleaned name, if no authorization has it yet: checked before any prompt.
+    `team`: also among the configured Vault's shared ones (check_team_name);
+    False when the authorization goes to Vault, whose store checks it itself."""
     name = _clean_name(name)
     check_unique(ctx.index.load(), name)
+    if team:
+        check_team_name(ctx, name)
     return name
+
+
+def check_team_name(ctx: AppContext, name: str, authorization_id: str | None = None) -> None:
+    """For a name this machine keeps locally: when VAULT_ADDR is set, a shared
+    authorization of that name (case-insensitive) in the configured Vault is a
+    ConflictError, or `token NAME` here could mean either one.
+
+    A Vault that cannot be asked (stopped, offline, refused) is one warning
+    line and the name is taken: a local authorization must stay possible
+    offline, and the warning says the team's names were not checked. Nothing
+    of Vault's is imported without VAULT_ADDR (the fast `add --no-authorize`)."""
+    if not (ctx.environ.get("VAULT_ADDR") or "").strip():  # vault_store.configured(), not imported yet
+        return
+    from ..vault_store import VaultStore
+
+    try:
+        store = VaultStore.open(ctx)
+        shared = store.find(name)
+    except IntegrayAuthError as failed:
+        from ..printable import escape
+
+        ctx.stderr.write(f"integray-auth: warning: names of shared authorizations not checked: {escape(failed.message)}\n")
+        return
+    if shared is not None and shared.id != authorization_id:
+        raise ConflictError(
+            f"a shared authorization named {quoted(shared.name)} already exists in {store.label()}",
+            hint=f"Choose another name, or use the shared one: {command_hint('token', shared)}",
+        )
 
 
 def connector_id(provider: Provider, given: str) -> str:
