@@ -343,3 +343,13 @@ def test_completion_knows_storage_share_and_unshare(saved):
     assert bash_complete("integray-auth unsh") == ["unshare"]
     assert bash_complete("integray-auth share Gm") == ["Gmail"]
     assert bash_complete("integray-auth unshare Gmail --to ") == ["keyring", "file"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs as POSIX has them")
+def test_a_fifo_in_place_of_the_index_gives_no_names_and_no_wait(cli, home):
+    home.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(home / "index.json", 0o600)
+
+    result = cli("__complete", "bash", "integray-auth show ", "", timeout=10)  # a read of it would wait forever
+
+    assert (result.code, result.stdout, result.stderr) == (0, "", "")

@@ -214,3 +214,49 @@ def test_a_snapshot_names_the_code_that_checked_it(index, monkeypatch):
     assert parsed == [1]
     assert index_module._code_stamp()[0] and len(index_module._code_stamp()) == 3  # the version, two files
 
+
+
+@pytest.fixture
+def plain_index(home):
+    """An index whose entries have only known fields: what `add` and the other commands write."""
+    home.mkdir(mode=0o700, exist_ok=True)
+    entries = [{k: v for k, v in entry(i).items() if k != "later_field"} for i in range(5)]
+    (home / "index.json").write_text(json.dumps({"schema_version": 1, "authorizations": entries}))
+    return Index(home / "index.json", home / "index.lock", home / "cache" / "index.snapshot")
+
+
+def test_a_write_leaves_the_snapshot_of_what_it_wrote(plain_index, home, monkeypatch):
+    plain_index.load()
+    with plain_index.transaction() as authorizations:
+        authorizations[0].name = "Renamed"
+        authorizations[1].connectors.append("create-class-booking")
+        authorizations.append(authorizations[2].copy())  # a copy shares nothing with its original
+        authorizations[-1].id, authorizations[-1].name = "0000000000ff", "Copied"
+    parsed = fields(Index(home / "index.json", home / "index.lock").load())  # no snapshot: the JSON
+
+    without_json(monkeypatch)
+    from_snapshot = plain_index.load()
+    assert fields(from_snapshot) == parsed
+    assert [a.name for a in from_snapshot][:1] + [a.name for a in from_snapshot][-1:] == ["Renamed", "Copied"]
+    from_snapshot[2].connectors.append("x")
+    assert from_snapshot[-1].connectors == ["list-locations"]
+
+
+def test_a_write_of_an_entry_with_unknown_fields_leaves_no_snapshot(index, monkeypatch):
+    index.load()
+    with index.transaction() as authorizations:
+        authorizations[0].name = "Renamed"
+    assert not index.snapshot_path.exists() or index._snapshot_rows(
+        index._content_key(index.path.read_bytes())) is None  # the next read parses, and decides
+
+
+def test_completion_reads_names_from_the_snapshot(plain_index, monkeypatch):
+    plain_index.load()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decoded the JSON")
+
+    monkeypatch.setattr(index_module.jsonio, "loads", refuse)
+    summaries = plain_index.summaries()
+
+    assert summaries[0] == ("Shop 0", True, "reservanto", ["list-locations"]) and len(summaries) == 5

@@ -235,7 +235,8 @@ def _index(environ):
     from .paths import Paths
 
     paths = Paths.from_environment(environ)
-    return Index(paths.index_file, paths.lock_file)
+    cache = paths.cache_dir
+    return Index(paths.index_file, paths.lock_file, None if cache is None else cache / "index.snapshot")
 
 
 def _values(

@@ -189,7 +189,8 @@ class Index:
         if key is None:
             return
         try:
-            # Written only from what _parse just made: every entry's lists and dicts are its own
+            # Written only from what _parse just made, or _write's fresh documents (_snapshot_written):
+            # every entry's lists and dicts are its own
             # (marshal would keep an object two entries shared shared, and a change to one
             # would then show in both once loaded).
             chunks = [marshal.dumps([_row(a) for a in authorizations[start:start + _SNAPSHOT_CHUNK]])
@@ -202,9 +203,16 @@ class Index:
 
     def summaries(self) -> list[tuple[str, bool, str, list]]:
         """(name, active, provider, connector ids) of each authorization, without
-        building them: shell completion asks on every Tab. An unusable index has none."""
+        building them: shell completion asks on every Tab. An unusable index has none
+        (a FIFO or another user's file there is not read, never waited on)."""
         try:
-            data = jsonio.loads(self.path.read_bytes())
+            raw = self._raw()
+            if raw is None:
+                return []
+            rows = self._snapshot_rows(self._content_key(raw))
+            if rows is not None:
+                return [(row[1], row[8], row[2], row[3]) for row in rows]  # _ROW_FIELDS' name, active, ...
+            data = jsonio.loads(raw)
             if data.get("schema_version") != SCHEMA_VERSION:
                 return []
             return [
@@ -212,7 +220,7 @@ class Index:
                 for e in data["authorizations"]
                 if isinstance(e["name"], str)
             ]
-        except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
+        except (IndexError_, OSError, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError, RecursionError):
             return []
 
     def _parse(self, raw: str | bytes) -> list[Authorization]:
@@ -281,13 +289,34 @@ class Index:
         # encoder does the work (its indenting one is pure Python, ~4x slower,
         # and indenting made the file half as large again).
         encode = jsonio.encoder(ensure_ascii=False)
-        lines = ",\n".join(encode(a.to_json()) for a in authorizations)
+        documents = [a.to_json() for a in authorizations]
+        lines = ",\n".join(map(encode, documents))
         text = f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": [\n{lines}\n]}}\n' if lines else \
             f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": []}}\n'
         try:
             atomic_write_text(self.path, text)
         except OSError as exc:
             raise IndexError_(f"cannot write the index {self.path}: {exc.strerror}") from None
+        self._snapshot_written(text, documents)
+
+    def _snapshot_written(self, text: str, documents: list[dict]) -> None:
+        """The snapshot of the file just written, so the next read need not parse it:
+        the entries as a reader would build them from that file (to_json's documents are
+        deep copies, so no two share a list), each checked as on a read; none when one is
+        unusual (unknown fields, say): the next read parses the JSON and decides."""
+        if self.snapshot_path is None:
+            return
+        authorizations = []
+        for document in documents:
+            authorization = _checked_entry(document) if ONE_PASS and _KNOWN_FIELDS.issuperset(document) else None
+            if authorization is None:
+                return
+            authorizations.append(authorization)
+        try:
+            raw = text.encode("utf-8")  # what atomic_write_text wrote
+        except UnicodeEncodeError:
+            return
+        self._save_snapshot(self._content_key(raw), authorizations)
 
     def set_aside(self, now: datetime) -> Path | None:
         """Rename a broken index out of the way (for `doctor --repair`)."""
