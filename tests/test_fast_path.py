@@ -454,7 +454,8 @@ def test_output_that_cannot_be_written_is_one_line_and_exit_1(file_stored, args)
                            "Send it where there is room, or free some space.\n")
 
 
-@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["token", "Gmail"]], ids=" ".join)
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["token", "Gmail"], ["status"], ["status", "--json"]],
+                         ids=" ".join)
 def test_a_reader_that_left_before_the_output_is_no_error(file_stored, args):
     read = subprocess.run([str(SCRIPT), *args], capture_output=True, timeout=30)
     proc = subprocess.Popen([str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -464,3 +465,4 @@ def test_a_reader_that_left_before_the_output_is_no_error(file_stored, args):
 
     assert read.stdout and not read.stderr
     assert (proc.wait(timeout=30), stderr) == (read.returncode, b"")  # as when it is read: no error line
+    assert args[0] != "status" or read.returncode == 12  # status's code says something: one is not authorized

@@ -43,10 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _report("interrupted", None)
         code = int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        # `integray-auth list | head`: the reader left; not an error of ours.
+    except BrokenPipeError as gone:
+        # `integray-auth list | head`: the reader left; not an error of ours. A
+        # command whose exit code says something (status) has left it on the error.
         _silence_stdout()
-        code = int(ExitCode.OK)
+        code = getattr(gone, "exit_code", int(ExitCode.OK))
     except Exception as error:  # noqa: BLE001 - last line of defence, never a traceback
         if os.environ.get("INTEGRAY_AUTH_DEBUG"):
             raise

@@ -47,7 +47,13 @@ def run_status(ctx: AppContext, names: list[str], check: bool, as_json: bool) ->
 
     lines = status.checked_status(ctx, names) if check else status.local_status(ctx, names)
     code = status.exit_code(lines)
-    output.print_status(ctx, lines, check, code, as_json)
+    try:
+        output.print_status(ctx, lines, check, code, as_json)
+    except BrokenPipeError as gone:
+        # The reader left (`status | head -1`): no error of ours, and the exit code
+        # still says whether every authorization is usable (main() reads it here).
+        gone.exit_code = code
+        raise
     return code
 
 
