@@ -185,21 +185,30 @@ def ensure_private_dir(path: Path) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` so a reader (or a crash) sees old or new, never half.
+    """atomic_write of `text` in UTF-8."""
+    atomic_write(path, text.encode("utf-8"))
+
+
+def atomic_write(path: Path, data: bytes | list[bytes], durable: bool = True) -> None:
+    """Replace `path` with `data` (or its parts, in order) so a reader (or a
+    crash) sees old or new, never half.
 
     The temp file lives in the same folder so `os.replace` is a rename on one
     file system; it is created 0600 so the content is never world-readable,
-    not even for an instant.
+    not even for an instant. `durable`: fsync the file and the folder first
+    (a cache need not be: one lost in a crash is rebuilt, a damaged one is
+    detected by its reader).
     """
     ensure_private_dir(path.parent)
     # Not tempfile.mkstemp: importing tempfile costs more than `list` may spend.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        with os.fdopen(fd, "wb") as handle:
+            handle.writelines([data] if isinstance(data, bytes) else data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         if os.name == "posix":
             os.chmod(tmp, PRIVATE_FILE)
         _replace(tmp, path)
@@ -209,7 +218,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
-    if os.name == "posix":
+    if durable and os.name == "posix":
         # Make the rename itself durable, where the file system can: some (AFS,
         # FUSE, network mounts) refuse to fsync a folder (SQLite ignores that
         # too), and the new file is in place already, so a refusal is no failure.
@@ -226,24 +235,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_cache_file(path: Path, data: bytes | list[bytes]) -> None:
-    """Replace the cache file `path` with `data` (or its parts, in order): atomically and 0600 like
-    atomic_write_text, in a folder that must be the user's own, but without
-    fsync (a cache lost in a crash is rebuilt; a damaged one is detected by
-    its reader)."""
+    """atomic_write without fsync, into a cache folder that must be the user's own."""
     check_own_dir(path.parent, "the cache folder")  # never write into another user's folder
-    ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.writelines([data] if isinstance(data, bytes) else data)
-        _replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, data, durable=False)
 
 
 def _replace(source, target) -> None:

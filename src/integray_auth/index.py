@@ -24,7 +24,7 @@ from . import jsonio
 from .scoped import contextmanager
 from .errors import IndexError_
 from .fileutil import (
-    MiB, HeldLock, LockError, LockTimeout, UnsafePath, atomic_write_text, check_own_dir, read_regular_file, take_lock,
+    MiB, HeldLock, LockError, LockTimeout, UnsafePath, atomic_write, check_own_dir, read_regular_file, take_lock,
     write_cache_file,
 )
 from .models import _KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
@@ -109,21 +109,22 @@ class Index:
             self._save_snapshot(key, authorizations)
         return authorizations
 
-    def matching(self, name: str) -> list[Authorization] | None:
-        """The entries `name` may mean (its id, or its name case-insensitively),
-        in index order, from the snapshot: only those are built (`token` wants
-        one). None when there is no snapshot of this very file, or nothing
-        matches: then load() answers (and writes the snapshot for next time),
-        with its suggestions and its errors."""
+    def matching(self, name: str) -> list[Authorization]:
+        """What find_in(·, name) needs: from the snapshot, only the entries `name`
+        may mean (its id, or its name case-insensitively), in index order, or
+        all of them when none matches (the not-found message suggests names);
+        without a snapshot of this very file, load() (which writes one). The
+        file is read once either way; `token` builds one entry."""
         raw = self._raw()
         if raw is None:
-            return None
+            return []
         rows = self._snapshot_rows(self._content_key(raw))
         if rows is None:
-            return None
+            del raw
+            return self.load()
         wanted = name.strip().casefold()
         picked = [row for row in rows if row[0] == name or row[1].casefold() == wanted]
-        return _built(picked) or None
+        return _built(picked or rows)
 
     def _raw(self) -> bytes | None:
         """The index file's bytes (None when there is none), read as every reader must."""
@@ -293,13 +294,14 @@ class Index:
         lines = ",\n".join(map(encode, documents))
         text = f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": [\n{lines}\n]}}\n' if lines else \
             f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": []}}\n'
+        raw = text.encode("utf-8")  # once: the file's bytes, and what its snapshot is named after
         try:
-            atomic_write_text(self.path, text)
+            atomic_write(self.path, raw)
         except OSError as exc:
             raise IndexError_(f"cannot write the index {self.path}: {exc.strerror}") from None
-        self._snapshot_written(text, documents)
+        self._snapshot_written(raw, documents)
 
-    def _snapshot_written(self, text: str, documents: list[dict]) -> None:
+    def _snapshot_written(self, raw: bytes, documents: list[dict]) -> None:
         """The snapshot of the file just written, so the next read need not parse it:
         the entries as a reader would build them from that file (to_json's documents are
         deep copies, so no two share a list), each checked as on a read; none when one is
@@ -312,10 +314,6 @@ class Index:
             if authorization is None:
                 return
             authorizations.append(authorization)
-        try:
-            raw = text.encode("utf-8")  # what atomic_write_text wrote
-        except UnicodeEncodeError:
-            return
         self._save_snapshot(self._content_key(raw), authorizations)
 
     def set_aside(self, now: datetime) -> Path | None:

@@ -651,9 +651,8 @@ def authorize_hint(authorization: Authorization | str) -> str:
 
 def find(ctx: AppContext, name: str) -> Authorization:
     """The authorization the user means by `name` (a name or an id)."""
-    # The entries it may be, when the index can tell without building every
-    # entry (Index.matching); else all of them, for the suggestions or the error.
-    return find_in(ctx.index.matching(name) or ctx.index.load(), name)
+    # Only the entries it may be, when the index's snapshot can tell (Index.matching).
+    return find_in(ctx.index.matching(name), name)
 
 
 def require_provider(ctx: AppContext, provider_id: str) -> Provider:
