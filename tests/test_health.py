@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from integray_auth import health as h
 from integray_auth.childenv import child_environment
-from integray_auth.models import Authorization, utc_now
+from integray_auth.models import Authorization, now_from, utc_now
 from integray_auth.registry import load_registry
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -93,10 +93,10 @@ def test_a_time_passed_in_whole_seconds_as_with_a_datetime(moment, seconds):
 
 def test_the_real_clock_is_read_in_whole_seconds_an_injected_one_as_it_is():
     before = int(time.time())
-    now = h.now_from(utc_now)
+    now = now_from(utc_now)
     assert type(now) is int and before <= now <= time.time()
-    assert h.now_from(lambda: NOW) is NOW
+    assert now_from(lambda: NOW) is NOW
 
     for fields in (AUTHORIZED | {"renewable": False}, AUTHORIZED | {"renewable": False, "expires_at": "2999-01-01T00:00:00Z"}):
         a = entry(**fields)
-        assert h.health(a, RESERVANTO, h.now_from(utc_now)) == h.health(a, RESERVANTO, utc_now())
+        assert h.health(a, RESERVANTO, now_from(utc_now)) == h.health(a, RESERVANTO, utc_now())

@@ -9,15 +9,11 @@ provider, then reports through the same values.
 
 from __future__ import annotations
 
-import time
-
-from .models import utc_now
 from .tokens import utc_seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import Callable
 
     from .models import Authorization
     from .registry import Provider
@@ -38,19 +34,10 @@ LABELS = {
 VALUES = tuple(LABELS)
 
 
-def now_from(clock: Callable[[], datetime]) -> datetime | int:
-    """The `now` health() compares with: what `clock` says, or, for the real clock
-    (models.utc_now), the same instant as whole seconds since 1970 (UTC), as
-    utc_now() truncates them: `list` and `status` then never import datetime."""
-    if clock is utc_now:
-        return int(time.time())
-    return clock()
-
-
 def health(authorization: Authorization, provider: Provider | None, now: datetime | int) -> str:
     """One of VALUES. The worst first: a grant that is gone outranks an expiry,
     which outranks missing scopes (some connectors still work then).
-    `now`: a datetime, or whole UTC seconds since 1970 (now_from)."""
+    `now`: a datetime, or whole UTC seconds since 1970 (models.now_from)."""
     if not authorization.is_authorized:
         return NEEDS_REAUTHORIZATION if authorization.refresh_rejected_at else NOT_AUTHORIZED
     if provider is not None and endpoints_changed(authorization, provider):

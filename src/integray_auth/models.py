@@ -25,6 +25,18 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+def now_from(clock) -> datetime | int:
+    """What `clock` says, or, for the real clock (utc_now), the same instant as
+    whole seconds since 1970 (UTC), as utc_now() truncates them: `token`, `list`
+    and `status` compare expiries with it and never import datetime
+    (tokens.utc_seconds reads the stored ones)."""
+    if clock is utc_now:
+        import time  # a built-in module: nothing to load
+
+        return int(time.time())
+    return clock()
+
+
 def to_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 from . import jsonfields
 from .context import AppContext, isatty
 from .fit import fit_rows, terminal_width
-from .health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, now_from, usable
+from .health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, usable
 from .grants import DEFAULT_GRANT
 from .jsonfields import JsonOutput
-from .models import AUTHORIZED, STORAGE_VAULT, Authorization
+from .models import AUTHORIZED, STORAGE_VAULT, Authorization, now_from
 from .printable import escape, json_text, tsv_cell
 from .usecases.manage import AuthorizationDetails, connector_name
 

@@ -16,7 +16,7 @@ import time
 from .. import locks
 from ..context import AppContext
 from ..errors import AuthorizationFailed, InactiveError, IndexError_, NotAuthorizedError, NotFoundError, StorageError, UsageError
-from ..models import NOT_AUTHORIZED, to_iso, utc_now
+from ..models import NOT_AUTHORIZED, now_from, to_iso
 from ..printable import quoted
 from ..scoped import contextmanager
 from ..scopes import granted_as_requested
@@ -88,13 +88,13 @@ def check_active(authorization) -> None:
 
 def _expires_within(ctx: AppContext, tokens: TokenSet, leeway_seconds: int) -> bool:
     """tokens.expired(ctx.clock(), leeway), without importing datetime when the
-    clock is the real one (the common `token` run): whole seconds of time.time(),
-    as utc_now() truncates them. An injected clock (tests) is asked as before."""
-    if ctx.clock is utc_now:
-        return tokens.expires_within(int(time.time()), leeway_seconds)
+    clock is the real one (the common `token` run; models.now_from)."""
+    now = now_from(ctx.clock)
+    if type(now) is int:
+        return tokens.expires_within(now, leeway_seconds)
     from datetime import timedelta
 
-    return tokens.expired(ctx.clock(), timedelta(seconds=leeway_seconds))
+    return tokens.expired(now, timedelta(seconds=leeway_seconds))
 
 
 def renew_held(

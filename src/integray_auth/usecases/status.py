@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
-from ..health import AUTHORIZED, MISSING_SCOPES, NEEDS_REAUTHORIZATION, health, now_from, usable
-from ..models import Authorization
+from ..health import AUTHORIZED, MISSING_SCOPES, NEEDS_REAUTHORIZATION, health, usable
+from ..models import Authorization, now_from
 from ..printable import quoted
 from ..record import Record
 from . import manage
