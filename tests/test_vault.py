@@ -479,11 +479,11 @@ def test_status_includes_shared_ones_and_reads_their_health_from_vault(
     [line] = checked.json()["authorizations"]
     assert (line["check"], line["shared"]) == ("accepted", True)
     assert server.counts()["token"]["refresh_token"] == 1  # the check renewed it, once
-    meta = vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta")["authorization"]
-    assert meta["refreshed_at"] and meta["renewable"] is True  # health, recorded where every machine reads it
-    assert line["refreshed_at"] == meta["refreshed_at"]
+    health = vault_server.kv_read(f"{PREFIX}/{authorization_id}/health")["health"]
+    assert health["refreshed_at"] and health["renewable"] is True  # health, recorded where every machine reads it
+    assert line["refreshed_at"] == health["refreshed_at"]
     [seen_by_a] = a.run("status", "--json").json()["authorizations"]  # a's index entry is older: Vault's wins
-    assert seen_by_a["refreshed_at"] == meta["refreshed_at"]
+    assert seen_by_a["refreshed_at"] == health["refreshed_at"]
 
     # refresh NAME works where only Vault has it, as token does.
     refreshed = b.run("refresh", "Team")
@@ -670,8 +670,8 @@ def test_names_are_unique_across_the_shared_authorizations(team, fake_server, va
 
 
 def test_token_on_a_machine_that_never_saw_it_reads_a_constant_number_of_documents(team, fake_server, vault_server):
-    """Found through its name document (two reads), not by reading every
-    authorization's metadata; counted by a proxy in front of the real OpenBao."""
+    """Found through its name document (then its metadata and health), not by reading
+    every authorization's metadata; counted by a proxy in front of the real OpenBao."""
     from integray_auth.context import AppContext
     from integray_auth.paths import Paths
     from integray_auth.usecases import sharing
@@ -694,8 +694,8 @@ def test_token_on_a_machine_that_never_saw_it_reads_a_constant_number_of_documen
             assert printed.stdout.strip() == access
             counts[name] = proxy.paths[before:]
     by_name, other_name, by_id = counts.values()
-    assert len(by_name) == len(other_name) == 3, counts  # the name document, the metadata, the tokens
-    assert len(by_id) == 2, counts  # an id needs no name document
+    assert len(by_name) == len(other_name) == 4, counts  # the name document, the metadata, the health, the tokens
+    assert len(by_id) == 3, counts  # an id needs no name document
     assert not any("LIST" in request for request in by_name + other_name + by_id), counts
     assert not (c.data / "index.json").exists()
 
@@ -783,3 +783,263 @@ def test_a_vault_that_cannot_be_asked_lets_a_local_add_and_rename_proceed_with_a
         assert warning.startswith("integray-auth: warning: names of shared authorizations not checked: cannot read")
         assert "Added 'Team 2'" in done or "Renamed 'Team' to 'Team 3'" in done
     assert sorted(e["name"] for e in _index_of(b)) == ["Team 2", "Team 3"]
+
+
+# -- trust boundaries (issue 17): what CI may write, where Vault credentials go --------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def team_policies() -> dict[str, str]:
+    """The policies docs/team.md publishes, by the name on their first line: the tests load
+    exactly that text, so the document and what is tested cannot drift apart."""
+    import re
+
+    blocks = re.findall(r"```hcl\n(.*?)```", (ROOT / "docs" / "team.md").read_text(), re.S)
+    return {block.splitlines()[0].lstrip("#").strip(): block for block in blocks}
+
+
+class RecordingTokenEndpoint:
+    """A token endpoint on loopback that answers every request with fresh tokens
+    and keeps what each request sent (body and Authorization header)."""
+
+    def __init__(self) -> None:
+        from tests.support.stand_in import QuietHandler, serve
+
+        self.requests: list[dict] = []
+        recorded = self.requests
+
+        class Endpoint(QuietHandler):
+            def do_POST(self):  # noqa: N802
+                from urllib.parse import parse_qs
+
+                form = {k: v[0] for k, v in parse_qs(self.read_body().decode()).items()}
+                recorded.append({**form, "authorization_header": self.headers.get("Authorization", "")})
+                number = len(recorded)
+                self.send_json(200, {"access_token": f"fresh-{number}", "token_type": "Bearer", "expires_in": 3600,
+                                     "refresh_token": f"refresh-{number + 1}", "scope": "openid read"})
+
+        self.server, self.url = serve(Endpoint)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def token_endpoint():
+    endpoint = RecordingTokenEndpoint()
+    yield endpoint
+    endpoint.close()
+
+
+def confidential_overlay(token_url: str, path: Path) -> Path:
+    """The test provider as a confidential client: a refresh sends this machine's client secret."""
+    overlay_for({"authorization_endpoint": "http://127.0.0.1:9/authorize", "token_endpoint": token_url,
+                 "revocation_endpoint": "", "userinfo_endpoint": "", "client_id": "cli"}, path)
+    path.write_text(path.read_text().replace('pkce = "required"\n', 'pkce = "required"\nclient_auth = "client_secret_post"\n'))
+    return path
+
+
+IDENTITY = ("provider", "grant", "client_id", "requested_scopes", "parameters", "endpoints", "connectors")
+
+
+def test_the_ci_policy_cannot_change_what_the_authorizers_machine_mints(vault_server, token_endpoint, tmp_path):
+    """Issue 17, item 1, with exactly docs/team.md's policies in a real OpenBao: a CI token
+    rewriting what it can write (meta refused; health, tokens allowed) cannot make the
+    authorizer's `token` and `refresh --all` ask for another grant, scope or client, and the
+    authorizer's index keeps what it authorized."""
+    policies = team_policies()
+    assert set(policies) == {"integray-auth-authorizer", "integray-auth-ci"}, policies
+    for name, hcl in policies.items():
+        vault_server.policy(name, hcl)
+    authorizer_token = vault_server.token_with("integray-auth-authorizer")
+    ci_token = vault_server.token_with("integray-auth-ci")
+    overlay = confidential_overlay(token_endpoint.url, tmp_path / "confidential.toml")
+    a = Machine(tmp_path, "authorizer", overlay, vault_server)
+    ci = Machine(tmp_path, "ci", overlay, vault_server)
+    victim = {"VAULT_TOKEN": authorizer_token, "INTEGRAY_AUTH_LOCAL_CLIENT_SECRET": "victim-secret"}
+    runner = {"VAULT_TOKEN": ci_token, "INTEGRAY_AUTH_LOCAL_CLIENT_SECRET": "ci-secret"}
+
+    authorization_id = _seed_file_authorization(a, expired=True)
+    index = a.data / "index.json"
+    document = json.loads(index.read_text())  # bound as `authorize` binds it
+    document["authorizations"][0]["endpoints"] = {"token_origin": token_endpoint.url, "revocation_origin": None,
+                                                  "userinfo_origin": None, "issuer": None}
+    index.write_text(json.dumps(document))
+    shared = a.run("share", "Local", **victim)
+    assert shared.code == 0, shared.stderr
+    [before] = _index_of(a)
+    meta_path = f"secret/data/{PREFIX}/{authorization_id}/meta"
+
+    # CI's read-and-refresh works under its policy, and writes no metadata.
+    refreshed = ci.run("token", "Local", **runner)
+    assert refreshed.code == 0, refreshed.stderr
+    assert refreshed.stdout.strip() == "fresh-1"
+    assert vault_server.kv_read(f"{PREFIX}/{authorization_id}/health")["health"]["refreshed_at"]
+    listed = ci.run("list", "--json", **runner)
+    assert listed.code == 0 and listed.json()["authorizations"][0]["refreshed_at"], listed.stderr
+
+    # The attack: what a CI token can write, written as CI would (curl).
+    meta = vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta")["authorization"]
+    evil = {**meta, "grant": "client_credentials", "requested_scopes": ["admin"], "client_id": "evil-client",
+            "endpoints": None, "parameters": {"tenant": "evil"}}
+    status, answer = vault_server.api("POST", meta_path, {"data": {"schema_version": 1, "authorization": evil}},
+                                      token=ci_token)
+    assert status == 403, answer  # the published CI policy may not write meta
+    for field in ("status", "expires_at"):
+        assert field in vault_server.kv_read(f"{PREFIX}/{authorization_id}/health")["health"]
+    health = {"status": "authorized", "updated_at": "9999-01-01T00:00:00Z", "grant": "client_credentials",
+              "requested_scopes": ["admin"], "client_id": "evil-client", "provider": "local", "endpoints": None}
+    status, answer = vault_server.api("POST", f"secret/data/{PREFIX}/{authorization_id}/health",
+                                      {"data": {"schema_version": 1, "health": health}}, token=ci_token)
+    assert status == 200, answer  # allowed: and read as health only
+    for _ in range(2):  # once for `token`, once for `refresh --all`
+        tokens = tokens_in_vault(vault_server, authorization_id)
+        tokens["expires_at"] = "2000-01-01T00:00:00Z"
+        status, answer = vault_server.api("POST", f"secret/data/{PREFIX}/{authorization_id}/tokens",
+                                          {"data": {"schema_version": 1, "tokens": json.dumps(tokens)}}, token=ci_token)
+        assert status == 200, answer
+        if _ == 0:
+            result = a.run("token", "Local", **victim)
+        else:
+            result = a.run("refresh", "--all", **victim)
+        assert result.code == 0, result.stderr
+        assert_no_crash(result.stderr)
+
+    sent = token_endpoint.requests
+    assert len(sent) == 3, sent  # CI's refresh, then the authorizer's two
+    for request in sent:
+        assert request["grant_type"] == "refresh_token", request
+        assert request.get("client_id") == "cli", request
+        assert "admin" not in json.dumps(request) and "evil" not in json.dumps(request), request
+    assert [r["client_secret"] for r in sent] == ["ci-secret", "victim-secret", "victim-secret"]
+    [after] = _index_of(a)
+    assert {f: after.get(f) for f in IDENTITY} == {f: before.get(f) for f in IDENTITY}  # not silently rewritten
+    meta_now = vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta")["authorization"]
+    assert {f: meta_now.get(f) for f in IDENTITY} == {f: meta.get(f) for f in IDENTITY}
+
+
+def test_a_shared_authorization_written_by_the_earlier_layout_is_read_as_it_is(team, fake_server, vault_server):
+    """Shared before `health` existed: its health is in `meta`, and it is listed and used as before."""
+    a, b = team(fake_server, "a", "b")
+    authorization_id = _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    vault_server.api("DELETE", f"secret/metadata/{PREFIX}/{authorization_id}/health")
+    meta = vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta")["authorization"]
+    meta.update(expires_at="2999-01-01T00:00:00Z", refreshed_at="2024-05-01T00:00:00Z")
+    vault_server.kv_write(f"{PREFIX}/{authorization_id}/meta", {"schema_version": 1, "authorization": meta})
+    [entry] = b.run("list", "--json").json()["authorizations"]
+    assert (entry["name"], entry["status"], entry["refreshed_at"]) == ("Local", "authorized", "2024-05-01T00:00:00Z")
+    assert b.run("token", "Local").stdout.strip() == "access-1"
+    # Health that is not health (wrong types) is ignored, not the authorization.
+    vault_server.kv_write(f"{PREFIX}/{authorization_id}/health",
+                          {"schema_version": 1, "health": {"status": ["x"], "updated_at": "9999-01-01T00:00:00Z"}})
+    [entry] = b.run("list", "--json").json()["authorizations"]
+    assert (entry["name"], entry["status"]) == ("Local", "authorized")
+
+
+def test_a_grant_the_provider_does_not_list_is_never_used(team, token_endpoint, tmp_path):
+    """Whatever an entry says (the index, or Vault's copy), a refresh runs only a grant the registry allows."""
+    a = Machine(tmp_path, "a", confidential_overlay(token_endpoint.url, tmp_path / "c.toml"), NoVault())
+    _seed_file_authorization(a, expired=True)
+    index = a.data / "index.json"
+    document = json.loads(index.read_text())
+    document["authorizations"][0].update(grant="client_credentials", requested_scopes=["admin"])
+    index.write_text(json.dumps(document))
+    for args in (("token", "Local"), ("refresh", "Local")):
+        result = a.run(*args, VAULT_ADDR=None, VAULT_TOKEN=None, INTEGRAY_AUTH_LOCAL_CLIENT_SECRET="victim-secret")
+        assert_no_crash(result.stderr)
+        assert result.code == 3, result.stderr
+        assert "'client_credentials' grant" in result.stderr and "does not allow" in result.stderr
+        assert "integray-auth authorize Local" in result.stderr
+    assert token_endpoint.requests == []
+
+
+class NoVault:
+    def env(self) -> dict:
+        return {}
+
+
+def _recording_vault():
+    """A stand-in 'Vault' on loopback that records the Vault tokens sent to it."""
+    from tests.support.stand_in import QuietHandler, serve
+
+    received: list[str] = []
+
+    class Recorder(QuietHandler):
+        def _any(self):
+            received.append(self.headers.get("X-Vault-Token") or "")
+            self.send_json(404, {"errors": []})
+
+        do_GET = do_POST = do_PUT = do_LIST = _any
+
+    server, url = serve(Recorder)
+    return server, url, received
+
+
+def test_vault_credentials_go_only_to_the_configured_vault(team, fake_server, vault_server):
+    """Issue 17, item 2: an entry recorded at another Vault address gets no VAULT_TOKEN."""
+    a, = team(fake_server, "a")
+    _seed_file_authorization(a)
+    assert a.run("share", "Local").code == 0
+    server, elsewhere, received = _recording_vault()
+    try:
+        index = a.data / "index.json"
+        document = json.loads(index.read_text())
+        document["authorizations"][0]["locator"]["addr"] = elsewhere
+        index.write_text(json.dumps(document))
+        assert_error_line(a.run("token", "Local"), 8, f"kept in Vault at {elsewhere}",
+                                 f"VAULT_ADDR is {vault_server.addr}", "credentials go only to")
+        for args in (("status", "Local", "--check"), ("status", "Local", "--check", "--json")):
+            checked = a.run(*args)
+            assert_no_crash(checked.stderr)
+            assert checked.code == 8, checked
+            assert f"kept in Vault at {elsewhere}, but VAULT_ADDR is {vault_server.addr}" in checked.stderr
+        status = a.run("status", "Local")
+        assert_no_crash(status.stderr)
+        assert received == []
+        approle = a.run("token", "Local", VAULT_TOKEN=None, VAULT_ROLE_ID="role", VAULT_SECRET_ID="secret")
+        assert approle.code == 8, approle.stderr  # nor an AppRole login
+        assert received == []
+        # Without VAULT_ADDR there is no Vault to send anything to.
+        assert_error_line(a.run("token", "Local", VAULT_ADDR=None), 8, "VAULT_ADDR is not set", elsewhere)
+        assert received == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_plain_http_to_another_host_is_refused_unless_the_user_opts_in(team, fake_server, vault_server):
+    a, = team(fake_server, "a")
+    server, url, received = _recording_vault()
+    port = url.rsplit(":", 1)[1]
+    try:
+        # 0.0.0.0 is not a loopback address, yet on Linux it reaches this machine's listener.
+        remote = f"http://0.0.0.0:{port}"
+        for args in (("token", "Team"), ("list",), ("status", "Team")):
+            result = a.run(*args, VAULT_ADDR=remote)
+            assert_no_crash(result.stderr)
+            assert "plain http to another host" in result.stderr, args
+        assert_error_line(a.run("token", "Team", VAULT_ADDR=remote), 8, "unencrypted", "https://",
+                          "INTEGRAY_AUTH_VAULT_ALLOW_HTTP=1")
+        assert received == []
+        opted_in = a.run("token", "Team", VAULT_ADDR=remote, INTEGRAY_AUTH_VAULT_ALLOW_HTTP="1")
+        assert_no_crash(opted_in.stderr)
+        assert received and received[0] == vault_server.token  # sent, because the user said so
+    finally:
+        server.shutdown()
+        server.server_close()
+    for loopback in (vault_server.addr, vault_server.addr.replace("127.0.0.1", "localhost")):
+        assert a.run("list", VAULT_ADDR=loopback).code == 0
+
+
+def test_the_approle_role_id_never_reaches_execs_command(team, fake_server, vault_server):
+    a, = team(fake_server, "a")
+    _seed_file_authorization(a)
+    ran = a.run("exec", "Local", "--", "env", VAULT_ROLE_ID="role-id-value", VAULT_SECRET_ID="secret-id-value")
+    assert ran.code == 0, ran.stderr
+    assert "INTEGRAY_AUTH_TOKEN=access-1" in ran.stdout.splitlines()
+    for secret in ("role-id-value", "secret-id-value", vault_server.token):
+        assert secret not in ran.stdout
+    assert f"VAULT_ADDR={vault_server.addr}" in ran.stdout.splitlines()

@@ -13,8 +13,10 @@ OWN_PREFIX = "INTEGRAY_AUTH_"
 # and whatever token or password a later backend reads from the environment).
 SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "KEY")
 # Vault's own credentials (vault_store.py), which the tool reads by Vault's
-# names: no business of a browser's, nor of exec's command.
-OTHER_SECRETS = frozenset({"VAULT_TOKEN", "VAULT_SECRET_ID"})
+# names: no business of a browser's, nor of exec's command. The AppRole's role
+# id is half of its login (and often the only half a secret_id_file leaves in
+# the environment), so it goes too.
+OTHER_SECRETS = frozenset({"VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID"})
 
 
 def child_environment(environ: Mapping[str, str], keep_settings: bool = False) -> dict[str, str]:

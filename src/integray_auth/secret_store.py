@@ -50,7 +50,8 @@ if TYPE_CHECKING:
         def lock(self, authorization_id: str) -> ContextManager: ...
         # Keeps the authorization's metadata next to its tokens, for a store other
         # machines read (after authorize and each refresh); nothing for a local one.
-        def record(self, authorization: Authorization) -> None: ...
+        # `health_only`: a refresh, which records what it found, never what the authorization is.
+        def record(self, authorization: Authorization, health_only: bool = False) -> None: ...
         hold_limit: float | None  # seconds a refresh under lock() may take; None: no limit of its own
 
 SERVICE = "integray-auth"
@@ -250,7 +251,7 @@ class _LocalStore:
     def lock(self, authorization_id: str):
         return NoLock()  # the local tokens_lock is enough
 
-    def record(self, authorization) -> None:
+    def record(self, authorization, health_only: bool = False) -> None:
         pass  # the index is the metadata
 
 

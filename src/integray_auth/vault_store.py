@@ -2,7 +2,8 @@
 
 One authorization lives wholly under one path (docs/team.md):
 
-    <mount>/data/<prefix>/authorizations/<id>/meta    name, provider, connectors, scopes, endpoints, status
+    <mount>/data/<prefix>/authorizations/<id>/meta    what it is: name, provider, grant, client, connectors, scopes, endpoints
+    <mount>/data/<prefix>/authorizations/<id>/health  what the last refresh found: status, expiry, granted scopes
     <mount>/data/<prefix>/authorizations/<id>/tokens  the token set
     <mount>/data/<prefix>/authorizations/<id>/lease   who refreshes it now, until when
     <mount>/data/<prefix>/names/<sha256 of the casefolded name>   which id has that name
@@ -11,6 +12,12 @@ The metadata is the truth; a name document only says where to look first, so
 finding a shared authorization by name costs two reads, not one per
 authorization under the prefix (a pointer that disagrees with the metadata
 is ignored, and the listing is read instead).
+
+Who may write what is the trust boundary: `meta` decides what a refresh
+asks for and with which client (this machine's own client secret), so only
+those who may authorize write it; a refresh (CI's policy) writes the token
+set, the lease and `health`, whose fields are read as health and nothing
+else. docs/team.md publishes the two policies.
 
 Nothing is read or written outside the prefix, and never a client secret.
 Vault's own conventions configure it (VAULT_ADDR, VAULT_TOKEN or
@@ -42,6 +49,8 @@ if TYPE_CHECKING:
 ADDR_ENV, TOKEN_ENV, NAMESPACE_ENV, CACERT_ENV = "VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"
 ROLE_ID_ENV, SECRET_ID_ENV = "VAULT_ROLE_ID", "VAULT_SECRET_ID"
 LEASE_ENV = "INTEGRAY_AUTH_VAULT_LEASE_SECONDS"
+# Opts in to a plain http:// VAULT_ADDR on another host (the token then crosses the network in the clear).
+ALLOW_HTTP_ENV = "INTEGRAY_AUTH_VAULT_ALLOW_HTTP"
 DEFAULT_LEASE = 30.0
 DEFAULT_MOUNT, DEFAULT_PREFIX, DEFAULT_APPROLE = "secret", "integray-auth", "approle"
 MAX_VAULT_ANSWER = 256 * 1024
@@ -51,6 +60,10 @@ _ID = re.compile(r"[0-9a-f]{1,32}")
 _TOKEN_KEY = re.compile(r"authorization:([0-9a-f]{1,32})")
 # Kept out of the copy in Vault: they say where this machine found it.
 LOCAL_FIELDS = _LOCAL_FIELDS = ("storage", "locator", "keyring_backend")
+# What a refresh learns and records (the `health` document, which CI may write): never
+# what is asked for, nor with which client, nor where (those stay in `meta`).
+HEALTH_FIELDS = ("status", "expires_at", "granted_scopes", "renewable", "refreshed_at", "refresh_rejected_at",
+                 "updated_at")
 
 TEAM_DOC = "docs/team.md"
 
@@ -72,27 +85,37 @@ class Settings:
     def load(cls, ctx: "AppContext", locator: dict | None = None) -> "Settings":
         """From the recorded locator when there is one, else from VAULT_* and config.toml."""
         config = _config(ctx)
+        addr = (ctx.environ.get(ADDR_ENV) or "").strip()
         if isinstance(locator, dict):
-            addr, namespace = locator.get("addr", ""), locator.get("namespace", "")
+            recorded, namespace = locator.get("addr", ""), locator.get("namespace", "")
             mount, prefix = locator.get("mount", ""), locator.get("prefix", "")
         else:
-            addr = (ctx.environ.get(ADDR_ENV) or "").strip()
-            namespace = (ctx.environ.get(NAMESPACE_ENV) or "").strip()
+            recorded, namespace = None, (ctx.environ.get(NAMESPACE_ENV) or "").strip()
             mount, prefix = config.get("mount", DEFAULT_MOUNT), config.get("prefix", DEFAULT_PREFIX)
         if not addr:
             raise StorageError(
-                "VAULT_ADDR is not set, so there is no Vault to keep shared authorizations in",
+                "VAULT_ADDR is not set, so there is no Vault to keep shared authorizations in"
+                + (f" (this one is kept in Vault at {_shown(recorded)})" if recorded else ""),
                 hint=f"Set VAULT_ADDR (and VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID); see {TEAM_DOC}.",
             )
         if not re.fullmatch(r"https?://[^\s/]+/?", addr):
             raise UsageError(f"VAULT_ADDR must be http(s)://HOST[:PORT], not {addr[:80]!r}", hint="Fix VAULT_ADDR.")
+        addr = addr.rstrip("/")
+        if recorded is not None and not _same_vault(recorded, addr):
+            # The credentials (VAULT_TOKEN, the AppRole) are the configured Vault's: never sent to another.
+            raise StorageError(
+                f"this authorization is kept in Vault at {_shown(recorded)}, but VAULT_ADDR is {addr}; "
+                "Vault credentials go only to the Vault VAULT_ADDR names",
+                hint=f"Set VAULT_ADDR to {_shown(recorded)} with that Vault's credentials, if it is your team's.",
+            )
+        _check_transport(addr, ctx.environ)
         for what, value in (("mount", mount), ("prefix", prefix), ("approle_mount", config.get("approle_mount", DEFAULT_APPROLE))):
             if not isinstance(value, str) or not _SEGMENTS.fullmatch(value) or ".." in value.split("/"):
                 raise UsageError(
                     f"the Vault {what} {str(value)[:80]!r} is not a plain path (letters, digits, . _ - and /)",
                     hint=f"Fix [vault] {what} in {ctx.paths.config_file}.",
                 )
-        return cls(addr.rstrip("/"), namespace, mount, prefix, config.get("approle_mount", DEFAULT_APPROLE),
+        return cls(addr, namespace, mount, prefix, config.get("approle_mount", DEFAULT_APPROLE),
                    config.get("role_id_file"), config.get("secret_id_file"))
 
     def locator(self) -> dict[str, str]:
@@ -103,6 +126,55 @@ class Settings:
 
     def where(self) -> str:
         return f"Vault at {self.addr} ({self.mount}/{self.prefix})"
+
+
+def _shown(addr) -> str:
+    """A recorded address (the index's or Vault's: outside text) as it may be printed."""
+    from .printable import shorten
+
+    return shorten(addr if isinstance(addr, str) else repr(addr), 120)
+
+
+def _origin(addr: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of http(s)://HOST[:PORT]; None when it is not one."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(addr, str) or not re.fullmatch(r"https?://[^\s/]+/?", addr):
+        return None
+    try:
+        parts = urlsplit(addr)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+def _same_vault(recorded, configured: str) -> bool:
+    """Whether a recorded Vault address names the configured one (scheme, host and port)."""
+    theirs = _origin(recorded)
+    return theirs is not None and theirs == _origin(configured)
+
+
+def _check_transport(addr: str, environ) -> None:
+    """A plain http:// Vault only on this machine (loopback), unless the user opts in:
+    elsewhere the token would cross the network in the clear."""
+    import ipaddress
+
+    scheme, host, _ = _origin(addr) or ("", "", 0)
+    if scheme != "http" or host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return
+    except ValueError:
+        pass
+    if (environ.get(ALLOW_HTTP_ENV) or "").strip().lower() in ("1", "true", "yes"):
+        return
+    raise StorageError(
+        f"VAULT_ADDR {addr} is plain http to another host: the Vault token would cross the network unencrypted",
+        hint=f"Use https:// (VAULT_CACERT for a private CA), or set {ALLOW_HTTP_ENV}=1 if that network is trusted.",
+    )
 
 
 def _config(ctx: "AppContext") -> dict:
@@ -478,7 +550,7 @@ class VaultStore:
         folder = path.rsplit("/", 1)[0]
         authorization_id = folder.rsplit("/", 1)[1]
         recorded = self.load(authorization_id)
-        for part in ("tokens", "meta", "lease"):
+        for part in ("tokens", "meta", "health", "lease"):
             self.vault.destroy(f"{folder}/{part}")
         self._versions.pop(path, None)
         if recorded is not None:
@@ -486,13 +558,33 @@ class VaultStore:
 
     # -- metadata ------------------------------------------------------------------------
 
-    def record(self, authorization: "Authorization") -> None:
+    def record(self, authorization: "Authorization", health_only: bool = False) -> None:
         """The authorization's metadata next to its tokens, for other machines.
 
-        A new one, or a new name, first claims its name (ConflictError when
-        another shared authorization under the prefix has it); the old name is
-        released after. A refresh, which keeps the name, reads and writes only
-        the metadata (what the CI policy allows)."""
+        `health_only` (a refresh: what the CI policy allows) writes the health
+        document alone. Otherwise (authorize, share, rename, connectors:
+        someone who may authorize) the metadata and then the health: a new
+        one, or a new name, first claims its name (ConflictError when another
+        shared authorization under the prefix has it); the old name is
+        released after."""
+        if not health_only:
+            self._record_meta(authorization)
+        self._record_health(authorization)
+
+    def _record_health(self, authorization: "Authorization") -> None:
+        data = {field: getattr(authorization, field) for field in HEALTH_FIELDS}
+        path = f"authorizations/{_checked_id(authorization.id)}/health"
+        for _ in range(5):  # last writer wins, as the metadata
+            _, version = self.vault.read(path)
+            try:
+                self.vault.write(path, {"schema_version": 1, "health": data}, cas=version)
+                return
+            except CasConflict:
+                continue
+        raise CasConflict(f"{self.settings.where()}: the health of {authorization.name!r} keeps changing (check-and-set)",
+                          hint="Run the command again.")
+
+    def _record_meta(self, authorization: "Authorization") -> None:
         data = {k: v for k, v in authorization.to_json().items() if k not in _LOCAL_FIELDS}
         path = f"authorizations/{_checked_id(authorization.id)}/meta"
         for _ in range(5):  # metadata is last writer wins; the check-and-set only keeps cas_required mounts happy
@@ -622,16 +714,37 @@ class VaultStore:
         if not isinstance(data, dict):
             return None
         data = {k: v for k, v in data.items() if k not in _LOCAL_FIELDS}
-        try:
-            authorization = Authorization.from_json(data)
-        except TypeError:  # a required field missing: not a (complete) document of ours
-            return None
-        if authorization.id != authorization_id or _entry_problem(authorization):
+        health = self._health(authorization_id, data.get("updated_at"))
+        # Health that does not pass the index's checks is ignored, not the authorization.
+        for fields in ({**data, **health}, data) if health else (data,):
+            try:
+                authorization = Authorization.from_json(fields)
+            except TypeError:  # a required field missing: not a (complete) document of ours
+                return None
+            if authorization.id != authorization_id:
+                return None
+            if not _entry_problem(authorization):
+                break
+        else:
             return None
         if not isinstance(authorization.name, str) or not authorization.name:
             return None
         authorization.storage, authorization.locator, authorization.keyring_backend = STORAGE_VAULT, self.locator(), None
         return authorization
+
+    def _health(self, authorization_id: str, meta_updated_at) -> dict:
+        """The health fields of the health document (written by refreshes, CI's
+        among them), and only those: nothing there changes what is asked for.
+        None when absent (shared by an older version: `meta` holds its health)
+        or older than the metadata (written since by an older version)."""
+        document, _ = self.vault.read(f"authorizations/{authorization_id}/health")
+        health = document.get("health") if isinstance(document, dict) else None
+        if not isinstance(health, dict):
+            return {}
+        updated_at = health.get("updated_at")
+        if isinstance(meta_updated_at, str) and (not isinstance(updated_at, str) or updated_at < meta_updated_at):
+            return {}
+        return {field: health[field] for field in HEALTH_FIELDS if field in health}
 
     # -- the cross-machine refresh lock ---------------------------------------------------
 

@@ -220,7 +220,7 @@ def _update_entry(ctx: AppContext, store: ChunkedTokens, authorization, update) 
     that knows a shared authorization only from Vault has no local entry."""
     shared = authorization.copy()
     update(shared)
-    store.store.record(shared)
+    store.store.record(shared, health_only=True)  # what a refresh may write: CI's policy allows no more
     with ctx.index.transaction() as authorizations:
         try:
             entry = manage.find_in(authorizations, authorization.id)
@@ -258,14 +258,24 @@ def _grant_of(ctx: AppContext, authorization):
     Entries written before the index recorded it got theirs from the
     provider's only grant at the time, its default now."""
     from .. import grants
+    from ..errors import RegistryError
     from ..printable import quoted
 
-    name = authorization.grant or manage.require_provider(ctx, authorization.provider).default_grant
+    provider = manage.require_provider(ctx, authorization.provider)
+    name = authorization.grant or provider.default_grant
     if name not in grants.GRANTS:
         raise IndexError_(
             f"authorization '{authorization.name}' was obtained with the {quoted(name)} grant, "
             "which this integray-auth does not know",
             hint=f"Upgrade integray-auth, or run: {manage.command_hint('authorize', authorization)}",
+        )
+    if name not in provider.grants:
+        # What the authorization says (the index, or Vault's copy) never widens what the
+        # registry allows: a grant the provider does not list is not run with its client.
+        raise RegistryError(
+            f"authorization {quoted(authorization.name)} names the {quoted(name)} grant, which {provider.name} "
+            "does not allow; it is not used",
+            hint=f"Authorize it again: {manage.command_hint('authorize', authorization)}",
         )
     return grants.get(name)
 
@@ -355,7 +365,7 @@ def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, res
 
         credentials = resolve_credentials(
             ctx, provider, client_id=authorization.client_id, want_secret=provider.revocation_needs_secret,
-            grant=authorization.grant,
+            grant=authorization.grant if authorization.grant in provider.grants else None,
         )
         if provider.revocation_needs_secret and not credentials.client_secret:
             # e.g. Zoom: its revoke endpoint takes HTTP Basic client_id:client_secret,
