@@ -261,7 +261,7 @@ def _grant_of(ctx: AppContext, authorization):
     from ..errors import RegistryError
     from ..printable import quoted
 
-    provider = manage.require_provider(ctx, authorization.provider)
+    provider = None if authorization.grant else manage.require_provider(ctx, authorization.provider)
     name = authorization.grant or provider.default_grant
     if name not in grants.GRANTS:
         raise IndexError_(
@@ -269,12 +269,12 @@ def _grant_of(ctx: AppContext, authorization):
             "which this integray-auth does not know",
             hint=f"Upgrade integray-auth, or run: {manage.command_hint('authorize', authorization)}",
         )
-    if name not in provider.grants:
+    if name not in (provider or manage.require_provider(ctx, authorization.provider)).grants:
         # What the authorization says (the index, or Vault's copy) never widens what the
         # registry allows: a grant the provider does not list is not run with its client.
         raise RegistryError(
-            f"authorization {quoted(authorization.name)} names the {quoted(name)} grant, which {provider.name} "
-            "does not allow; it is not used",
+            f"authorization {quoted(authorization.name)} names the {quoted(name)} grant, which the provider "
+            f"{quoted(authorization.provider)} does not allow; it is not used",
             hint=f"Authorize it again: {manage.command_hint('authorize', authorization)}",
         )
     return grants.get(name)
