@@ -176,6 +176,21 @@ def test_only_a_local_socket_carries_a_plain_session(address, socket):
     assert secret_service._socket_address(address) == socket
 
 
+@pytest.mark.parametrize(
+    ("address", "socket"),
+    [
+        ("unix:path=/tmp/x%zz", None),
+        ("unix:path=/tmp/x%4", None),
+        ("unix:path=/tmp/x%+1", None),
+        ("unix:abstract=x% 1", None),
+        ("unix:path=/tmp/x%zz;unix:path=/b", None),  # the first unix entry decides, as for keyring
+        ("unix:path=/tmp/%c3%a9", "/tmp/é"),  # escapes are bytes
+    ],
+)
+def test_a_malformed_address_means_no_shortcut(address, socket):
+    assert secret_service._socket_address(address) == socket
+
+
 def test_the_shortcut_applies_only_where_keyring_would_read_the_secret_service(tmp_path):
     env = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/x", "XDG_CONFIG_HOME": str(tmp_path)}
     import keyring.core

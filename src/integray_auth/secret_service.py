@@ -65,27 +65,35 @@ def applicable(backend: str | None, environ=os.environ) -> bool:
 
 
 def _socket_address(address: str) -> str | None:
-    """The first local unix socket of a D-Bus address list (abstract ones start with NUL)."""
+    """The first local unix socket of a D-Bus address list (abstract ones start with NUL),
+    or None, also when that entry is not a valid address: keyring's path then decides."""
     for entry in address.split(";"):
         transport, _, options = entry.partition(":")
         if transport != "unix":
             continue
         values = dict(part.partition("=")[::2] for part in options.split(",") if part)
-        if values.get("path"):
-            return _unescape(values["path"])
-        if values.get("abstract"):
-            return "\0" + _unescape(values["abstract"])
+        for key, prefix in (("path", ""), ("abstract", "\0")):
+            if values.get(key):
+                value = _unescape(values[key])
+                return None if value is None else prefix + value
     return None
 
 
-def _unescape(value: str) -> str:
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _unescape(value: str) -> str | None:
+    """A D-Bus address value with its %XX escapes (bytes) decoded, or None if one is broken."""
     if "%" not in value:
         return value
     parts = value.split("%")
-    out = [parts[0]]
+    out = bytearray(parts[0].encode())
     for part in parts[1:]:
-        out.append(chr(int(part[:2], 16)) + part[2:])
-    return "".join(out)
+        if len(part) < 2 or not _HEX.issuperset(part[:2]):
+            return None
+        out.append(int(part[:2], 16))
+        out += part[2:].encode()
+    return os.fsdecode(bytes(out))
 
 
 class SecretServiceReader:
