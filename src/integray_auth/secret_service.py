@@ -14,34 +14,58 @@ attributes are keyring's `service` and `username` (`set_password` adds
 `application`, which keyring's own lookups do not match on either). Anything
 else - no session bus, a bus that is not a local socket, a locked collection
 or item (keyring unlocks, which may prompt), no item or two of them, a reply
-we do not understand - raises `Unavailable`, and the caller takes keyring's
-path, which succeeds, prompts or fails with its own error. So this can only
-make a read faster, never answer differently.
+we do not understand, a bus run by another user - raises `Unavailable`, and
+the caller takes keyring's path, which succeeds, prompts or fails with its own
+error. So this can only make a read faster, never answer differently.
+
+A bus that breaks the wire format or gives no complete answer within
+`_TIMEOUT` raises `BrokenBus` instead, which the caller reports as a storage
+error: keyring's path (jeepney) would parse the same bytes without these
+checks - an array of empty structs loops there as it did here - and waits for
+an answer with no deadline at all.
 
 The transfer session is `plain`, as gh's go-keyring uses: the secret crosses
 the user's own session-bus socket unencrypted. The DH session would protect
 it only from processes that can read that bus, which run as the same user and
 can ask the Secret Service for the secret themselves; it costs `cryptography`
-(~5 ms to import) plus the exchange. A bus address that is not a local unix
-socket is never used in plain (keyring's DH path is taken). docs/performance.md
-has the measurements.
+(~5 ms to import) plus the exchange. That holds only for a socket the user's
+own bus daemon listens on, so SO_PEERCRED must name this uid; a bus address
+that is not a local unix socket, or a socket of another user (or a platform
+that cannot tell), is never used in plain: keyring's DH path is taken.
+docs/performance.md has the measurements.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+import time  # built in: nothing to load
 
 # keyring's records, and who answers for them.
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
 _BUS = "org.freedesktop.secrets"
 _SERVICE_PATH = "/org/freedesktop/secrets"
 _SERVICE_IFACE = "org.freedesktop.Secret.Service"
-_TIMEOUT = 5.0  # seconds for the whole exchange; a wedged daemon sends us to keyring's path
+_TIMEOUT = 5.0  # seconds for one exchange (connect, calls, replies), whatever the bus trickles
+# The D-Bus specification's own bounds ("Valid Signatures", "Message Format"):
+# https://dbus.freedesktop.org/doc/dbus-specification.html
+_MAX_ARRAY = 64 << 20
+_MAX_MESSAGE = 128 << 20
+_MAX_DEPTH = 32  # arrays, structs (dict entries among them) and variants, each
+# A reply carrying secrets is far below these; a larger one is left to keyring.
+_MAX_BODY, _MAX_FIELDS = 1 << 24, 1 << 16
 
 
 class Unavailable(Exception):
     """This path cannot answer; keyring's can (or will explain why not)."""
+
+
+class BrokenBus(Unavailable):
+    """The bus broke the protocol or the deadline: not to be handed to keyring's path."""
+
+
+class MalformedMessage(BrokenBus):
+    """Bytes or a signature that are not the D-Bus wire format (the decoder's only error)."""
 
 
 def applicable(backend: str | None, environ=os.environ) -> bool:
@@ -65,38 +89,48 @@ def applicable(backend: str | None, environ=os.environ) -> bool:
 
 
 def _socket_address(address: str) -> str | None:
-    """The first local unix socket of a D-Bus address list (abstract ones start with NUL)."""
+    """The first local unix socket of a D-Bus address list (abstract ones start with NUL),
+    or None, also when that entry is not a valid address: keyring's path then decides."""
     for entry in address.split(";"):
         transport, _, options = entry.partition(":")
         if transport != "unix":
             continue
         values = dict(part.partition("=")[::2] for part in options.split(",") if part)
-        if values.get("path"):
-            return _unescape(values["path"])
-        if values.get("abstract"):
-            return "\0" + _unescape(values["abstract"])
+        for key, prefix in (("path", ""), ("abstract", "\0")):
+            if values.get(key):
+                value = _unescape(values[key])
+                return None if value is None else prefix + value
     return None
 
 
-def _unescape(value: str) -> str:
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _unescape(value: str) -> str | None:
+    """A D-Bus address value with its %XX escapes (bytes) decoded, or None if one is broken."""
     if "%" not in value:
         return value
     parts = value.split("%")
-    out = [parts[0]]
+    out = bytearray(parts[0].encode())
     for part in parts[1:]:
-        out.append(chr(int(part[:2], 16)) + part[2:])
-    return "".join(out)
+        if len(part) < 2 or not _HEX.issuperset(part[:2]):
+            return None
+        out.append(int(part[:2], 16))
+        out += part[2:].encode()
+    return os.fsdecode(bytes(out))
 
 
 class SecretServiceReader:
     """One connection and one plain session, for the reads of one command."""
 
-    def __init__(self, environ=os.environ) -> None:
+    def __init__(self, environ=os.environ, uid: int | None = None) -> None:
         self._environ = environ
+        self._uid = os.getuid() if uid is None else uid  # who the bus must be run by
         self._socket = None
         self._serial = 0
         self._buffer = b""
         self._prefix = b""
+        self._deadline = time.monotonic() + _TIMEOUT  # and again at each get_many
         self._session = self._collection = None
 
     def get(self, service: str, username: str) -> str:
@@ -104,11 +138,22 @@ class SecretServiceReader:
 
     def get_many(self, service: str, usernames: list[str]) -> list[str]:
         """The secrets of these entries, in two round trips whatever their number."""
+        # One deadline for the whole exchange: a timeout per recv would let a bus
+        # that sends a byte every few seconds hold the command for ever.
+        self._deadline = time.monotonic() + _TIMEOUT
         try:
             return self._get_many(service, usernames)
+        except MalformedMessage as exc:
+            self.close()
+            raise BrokenBus(f"the session bus (DBUS_SESSION_BUS_ADDRESS) sent a malformed message: {exc}") from None
         except Unavailable:
             self.close()
             raise
+        except TimeoutError:
+            self.close()
+            raise BrokenBus(
+                f"the session bus (DBUS_SESSION_BUS_ADDRESS) gave no complete answer within {_TIMEOUT:g} s"
+            ) from None
         except (OSError, ValueError, IndexError, KeyError, TypeError, struct.error, UnicodeDecodeError) as exc:
             self.close()
             raise Unavailable(f"{type(exc).__name__}: {exc}") from None
@@ -126,13 +171,13 @@ class SecretServiceReader:
         if self._socket is None:
             self._connect()
             calls += [
-                ("/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", "", (), "org.freedesktop.DBus"),
-                (_SERVICE_PATH, _SERVICE_IFACE, "OpenSession", "sv", ("plain", ("s", ""))),
-                (_SERVICE_PATH, _SERVICE_IFACE, "ReadAlias", "s", ("default",)),
+                ("/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", "", (), "s", "org.freedesktop.DBus"),
+                (_SERVICE_PATH, _SERVICE_IFACE, "OpenSession", "sv", ("plain", ("s", "")), "vo"),
+                (_SERVICE_PATH, _SERVICE_IFACE, "ReadAlias", "s", ("default",), "o"),
             ]
         first = len(calls)
         calls += [
-            (_SERVICE_PATH, _SERVICE_IFACE, "SearchItems", "a{ss}", ({"service": service, "username": name},))
+            (_SERVICE_PATH, _SERVICE_IFACE, "SearchItems", "a{ss}", ({"service": service, "username": name},), "aoao")
             for name in usernames
         ]
         replies = self._call(calls)
@@ -148,13 +193,14 @@ class SecretServiceReader:
             if len(mine) != 1 or any(path.startswith(self._collection) for path in locked):
                 raise Unavailable("not exactly one unlocked item in the default collection")
             items.append(mine[0])
-        ((secrets,),) = self._call([(_SERVICE_PATH, _SERVICE_IFACE, "GetSecrets", "aoo", (items, self._session))])
+        get_secrets = (_SERVICE_PATH, _SERVICE_IFACE, "GetSecrets", "aoo", (items, self._session), "a{o(oayays)}")
+        ((secrets,),) = self._call([get_secrets])
         values = []
         for item in items:
             session, _parameters, value, _content_type = secrets[item]
             if session != self._session:
                 raise Unavailable("a secret of another session")
-            values.append(bytes(value).decode("utf-8"))
+            values.append(value.decode("utf-8"))
         return values
 
     def _connect(self) -> None:
@@ -165,32 +211,59 @@ class SecretServiceReader:
             raise Unavailable("no local session bus")
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         self._socket = sock
-        sock.settimeout(_TIMEOUT)
+        self._wait()
         sock.connect(path)
+        self._check_peer(sock)
         # SASL EXTERNAL (the bus checks our uid with SO_PEERCRED) and BEGIN go out
         # with the first calls in one write, as sd-bus does: the bus answers them
         # in order, and a refusal only means keyring's path.
-        uid = str(os.getuid()).encode().hex().encode()
+        uid = str(self._uid).encode().hex().encode()
         self._prefix = b"\0AUTH EXTERNAL " + uid + b"\r\nBEGIN\r\n"
+
+    def _check_peer(self, sock) -> None:
+        """The plain session is sound only on a bus run by this user (see the module
+        docstring): another user's socket, or one we cannot ask, gets keyring's DH path."""
+        import _socket
+
+        option = getattr(_socket, "SO_PEERCRED", None)  # Linux; the BSDs and macOS lack it
+        if option is None:
+            raise Unavailable("no SO_PEERCRED to tell who runs the session bus")
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(_socket.SOL_SOCKET, option, struct.calcsize("3i")))
+        if uid != self._uid:
+            raise Unavailable(f"the session bus is run by uid {uid}, not by this user ({self._uid})")
+
+    def _wait(self) -> None:
+        """Let the next socket operation take only what is left of the deadline."""
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        self._socket.settimeout(left)
 
     def _read_line(self) -> bytes:
         while b"\r\n" not in self._buffer:
-            chunk = self._socket.recv(4096)
-            if not chunk:
-                raise Unavailable("the bus closed the connection")
-            self._buffer += chunk
+            if len(self._buffer) > 16384:  # "OK <guid>" is 35 bytes
+                raise MalformedMessage("an endless authentication line")
+            self._receive(4096)
         line, _, self._buffer = self._buffer.partition(b"\r\n")
         return line
+
+    def _receive(self, size: int) -> None:
+        self._wait()
+        chunk = self._socket.recv(size)
+        if not chunk:
+            raise Unavailable("the bus closed the connection")
+        self._buffer += chunk
 
     def _call(self, calls) -> list[tuple]:
         """Send every call in one write, then read until each has its reply."""
         serials = {}
         data = []
-        for index, (path, interface, member, signature, args, *destination) in enumerate(calls):
+        for index, (path, interface, member, signature, args, reply, *destination) in enumerate(calls):
             self._serial += 1
-            serials[self._serial] = index
+            serials[self._serial] = index, reply
             data.append(_method_call(self._serial, path, interface, member, signature, args,
                                      destination[0] if destination else _BUS))
+        self._wait()
         self._socket.sendall(self._prefix + b"".join(data))
         if self._prefix:
             self._prefix = b""
@@ -200,13 +273,15 @@ class SecretServiceReader:
         pending = len(calls)
         while pending:
             kind, fields, body = self._read_message()
-            index = serials.pop(fields.get(5), None)  # REPLY_SERIAL
+            index, reply = serials.pop(fields.get(5), (None, None))  # REPLY_SERIAL
             if index is None:
                 continue  # a signal (NameAcquired), or not ours
             if kind == 3:  # ERROR
                 raise Unavailable(f"the Secret Service answered {fields.get(4, 'an error')}")
             if kind != 2:
                 raise Unavailable("an unexpected message type")
+            if fields.get(8, "") != reply:
+                raise Unavailable(f"a reply of signature {fields.get(8, '')!r}, not {reply!r}")
             replies[index] = body
             pending -= 1
         return replies
@@ -215,25 +290,25 @@ class SecretServiceReader:
         head = self._read_exactly(16)
         endian = {b"l"[0]: "<", b"B"[0]: ">"}.get(head[0])
         if endian is None or head[3] != 1:
-            raise Unavailable("not a D-Bus message")
+            raise MalformedMessage("not a D-Bus message")
         kind = head[1]
         body_length, _serial, fields_length = struct.unpack(endian + "III", head[4:16])
-        if body_length > 1 << 24 or fields_length > 1 << 16:
+        body_start = _pad(16 + fields_length, 8)
+        if fields_length > _MAX_ARRAY or body_start + body_length > _MAX_MESSAGE:
+            raise MalformedMessage("a D-Bus message larger than the specification allows")
+        if body_length > _MAX_BODY or fields_length > _MAX_FIELDS:
             raise Unavailable("a D-Bus message too large for a secret")
-        header_end = 16 + fields_length
-        rest = self._read_exactly(_pad(header_end, 8) - 16 + body_length)
-        message = head + rest
-        fields = {code: value for code, (_type, value) in _Reader(message, endian, 12).read("a(yv)")}
-        body = _Reader(message[_pad(header_end, 8):], endian, 0)
-        values = tuple(body.read(t) for t in _split(fields.get(8, "")))
-        return kind, fields, values
+        message = head + self._read_exactly(body_start - 16 + body_length)
+        fields = {}
+        for code, (signature, value) in decode(message[:16 + fields_length], endian, 12, "a(yv)")[0]:
+            if _FIELD_TYPES.get(code, signature) != signature:
+                raise MalformedMessage(f"header field {code} of type {signature!r}")
+            fields[code] = value
+        return kind, fields, decode(message[body_start:], endian, 0, fields.get(8, ""))
 
     def _read_exactly(self, count: int) -> bytes:
         while len(self._buffer) < count:
-            chunk = self._socket.recv(max(65536, count - len(self._buffer)))
-            if not chunk:
-                raise Unavailable("the bus closed the connection")
-            self._buffer += chunk
+            self._receive(max(65536, count - len(self._buffer)))
         data, self._buffer = self._buffer[:count], self._buffer[count:]
         return data
 
@@ -249,29 +324,52 @@ def _pad(offset: int, alignment: int) -> int:
     return (offset + alignment - 1) // alignment * alignment
 
 
+_BASIC = frozenset("ybnqiuxtdhsog")
+_FIELD_TYPES = {1: "o", 2: "s", 3: "s", 4: "s", 5: "u", 6: "s", 7: "s", 8: "g", 9: "u"}  # the spec's header fields
+
+
 def _split(signature: str) -> list[str]:
-    """Complete types of a signature: 'aoo' -> ['ao', 'o']."""
+    """Complete types of a signature: 'aoo' -> ['ao', 'o']; MalformedMessage if it is not valid."""
+    if len(signature) > 255:
+        raise MalformedMessage("a D-Bus signature longer than 255")
     types, i = [], 0
     while i < len(signature):
-        end = _type_end(signature, i)
+        end = _type_end(signature, i, 0, 0)
         types.append(signature[i:end])
         i = end
     return types
 
 
-def _type_end(signature: str, i: int) -> int:
-    char = signature[i]
+def _type_end(signature: str, i: int, arrays: int, structs: int) -> int:
+    """Where the complete type at signature[i] ends (arrays and structs open around it)."""
+    char = signature[i:i + 1]
     if char == "a":
-        return _type_end(signature, i + 1)
-    if char in "({":
-        close = ")" if char == "(" else "}"
+        if arrays == _MAX_DEPTH:
+            raise MalformedMessage("D-Bus arrays nested too deeply")
+        if signature[i + 1:i + 2] != "{":
+            return _type_end(signature, i + 1, arrays + 1, structs)
+        if structs == _MAX_DEPTH:
+            raise MalformedMessage("D-Bus structs nested too deeply")
+        if signature[i + 2:i + 3] not in _BASIC:
+            raise MalformedMessage("a D-Bus dict entry whose key is not a basic type")
+        end = _type_end(signature, i + 3, arrays + 1, structs + 1)
+        if signature[end:end + 1] != "}":
+            raise MalformedMessage("a D-Bus dict entry of other than two types")
+        return end + 1
+    if char == "(":
+        if structs == _MAX_DEPTH:
+            raise MalformedMessage("D-Bus structs nested too deeply")
         i += 1
-        while signature[i] != close:
-            i = _type_end(signature, i)
+        if signature[i:i + 1] == ")":
+            raise MalformedMessage("an empty D-Bus struct")
+        while signature[i:i + 1] != ")":
+            if i >= len(signature):
+                raise MalformedMessage("an unclosed D-Bus struct")
+            i = _type_end(signature, i, arrays, structs + 1)
         return i + 1
-    if char not in _ALIGN:
-        raise ValueError(f"unknown D-Bus type {char!r}")
-    return i + 1
+    if char and (char in _BASIC or char == "v"):
+        return i + 1
+    raise MalformedMessage(f"not a D-Bus type: {char!r}" if char else "an incomplete D-Bus signature")
 
 
 class _Writer:
@@ -326,56 +424,90 @@ def _method_call(serial: int, path: str, interface: str, member: str, signature:
     return bytes(header.data) + bytes(body.data)
 
 
+def decode(data: bytes, endian: str, offset: int, signature: str) -> tuple:
+    """The values of `signature` in data[offset:], which they must fill exactly.
+
+    Raises only MalformedMessage: every element takes at least a byte and every
+    length stays inside `data`, so the work is bounded by its size and the spec's
+    nesting limits - whatever the bytes and the signature."""
+    reader = _Reader(data, endian, offset)
+    values = tuple(reader.read(part) for part in _split(signature))
+    if reader.offset != len(data):
+        raise MalformedMessage("bytes after the D-Bus values")
+    return values
+
+
 class _Reader:
     def __init__(self, data: bytes, endian: str, offset: int) -> None:
         self.data = data
         self.endian = endian
         self.offset = offset
+        # Open containers, variants included: a variant's own signature starts
+        # again from 0, so its nesting is counted here.
+        self.depth = {"a": 0, "(": 0, "v": 0}
 
     def _take(self, count: int) -> bytes:
         end = self.offset + count
         if end > len(self.data):
-            raise ValueError("a truncated D-Bus message")
+            raise MalformedMessage("a truncated D-Bus message")
         chunk = self.data[self.offset:end]
         self.offset = end
         return chunk
 
-    def read(self, signature: str, depth: int = 0):
-        if depth > 32:  # the spec's own limit is 64 levels in all
-            raise ValueError("a D-Bus value nested too deeply")
+    def _enter(self, kind: str) -> None:
+        self.depth[kind] += 1
+        if self.depth[kind] > _MAX_DEPTH:
+            raise MalformedMessage("a D-Bus value nested too deeply")
+
+    def read(self, signature: str):
+        """One value of a complete type that _split has checked."""
         char = signature[0]
-        self.offset = _pad(self.offset, _ALIGN.get(char, 1))
+        self.offset = _pad(self.offset, _ALIGN[char])
         if char in _FIXED:
             code = _FIXED[char]
             (value,) = struct.unpack(self.endian + code, self._take(struct.calcsize(code)))
+            if char == "b" and value > 1:
+                raise MalformedMessage("a D-Bus boolean other than 0 or 1")
             return value
-        if char in "so":
-            (length,) = struct.unpack(self.endian + "I", self._take(4))
-            text = self._take(length + 1)[:-1]
-            return text.decode("utf-8")
-        if char == "g":
-            length = self._take(1)[0]
-            return self._take(length + 1)[:-1].decode("ascii")
+        if char in "sog":
+            length = self._take(1)[0] if char == "g" else struct.unpack(self.endian + "I", self._take(4))[0]
+            text = self._take(length + 1)
+            if text[-1] != 0 or 0 in text[:-1]:
+                raise MalformedMessage("a D-Bus string not ended by its one NUL")
+            try:
+                return text[:-1].decode("ascii" if char == "g" else "utf-8")
+            except UnicodeDecodeError:
+                raise MalformedMessage("a D-Bus string that is not UTF-8") from None
         if char == "v":
-            inner = self.read("g", depth)
+            inner = self.read("g")
             if len(_split(inner)) != 1:
-                raise ValueError("a D-Bus variant of more than one type")
-            return inner, self.read(inner, depth + 1)
+                raise MalformedMessage("a D-Bus variant of other than one type")
+            self._enter("v")
+            value = self.read(inner)
+            self.depth["v"] -= 1
+            return inner, value
         if char == "a":
             (length,) = struct.unpack(self.endian + "I", self._take(4))
             element = signature[1:]
             self.offset = _pad(self.offset, _ALIGN[element[0]])
             end = self.offset + length
-            if end > len(self.data):
-                raise ValueError("a truncated D-Bus array")
+            if length > _MAX_ARRAY or end > len(self.data):
+                raise MalformedMessage("a D-Bus array longer than its message")
             if element == "y":
                 return self._take(length)
+            self._enter("a")
             items = []
             while self.offset < end:
-                items.append(self.read(element, depth + 1))
-            if element[0] == "{":
-                return dict(items)
-            return items
-        if char in "({":
-            return tuple(self.read(part, depth + 1) for part in _split(signature[1:-1]))
-        raise ValueError(f"cannot read D-Bus type {char!r}")
+                start = self.offset
+                items.append(self.read(element))
+                if self.offset == start:
+                    raise MalformedMessage("a D-Bus array element of no size")
+                if self.offset > end:
+                    raise MalformedMessage("a D-Bus array element past the array's end")
+            self.depth["a"] -= 1
+            return dict(items) if element[0] == "{" else items
+        # a struct or a dict entry
+        self._enter("(")
+        value = tuple(self.read(part) for part in _split(signature[1:-1]))
+        self.depth["("] -= 1
+        return value

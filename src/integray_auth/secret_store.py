@@ -336,10 +336,14 @@ class KeyringStore(_LocalStore):
             self._direct = secret_service.SecretServiceReader() if usable else False
         if self._direct is False:
             return None
-        from .secret_service import Unavailable
+        from .secret_service import BrokenBus, Unavailable
 
         try:
             return self._direct.get_many(SERVICE, keys)
+        except BrokenBus as exc:
+            # Not keyring's path: it would parse the same bytes unchecked and wait with no deadline.
+            self._direct = False
+            raise StorageError(f"cannot read from the keyring: {exc}", hint=STORAGE_HELP) from None
         except Unavailable:
             self._direct = False
             return None
