@@ -90,7 +90,12 @@ def endpoints_changed(authorization: Authorization, provider: Provider) -> bool:
         return False
     bundled = not provider.source or _is_bundled(provider)
     for key, (field, _) in BOUND.items():
-        if recorded.get(key) != current[key] and (not bundled or field in provider.overrides):
+        if key not in recorded:
+            # Recorded before this endpoint was bound: `token` compares an overlay's
+            # change with the bundled value, and records anything else as it is.
+            if bundled and field in provider.overrides:
+                return True
+        elif recorded[key] != current[key] and (not bundled or field in provider.overrides):
             return True
     return False
 
