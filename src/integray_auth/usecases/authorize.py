@@ -348,7 +348,7 @@ def _persist(
             entry.endpoints = authorization.endpoints
             entry.grant = grant
             entry.renewable = renewable
-            entry.refreshed_at = entry.refresh_rejected_at = None  # a new grant
+            entry.refreshed_at = entry.refresh_rejected_at = entry.rejected_at = None  # a new grant
             entry.account = account  # who signed in this time; an earlier label may be another user
             saved = entry.copy()
         store.record(saved)
