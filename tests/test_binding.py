@@ -183,6 +183,77 @@ def test_a_binding_recorded_before_this_version_is_the_bundled_one_for_a_bundled
     assert recorded(home, authorization_id) is None  # nothing accepted, nothing recorded
 
 
+# --- the device endpoint is bound like the token endpoint -----------------------------------
+
+ZOOM_BOUND = {"token_origin": "https://zoom.us", "revocation_origin": "https://zoom.us", "userinfo_origin": None,
+              "device_origin": "https://zoom.us", "issuer": None}
+
+
+@pytest.mark.parametrize("endpoints", [ZOOM_BOUND, None], ids=["recorded", "recorded-before-bindings"])
+def test_authorize_device_refuses_a_moved_device_endpoint_of_a_bundled_provider_and_sends_nothing(
+    cli, make_ctx, home, tmp_path, endpoint, endpoints
+):
+    # Zoom's device endpoint takes HTTP Basic: a moved one would receive the client secret.
+    authorization_id = authorized(make_ctx, home, "Zoom", "zoom", next(iter(load_registry([]).get("zoom").connectors)),
+                                  endpoints=endpoints)
+    hostile = tmp_path / "hostile.toml"
+    hostile.write_text(f'[providers.zoom]\ndevice_authorization_url = "{endpoint.url}/devicecode"\n')
+
+    result = cli("--registry", str(hostile), "authorize", "Zoom", "--device", "--timeout", "5",
+                 env={"INTEGRAY_AUTH_ZOOM_CLIENT_ID": "zoom-client", "INTEGRAY_AUTH_ZOOM_CLIENT_SECRET": "s3cret",
+                      "CI": "", "INTEGRAY_AUTH_NO_INPUT": ""})
+
+    assert result.code == ExitCode.REGISTRY, result.stderr
+    warning, error = result.stderr.splitlines()  # the overlay warning, then the refusal, as for a moved token_url
+    assert str(hostile) in warning and "device_authorization_url" in warning and "'zoom'" in warning
+    for fragment in ("'Zoom' was authorized against the device authorization endpoint https://zoom.us", endpoint.url,
+                     str(hostile), "provider 'zoom'", "nothing was sent", "integray-auth authorize --no-browser Zoom"):
+        assert fragment in error, error
+    assert_no_crash(result.stderr)
+    assert "s3cret" not in result.stderr
+    assert endpoint.connections == 0
+    assert recorded(home, authorization_id) == endpoints  # nothing accepted, nothing recorded
+
+
+def test_a_refresh_is_refused_once_the_device_endpoint_moved_as_for_the_token_endpoint(
+    cli, make_ctx, home, tmp_path, endpoint
+):
+    good = stub_overlay(tmp_path / "good.toml", endpoint.url + "/token")
+    good.write_text(good.read_text().replace('client_id =', 'device_authorization_url = "https://stub.example/device"\nclient_id ='))
+    bound = {"token_origin": endpoint.url, "revocation_origin": None, "userinfo_origin": None,
+             "device_origin": "https://stub.example", "issuer": None}
+    authorized(make_ctx, home, "Stub", "stub", "reader", good, endpoints=bound, expires_at=EXPIRED)
+    device = CountingEndpoint()
+    try:
+        hostile = tmp_path / "hostile.toml"
+        hostile.write_text(good.read_text().replace("https://stub.example/device", device.url + "/device"))
+
+        result = cli("--registry", str(hostile), "token", "Stub")
+
+        assert_error_line(result, ExitCode.REGISTRY, "device authorization endpoint https://stub.example", device.url,
+                          str(hostile), "nothing was sent", "integray-auth authorize Stub")
+        assert endpoint.connections == device.connections == 0
+        listed = cli("--registry", str(hostile), "list", "--json").json()["authorizations"]
+        assert [a["health"] for a in listed] == ["needs_reauthorization"]
+        # The registry it was authorized against still refreshes.
+        assert cli("--registry", str(good), "token", "Stub").stdout == "new-access\n"
+    finally:
+        device.close()
+
+
+def test_a_binding_recorded_before_the_device_endpoint_was_bound_takes_it_on_first_use(cli, make_ctx, home, tmp_path, endpoint):
+    good = stub_overlay(tmp_path / "good.toml", endpoint.url + "/token")
+    good.write_text(good.read_text().replace('client_id =', 'device_authorization_url = "https://stub.example/device"\nclient_id ='))
+    older = {"token_origin": endpoint.url, "revocation_origin": None, "userinfo_origin": None, "issuer": None}
+    authorization_id = authorized(make_ctx, home, "Stub", "stub", "reader", good, endpoints=older, expires_at=EXPIRED)
+    listed = cli("--registry", str(good), "list", "--json").json()["authorizations"]
+    assert [a["health"] for a in listed] == ["authorized"]  # an upgrade is no retarget
+
+    assert cli("--registry", str(good), "token", "Stub").stdout == "new-access\n"
+
+    assert recorded(home, authorization_id) == {**older, "device_origin": "https://stub.example"}
+
+
 def _check(make_ctx, name: str) -> dict:
     """check_binding as a refresh runs it (in process: a refresh would reach the real Google)."""
     from integray_auth.usecases.binding import check_binding
@@ -199,6 +270,7 @@ def test_without_an_overlay_an_older_entry_of_a_bundled_provider_is_bound_to_the
         "token_origin": GOOGLE_TOKEN_ORIGIN,
         "revocation_origin": GOOGLE_TOKEN_ORIGIN,
         "userinfo_origin": None,  # none bundled
+        "device_origin": GOOGLE_TOKEN_ORIGIN,
         "issuer": "https://accounts.google.com",
     }
 

@@ -353,3 +353,63 @@ def test_a_fifo_in_place_of_the_index_gives_no_names_and_no_wait(cli, home):
     result = cli("__complete", "bash", "integray-auth show ", "", timeout=10)  # a read of it would wait forever
 
     assert (result.code, result.stdout, result.stderr) == (0, "", "")
+
+
+# --- registry text is outside text ------------------------------------------------------------
+
+EVIL_NAME = "Evil\x1b]0;T\x07X"  # retitles the terminal when printed raw
+RAW_CONTROLS = ("\x1b", "\x07", "\u202e", "\x9b")
+
+
+def _evil_overlay(path: Path) -> Path:
+    path.write_text('''schema_version = 1
+
+[providers.evil]
+name = "Evil\\u001b]0;T\\u0007X"
+authorization_url = "https://evil.example/authorize"
+token_url = "https://evil.example/token"
+
+[providers.evil.scopes]
+read = "Read"
+
+[providers.evil.connectors.reader]
+name = "Reader\\u202e"
+description = "Reads\\u009b2J"
+scopes = ["read"]
+''')
+    return path
+
+
+def test_registry_text_with_control_characters_never_reaches_the_terminal_at_tab(cli, tmp_path):
+    overlay = _evil_overlay(tmp_path / "evil.toml")
+    env = {"INTEGRAY_AUTH_REGISTRY": str(overlay)}
+    # Every command that reads the registry refuses it, naming the file and the key...
+    refused = cli("providers", env=env)
+    assert_error_line(refused, ExitCode.REGISTRY, str(overlay), "provider 'evil', field 'name'", "\\x1b")
+    assert not any(ch in refused.stderr for ch in RAW_CONTROLS)
+    # ...and a Tab in every shell prints none of it (a Tab never fails: it offers nothing then).
+    for args in (["bash", "integray-auth add X -p e", "e"], ["zsh", "add", "X", "-p", "e"], ["fish", "add", "X", "-p", "e"],
+                 ["fish", "add", "X", "-p", "evil", "-c", ""], ["powershell", "integray-auth add X -p e"]):
+        answered = cli("__complete", *args, env=env)
+        assert (answered.code, answered.stderr) == (0, ""), args
+        assert not any(ch in answered.stdout for ch in RAW_CONTROLS), (args, answered.stdout)
+    # The real fish, loading the script, completes nothing raw either.
+    require("fish", "fish is needed to load the fish completion script (apt: fish)")
+    script = tmp_path / "complete.fish"
+    script.write_text('integray-auth completion fish | source\ncomplete -C "integray-auth add X -p e"\n')
+    done = subprocess.run(["fish", "--no-config", str(script)], capture_output=True, text=True,
+                          env={**shell_env(), **env}, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert not any(ch in done.stdout for ch in RAW_CONTROLS), done.stdout
+
+
+def test_fish_descriptions_are_escaped_like_every_text_from_outside(monkeypatch):
+    import io
+
+    monkeypatch.setattr(completion, "candidates", lambda words, environ=None: [
+        ("evil", EVIL_NAME + "\tsecond\nthird"), ("plain", "Plain"), ("bare", "")])
+    out = io.StringIO()
+
+    assert completion.answer(["fish", "add", "X", "-p", ""], stdout=out) == 0
+
+    assert out.getvalue().splitlines() == ["evil\tEvil\\x1b]0;T\\x07X\\tsecond\\nthird", "plain\tPlain", "bare"]

@@ -292,3 +292,93 @@ def test_a_bad_key_file_is_one_line_exit_2_and_nothing_saved(
         refused = run(cli, overlay, "client", "set", "oidcjwt", "--private-key-file", str(key), env=keyring_env)
         assert_error_line(refused, code, fragment)
         assert _keyring_get(keyring_env, "client-private-key:oidcjwt") is None
+
+
+# --- the assertion's audience: the issuer (RFC 7523bis) -------------------------------------------
+
+
+def _rsa_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+class RecordingTokenEndpoint:
+    """A token endpoint that keeps every form it receives and mints a token."""
+
+    def __init__(self) -> None:
+        from urllib.parse import parse_qs
+
+        from tests.support.stand_in import QuietHandler, serve
+
+        self.forms: list[dict] = []
+        forms = self.forms
+
+        class Handler(QuietHandler):
+            def do_POST(self):  # noqa: N802
+                forms.append({k: v[0] for k, v in parse_qs(self.read_body().decode()).items()})
+                self.send_json(200, {"access_token": f"minted-{len(forms)}", "token_type": "Bearer", "expires_in": 1})
+
+        self.server, self.url = serve(Handler)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("issuer", ["https://as.example", None], ids=["issuer", "no-issuer"])
+def test_the_assertion_audience_is_the_issuer_as_one_string_with_a_fresh_jti_and_a_short_life(cli, tmp_path, home, issuer):
+    endpoint = RecordingTokenEndpoint()
+    try:
+        token_url = endpoint.url + "/oauth/token"
+        overlay = tmp_path / "providers.toml"
+        overlay.write_text(f'''schema_version = 1
+
+[providers.jwtstub]
+name = "JWT Stub"
+authorization_url = "https://as.example/authorize"
+token_url = "{token_url}"
+{f'issuer = "{issuer}"' if issuer else ""}
+client_id = "stub-machine"
+client_auth = "private_key_jwt"
+grants = ["client_credentials"]
+{SCOPES.format(id="jwtstub")}
+''')
+        key = _key_file(tmp_path / "client.pem", _rsa_pem())
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "config.toml").write_text(f'[clients.jwtstub]\nprivate_key_file = "{key}"\n')
+        started = time.time()
+
+        added = run(cli, overlay, "add", "Stub", "-p", "jwtstub", "-c", "exporter", "--client-credentials", "--insecure-storage")
+        assert added.code == 0, added.stderr
+        again = run(cli, overlay, "token", "Stub")  # re-minted: the token lives 1 s, inside the margin
+        assert again.code == 0, again.stderr
+    finally:
+        endpoint.close()
+
+    assert len(endpoint.forms) == 2
+    claims = [_claims(form["client_assertion"]) for form in endpoint.forms]
+    for form, claim in zip(endpoint.forms, claims):
+        assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        assert claim["iss"] == claim["sub"] == "stub-machine"
+        assert claim["aud"] == (issuer or token_url)  # one string, not a list
+        assert claim["exp"] - claim["iat"] <= 60 and claim["iat"] >= int(started) - 1
+    assert claims[0]["jti"] != claims[1]["jti"] and len(claims[0]["jti"]) >= 16
+
+
+def test_oidc_provider_accepts_its_issuer_as_the_assertion_audience(cli, oidc_provider, keyring_env, tmp_path, home):
+    overlay = jwt_overlay(oidc_provider, tmp_path / "providers.toml")
+    overlay.write_text(overlay.read_text().replace('client_auth =', f'issuer = "{oidc_provider.issuer}"\nclient_auth ='))
+    key = _key_file(tmp_path / "client.pem", oidc_provider.private_key_pem)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(f'[clients.oidcjwt]\nprivate_key_file = "{key}"\nprivate_key_id = "integray-test"\n')
+
+    added = run(cli, overlay, "add", "JwtIssuer", "-p", "oidcjwt", "-c", "exporter", "--client-credentials", env=keyring_env)
+    assert added.code == 0, added.stderr
+    token = run(cli, overlay, "token", "JwtIssuer", env=keyring_env)
+    assert token.code == 0, token.stderr
+    assert oidc_provider.introspect(token.stdout.strip())["active"] is True
+    assert run(cli, overlay, "remove", "JwtIssuer", "--yes", env=keyring_env).code == 0

@@ -128,6 +128,10 @@ def _revoke_refresh_token(server, keyring_env, authorization_id: str) -> str:
     return refresh_token
 
 
+def _entry(home: Path, authorization_id: str) -> dict:
+    return next(e for e in json.loads((home / "index.json").read_text())["authorizations"] if e["id"] == authorization_id)
+
+
 def _refresh_at_server(server, refresh_token: str) -> requests.Response:
     return requests.post(server["token_endpoint"], data={
         "grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": server["client_id"]}, timeout=10)
@@ -245,6 +249,48 @@ def test_status_exit_codes_and_json(ia, http_browser, auth_server, keyring_env):
     [line] = rejected.json()["authorizations"]
     assert (line["health"], line["check"], line["fix"]) == ("needs_reauthorization", "rejected", "integray-auth authorize Good")
     assert "rejected the access token of 'Good'" in rejected.stderr
+
+
+def test_what_status_check_learns_is_kept_until_the_user_authorizes_again(ia, http_browser, auth_server, keyring_env, home):
+    """The grant is revoked at the provider while the access token still looks valid here:
+    only --check can learn it, and `list`, `show` and `status` say it from then on."""
+    revoked = ia.add("Revoked Grant", "local", "reader", browser=http_browser)
+    ia.add("Fine", "local", "reader", browser=http_browser)
+    access = _stored(keyring_env, revoked["id"])["access_token"]
+    _revoke_refresh_token(auth_server, keyring_env, revoked["id"])
+    answer = requests.post(auth_server["revocation_endpoint"], data={
+        "token": access, "token_type_hint": "access_token", "client_id": auth_server["client_id"]}, timeout=10)
+    assert answer.status_code == 200
+    assert _health(ia)["Revoked Grant"] == ("authorized", True, True)  # nothing here can know yet
+
+    checked = ia("status", "--check", "Revoked Grant", "Fine", "--json")
+
+    assert checked.code == 12, checked.stderr
+    lines = {line["name"]: line for line in checked.json()["authorizations"]}
+    assert (lines["Revoked Grant"]["health"], lines["Revoked Grant"]["check"]) == ("needs_reauthorization", "rejected")
+    assert (lines["Fine"]["health"], lines["Fine"]["check"]) == ("authorized", "accepted")
+    # Kept: every later read says it, without asking the provider.
+    assert _health(ia) == {"Revoked Grant": ("needs_reauthorization", False, True), "Fine": ("authorized", True, True)}
+    entry = _entry(home, revoked["id"])  # a moment, never a token
+    assert entry["status"] == "authorized" and entry["rejected_at"].endswith("Z")
+    assert access not in (home / "index.json").read_text()
+    shown = ia("show", "Revoked Grant")
+    assert "Status:     Needs re-authorization (the provider rejected its access token: status --check)" in shown.stdout
+    assert ia("show", "Revoked Grant", "--json").json()["authorization"]["health"] == "needs_reauthorization"
+    local = ia("status", "Revoked Grant")
+    assert local.code == 12, local.stderr
+    assert local.stdout.split("\t")[:3] == ["Revoked Grant", "Needs re-authorization", "yes"]  # Active: yes
+    assert local.stdout.rstrip("\n").endswith("integray-auth authorize 'Revoked Grant'")
+    assert ia("status", "Fine").code == 0
+
+    # A new consent clears it.
+    again = ia("authorize", "Revoked Grant", env=http_browser.env())
+    http_browser.result()
+    assert again.code == 0, again.stderr
+    assert _health(ia)["Revoked Grant"] == ("authorized", True, True)
+    assert _entry(home, revoked["id"])["rejected_at"] is None
+    assert ia("status", "Revoked Grant").code == 0
+    assert ia("status", "--check", "Revoked Grant").code == 0
 
 
 def test_status_check_renews_what_is_due(short, http_browser, short_server):

@@ -37,6 +37,7 @@ AUTHORIZED = dict(status="authorized", granted_scopes=["Location_r"], expires_at
         ({}, h.NOT_AUTHORIZED),
         ({"refresh_rejected_at": "2029-12-31T00:00:00Z"}, h.NEEDS_REAUTHORIZATION),
         (AUTHORIZED | {"renewable": True}, h.AUTHORIZED),  # expired, but a refresh renews it
+        (AUTHORIZED | {"renewable": True, "rejected_at": "2029-12-31T00:00:00Z"}, h.NEEDS_REAUTHORIZATION),  # status --check
         (AUTHORIZED | {"renewable": None}, h.AUTHORIZED),  # unknown: not claimed
         (AUTHORIZED | {"renewable": False}, h.EXPIRED),
         (AUTHORIZED | {"renewable": False, "expires_at": "2030-01-01T13:00:00Z"}, h.AUTHORIZED),

@@ -411,6 +411,28 @@ CASES = {
         '[providers.google]\nredirect_path = "callback"\n',
         ["provider 'google', field 'redirect_path'", "must start with '/'"],
     ),
+    # Names and descriptions are shown on terminals and in completion menus: no control characters.
+    "control-character-in-a-provider-name": (
+        '[providers.evil]\nname = "Evil\\u001b]0;T\\u0007X"\nauthorization_url = "https://e.example/a"\ntoken_url = "https://e.example/t"\n',
+        ["provider 'evil', field 'name'", "holds the control character '\\x1b'"],
+    ),
+    "bidi-override-in-a-connector-name": (
+        '[providers.google.connectors.gmail-send-message]\nname = "Send\\u202e"\n',
+        ["connector 'gmail-send-message', field 'name'", "'\\u202e'"],
+    ),
+    "csi-in-a-connector-description": (
+        '[providers.google.connectors.gmail-send-message]\ndescription = "Sends\\u009b2J"\n',
+        ["connector 'gmail-send-message', field 'description'", "'\\x9b'"],
+    ),
+    "line-break-in-a-scope-description": (
+        '[providers.google.scopes]\nemail = "Your e-mail\\r\\nsecond line"\n',
+        ["provider 'google', scope 'email', its description", "'\\r'"],
+    ),
+    "escape-in-notes": ('[providers.google]\nnotes = """one line\nthen \\u001b[2J"""\n', ["field 'notes'", "'\\x1b'"]),
+    "escape-in-a-parameter-description": (
+        '[providers.microsoft.parameters.tenant]\ndescription = "Tenant\\u0007"\n',
+        ["parameter 'tenant', field 'description'", "'\\x07'"],
+    ),
 }
 
 # More ways to hit the same rules; checked in-process only.

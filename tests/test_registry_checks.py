@@ -174,8 +174,10 @@ def _edited_cache(tmp_path, change) -> Path:
         lambda p: p["microsoft"].update(authorization_url="https://login.example/{tenant/authorize"),
         lambda p: p["microsoft"]["parameters"]["tenant"].update(default="a/b"),
         lambda p: p["quickbooks"].update(callback_parameters=["state"]),
+        lambda p: p["google"].update(name="Google\x1b]0;T\x07"),
+        lambda p: p["google"]["connectors"]["gmail-send-message"].update(description="Sends\u202e"),
     ],
-    ids=["http", "userinfo", "connector-id", "token-type", "placeholder", "default", "callback"],
+    ids=["http", "userinfo", "connector-id", "token-type", "placeholder", "default", "callback", "name", "description"],
 )
 def test_an_edited_cache_is_not_used(tmp_path, change):
     cache = _edited_cache(tmp_path, change)

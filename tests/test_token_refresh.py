@@ -146,6 +146,23 @@ def test_a_rotated_refresh_token_is_kept_and_an_omitted_scope_means_the_one_gran
     assert {line["scope"]: line["granted"] for line in shown["scopes"]} == {"read": True, "write": False}
 
 
+def test_a_successful_refresh_clears_a_rejection_status_check_recorded(cli, endpoint, authorized, home):
+    # As `status --check` leaves an authorization whose access token the provider refused.
+    overlay = authorized(endpoint.url + "/token")
+    with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
+        authorizations[0].rejected_at = "2030-01-01T00:00:00Z"
+    listed = cli("--registry", str(overlay), "list", "--json").json()["authorizations"]
+    assert [(a["health"], a["usable"]) for a in listed] == [("needs_reauthorization", False)]
+    assert cli("--registry", str(overlay), "status", "Stub").code == ExitCode.NOT_AUTHORIZED
+    endpoint.answer(200, {"access_token": "new-access", "token_type": "Bearer", "expires_in": 3600, "scope": "read write"})
+
+    assert cli("--registry", str(overlay), "token", "Stub").stdout == "new-access\n"
+
+    assert json.loads((home / "index.json").read_text())["authorizations"][0]["rejected_at"] is None
+    assert state(cli, overlay)["health"] == "authorized"
+    assert cli("--registry", str(overlay), "status", "Stub").code == 0
+
+
 @pytest.mark.parametrize(
     ("status", "error"),
     [(503, "temporarily_unavailable"), (500, "server_error"), (401, "invalid_client"), (400, "unauthorized_client")],

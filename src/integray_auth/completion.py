@@ -147,7 +147,11 @@ def _answer(args: list[str], environ) -> list[str]:
     if shell == "powershell":
         return [_powershell_quoted(value) for value, _ in found]
     if shell == "fish":
-        return [f"{value}\t{about}" if about else value for value, about in found]
+        # A description is the registry's text, shown in the menu: escaped like every
+        # text from outside (a tab or a line break would also split fish's line).
+        from .printable import escape
+
+        return [f"{value}\t{escape(about)}" if about else value for value, about in found]
     return directive + [value for value, _ in found]
 
 

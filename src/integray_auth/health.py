@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 AUTHORIZED = "authorized"
 NOT_AUTHORIZED = "not_authorized"
 EXPIRED = "expired"  # the access token has expired, and nothing can renew it without the user
-NEEDS_REAUTHORIZATION = "needs_reauthorization"  # the provider rejected the refresh, or the endpoints changed
+# The provider rejected the refresh, or (status --check) its access token; or the endpoints changed.
+NEEDS_REAUTHORIZATION = "needs_reauthorization"
 MISSING_SCOPES = "missing_scopes"  # the grant lacks scopes its connectors now need
 
 LABELS = {
@@ -40,6 +41,8 @@ def health(authorization: Authorization, provider: Provider | None, now: datetim
     `now`: a datetime, or whole UTC seconds since 1970 (models.now_from)."""
     if not authorization.is_authorized:
         return NEEDS_REAUTHORIZATION if authorization.refresh_rejected_at else NOT_AUTHORIZED
+    if authorization.rejected_at:  # what `status --check` learned, until an authorize or a refresh succeeds
+        return NEEDS_REAUTHORIZATION
     if provider is not None and endpoints_changed(authorization, provider):
         return NEEDS_REAUTHORIZATION
     if authorization.renewable is False and _passed(authorization.expires_at, now):
@@ -90,7 +93,12 @@ def endpoints_changed(authorization: Authorization, provider: Provider) -> bool:
         return False
     bundled = not provider.source or _is_bundled(provider)
     for key, (field, _) in BOUND.items():
-        if recorded.get(key) != current[key] and (not bundled or field in provider.overrides):
+        if key not in recorded:
+            # Recorded before this endpoint was bound: `token` compares an overlay's
+            # change with the bundled value, and records anything else as it is.
+            if bundled and field in provider.overrides:
+                return True
+        elif recorded[key] != current[key] and (not bundled or field in provider.overrides):
             return True
     return False
 

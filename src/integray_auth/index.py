@@ -338,7 +338,7 @@ _STRING_OR_NONE = frozenset({str, type(None)})
 _STRING = frozenset({str})
 _OPTIONAL_STRINGS = (
     "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend",
-    "refreshed_at", "refresh_rejected_at",
+    "refreshed_at", "refresh_rejected_at", "rejected_at",
 )
 
 
@@ -419,7 +419,7 @@ def _checked_entry(d: dict) -> Authorization | None:
     a.id, a.name, a.provider, a.connectors, a.requested_scopes = id_, name, _intern(provider), connectors, requested
     a.created_at, a.updated_at, a.status, a.active, a.granted_scopes = created, updated, _intern(status), active, granted
     (a.authorized_at, a.expires_at, a.deactivated_at, a.account, storage, client_id, keyring_backend,
-     a.refreshed_at, a.refresh_rejected_at) = optional
+     a.refreshed_at, a.refresh_rejected_at, a.rejected_at) = optional
     # What many entries share (timestamps differ: not worth a lookup).
     a.storage = storage if storage is None else _intern(storage)
     a.client_id = client_id if client_id is None else _intern(client_id)
@@ -440,7 +440,7 @@ _ONE_PASS_FIELDS = (
 )
 ONE_PASS = _OPTIONAL_STRINGS == (
     "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend",
-    "refreshed_at", "refresh_rejected_at",
+    "refreshed_at", "refresh_rejected_at", "rejected_at",
 ) and _KNOWN_FIELDS == frozenset(_ONE_PASS_FIELDS + _OPTIONAL_STRINGS)
 
 
@@ -460,7 +460,7 @@ def _entry_problem(authorization: Authorization) -> str | None:
         and (a.granted_scopes is None or type(a.granted_scopes) is list and all(type(s) is str for s in a.granted_scopes))
         and {type(a.authorized_at), type(a.expires_at), type(a.deactivated_at), type(a.account),
              type(a.storage), type(a.client_id), type(a.keyring_backend),
-             type(a.refreshed_at), type(a.refresh_rejected_at)} <= _STRING_OR_NONE
+             type(a.refreshed_at), type(a.refresh_rejected_at), type(a.rejected_at)} <= _STRING_OR_NONE
         and (a.renewable is None or type(a.renewable) is bool)
         and (a.locator is None or type(a.locator) is str)
     ):
@@ -543,7 +543,7 @@ _ROW_FIELDS = (
     "id", "name", "provider", "connectors", "requested_scopes", "created_at", "updated_at", "status", "active",
     "granted_scopes", "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "grant",
     "keyring_backend", "locator", "parameters", "endpoints", "renewable", "refreshed_at", "refresh_rejected_at",
-    "extra",
+    "rejected_at", "extra",
 )
 # Off when the interpreter lacks the hash, or the class's fields moved without _built following
 # (a test says so): then every read parses the JSON, as before.
@@ -558,7 +558,7 @@ def _built(rows: list) -> list[Authorization]:
         (a.id, a.name, a.provider, a.connectors, a.requested_scopes, a.created_at, a.updated_at, a.status, a.active,
          a.granted_scopes, a.authorized_at, a.expires_at, a.deactivated_at, a.account, a.storage, a.client_id, a.grant,
          a.keyring_backend, a.locator, a.parameters, a.endpoints, a.renewable, a.refreshed_at, a.refresh_rejected_at,
-         a.extra) = row
+         a.rejected_at, a.extra) = row
         rows[position] = a
     return rows
 
@@ -568,4 +568,4 @@ def _row(a: Authorization) -> tuple:
     return (a.id, a.name, a.provider, a.connectors, a.requested_scopes, a.created_at, a.updated_at, a.status, a.active,
             a.granted_scopes, a.authorized_at, a.expires_at, a.deactivated_at, a.account, a.storage, a.client_id, a.grant,
             a.keyring_backend, a.locator, a.parameters, a.endpoints, a.renewable, a.refreshed_at, a.refresh_rejected_at,
-            a.extra)
+            a.rejected_at, a.extra)

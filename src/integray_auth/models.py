@@ -73,6 +73,7 @@ class Authorization(Record):
         "renewable",
         "refreshed_at",
         "refresh_rejected_at",
+        "rejected_at",
         "extra",
     )
 
@@ -114,6 +115,10 @@ class Authorization(Record):
         # When the provider rejected the refresh (invalid_grant): the grant is gone
         # and only a new consent helps (health: needs_reauthorization).
         refresh_rejected_at: str | None = None,
+        # When `status --check` found that the provider no longer accepts its access token
+        # (the userinfo endpoint answered 401: the grant was revoked at the provider). Still
+        # Authorized, but health says needs_reauthorization until an authorize or a refresh succeeds.
+        rejected_at: str | None = None,
         extra: dict[str, Any] | None = None,  # fields of newer versions, kept as is
     ) -> None:
         self.id = id
@@ -140,6 +145,7 @@ class Authorization(Record):
         self.renewable = renewable
         self.refreshed_at = refreshed_at
         self.refresh_rejected_at = refresh_rejected_at
+        self.rejected_at = rejected_at
         self.extra = {} if extra is None else extra
 
     @property

@@ -277,7 +277,12 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: JsonO
     value = health(a, ctx.registry.get(a.provider), now)
     status = LABELS[value]
     if value == NEEDS_REAUTHORIZATION:
-        status += " (the provider rejected the refresh)" if a.refresh_rejected_at else " (the registry names other endpoints)"
+        if a.refresh_rejected_at and not a.is_authorized:
+            status += " (the provider rejected the refresh)"
+        elif a.rejected_at:
+            status += " (the provider rejected its access token: status --check)"
+        else:
+            status += " (the registry names other endpoints)"
     elif value == EXPIRED:
         status += " (and the provider gave no refresh token)"
     if a.storage == "file":

@@ -776,9 +776,13 @@ def _check_file(raw: dict[str, Any], path: Path, patterns: bool = True) -> dict[
                     raise _fail(path, f"{where}, field '{table}.{key}'", "must be a string")
                 if key in RESERVED_AUTHORIZATION_PARAMS:
                     raise _fail(path, f"{where}, field '{table}.{key}'", "is set by integray-auth itself")
+        _check_text(path, f"{where}, field 'name'", entry.get("name"))
+        _check_text(path, f"{where}, field 'notes'", entry.get("notes"), lines=True)
         for scope, description in entry.get("scopes", {}).items():
             if not isinstance(description, str):
                 raise _fail(path, f"{where}, scope {scope!r}", "the description must be a string")
+            _check_text(path, f"{where}, scope {scope!r}", scope)
+            _check_text(path, f"{where}, scope {scope!r}, its description", description)
         for cid, connector in entry.get("connectors", {}).items():
             _check_connector(path, f"{where}, connector {cid!r}", cid, connector)
     return providers
@@ -788,6 +792,7 @@ def _check_parameter(path: Path, where: str, name: str, parameter: Any, patterns
     if not is_parameter_name(name):
         raise _fail(path, where, "name must be lowercase letters, digits and '_', starting with a letter")
     _check_table(path, where, name, parameter, _PARAMETER_KEYS, is_valid_id=is_parameter_name)
+    _check_text(path, f"{where}, field 'description'", parameter.get("description"))
     pattern = parameter.get("pattern")
     if pattern is not None and patterns:
         import re
@@ -825,6 +830,24 @@ def _check_connector(path: Path, where: str, cid: str, connector: Any) -> None:
     for scope in connector.get("scopes", []):
         if not isinstance(scope, str) or not scope:
             raise _fail(path, f"{where}, field 'scopes'", f"{scope!r} is not a scope string")
+        _check_text(path, f"{where}, field 'scopes'", scope)
+    _check_text(path, f"{where}, field 'name'", connector.get("name"))
+    _check_text(path, f"{where}, field 'description'", connector.get("description"))
+
+
+def _check_text(path: Path, where: str, text: str | None, lines: bool = False) -> None:
+    """Names, descriptions and notes are shown in tables, `show` and completion
+    menus: no control, format or line-separator character (an ESC sequence
+    would retitle or clear the terminal, a bidi override reverse a name), and
+    no line break except between the lines of `notes`. Checked when the
+    registry is read, the cache included; the output escapes them besides."""
+    if text is None or text.isprintable() or (lines and all(map(str.isprintable, text.split("\n")))):
+        return  # all the bundled file holds: a C call or a few (`list` checks its cache on every run)
+    from .printable import escape, has_unsafe
+
+    for ch in text:
+        if has_unsafe(ch) and not (lines and ch == "\n"):
+            raise _fail(path, where, f"holds the control character '{escape(ch)}', which a terminal would act on; remove it")
 
 
 def _check_url(path: Path, where: str, url: str) -> None:

@@ -20,7 +20,8 @@ from ..errors import UsageError
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # RFC 7523 §3 leaves the lifetime to the server; short, so a captured
 # assertion is soon worthless (and the jti makes it single-use where checked).
-LIFETIME = 300
+# One minute: the assertion is signed just before the one request it is for.
+LIFETIME = 60
 MIN_RSA_BITS = 2048
 MAX_KEY_BYTES = 64 * 1024
 
@@ -55,9 +56,23 @@ def load_private_key(pem: str | bytes, where: str):
 _HINT = "Use the PEM private key of the client registered with the provider (RS256: RSA, ES256: EC P-256)."
 
 
+def audience(provider) -> str:
+    """The `aud` of a client assertion for `provider`: its authorization server's
+    issuer identifier where the registry knows it (discovered providers, and any with
+    an `issuer`), else its token endpoint URL; a single string, never a list.
+
+    The update of RFC 7523 (draft-ietf-oauth-rfc7523bis, section 4) requires the
+    issuer and a single value: an assertion whose audience is an endpoint URL can be
+    replayed by whoever is given that URL as "their" endpoint (the 2025 audience
+    injection attack on private_key_jwt,
+    https://datatracker.ietf.org/doc/draft-ietf-oauth-rfc7523bis/)."""
+    return provider.issuer or provider.token_url
+
+
 def client_assertion(pem: str, client_id: str, audience: str, key_id: str | None = None, now: float | None = None) -> str:
-    """A signed JWT that authenticates `client_id` to the endpoint `audience`
-    (RFC 7523 §3: iss = sub = client id, aud = the token endpoint URL)."""
+    """A signed JWT that authenticates `client_id` to the authorization server
+    `audience` (RFC 7523 §3: iss = sub = client id; aud as `audience` above), with a
+    fresh random jti and a lifetime of LIFETIME seconds."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature

@@ -319,11 +319,11 @@ class TokenEndpoint:
         return response if expect_json else None
 
     def _with_assertion(self, body: str) -> str:
-        """`body` with the client's signed JWT (RFC 7523 §2.2); aud is the token
-        endpoint, which servers accept at their other endpoints too (OpenID Core §9)."""
+        """`body` with the client's signed JWT (RFC 7523 §2.2); aud is the issuer,
+        else the token endpoint (client_assertion.audience), one value for every endpoint."""
         from oauthlib.common import urlencode
 
-        from .client_assertion import ASSERTION_TYPE, client_assertion
+        from .client_assertion import ASSERTION_TYPE, audience, client_assertion
 
         if not self.credentials.private_key:
             raise UsageError(
@@ -331,7 +331,7 @@ class TokenEndpoint:
                 hint=f"Run 'integray-auth client set {self.provider.id} --private-key-file PATH'.",
             )
         assertion = client_assertion(
-            self.credentials.private_key, self.credentials.client_id, self.provider.token_url, self.credentials.key_id
+            self.credentials.private_key, self.credentials.client_id, audience(self.provider), self.credentials.key_id
         )
         extra = urlencode([("client_assertion_type", ASSERTION_TYPE), ("client_assertion", assertion)])
         return f"{body}&{extra}" if body else extra

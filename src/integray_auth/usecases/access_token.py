@@ -205,6 +205,7 @@ def _record(ctx: AppContext, store: ChunkedTokens, authorization, fresh: TokenSe
         entry.updated_at = to_iso(ctx.clock())
         if refreshed:
             entry.refreshed_at = entry.updated_at
+            entry.rejected_at = None  # the provider accepted the grant again
         if renewable is not None:
             entry.renewable = renewable
         if fresh.scope is not None:
@@ -329,6 +330,21 @@ def _mark_rejected(ctx: AppContext, store: ChunkedTokens, authorization) -> None
         entry.updated_at = entry.refresh_rejected_at = to_iso(ctx.clock())
 
     _update_entry(ctx, store, authorization, update)
+
+
+def record_rejection(ctx: AppContext, authorization, access_token: str) -> None:
+    """The provider no longer accepts `access_token` (`status --check` asked it):
+    recorded in the index entry (and a shared store's copy), so health says it needs
+    re-authorization until an authorize or a refresh succeeds. Not when the stored
+    tokens are no longer that one: an authorize or a refresh got new ones meanwhile."""
+    def update(entry) -> None:
+        entry.updated_at = entry.rejected_at = to_iso(ctx.clock())
+
+    store = ChunkedTokens(store_of(ctx, authorization))
+    with tokens_lock(ctx, authorization):
+        current = store.load(authorization.id)
+        if current is not None and current.access_token == access_token:
+            _update_entry(ctx, store, authorization, update)
 
 
 def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, rescued: RescuedTokens) -> str:

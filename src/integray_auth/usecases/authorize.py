@@ -30,7 +30,7 @@ from ..scopes import granted_as_requested
 from ..tokens import TokenSet
 from . import manage
 from .access_token import tokens_lock
-from .binding import endpoints_of
+from .binding import check_device_endpoint, endpoints_of
 from .clients import resolve_credentials
 
 
@@ -66,6 +66,11 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         ui.notice(f"No browser here ({NO_BROWSER_SIGNS} unset): using the device flow (--device).")
     grant = grants.get(chosen)
     grants.check_provider(grant, provider)
+    was_authorized = authorization.is_authorized or authorization.authorized_at or authorization.endpoints is not None
+    if grant.name == DEVICE_GRANT and not new and was_authorized:
+        # Its device endpoint is bound like its token endpoint: a moved one would get the
+        # client's secret or assertion before anyone has consented to anything.
+        check_device_endpoint(authorization, provider)
     credentials = options.credentials or resolve_credentials(
         ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs_secret(provider),
         grant=grant.name,
@@ -343,7 +348,7 @@ def _persist(
             entry.endpoints = authorization.endpoints
             entry.grant = grant
             entry.renewable = renewable
-            entry.refreshed_at = entry.refresh_rejected_at = None  # a new grant
+            entry.refreshed_at = entry.refresh_rejected_at = entry.rejected_at = None  # a new grant
             entry.account = account  # who signed in this time; an earlier label may be another user
             saved = entry.copy()
         store.record(saved)

@@ -1,11 +1,14 @@
 """An authorization is bound to the endpoints it was authorized against.
 
 `authorize` records in the index what identifies them: the origins of the
-token, revocation and userinfo endpoints, and the issuer. Before anything is
-sent with its tokens or the client secret (`token` and its refresh, the
-revocation of `remove`), the registry must still name the same ones: an
-overlay that retargets a provider's `token_url` would otherwise receive the
-refresh token and the client secret on the next refresh.
+token, revocation, userinfo and device authorization endpoints, and the
+issuer. Before anything is sent with its tokens or the client secret (`token`
+and its refresh, the revocation of `remove`, a new device flow for it), the
+registry must still name the same ones: an overlay that retargets a
+provider's `token_url` would otherwise receive the refresh token and the
+client secret on the next refresh, and one that retargets its
+`device_authorization_url` the client secret or a signed client assertion
+(Zoom's device endpoint takes HTTP Basic) on the next `authorize --device`.
 
 On the `token` path: stdlib only, and one dict comparison when nothing changed.
 """
@@ -27,8 +30,10 @@ BOUND = {
     "token_origin": ("token_url", "token endpoint"),
     "revocation_origin": ("revocation_url", "revocation endpoint"),
     "userinfo_origin": ("userinfo_url", "userinfo endpoint"),
+    "device_origin": ("device_authorization_url", "device authorization endpoint"),
     "issuer": ("issuer", "issuer"),
 }
+DEVICE = "device_origin"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
@@ -81,33 +86,56 @@ def check_binding(ctx: AppContext, authorization: Authorization, provider: Provi
     """Refuse (RegistryError, exit 3) when the registry no longer names the endpoints
     `authorization` was authorized against; nothing has been sent when it does."""
     current = endpoints_of(provider)
-    recorded = authorization.endpoints
-    if recorded == current:
+    if authorization.endpoints == current:
         return
+    found = _first_change(authorization, provider, current, BOUND)
+    if found is not None:
+        raise _mismatch(authorization, provider, *found, removing)
+    _record(ctx, authorization, current)
+
+
+def check_device_endpoint(authorization: Authorization, provider: Provider) -> None:
+    """Before `authorize` starts a device flow for an authorization it already has:
+    refuse (RegistryError, exit 3) when the registry names another device endpoint
+    than it was authorized against. Nothing is recorded here: `authorize` records
+    the binding once it has the tokens."""
+    current = endpoints_of(provider)
+    recorded = authorization.endpoints
+    if isinstance(recorded, dict) and recorded.get(DEVICE) == current[DEVICE]:
+        return
+    found = _first_change(authorization, provider, current, {DEVICE: BOUND[DEVICE]})
+    if found is not None:
+        raise _mismatch(authorization, provider, *found, device=True)
+
+
+def _first_change(authorization: Authorization, provider: Provider, current: dict, keys: Mapping) -> tuple | None:
+    """(field, label, then, now) of the first of `keys` the registry no longer names
+    as `authorization` was authorized against; None when none differs."""
+    recorded = authorization.endpoints
     # Something differs, or nothing was recorded. The package's own providers.toml is
     # trusted like the program itself, so it is read here (never the cache, which anyone
     # able to write the cache folder could edit): its values are always accepted, so an
     # upgrade that moves a provider's endpoint does not break its authorizations.
     bundled = _bundled_endpoints(authorization, provider.id)
-    for key, (field, label) in BOUND.items():
+    for key, (field, label) in keys.items():
         now = current[key]
         if bundled is not None and now == bundled[key]:
             continue
-        if recorded is not None:
-            then = recorded.get(key)
+        if recorded is not None and key in recorded:
+            then = recorded[key]
         elif bundled is not None:
-            # Authorized before bindings were recorded: it was most likely authorized
-            # against the bundled endpoints, so an overlay changing them is refused
-            # (a legitimate overlay costs one `authorize`; a hostile one gets nothing).
+            # Authorized before bindings (or this one) were recorded: it was most likely
+            # authorized against the bundled endpoints, so an overlay changing them is
+            # refused (a legitimate overlay costs one `authorize`; a hostile one gets nothing).
             then = bundled[key]
         else:
-            # Recorded before bindings, and a provider only an overlay defines: there
-            # is nothing better to compare with; the registry of today is recorded now
-            # (trust on first use), so any later change is caught.
+            # Recorded before bindings (or this one), and a provider only an overlay
+            # defines: there is nothing better to compare with; the registry of today is
+            # recorded now (trust on first use), so any later change is caught.
             continue
         if now != then:
-            raise _mismatch(authorization, provider, field, label, then, now, removing)
-    _record(ctx, authorization, current)
+            return field, label, then, now
+    return None
 
 
 def _bundled_endpoints(authorization: Authorization, provider_id: str) -> dict[str, str | None] | None:
@@ -130,11 +158,23 @@ def _bundled_endpoints(authorization: Authorization, provider_id: str) -> dict[s
     return endpoints_of(filled)
 
 
-def _mismatch(authorization, provider: Provider, field: str, label: str, then, now, removing: bool) -> RegistryError:
+def _mismatch(
+    authorization, provider: Provider, field: str, label: str, then, now, removing: bool = False, device: bool = False
+) -> RegistryError:
     from .manage import command_hint
 
     source = provider.overrides.get(field, {}).get("source") or provider.source
     hint = f"Check that file; if {now or 'none'} is right, bind it anew with: {command_hint('authorize', authorization)}"
+    if device:
+        # The device flow is what would send the client's credentials there, so it
+        # cannot be what binds the new endpoint: the browser flow does (--no-browser:
+        # its URL opened on any device), or adding the authorization anew.
+        if any(grant != "device_code" for grant in provider.grants):
+            hint = (f"Check that file; if {now or 'none'} is right, bind it anew in the browser flow: "
+                    f"{command_hint('authorize --no-browser', authorization)}")
+        else:
+            hint = (f"Check that file; if {now or 'none'} is right, forget it and add it anew: "
+                    f"{command_hint('remove --no-revoke', authorization)}")
     if removing:
         # The option before the name: a name after `--` ends the options.
         hint += f" (or forget it without revoking: {command_hint('remove --no-revoke', authorization)})"

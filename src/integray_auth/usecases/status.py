@@ -115,12 +115,17 @@ def _checked(ctx: AppContext, authorization: Authorization) -> StatusLine:
         if failed.exit_code == ExitCode.NOT_AUTHORIZED:
             return _line(current, value, REJECTED, failed.message)
         return _line(current, value, FAILED, failed.message, int(failed.exit_code))
-    current = _reloaded(ctx, authorization)
     if check == REJECTED:
-        return _line(
-            current, NEEDS_REAUTHORIZATION, REJECTED,
-            f"{_provider_name(ctx, current)} rejected the access token of {quoted(current.name)}",
-        )
+        from .access_token import record_rejection
+
+        message = f"{_provider_name(ctx, authorization)} rejected the access token of {quoted(authorization.name)}"
+        try:
+            # Kept, so `list`, `show` and `status` say it too, until it is authorized again.
+            record_rejection(ctx, authorization, tokens.access_token)
+        except IntegrayAuthError as failed:
+            message += f" (not recorded: {failed.message})"
+        return _line(_reloaded(ctx, authorization), NEEDS_REAUTHORIZATION, REJECTED, message)
+    current = _reloaded(ctx, authorization)
     return _line(current, health(current, ctx.registry.get(current.provider), ctx.clock()), check)
 
 
