@@ -66,6 +66,11 @@ def run_token(ctx: AppContext, name: str, min_valid: int | None = None, force: b
         return
     from .. import output
 
+    if fmt == "header":
+        from ..printable import quoted
+        from ..tokens import bearer_header
+
+        bearer_header(tokens.access_token, quoted(name))  # refused before anything is printed
     scopes = None
     if fmt == "json" and tokens.scope is None:
         scopes = manage.locate(ctx, name).granted_scopes  # a shared one this machine never saw, too

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..errors import AuthorizationFailed, NetworkError, UsageError
 from ..registry import Provider
-from ..tokens import TokenSet
+from ..tokens import TokenSet, bearer_header
 
 USER_AGENT = f"integray-auth/{__version__}"
 
@@ -383,7 +383,7 @@ class TokenEndpoint:
             # e.g. "scope": 5 (oauthlib calls .strip() on it) or "expires_in": 1e400 (int(inf)).
             raise NetworkError(f"cannot read the token response ({type(exc).__name__})") from None
         tokens = TokenSet.from_response(data, now=now, requested_scope=requested, separator=separator)
-        return tokens.copy(token_type=self._token_type(data.get("token_type")))
+        return checked_tokens(tokens.copy(token_type=self._token_type(data.get("token_type"))), self.provider.name)
 
     def _check_fields(self, data: dict) -> None:
         """Fields oauthlib would trip over, named (before oauthlib, whose errors name none)."""
@@ -428,13 +428,25 @@ class TokenEndpoint:
         )
 
 
+def checked_tokens(tokens: TokenSet, provider_name: str) -> TokenSet:
+    """`tokens` as a provider issued them, unless a value breaks RFC 6749's
+    character rules: then a bad answer (exit 11) that names the field, never its value."""
+    problem = tokens.problem()
+    if problem is not None:
+        raise NetworkError(
+            f"the token response of {provider_name} has {problem}; nothing was stored",
+            hint="The provider or the token URL in the registry is misbehaving; integray-auth will not pass such a token on.",
+        )
+    return tokens
+
+
 def fetch_userinfo(provider: Provider, access_token: str, deadline: float, session=None) -> dict[str, Any]:
     """GET the provider's userinfo_url with the new access token; its JSON object."""
     import requests
 
     session = session or requests.Session()
     host = _host(provider.userinfo_url)
-    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json", "User-Agent": USER_AGENT}
+    headers = {"Authorization": bearer_header(access_token, provider.name), "Accept": "application/json", "User-Agent": USER_AGENT}
     response = send(session, "GET", provider.userinfo_url, deadline, headers=headers)
     data = _json(response) if response.status_code < 400 else None
     if not isinstance(data, dict):
