@@ -28,7 +28,10 @@ USER_AGENT = f"integray-auth/{__version__}"
 DEADLINE_ENV = "INTEGRAY_AUTH_HTTP_TIMEOUT"
 DEFAULT_DEADLINE = 60.0  # seconds for one whole exchange (README, "Environment variables")
 MAX_DEADLINE = 3600.0
-CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 30.0  # per step, each also bounded by the deadline
+# Connecting may take this long, at most the deadline. Reading has no limit of
+# its own: each read waits at most until the deadline, so a stall is reported
+# as what it is, no complete answer in time, not as a broken connection.
+CONNECT_TIMEOUT = 10.0
 # Token, revocation and userinfo answers are a few KB (a large id_token is ~10 KB).
 MAX_ANSWER_BYTES = 256 * 1024
 
@@ -125,14 +128,18 @@ def send(session, method: str, url: str, deadline: float, max_bytes: int = MAX_A
 
     host = _host(url)
     ends = time.monotonic() + deadline
-    timeout = (min(CONNECT_TIMEOUT, deadline), min(READ_TIMEOUT, deadline))
+    timeout = (min(CONNECT_TIMEOUT, deadline), deadline)
     outcome: dict[str, Any] = {}
 
     def exchange() -> None:
         try:
             outcome["answer"] = _read(session, method, url, timeout, ends, max_bytes, kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            outcome["error"] = exc
+            # A read that timed out at the deadline surfaces as whatever requests
+            # wraps it in (ConnectionError, ChunkedEncodingError...): past the
+            # deadline, any failure of the connection is the deadline's.
+            late = isinstance(exc, OSError) and time.monotonic() >= ends
+            outcome["error"] = _Late() if late else exc
 
     worker = threading.Thread(target=exchange, name="integray-auth-http", daemon=True)
     worker.start()
@@ -140,7 +147,7 @@ def send(session, method: str, url: str, deadline: float, max_bytes: int = MAX_A
     if worker.is_alive() or isinstance(outcome.get("error"), _Late):
         raise NetworkError(
             f"{host} did not complete its answer within {deadline:g} seconds",
-            hint=f"Check your connection and try again ({DEADLINE_ENV} sets the limit).",
+            hint=f"Check your connection and try again ({DEADLINE_ENV} sets the limit, in seconds).",
         )
     if "answer" in outcome:
         return outcome["answer"]
@@ -184,8 +191,20 @@ def _network_error(exc: BaseException, host: str, max_bytes: int) -> BaseExcepti
             f"TLS verification failed for {host}",
             hint="Check the system clock and any proxy that intercepts TLS (REQUESTS_CA_BUNDLE names a CA bundle).",
         )
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return NetworkError(
+            f"cannot connect to {host} within {CONNECT_TIMEOUT:g} seconds",
+            hint="Check your connection, proxy and the provider's token URL.",
+        )
+    if isinstance(exc, requests.exceptions.Timeout):  # before the deadline: not from a read of ours
         return NetworkError(f"{host} did not answer in time", hint="Check your connection and try again.")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        # requests' name for any answer cut short: the connection closed, or
+        # the body broke its framing (chunked or Content-Length).
+        return NetworkError(
+            f"{host} broke off its answer before it was complete",
+            hint="Check your connection and any proxy, and try again.",
+        )
     if isinstance(exc, requests.exceptions.ConnectionError):
         return NetworkError(f"cannot connect to {host}", hint="Check your connection, proxy and the provider's token URL.")
     if isinstance(exc, requests.exceptions.RequestException):
