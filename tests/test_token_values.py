@@ -27,6 +27,7 @@ from integray_auth.usecases import manage
 from tests.conftest import assert_no_crash
 from tests.support.stand_in import QuietHandler, serve
 from tests.test_token_refresh import authorized, endpoint, state, stored  # noqa: F401 - fixtures
+from tests.test_vault import PREFIX, _seed_file_authorization, fake_server, team  # noqa: F401 - fixtures
 
 # Each value carries MARK, so a test can tell that no part of it was echoed.
 MARK = "EVIL"
@@ -328,3 +329,22 @@ def test_the_character_rules_of_rfc_6749():
         assert is_type_name(good), good
     for bad in ("", "Bearer ", "Bearer\r\n", "a/b", "é", ["Bearer"]):
         assert not is_type_name(bad), bad
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("planted", ["access-osc", "access-crlf", "type-list"])
+def test_a_hostile_token_set_written_into_vault_is_refused_on_every_machine(team, fake_server, vault_server,  # noqa: F811
+                                                                             planted):
+    """The real OpenBao: someone with write access to the shared tokens plants a set."""
+    a, b = team(fake_server, "a", "b")
+    authorization_id = _seed_file_authorization(a, name="Planted")
+    shared = a.run("share", "Planted")
+    assert shared.code == 0, shared.stderr
+    vault_server.kv_write(f"{PREFIX}/{authorization_id}/tokens",
+                          {"schema_version": 1, "tokens": planted_secret(PLANTED[planted])})
+
+    for machine in (a, b):
+        for command in COMMANDS.values():
+            result = machine.run(*command)
+            assert_refused(result, ExitCode.STORAGE, "the tokens of 'Planted' in Vault",
+                           f"hold {FIELD_OF[planted.split('-')[0]]} that is", "integray-auth authorize Planted")
