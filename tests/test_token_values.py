@@ -289,7 +289,7 @@ def test_a_token_with_a_space_is_handed_out_but_never_as_a_header(cli, make_ctx,
     assert cli("token", "Planted").stdout == f"{MARK} X-Injected\n"
     result = cli("token", "Planted", "--format", "header")
     assert_refused(result, ExitCode.NETWORK, "the access token of 'Planted' is not printable ASCII without spaces",
-                   "cannot be sent as a Bearer token")
+                   "cannot be sent as a Bearer token", "Print it as it is: integray-auth token Planted")
 
 
 SECRET_SERVICE = "keyring.backends.SecretService.Keyring"

@@ -70,7 +70,7 @@ def is_type_name(value: object) -> bool:
     return rest == "" or rest.isalnum()
 
 
-def bearer_header(access_token: str, whose: str) -> str:
+def bearer_header(access_token: str, whose: str, hint: str | None = None) -> str:
     """The Authorization header's value for `access_token` (RFC 6750 §2.1);
     NetworkError (exit 11: not a Bearer token) when it cannot be one.
 
@@ -84,7 +84,7 @@ def bearer_header(access_token: str, whose: str) -> str:
         raise NetworkError(
             f"the access token of {whose} is not printable ASCII without spaces (RFC 6750 §2.1), "
             "so it cannot be sent as a Bearer token",
-            hint="Print it with 'integray-auth token NAME' and pass it the way the API expects.",
+            hint=hint or "The provider issued a token its own API cannot take as Bearer; tell its support.",
         )
     return f"Bearer {access_token}"
 
