@@ -307,6 +307,60 @@ def test_a_trickling_token_endpoint_is_cut_off_at_the_deadline(cli, endpoint, au
     assert state(cli, overlay)["status"] == "authorized"
 
 
+def _chunked_head() -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("phase", ["headers", "body"])
+def test_an_answer_that_stalls_longer_than_a_read_may_wait_is_reported_as_the_deadline(cli, endpoint, authorized, home,
+                                                                                       phase):
+    """A stall longer than the old per-read timeout (30 s) but inside the deadline: the
+    read used to give up first and say "cannot connect to 127.0.0.1:PORT" (a body; in
+    a chunked one requests' ChunkedEncodingError, when the connection broke after it) or
+    "did not answer in time" (headers), neither naming the deadline. Now every read
+    waits until the deadline, and the deadline is what the message names."""
+    overlay = authorized(endpoint.url + "/token")
+    chunk = b"%x\r\n%s\r\n0\r\n\r\n" % (len(GOOD_ANSWER), GOOD_ANSWER)
+
+    def stalling(handler):
+        first = _chunked_head()[:20] if phase == "headers" else _chunked_head() + chunk[:12]
+        handler.wfile.write(first)
+        handler.wfile.flush()
+        rest = (_chunked_head() + chunk)[len(first):]
+        trickle(handler, rest, endpoint.stop, every=45)  # one byte, then silence past the deadline
+
+    endpoint.answer_with(stalling)
+
+    result = cli("--registry", str(overlay), "token", "Stub", env={"INTEGRAY_AUTH_HTTP_TIMEOUT": "31"}, timeout=120)
+
+    assert_error_line(result, ExitCode.NETWORK, "did not complete its answer within 31 seconds", "INTEGRAY_AUTH_HTTP_TIMEOUT")
+    assert stored(home)["refresh_token"] == "old-refresh"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_an_answer_broken_off_midway_says_so(cli, endpoint, authorized, home, framing):
+    """The old message was "request to 127.0.0.1:PORT failed (ChunkedEncodingError)"."""
+    overlay = authorized(endpoint.url + "/token")
+
+    def broken_off(handler):
+        if framing == "chunked":
+            head, body = _chunked_head(), b"%x\r\n%s" % (len(GOOD_ANSWER), GOOD_ANSWER[:10])
+        else:
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(GOOD_ANSWER)
+            body = GOOD_ANSWER[:10]
+        handler.wfile.write(head)
+        trickle(handler, body, endpoint.stop, every=0.05)
+        handler.close_connection = True  # and hang up before the answer is complete
+
+    endpoint.answer_with(broken_off)
+
+    result = cli("--registry", str(overlay), "token", "Stub", env={"INTEGRAY_AUTH_HTTP_TIMEOUT": "20"}, timeout=60)
+
+    line = assert_error_line(result, ExitCode.NETWORK, "broke off its answer before it was complete")
+    assert "ChunkedEncodingError" not in line
+    assert stored(home)["refresh_token"] == "old-refresh"
+
+
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 def test_a_60_mb_token_answer_is_refused_without_reading_it_all(cli, endpoint, authorized, home, framing):
     """The old code read all 60 MB and stored a 60 MB 'access token'."""

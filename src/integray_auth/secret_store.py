@@ -24,7 +24,7 @@ from .errors import StorageError
 from .fileutil import LockError, LockTimeout, atomic_write_text, take_lock
 from .models import STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT
 from .scoped import NoLock
-from .tokens import TokenSet
+from .tokens import TokenSet, UnusableTokens
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -149,6 +149,8 @@ class ChunkedTokens:
                 return None
         try:
             return TokenSet.from_secret(payload)
+        except UnusableTokens:
+            raise  # readable, but not fit to use: the store's error (exit 8), not "missing"
         except (ValueError, TypeError, KeyError, AttributeError):  # AttributeError: JSON but not an object
             return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import jsonio
+from .errors import NetworkError, StorageError
 from .record import Record
 
 TYPE_CHECKING = False
@@ -53,6 +54,54 @@ def utc_seconds(moment: str) -> int | None:
     return days * 86400 + hour * 3600 + minute * 60 + second
 
 
+def is_token_text(value: object) -> bool:
+    """RFC 6749 Appendix A's access_token and refresh_token: 1*VSCHAR, printable
+    ASCII (%x20-7E). Nothing else reaches a terminal, a header or a child's
+    environment: ESC, CR LF and NUL are refused with the rest."""
+    return type(value) is str and value != "" and value.isascii() and value.isprintable()
+
+
+def is_type_name(value: object) -> bool:
+    """RFC 6749 Appendix A's token_type: type-name = 1*name-char,
+    name-char = "-" / "." / "_" / DIGIT / ALPHA."""
+    if type(value) is not str or value == "" or not value.isascii():
+        return False
+    rest = value.replace("-", "").replace(".", "").replace("_", "")
+    return rest == "" or rest.isalnum()
+
+
+def bearer_header(access_token: str, whose: str, hint: str | None = None) -> str:
+    """The Authorization header's value for `access_token` (RFC 6750 §2.1);
+    NetworkError (exit 11: not a Bearer token) when it cannot be one.
+
+    A space ends the credential (RFC 9110 §11.4): the server would read
+    another one. The rest of RFC 6750's b64token is not required: bundled
+    providers issue tokens outside it that their APIs take as Bearer
+    (Salesforce's "00D...!AQ...", Pipedrive's "v1u:..."), and is_token_text,
+    checked on receipt and on load, already keeps out every control
+    character, CR LF included."""
+    if not is_token_text(access_token) or " " in access_token:
+        raise NetworkError(
+            f"the access token of {whose} is not printable ASCII without spaces (RFC 6750 §2.1), "
+            "so it cannot be sent as a Bearer token",
+            hint=hint or "The provider issued a token its own API cannot take as Bearer; tell its support.",
+        )
+    return f"Bearer {access_token}"
+
+
+class UnusableTokens(StorageError, ValueError):
+    """A stored token set whose values break RFC 6749's character rules.
+
+    A StorageError (exit 8) for the user; a ValueError for code that counts
+    any unreadable stored set as none (vault_store.replaces), so a new set
+    may still replace it. `problem` names the field, never its value."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"the stored tokens hold {problem}; they are not used",
+                         hint="Run 'integray-auth authorize NAME' to replace them.")
+        self.problem = problem
+
+
 class TokenSet(Record):
     __slots__ = ("access_token", "token_type", "refresh_token", "expires_at", "scope", "id_token")
 
@@ -83,11 +132,28 @@ class TokenSet(Record):
         return jsonio.dumps({"v": 1, **{k: v for k, v in self.as_dict().items() if v is not None}},
                           separators=(",", ":"), ensure_ascii=True)
 
+    def problem(self) -> str | None:
+        """The first value that breaks RFC 6749's character rules (Appendix A),
+        described without the value; None when every one holds."""
+        if not is_token_text(self.access_token):
+            return "an access_token that is not printable ASCII text (RFC 6749, Appendix A)"
+        if self.refresh_token is not None and not is_token_text(self.refresh_token):
+            return "a refresh_token that is not printable ASCII text (RFC 6749, Appendix A)"
+        if not is_type_name(self.token_type):
+            return "a token_type that is not a type name (RFC 6749, Appendix A)"
+        return None
+
     @classmethod
     def from_secret(cls, text: str) -> "TokenSet":
+        """The set a store kept; UnusableTokens when a value breaks the
+        character rules (whoever can write to the store chose it)."""
         data = jsonio.loads(text)
         data.pop("v", None)
-        return cls(**data)
+        tokens = cls(**data)
+        problem = tokens.problem()
+        if problem is not None:
+            raise UnusableTokens(problem)
+        return tokens
 
     @classmethod
     def from_response(cls, token: dict[str, Any], now: datetime, requested_scope: list[str], separator: str = " ") -> "TokenSet":

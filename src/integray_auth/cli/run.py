@@ -66,6 +66,12 @@ def run_token(ctx: AppContext, name: str, min_valid: int | None = None, force: b
         return
     from .. import output
 
+    if fmt == "header":
+        from ..printable import quoted
+        from ..tokens import bearer_header
+
+        # Refused before anything is printed; the raw token is still the caller's to use.
+        bearer_header(tokens.access_token, quoted(name), hint=f"Print it as it is: {manage.command_hint('token', name)}")
     scopes = None
     if fmt == "json" and tokens.scope is None:
         scopes = manage.locate(ctx, name).granted_scopes  # a shared one this machine never saw, too

@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from ..errors import AuthorizationFailed, NetworkError
-from ..oauth.endpoint import USER_AGENT
 from ..registry import Provider
 from ..tokens import TokenSet
-from ..oauth.endpoint import USER_AGENT, send
+from ..oauth.endpoint import USER_AGENT, checked_tokens, send
 from .base import Grant, Needs, Obtained
 from .loopback_consent import consent_in_browser
 
@@ -111,13 +110,13 @@ def short_time_token(
             hint="Run 'integray-auth authorize NAME' to connect again.",
             error="invalid_grant",
         )
-    return TokenSet(
-        access_token=str(data["ShortTimeToken"]),
+    return checked_tokens(TokenSet(
+        access_token=data["ShortTimeToken"],  # not str(): a list would pass as its repr
         token_type="ReservantoShortTimeToken",
         refresh_token=long_token,
         expires_at=(now + SHORT_TOKEN_LIFETIME).isoformat().replace("+00:00", "Z"),
         scope=list(rights),
-    )
+    ), provider.name)
 
 
 GRANT = ReservantoLongTimeToken()

@@ -21,14 +21,17 @@ from urllib.parse import quote
 from .. import __version__
 from ..errors import AuthorizationFailed, NetworkError, UsageError
 from ..registry import Provider
-from ..tokens import TokenSet
+from ..tokens import TokenSet, bearer_header
 
 USER_AGENT = f"integray-auth/{__version__}"
 
 DEADLINE_ENV = "INTEGRAY_AUTH_HTTP_TIMEOUT"
 DEFAULT_DEADLINE = 60.0  # seconds for one whole exchange (README, "Environment variables")
 MAX_DEADLINE = 3600.0
-CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 30.0  # per step, each also bounded by the deadline
+# Connecting may take this long, at most the deadline. Reading has no limit of
+# its own: each read waits at most until the deadline, so a stall is reported
+# as what it is, no complete answer in time, not as a broken connection.
+CONNECT_TIMEOUT = 10.0
 # Token, revocation and userinfo answers are a few KB (a large id_token is ~10 KB).
 MAX_ANSWER_BYTES = 256 * 1024
 
@@ -125,14 +128,18 @@ def send(session, method: str, url: str, deadline: float, max_bytes: int = MAX_A
 
     host = _host(url)
     ends = time.monotonic() + deadline
-    timeout = (min(CONNECT_TIMEOUT, deadline), min(READ_TIMEOUT, deadline))
+    timeout = (min(CONNECT_TIMEOUT, deadline), deadline)
     outcome: dict[str, Any] = {}
 
     def exchange() -> None:
         try:
             outcome["answer"] = _read(session, method, url, timeout, ends, max_bytes, kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            outcome["error"] = exc
+            # A read that timed out at the deadline surfaces as whatever requests
+            # wraps it in (ConnectionError, ChunkedEncodingError...): past the
+            # deadline, any failure of the connection is the deadline's.
+            late = isinstance(exc, OSError) and time.monotonic() >= ends
+            outcome["error"] = _Late() if late else exc
 
     worker = threading.Thread(target=exchange, name="integray-auth-http", daemon=True)
     worker.start()
@@ -140,7 +147,7 @@ def send(session, method: str, url: str, deadline: float, max_bytes: int = MAX_A
     if worker.is_alive() or isinstance(outcome.get("error"), _Late):
         raise NetworkError(
             f"{host} did not complete its answer within {deadline:g} seconds",
-            hint=f"Check your connection and try again ({DEADLINE_ENV} sets the limit).",
+            hint=f"Check your connection and try again ({DEADLINE_ENV} sets the limit, in seconds).",
         )
     if "answer" in outcome:
         return outcome["answer"]
@@ -184,8 +191,20 @@ def _network_error(exc: BaseException, host: str, max_bytes: int) -> BaseExcepti
             f"TLS verification failed for {host}",
             hint="Check the system clock and any proxy that intercepts TLS (REQUESTS_CA_BUNDLE names a CA bundle).",
         )
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return NetworkError(
+            f"cannot connect to {host} within {CONNECT_TIMEOUT:g} seconds",
+            hint="Check your connection, proxy and the provider's token URL.",
+        )
+    if isinstance(exc, requests.exceptions.Timeout):  # before the deadline: not from a read of ours
         return NetworkError(f"{host} did not answer in time", hint="Check your connection and try again.")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        # requests' name for any answer cut short: the connection closed, or
+        # the body broke its framing (chunked or Content-Length).
+        return NetworkError(
+            f"{host} broke off its answer before it was complete",
+            hint="Check your connection and any proxy, and try again.",
+        )
     if isinstance(exc, requests.exceptions.ConnectionError):
         return NetworkError(f"cannot connect to {host}", hint="Check your connection, proxy and the provider's token URL.")
     if isinstance(exc, requests.exceptions.RequestException):
@@ -383,7 +402,7 @@ class TokenEndpoint:
             # e.g. "scope": 5 (oauthlib calls .strip() on it) or "expires_in": 1e400 (int(inf)).
             raise NetworkError(f"cannot read the token response ({type(exc).__name__})") from None
         tokens = TokenSet.from_response(data, now=now, requested_scope=requested, separator=separator)
-        return tokens.copy(token_type=self._token_type(data.get("token_type")))
+        return checked_tokens(tokens.copy(token_type=self._token_type(data.get("token_type"))), self.provider.name)
 
     def _check_fields(self, data: dict) -> None:
         """Fields oauthlib would trip over, named (before oauthlib, whose errors name none)."""
@@ -428,13 +447,25 @@ class TokenEndpoint:
         )
 
 
+def checked_tokens(tokens: TokenSet, provider_name: str) -> TokenSet:
+    """`tokens` as a provider issued them, unless a value breaks RFC 6749's
+    character rules: then a bad answer (exit 11) that names the field, never its value."""
+    problem = tokens.problem()
+    if problem is not None:
+        raise NetworkError(
+            f"the token response of {provider_name} has {problem}; nothing was stored",
+            hint="The provider or the token URL in the registry is misbehaving; integray-auth will not pass such a token on.",
+        )
+    return tokens
+
+
 def fetch_userinfo(provider: Provider, access_token: str, deadline: float, session=None) -> dict[str, Any]:
     """GET the provider's userinfo_url with the new access token; its JSON object."""
     import requests
 
     session = session or requests.Session()
     host = _host(provider.userinfo_url)
-    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json", "User-Agent": USER_AGENT}
+    headers = {"Authorization": bearer_header(access_token, provider.name), "Accept": "application/json", "User-Agent": USER_AGENT}
     response = send(session, "GET", provider.userinfo_url, deadline, headers=headers)
     data = _json(response) if response.status_code < 400 else None
     if not isinstance(data, dict):

@@ -21,7 +21,7 @@ from ..printable import quoted
 from ..scoped import contextmanager
 from ..scopes import granted_as_requested
 from ..secret_store import ChunkedTokens, RescuedTokens, digest, store_of
-from ..tokens import REFRESH_MARGIN_SECONDS, TokenSet
+from ..tokens import REFRESH_MARGIN_SECONDS, TokenSet, UnusableTokens
 from . import manage
 
 
@@ -313,7 +313,14 @@ def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet, scopes: list
 
 
 def _load(store: ChunkedTokens, authorization) -> TokenSet:
-    tokens = store.load(authorization.id)
+    try:
+        tokens = store.load(authorization.id)
+    except UnusableTokens as unusable:
+        raise StorageError(
+            f"the tokens of {quoted(authorization.name)} in {store.store.label()} hold {unusable.problem}; "
+            "they are not used",
+            hint=manage.authorize_hint(authorization),
+        ) from None
     if tokens is None:
         raise NotAuthorizedError(
             f"the tokens of '{authorization.name}' are missing from {store.store.label()}",
