@@ -24,8 +24,8 @@ from . import jsonio
 from .scoped import contextmanager
 from .errors import IndexError_
 from .fileutil import (
-    MiB, HeldLock, LockError, LockTimeout, UnsafePath, atomic_write, check_own_dir, read_regular_file, take_lock,
-    write_cache_file,
+    GiB, HeldLock, LockError, LockTimeout, TooLarge, UnsafePath, atomic_write, check_own_dir, read_regular_file,
+    size_text, take_lock, write_cache_file,
 )
 from .models import _KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
 
@@ -33,12 +33,17 @@ _new = object.__new__
 _intern = sys.intern
 
 SCHEMA_VERSION = 1
-# About 100,000 authorizations: far beyond use, far below exhausting memory.
-MAX_INDEX_BYTES = 64 * MiB
+# 100,000 authorizations of two connectors each are 84 MB as _write writes them, a million
+# about 0.85 GB. The limit sits far above that: it only keeps something that is not an
+# index from exhausting memory, and no write may cross it, so every index integray-auth
+# writes, it reads. Reaching it is a limit, never damage (LIMIT_HINT).
+MAX_INDEX_BYTES = 4 * GiB
 # Unknown fields are kept and written back; deeper than this, copying and
 # writing them would exhaust the stack (a known field is never this deep).
 MAX_EXTRA_DEPTH = 32
 REPAIR_HINT = "Run 'integray-auth doctor --repair' to set the broken file aside and start a new index."
+LIMIT_HINT = ("The file is not damaged: keep it. integray-auth never writes an index this large; "
+              "remove authorizations with the program that wrote it.")
 
 
 class UnusableIndex(IndexError_):
@@ -133,6 +138,12 @@ class Index:
             # No symlink is followed: every write replaces the file anyway, and
             # a link is how another user would point us at a file of theirs.
             return read_regular_file(self.path, MAX_INDEX_BYTES, "the index", own=True, follow_symlinks=False)
+        except TooLarge:  # not UnusableIndex: doctor --repair must not set valid data aside
+            raise IndexError_(
+                f"cannot read the index {self.path}: it is larger than {size_text(MAX_INDEX_BYTES)}, "
+                "the size limit of integray-auth",
+                hint=LIMIT_HINT,
+            ) from None
         except UnsafePath as exc:
             raise UnusableIndex(exc.message, hint=exc.hint or REPAIR_HINT) from None
 
@@ -295,6 +306,12 @@ class Index:
         text = f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": [\n{lines}\n]}}\n' if lines else \
             f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": []}}\n'
         raw = text.encode("utf-8")  # once: the file's bytes, and what its snapshot is named after
+        if len(raw) > MAX_INDEX_BYTES:  # what integray-auth writes, it must read back
+            raise IndexError_(
+                f"cannot write the index {self.path}: it would be {size_text(len(raw))}, more than the "
+                f"size limit of integray-auth ({size_text(MAX_INDEX_BYTES)}); nothing was changed",
+                hint="Remove authorizations you no longer need ('integray-auth remove NAME'), then run the command again.",
+            )
         try:
             atomic_write(self.path, raw)
         except OSError as exc:
