@@ -109,7 +109,7 @@ def _quoted(path: Path) -> str:
 
 
 def read_regular_file(
-    path: Path, limit: int, what: str, *, own: bool = False, follow_symlinks: bool = True
+    path: Path, limit: int, what: str, *, own: bool = False, follow_symlinks: bool = True, secret: bool = False,
 ) -> bytes | None:
     """The bytes of the regular file `path`, or None if there is none.
 
@@ -117,7 +117,7 @@ def read_regular_file(
     (which would block), a device, a folder, a file over `limit` bytes
     (`TooLarge`), and a symbolic link unless `follow_symlinks`. With `own`, the
     file is one of the tool's own: it and its folder must pass `check_own_dir`'s
-    rule. Costs one
+    rule; with `secret` too, group and others may not even read it. Costs one
     fstat more than a plain read (and one stat of the folder, once).
     """
     if own:
@@ -139,6 +139,8 @@ def read_regular_file(
             problem = _ownership_problem(info, path, PRIVATE_FILE)
             if problem:
                 raise _refused(what, path, *problem)
+            if secret and info.st_mode & 0o077:
+                raise _refused(what, path, "group or others may read it", f"Run 'chmod 600 {_quoted(path)}'.")
         if info.st_size > limit:
             raise _too_large(what, path, limit)
         chunks = []
@@ -247,6 +249,32 @@ def atomic_write(path: Path, data: bytes | list[bytes], durable: bool = True) ->
             pass
         finally:
             os.close(dir_fd)
+
+
+def create_private_file(path: Path, data: bytes, replace: bool = False) -> bool:
+    """Put `data` at `path` (0600) so that a reader sees all of it or no file, and unless
+    `replace` only where there is none: False when another process was first (its file
+    stays). The folder must exist already; unlike atomic_write, nothing is made or chmod-ed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if not replace:
+            try:
+                os.link(tmp, path)  # atomic, and refused where `path` exists: the first one made stays
+                return True
+            except FileExistsError:
+                return False
+            except OSError:  # a file system without hard links: the last one made stays
+                pass
+        _replace(tmp, path)
+        return True
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
 
 
 def write_cache_file(path: Path, data: bytes | list[bytes]) -> None:
