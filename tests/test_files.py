@@ -111,8 +111,8 @@ def test_a_fifo_in_place_of_the_registry_cache_is_ignored_not_waited_on(cli, hom
 def test_a_huge_index_or_overlay_is_refused_without_being_read(cli, home, tmp_path):
     private_home(home)
     with open(home / "index.json", "wb") as sparse:  # sparse: costs no disk
-        sparse.truncate(65 * 1024 * 1024)
-    one_error_line(quick(cli, "list"), ExitCode.INDEX, str(home / "index.json"), "larger than 64 MiB")
+        sparse.truncate(4 * 1024 ** 3 + 1)  # the limit moved (issue 17, item 6: tests/test_index_size.py)
+    one_error_line(quick(cli, "list"), ExitCode.INDEX, str(home / "index.json"), "larger than 4 GiB")
 
     overlay = tmp_path / "huge.toml"
     with open(overlay, "wb") as sparse:

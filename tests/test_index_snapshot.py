@@ -5,7 +5,9 @@ never believed when damaged or made elsewhere, and its absence changes nothing b
 from __future__ import annotations
 
 import json
+import marshal
 import os
+import subprocess
 import sys
 
 import pytest
@@ -96,27 +98,43 @@ def test_writes_through_the_index_are_seen_and_the_next_read_refreshes_the_snaps
     assert index.load()[0].name == "Renamed"  # and that read wrote the new one
 
 
-def reheadered(blob: bytes, change) -> bytes:
-    """The snapshot with its header's key changed by `change`, hashed anew."""
+def reheadered(blob: bytes, change, secret: bytes) -> bytes:
+    """The snapshot with its header's key changed by `change`, hashed anew with `secret`."""
     import marshal
 
     size = int.from_bytes(blob[8:12], "big")
     key, chunks = marshal.loads(blob[12:12 + size])
     header = marshal.dumps((change(key), chunks))
-    return index_module._source_hash(index_module._HASH_KEY, header) + len(header).to_bytes(4, "big") + header \
-        + blob[12 + size:]
+    return index_module.keyed_hash(secret, header) + len(header).to_bytes(4, "big") + header + blob[12 + size:]
+
+
+def rehashed(blob: bytes, old: bytes, new: bytes) -> bytes:
+    """The same snapshot, every hash made anew with the key `new`: what someone without `old` could write."""
+    import marshal
+
+    size = int.from_bytes(blob[8:12], "big")
+    key, chunks = marshal.loads(blob[12:12 + size])
+    body = blob[12 + size:]
+    parts, at = [], 0
+    for length, _ in chunks:
+        parts.append((length, index_module.keyed_hash(new, body[at:at + length])))
+        at += length
+    header = marshal.dumps((key, tuple(parts)))
+    return index_module.keyed_hash(new, header) + len(header).to_bytes(4, "big") + header + body
 
 
 DAMAGE = {
-    "flip a byte of a chunk": lambda b: b[:-10] + bytes([b[-10] ^ 1]) + b[-9:],
-    "flip a byte of the header": lambda b: b[:14] + bytes([b[14] ^ 1]) + b[15:],
-    "truncate": lambda b: b[: len(b) // 2],
-    "a byte more": lambda b: b + b"\0",
-    "empty": lambda b: b"",
-    "garbage": lambda b: os.urandom(4096),
-    "other runtime": lambda b: reheadered(b, lambda key: (key[0], ("other", 0, ()), *key[2:])),
-    "other format": lambda b: reheadered(b, lambda key: (key[0] + 1, *key[1:])),
-    "other index": lambda b: reheadered(b, lambda key: (*key[:3], b"12345678")),
+    "flip a byte of a chunk": lambda b, secret: b[:-10] + bytes([b[-10] ^ 1]) + b[-9:],
+    "flip a byte of the header": lambda b, secret: b[:14] + bytes([b[14] ^ 1]) + b[15:],
+    "truncate": lambda b, secret: b[: len(b) // 2],
+    "a byte more": lambda b, secret: b + b"\0",
+    "empty": lambda b, secret: b"",
+    "garbage": lambda b, secret: os.urandom(4096),
+    "other runtime": lambda b, secret: reheadered(b, lambda key: (key[0], ("other", 0, ()), *key[2:]), secret),
+    "other format": lambda b, secret: reheadered(b, lambda key: (key[0] + 1, *key[1:]), secret),
+    "other index": lambda b, secret: reheadered(b, lambda key: (*key[:3], b"12345678"), secret),
+    "another user's key": lambda b, secret: rehashed(b, secret, os.urandom(32)),
+    "the public key of before": lambda b, secret: rehashed(b, secret, (0x1A7E_64A7_0001).to_bytes(8, "little") * 4),
 }
 
 
@@ -125,7 +143,7 @@ def test_a_damaged_or_foreign_snapshot_is_ignored(index, monkeypatch, damage):
     expected = fields(index.load())
     snapshot = index.snapshot_path
     good = snapshot.read_bytes()
-    snapshot.write_bytes(DAMAGE[damage](good))
+    snapshot.write_bytes(DAMAGE[damage](good, (index.path.parent / "snapshot.key").read_bytes()))
     parsed = []
     real = Index._parse
     monkeypatch.setattr(Index, "_parse", lambda self, text: parsed.append(1) or real(self, text))
@@ -189,15 +207,20 @@ def test_a_broken_entry_gets_no_snapshot_and_every_read_says_so(index, make_ctx,
 
 
 def test_the_row_layout_follows_the_class():
-    # _built and _row list the fields by hand (fast); a field added to Authorization turns
+    # _checked_row and _row list the fields by hand (fast); a field added to Authorization turns
     # snapshots off until they follow it, rather than building objects with a slot unset.
     assert index_module._ROW_FIELDS == Authorization.__slots__
     a = Index._parse.__globals__["_new"](Authorization)
     for name in Authorization.__slots__:
         setattr(a, name, name)
     assert index_module._row(a) == Authorization.__slots__
-    built = index_module._built([index_module._row(a)])[0]
-    assert [getattr(built, name) for name in Authorization.__slots__] == list(Authorization.__slots__)
+    # Each field a value of its type, told apart by its name: _checked_row puts each in its slot.
+    values = {"connectors": ["connectors"], "requested_scopes": ["requested_scopes"], "active": False,
+              "granted_scopes": ["granted_scopes"], "locator": {"locator": "locator"}, "parameters": {"p": "parameters"},
+              "endpoints": {"token_url": "endpoints"}, "renewable": True, "extra": {"later": "extra"}}
+    row = tuple(values.get(name, name) for name in Authorization.__slots__)
+    built = index_module._checked_rows([row])[0]
+    assert [getattr(built, name) for name in Authorization.__slots__] == list(row)
 
 
 def test_a_snapshot_names_the_code_that_checked_it(index, monkeypatch):
@@ -260,3 +283,265 @@ def test_completion_reads_names_from_the_snapshot(plain_index, monkeypatch):
     summaries = plain_index.summaries()
 
     assert summaries[0] == ("Shop 0", True, "reservanto", ["list-locations"]) and len(summaries) == 5
+
+
+# --- issue 17, item 5: the snapshot is checked as the index is, and only ours is believed ------
+
+
+def forged_with_the_public_key(blob: bytes, rows: list) -> bytes:
+    """`rows` in place of the snapshot's, hashed as anyone could before: SipHash keyed with the
+    constant the source published. The header names the real index, so it is believed if the
+    key is what guards it."""
+    import _imp
+    import marshal
+
+    public = 0x1A7E_64A7_0001
+    size = int.from_bytes(blob[8:12], "big")
+    made_for, _ = marshal.loads(blob[12:12 + size])
+    chunk = marshal.dumps(rows)
+    header = marshal.dumps((made_for, ((len(chunk), _imp.source_hash(public, chunk)),)))
+    return _imp.source_hash(public, header) + len(header).to_bytes(4, "big") + header + chunk
+
+
+FORGED_ROWS = {
+    "a row of the wrong length": [("0123456789ab", "Forged", "reservanto")],
+    "a believable entry": [("0123456789ab", "Forged", "reservanto", ["list-locations"], ["Location_r"],
+                            "2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z", "authorized", True, ["Location_r"],
+                            None, None, None, None, "keyring", None, None, None, None, None, None, None, None, None,
+                            {})],
+    "not rows at all": 7,
+}
+
+
+@pytest.mark.parametrize("forgery", FORGED_ROWS)
+def test_a_snapshot_this_users_integray_auth_did_not_write_is_never_used(cli, home, forgery):
+    for name in ("Prague", "Brno"):
+        assert cli("add", name, "-p", "reservanto", "-c", "list-locations", "--no-authorize").code == 0
+    expected = cli("list", "--all", "--json")
+    snapshot = home / "cache" / "index.snapshot"
+    snapshot.write_bytes(forged_with_the_public_key(snapshot.read_bytes(), FORGED_ROWS[forgery]))
+
+    for args in (["list", "--all", "--json"], ["show", "Forged"], ["token", "Forged"], ["search", "Forged"]):
+        result = cli(*args)
+        assert "unexpected error" not in result.stderr and "Traceback" not in result.stderr
+        assert "Forged" not in result.stdout, args
+    assert cli("list", "--all", "--json").stdout == expected.stdout
+    assert "Forged" not in cli("__complete", "bash", "show", "").stdout
+
+
+def key_of(index: Index) -> bytes:
+    return (index.path.parent / "snapshot.key").read_bytes()
+
+
+def ours(index: Index, rows: list) -> None:
+    """A snapshot of `rows`, hashed with this user's own key, for the index as it is now."""
+    made_for = index._content_key(index.path.read_bytes())
+    chunk = marshal.dumps(rows)
+    key = key_of(index)
+    header = marshal.dumps((made_for, ((len(chunk), index_module.keyed_hash(key, chunk)),)))
+    index.snapshot_path.write_bytes(index_module.keyed_hash(key, header) + len(header).to_bytes(4, "big") + header
+                                    + chunk)
+
+
+def a_row(**fields) -> tuple:
+    good = index_module._row(Authorization.from_json(entry(0)))
+    return tuple(fields.get(name, value) for name, value in zip(index_module._ROW_FIELDS, good))
+
+
+def deep(levels: int) -> list:
+    value: list = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+BAD_ROWS = {
+    "too short": a_row()[:-1],
+    "too long": a_row() + (None,),
+    "a list": list(a_row()),
+    "active is a string": a_row(active="yes"),
+    "a connector is a number": a_row(connectors=["list-locations", 7]),
+    "a name that is bytes": a_row(name=b"Shop 0"),
+    "granted is a tuple": a_row(granted_scopes=("Location_r",)),
+    "an endpoint key that is a number": a_row(endpoints={1: "https://x"}),
+    "a parameter value that is None": a_row(parameters={"tenant": None}),
+    "a locator holding a list": a_row(locator={"path": ["x"]}),
+    "extra holding a set": a_row(extra={"later_field": {1, 2}}),
+    "extra naming a known field": a_row(extra={"name": "Other"}),
+    "extra nested too deeply": a_row(extra={"deep": deep(40)}),
+    "extra is a list": a_row(extra=[]),
+}
+
+
+@pytest.mark.parametrize("bad", BAD_ROWS)
+def test_snapshot_rows_get_the_checks_index_rows_get_and_a_failing_one_is_no_snapshot(index, monkeypatch, bad):
+    expected = fields(index.load())
+    ours(index, [a_row(), BAD_ROWS[bad]])
+    parsed = []
+    real = Index._parse
+    monkeypatch.setattr(Index, "_parse", lambda self, text: parsed.append(1) or real(self, text))
+
+    assert index_module._checked_row(BAD_ROWS[bad]) is None
+    assert fields(index.load()) == expected and parsed == [1]  # the JSON, not the snapshot
+    ours(index, [a_row(), BAD_ROWS[bad]])
+    assert index.matching("nobody") and len(index.matching("nobody")) == 5
+    ours(index, [a_row(), BAD_ROWS[bad]])
+    assert [s[0] for s in index.summaries()] == [f"Shop {i}" for i in range(5)]
+
+
+def test_rows_of_our_own_snapshot_pass_the_checks_and_are_used(index, monkeypatch):
+    index.load()
+    ours(index, [a_row(name="From the snapshot")])
+    without_json(monkeypatch)
+
+    assert [a.name for a in index.load()] == ["From the snapshot"]  # signed by us: believed, once checked
+
+
+def test_the_key_is_random_private_and_in_the_data_folder(index, home):
+    index.load()
+    key = home / "snapshot.key"
+
+    assert oct(key.stat().st_mode & 0o777) == "0o600" and len(key.read_bytes()) == 32
+    other = home.parent / "other"
+    other.mkdir(mode=0o700)
+    (other / "index.json").write_bytes(index.path.read_bytes())
+    Index(other / "index.json", other / "index.lock", other / "cache" / "index.snapshot").load()
+    assert (other / "snapshot.key").read_bytes() != key.read_bytes()  # each user (each home) its own
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes")
+@pytest.mark.parametrize("change", ["readable by others", "deleted", "the wrong size", "a symlink"])
+def test_a_key_that_cannot_be_trusted_means_no_snapshot_and_a_new_key(index, home, monkeypatch, tmp_path, change):
+    expected = fields(index.load())
+    key = home / "snapshot.key"
+    old = key.read_bytes()
+    if change == "readable by others":
+        key.chmod(0o644)
+    elif change == "deleted":
+        key.unlink()
+    elif change == "the wrong size":
+        key.write_bytes(old[:16])
+    else:
+        (tmp_path / "planted").write_bytes(old)
+        key.unlink()
+        key.symlink_to(tmp_path / "planted")
+    parsed = []
+    real = Index._parse
+    monkeypatch.setattr(Index, "_parse", lambda self, text: parsed.append(1) or real(self, text))
+
+    fresh = Index(index.path, index.lock_path, index.snapshot_path)
+    assert fields(fresh.load()) == expected and parsed == [1]
+    assert not key.is_symlink() and oct(key.stat().st_mode & 0o777) == "0o600"
+    assert len(key.read_bytes()) == 32 and key.read_bytes() != old
+    assert fields(Index(index.path, index.lock_path, index.snapshot_path).load()) == expected and parsed == [1]
+
+
+BROKEN_SIPHASH = {
+    "raises": lambda key, data: (_ for _ in ()).throw(SystemError("NULL without an exception")),
+    "returns a str": lambda key, data: "12345678",
+    "returns 4 bytes": lambda key, data: b"1234",
+    "absent": None,
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_SIPHASH)
+def test_when_the_private_hash_fails_the_snapshot_is_hashed_with_blake2b(index, monkeypatch, broken):
+    import hashlib
+
+    key = os.urandom(32)
+    monkeypatch.setattr(index_module, "_siphash", BROKEN_SIPHASH[broken])
+
+    assert index_module.keyed_hash(key, b"data") == hashlib.blake2b(b"data", key=key, digest_size=8).digest()
+    expected = fields(index.load())
+    without_json(monkeypatch)
+    assert fields(index.load()) == expected  # written and read back with the public hash
+
+
+def test_the_installed_command_uses_the_snapshot_when_the_private_hash_fails(cli, home):
+    """`_imp.source_hash` made to fail before integray-auth imports it: the second `list`
+    reads the snapshot (hashed with hashlib's BLAKE2b) and prints what the first printed."""
+    assert cli("add", "Prague", "-p", "reservanto", "-c", "list-locations", "--no-authorize").code == 0
+    probe = (
+        "import sys, _imp\n"
+        "def broken(key, data):\n"
+        "    raise SystemError('returned NULL without setting an exception')\n"
+        "_imp.source_hash = broken\n"
+        "from integray_auth.index import Index\n"
+        "if sys.argv[1] == 'no-parse':\n"
+        "    Index._parse = lambda self, text: sys.exit('parsed the JSON')\n"
+        "from integray_auth.main import main\n"
+        "sys.exit(main(sys.argv[2:]))\n"
+    )
+
+    def run(mode):
+        return subprocess.run([sys.executable, "-c", probe, mode, "list", "--json"], capture_output=True, text=True,
+                              timeout=60, env=dict(os.environ))
+
+    first, second = run("parse"), run("no-parse")
+    assert (first.returncode, first.stderr) == (0, "") and (second.returncode, second.stderr) == (0, "")
+    assert second.stdout == first.stdout == cli("list", "--json").stdout
+
+
+# Hypothesis: whatever the snapshot file holds, the reader gives the right rows or none.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+KEY = bytes(range(32))
+MADE_FOR = (index_module.SNAPSHOT_FORMAT, index_module._RUNTIME, 123, b"12345678")
+GOOD_ROWS = [a_row(name=f"Shop {i}", id=f"{i:012x}") for i in range(3)]
+GOOD_BLOB = b"".join(index_module.snapshot_parts(MADE_FOR, [index_module._checked_row(r) for r in GOOD_ROWS], KEY))
+
+
+def _read(blob: bytes):
+    rows = index_module.snapshot_rows(blob, MADE_FOR, KEY)
+    return None if rows is None else index_module._checked_rows(rows)
+
+
+def test_the_good_snapshot_reads_back():
+    assert [index_module._row(a) for a in _read(GOOD_BLOB)] == GOOD_ROWS
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_are_no_snapshot_never_an_error(blob):
+    assert _read(blob) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_mutated_snapshot_gives_the_right_rows_or_none(data):
+    blob = bytearray(GOOD_BLOB)
+    for _ in range(data.draw(st.integers(1, 4))):
+        kind = data.draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
+        at = data.draw(st.integers(0, len(blob)))
+        if kind == "flip" and at < len(blob):
+            blob[at] ^= data.draw(st.integers(1, 255))
+        elif kind == "cut":
+            del blob[at:]
+        elif kind == "insert":
+            blob[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+        elif at < len(blob):
+            del blob[at:at + data.draw(st.integers(1, 8))]
+    got = _read(bytes(blob))
+    assert got is None or [index_module._row(a) for a in got] == GOOD_ROWS
+
+
+values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.binary(max_size=4)
+                      | st.floats(allow_nan=False), lambda inner: st.lists(inner, max_size=3) | st.tuples(inner)
+                      | st.dictionaries(st.text(max_size=3) | st.integers(), inner, max_size=3)
+                      | st.frozensets(st.integers(), max_size=2), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(values, min_size=23, max_size=27).map(tuple) | values, max_size=3))
+def test_rows_signed_with_our_key_but_of_any_shape_are_checked_never_an_error(rows):
+    """What marshal may hold, even under our own key (a bug, another version): each row is
+    checked as an index entry is, and any failure is no snapshot."""
+    chunk = marshal.dumps(rows)
+    header = marshal.dumps((MADE_FOR, ((len(chunk), index_module.keyed_hash(KEY, chunk)),)))
+    blob = index_module.keyed_hash(KEY, header) + len(header).to_bytes(4, "big") + header + chunk
+
+    got = _read(blob)
+
+    assert got is None or all(index_module._entry_problem(a) is None for a in got)

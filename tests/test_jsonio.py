@@ -71,3 +71,84 @@ def test_exit_codes_keep_what_the_enum_gave():
     with pytest.raises(ValueError):
         ExitCode(99)
     assert json.dumps({"code": ExitCode.STORAGE}) == '{"code": 8}'
+
+
+# --- issue 17, item 4: `_json` is a private CPython API, so every use of it falls back to json --
+
+
+def _raising(*args, **kwargs):
+    raise SystemError("<_json.Scanner object> returned NULL without setting an exception")
+
+
+BROKEN_SCANNERS = {
+    "NULL without an exception": lambda context: _raising,
+    "another exception": lambda context: lambda s, i: {}["missing"],
+    "not a tuple": lambda context: lambda s, i: [1, len(s)],
+    "an end past the text": lambda context: lambda s, i: ({"a": 1}, len(s) + 5),
+    "an end of the wrong type": lambda context: lambda s, i: ({"a": 1}, float(len(s))),
+    "an end before the start": lambda context: lambda s, i: ({"a": 1}, 0),
+    "stops early": lambda context: lambda s, i: ("garbage", 1),
+    "absent": None,
+}
+TEXTS = ['{"a": [1, 2', '{"a"', '{"a": 1}', ' [1, "x", null] \n', "[1] x", "", b'{"a": [1]}', b'{"a": [', '"\\ud800"']
+
+
+@pytest.mark.parametrize("broken", BROKEN_SCANNERS)
+def test_when_the_private_scanner_fails_json_answers(monkeypatch, broken):
+    make = BROKEN_SCANNERS[broken]
+    monkeypatch.setattr(jsonio, "make_scanner", make)
+    monkeypatch.setattr(jsonio, "_plain_scan", None if make is None else make(None))
+    hook = lambda d: ("object", sorted(d))  # noqa: E731
+
+    for text in TEXTS:
+        assert _outcome(jsonio.loads, text) == _outcome(json.loads, text), text
+        assert _outcome(jsonio.loads, text, object_hook=hook) == _outcome(json.loads, text, object_hook=hook), text
+
+
+BROKEN_ENCODERS = {
+    "raises": lambda *args: _raising,
+    "returns a str of the wrong kind": lambda *args: lambda o, level: [b"bytes"],
+    "returns None": lambda *args: lambda o, level: None,
+    "absent": None,
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_ENCODERS)
+def test_when_the_private_encoder_fails_json_answers(monkeypatch, broken):
+    monkeypatch.setattr(jsonio, "make_encoder", BROKEN_ENCODERS[broken])
+    loop: list = []
+    loop.append(loop)
+
+    for document in ({"a": [1, "é", None]}, [1.5, True], "text", loop, object()):
+        for ensure_ascii in (True, False):
+            assert _outcome(jsonio.dumps, document, ensure_ascii, (",", ":")) == _outcome(
+                json.dumps, document, ensure_ascii=ensure_ascii, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("broken", [_raising, lambda s: s, lambda s: b'"x"', None], ids=["raises", "echoes", "bytes", "absent"])
+def test_when_the_private_string_encoder_fails_json_answers(monkeypatch, broken):
+    monkeypatch.setattr(jsonio, "encode_basestring", broken)
+    text = jsonio.string_encoder()
+
+    assert text is jsonio._public_string
+    for value in ("plain", '"\\\x00\u2028\ud800é', ""):
+        assert text(value) == json.dumps(value, ensure_ascii=False)
+
+
+def test_the_private_functions_pass_their_probes_on_this_interpreter():
+    assert jsonio._plain_scan is not None and jsonio.string_encoder() is jsonio.encode_basestring
+    assert json.dumps(jsonio._PROBE, ensure_ascii=False) == jsonio._PROBE_JSON
+
+
+def test_a_truncated_document_in_a_fresh_interpreter_is_json_s_error():
+    """What broke every command: a fresh process (json.decoder not imported yet) reading a
+    truncated document. The C scanner returned NULL without an exception (SystemError)."""
+    import subprocess
+    import sys
+
+    code = ("from integray_auth import jsonio\n"
+            "try:\n    jsonio.loads('{\"a\": [1, 2')\n"
+            "except Exception as e:\n    print(type(e).__name__, e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+
+    assert done.stdout == "JSONDecodeError Expecting ',' delimiter: line 1 column 12 (char 11)\n", done.stdout + done.stderr

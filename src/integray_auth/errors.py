@@ -84,7 +84,7 @@ EXIT_CODE_MEANINGS: tuple[tuple[tuple[ExitCode, ...], str], ...] = (
     ((ExitCode.ERROR,), 'unexpected error (a one-line message; `INTEGRAY_AUTH_DEBUG=1` shows details), or the output cannot be written (a full disk behind `> file`)'),
     ((ExitCode.USAGE,), 'usage: bad or missing arguments, a value that must be asked for off a terminal, no client id, a grant the provider does not allow, a missing or unusable private key (see "Machine authorizations"); `add`/`authorize` where nobody can consent (see "Nobody to answer"); `token --min-valid` longer than the provider\'s tokens live'),
     ((ExitCode.REGISTRY,), 'the registry (bundled or overlay providers.toml, or config.toml) is invalid or unreadable, or the config folder is not yours alone (see "Where files live"), or the registry no longer names the endpoints an authorization is bound to (see "Endpoints an authorization is bound to") or no longer allows the grant it names'),
-    ((ExitCode.INDEX,), 'the index is corrupt, unreadable, locked by another process, or from a newer version, or the data folder is not yours alone'),
+    ((ExitCode.INDEX,), 'the index is corrupt, unreadable, locked by another process, from a newer version, or over the size limit (see "Where files live"), or the data folder is not yours alone'),
     ((ExitCode.NOT_FOUND,), 'unknown authorization, provider or connector (close matches are suggested)'),
     ((ExitCode.CONFLICT,), 'conflict: duplicate name (also one a shared authorization in the configured Vault has), already active/inactive, a provider or connector already in your overlay (or bundled), a change to a shared authorization this machine knows only from Vault (see "Shared authorizations")'),
     ((ExitCode.NO_MATCH,), '`search` found nothing'),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 _POSIX = os.name == "posix"
 # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
@@ -46,6 +47,10 @@ class UnsafePath(Exception):
         self.reason = reason
         self.hint = hint
         self.folder = folder
+
+
+class TooLarge(UnsafePath):
+    """A file over the reader's size limit: a limit, not a sign that the file is damaged."""
 
 
 def _refused(what: str, path: Path, reason: str, hint: str | None = None) -> UnsafePath:
@@ -104,14 +109,15 @@ def _quoted(path: Path) -> str:
 
 
 def read_regular_file(
-    path: Path, limit: int, what: str, *, own: bool = False, follow_symlinks: bool = True
+    path: Path, limit: int, what: str, *, own: bool = False, follow_symlinks: bool = True, secret: bool = False,
 ) -> bytes | None:
     """The bytes of the regular file `path`, or None if there is none.
 
     Anything else is refused with `UnsafePath` before a byte is read: a FIFO
-    (which would block), a device, a folder, a file over `limit` bytes, and a
-    symbolic link unless `follow_symlinks`. With `own`, the file is one of the
-    tool's own: it and its folder must pass `check_own_dir`'s rule. Costs one
+    (which would block), a device, a folder, a file over `limit` bytes
+    (`TooLarge`), and a symbolic link unless `follow_symlinks`. With `own`, the
+    file is one of the tool's own: it and its folder must pass `check_own_dir`'s
+    rule; with `secret` too, group and others may not even read it. Costs one
     fstat more than a plain read (and one stat of the folder, once).
     """
     if own:
@@ -133,8 +139,10 @@ def read_regular_file(
             problem = _ownership_problem(info, path, PRIVATE_FILE)
             if problem:
                 raise _refused(what, path, *problem)
+            if secret and info.st_mode & 0o077:
+                raise _refused(what, path, "group or others may read it", f"Run 'chmod 600 {_quoted(path)}'.")
         if info.st_size > limit:
-            raise _refused(what, path, f"it is larger than {_size(limit)}")
+            raise _too_large(what, path, limit)
         chunks = []
         remaining = limit + 1
         while remaining > 0:
@@ -149,12 +157,21 @@ def read_regular_file(
         os.close(fd)
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) > limit:  # it grew while we read it
-        raise _refused(what, path, f"it is larger than {_size(limit)}")
+        raise _too_large(what, path, limit)
     return data
 
 
-def _size(limit: int) -> str:
-    return f"{limit // MiB} MiB" if limit >= MiB else f"{limit} bytes"
+def _too_large(what: str, path: Path, limit: int) -> TooLarge:
+    reason = f"it is larger than {size_text(limit)}"
+    return TooLarge(f"cannot read {what} {path}: {reason}", reason)
+
+
+def size_text(size: int) -> str:
+    """A size in bytes as a person reads it: 4 GiB, 64 MiB, 84.2 MiB, 512 bytes."""
+    for unit, name in ((GiB, "GiB"), (MiB, "MiB")):
+        if size >= unit:
+            return f"{size // unit} {name}" if size % unit == 0 else f"{size / unit:.1f} {name}"
+    return f"{size} bytes"
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -232,6 +249,32 @@ def atomic_write(path: Path, data: bytes | list[bytes], durable: bool = True) ->
             pass
         finally:
             os.close(dir_fd)
+
+
+def create_private_file(path: Path, data: bytes, replace: bool = False) -> bool:
+    """Put `data` at `path` (0600) so that a reader sees all of it or no file, and unless
+    `replace` only where there is none: False when another process was first (its file
+    stays). The folder must exist already; unlike atomic_write, nothing is made or chmod-ed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if not replace:
+            try:
+                os.link(tmp, path)  # atomic, and refused where `path` exists: the first one made stays
+                return True
+            except FileExistsError:
+                return False
+            except OSError:  # a file system without hard links: the last one made stays
+                pass
+        _replace(tmp, path)
+        return True
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
 
 
 def write_cache_file(path: Path, data: bytes | list[bytes]) -> None:

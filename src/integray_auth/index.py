@@ -9,7 +9,6 @@ parsed is never overwritten: every command that needs it stops with
 
 from __future__ import annotations
 
-import _imp
 import marshal
 import os
 import sys
@@ -24,8 +23,8 @@ from . import jsonio
 from .scoped import contextmanager
 from .errors import IndexError_
 from .fileutil import (
-    MiB, HeldLock, LockError, LockTimeout, UnsafePath, atomic_write, check_own_dir, read_regular_file, take_lock,
-    write_cache_file,
+    GiB, HeldLock, LockError, LockTimeout, TooLarge, UnsafePath, atomic_write, check_own_dir, read_regular_file,
+    create_private_file, size_text, take_lock, write_cache_file,
 )
 from .models import _KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
 
@@ -33,12 +32,17 @@ _new = object.__new__
 _intern = sys.intern
 
 SCHEMA_VERSION = 1
-# About 100,000 authorizations: far beyond use, far below exhausting memory.
-MAX_INDEX_BYTES = 64 * MiB
+# 100,000 authorizations of two connectors each are 85 MB as _write writes them, a million
+# about 0.85 GB. The limit sits far above that: it only keeps something that is not an
+# index from exhausting memory, and no write may cross it, so every index integray-auth
+# writes, it reads. Reaching it is a limit, never damage (LIMIT_HINT).
+MAX_INDEX_BYTES = 4 * GiB
 # Unknown fields are kept and written back; deeper than this, copying and
 # writing them would exhaust the stack (a known field is never this deep).
 MAX_EXTRA_DEPTH = 32
 REPAIR_HINT = "Run 'integray-auth doctor --repair' to set the broken file aside and start a new index."
+LIMIT_HINT = ("The file is not damaged: keep it. integray-auth never writes an index this large; "
+              "remove authorizations with the program that wrote it.")
 
 
 class UnusableIndex(IndexError_):
@@ -55,6 +59,10 @@ class Index:
         self.lock_path = lock_path
         # A cache of the checked entries (see _snapshot_rows); None: always parse the JSON.
         self.snapshot_path = snapshot_path if SNAPSHOTS else None
+        # The random key its hashes are made with: in the data folder, beside the index, not
+        # in the cache folder the snapshot lives in (_snapshot_key).
+        self.key_path = path.with_name(SNAPSHOT_KEY_NAME)
+        self._key: bytes | None = None
 
     def check_writable(self) -> None:
         """Fail now, not after the user consented, if the index cannot be written."""
@@ -82,16 +90,18 @@ class Index:
         raw = self._raw()
         if raw is None:
             return []
-        key = self._content_key(raw)
+        key = self._content_key(raw, create=snapshot)
         if key is not None:
             del raw  # 60 MB at 100,000 entries: not held while the snapshot's objects are made
             rows = self._snapshot_rows(key)
-            if rows is not None:
-                return _built(rows)
+            authorizations = None if rows is None else _checked_rows(rows)
+            if authorizations is not None:
+                return authorizations
+            del rows
             raw = self._raw()  # no snapshot of it: read again (the cold path), and name what was read
             if raw is None:
                 return []
-            key = self._content_key(raw)
+            key = self._content_key(raw, create=snapshot)
         try:
             # Decoded here, as json.loads would, so the bytes can go before the
             # objects are made: at 100,000 entries both copies are 70 MB.
@@ -119,12 +129,17 @@ class Index:
         if raw is None:
             return []
         rows = self._snapshot_rows(self._content_key(raw))
-        if rows is None:
-            del raw
-            return self.load()
-        wanted = name.strip().casefold()
-        picked = [row for row in rows if row[0] == name or row[1].casefold() == wanted]
-        return _built(picked or rows)
+        del raw
+        if rows is not None:
+            wanted = name.strip().casefold()
+            try:  # _ROW_FIELDS' id and name; the rows picked are checked before they are used
+                picked = [row for row in rows if row[0] == name or row[1].casefold() == wanted]
+            except Exception:  # noqa: BLE001 - not rows of ours: no snapshot
+                picked = None
+            authorizations = None if picked is None else _checked_rows(picked or rows)
+            if authorizations is not None:
+                return authorizations
+        return self.load()
 
     def _raw(self) -> bytes | None:
         """The index file's bytes (None when there is none), read as every reader must."""
@@ -133,6 +148,12 @@ class Index:
             # No symlink is followed: every write replaces the file anyway, and
             # a link is how another user would point us at a file of theirs.
             return read_regular_file(self.path, MAX_INDEX_BYTES, "the index", own=True, follow_symlinks=False)
+        except TooLarge:  # not UnusableIndex: doctor --repair must not set valid data aside
+            raise IndexError_(
+                f"cannot read the index {self.path}: it is larger than {size_text(MAX_INDEX_BYTES)}, "
+                "the size limit of integray-auth",
+                hint=LIMIT_HINT,
+            ) from None
         except UnsafePath as exc:
             raise UnusableIndex(exc.message, hint=exc.hint or REPAIR_HINT) from None
 
@@ -140,65 +161,63 @@ class Index:
     #
     # Decoding JSON and checking and building each entry is most of `list` at 10,000
     # authorizations (68 ms); marshal data of the same entries loads in 6 ms, and the
-    # objects are built from it in a few more. The snapshot names the index file's
-    # content it was made from (its size and a 64-bit SipHash of its bytes, which
-    # CPython computes for hash-based .pyc files: 1.5 ms for 6 MB), so any change to
-    # the file, by this tool, another version of it or a hand edit, makes it unused
-    # until the next load() writes a new one. Only an index that parsed and passed
-    # every check gets one. Its own bytes are hashed too (a header, then chunks of rows):
-    # a damaged snapshot is ignored, never believed. It is a cache in the cache folder: unreadable,
-    # unwritable or absent, the JSON is read as before.
+    # objects are built and checked from it in a few more. The snapshot names the index
+    # file's content it was made from (its size and a keyed hash of its bytes), so any
+    # change to the file, by this tool, another version of it or a hand edit, makes it
+    # unused until the next load() writes a new one. Only an index that parsed and passed
+    # every check gets one, and its rows are checked again when read, by the same function
+    # (_checked_row). Its own bytes are hashed too (a header, then chunks of rows), and
+    # every hash is keyed with a random secret of this user's (snapshot.key, 0600, in the
+    # data folder): a snapshot this user's integray-auth did not write, or a damaged one,
+    # is never believed. Anything wrong with it, or with the key, is "no snapshot": the
+    # JSON is read as before.
 
-    def _content_key(self, raw: bytes) -> tuple | None:
+    def _content_key(self, raw: bytes, create: bool = False) -> tuple | None:
+        """What a snapshot of the index bytes `raw` is made for; None: no snapshot applies
+        (none are kept, or there is no key: with `create`, one is made)."""
         if self.snapshot_path is None:
             return None
-        return (SNAPSHOT_FORMAT, _RUNTIME, len(raw), _source_hash(_HASH_KEY, raw))
+        secret = self._snapshot_key(create)
+        if secret is None:
+            return None
+        return (SNAPSHOT_FORMAT, _RUNTIME, len(raw), keyed_hash(secret, raw))
+
+    def _snapshot_key(self, create: bool) -> bytes | None:
+        """This user's snapshot key, read once; with `create`, a new one when there is none
+        that may be used (absent, the wrong size, readable by others, not a plain file)."""
+        if self._key is None:
+            try:
+                key = read_regular_file(self.key_path, 64, "the snapshot key", own=True, follow_symlinks=False,
+                                        secret=True)
+            except UnsafePath:
+                key = None
+            if key is not None and len(key) == SNAPSHOT_KEY_BYTES:
+                self._key = key
+            elif create:
+                self._key = _new_snapshot_key(self.key_path, replace=key is not None or os.path.lexists(self.key_path))
+        return self._key
 
     def _snapshot_rows(self, key: tuple | None) -> list | None:
-        if key is None:
+        """The rows of the snapshot made for `key` (unchecked: see _checked_rows), or None."""
+        if key is None or self._key is None:
             return None
         try:
             blob = read_regular_file(self.snapshot_path, MAX_INDEX_BYTES, "the index snapshot", own=True,
                                      follow_symlinks=False)
-            if blob is None or len(blob) < 12:
-                return None
-            view = memoryview(blob)
-            end = 12 + int.from_bytes(view[8:12], "big")
-            header = view[12:end]
-            if view[:8] != _source_hash(_HASH_KEY, header):
-                return None
-            made_for, chunks = marshal.loads(header)
-            if made_for != key:
-                return None
-            rows: list = []
-            for length, digest in chunks:
-                chunk = view[end:end + length]
-                end += length
-                if _source_hash(_HASH_KEY, chunk) != digest:
-                    return None
-                rows += marshal.loads(chunk)
-            if end != len(blob):
-                return None
-        except (UnsafePath, OSError, ValueError, EOFError, TypeError):
+        except Exception:  # noqa: BLE001 - a cache: unreadable is absent
             return None
-        return rows
+        return None if blob is None else snapshot_rows(blob, key, self._key)
 
     def _save_snapshot(self, key: tuple | None, authorizations: list[Authorization]) -> None:
-        """Chunks of _SNAPSHOT_CHUNK rows, each with its length and hash in the header
-        (itself hashed): only one chunk's rows exist at a time, so writing adds about
-        the snapshot's size to the reader's memory, not marshal's tables for all of it."""
-        if key is None:
+        """The snapshot of `authorizations` (snapshot_parts), written in the cache folder; never an error."""
+        if key is None or self._key is None:
             return
         try:
             # Written only from what _parse just made, or _write's fresh documents (_snapshot_written):
             # every entry's lists and dicts are its own
             # (marshal would keep an object two entries shared shared, and a change to one
             # would then show in both once loaded).
-            chunks = [marshal.dumps([_row(a) for a in authorizations[start:start + _SNAPSHOT_CHUNK]])
-                      for start in range(0, len(authorizations), _SNAPSHOT_CHUNK)]
-            header = marshal.dumps((key, tuple((len(chunk), _source_hash(_HASH_KEY, chunk)) for chunk in chunks)))
-            write_cache_file(self.snapshot_path,
-                             [_source_hash(_HASH_KEY, header), len(header).to_bytes(4, "big"), header, *chunks])
+            write_cache_file(self.snapshot_path, snapshot_parts(key, authorizations, self._key))
         except (OSError, ValueError, OverflowError, UnsafePath):
             pass  # a cache: a read-only or foreign cache folder just means the JSON next time
 
@@ -211,8 +230,9 @@ class Index:
             if raw is None:
                 return []
             rows = self._snapshot_rows(self._content_key(raw))
-            if rows is not None:
-                return [(row[1], row[8], row[2], row[3]) for row in rows]  # _ROW_FIELDS' name, active, ...
+            authorizations = None if rows is None else _checked_rows(rows)
+            if authorizations is not None:
+                return [(a.name, a.active, a.provider, a.connectors) for a in authorizations]
             data = jsonio.loads(raw)
             if data.get("schema_version") != SCHEMA_VERSION:
                 return []
@@ -295,6 +315,12 @@ class Index:
         text = f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": [\n{lines}\n]}}\n' if lines else \
             f'{{"schema_version": {SCHEMA_VERSION}, "authorizations": []}}\n'
         raw = text.encode("utf-8")  # once: the file's bytes, and what its snapshot is named after
+        if len(raw) > MAX_INDEX_BYTES:  # what integray-auth writes, it must read back
+            raise IndexError_(
+                f"cannot write the index {self.path}: it would be {size_text(len(raw))}, more than the "
+                f"size limit of integray-auth ({size_text(MAX_INDEX_BYTES)}); nothing was changed",
+                hint="Remove authorizations you no longer need ('integray-auth remove NAME'), then run the command again.",
+            )
         try:
             atomic_write(self.path, raw)
         except OSError as exc:
@@ -314,7 +340,7 @@ class Index:
             if authorization is None:
                 return
             authorizations.append(authorization)
-        self._save_snapshot(self._content_key(raw), authorizations)
+        self._save_snapshot(self._content_key(raw, create=True), authorizations)
 
     def set_aside(self, now: datetime) -> Path | None:
         """Rename a broken index out of the way (for `doctor --repair`)."""
@@ -381,67 +407,80 @@ def _append(items: list, item):
 
 
 def _checked_entry(d: dict) -> Authorization | None:
-    """The Authorization from_json(d) makes, when d (of known fields only)
-    passes every check of `_entry_problem`; None when anything is unusual.
-    The checks are C loops (issuperset over map) where they can be: `list`
-    of 10,000 runs this 10,000 times."""
+    """_checked_row of the entry `d` of index.json (of known fields only): the Authorization
+    from_json(d) makes, or None when anything is unusual. The values entries repeat are kept
+    once (sys.intern; the snapshot keeps them so)."""
     get = d.get
-    try:
-        id_, name, provider, created, updated = d["id"], d["name"], d["provider"], d["created_at"], d["updated_at"]
-        connectors, requested = d["connectors"], d["requested_scopes"]
-    except KeyError:
+    a = _checked_row((get("id"), get("name"), get("provider"), get("connectors"), get("requested_scopes"),
+                      get("created_at"), get("updated_at"), get("status", NOT_AUTHORIZED), get("active", True),
+                      get("granted_scopes"), get("authorized_at"), get("expires_at"), get("deactivated_at"),
+                      get("account"), get("storage"), get("client_id"), get("grant"), get("keyring_backend"),
+                      get("locator"), get("parameters"), get("endpoints"), get("renewable"), get("refreshed_at"),
+                      get("refresh_rejected_at"), get("rejected_at"), {}))
+    if a is None:
         return None
-    status, active, granted = get("status", NOT_AUTHORIZED), get("active", True), get("granted_scopes")
-    endpoints, parameters, grant, renewable = get("endpoints"), get("parameters"), get("grant"), get("renewable")
-    locator = get("locator")
-    optional = tuple(map(get, _OPTIONAL_STRINGS))
-    if not (
-        type(id_) is type(name) is type(provider) is type(status) is type(created) is type(updated) is str
-        and type(connectors) is type(requested) is list
-        and type(active) is bool
-        and (granted is None or type(granted) is list)
-        and _STRING_OR_NONE.issuperset(map(type, optional))
-        and (grant is None or type(grant) is str)
-        and (renewable is None or type(renewable) is bool)
-        and (endpoints is None or type(endpoints) is dict and _STRING_OR_NONE.issuperset(map(type, endpoints.values())))
-        and (parameters is None or type(parameters) is dict and _STRING.issuperset(map(type, parameters.values())))
-        and (locator is None or type(locator) is str
-             or type(locator) is dict and _STRING.issuperset(map(type, locator.values())))  # JSON keys are strings
-    ):
-        return None
-    try:  # sys.intern takes exact strings only: a TypeError is a list holding something else
-        connectors, requested = list(map(_intern, connectors)), list(map(_intern, requested))
-        if granted is not None:
-            granted = list(map(_intern, granted))
-    except TypeError:
-        return None
-    a = _new(Authorization)
-    a.id, a.name, a.provider, a.connectors, a.requested_scopes = id_, name, _intern(provider), connectors, requested
-    a.created_at, a.updated_at, a.status, a.active, a.granted_scopes = created, updated, _intern(status), active, granted
-    (a.authorized_at, a.expires_at, a.deactivated_at, a.account, storage, client_id, keyring_backend,
-     a.refreshed_at, a.refresh_rejected_at, a.rejected_at) = optional
     # What many entries share (timestamps differ: not worth a lookup).
-    a.storage = storage if storage is None else _intern(storage)
-    a.client_id = client_id if client_id is None else _intern(client_id)
-    a.keyring_backend = keyring_backend if keyring_backend is None else _intern(keyring_backend)
-    a.grant = grant if grant is None else _intern(grant)
-    a.locator = _intern(locator) if type(locator) is str else locator
-    a.parameters, a.endpoints, a.renewable, a.extra = parameters, endpoints, renewable, {}
+    a.provider, a.status = _intern(a.provider), _intern(a.status)
+    a.connectors, a.requested_scopes = list(map(_intern, a.connectors)), list(map(_intern, a.requested_scopes))
+    if a.granted_scopes is not None:
+        a.granted_scopes = list(map(_intern, a.granted_scopes))
+    if a.storage is not None:
+        a.storage = _intern(a.storage)
+    if a.client_id is not None:
+        a.client_id = _intern(a.client_id)
+    if a.keyring_backend is not None:
+        a.keyring_backend = _intern(a.keyring_backend)
+    if a.grant is not None:
+        a.grant = _intern(a.grant)
+    if type(a.locator) is str:
+        a.locator = _intern(a.locator)
     return a
 
 
-# The fields _checked_entry sets, beside the optional strings: a field added to
-# Authorization and not here turns the one-pass build off (a test says so)
-# rather than leaving a slot unset. To add one: check its type in
-# _checked_entry as _entry_problem does, set the slot, and name it here.
-_ONE_PASS_FIELDS = (
-    "id", "name", "provider", "connectors", "requested_scopes", "created_at", "updated_at", "status", "active",
-    "granted_scopes", "grant", "parameters", "endpoints", "renewable", "locator",
+def _checked_row(row: tuple) -> Authorization | None:
+    """The Authorization of a row of field values (in _ROW_FIELDS order) when they pass every
+    check of `_entry_problem`, and of `_extra_problem` for fields this version does not know;
+    None when anything is unusual. The one check of an entry, from index.json (_checked_entry)
+    or from the snapshot (_checked_rows): `list` of 10,000 runs it 10,000 times, so it is C
+    loops where it can be. The types of the 26 fields are one tuple, and the tuples that
+    passed _SLOT_TYPES are remembered (a few shapes cover an index); then the items of the
+    lists and tables are checked. Keys are strings in JSON; marshal data may hold anything,
+    so they are checked too."""
+    shape = tuple(map(type, row)) if type(row) is tuple else None
+    if shape not in _GOOD_SHAPES:
+        if shape is None or len(shape) != len(_SLOT_TYPES) or not all(map(frozenset.__contains__, _SLOT_TYPES, shape)):
+            return None
+        _GOOD_SHAPES.add(shape)
+    granted, locator, parameters, endpoints, extra = row[9], row[18], row[19], row[20], row[25]
+    if not (
+        _STRING.issuperset(map(type, row[3] + row[4] if granted is None else row[3] + row[4] + granted))
+        and (endpoints is None or _STRING.issuperset(map(type, endpoints))
+             and _STRING_OR_NONE.issuperset(map(type, endpoints.values())))
+        and (parameters is None or _STRING.issuperset(map(type, parameters))
+             and _STRING.issuperset(map(type, parameters.values())))
+        and (type(locator) is not dict
+             or _STRING.issuperset(map(type, locator)) and _STRING.issuperset(map(type, locator.values())))
+        and (not extra or _STRING.issuperset(map(type, extra)) and _KNOWN_FIELDS.isdisjoint(extra)
+             and _extra_problem(extra) is None)
+    ):
+        return None
+    a = _new(Authorization)
+    (a.id, a.name, a.provider, a.connectors, a.requested_scopes, a.created_at, a.updated_at, a.status, a.active,
+     a.granted_scopes, a.authorized_at, a.expires_at, a.deactivated_at, a.account, a.storage, a.client_id, a.grant,
+     a.keyring_backend, a.locator, a.parameters, a.endpoints, a.renewable, a.refreshed_at, a.refresh_rejected_at,
+     a.rejected_at, a.extra) = row
+    return a
+
+
+_S, _SN = frozenset({str}), frozenset({str, type(None)})
+# The types each field may have, in _ROW_FIELDS order: what _entry_problem allows.
+_SLOT_TYPES = (
+    _S, _S, _S, frozenset({list}), frozenset({list}), _S, _S, _S, frozenset({bool}),  # id ... active
+    frozenset({list, type(None)}), _SN, _SN, _SN, _SN, _SN, _SN, _SN, _SN,  # granted_scopes ... keyring_backend
+    frozenset({str, dict, type(None)}), frozenset({dict, type(None)}), frozenset({dict, type(None)}),  # locator ...
+    frozenset({bool, type(None)}), _SN, _SN, _SN, frozenset({dict}),  # renewable ... extra
 )
-ONE_PASS = _OPTIONAL_STRINGS == (
-    "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend",
-    "refreshed_at", "refresh_rejected_at", "rejected_at",
-) and _KNOWN_FIELDS == frozenset(_ONE_PASS_FIELDS + _OPTIONAL_STRINGS)
+_GOOD_SHAPES: set = set()  # field-type tuples that passed _SLOT_TYPES: at most a few dozen in an index
 
 
 def _entry_problem(authorization: Authorization) -> str | None:
@@ -506,21 +545,32 @@ def _entry_problem(authorization: Authorization) -> str | None:
 
 
 def _extra_problem(extra: dict) -> str | None:
-    """Fields this version does not know are kept, unless nested too deeply to copy."""
+    """Fields this version does not know are kept, unless nested too deeply to copy (or
+    holding what JSON cannot, which only marshal data could)."""
     todo = [(value, 1) for value in extra.values()]
     while todo:  # iterative: recursion is what must not happen here
         value, depth = todo.pop()
-        if isinstance(value, (list, dict)):
+        kind = type(value)
+        if kind is list or kind is dict:
             if depth >= MAX_EXTRA_DEPTH:
                 return f"a field is nested more than {MAX_EXTRA_DEPTH} levels deep"
-            todo.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+            if kind is dict and not _STRING.issuperset(map(type, value)):
+                return "a field holds what JSON cannot"
+            todo.extend((item, depth + 1) for item in (value.values() if kind is dict else value))
+        elif kind not in _JSON_SCALARS:
+            return "a field holds what JSON cannot"
     return None
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 # --- the snapshot's format (Index._snapshot_rows) ----------------------------------------------
 
-SNAPSHOT_FORMAT = 2  # 2: in chunks
+SNAPSHOT_FORMAT = 3  # 2: in chunks; 3: hashed with this user's key
 _SNAPSHOT_CHUNK = 1000
+SNAPSHOT_KEY_NAME = "snapshot.key"
+SNAPSHOT_KEY_BYTES = 32
 # marshal's format, and the objects' layout, belong to one interpreter and one version of the class.
 _RUNTIME = (sys.implementation.cache_tag, marshal.version, Authorization.__slots__)
 
@@ -537,34 +587,113 @@ def _code_stamp() -> tuple:
 
 
 _RUNTIME += _code_stamp()
-_HASH_KEY = 0x1A7E_64A7_0001  # any fixed key: the hash names content, it guards nothing secret
-_source_hash = getattr(_imp, "source_hash", None)  # CPython's SipHash of .pyc sources (PEP 552)
+# The fields in the order _checked_row and _row take them. A field added to Authorization
+# and not here turns the one-pass build and the snapshot off (a test says so) rather than
+# leaving a slot unset: to add one, check its type in _checked_row as _entry_problem does,
+# set the slot, and name it here and in _row.
 _ROW_FIELDS = (
     "id", "name", "provider", "connectors", "requested_scopes", "created_at", "updated_at", "status", "active",
     "granted_scopes", "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "grant",
     "keyring_backend", "locator", "parameters", "endpoints", "renewable", "refreshed_at", "refresh_rejected_at",
     "rejected_at", "extra",
 )
-# Off when the interpreter lacks the hash, or the class's fields moved without _built following
-# (a test says so): then every read parses the JSON, as before.
-SNAPSHOTS = _source_hash is not None and _ROW_FIELDS == Authorization.__slots__
+SNAPSHOTS = ONE_PASS = _ROW_FIELDS == Authorization.__slots__
+
+try:  # CPython's SipHash-1-3 of .pyc sources (PEP 552): an undocumented internal, so only a first try
+    from _imp import source_hash as _siphash
+except Exception:  # noqa: BLE001 - absent: keyed_hash uses hashlib
+    _siphash = None
 
 
-def _built(rows: list) -> list[Authorization]:
-    """The Authorizations of snapshot rows, in place: each row is freed as its object is made."""
-    new, cls = _new, Authorization
-    for position, row in enumerate(rows):
-        a = new(cls)
-        (a.id, a.name, a.provider, a.connectors, a.requested_scopes, a.created_at, a.updated_at, a.status, a.active,
-         a.granted_scopes, a.authorized_at, a.expires_at, a.deactivated_at, a.account, a.storage, a.client_id, a.grant,
-         a.keyring_backend, a.locator, a.parameters, a.endpoints, a.renewable, a.refreshed_at, a.refresh_rejected_at,
-         a.rejected_at, a.extra) = row
-        rows[position] = a
+def keyed_hash(key: bytes, data: bytes | memoryview) -> bytes:
+    """8 bytes that only a holder of `key` (SNAPSHOT_KEY_BYTES random bytes) can compute for `data`.
+
+    CPython's own SipHash-1-3 keyed with the key's first 64 bits, where it works: 2 ms for
+    the 6 MB of an index of 10,000, nothing to import. hashlib's BLAKE2b keyed with all of it
+    otherwise (any failure of the internal: absent, raising, a result of the wrong type):
+    11 ms for those 6 MB, and 2.7 ms to import hashlib (it loads OpenSSL), where `token`
+    takes 18 ms in all. The two disagree, so a snapshot hashed one way is not believed the
+    other way: slower, never wrong."""
+    if _siphash is not None:
+        try:
+            digest = _siphash(int.from_bytes(key[:8], "little", signed=True), data)  # a C long on LP64
+        except Exception:  # noqa: BLE001 - e.g. OverflowError where a C long has 32 bits (Windows)
+            digest = None
+        if type(digest) is bytes and len(digest) == 8:
+            return digest
+    import hashlib
+
+    return hashlib.blake2b(data, key=key, digest_size=8).digest()
+
+
+def snapshot_parts(made_for: tuple, authorizations: list[Authorization], key: bytes) -> list[bytes]:
+    """The snapshot of `authorizations` from the index `made_for` names, as the parts of its file:
+    the header's hash, its length, the header ((made_for, (length, hash) of each chunk)), then
+    the chunks, _SNAPSHOT_CHUNK rows each (so only one chunk's marshal tables exist at a time)."""
+    chunks = [marshal.dumps([_row(a) for a in authorizations[start:start + _SNAPSHOT_CHUNK]])
+              for start in range(0, len(authorizations), _SNAPSHOT_CHUNK)]
+    header = marshal.dumps((made_for, tuple((len(chunk), keyed_hash(key, chunk)) for chunk in chunks)))
+    return [keyed_hash(key, header), len(header).to_bytes(4, "big"), header, *chunks]
+
+
+def snapshot_rows(blob: bytes, made_for: tuple, key: bytes) -> list | None:
+    """The rows of the snapshot `blob` when it was hashed with `key` and made for the index
+    `made_for` names; None for anything else, never an error. marshal reads only bytes whose
+    hash was checked first. The rows are not checked yet: _checked_rows does that."""
+    try:
+        view = memoryview(blob)
+        if len(view) < 12:
+            return None
+        end = 12 + int.from_bytes(view[8:12], "big")
+        header = view[12:end]
+        if view[:8] != keyed_hash(key, header):
+            return None
+        made, chunks = marshal.loads(header)
+        if made != made_for:
+            return None
+        rows: list = []
+        for length, digest in chunks:
+            chunk = view[end:end + length]
+            end += length
+            if length < 0 or keyed_hash(key, chunk) != digest:
+                return None
+            rows += marshal.loads(chunk)
+        if end != len(view):
+            return None
+    except Exception:  # noqa: BLE001 - a cache: whatever is wrong with it, it is not used
+        return None
     return rows
 
 
+def _checked_rows(rows: list) -> list[Authorization] | None:
+    """The Authorizations of snapshot rows, each checked as an entry of index.json is
+    (_checked_row), or None if any fails. In place: each row is freed as its object is made."""
+    try:
+        for position, row in enumerate(rows):
+            authorization = _checked_row(row)
+            if authorization is None:
+                return None
+            rows[position] = authorization
+    except Exception:  # noqa: BLE001 - not rows of ours
+        return None
+    return rows
+
+
+def _new_snapshot_key(path: Path, replace: bool) -> bytes | None:
+    """A new random key at `path` (0600; over an unusable one with `replace`), or the one
+    another process made first; None if neither (then there is no snapshot)."""
+    key = os.urandom(SNAPSHOT_KEY_BYTES)
+    try:
+        if create_private_file(path, key, replace=replace):
+            return key
+        key = read_regular_file(path, 64, "the snapshot key", own=True, follow_symlinks=False, secret=True)
+    except (OSError, UnsafePath):
+        return None
+    return key if key is not None and len(key) == SNAPSHOT_KEY_BYTES else None
+
+
 def _row(a: Authorization) -> tuple:
-    """_built's row of one Authorization (the fields in _ROW_FIELDS order)."""
+    """_checked_row's row of one Authorization (the fields in _ROW_FIELDS order)."""
     return (a.id, a.name, a.provider, a.connectors, a.requested_scopes, a.created_at, a.updated_at, a.status, a.active,
             a.granted_scopes, a.authorized_at, a.expires_at, a.deactivated_at, a.account, a.storage, a.client_id, a.grant,
             a.keyring_backend, a.locator, a.parameters, a.endpoints, a.renewable, a.refreshed_at, a.refresh_rejected_at,

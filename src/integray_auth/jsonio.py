@@ -4,9 +4,16 @@ ones `json.loads` and `json.dumps` use, without importing `json` itself.
 Why: `json.decoder` imports `re` (for its whitespace pattern), and `json` with
 `re` (and `re`'s `enum`) costs more than half of `python -c pass` to import;
 `list` and `token` would pay it on every call. The bytes written and the
-objects read are the same as json's: tests/test_jsonio.py compares them. Where
-`_json` is missing (another interpreter), json itself does the work. A document
-json rejects is rejected with json's own JSONDecodeError (imported then).
+objects read are the same as json's: tests/test_jsonio.py compares them.
+
+`_json` is an undocumented CPython internal, so it is only ever a first try:
+anything unexpected from it (any exception, an absent name, a result not of
+the shape json's own code expects) hands the same input to the public `json`
+module, whose answer (a value or its own JSONDecodeError) is then the answer.
+That is not hypothetical: on CPython 3.11 the C scanner reports some errors
+through `json.decoder`, and when that module was never imported it returns
+NULL without an exception, a SystemError (a truncated index did this).
+tests/test_jsonio.py forces every fallback.
 """
 
 from __future__ import annotations
@@ -17,10 +24,11 @@ if TYPE_CHECKING:
 
 try:
     from _json import encode_basestring, encode_basestring_ascii, make_encoder, make_scanner
-except ImportError:  # not CPython: json's pure-Python code, imported when used
-    make_scanner = None
+except Exception:  # not CPython, or a CPython without one of them: json does all the work
+    encode_basestring = encode_basestring_ascii = make_encoder = make_scanner = None
 
 _WHITESPACE = " \t\n\r"  # json.decoder.WHITESPACE: what may surround a document
+_FAILED = object()  # the private scanner gave no usable answer
 
 
 class _Context:
@@ -36,7 +44,10 @@ class _Context:
         self.memo = {}
 
 
-_plain_scan = None if make_scanner is None else make_scanner(_Context(None))
+try:
+    _plain_scan = make_scanner(_Context(None))
+except Exception:  # absent (None is not callable) or broken
+    _plain_scan = None
 
 
 def detect_encoding(b: bytes) -> str:
@@ -61,30 +72,38 @@ def detect_encoding(b: bytes) -> str:
 
 
 def loads(s: str | bytes | bytearray, object_hook: Callable | None = None) -> Any:
-    """json.loads(s, object_hook=object_hook): the same objects, or the same error."""
-    if isinstance(s, (bytes, bytearray)) and make_scanner is not None:
-        s = s.decode(detect_encoding(s), "surrogatepass")  # as json.loads decodes bytes
-    if make_scanner is None or not isinstance(s, str) or s.startswith("\ufeff"):
-        import json  # a BOM in a str (or not text at all) is json's error to word
+    """json.loads(s, object_hook=object_hook): the same objects, or the same error.
 
-        return json.loads(s, object_hook=object_hook)
-    scan = _plain_scan if object_hook is None else make_scanner(_Context(object_hook))
-    start = 0
-    if s[:1] in _WHITESPACE and s:
-        start = len(s) - len(s.lstrip(_WHITESPACE))
+    When the private scanner fails, json decodes `s` again from the start, so an
+    `object_hook` may be called a second time for objects it has seen."""
+    if _plain_scan is not None:
+        document = _scanned(s, object_hook)
+        if document is not _FAILED:
+            return document
+    import json  # the public module: its answer, or its error, is the answer
+
+    return json.loads(s, object_hook=object_hook)
+
+
+def _scanned(s: str | bytes | bytearray, object_hook: Callable | None) -> Any:
+    """The document the private scanner reads from all of `s`, or _FAILED (then json decides)."""
     try:
-        document, end = scan(s, start)
-    except StopIteration as stop:
-        from json import JSONDecodeError
-
-        raise JSONDecodeError("Expecting value", s, stop.value) from None
-    if end != len(s):
-        tail = s[end:]
-        rest = tail.lstrip(_WHITESPACE)
-        if rest:
-            from json import JSONDecodeError
-
-            raise JSONDecodeError("Extra data", s, end + len(tail) - len(rest))
+        if isinstance(s, (bytes, bytearray)):
+            s = s.decode(detect_encoding(s), "surrogatepass")  # as json.loads decodes bytes
+        if type(s) is not str or s.startswith("\ufeff"):
+            return _FAILED  # a BOM in a str (or not text at all) is json's error to word
+        scan = _plain_scan if object_hook is None else make_scanner(_Context(object_hook))
+        start = 0
+        if s[:1] in _WHITESPACE and s:
+            start = len(s) - len(s.lstrip(_WHITESPACE))
+        result = scan(s, start)
+        if type(result) is not tuple or len(result) != 2 or type(result[1]) is not int:
+            return _FAILED
+        document, end = result
+        if not start < end <= len(s) or end != len(s) and s[end:].strip(_WHITESPACE):
+            return _FAILED  # extra data: json words it
+    except Exception:  # noqa: BLE001 - a JSON error, or the scanner's own failure: json decides either way
+        return _FAILED
     return document
 
 
@@ -96,33 +115,62 @@ def encoder(ensure_ascii: bool = True, separators: tuple[str, str] = (", ", ": "
             check_circular: bool = True) -> Callable[[Any], str]:
     """json.JSONEncoder(ensure_ascii=..., separators=..., check_circular=...).encode, for
     repeated calls (json.dumps without indent, sort_keys or default)."""
-    if make_scanner is None:
-        import json
+    public = None
 
-        return json.JSONEncoder(ensure_ascii=ensure_ascii, separators=separators, check_circular=check_circular).encode
+    def public_encode(o: Any) -> str:
+        nonlocal public
+        if public is None:
+            import json
+
+            public = json.JSONEncoder(ensure_ascii=ensure_ascii, separators=separators,
+                                      check_circular=check_circular).encode
+        return public(o)
+
+    if make_encoder is None:
+        return public_encode
     strings = encode_basestring_ascii if ensure_ascii else encode_basestring
     item_separator, key_separator = separators
 
     def encode(o: Any) -> str:
-        if isinstance(o, str):
-            return strings(o)
-        # A fresh C encoder per call, as JSONEncoder.encode makes one: its cycle markers start empty.
-        chunks = make_encoder({} if check_circular else None, _default, strings, None,
-                              key_separator, item_separator, False, False, True)(o, 0)
-        if not isinstance(chunks, (list, tuple)):
-            chunks = list(chunks)
-        return "".join(chunks)
+        try:
+            if isinstance(o, str):
+                text = strings(o)
+            else:
+                # A fresh C encoder per call, as JSONEncoder.encode makes one: its cycle markers start empty.
+                text = "".join(make_encoder({} if check_circular else None, _default, strings, None,
+                                            key_separator, item_separator, False, False, True)(o, 0))
+        except Exception:  # noqa: BLE001 - not serializable, or the encoder's own failure: json decides
+            return public_encode(o)
+        return text if type(text) is str else public_encode(o)
 
     return encode
 
 
 def string_encoder() -> Callable[[str], str]:
-    """What encoder(ensure_ascii=False) makes of a str, as a function of its own."""
-    if make_scanner is None:
-        from json.encoder import py_encode_basestring
+    """What encoder(ensure_ascii=False) makes of a str, as a function of its own.
 
-        return py_encode_basestring
-    return encode_basestring
+    The C function is checked once, not per call: `list --json` calls it about a dozen
+    times per entry, and a wrapper round each call cost 85 ns (10 ms at 10,000 entries,
+    an eighth of the command). Unlike the scanner it is a pure function of one str that
+    touches no module state, so one probe holding every kind of escape stands for all
+    calls; absent, raising, or answering other than json does, json's own is used."""
+    try:
+        probe = encode_basestring(_PROBE)
+    except Exception:  # noqa: BLE001 - absent (None is not callable) or broken
+        probe = None
+    if type(probe) is str and probe == _PROBE_JSON:
+        return encode_basestring
+    return _public_string
+
+
+_PROBE = '\x00\x1f"\\\u00e9\u2028\ud800\n\t/'  # C0, quote, backslash, non-ASCII, a lone surrogate
+_PROBE_JSON = '"\\u0000\\u001f\\"\\\\\u00e9\u2028\ud800\\n\\t/"'  # json.dumps(_PROBE, ensure_ascii=False)
+
+
+def _public_string(s: str) -> str:
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
 
 
 def dumps(o: Any, ensure_ascii: bool = True, separators: tuple[str, str] = (", ", ": ")) -> str:
