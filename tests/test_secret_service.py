@@ -93,6 +93,20 @@ def test_token_from_the_secret_service_imports_no_part_of_keyrings_path(authoriz
     assert sorted(m for m in modules if m.split(".")[0] in KEYRING_PATH or m in KEYRING_PATH) == []
 
 
+def test_without_the_private_socket_module_the_public_one_reads_the_secret(authorized, secret_service, monkeypatch):
+    import socket
+
+    authorization_id = authorized("Public socket", "public-socket-token")
+    expected = secret_service_module.SecretServiceReader(environ=_env(secret_service)).get(
+        "integray-auth", f"authorization:{authorization_id}")
+    monkeypatch.setitem(sys.modules, "_socket", None)  # `import _socket` fails, as where it is missing
+
+    assert secret_service_module._sockets() is socket
+    reader = secret_service_module.SecretServiceReader(environ=_env(secret_service))
+    assert reader.get("integray-auth", f"authorization:{authorization_id}") == expected
+    assert "public-socket-token" in expected
+
+
 def test_chunked_tokens_come_back_whole_without_keyring(authorized, secret_service):
     # Three chunks and a manifest, with characters JSON escapes (a token is printable ASCII: RFC 6749).
     big = "j" * 2600 + '"\\' + "w" * 1400

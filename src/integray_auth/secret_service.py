@@ -5,7 +5,7 @@
 jaraco.context pulls in urllib.request, http, email, ssl), its SecretService
 backend, secretstorage + cryptography, a pure-Python Diffie-Hellman session
 and about 11 D-Bus round trips. This module is the read side only, in the
-stdlib's C modules (`_socket`, `struct`): the D-Bus wire format for the five
+stdlib's C modules (`_socket` behind `_sockets()`, `struct`): the D-Bus wire format for the five
 calls it makes, two round trips for a token that fits one entry.
 
 It reads exactly what keyring's SecretService backend would return: the
@@ -86,6 +86,21 @@ def applicable(backend: str | None, environ=os.environ) -> bool:
     if os.path.exists(os.path.join(config_home, "python_keyring", "keyringrc.cfg")):
         return False
     return _socket_address(environ.get("DBUS_SESSION_BUS_ADDRESS", "")) is not None
+
+
+def _sockets():
+    """CPython's `_socket`, the C half of `socket`: undocumented, so only a first try.
+
+    `import socket` costs about 11 ms (it builds its enums), `_socket` about 0.5 ms, out of
+    `token`'s ~20 ms. Where `_socket` is missing or lacks a name used here, the public module
+    answers (tests/test_secret_service.py forces that)."""
+    try:
+        import _socket as module
+
+        module.socket, module.AF_UNIX, module.SOCK_STREAM, module.SOL_SOCKET  # noqa: B018 - what we use
+    except Exception:  # noqa: BLE001 - any failure: the public module
+        import socket as module
+    return module
 
 
 def _socket_address(address: str) -> str | None:
@@ -204,8 +219,7 @@ class SecretServiceReader:
         return values
 
     def _connect(self) -> None:
-        import _socket
-
+        _socket = _sockets()
         path = _socket_address(self._environ.get("DBUS_SESSION_BUS_ADDRESS", ""))
         if path is None:
             raise Unavailable("no local session bus")
@@ -223,8 +237,7 @@ class SecretServiceReader:
     def _check_peer(self, sock) -> None:
         """The plain session is sound only on a bus run by this user (see the module
         docstring): another user's socket, or one we cannot ask, gets keyring's DH path."""
-        import _socket
-
+        _socket = _sockets()
         option = getattr(_socket, "SO_PEERCRED", None)  # Linux; the BSDs and macOS lack it
         if option is None:
             raise Unavailable("no SO_PEERCRED to tell who runs the session bus")

@@ -63,7 +63,7 @@ LOCAL_FIELDS = _LOCAL_FIELDS = ("storage", "locator", "keyring_backend")
 # What a refresh learns and records (the `health` document, which CI may write): never
 # what is asked for, nor with which client, nor where (those stay in `meta`).
 HEALTH_FIELDS = ("status", "expires_at", "granted_scopes", "renewable", "refreshed_at", "refresh_rejected_at",
-                 "updated_at")
+                 "rejected_at", "updated_at")
 
 TEAM_DOC = "docs/team.md"
 
