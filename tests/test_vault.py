@@ -865,7 +865,7 @@ def test_the_ci_policy_cannot_change_what_the_authorizers_machine_mints(vault_se
     index = a.data / "index.json"
     document = json.loads(index.read_text())  # bound as `authorize` binds it
     document["authorizations"][0]["endpoints"] = {"token_origin": token_endpoint.url, "revocation_origin": None,
-                                                  "userinfo_origin": None, "issuer": None}
+                                                  "userinfo_origin": None, "device_origin": None, "issuer": None}
     index.write_text(json.dumps(document))
     shared = a.run("share", "Local", **victim)
     assert shared.code == 0, shared.stderr
