@@ -49,7 +49,7 @@ SS_NAME, FILE_NAME = "Bench keyring", "Bench file"
 
 def make_home(home: Path, count: int) -> list[str]:
     """An index of `count` authorizations (through Index, as the commands write it); their names."""
-    from integray_auth.index import Index
+    from integray_auth.stores.index import Index
     from integray_auth.models import Authorization
 
     connectors = [["list-locations", "create-class-booking"], ["list-segments"], ["list-locations"]]
@@ -72,7 +72,7 @@ def add_stored(home: Path, env: dict, name: str, storage: str, token: str) -> No
     code = (
         "import sys\n"
         "from integray_auth.context import AppContext\n"
-        "from integray_auth.secret_store import ChunkedTokens\n"
+        "from integray_auth.stores.secrets import ChunkedTokens\n"
         "from integray_auth.tokens import TokenSet\n"
         "from integray_auth.usecases import manage\n"
         "ctx = AppContext.from_environment()\n"

@@ -26,7 +26,7 @@ REFRESH = {
 
 
 def render(registry) -> str:
-    from integray_auth.output import redirect_uri_template
+    from integray_auth.cli.output import redirect_uri_template
 
     providers = sorted(registry.providers.values(), key=lambda p: p.name.casefold())
     lines = [
@@ -98,7 +98,7 @@ def _scopes(p) -> str:
 
 
 def _register(p) -> str:
-    from integray_auth.output import redirect_uri_template
+    from integray_auth.cli.output import redirect_uri_template
 
     secret = "a client secret (`integray-auth client set " + p.id + "`)" if (
         p.client_secret_required or p.client_auth != "none") else "no client secret"

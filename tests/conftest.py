@@ -22,7 +22,7 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from integray_auth.context import AppContext
-from integray_auth.paths import Paths
+from integray_auth.lean.paths import Paths
 
 pytest_plugins = ["tests.support.plugin"]
 CI_SEEN = "INTEGRAY_TESTS_CI"  # the harness's CI, kept out of the commands' environment

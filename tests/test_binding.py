@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode
-from integray_auth.index import Index
+from integray_auth.stores.index import Index
 from integray_auth.registry import load_registry
-from integray_auth.secret_store import ChunkedTokens, FileStore
+from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 from tests.conftest import assert_error_line, assert_no_crash

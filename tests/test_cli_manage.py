@@ -16,7 +16,7 @@ import pytest
 import integray_auth
 from integray_auth.cli import run
 from integray_auth.errors import ExitCode
-from integray_auth.index import Index
+from integray_auth.stores.index import Index
 from integray_auth.usecases import manage
 from tests.conftest import assert_error_line, assert_no_crash
 
@@ -767,7 +767,7 @@ def test_the_client_id_in_config_toml_is_used(cli, home):
 def test_remove_marks_it_not_authorized_before_its_tokens_go(make_ctx, given):
     """A crash right after the tokens are deleted must not leave an Authorized entry
     without tokens: `token` would fail, and `list` would still say Authorized."""
-    from integray_auth.secret_store import ChunkedTokens
+    from integray_auth.stores.secrets import ChunkedTokens
     from integray_auth.tokens import TokenSet
 
     class Crash(Exception):

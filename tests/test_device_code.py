@@ -354,7 +354,7 @@ FIELDS = ["device_code", "user_code", "verification_uri", "verification_url", "v
 def test_any_device_answer_is_checked_or_refused_never_a_crash(base, changed):
     from urllib.parse import urlsplit
 
-    from integray_auth.printable import has_unsafe
+    from integray_auth.lean.printable import has_unsafe
 
     provider = _PROVIDER[0]
     try:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integray_auth import registry_overlay as toml_text
+from integray_auth.registry import overlay as toml_text
 from integray_auth.errors import NetworkError, UsageError
 from integray_auth.oauth.discovery import check_document, check_issuer_argument, well_known_urls
 from integray_auth.oauth.issuer import iss_problem, issuer_check

@@ -500,7 +500,7 @@ def test_large_tokens_are_chunked_in_the_real_secret_service(keyring_env):
     """Windows' 1,280-character limit shapes the layout; prove it on a real keyring."""
     code = """
 import json
-from integray_auth.secret_store import ChunkedTokens, KeyringStore
+from integray_auth.stores.secrets import ChunkedTokens, KeyringStore
 from integray_auth.tokens import TokenSet
 store = KeyringStore()
 tokens = TokenSet(access_token="a" * 4000, refresh_token="r" * 700, id_token="i" * 900, scope=["read"])
@@ -590,7 +590,7 @@ def _expire_in_keyring(keyring_env: dict, authorization_id: str) -> None:
     """Make the stored access token expired, so `token` must refresh."""
     code = (
         "import sys\n"
-        "from integray_auth.secret_store import ChunkedTokens, KeyringStore\n"
+        "from integray_auth.stores.secrets import ChunkedTokens, KeyringStore\n"
         "store = ChunkedTokens(KeyringStore())\n"
         "tokens = store.load(sys.argv[1])\n"
         "store.save(sys.argv[1], tokens.copy(expires_at='2000-01-01T00:00:00Z'))\n"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from integray_auth.fileutil import take_lock
-from integray_auth.locks import lock_path
+from integray_auth.stores.files import take_lock
+from integray_auth.stores.locks import lock_path
 from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
 from tests.test_e2e_authorize import _expire_in_keyring
 
@@ -83,7 +83,7 @@ def _stored(keyring_env: dict, authorization_id: str) -> dict:
     """The token set in the keyring (the test reads it as the provider would see it)."""
     code = (
         "import json, sys\n"
-        "from integray_auth.secret_store import ChunkedTokens, KeyringStore\n"
+        "from integray_auth.stores.secrets import ChunkedTokens, KeyringStore\n"
         "print(json.dumps(ChunkedTokens(KeyringStore()).load(sys.argv[1]).as_dict()))\n"
     )
     env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}

@@ -355,7 +355,7 @@ def test_a_failed_revocation_says_where_to_revoke_by_hand_and_still_deletes_the_
     assert "https://example.com/account/apps" in done.stderr
     after = ia.state("Stubborn")
     assert (after["status"], after["active"], after["storage"]) == ("not_authorized", False, None)
-    code = "import sys\nfrom integray_auth.secret_store import ChunkedTokens, KeyringStore\nprint(ChunkedTokens(KeyringStore()).load(sys.argv[1]))\n"
+    code = "import sys\nfrom integray_auth.stores.secrets import ChunkedTokens, KeyringStore\nprint(ChunkedTokens(KeyringStore()).load(sys.argv[1]))\n"
     env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}
     loaded = subprocess.run([sys.executable, "-c", code, state["id"]], env=env, capture_output=True, text=True, timeout=30)
     assert loaded.stdout.strip() == "None"

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from integray_auth import fast_add
+from integray_auth.cli import fast_add
 from integray_auth import main as entry
 from integray_auth.usecases import manage
 from tests.conftest import SCRIPT, assert_no_crash
@@ -171,7 +171,7 @@ def test_the_installed_command_adds_the_same_on_both_paths(cli, saved, home, tmp
 
 def test_add_no_authorize_reads_the_index_once(capsys, saved, monkeypatch):
     """At 1,000 authorizations a read of the index costs more than all of `add`'s checks."""
-    from integray_auth.index import Index
+    from integray_auth.stores.index import Index
 
     reads = []
     real = Index.load

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from integray_auth import jsonfields
+from integray_auth.cli import jsonfields
 from integray_auth import main as entry
-from integray_auth.secret_store import ChunkedTokens
+from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 
@@ -271,8 +271,8 @@ def test_token_from_the_file_store_imports_none_of_the_heavy_libraries(file_stor
 # What `token` from the file store does not need: the registry and the output layer
 # (health, fit), the network, the keyring's way to the Secret Service, Vault (not configured).
 TOKEN_NEVER = (
-    "integray_auth.registry", "integray_auth.output", "integray_auth.health", "integray_auth.fit",
-    "integray_auth.secret_service", "integray_auth.vault_store", "hvac", "requests", "socket", "ssl", "http",
+    "integray_auth.registry", "integray_auth.cli.output", "integray_auth.health", "integray_auth.cli.fit",
+    "integray_auth.lean.secret_service", "integray_auth.stores.vault", "hvac", "requests", "socket", "ssl", "http",
     "email", "urllib.request", "cryptography", "keyring", "tomllib", "shlex", "subprocess",
 )
 
@@ -407,7 +407,7 @@ def test_token_from_the_file_store_imports_no_contextlib(file_stored):
 
     assert (report["code"], done.stdout) == (0, "file-token\n")
     assert sorted(set(report["modules"]) & set(TOKEN_LEAN_NEVER)) == []
-    assert "integray_auth.scoped" in report["modules"]  # the probe sees the module the locks come from
+    assert "integray_auth.lean.scoped" in report["modules"]  # the probe sees the module the locks come from
 
 
 def test_the_lean_probe_would_see_a_slow_stdlib_module(saved, home):

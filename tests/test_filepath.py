@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integray_auth.filepath import FilePath
-from integray_auth.locks import lock_path
-from integray_auth.secret_store import RescuedTokens
+from integray_auth.lean.filepath import FilePath
+from integray_auth.stores.locks import lock_path
+from integray_auth.stores.secrets import RescuedTokens
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="FilePath is pathlib.Path on Windows")
 

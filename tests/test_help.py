@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from integray_auth import helptopics
+from integray_auth.cli import helptopics
 from integray_auth.errors import EXIT_CODE_MEANINGS, ExitCode
 from tests.conftest import REPO, assert_error_line
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from integray_auth import helpcache
+from integray_auth.cli import helpcache
 from tests.conftest import SCRIPT, assert_no_crash
 
 HEAVY = ("typer", "click", "rich", "pydantic")

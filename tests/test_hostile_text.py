@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from integray_auth import output
+from integray_auth.cli import output
 from integray_auth.errors import ExitCode
-from integray_auth.index import Index
+from integray_auth.stores.index import Index
 from integray_auth.usecases import manage
 from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
 from tests.test_token_refresh import authorized, endpoint  # noqa: F401 - fixtures
@@ -191,7 +191,7 @@ def test_the_flow_ui_escapes_what_it_echoes(make_ctx):
 
 
 def test_the_escaping_functions():
-    from integray_auth.printable import escape, json_text, tsv_cell
+    from integray_auth.lean.printable import escape, json_text, tsv_cell
 
     assert escape("tab\there\x00\x1b\x7f\x9f\u200b\U000e0001é€") == "tab\\there\\x00\\x1b\\x7f\\x9f\\u200b\\U000e0001é€"
     assert tsv_cell("a\tb\rc\nd\x0be\x0cf\x1cg\x1dh\x1ei\x85j\u2028k\u2029l\x1bm") == "a b c d e f g h i j k l\\x1bm"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode
-from integray_auth.fileutil import LockTimeout, take_lock
-from integray_auth.index import Index, UnusableIndex
+from integray_auth.stores.files import LockTimeout, take_lock
+from integray_auth.stores.index import Index, UnusableIndex
 from integray_auth.models import Authorization
 from tests.conftest import assert_error_line, assert_no_crash
 
@@ -210,7 +210,7 @@ def test_a_folder_that_cannot_be_fsynced_does_not_fail_a_write_that_happened(hom
     is already in place by then, so the write succeeded."""
     import errno
 
-    from integray_auth import fileutil
+    from integray_auth.stores import files as fileutil
 
     real_fsync = os.fsync
 
@@ -227,9 +227,9 @@ def test_a_folder_that_cannot_be_fsynced_does_not_fail_a_write_that_happened(hom
 
 
 def test_the_insecure_token_file_reports_a_failed_write_or_a_held_lock_as_a_storage_error(home, monkeypatch):
-    from integray_auth import secret_store
+    from integray_auth.stores import secrets as secret_store
     from integray_auth.errors import StorageError
-    from integray_auth.secret_store import FileStore
+    from integray_auth.stores.secrets import FileStore
 
     home.mkdir()
     store = FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock")
@@ -256,8 +256,8 @@ KILL_DURING_WRITE = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from integray_auth import fileutil
-    from integray_auth.index import Index
+    from integray_auth.stores import files as fileutil
+    from integray_auth.stores.index import Index
     from integray_auth.models import Authorization
 
     home, step = Path(sys.argv[1]), sys.argv[2]
@@ -297,7 +297,7 @@ HAMMER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from integray_auth.index import Index
+    from integray_auth.stores.index import Index
     from integray_auth.models import Authorization
 
     home = Path(sys.argv[1])

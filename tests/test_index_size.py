@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from integray_auth import index as index_module
+from integray_auth.stores import index as index_module
 from integray_auth.errors import ExitCode, IndexError_
-from integray_auth.paths import Paths
-from integray_auth.secret_store import ChunkedTokens
+from integray_auth.lean.paths import Paths
+from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 from integray_auth.usecases.binding import endpoints_of
@@ -111,7 +111,7 @@ def test_the_installed_command_refuses_such_a_write_with_exit_4(cli, home):
     before = (home / "index.json").read_bytes()
     probe = (
         "import sys\n"
-        "from integray_auth import index\n"
+        "from integray_auth.stores import index\n"
         f"index.MAX_INDEX_BYTES = {len(before) + 100}\n"  # room for what is there, not for one more
         "from integray_auth.main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"

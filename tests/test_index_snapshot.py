@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from integray_auth import index as index_module
-from integray_auth.index import Index
+from integray_auth.stores import index as index_module
+from integray_auth.stores.index import Index
 from integray_auth.models import Authorization
-from integray_auth.paths import Paths
+from integray_auth.lean.paths import Paths
 from integray_auth.usecases import manage
 
 
@@ -466,7 +466,7 @@ def test_the_installed_command_uses_the_snapshot_when_the_private_hash_fails(cli
         "def broken(key, data):\n"
         "    raise SystemError('returned NULL without setting an exception')\n"
         "_imp.source_hash = broken\n"
-        "from integray_auth.index import Index\n"
+        "from integray_auth.stores.index import Index\n"
         "if sys.argv[1] == 'no-parse':\n"
         "    Index._parse = lambda self, text: sys.exit('parsed the JSON')\n"
         "from integray_auth.main import main\n"

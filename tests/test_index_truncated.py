@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from integray_auth import jsonio
+from integray_auth.lean import jsonio
 from integray_auth.errors import ExitCode
-from integray_auth.index import Index, UnusableIndex
+from integray_auth.stores.index import Index, UnusableIndex
 from tests.conftest import assert_error_line, assert_no_crash
 
 NAMES = ("Prague", "Brno", "Ostrava")
@@ -125,7 +125,7 @@ def test_the_installed_command_reads_the_index_when_the_private_scanner_fails(cl
         "        raise SystemError('returned NULL without setting an exception')\n"
         "    return scan\n"
         "_json.make_scanner = broken\n"
-        "from integray_auth import jsonio\n"
+        "from integray_auth.lean import jsonio\n"
         "assert jsonio.make_scanner is broken\n"
         "from integray_auth.main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"

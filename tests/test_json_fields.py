@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from integray_auth import jsonfields, output
+from integray_auth.cli import jsonfields, output
 from integray_auth.errors import ExitCode
 from integray_auth.usecases import manage
 from tests.conftest import assert_error_line

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integray_auth import output
-from integray_auth.jsonfields import JsonOutput
-from integray_auth.jsonio import encoder
+from integray_auth.cli import output
+from integray_auth.cli.jsonfields import JsonOutput
+from integray_auth.lean.jsonio import encoder
 from integray_auth.models import Authorization
 
 ENCODE = encoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)

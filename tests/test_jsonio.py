@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integray_auth import jsonio
+from integray_auth.lean import jsonio
 from integray_auth.errors import ExitCode
 
 documents = st.recursive(
@@ -146,7 +146,7 @@ def test_a_truncated_document_in_a_fresh_interpreter_is_json_s_error():
     import subprocess
     import sys
 
-    code = ("from integray_auth import jsonio\n"
+    code = ("from integray_auth.lean import jsonio\n"
             "try:\n    jsonio.loads('{\"a\": [1, 2')\n"
             "except Exception as e:\n    print(type(e).__name__, e)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)

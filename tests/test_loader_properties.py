@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integray_auth.cli.run import run_list
-from integray_auth.jsonfields import JsonOutput
+from integray_auth.cli.jsonfields import JsonOutput
 from integray_auth.errors import ExitCode, IndexError_, IntegrayAuthError, RegistryError
-from integray_auth.index import Index
-from integray_auth.output import print_details
-from integray_auth.paths import Paths
+from integray_auth.stores.index import Index
+from integray_auth.cli.output import print_details
+from integray_auth.lean.paths import Paths
 from integray_auth.registry import _PROVIDER_KEYS, Registry, bundled_registry_path, load_registry
 from integray_auth.usecases import manage
 

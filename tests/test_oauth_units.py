@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from integray_auth.errors import ExitCode
 from integray_auth.oauth import pkce
 from integray_auth.oauth.loopback import LoopbackServer, PortBusyError
-from integray_auth.secret_store import CHUNK_SIZE, ChunkedTokens, KeyringStore
+from integray_auth.stores.secrets import CHUNK_SIZE, ChunkedTokens, KeyringStore
 from integray_auth.tokens import TokenSet, utc_seconds
 
 
@@ -382,7 +382,7 @@ def test_the_recorded_keyring_backend_is_loaded_directly_but_never_overrides_the
     import keyring.core
     from keyring.backends import fail
 
-    from integray_auth import secret_store
+    from integray_auth.stores import secrets as secret_store
 
     class Recorded:  # not a KeyringBackend subclass: those register themselves globally
         priority = 5

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integray_auth import paths
-from integray_auth.paths import APP_NAME, HOME_ENV, Paths
+from integray_auth.lean import paths
+from integray_auth.lean.paths import APP_NAME, HOME_ENV, Paths
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the XDG folders are worked out on Linux only")
 

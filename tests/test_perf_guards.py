@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integray_auth import printable
+from integray_auth.lean import printable
 from integray_auth.cli import run
 from integray_auth.context import AppContext
-from integray_auth.index import Index
-from integray_auth.jsonfields import JsonOutput
+from integray_auth.stores.index import Index
+from integray_auth.cli.jsonfields import JsonOutput
 from integray_auth.models import _FIELDS
-from integray_auth.paths import Paths
+from integray_auth.lean.paths import Paths
 
 from .conftest import REPO
 from .test_loader_properties import VALID_ENTRY, mutated_indexes
@@ -171,7 +171,7 @@ def test_the_benchmark_runs_in_its_quick_mode(tmp_path):
 def _reference_load(index: Index) -> list | str:
     """What Index.load gave before the one-pass decoder: plain json.loads,
     from_json for every entry, then every check; the entries, or the error."""
-    from integray_auth import index as index_module
+    from integray_auth.stores import index as index_module
     from integray_auth.errors import IndexError_
     from integray_auth.models import Authorization
 
@@ -240,6 +240,6 @@ def test_the_one_pass_decoder_gives_what_from_json_and_the_checks_give(tmp_path,
 def test_the_one_pass_decoder_knows_every_field_of_an_authorization():
     """A field added to Authorization but not to index._checked_entry turns the fast
     build off (correct, but `list` slower again): this says so."""
-    from integray_auth import index as index_module
+    from integray_auth.stores import index as index_module
 
     assert index_module.ONE_PASS

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from integray_auth import registry
 from integray_auth.errors import ExitCode, RegistryError
-from integray_auth.printable import shell_quote
-from integray_auth.urlparts import split_plain
+from integray_auth.lean.printable import shell_quote
+from integray_auth.lean.urlparts import split_plain
 from integray_auth.usecases import binding
 
 # The characters the expressions care about, the ones next to them, and some that are not ASCII.

@@ -22,8 +22,8 @@ import pytest
 from keyring.errors import KeyringLocked
 
 from integray_auth.errors import ExitCode, StorageError
-from integray_auth.index import Index
-from integray_auth.secret_store import ChunkedTokens, KeyringStore, RescuedTokens, token_key
+from integray_auth.stores.index import Index
+from integray_auth.stores.secrets import ChunkedTokens, KeyringStore, RescuedTokens, token_key
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 from integray_auth.usecases import access_token as token_usecase

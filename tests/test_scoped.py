@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from integray_auth.scoped import NoLock, contextmanager
+from integray_auth.lean.scoped import NoLock, contextmanager
 
 
 def recorder(decorate):

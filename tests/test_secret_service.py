@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integray_auth import secret_service
-from integray_auth import secret_service as secret_service_module  # where a fixture takes the name
+from integray_auth.lean import secret_service
+from integray_auth.lean import secret_service as secret_service_module  # where a fixture takes the name
 from integray_auth.errors import ExitCode
-from integray_auth.index import Index
+from integray_auth.stores.index import Index
 from integray_auth.usecases import manage
 
 from .conftest import SCRIPT, Result, assert_error_line, assert_no_crash
@@ -35,7 +35,7 @@ SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
 
 STORE = """
 import sys
-from integray_auth.secret_store import ChunkedTokens, KeyringStore
+from integray_auth.stores.secrets import ChunkedTokens, KeyringStore
 from integray_auth.tokens import TokenSet
 store = KeyringStore()
 ChunkedTokens(store).save(sys.argv[1], TokenSet(access_token=sys.argv[2], expires_at="2099-01-01T00:00:00Z"))

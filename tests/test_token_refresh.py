@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode, StorageError
-from integray_auth.locks import lock_path
-from integray_auth.fileutil import take_lock
-from integray_auth.index import Index
-from integray_auth.secret_store import ChunkedTokens, FileStore
+from integray_auth.stores.locks import lock_path
+from integray_auth.stores.files import take_lock
+from integray_auth.stores.index import Index
+from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 from integray_auth.usecases import access_token as token_usecase

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from integray_auth.errors import ExitCode
-from integray_auth.index import Index
-from integray_auth.secret_store import FileStore, token_key
+from integray_auth.stores.index import Index
+from integray_auth.stores.secrets import FileStore, token_key
 from integray_auth.usecases import manage
 from tests.conftest import assert_no_crash
 from tests.support.stand_in import QuietHandler, serve

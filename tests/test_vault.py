@@ -239,8 +239,8 @@ def test_a_holder_killed_mid_refresh_loses_its_lease_to_another_machine(team, va
 def _seed_file_authorization(machine: Machine, name: str = "Local", expired: bool = False, access: str = "access-1") -> str:
     """An Authorized entry with a valid token in the machine's insecure file (no browser needed)."""
     from integray_auth.context import AppContext
-    from integray_auth.paths import Paths
-    from integray_auth.secret_store import ChunkedTokens, FileStore
+    from integray_auth.lean.paths import Paths
+    from integray_auth.stores.secrets import ChunkedTokens, FileStore
     from integray_auth.tokens import TokenSet
     from integray_auth.usecases import manage
 
@@ -420,10 +420,10 @@ def test_a_token_set_never_replaces_a_newer_or_broader_one_written_meanwhile(vau
     """The write path's rule, against the real OpenBao: a machine whose read is
     stale writes over the set in Vault only when its own is no older and no narrower."""
     from integray_auth.context import AppContext
-    from integray_auth.paths import Paths
-    from integray_auth.secret_store import ChunkedTokens, token_key
+    from integray_auth.lean.paths import Paths
+    from integray_auth.stores.secrets import ChunkedTokens, token_key
     from integray_auth.tokens import TokenSet
-    from integray_auth.vault_store import VaultStore
+    from integray_auth.stores.vault import VaultStore
 
     ctx = AppContext(paths=Paths(tmp_path, tmp_path), environ={**os.environ, **vault_server.env()})
     authorization_id = "0123456789ab"
@@ -540,7 +540,7 @@ def test_vault_credentials_never_reach_execs_command():
     assert env == {"VAULT_ADDR": "http://x", "INTEGRAY_AUTH_HOME": "/h"}
 
 
-VAULT_MODULES = ("hvac", "integray_auth.vault_store", "requests")
+VAULT_MODULES = ("hvac", "integray_auth.stores.vault", "requests")
 
 
 def test_without_vault_configured_token_list_and_status_import_nothing_of_vaults(file_stored, monkeypatch, vault_server):
@@ -673,7 +673,7 @@ def test_token_on_a_machine_that_never_saw_it_reads_a_constant_number_of_documen
     """Found through its name document (then its metadata and health), not by reading
     every authorization's metadata; counted by a proxy in front of the real OpenBao."""
     from integray_auth.context import AppContext
-    from integray_auth.paths import Paths
+    from integray_auth.lean.paths import Paths
     from integray_auth.usecases import sharing
     from tests.support.vault_server import counting_proxy
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import sys
 
-from .filepath import FilePath
-from .index import Index
+from .lean.filepath import FilePath
+from .stores.index import Index
 from .models import utc_now
-from .paths import Paths
+from .lean.paths import Paths
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Callable, Mapping, TextIO
 
     from .registry import Registry
-    from .secret_store import SecretStore
+    from .stores.secrets import SecretStore
 
 REGISTRY_ENV = "INTEGRAY_AUTH_REGISTRY"
 NO_INPUT_ENV = "INTEGRAY_AUTH_NO_INPUT"
@@ -138,7 +138,7 @@ class AppContext:
         (or hvac) only here. `locator` is what the index recorded for it."""
         if self.secret_store_factory is not None:
             return self.secret_store_factory(self, storage)
-        from .secret_store import default_secret_store
+        from .stores.secrets import default_secret_store
 
         return default_secret_store(self, storage, locator)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import jsonfields
+from .cli import jsonfields
 from .errors import ExitCode, IntegrayAuthError
 
 _VIEW_FLAGS = {"--inactive": "inactive", "--all": "all"}
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _fast_path(args, own_process=argv is None)
         if code is None:
             # Bulk `add --no-authorize` without Typer (~4x `python -c pass` to import): fast_add.py.
-            from . import fast_add
+            from .cli import fast_add
 
             code = fast_add.run(args)
         answered_fast = code is not None
@@ -120,7 +120,7 @@ def _no_core_dumps() -> None:
 
 
 def _report(message: str, hint: str | None) -> None:
-    from .printable import escape
+    from .lean.printable import escape
 
     # Messages quote provider answers and index strings: escaped here, once,
     # so no error line can carry a terminal escape sequence or a line break.
@@ -146,7 +146,7 @@ def _check_utf8(args: list[str]) -> None:
             arg.encode("utf-8")
         except UnicodeEncodeError:
             from .errors import UsageError
-            from .printable import quoted
+            from .lean.printable import quoted
 
             raise UsageError(
                 f"argument {position} ({quoted(arg)}) is not valid UTF-8 text",
@@ -157,7 +157,7 @@ def _check_utf8(args: list[str]) -> None:
 def _fast_path(args: list[str], own_process: bool = False) -> int | None:
     """Handle `list`/`search`/`show`/`status`/`token` with known options, else return None."""
     if args and args[0] == "__complete":
-        from .completion import answer
+        from .cli.completion import answer
 
         return answer(args[1:])
     if not args or args[0] not in ("list", "search", "show", "status", "token"):
@@ -260,7 +260,7 @@ def _fast_token(rest: list[str]) -> int | None:
 
 def _run_typer(args: list[str]) -> int:
     # One more answer without Typer: help from the cache (helpcache.py).
-    from . import helpcache
+    from .cli import helpcache
 
     if helpcache.is_request(args):
         return helpcache.answer(args, _typer)

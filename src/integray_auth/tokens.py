@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import jsonio
+from .lean import jsonio
 from .errors import NetworkError, StorageError
-from .record import Record
+from .lean.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..context import AppContext
 from ..errors import UsageError
-from ..printable import escape, quoted
+from ..lean.printable import escape, quoted
 from ..usecases import manage
 
 TYPE_CHECKING = False

@@ -10,9 +10,10 @@ import enum
 
 import typer
 
-from .. import __version__, helptopics, jsonfields, output
+from .. import __version__
+from . import helptopics, jsonfields, output
 from ..context import AppContext
-from ..printable import escape, quoted
+from ..lean.printable import escape, quoted
 from ..errors import UsageError
 from ..usecases import manage
 from . import adding, run, usage
@@ -319,7 +320,7 @@ def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage,
 
 
 def _storage(insecure_storage: bool, storage: str | None) -> str | None:
-    from ..secret_store import BACKENDS
+    from ..stores.secrets import BACKENDS
 
     if storage is not None and storage not in BACKENDS:
         raise UsageError(f"--storage {quoted(storage)} is not one of {', '.join(BACKENDS)}")
@@ -839,7 +840,7 @@ def completion(
       fish  (~/.config/fish/config.fish) integray-auth completion fish | source
       PowerShell ($PROFILE)              integray-auth completion powershell | Out-String | Invoke-Expression
     """
-    from .. import completion as scripts
+    from . import completion as scripts
 
     if shell not in scripts.SHELLS:
         raise UsageError(

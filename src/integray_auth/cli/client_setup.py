@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..context import AppContext
 from ..errors import UsageError
 from ..oauth.endpoint import ClientCredentials
-from ..printable import escape
+from ..lean.printable import escape
 from ..registry import Provider
 from ..usecases import clients
 from . import prompts

@@ -14,7 +14,7 @@ import time
 from ..context import AppContext, isatty
 from ..grants.base import FlowUI
 from ..oauth.loopback import Callback, LoopbackServer
-from ..printable import escape
+from ..lean.printable import escape
 
 
 PASTE_PROMPT = "Redirect URL (paste it here, then Enter): "

@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..context import AppContext
 from ..errors import IntegrayAuthError, UsageError
-from ..printable import escape, quoted
+from ..lean.printable import escape, quoted
 from ..registry import Provider
 
 TYPE_CHECKING = False

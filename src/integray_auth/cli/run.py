@@ -11,23 +11,23 @@ from ..usecases import manage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..jsonfields import JsonOutput
+    from .jsonfields import JsonOutput
 
 
 def run_list(ctx: AppContext, view: str, as_json: JsonOutput | None) -> None:
-    from .. import output  # here, not at the top: `token` prints no table (health, fit, the registry's helpers)
+    from . import output  # here, not at the top: `token` prints no table (health, fit, the registry's helpers)
 
     output.print_authorizations(ctx, manage.list_authorizations(ctx, view), view, as_json)
 
 
 def run_search(ctx: AppContext, query: str, view: str, as_json: JsonOutput | None) -> None:
-    from .. import output
+    from . import output
 
     output.print_authorizations(ctx, manage.search_authorizations(ctx, query, view), view, as_json)
 
 
 def run_show(ctx: AppContext, name: str, as_json: JsonOutput | None, no_pager: bool) -> None:
-    from .. import output
+    from . import output
 
     details = manage.describe(ctx, name)
     if as_json or no_pager or not ctx.stdout_is_terminal:
@@ -42,7 +42,7 @@ def run_show(ctx: AppContext, name: str, as_json: JsonOutput | None, no_pager: b
 
 def run_status(ctx: AppContext, names: list[str], check: bool, as_json: bool) -> int:
     """Print each authorization's health; the exit code says whether all are usable."""
-    from .. import output
+    from . import output
     from ..usecases import status
 
     lines = status.checked_status(ctx, names) if check else status.local_status(ctx, names)
@@ -64,10 +64,10 @@ def run_token(ctx: AppContext, name: str, min_valid: int | None = None, force: b
     if fmt == "raw":  # what print_token writes for it, without importing the output layer
         ctx.stdout.write(tokens.access_token + "\n")
         return
-    from .. import output
+    from . import output
 
     if fmt == "header":
-        from ..printable import quoted
+        from ..lean.printable import quoted
         from ..tokens import bearer_header
 
         # Refused before anything is printed; the raw token is still the caller's to use.

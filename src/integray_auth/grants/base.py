@@ -12,7 +12,7 @@ inside functions): `token` imports one when it renews tokens.
 
 from __future__ import annotations
 
-from ..record import Record
+from ..lean.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

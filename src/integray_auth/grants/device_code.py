@@ -15,7 +15,7 @@ import math
 import time
 
 from ..errors import AuthorizationFailed, AuthorizationTimeout, NetworkError
-from ..record import Record
+from ..lean.record import Record
 from .base import Grant, Needs, Obtained
 
 TYPE_CHECKING = False
@@ -195,7 +195,7 @@ def _bad(provider: Provider, what: str) -> NetworkError:
 
 
 def _text(provider: Provider, data: dict, field: str, limit: int) -> str:
-    from ..printable import has_unsafe
+    from ..lean.printable import has_unsafe
 
     value = data.get(field)
     if value is None or value == "":
@@ -210,7 +210,7 @@ def _url(provider: Provider, data: dict, field: str) -> str:
     the user is sent there to type the code, so a hostile one must not get through."""
     from urllib.parse import urlsplit
 
-    from ..printable import has_unsafe
+    from ..lean.printable import has_unsafe
     from ..registry import LOOPBACK_HOSTS
 
     value = _text(provider, data, field, MAX_URL)

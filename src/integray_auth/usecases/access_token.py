@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import time
 
-from .. import locks
+from ..stores import locks
 from ..context import AppContext
 from ..errors import AuthorizationFailed, InactiveError, IndexError_, NotAuthorizedError, NotFoundError, StorageError, UsageError
 from ..models import NOT_AUTHORIZED, now_from, to_iso
-from ..printable import quoted
-from ..scoped import contextmanager
+from ..lean.printable import quoted
+from ..lean.scoped import contextmanager
 from ..scopes import granted_as_requested
-from ..secret_store import ChunkedTokens, RescuedTokens, digest, store_of
+from ..stores.secrets import ChunkedTokens, RescuedTokens, digest, store_of
 from ..tokens import REFRESH_MARGIN_SECONDS, TokenSet, UnusableTokens
 from . import manage
 
@@ -260,7 +260,7 @@ def _grant_of(ctx: AppContext, authorization):
     provider's only grant at the time, its default now."""
     from .. import grants
     from ..errors import RegistryError
-    from ..printable import quoted
+    from ..lean.printable import quoted
 
     provider = None if authorization.grant else manage.require_provider(ctx, authorization.provider)
     name = authorization.grant or provider.default_grant

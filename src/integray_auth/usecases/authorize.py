@@ -24,7 +24,7 @@ from ..errors import ConflictError, IntegrayAuthError, UsageError
 from ..grants.base import ConsentRequest, FlowUI
 from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT, Authorization, to_iso
 from ..oauth.endpoint import ClientCredentials, request_deadline
-from ..printable import quoted
+from ..lean.printable import quoted
 from ..registry import Provider
 from ..scopes import granted_as_requested
 from ..tokens import TokenSet
@@ -183,7 +183,7 @@ def check_storage(ctx: AppContext, storage: str | None, authorization: Authoriza
     free among the team's shared authorizations too.
     """
     if storage is None and authorization is not None and authorization.storage:
-        from ..secret_store import store_of
+        from ..stores.secrets import store_of
 
         store = store_of(ctx, authorization)
     else:
@@ -304,7 +304,7 @@ def _persist(
     account: str | None = None,
     renewable: bool | None = None,
 ) -> Authorization:
-    from ..secret_store import ChunkedTokens, store_of
+    from ..stores.secrets import ChunkedTokens, store_of
 
     now = to_iso(ctx.clock())
     storage, locator = store.kind, store.locator()

@@ -19,7 +19,7 @@ from ..context import AppContext
 from ..errors import RegistryError
 from ..models import Authorization
 from ..registry import Provider
-from ..urlparts import split_plain
+from ..lean.urlparts import split_plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ import stat
 from ..context import AppContext
 from ..errors import IntegrayAuthError, RegistryError, UsageError
 from ..oauth.endpoint import ClientCredentials
-from ..output import redirect_uri_template
+from ..cli.output import redirect_uri_template
 from ..registry import Provider
 
 
@@ -80,12 +80,12 @@ def configured_client_id(ctx: AppContext, provider: Provider) -> str | None:
 def save_client_id(ctx: AppContext, provider: Provider, client_id: str) -> None:
     """Set `[clients.<provider>] client_id` in config.toml, keeping the rest of
     the file (comments included) as it was; written atomically, 0600."""
-    from ..fileutil import atomic_write_text
+    from ..stores.files import atomic_write_text
 
     check_client_id(client_id)
     path = ctx.paths.config_file
     _configured_client_id(ctx, provider)  # a file we cannot read is reported, not overwritten
-    from ..fileutil import UnsafePath, read_regular_file
+    from ..stores.files import UnsafePath, read_regular_file
     from ..registry import MAX_TOML_BYTES
 
     try:
@@ -194,7 +194,7 @@ def resolve_credentials(
     elif secret is None:
         secret = ctx.environ.get(f"{prefix}_CLIENT_SECRET") or None
     if secret is None and (needed or want_secret):
-        from ..secret_store import client_secret_key
+        from ..stores.secrets import client_secret_key
 
         try:
             secret = ctx.secret_store("keyring").get(client_secret_key(provider.id))
@@ -218,7 +218,7 @@ def resolve_credentials(
 def private_key(ctx: AppContext, provider: Provider, client_id: str) -> tuple[str, str | None]:
     """The client's PEM private key, checked, and its optional key id."""
     from ..oauth.client_assertion import load_private_key
-    from ..secret_store import client_private_key_key
+    from ..stores.secrets import client_private_key_key
 
     client = _client_config(ctx, provider)
     key_id = _config_string(ctx, provider, client, "private_key_id")
@@ -275,7 +275,7 @@ def read_key_file(path: str) -> str:
 def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
     """Keep the private key from `path` (checked like a configured key file) in the keyring."""
     from ..oauth.client_assertion import load_private_key
-    from ..secret_store import client_private_key_key
+    from ..stores.secrets import client_private_key_key
 
     pem = read_key_file(path)
     load_private_key(pem, path)
@@ -285,7 +285,7 @@ def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
 
 
 def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> None:
-    from ..secret_store import client_secret_key
+    from ..stores.secrets import client_secret_key
 
     if not secret:
         raise UsageError("the client secret is empty")
@@ -296,7 +296,7 @@ def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> Non
 
 def remove_client_secret(ctx: AppContext, provider: Provider) -> None:
     """Forget the client secret and the private key of `provider` kept in the keyring."""
-    from ..secret_store import client_private_key_key, client_secret_key
+    from ..stores.secrets import client_private_key_key, client_secret_key
 
     store = ctx.secret_store("keyring")
     store.remove(client_secret_key(provider.id))

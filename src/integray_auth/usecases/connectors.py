@@ -14,8 +14,8 @@ from __future__ import annotations
 from ..context import AppContext
 from ..errors import ConflictError, IntegrayAuthError, NotFoundError, UsageError
 from ..models import Authorization, to_iso
-from ..printable import quoted
-from ..record import Record
+from ..lean.printable import quoted
+from ..lean.record import Record
 from . import manage
 
 
@@ -157,7 +157,7 @@ def _narrow(ctx: AppContext, authorization: Authorization, provider) -> str:
     """Refresh with the scopes still requested, so the grant gives up the rest
     (RFC 6749 §6). Under the authorization's lock, like every token change.
     Returns "narrowed", or what went wrong (the connectors stay removed)."""
-    from ..secret_store import ChunkedTokens, RescuedTokens, store_of
+    from ..stores.secrets import ChunkedTokens, RescuedTokens, store_of
     from .access_token import _load, _take_back, renew_held, tokens_lock
 
     if not authorization.storage:

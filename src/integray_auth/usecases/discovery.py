@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import registry_overlay as toml_text
+from ..registry import overlay as toml_text
 from ..context import AppContext
 from ..errors import ConflictError, RegistryError, UsageError
 from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown
@@ -211,7 +211,7 @@ def _refuse_existing(path: Path, document: dict, provider_id: str, force: bool) 
 def _read_overlay(path: Path) -> tuple[str, dict]:
     import tomllib
 
-    from ..fileutil import UnsafePath, read_regular_file
+    from ..stores.files import UnsafePath, read_regular_file
     from ..registry import MAX_TOML_BYTES
 
     try:
@@ -232,7 +232,7 @@ def _read_overlay(path: Path) -> tuple[str, dict]:
 
 
 def _overlay_lock(path: Path):
-    from ..fileutil import LockError, take_lock
+    from ..stores.files import LockError, take_lock
 
     try:
         return take_lock(path.with_name(".providers.toml.lock"))
@@ -245,7 +245,7 @@ def _save(ctx: AppContext, path: Path, new_text: str, expected: dict, provider_i
     import os
     import tomllib
 
-    from ..fileutil import PRIVATE_FILE, atomic_write_text, ensure_private_dir
+    from ..stores.files import PRIVATE_FILE, atomic_write_text, ensure_private_dir
 
     cannot = ConflictError(
         f"{path} defines provider '{provider_id}' in a form this command does not edit (inline tables or dotted keys)",

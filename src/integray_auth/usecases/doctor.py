@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
-from ..index import UnusableIndex
+from ..stores.index import UnusableIndex
 
 
 @dataclass
@@ -58,7 +58,7 @@ def run_doctor(ctx: AppContext, repair: bool) -> DoctorReport:
             add("index", problem, "")
 
     try:
-        from ..secret_store import keyring_status
+        from ..stores.secrets import keyring_status
 
         add("keyring", None, keyring_status(ctx))
     except IntegrayAuthError as problem:

@@ -16,8 +16,8 @@ from datetime import timedelta
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError, NotAuthorizedError, UsageError
 from ..models import Authorization
-from ..printable import quoted
-from ..record import Record
+from ..lean.printable import quoted
+from ..lean.record import Record
 from ..tokens import REFRESH_MARGIN
 from . import manage
 
@@ -91,7 +91,7 @@ def refresh_one(ctx: AppContext, authorization: Authorization, window: timedelta
     """Renew one authorization's tokens under its lock; `window` None renews
     whatever its expiry. Errors become outcomes: one failure must not stop
     the others, and each is reported with its own hint."""
-    from ..secret_store import ChunkedTokens, RescuedTokens, store_of
+    from ..stores.secrets import ChunkedTokens, RescuedTokens, store_of
     from .access_token import _grant_of, _load, _take_back, renew_held, tokens_lock
 
     try:

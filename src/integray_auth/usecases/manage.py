@@ -8,9 +8,9 @@ import os
 from ..context import AppContext
 from ..errors import ConflictError, IndexError_, IntegrayAuthError, NoMatchError, NotFoundError, UsageError
 from ..models import Authorization, to_iso
-from ..printable import has_unsafe, quoted
-from ..record import Record
-from ..scoped import contextmanager
+from ..lean.printable import has_unsafe, quoted
+from ..lean.record import Record
+from ..lean.scoped import contextmanager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -91,13 +91,13 @@ def check_team_name(ctx: AppContext, name: str, authorization_id: str | None = N
     of Vault's is imported without VAULT_ADDR (the fast `add --no-authorize`)."""
     if not (ctx.environ.get("VAULT_ADDR") or "").strip():  # vault_store.configured(), not imported yet
         return
-    from ..vault_store import VaultStore
+    from ..stores.vault import VaultStore
 
     try:
         store = VaultStore.open(ctx)
         shared = store.find(name)
     except IntegrayAuthError as failed:
-        from ..printable import escape
+        from ..lean.printable import escape
 
         ctx.stderr.write(f"integray-auth: warning: names of shared authorizations not checked: {escape(failed.message)}\n")
         return
@@ -192,13 +192,13 @@ def with_shared(ctx: AppContext) -> list[Authorization]:
     if not ctx.environ.get("VAULT_ADDR"):
         return local  # the fast path: nothing of Vault's is imported
     from ..errors import IntegrayAuthError
-    from ..vault_store import VaultStore
+    from ..stores.vault import VaultStore
 
     try:
         store = VaultStore.open(ctx)
         listed, folders = store.listing()
     except IntegrayAuthError as failed:
-        from ..printable import escape
+        from ..lean.printable import escape
 
         ctx.stderr.write(f"integray-auth: warning: shared authorizations not listed: {escape(failed.message)}\n")
         return local
@@ -228,7 +228,7 @@ def locate(ctx: AppContext, name: str) -> Authorization:
     except NotFoundError:
         if not ctx.environ.get("VAULT_ADDR"):
             raise
-        from ..vault_store import VaultStore
+        from ..stores.vault import VaultStore
 
         shared = VaultStore.open(ctx).find(name)
         if shared is None:
@@ -251,7 +251,7 @@ def vault_copy(ctx: AppContext, entry: Authorization) -> Authorization:
     Vault holds neither its metadata nor its tokens any more (NotFoundError).
     Metadata that is there but unreadable, or an entry not (yet) authorized
     here, leaves the entry as it is."""
-    from ..secret_store import store_of, token_key
+    from ..stores.secrets import store_of, token_key
 
     store = store_of(ctx, entry)
     absent = object()
@@ -274,7 +274,7 @@ def _keep_in_step(ctx: AppContext, current: list[Authorization], gone: list[Auth
     a cache, rewritten only when it differs. Where it is kept (storage,
     locator) stays this machine's; a new name another entry here already
     has is not copied (the index keeps names unique)."""
-    from ..vault_store import LOCAL_FIELDS
+    from ..stores.vault import LOCAL_FIELDS
 
     theirs = {a.id: {k: v for k, v in a.to_json().items() if k not in LOCAL_FIELDS} for a in current}
     dropped = {a.id for a in gone}
@@ -311,7 +311,7 @@ def _keep_in_step(ctx: AppContext, current: list[Authorization], gone: list[Auth
 def shared_copy(ctx: AppContext, authorization: Authorization) -> Authorization:
     """Vault's copy of a shared authorization (other machines change it), or
     the one given when Vault holds none."""
-    from ..vault_store import VaultStore
+    from ..stores.vault import VaultStore
 
     return VaultStore.open(ctx, authorization.locator).load(authorization.id) or authorization
 
@@ -337,8 +337,8 @@ def find_here(ctx: AppContext, name: str, command: str) -> Authorization:
         if not ctx.environ.get("VAULT_ADDR"):
             raise
         from ..errors import IntegrayAuthError
-        from ..secret_store import store_of
-        from ..vault_store import VaultStore
+        from ..stores.secrets import store_of
+        from ..stores.vault import VaultStore
 
         try:
             shared = VaultStore.open(ctx).find(name)
@@ -369,7 +369,7 @@ def publish(ctx: AppContext, entry: Authorization) -> None:
     index entry. Called inside the index transaction, so when Vault refuses,
     the index is left as it was: never a change on this machine alone."""
     if entry.is_shared:
-        from ..secret_store import store_of
+        from ..stores.secrets import store_of
 
         store_of(ctx, entry).record(entry)
 
@@ -565,7 +565,7 @@ def _holding_tokens(ctx: AppContext, authorization: Authorization):
     `deactivate --revoke` and `remove`, under this machine's token lock and the
     store's own: for a shared one a Vault lease, so no other machine refreshes
     (rotates) it between the revocation and the deletion."""
-    from ..secret_store import ChunkedTokens, RescuedTokens, store_of
+    from ..stores.secrets import ChunkedTokens, RescuedTokens, store_of
     from .access_token import tokens_lock
 
     with tokens_lock(ctx, authorization):
@@ -625,7 +625,7 @@ def remove(ctx: AppContext, name: str, revoke: bool = False) -> tuple[Authorizat
 def shell_quoted(name: str) -> str:
     """A name as it must be typed in a shell, for the hints we print: quoted,
     and after `--` when it starts with a dash, so it is not read as an option."""
-    from ..printable import shell_quote  # shlex.quote, without `re`: `status` hints on every row
+    from ..lean.printable import shell_quote  # shlex.quote, without `re`: `status` hints on every row
 
     if name.startswith("-"):
         # shlex leaves `-x` bare; quoting it anyway shows it is one argument.

@@ -14,7 +14,7 @@ import re
 from ..childenv import child_environment
 from ..context import AppContext
 from ..errors import CannotRun, CommandNotFound, UsageError
-from ..printable import quoted
+from ..lean.printable import quoted
 from .access_token import valid_tokens
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -13,14 +13,14 @@ import contextlib
 from ..context import AppContext
 from ..errors import ConflictError, IntegrayAuthError, NotAuthorizedError, NotFoundError, StorageError, UsageError
 from ..models import STORAGE_VAULT, Authorization, to_iso
-from ..printable import quoted
-from ..secret_store import ChunkedTokens, RescuedTokens, digest, store_of, token_key
+from ..lean.printable import quoted
+from ..stores.secrets import ChunkedTokens, RescuedTokens, digest, store_of, token_key
 from . import manage
 from .access_token import tokens_lock
 
 
 def share(ctx: AppContext, name: str) -> Authorization:
-    from ..vault_store import VaultStore
+    from ..stores.vault import VaultStore
 
     authorization = manage.find(ctx, name)
     if authorization.is_shared:
@@ -61,7 +61,7 @@ def share(ctx: AppContext, name: str) -> Authorization:
 
 def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
     """Back to this machine's `to` store; returns the entry and a warning, if any."""
-    from ..secret_store import BACKENDS
+    from ..stores.secrets import BACKENDS
 
     if to not in BACKENDS or to == STORAGE_VAULT:
         raise UsageError(f"--to {quoted(to)} is not one of keyring, file")

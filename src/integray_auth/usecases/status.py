@@ -13,8 +13,8 @@ from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
 from ..health import AUTHORIZED, MISSING_SCOPES, NEEDS_REAUTHORIZATION, health, usable
 from ..models import Authorization, now_from
-from ..printable import quoted
-from ..record import Record
+from ..lean.printable import quoted
+from ..lean.record import Record
 from . import manage
 
 ACCEPTED = "accepted"  # the provider's userinfo endpoint took the access token

@@ -18,10 +18,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
-from .errors import StorageError
-from .fileutil import LockError, LockTimeout, take_lock
-from .printable import quoted
-from .scoped import contextmanager
+from ..errors import StorageError
+from .files import LockError, LockTimeout, take_lock
+from ..lean.printable import quoted
+from ..lean.scoped import contextmanager
 
 LOCK_DIR = "locks"
 # What a lock file may be named after, as is: 1-64 of these (ours are 12 hex digits).

@@ -16,14 +16,14 @@ if TYPE_CHECKING:
     from typing import Any, Iterable, Sequence, TextIO
 
 from . import jsonfields
-from .context import AppContext, isatty
+from ..context import AppContext, isatty
 from .fit import fit_rows, terminal_width
-from .health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, usable
-from .grants import DEFAULT_GRANT
+from ..health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, usable
+from ..grants import DEFAULT_GRANT
 from .jsonfields import JsonOutput
-from .models import AUTHORIZED, STORAGE_VAULT, Authorization, now_from
-from .printable import escape, json_text, tsv_cell
-from .usecases.manage import AuthorizationDetails, connector_name
+from ..models import AUTHORIZED, STORAGE_VAULT, Authorization, now_from
+from ..lean.printable import escape, json_text, tsv_cell
+from ..usecases.manage import AuthorizationDetails, connector_name
 
 JSON_VERSION = 1
 
@@ -51,7 +51,7 @@ def write_json_list(
     if isatty(stream) or (output is not None and output.jq is not None):
         write_json(stream, {**head, key: [convert(item) for item in items]}, output)
         return
-    from .jsonio import encoder as json_encoder
+    from ..lean.jsonio import encoder as json_encoder
 
     # No cycle check (~12% of the encoding): `convert` builds a fresh tree per item from
     # decoded JSON, which cannot hold a cycle; the bytes are the same.
@@ -167,7 +167,7 @@ def authorization_json_text(ctx: AppContext, now, looked_up: dict):
     a shared authorization (from Vault) takes the encoder. tests/test_json_text.py
     holds the two equal over any entry."""
     from .jsonfields import AUTHORIZATION
-    from .jsonio import string_encoder
+    from ..lean.jsonio import string_encoder
 
     text = string_encoder()
     template = "{" + ",".join(f'"{key}":%s' for key in AUTHORIZATION) + "}"
@@ -319,7 +319,7 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: JsonO
         lines.append(f"  {escape(c.name)} ({escape(c.id)})  [{escape(state)}]")
     missing = list(dict.fromkeys(s for c in details.connectors for s in (c.missing or ())))
     if missing:
-        from .usecases.manage import command_hint
+        from ..usecases.manage import command_hint
 
         lines.append(f"  Missing scopes: {escape(', '.join(missing))}. Run: {command_hint('authorize', a)}")
     lines += ["", f"{bold}Scopes{reset}"]
@@ -339,7 +339,7 @@ def _expiry_text(expires_at, now) -> str | None:
     """The access token's expiry, and whether it has passed (`token` renews it then)."""
     if not isinstance(expires_at, str):
         return None
-    from .health import _passed
+    from ..health import _passed
 
     return expires_at + (" (expired)" if _passed(expires_at, now) else "")
 
@@ -480,7 +480,7 @@ def print_refresh(ctx: AppContext, outcomes: list, window_seconds: float | None,
     """`refresh`: one row per authorization on stdout (or one JSON document);
     each one that needs the user or failed also gets a line on stderr, so
     cron, which mails what a job writes, mails exactly those with `>/dev/null`."""
-    from .usecases.keepalive import LABELS
+    from ..usecases.keepalive import LABELS
 
     if as_json:
         write_json(ctx.stdout, {
@@ -514,7 +514,7 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
     """`status`: one row per authorization with its health and the command that
     fixes it (or one JSON document); each refusal or failed check also gets its
     line on stderr."""
-    from .health import LABELS
+    from ..health import LABELS
 
     if as_json:
         write_json(ctx.stdout, {

@@ -19,21 +19,21 @@ from __future__ import annotations
 import os
 TYPE_CHECKING = False
 
-from . import jsonio
-from .errors import StorageError
-from .fileutil import LockError, LockTimeout, atomic_write_text, take_lock
-from .models import STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT
-from .scoped import NoLock
-from .tokens import TokenSet, UnusableTokens
+from ..lean import jsonio
+from ..errors import StorageError
+from .files import LockError, LockTimeout, atomic_write_text, take_lock
+from ..models import STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT
+from ..lean.scoped import NoLock
+from ..tokens import TokenSet, UnusableTokens
 
 if TYPE_CHECKING:
     from typing import Protocol
 
-    from .context import AppContext
+    from ..context import AppContext
 
     from typing import ContextManager
 
-    from .models import Authorization
+    from ..models import Authorization
 
     class SecretStore(Protocol):
         kind: str  # its name in BACKENDS, recorded in the index as `storage`
@@ -68,9 +68,9 @@ STORAGE_HELP = (
 # The one table of backends: name -> (module, class). Each class has
 # `open(ctx, locator)`; vault_store (and hvac) is imported only when named.
 BACKENDS = {
-    STORAGE_KEYRING: ("integray_auth.secret_store", "KeyringStore"),
-    STORAGE_FILE: ("integray_auth.secret_store", "FileStore"),
-    STORAGE_VAULT: ("integray_auth.vault_store", "VaultStore"),
+    STORAGE_KEYRING: ("integray_auth.stores.secrets", "KeyringStore"),
+    STORAGE_FILE: ("integray_auth.stores.secrets", "FileStore"),
+    STORAGE_VAULT: ("integray_auth.stores.vault", "VaultStore"),
 }
 
 
@@ -208,7 +208,7 @@ class RescuedTokens:
 
     def load(self) -> tuple[TokenSet, str | None]:
         """The rescued set and the digest of the one it replaces; StorageError if unreadable."""
-        from .fileutil import MiB, UnsafePath, read_regular_file
+        from .files import MiB, UnsafePath, read_regular_file
 
         try:
             raw = read_regular_file(self.path, MiB, "the rescued tokens", own=True, follow_symlinks=False)
@@ -332,13 +332,13 @@ class KeyringStore(_LocalStore):
         """The secrets straight from the Secret Service (secret_service.py), or
         None: then keyring reads, as it would have without this shortcut."""
         if self._direct is None:
-            from . import secret_service
+            from ..lean import secret_service
 
             usable = self._backend is None and secret_service.applicable(self.preferred)
             self._direct = secret_service.SecretServiceReader() if usable else False
         if self._direct is False:
             return None
-        from .secret_service import BrokenBus, Unavailable
+        from ..lean.secret_service import BrokenBus, Unavailable
 
         try:
             return self._direct.get_many(SERVICE, keys)
@@ -406,7 +406,7 @@ class FileStore(_LocalStore):
             raise StorageError(f"cannot write next to the token file {self.path}: {exc}") from None
 
     def _read(self) -> dict[str, str]:
-        from .fileutil import MiB, UnsafePath, read_regular_file
+        from .files import MiB, UnsafePath, read_regular_file
 
         try:
             raw = read_regular_file(self.path, 16 * MiB, "the token file", own=True, follow_symlinks=False)
@@ -454,7 +454,7 @@ def default_secret_store(ctx: "AppContext", storage: str, locator=None) -> Secre
     try:
         module_name, class_name = BACKENDS[storage]
     except KeyError:
-        from .errors import IndexError_
+        from ..errors import IndexError_
 
         raise IndexError_(
             f"unknown storage {storage!r} in the index (known: {', '.join(BACKENDS)})",

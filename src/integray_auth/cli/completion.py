@@ -149,7 +149,7 @@ def _answer(args: list[str], environ) -> list[str]:
     if shell == "fish":
         # A description is the registry's text, shown in the menu: escaped like every
         # text from outside (a tab or a line break would also split fish's line).
-        from .printable import escape
+        from ..lean.printable import escape
 
         return [f"{value}\t{escape(about)}" if about else value for value, about in found]
     return directive + [value for value, _ in found]
@@ -201,8 +201,8 @@ def candidates(words: list[str], environ=None) -> list[tuple[str, str]]:
         positionals.append(word)
 
     def context():
-        from .context import AppContext
-        from .paths import Paths
+        from ..context import AppContext
+        from ..lean.paths import Paths
 
         return AppContext(Paths.from_environment(environ), environ=environ, registry_path=registry)
 
@@ -235,8 +235,8 @@ def _argument(command: _Command, position: int) -> str | None:
 
 
 def _index(environ):
-    from .index import Index
-    from .paths import Paths
+    from ..stores.index import Index
+    from ..lean.paths import Paths
 
     paths = Paths.from_environment(environ)
     cache = paths.cache_dir

@@ -4,7 +4,7 @@ keeps them equal). Stdlib only; cells are Markdown, shown without backticks."""
 
 from __future__ import annotations
 
-from .errors import EXIT_CODE_MEANINGS
+from ..errors import EXIT_CODE_MEANINGS
 
 # (variable, effect): the README's "Environment variables" table.
 ENVIRONMENT: tuple[tuple[str, str], ...] = (

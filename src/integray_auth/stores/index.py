@@ -19,14 +19,14 @@ if TYPE_CHECKING:
     from pathlib import Path  # a FilePath (filepath.py) or a Path
     from typing import Iterator
 
-from . import jsonio
-from .scoped import contextmanager
-from .errors import IndexError_
-from .fileutil import (
+from ..lean import jsonio
+from ..lean.scoped import contextmanager
+from ..errors import IndexError_
+from .files import (
     GiB, HeldLock, LockError, LockTimeout, TooLarge, UnsafePath, atomic_write, check_own_dir, read_regular_file,
     create_private_file, size_text, take_lock, write_cache_file,
 )
-from .models import _KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
+from ..models import _KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
 
 _new = object.__new__
 _intern = sys.intern
@@ -578,7 +578,7 @@ _RUNTIME = (sys.implementation.cache_tag, marshal.version, Authorization.__slots
 def _code_stamp() -> tuple:
     """This version of the checks (here and in models.py): a snapshot one version made
     is not believed by another that may check more. Two stats, once per process."""
-    from . import __version__, models
+    from .. import __version__, models
 
     try:
         return (__version__, *((info.st_size, info.st_mtime_ns) for info in map(os.stat, (__file__, models.__file__))))

@@ -85,13 +85,13 @@ def answer(args: list[str], render: Callable[[list[str]], int]) -> int:
 
 
 def _folder() -> Path | None:
-    from .paths import Paths
+    from ..lean.paths import Paths
 
     return Paths.from_environment().cache_dir
 
 
 def _key(args: list[str]) -> list:
-    from . import __version__
+    from .. import __version__
 
     stdout = sys.stdout
     try:
@@ -126,7 +126,7 @@ def _read(path: Path, key: list) -> bytes | None:
     """The stored bytes, if the entry is sound and still describes this request; else None."""
     import json
 
-    from .fileutil import UnsafePath, read_regular_file
+    from ..stores.files import UnsafePath, read_regular_file
 
     try:
         raw = read_regular_file(path, MAX_ENTRY_BYTES, "the help cache", own=True, follow_symlinks=False)
@@ -222,7 +222,7 @@ def _like(stream, binary: _Tee, io):
 def _write(path: Path, key: list, data: bytes) -> None:
     import json
 
-    from .fileutil import UnsafePath, atomic_write_text, check_own_dir
+    from ..stores.files import UnsafePath, atomic_write_text, check_own_dir
 
     modules = []
     for module in list(sys.modules.values()):

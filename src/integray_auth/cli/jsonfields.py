@@ -15,8 +15,8 @@ field list (see `_is_field_list`). Both paths then only ever see
 
 from __future__ import annotations
 
-from .errors import UsageError
-from .record import Record
+from ..errors import UsageError
+from ..lean.record import Record
 
 # The keys of output.authorization_json, in its order (a test keeps them equal).
 AUTHORIZATION = (
@@ -144,7 +144,7 @@ def write(stream, document: dict, output: JsonOutput, terminal: bool) -> None:
 
     Like gh, --jq prints strings raw and every other result as JSON, one a line.
     """
-    from .printable import escape, json_text
+    from ..lean.printable import escape, json_text
 
     if output.jq is None:
         if terminal:
@@ -152,7 +152,7 @@ def write(stream, document: dict, output: JsonOutput, terminal: bool) -> None:
 
             text = json.dumps(document, indent=2, ensure_ascii=False)
         else:
-            from .jsonio import dumps  # piped `show --json` stays without `json` (and `re`)
+            from ..lean.jsonio import dumps  # piped `show --json` stays without `json` (and `re`)
 
             text = dumps(document, ensure_ascii=False, separators=(",", ":"))
         stream.write(json_text(text) + "\n")

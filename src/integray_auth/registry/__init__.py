@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 
-from .errors import RegistryError
-from .filepath import FilePath
-from .grants import DEFAULT_GRANT, GRANTS, WITHOUT_PKCE
-from .record import Record
-from .urlparts import split_plain
+from ..errors import RegistryError
+from ..lean.filepath import FilePath
+from ..grants import DEFAULT_GRANT, GRANTS, WITHOUT_PKCE
+from ..lean.record import Record
+from ..lean.urlparts import split_plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -485,7 +485,7 @@ def bundled_registry_path() -> Path:
 
     A FilePath: pathlib.Path's spelling and methods, without importing pathlib
     (what Path(__file__).resolve() did, os.path.realpath does)."""
-    here = os.path.dirname(os.path.realpath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the integray_auth package
     packaged = os.path.join(here, "providers.toml")
     if os.path.isfile(packaged):
         return FilePath(packaged)
@@ -575,7 +575,7 @@ def _merge_file(path: Path, is_bundled: bool, raw: dict, merged: dict, origin: d
 
 
 def _check_own_dir(folder: Path, what: str) -> None:
-    from .fileutil import UnsafePath, check_own_dir
+    from ..stores.files import UnsafePath, check_own_dir
 
     try:
         check_own_dir(folder, what)
@@ -618,7 +618,7 @@ def _check_pkce_kept(
 
 
 def _cache_key(paths) -> list | None:
-    from . import __version__
+    from .. import __version__
 
     key: list = [__version__, SCHEMA_VERSION]
     for path in paths:
@@ -636,8 +636,8 @@ def _cache_file(cache_dir: Path) -> Path:
 
 def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
     """The cached providers, checked again as a registry file is; None when unusable."""
-    from . import jsonio
-    from .fileutil import UnsafePath, read_regular_file
+    from ..lean import jsonio
+    from ..stores.files import UnsafePath, read_regular_file
 
     path = _cache_file(cache_dir)
     try:
@@ -669,7 +669,7 @@ def _read_cache(cache_dir: Path, key: list) -> dict[str, Provider] | None:
 def _write_cache(cache_dir: Path, key: list, merged: dict, origin: dict, overrides: dict) -> None:
     import json
 
-    from .fileutil import UnsafePath, atomic_write_text, check_own_dir
+    from ..stores.files import UnsafePath, atomic_write_text, check_own_dir
 
     try:
         check_own_dir(cache_dir, "the cache folder")  # never write into another user's folder
@@ -694,7 +694,7 @@ def read_toml(path: Path, own: bool = False, what: str = "registry file", hint: 
     """
     import tomllib
 
-    from .fileutil import UnsafePath, read_regular_file
+    from ..stores.files import UnsafePath, read_regular_file
 
     if own:
         _check_own_dir(path.parent, "the config folder")
@@ -843,7 +843,7 @@ def _check_text(path: Path, where: str, text: str | None, lines: bool = False) -
     registry is read, the cache included; the output escapes them besides."""
     if text is None or text.isprintable() or (lines and all(map(str.isprintable, text.split("\n")))):
         return  # all the bundled file holds: a C call or a few (`list` checks its cache on every run)
-    from .printable import escape, has_unsafe
+    from ..lean.printable import escape, has_unsafe
 
     for ch in text:
         if has_unsafe(ch) and not (lines and ch == "\n"):

@@ -38,13 +38,13 @@ import os
 import re
 import time
 
-from .errors import ConflictError, IntegrayAuthError, NetworkError, StorageError, UsageError
-from .models import STORAGE_VAULT
+from ..errors import ConflictError, IntegrayAuthError, NetworkError, StorageError, UsageError
+from ..models import STORAGE_VAULT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .context import AppContext
-    from .models import Authorization
+    from ..context import AppContext
+    from ..models import Authorization
 
 ADDR_ENV, TOKEN_ENV, NAMESPACE_ENV, CACERT_ENV = "VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"
 ROLE_ID_ENV, SECRET_ID_ENV = "VAULT_ROLE_ID", "VAULT_SECRET_ID"
@@ -130,7 +130,7 @@ class Settings:
 
 def _shown(addr) -> str:
     """A recorded address (the index's or Vault's: outside text) as it may be printed."""
-    from .printable import shorten
+    from ..lean.printable import shorten
 
     return shorten(addr if isinstance(addr, str) else repr(addr), 120)
 
@@ -232,7 +232,7 @@ class _BoundedSession:
         import requests
         from requests.structures import CaseInsensitiveDict
 
-        from .oauth.endpoint import send
+        from ..oauth.endpoint import send
 
         answer = send(self._inner, method.upper(), url, self.deadline, max_bytes=MAX_VAULT_ANSWER,
                       headers=headers, verify=self.verify, **kwargs)
@@ -302,7 +302,7 @@ class Vault:
         an environment a child inherits). A file named but absent is an error."""
         from pathlib import Path
 
-        from .fileutil import UnsafePath, read_regular_file
+        from .files import UnsafePath, read_regular_file
 
         value = (self.environ.get(env) or "").strip()
         if value or not file:
@@ -489,7 +489,7 @@ class VaultStore:
 
     @classmethod
     def open(cls, ctx: "AppContext", locator=None) -> "VaultStore":
-        from .oauth.endpoint import request_deadline
+        from ..oauth.endpoint import request_deadline
 
         return cls(Settings.load(ctx, locator if isinstance(locator, dict) else None), ctx.environ, request_deadline(ctx.environ))
 
@@ -651,7 +651,7 @@ class VaultStore:
             self._taken(other)
 
     def _taken(self, other: "Authorization"):
-        from .printable import quoted
+        from ..lean.printable import quoted
 
         raise ConflictError(
             f"a shared authorization named {quoted(other.name)} already exists in {self.label()}",
@@ -705,7 +705,7 @@ class VaultStore:
         """Vault's copy of the metadata; `absent` when there is no metadata
         document at all, None when there is one but it is not a complete one of ours."""
         from .index import _entry_problem
-        from .models import Authorization
+        from ..models import Authorization
 
         document, _ = self.vault.read(f"authorizations/{_checked_id(authorization_id)}/meta")
         if document is None:
@@ -806,7 +806,7 @@ def replaces(new: str, current: str) -> bool:
     no scope, not a token set) does not stop it."""
     from datetime import datetime
 
-    from .tokens import TokenSet
+    from ..tokens import TokenSet
 
     try:
         ours, theirs = TokenSet.from_secret(new), TokenSet.from_secret(current)
