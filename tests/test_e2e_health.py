@@ -468,7 +468,8 @@ def test_add_in_ci_without_a_browser_or_terminal_fails_at_once_and_starts_nothin
     done = ia("add", "Quick", "-p", "local", "-c", "reader", env={"CI": "true", "BROWSER": None, "DISPLAY": None})
 
     elapsed = time.monotonic() - started
-    assert elapsed < 1.0, elapsed
+    # Not a speed figure: it must not sit out the consent's deadline (minutes) waiting for nobody.
+    assert elapsed < 30, elapsed
     line = assert_error_line(done, 2, "nobody can here: CI is set", "nothing was started or saved")
     assert line.endswith("Run it where a person can open a browser: integray-auth add Quick -p local -c reader")
     assert auth_server.counts() == before
