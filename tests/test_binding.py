@@ -18,6 +18,8 @@ from integray_auth.registry import load_registry
 from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
+from integray_auth.usecases import provider_lookup
+from integray_auth.stores import lookup
 from tests.conftest import assert_error_line, assert_no_crash
 from tests.support.stand_in import QuietHandler, serve
 
@@ -83,7 +85,7 @@ def authorized(make_ctx, home, name: str, provider: str, connector: str, registr
     ctx = make_ctx(registry_path=registry)
     entry = manage.save_new(ctx, manage.new_authorization(ctx, name, provider, [connector]))
     with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
-        saved = manage.find_in(authorizations, entry.id)
+        saved = lookup.find_in(authorizations, entry.id)
         saved.status, saved.storage, saved.client_id, saved.endpoints = "authorized", "file", "stub-client", endpoints
     store = FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock")
     ChunkedTokens(store).save(entry.id, TokenSet(access_token="old-access", refresh_token="old-refresh", expires_at=expires_at))
@@ -259,9 +261,9 @@ def _check(make_ctx, name: str) -> dict:
     from integray_auth.usecases.binding import check_binding
 
     ctx = make_ctx()
-    authorization = manage.find(ctx, name)
-    check_binding(ctx, authorization, manage.provider_for(ctx, authorization))
-    return manage.find(ctx, name).endpoints
+    authorization = lookup.find(ctx, name)
+    check_binding(ctx, authorization, provider_lookup.provider_for(ctx, authorization))
+    return lookup.find(ctx, name).endpoints
 
 
 def test_without_an_overlay_an_older_entry_of_a_bundled_provider_is_bound_to_the_bundled_endpoints(make_ctx, home):
@@ -445,7 +447,7 @@ def test_a_cache_that_would_not_pass_as_a_registry_file_is_read_from_the_files_i
 def test_a_templated_provider_is_bound_to_its_filled_in_endpoints(make_ctx, home, tmp_path):
     authorization_id = authorized(make_ctx, home, "Contoso", "microsoft", "outlook-read-mail")
     with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
-        manage.find_in(authorizations, authorization_id).parameters = {"tenant": "contoso.onmicrosoft.com"}
+        lookup.find_in(authorizations, authorization_id).parameters = {"tenant": "contoso.onmicrosoft.com"}
     # Before bindings were recorded: the bundled URLs, filled in with its tenant, are the binding.
     bound = _check(make_ctx, "Contoso")
     assert bound["token_origin"] == "https://login.microsoftonline.com"

@@ -17,6 +17,7 @@ from integray_auth import main as entry
 from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
+from integray_auth.stores import lookup
 
 SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
 HEAVY = ("typer", "click", "rich", "requests", "oauthlib", "keyring", "pydantic", "prompt_toolkit")
@@ -219,7 +220,7 @@ def bound(make_ctx, saved):
 
     ctx = make_ctx()
     with ctx.index.transaction() as authorizations:
-        gmail = manage.find_in(authorizations, "Gmail")
+        gmail = lookup.find_in(authorizations, "Gmail")
         gmail.status, gmail.granted_scopes, gmail.storage = "authorized", list(gmail.requested_scopes), "keyring"
         gmail.expires_at, gmail.renewable = "2020-01-01T00:00:00Z", False
         gmail.endpoints = endpoints_of(ctx.registry.get("google"))
@@ -257,7 +258,7 @@ def file_stored(make_ctx, saved):
     """'Gmail' authorized with a valid token in the --insecure-storage file."""
     ctx = make_ctx()
     with ctx.index.transaction() as authorizations:
-        gmail = manage.find_in(authorizations, "Gmail")
+        gmail = lookup.find_in(authorizations, "Gmail")
         gmail.status, gmail.storage, gmail.expires_at = "authorized", "file", "2099-01-01T00:00:00Z"
     ChunkedTokens(ctx.secret_store("file")).save(gmail.id, TokenSet(access_token="file-token", expires_at="2099-01-01T00:00:00Z"))
 

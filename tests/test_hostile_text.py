@@ -18,6 +18,7 @@ from integray_auth.cli import output
 from integray_auth.errors import ExitCode
 from integray_auth.stores.index import Index
 from integray_auth.usecases import manage
+from integray_auth.stores import lookup
 from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
 from tests.test_token_refresh import authorized, endpoint  # noqa: F401 - fixtures
 
@@ -171,7 +172,7 @@ def test_the_table_for_a_terminal_escapes_every_cell(make_ctx, home):
     manage.save_new(ctx, manage.new_authorization(ctx, "Plain", "reservanto", ["list-locations"]))
     rename_in_index(home, "Plain", HOSTILE)
 
-    output.print_authorizations(ctx, manage.list_authorizations(ctx), "active", as_json=None)
+    output.print_authorizations(ctx, lookup.list_authorizations(ctx), "active", as_json=None)
 
     text = ctx.stdout.getvalue().replace("\x1b[1m", "").replace("\x1b[0m", "")  # our own bold header
     no_raw_control(text)

@@ -16,7 +16,7 @@ from integray_auth.stores import index as index_module
 from integray_auth.stores.index import Index
 from integray_auth.models import Authorization
 from integray_auth.lean.paths import Paths
-from integray_auth.usecases import manage
+from integray_auth.stores import lookup
 
 
 def entry(i: int, **fields) -> dict:
@@ -201,7 +201,7 @@ def test_a_broken_entry_gets_no_snapshot_and_every_read_says_so(index, make_ctx,
     index.path.write_text(json.dumps(data))
     ctx = make_ctx(paths=Paths(config_dir=home, data_dir=home, cache_dir=home / "cache"))
 
-    for read in (ctx.index.load, lambda: manage.find(ctx, "Shop 1")):
+    for read in (ctx.index.load, lambda: lookup.find(ctx, "Shop 1")):
         with pytest.raises(index_module.UnusableIndex):
             read()
 

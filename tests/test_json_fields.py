@@ -9,6 +9,7 @@ import pytest
 from integray_auth.cli import jsonfields, output
 from integray_auth.errors import ExitCode
 from integray_auth.usecases import manage
+from integray_auth.stores import lookup
 from tests.conftest import assert_error_line
 
 
@@ -23,7 +24,7 @@ def saved(make_ctx):
 
 def test_the_field_tables_are_the_keys_of_the_documents(saved):
     ctx = saved
-    authorization = manage.find(ctx, "Gmail")
+    authorization = lookup.find(ctx, "Gmail")
     output.print_details(ctx, manage.describe(ctx, "Gmail"), jsonfields.JsonOutput())
     import json
 

@@ -22,6 +22,7 @@ from integray_auth.cli.output import print_details
 from integray_auth.lean.paths import Paths
 from integray_auth.registry import _PROVIDER_KEYS, Registry, bundled_registry_path, load_registry
 from integray_auth.usecases import manage
+from integray_auth.stores import lookup
 
 # The hypothesis examples share the test's temp home (written afresh each time).
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -287,4 +288,4 @@ def test_the_snapshot_answers_as_the_json_does(make_ctx, home, case):
 
     assert first == second == parsed
     assert snapshot.exists() == (parsed[0] == "found")
-    assert outcome(lambda: manage.find(cached, word)) == outcome(lambda: manage.find_in(plain.index.load(), word))
+    assert outcome(lambda: lookup.find(cached, word)) == outcome(lambda: lookup.find_in(plain.index.load(), word))

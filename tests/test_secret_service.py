@@ -23,6 +23,7 @@ from integray_auth.lean import secret_service as secret_service_module  # where 
 from integray_auth.errors import ExitCode
 from integray_auth.stores.index import Index
 from integray_auth.usecases import manage
+from integray_auth.stores import lookup
 
 from .conftest import SCRIPT, Result, assert_error_line, assert_no_crash
 from .support.fake_bus import FakeBus
@@ -63,7 +64,7 @@ def authorized(make_ctx, home, secret_service):
         ).stdout.strip()
         assert backend == SECRET_SERVICE  # what `add` records, found by keyring's own discovery
         with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
-            entry = manage.find_in(authorizations, authorization.id)
+            entry = lookup.find_in(authorizations, authorization.id)
             entry.status, entry.storage, entry.keyring_backend = "authorized", "keyring", backend
             entry.expires_at = "2099-01-01T00:00:00Z"
         return authorization.id

@@ -24,6 +24,7 @@ from integray_auth.errors import ExitCode
 from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import FileStore, token_key
 from integray_auth.usecases import manage
+from integray_auth.stores import lookup
 from tests.conftest import assert_no_crash
 from tests.support.stand_in import QuietHandler, serve
 from tests.test_token_refresh import authorized, endpoint, state, stored  # noqa: F401 - fixtures
@@ -255,7 +256,7 @@ def planted_authorization(make_ctx, home: Path, storage: str = "file", backend: 
     ctx = make_ctx()
     entry = manage.save_new(ctx, manage.new_authorization(ctx, "Planted", "reservanto", ["list-locations"]))
     with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
-        saved = manage.find_in(authorizations, entry.id)
+        saved = lookup.find_in(authorizations, entry.id)
         saved.status, saved.storage, saved.expires_at = "authorized", storage, FUTURE
         if backend:
             saved.keyring_backend = backend

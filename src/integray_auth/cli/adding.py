@@ -11,6 +11,9 @@ from ..context import AppContext
 from ..errors import UsageError
 from ..lean.printable import escape, quoted
 from ..usecases import manage
+from ..usecases import provider_lookup
+from .. import hints
+from ..stores import lookup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,14 +36,14 @@ def run_add_unauthorized(
     name = manage.clean_name(name)
     manage.check_team_name(ctx, name)  # before the index lock: it may ask Vault
     with ctx.index.transaction() as authorizations:
-        manage.check_unique(authorizations, name)
+        lookup.check_unique(authorizations, name)
         if provider is None:
             raise missing_provider()
-        found = manage.require_provider(ctx, provider)
+        found = provider_lookup.require_provider(ctx, provider)
         given = parameters(params)
         if not connectors:
             raise missing_connector(found)
-        missing = manage.missing_parameters(found, given)
+        missing = provider_lookup.missing_parameters(found, given)
         if missing:
             raise missing_parameter(found, missing[0])
         authorization = manage.new_authorization(ctx, name, provider, connectors, given, existing=authorizations)
@@ -52,7 +55,7 @@ def run_add_unauthorized(
 def report_added(ctx: AppContext, authorization: Authorization) -> None:
     ctx.stderr.write(
         f"Added {quoted(authorization.name)} (Not authorized). "
-        f"Authorize it with: {manage.command_hint('authorize', authorization)}\n"
+        f"Authorize it with: {hints.command_hint('authorize', authorization)}\n"
     )
 
 

@@ -16,6 +16,9 @@ from ..context import AppContext
 from ..lean.printable import escape, quoted
 from ..errors import UsageError
 from ..usecases import manage
+from ..usecases import provider_lookup
+from .. import hints
+from ..stores import lookup
 from . import adding, run, usage
 
 app = typer.Typer(
@@ -221,7 +224,7 @@ def add(
         if not ctx.interactive:
             raise adding.missing_provider()
         provider = prompts.choose_provider(ctx)
-    found = manage.require_provider(ctx, provider)
+    found = provider_lookup.require_provider(ctx, provider)
     given = adding.parameters(params or [])
     if not no_authorize:  # the client depends on the provider only, not on its {parameters}
         flow["credentials"] = _credentials(ctx, found, flow)
@@ -229,11 +232,11 @@ def add(
         if not ctx.interactive:
             raise adding.missing_connector(found)
         connectors = prompts.choose_connectors(ctx, found)
-    for parameter in manage.missing_parameters(found, given):
+    for parameter in provider_lookup.missing_parameters(found, given):
         if not ctx.interactive:
             raise adding.missing_parameter(found, parameter)
         given[parameter.name] = prompts.ask_parameter(
-            ctx, found, parameter, check=lambda value, name=parameter.name: manage.checked_parameters(found, {**given, name: value})
+            ctx, found, parameter, check=lambda value, name=parameter.name: provider_lookup.checked_parameters(found, {**given, name: value})
         )
     authorization = manage.new_authorization(ctx, name, provider, connectors, given)
     if no_authorize:
@@ -265,10 +268,10 @@ def authorize(
     """
     ctx = _ctx(typer_ctx)
     ctx.no_input = no_input
-    authorization = manage.find_here(ctx, name, "authorize")
+    authorization = lookup.find_here(ctx, name, "authorize")
     flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
     _check_storage(ctx, flow["storage"], authorization)
-    flow["credentials"] = _credentials(ctx, manage.require_provider(ctx, authorization.provider), flow, authorization)
+    flow["credentials"] = _credentials(ctx, provider_lookup.require_provider(ctx, authorization.provider), flow, authorization)
     _authorize(ctx, authorization, new=False, **flow)
 
 
@@ -344,7 +347,7 @@ def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
         # Scopes come from the provider's answer: escaped like every outside text.
         ctx.stderr.write(
             f"Warning: {provider} did not grant {escape(', '.join(result.missing_scopes))}; "
-            f"connectors that need them will fail. See: {manage.command_hint('show', done)}\n"
+            f"connectors that need them will fail. See: {hints.command_hint('show', done)}\n"
         )
     if result.extra_scopes:
         ctx.stderr.write(f"Note: {provider} also granted {escape(', '.join(result.extra_scopes))}.\n")
@@ -506,10 +509,10 @@ def connectors_add(
     if change.missing_scopes:
         ctx.stderr.write(
             f"The grant lacks {escape(', '.join(change.missing_scopes))}: the new connectors fail until you authorize again. "
-            f"Run: {manage.command_hint('authorize', done)}\n"
+            f"Run: {hints.command_hint('authorize', done)}\n"
         )
     elif not done.is_authorized:
-        ctx.stderr.write(f"Authorize it with: {manage.command_hint('authorize', done)}\n")
+        ctx.stderr.write(f"Authorize it with: {hints.command_hint('authorize', done)}\n")
 
 
 @connectors_app.command("remove", cls=usage.Command)
@@ -537,7 +540,7 @@ def connectors_remove(
         return
     if not change.given_up:
         return
-    fix = f"until it is authorized again ({manage.command_hint('authorize', done)}) or revoked"
+    fix = f"until it is authorized again ({hints.command_hint('authorize', done)}) or revoked"
     if change.narrowing == "cannot":
         ctx.stderr.write(f"Note: {provider} cannot narrow an existing grant; it still covers {given_up} {fix}.\n")
     else:
@@ -570,13 +573,13 @@ def deactivate(
             ctx.stderr.write(escape(said) + "\n")  # may quote the provider's error
         ctx.stderr.write(
             f"Deactivated {quoted(done.name)}; its tokens are deleted (Not authorized). "
-            f"To use it again: {manage.command_hint('activate', done)}, then {manage.command_hint('authorize', done)}\n"
+            f"To use it again: {hints.command_hint('activate', done)}, then {hints.command_hint('authorize', done)}\n"
         )
         return
     done = manage.set_active(ctx, name, active=False)
     ctx.stderr.write(
         f"Deactivated {quoted(done.name)}: its tokens are kept but not used. See it with: integray-auth list --inactive; "
-        f"use it again with: {manage.command_hint('activate', done)}\n"
+        f"use it again with: {hints.command_hint('activate', done)}\n"
     )
 
 
@@ -611,7 +614,7 @@ def remove(
     from . import prompts
 
     ctx = _ctx(typer_ctx)
-    authorization = manage.find_here(ctx, name, "remove")
+    authorization = lookup.find_here(ctx, name, "remove")
     if not yes:
         if not ctx.interactive:
             raise UsageError("remove needs confirmation", hint="Add --yes to remove without asking.")
@@ -692,7 +695,7 @@ def providers_show(
 
     as_json = jsonfields.request("providers show", json, jq)
     ctx = _ctx(typer_ctx)
-    found = manage.require_provider(ctx, provider)
+    found = provider_lookup.require_provider(ctx, provider)
     with paged(ctx, enabled=not (no_pager or as_json)):
         output.print_provider(ctx, found, as_json)
 
@@ -777,7 +780,7 @@ def client_set(
     from .client_setup import set_client
 
     ctx = _ctx(typer_ctx)
-    found = manage.require_provider(ctx, provider)
+    found = provider_lookup.require_provider(ctx, provider)
     if private_key_file is not None:
         if secret_stdin:
             raise UsageError("--private-key-file and --secret-stdin cannot be used together")
@@ -799,7 +802,7 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
     from ..usecases.clients import remove_client_secret
 
     ctx = _ctx(typer_ctx)
-    found = manage.require_provider(ctx, provider)
+    found = provider_lookup.require_provider(ctx, provider)
     remove_client_secret(ctx, found)
     ctx.stderr.write(f"Removed the client secret and private key for {escape(found.name)}.\n")
 

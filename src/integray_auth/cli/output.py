@@ -23,7 +23,9 @@ from ..grants import DEFAULT_GRANT
 from .jsonfields import JsonOutput
 from ..models import AUTHORIZED, STORAGE_VAULT, Authorization, now_from
 from ..lean.printable import escape, json_text, tsv_cell
-from ..usecases.manage import AuthorizationDetails, connector_name
+from ..usecases.manage import AuthorizationDetails
+from ..usecases.provider_lookup import connector_name
+from ..oauth.redirect import redirect_uri_template
 
 JSON_VERSION = 1
 
@@ -319,7 +321,7 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: JsonO
         lines.append(f"  {escape(c.name)} ({escape(c.id)})  [{escape(state)}]")
     missing = list(dict.fromkeys(s for c in details.connectors for s in (c.missing or ())))
     if missing:
-        from ..usecases.manage import command_hint
+        from ..hints import command_hint
 
         lines.append(f"  Missing scopes: {escape(', '.join(missing))}. Run: {command_hint('authorize', a)}")
     lines += ["", f"{bold}Scopes{reset}"]
@@ -414,12 +416,6 @@ def provider_json(provider) -> dict[str, Any]:
     }
 
 
-def redirect_uri_template(provider) -> str:
-    """The redirect URI a user registers with the provider."""
-    if provider.redirect_ports:
-        ports = "|".join(str(p) for p in provider.redirect_ports)
-        return f"http://{provider.redirect_host}:{{{ports}}}{provider.redirect_path}"
-    return f"http://{provider.redirect_host}{provider.redirect_path} (any port)"
 
 
 def print_provider(ctx: AppContext, provider, as_json: JsonOutput | None) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ..context import AppContext
 from ..usecases import manage
+from .. import hints
+from ..stores import lookup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 def run_list(ctx: AppContext, view: str, as_json: JsonOutput | None) -> None:
     from . import output  # here, not at the top: `token` prints no table (health, fit, the registry's helpers)
 
-    output.print_authorizations(ctx, manage.list_authorizations(ctx, view), view, as_json)
+    output.print_authorizations(ctx, lookup.list_authorizations(ctx, view), view, as_json)
 
 
 def run_search(ctx: AppContext, query: str, view: str, as_json: JsonOutput | None) -> None:
@@ -71,8 +73,8 @@ def run_token(ctx: AppContext, name: str, min_valid: int | None = None, force: b
         from ..tokens import bearer_header
 
         # Refused before anything is printed; the raw token is still the caller's to use.
-        bearer_header(tokens.access_token, quoted(name), hint=f"Print it as it is: {manage.command_hint('token', name)}")
+        bearer_header(tokens.access_token, quoted(name), hint=f"Print it as it is: {hints.command_hint('token', name)}")
     scopes = None
     if fmt == "json" and tokens.scope is None:
-        scopes = manage.locate(ctx, name).granted_scopes  # a shared one this machine never saw, too
+        scopes = lookup.locate(ctx, name).granted_scopes  # a shared one this machine never saw, too
     output.print_token(ctx, tokens, scopes, fmt)

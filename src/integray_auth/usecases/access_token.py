@@ -22,7 +22,9 @@ from ..lean.scoped import contextmanager
 from ..scopes import granted_as_requested
 from ..stores.secrets import ChunkedTokens, RescuedTokens, digest, store_of
 from ..tokens import REFRESH_MARGIN_SECONDS, TokenSet, UnusableTokens
-from . import manage
+from . import provider_lookup
+from .. import hints
+from ..stores import lookup
 
 
 def access_token(ctx: AppContext, name: str) -> str:
@@ -36,11 +38,11 @@ def valid_tokens(ctx: AppContext, name: str, min_valid: float | None = None, for
     An inactive authorization is refused (InactiveError, exit 13): deactivating
     one means its tokens stop being handed out, whatever they still hold.
     """
-    authorization = manage.locate(ctx, name)  # a shared one this machine never saw, too
+    authorization = lookup.locate(ctx, name)  # a shared one this machine never saw, too
     check_active(authorization)
     if not authorization.is_authorized or not authorization.storage:
         raise NotAuthorizedError(
-            f"authorization '{authorization.name}' is not authorized", hint=manage.authorize_hint(authorization)
+            f"authorization '{authorization.name}' is not authorized", hint=hints.authorize_hint(authorization)
         )
     leeway_seconds = REFRESH_MARGIN_SECONDS if min_valid is None else max(REFRESH_MARGIN_SECONDS, min_valid)
     store = ChunkedTokens(store_of(ctx, authorization))
@@ -82,7 +84,7 @@ def check_active(authorization) -> None:
     if not authorization.active:
         raise InactiveError(
             f"authorization {quoted(authorization.name)} is deactivated; its tokens are not used",
-            hint=f"Run: {manage.command_hint('activate', authorization)}",
+            hint=f"Run: {hints.command_hint('activate', authorization)}",
         )
 
 
@@ -113,7 +115,7 @@ def renew_held(
     if not grant.can_renew(tokens):
         raise NotAuthorizedError(
             f"the access token of '{authorization.name}' has expired and the provider gave no refresh token",
-            hint=manage.authorize_hint(authorization),
+            hint=hints.authorize_hint(authorization),
         )
     try:
         fresh = _renew(ctx, authorization, grant, tokens, scopes, store.store.hold_limit)
@@ -125,7 +127,7 @@ def renew_held(
         _mark_rejected(ctx, store, authorization)
         raise NotAuthorizedError(
             f"{refused.message}; '{authorization.name}' is now Not authorized",
-            hint=manage.authorize_hint(authorization),
+            hint=hints.authorize_hint(authorization),
         ) from None
     kept = _keep_issued(store, rescued, authorization, fresh, replaces=tokens)
     if kept is not None:
@@ -158,12 +160,12 @@ def _keep_issued(store: ChunkedTokens, rescued: RescuedTokens, authorization, fr
     except OSError as exc:
         raise StorageError(
             f"{refused}; the new tokens of {name} could not be kept anywhere ({rescued.path}: {exc.strerror or exc})",
-            hint=f"Fix {where}, then run: {manage.command_hint('authorize', authorization)}",
+            hint=f"Fix {where}, then run: {hints.command_hint('authorize', authorization)}",
         ) from None
     raise StorageError(
         f"{refused}; the new tokens of {name} are kept in {rescued.path} (readable only by you) until {where} works",
         hint=f"Fix {where}; the next token moves them there and deletes the file. Run: "
-        f"{manage.command_hint('token', authorization)}",
+        f"{hints.command_hint('token', authorization)}",
     )
 
 
@@ -224,7 +226,7 @@ def _update_entry(ctx: AppContext, store: ChunkedTokens, authorization, update) 
     store.store.record(shared, health_only=True)  # what a refresh may write: CI's policy allows no more
     with ctx.index.transaction() as authorizations:
         try:
-            entry = manage.find_in(authorizations, authorization.id)
+            entry = lookup.find_in(authorizations, authorization.id)
         except NotFoundError:
             if authorization.is_shared:
                 return
@@ -262,21 +264,21 @@ def _grant_of(ctx: AppContext, authorization):
     from ..errors import RegistryError
     from ..lean.printable import quoted
 
-    provider = None if authorization.grant else manage.require_provider(ctx, authorization.provider)
+    provider = None if authorization.grant else provider_lookup.require_provider(ctx, authorization.provider)
     name = authorization.grant or provider.default_grant
     if name not in grants.GRANTS:
         raise IndexError_(
             f"authorization '{authorization.name}' was obtained with the {quoted(name)} grant, "
             "which this integray-auth does not know",
-            hint=f"Upgrade integray-auth, or run: {manage.command_hint('authorize', authorization)}",
+            hint=f"Upgrade integray-auth, or run: {hints.command_hint('authorize', authorization)}",
         )
-    if name not in (provider or manage.require_provider(ctx, authorization.provider)).grants:
+    if name not in (provider or provider_lookup.require_provider(ctx, authorization.provider)).grants:
         # What the authorization says (the index, or Vault's copy) never widens what the
         # registry allows: a grant the provider does not list is not run with its client.
         raise RegistryError(
             f"authorization {quoted(authorization.name)} names the {quoted(name)} grant, which the provider "
             f"{quoted(authorization.provider)} does not allow; it is not used",
-            hint=f"Authorize it again: {manage.command_hint('authorize', authorization)}",
+            hint=f"Authorize it again: {hints.command_hint('authorize', authorization)}",
         )
     return grants.get(name)
 
@@ -292,7 +294,7 @@ def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet, scopes: list
         deadline = http.request_deadline(environ)
         return deadline if hold_limit is None else min(deadline, hold_limit)
 
-    provider = manage.provider_for(ctx, authorization)  # the token URL of its tenant / shop
+    provider = provider_lookup.provider_for(ctx, authorization)  # the token URL of its tenant / shop
     # Here, where the refresh token and the client secret would leave, not on every
     # `token`: a stored access token goes only where the caller sends it, and that
     # path must not even read the registry (it stays as fast as before).
@@ -319,12 +321,12 @@ def _load(store: ChunkedTokens, authorization) -> TokenSet:
         raise StorageError(
             f"the tokens of {quoted(authorization.name)} in {store.store.label()} hold {unusable.problem}; "
             "they are not used",
-            hint=manage.authorize_hint(authorization),
+            hint=hints.authorize_hint(authorization),
         ) from None
     if tokens is None:
         raise NotAuthorizedError(
             f"the tokens of '{authorization.name}' are missing from {store.store.label()}",
-            hint=manage.authorize_hint(authorization),
+            hint=hints.authorize_hint(authorization),
         )
     return tokens
 
@@ -368,7 +370,7 @@ def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, res
     if not authorization.storage or ctx.registry.get(authorization.provider) is None:
         return ""
     try:
-        provider = manage.provider_for(ctx, authorization)
+        provider = provider_lookup.provider_for(ctx, authorization)
     except IntegrayAuthError as failed:
         return f"Warning: could not revoke the grant ({failed.message}); revoke it in the provider's settings."
     by_hand = _revoke_by_hand(provider)

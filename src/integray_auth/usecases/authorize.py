@@ -28,7 +28,9 @@ from ..lean.printable import quoted
 from ..registry import Provider
 from ..scopes import granted_as_requested
 from ..tokens import TokenSet
-from . import manage
+from . import provider_lookup
+from .. import hints
+from ..stores import lookup
 from .access_token import tokens_lock
 from .binding import check_device_endpoint, endpoints_of
 from .clients import resolve_credentials
@@ -55,7 +57,7 @@ class AuthorizeResult:
 
 
 def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: FlowUI, options: FlowOptions) -> AuthorizeResult:
-    provider = manage.provider_for(ctx, authorization)  # URLs filled in: {tenant}, {shop}
+    provider = provider_lookup.provider_for(ctx, authorization)  # URLs filled in: {tenant}, {shop}
     if not new:
         # Connectors or their scopes may have changed since it was added.
         known = [cid for cid in authorization.connectors if cid in provider.connectors]
@@ -135,7 +137,7 @@ def check_someone_can_consent(
         reason = "there is no terminal, and no browser can be started (no DISPLAY, WAYLAND_DISPLAY or BROWSER)"
     if reason is None:
         return
-    command = _add_command(authorization) if new else manage.command_hint("authorize", authorization)
+    command = _add_command(authorization) if new else hints.command_hint("authorize", authorization)
     hint = f"Run it where a person can open a browser: {command}"
     if DEVICE_GRANT in provider.grants and grant.name != DEVICE_GRANT:
         hint += f" (or add --device to enter a code on another device: {command} --device)"
@@ -150,7 +152,7 @@ def _add_command(authorization: Authorization) -> str:
     """The `add` command that makes this authorization, ready to paste."""
     import shlex
 
-    words = [manage.command_hint("add", authorization), "-p", shlex.quote(authorization.provider)]
+    words = [hints.command_hint("add", authorization), "-p", shlex.quote(authorization.provider)]
     for cid in authorization.connectors:
         words += ["-c", shlex.quote(cid)]
     for key, value in (authorization.parameters or {}).items():
@@ -313,11 +315,11 @@ def _persist(
     previous = None  # the store of tokens this authorization leaves behind
     with ctx.index.transaction() as authorizations:
         if new:
-            manage.check_unique(authorizations, authorization.name)
+            lookup.check_unique(authorizations, authorization.name)
             entry = authorization.copy(status=NOT_AUTHORIZED, storage=storage, keyring_backend=backend, locator=locator, updated_at=now)
             authorizations.append(entry)
         else:
-            entry = manage.find_in(authorizations, authorization.id)
+            entry = lookup.find_in(authorizations, authorization.id)
             # Only across kinds (file <-> keyring): once keyring has picked a backend
             # in this process, an old backend name resolves to that same backend, and
             # deleting "the old tokens" would delete the ones just saved.
@@ -334,7 +336,7 @@ def _persist(
         ChunkedTokens(store).save(authorization.id, tokens)
         with ctx.index.transaction() as authorizations:
             try:
-                entry = manage.find_in(authorizations, authorization.id)
+                entry = lookup.find_in(authorizations, authorization.id)
             except IntegrayAuthError:
                 entry = None
             if entry is None:

@@ -161,7 +161,7 @@ def _bundled_endpoints(authorization: Authorization, provider_id: str) -> dict[s
 def _mismatch(
     authorization, provider: Provider, field: str, label: str, then, now, removing: bool = False, device: bool = False
 ) -> RegistryError:
-    from .manage import command_hint
+    from ..hints import command_hint
 
     source = provider.overrides.get(field, {}).get("source") or provider.source
     hint = f"Check that file; if {now or 'none'} is right, bind it anew with: {command_hint('authorize', authorization)}"
@@ -187,7 +187,7 @@ def _mismatch(
 
 def _record(ctx: AppContext, authorization: Authorization, current: dict[str, str | None]) -> None:
     from ..errors import NotFoundError
-    from .manage import find_in
+    from ..stores.lookup import find_in
 
     with ctx.index.transaction() as authorizations:
         try:

@@ -22,7 +22,7 @@ import stat
 from ..context import AppContext
 from ..errors import IntegrayAuthError, RegistryError, UsageError
 from ..oauth.endpoint import ClientCredentials
-from ..cli.output import redirect_uri_template
+from ..oauth.redirect import redirect_uri_template
 from ..registry import Provider
 
 

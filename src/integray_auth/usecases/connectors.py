@@ -17,6 +17,9 @@ from ..models import Authorization, to_iso
 from ..lean.printable import quoted
 from ..lean.record import Record
 from . import manage
+from . import provider_lookup
+from .. import hints
+from ..stores import lookup
 
 
 class ConnectorChange(Record):
@@ -43,29 +46,29 @@ class ConnectorChange(Record):
 
 def add_connectors(ctx: AppContext, name: str, given: list[str]) -> ConnectorChange:
     """Add connectors (ids or display names); their scopes join the requested ones."""
-    authorization = manage.find_here(ctx, name, "connectors add")
-    provider = manage.require_provider(ctx, authorization.provider)
+    authorization = lookup.find_here(ctx, name, "connectors add")
+    provider = provider_lookup.require_provider(ctx, authorization.provider)
     wanted = _resolved(provider, given)
     with ctx.index.transaction() as authorizations:
-        entry = manage.find_in(authorizations, authorization.id)
+        entry = lookup.find_in(authorizations, authorization.id)
         new = [cid for cid in wanted if cid not in entry.connectors]
         if not new:
             raise ConflictError(
                 f"{quoted(entry.name)} already has {_names(provider, wanted)}",
-                hint=f"See its connectors with: {manage.command_hint('show', entry)}",
+                hint=f"See its connectors with: {hints.command_hint('show', entry)}",
             )
         entry.connectors = entry.connectors + new
         entry.requested_scopes = _requested(provider, entry)
         entry.updated_at = to_iso(ctx.clock())
-        manage.publish(ctx, entry)
+        lookup.publish(ctx, entry)
         saved = entry.copy()
     granted = saved.granted_scopes or []
     missing = [s for s in saved.requested_scopes if s not in granted] if saved.is_authorized else []
     return ConnectorChange(
         authorization=saved,
         provider_name=provider.name,
-        changed=[manage.connector_name(provider, cid) for cid in new],
-        unchanged=[manage.connector_name(provider, cid) for cid in wanted if cid not in new],
+        changed=[provider_lookup.connector_name(provider, cid) for cid in new],
+        unchanged=[provider_lookup.connector_name(provider, cid) for cid in wanted if cid not in new],
         missing_scopes=missing,
         given_up=[],
         narrowing="",
@@ -75,28 +78,28 @@ def add_connectors(ctx: AppContext, name: str, given: list[str]) -> ConnectorCha
 def remove_connectors(ctx: AppContext, name: str, given: list[str]) -> ConnectorChange:
     """Remove connectors; the scopes no other connector needs leave the
     request, and the grant where the provider can narrow it."""
-    authorization = manage.find_here(ctx, name, "connectors remove")
-    provider = manage.require_provider(ctx, authorization.provider)
+    authorization = lookup.find_here(ctx, name, "connectors remove")
+    provider = provider_lookup.require_provider(ctx, authorization.provider)
     # A connector the registry has dropped is named by its id, as `show` lists it.
-    wanted = list(dict.fromkeys(cid if cid in authorization.connectors else manage.connector_id(provider, cid) for cid in given))
+    wanted = list(dict.fromkeys(cid if cid in authorization.connectors else provider_lookup.connector_id(provider, cid) for cid in given))
     with ctx.index.transaction() as authorizations:
-        entry = manage.find_in(authorizations, authorization.id)
+        entry = lookup.find_in(authorizations, authorization.id)
         absent = [cid for cid in wanted if cid not in entry.connectors]
         if absent:
             raise NotFoundError(
                 f"{quoted(entry.name)} has no connector {quoted(absent[0])}",
-                hint=f"See its connectors with: {manage.command_hint('show', entry)}",
+                hint=f"See its connectors with: {hints.command_hint('show', entry)}",
             )
         kept = [cid for cid in entry.connectors if cid not in wanted]
         if not kept:
             raise UsageError(
                 f"{quoted(entry.name)} would have no connector left",
-                hint=f"Keep at least one, or remove the authorization: {manage.command_hint('remove', entry)}",
+                hint=f"Keep at least one, or remove the authorization: {hints.command_hint('remove', entry)}",
             )
         entry.connectors = kept
         entry.requested_scopes = _requested(provider, entry)
         entry.updated_at = to_iso(ctx.clock())
-        manage.publish(ctx, entry)
+        lookup.publish(ctx, entry)
         saved = entry.copy()
     granted = saved.granted_scopes or []
     given_up = [s for s in granted if s not in saved.requested_scopes] if saved.is_authorized else []
@@ -104,12 +107,12 @@ def remove_connectors(ctx: AppContext, name: str, given: list[str]) -> Connector
     if given_up:
         narrowing = _narrow(ctx, saved, provider) if provider.refresh_narrows_scope else "cannot"
         if narrowing == "narrowed":
-            saved = manage.find_in(ctx.index.load(), saved.id)
+            saved = lookup.find_in(ctx.index.load(), saved.id)
             given_up = [s for s in given_up if s in (saved.granted_scopes or [])]
     return ConnectorChange(
         authorization=saved,
         provider_name=provider.name,
-        changed=[manage.connector_name(provider, cid) for cid in wanted],
+        changed=[provider_lookup.connector_name(provider, cid) for cid in wanted],
         unchanged=[],
         missing_scopes=[],
         given_up=given_up,
@@ -121,25 +124,25 @@ def rename(ctx: AppContext, name: str, new_name: str) -> tuple[str, Authorizatio
     """Give an authorization another name (same rules as `add`); returns the old name and the entry.
     Its id, tokens and lock stay as they are: all are keyed by the id."""
     cleaned = manage.clean_name(new_name)
-    found = manage.find_here(ctx, name, "rename")
+    found = lookup.find_here(ctx, name, "rename")
     if not found.is_shared:  # a shared one claims its new name in Vault (publish)
         manage.check_team_name(ctx, cleaned, found.id)
     with ctx.index.transaction() as authorizations:
-        entry = manage.find_in(authorizations, found.id)
+        entry = lookup.find_in(authorizations, found.id)
         if entry.name == cleaned:
             raise ConflictError(f"the authorization is already named {quoted(cleaned)}")
         # A change of case only ("gmail" -> "Gmail") is the same name to everything else.
-        manage.check_unique([a for a in authorizations if a is not entry], cleaned)
+        lookup.check_unique([a for a in authorizations if a is not entry], cleaned)
         old = entry.name
         entry.name = cleaned
         entry.updated_at = to_iso(ctx.clock())
-        manage.publish(ctx, entry)
+        lookup.publish(ctx, entry)
         saved = entry.copy()
     return old, saved
 
 
 def _resolved(provider, given: list[str]) -> list[str]:
-    return list(dict.fromkeys(manage.require_connector(provider, word) for word in given))
+    return list(dict.fromkeys(provider_lookup.require_connector(provider, word) for word in given))
 
 
 def _requested(provider, entry: Authorization) -> list[str]:
@@ -149,7 +152,7 @@ def _requested(provider, entry: Authorization) -> list[str]:
 
 
 def _names(provider, connector_ids: list[str]) -> str:
-    names = [quoted(manage.connector_name(provider, cid)) for cid in connector_ids]
+    names = [quoted(provider_lookup.connector_name(provider, cid)) for cid in connector_ids]
     return ("connector " if len(names) == 1 else "connectors ") + ", ".join(names)
 
 
@@ -166,7 +169,7 @@ def _narrow(ctx: AppContext, authorization: Authorization, provider) -> str:
     rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
     try:
         with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
-            current = manage.find_in(ctx.index.load(), authorization.id)
+            current = lookup.find_in(ctx.index.load(), authorization.id)
             if rescued.exists():
                 _take_back(ctx, store, rescued, current)
             tokens = _load(store, current)

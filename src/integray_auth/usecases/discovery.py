@@ -20,7 +20,7 @@ from ..context import AppContext
 from ..errors import ConflictError, RegistryError, UsageError
 from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown
 from ..registry import ID_PATTERN, load_registry, read_bundled_entry
-from .manage import require_provider
+from .provider_lookup import require_provider
 
 MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 100

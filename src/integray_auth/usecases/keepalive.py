@@ -19,7 +19,8 @@ from ..models import Authorization
 from ..lean.printable import quoted
 from ..lean.record import Record
 from ..tokens import REFRESH_MARGIN
-from . import manage
+from .. import hints
+from ..stores import lookup
 
 REFRESHED = "refreshed"
 VALID = "valid"  # not due: valid beyond the window
@@ -75,14 +76,14 @@ def refresh_all(ctx: AppContext, window: timedelta | None = None) -> list[Refres
     """Every active authorization, renewed if its access token expires within
     `window` (default: the margin `token` refreshes at), in name order."""
     window = REFRESH_MARGIN if window is None else window
-    return [refresh_one(ctx, a, window) for a in manage.list_authorizations(ctx, "active")]
+    return [refresh_one(ctx, a, window) for a in lookup.list_authorizations(ctx, "active")]
 
 
 def refresh_named(ctx: AppContext, name: str, window: timedelta | None = None) -> RefreshOutcome:
     """One authorization: renewed now, or (with `window`) only when it expires within it."""
     from .access_token import check_active
 
-    authorization = manage.locate(ctx, name)  # a shared one this machine never saw, too, as `token`
+    authorization = lookup.locate(ctx, name)  # a shared one this machine never saw, too, as `token`
     check_active(authorization)  # deactivated means stopped (exit 13)
     return refresh_one(ctx, authorization, window)
 
@@ -98,12 +99,12 @@ def refresh_one(ctx: AppContext, authorization: Authorization, window: timedelta
         if not authorization.is_authorized or not authorization.storage:
             raise NotAuthorizedError(
                 f"authorization {quoted(authorization.name)} is not authorized",
-                hint=manage.authorize_hint(authorization),
+                hint=hints.authorize_hint(authorization),
             )
         store = ChunkedTokens(store_of(ctx, authorization))
         rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
         with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
-            current = manage.reread(ctx, authorization)  # as it is now nobody else changes it
+            current = lookup.reread(ctx, authorization)  # as it is now nobody else changes it
             if rescued.exists():
                 _take_back(ctx, store, rescued, current)
             tokens = _load(store, current)
@@ -116,7 +117,7 @@ def refresh_one(ctx: AppContext, authorization: Authorization, window: timedelta
                 raise NotAuthorizedError(
                     f"the tokens of {quoted(current.name)} cannot be renewed without you: "
                     "the provider gave no refresh token",
-                    hint=manage.authorize_hint(current),
+                    hint=hints.authorize_hint(current),
                 )
             fresh = renew_held(ctx, current, store, rescued, tokens)
         return RefreshOutcome(current, REFRESHED, fresh.expires_at)

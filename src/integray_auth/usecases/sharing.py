@@ -15,14 +15,15 @@ from ..errors import ConflictError, IntegrayAuthError, NotAuthorizedError, NotFo
 from ..models import STORAGE_VAULT, Authorization, to_iso
 from ..lean.printable import quoted
 from ..stores.secrets import ChunkedTokens, RescuedTokens, digest, store_of, token_key
-from . import manage
+from .. import hints
+from ..stores import lookup
 from .access_token import tokens_lock
 
 
 def share(ctx: AppContext, name: str) -> Authorization:
     from ..stores.vault import VaultStore
 
-    authorization = manage.find(ctx, name)
+    authorization = lookup.find(ctx, name)
     if authorization.is_shared:
         raise ConflictError(f"authorization {quoted(authorization.name)} is already shared")
     _check_authorized(authorization, "share")
@@ -34,7 +35,7 @@ def share(ctx: AppContext, name: str) -> Authorization:
         tokens = local.load(authorization.id)
         if tokens is None:
             raise NotAuthorizedError(f"the tokens of {quoted(authorization.name)} are missing from {local.store.label()}",
-                                     hint=manage.authorize_hint(authorization))
+                                     hint=hints.authorize_hint(authorization))
         if vault.load(authorization.id) is not None:
             raise ConflictError(f"{vault.label()} already holds {quoted(authorization.name)} ({authorization.id})",
                                 hint="Remove it from this machine, or run 'integray-auth unshare' on it first.")
@@ -52,7 +53,7 @@ def share(ctx: AppContext, name: str) -> Authorization:
             raise type(failed)(f"{failed.message}; {quoted(authorization.name)} stays in {local.store.label()}",
                                hint=failed.hint) from None
         with ctx.index.transaction() as authorizations:
-            entry = manage.find_in(authorizations, authorization.id)
+            entry = lookup.find_in(authorizations, authorization.id)
             entry.storage, entry.locator, entry.keyring_backend = STORAGE_VAULT, shared.locator, None
             entry.updated_at = shared.updated_at
         local.delete(authorization.id)
@@ -65,7 +66,7 @@ def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
 
     if to not in BACKENDS or to == STORAGE_VAULT:
         raise UsageError(f"--to {quoted(to)} is not one of keyring, file")
-    authorization = manage.locate(ctx, name)
+    authorization = lookup.locate(ctx, name)
     if not authorization.is_shared:
         raise ConflictError(f"authorization {quoted(authorization.name)} is not shared")
     vault = store_of(ctx, authorization)
@@ -75,7 +76,7 @@ def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
         tokens = ChunkedTokens(vault).load(authorization.id)
         if tokens is None:
             raise NotAuthorizedError(f"the tokens of {quoted(authorization.name)} are missing from {vault.label()}",
-                                     hint=manage.authorize_hint(authorization))
+                                     hint=hints.authorize_hint(authorization))
         current = vault.load(authorization.id) or authorization
         ChunkedTokens(target).save(authorization.id, tokens)
         if digest(ChunkedTokens(target).load(authorization.id)) != digest(tokens):
@@ -84,9 +85,9 @@ def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
         backend = locator if to == "keyring" else None
         with ctx.index.transaction() as authorizations:
             try:
-                entry = manage.find_in(authorizations, authorization.id)
+                entry = lookup.find_in(authorizations, authorization.id)
             except NotFoundError:
-                manage.check_unique(authorizations, current.name)
+                lookup.check_unique(authorizations, current.name)
                 entry = current.copy()
                 authorizations.append(entry)
             entry.storage, entry.locator, entry.keyring_backend = to, locator, backend
@@ -112,7 +113,7 @@ def _verify(vault, authorization: Authorization, tokens) -> None:
 def _check_authorized(authorization: Authorization, command: str) -> None:
     if not authorization.is_authorized or not authorization.storage:
         raise NotAuthorizedError(f"authorization {quoted(authorization.name)} is not authorized, so there is nothing to {command}",
-                                 hint=manage.authorize_hint(authorization))
+                                 hint=hints.authorize_hint(authorization))
 
 
 def _no_rescued(ctx: AppContext, authorization: Authorization) -> None:
@@ -120,5 +121,5 @@ def _no_rescued(ctx: AppContext, authorization: Authorization) -> None:
     if rescued.exists():
         raise StorageError(
             f"the newest tokens of {quoted(authorization.name)} wait in {rescued.path}",
-            hint=f"Move them back first: {manage.command_hint('token', authorization)}",
+            hint=f"Move them back first: {hints.command_hint('token', authorization)}",
         )

@@ -15,7 +15,9 @@ from ..health import AUTHORIZED, MISSING_SCOPES, NEEDS_REAUTHORIZATION, health, 
 from ..models import Authorization, now_from
 from ..lean.printable import quoted
 from ..lean.record import Record
-from . import manage
+from . import provider_lookup
+from .. import hints
+from ..stores import lookup
 
 ACCEPTED = "accepted"  # the provider's userinfo endpoint took the access token
 VALID = "valid"  # valid (renewed if due); the registry names no endpoint to ask
@@ -49,11 +51,11 @@ class StatusLine(Record):
 def selected(ctx: AppContext, names: list[str]) -> list[Authorization]:
     """The named authorizations (in the order named, once each), or every active one."""
     if not names:
-        return manage.list_authorizations(ctx, "active")
-    authorizations = manage.with_shared(ctx)  # the index, and with VAULT_ADDR the team's shared ones
+        return lookup.list_authorizations(ctx, "active")
+    authorizations = lookup.with_shared(ctx)  # the index, and with VAULT_ADDR the team's shared ones
     chosen: dict[str, Authorization] = {}
     for name in names:
-        found = manage.find_in(authorizations, name)
+        found = lookup.find_in(authorizations, name)
         chosen.setdefault(found.id, found)
     return list(chosen.values())
 
@@ -88,15 +90,15 @@ def _line(authorization: Authorization, value: str, check: str | None = None, me
         except IntegrayAuthError as inactive:
             # With --check a refusal, as `token` would refuse; without, a state to report.
             return StatusLine(authorization, value, False, check, inactive.message if check else None,
-                              manage.command_hint("activate", authorization), int(inactive.exit_code))
+                              hints.command_hint("activate", authorization), int(inactive.exit_code))
     if code is None:
         code = int(ExitCode.OK) if usable(value, True) else int(ExitCode.NOT_AUTHORIZED)
     if code == ExitCode.OK:
         fix = None
     elif code == ExitCode.NOT_AUTHORIZED:
-        fix = manage.command_hint("authorize", authorization)
+        fix = hints.command_hint("authorize", authorization)
     else:  # the provider or the keyring failed: the grant may be fine, try again
-        fix = manage.command_hint("status --check", authorization)
+        fix = hints.command_hint("status --check", authorization)
     return StatusLine(authorization, value, code == ExitCode.OK, check, message, fix, code)
 
 
@@ -131,7 +133,7 @@ def _checked(ctx: AppContext, authorization: Authorization) -> StatusLine:
 
 def _ask_provider(ctx: AppContext, authorization: Authorization, access_token: str) -> str:
     """ACCEPTED or REJECTED by the provider's userinfo endpoint; VALID without one."""
-    provider = manage.provider_for(ctx, authorization)
+    provider = provider_lookup.provider_for(ctx, authorization)
     if not provider.userinfo_url:
         return VALID
     import requests
@@ -161,8 +163,8 @@ def _ask_provider(ctx: AppContext, authorization: Authorization, access_token: s
 def _reloaded(ctx: AppContext, authorization: Authorization) -> Authorization:
     try:
         if authorization.is_shared:  # Vault's copy: the check's refresh recorded its health there
-            return manage.shared_copy(ctx, authorization)
-        return manage.find_in(ctx.index.load(), authorization.id)
+            return lookup.shared_copy(ctx, authorization)
+        return lookup.find_in(ctx.index.load(), authorization.id)
     except IntegrayAuthError:
         return authorization
 
