@@ -16,9 +16,7 @@ import sys
 
 from .cli import jsonfields
 from .errors import ExitCode, IntegrayAuthError
-
-_VIEW_FLAGS = {"--inactive": "inactive", "--all": "all"}
-
+from .lean.grammar import COMMANDS
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
@@ -169,38 +167,22 @@ def _fast_path(args: list[str], own_process: bool = False) -> int | None:
         import gc
 
         gc.disable()
-    command, rest = args[0], iter(args[1:])
+    command = args[0]
+    parsed = _options(command, args[1:])
+    if parsed is None:
+        return None
+    given, positional = parsed
     if command == "token":
-        return _fast_token(list(rest))
-    view, as_json, check, no_pager, positional = "active", False, False, False, []
-    json_value = jq = None  # list, search, show: `--json=[FIELDS]` (jsonfields.normalize), `--jq EXPR`
-    for arg in rest:
-        if arg in _VIEW_FLAGS and command in ("list", "search"):
-            if view != "active":
-                return None  # let Typer report the clash
-            view = _VIEW_FLAGS[arg]
-        elif arg == "--json" and command == "status":
-            as_json = True
-        elif arg.startswith("--json=") and command != "status":
-            json_value = arg.removeprefix("--json=")  # the last one wins, as in Click
-        elif arg.startswith("--jq=") and command != "status":
-            jq = arg.removeprefix("--jq=")
-        elif arg == "--jq" and command != "status":
-            jq = next(rest, None)
-            if jq is None:
-                return None  # Typer says it needs a value
-        elif arg == "--check" and command == "status":
-            check = True
-        elif arg == "--no-pager" and command == "show":
-            no_pager = True
-        elif arg.startswith("-"):
-            return None
-        else:
-            positional.append(arg)
+        return _fast_token(given, positional)
+    if "--inactive" in given and "--all" in given:
+        return None  # let Typer report the clash
+    view = "all" if "--all" in given else "inactive" if "--inactive" in given else "active"
+    check, no_pager = "--check" in given, "--no-pager" in given
+    as_json = "--json" in given
     if command != "status" and len(positional) != (0 if command == "list" else 1):
         return None
     if command != "status":
-        as_json = jsonfields.request(command, json_value, jq)
+        as_json = jsonfields.request(command, given.get("--json"), given.get("--jq"))
 
     from .cli import run
     from .context import AppContext
@@ -217,35 +199,40 @@ def _fast_path(args: list[str], own_process: bool = False) -> int | None:
     return int(ExitCode.OK)
 
 
-# `token`'s options, as cli/app.py declares them; a value out of range goes to Typer, which says so.
-TOKEN_FORMATS = ("raw", "header", "json", "env")
-MAX_MIN_VALID = 86400
-
-
-def _fast_token(rest: list[str]) -> int | None:
-    options: dict[str, str] = {}
+def _options(command: str, words: list[str]) -> tuple[dict[str, str], list[str]] | None:
+    """`words` read by the command table (lean/grammar.py): each option given
+    (by its first spelling) with its value ("" for a flag; the last one wins,
+    as in Click), and the positional words; None for anything else (an
+    unknown option, a flag given a value, a value missing): Typer says what."""
+    table = COMMANDS[command]
+    given: dict[str, str] = {}
     positional = []
-    items = iter(rest)
+    items = iter(words)
     for arg in items:
-        name, sep, value = arg.partition("=")
-        if name in ("--min-valid", "--format") and name not in options:
-            if not sep:
-                value = next(items, None)
-                if value is None:
-                    return None
-            options[name] = value
-        elif arg == "--force-refresh" and arg not in options:
-            options[arg] = ""
-        elif arg.startswith("-"):
-            return None
-        else:
+        if not arg.startswith("-"):
             positional.append(arg)
-    min_valid = options.get("--min-valid")
-    fmt = options.get("--format", "raw")
-    if len(positional) != 1 or fmt not in TOKEN_FORMATS:
+            continue
+        name, sep, value = arg.partition("=")
+        option = table.option(name)
+        if option is None or (sep and not option.takes_value) or (sep and not name.startswith("--")):
+            return None
+        if option.takes_value and not sep:
+            value = next(items, None)
+            if value is None:
+                return None
+        given[option.names[0]] = value
+    return given, positional
+
+
+def _fast_token(given: dict[str, str], positional: list[str]) -> int | None:
+    """`token`; a value out of range or not among the choices goes to Typer, which says so."""
+    table = COMMANDS["token"]
+    min_valid = given.get("--min-valid")
+    fmt = given.get("--format", "raw")
+    if len(positional) != 1 or fmt not in table.option("--format").choices:
         return None
     if min_valid is not None:
-        if not (min_valid.isascii() and min_valid.isdigit()) or int(min_valid) > MAX_MIN_VALID:
+        if not (min_valid.isascii() and min_valid.isdigit()) or int(min_valid) > table.option("--min-valid").high:
             return None
 
     from .cli import run
@@ -253,7 +240,7 @@ def _fast_token(rest: list[str]) -> int | None:
 
     run.run_token(
         AppContext.from_environment(), positional[0], None if min_valid is None else int(min_valid),
-        "--force-refresh" in options, fmt,
+        "--force-refresh" in given, fmt,
     )
     return int(ExitCode.OK)
 

@@ -6,103 +6,38 @@ path (main.py): stdlib only, no Typer or Rich, the registry from its JSON
 cache and the index as `list` reads it. Typer's own completion would import
 Typer and Click on every Tab, so it is not offered (`--install-completion`).
 
-The grammar below repeats the Typer commands' options (a test keeps the two
-equal, tests/test_help_and_completion.py), with what each option's value is.
+Which options each command takes, and what each value is, come from the
+command table (lean/grammar.py), which tests/test_command_table.py holds
+Typer to.
 """
 
 from __future__ import annotations
 
 import sys
 
-SHELLS = ("bash", "zsh", "fish", "powershell")
+from ..lean import grammar
 
-# Value kinds: None (a flag), "text" (nothing to offer), "file", "provider",
-# "connector" (of the -p given earlier), "param" (NAME= of that provider),
-# "scope" (of the provider named earlier), "json" (field names),
-# "authorization" / "active" / "inactive" (names), "connector+" / "connector-"
-# (connectors the named authorization lacks / has), "shell", "topic",
-# "command" (exec's), or a tuple of fixed choices.
-_HELP = {"-h": None, "--help": None}
-_JSON = {"--json": "json", "--jq": "text"}
-_FLOW = {
-    "--no-browser": None, "--timeout": "text", "--client-id": "text",
-    "--client-secret-stdin": None, "--insecure-storage": None, "--client-credentials": None, "--device": None, "--no-input": None,
-    "--storage": ("keyring", "file", "vault"),  # secret_store.BACKENDS; a test keeps them equal
-}  # fmt: skip
+SHELLS = ("bash", "zsh", "fish", "powershell")
 
 
 class _Command:
+    """A command of the table (lean/grammar.py) as completion walks it: each
+    option spelling -> what its value is (None: a flag; see grammar.Option)."""
+
     __slots__ = ("options", "arguments", "subcommands", "repeatable", "variadic")
 
-    def __init__(self, options=None, arguments=(), subcommands=None, repeatable=(), variadic=False) -> None:
-        self.options: dict[str, str | None] = {**(options or {}), **_HELP}
-        self.arguments: tuple[str, ...] = arguments
-        self.subcommands: dict[str, _Command] = subcommands or {}
-        self.repeatable: tuple[str, ...] = repeatable
-        self.variadic = variadic  # the last argument takes any number of words
+    def __init__(self, command: grammar.Command) -> None:
+        self.options: dict[str, str | tuple | None] = {
+            **{name: option.value for option in command.options for name in option.names},
+            **dict.fromkeys(grammar.HELP_OPTIONS),
+        }
+        self.arguments: tuple[str, ...] = command.arguments
+        self.subcommands: dict[str, _Command] = {name: _Command(sub) for name, sub in command.subcommands.items()}
+        self.repeatable: tuple[str, ...] = tuple(name for option in command.options if option.repeatable for name in option.names)
+        self.variadic = command.variadic  # the last argument takes any number of words
 
 
-_VIEW = {"--inactive": None, "--all": None}
-GRAMMAR = _Command(
-    options={"--registry": "file", "--version": None},
-    subcommands={
-        "list": _Command({**_VIEW, **_JSON}),
-        "search": _Command({**_VIEW, **_JSON}, ("text",)),
-        "show": _Command({**_JSON, "--no-pager": None}, ("authorization",)),
-        "add": _Command(
-            {"--provider": "provider", "-p": "provider", "--connector": "connector", "-c": "connector",
-             "--param": "param", "--no-authorize": None, **_FLOW},
-            ("text",),
-            repeatable=("--connector", "-c", "--param"),
-        ),  # fmt: skip
-        "authorize": _Command(_FLOW, ("authorization",)),
-        "token": _Command(
-            {"--min-valid": "text", "--force-refresh": None, "--format": ("raw", "header", "json", "env")}, ("authorization",)
-        ),
-        "exec": _Command(
-            {"--env-var": "text", "--min-valid": "text", "--force-refresh": None}, ("authorization", "command"), variadic=True
-        ),
-        "status": _Command({"--check": None, "--json": None}, ("authorization",), variadic=True),
-        "refresh": _Command({"--all": None, "--expiring-within": "text", "--json": None}, ("authorization",)),
-        "rename": _Command({}, ("authorization", "text")),
-        "connectors": _Command(
-            subcommands={
-                "add": _Command({}, ("authorization", "connector+"), variadic=True),
-                "remove": _Command({}, ("authorization", "connector-"), variadic=True),
-            }
-        ),
-        "deactivate": _Command({"--revoke": None}, ("active",)),
-        "activate": _Command({}, ("inactive",)),
-        "remove": _Command({"--yes": None, "-y": None, "--no-revoke": None}, ("authorization",)),
-        "share": _Command({}, ("authorization",)),
-        "unshare": _Command({"--to": ("keyring", "file")}, ("authorization",)),
-        "doctor": _Command({"--repair": None}),
-        "providers": _Command(
-            _JSON,
-            subcommands={
-                "show": _Command({**_JSON, "--no-pager": None}, ("provider",)),
-                "add": _Command({"--issuer": "text", "--name": "text", "--client-id": "text", "--force": None}, ("text",)),
-                "connector": _Command(
-                    subcommands={
-                        "add": _Command(
-                            {"--scope": "scope", "-s": "scope", "--name": "text", "--description": "text", "--force": None},
-                            ("provider", "text"),
-                            repeatable=("--scope", "-s"),
-                        )
-                    }
-                ),
-            },
-        ),
-        "client": _Command(
-            subcommands={
-                "set": _Command({"--client-id": "text", "--secret-stdin": None, "--private-key-file": "file"}, ("provider",)),
-                "remove": _Command({}, ("provider",)),
-            }
-        ),
-        "completion": _Command({}, ("shell",)),
-        "help": _Command({}, ("topic",)),
-    },
-)
+GRAMMAR = _Command(grammar.ROOT)
 # Directives, the first line of an answer: fall back to the shell's file
 # completion; or add no space after the word (a field list goes on after a
 # comma, `--param tenant=` after the '=').

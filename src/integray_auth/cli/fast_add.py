@@ -11,8 +11,13 @@ asked) returns None: Typer parses it, and explains what is wrong.
 
 from __future__ import annotations
 
-_VALUED = {"--provider": "provider", "-p": "provider", "--connector": "connector", "-c": "connector", "--param": "param"}
-_FLAGS = ("--no-authorize", "--no-input")
+from ..lean.grammar import COMMANDS
+
+# The options read here, by their first spelling; every spelling of each comes from the command table.
+_READ = ("--provider", "--connector", "--param", "--no-authorize", "--no-input")
+_OPTIONS = [option for option in COMMANDS["add"].options if option.names[0] in _READ]
+_VALUED = {name: option.names[0].removeprefix("--") for option in _OPTIONS if option.takes_value for name in option.names}
+_FLAGS = tuple(name for option in _OPTIONS if not option.takes_value for name in option.names)
 
 
 def run(args: list[str]) -> int | None:

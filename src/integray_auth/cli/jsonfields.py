@@ -16,6 +16,7 @@ field list (see `_is_field_list`). Both paths then only ever see
 from __future__ import annotations
 
 from ..errors import UsageError
+from ..lean.grammar import ROOT
 from ..lean.record import Record
 
 # The keys of output.authorization_json, in its order (a test keeps them equal).
@@ -45,7 +46,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], int]] = {
     "providers show": (PROVIDER, 1),
 }
 # Options that take a value (so the word after them is not a positional).
-_GLOBAL_VALUE_OPTIONS = ("--registry",)
+_GLOBAL_VALUE_OPTIONS = tuple(name for option in ROOT.options if option.takes_value for name in option.names)
 _VALUE_OPTIONS = ("--jq",)
 
 

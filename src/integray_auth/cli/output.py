@@ -553,7 +553,6 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
             ctx.stderr.write(f"integray-auth: {escape(line.message)}{stop}{escape(fix)}\n")
 
 
-TOKEN_FORMATS = ("raw", "header", "json", "env")
 TOKEN_VARIABLE = "INTEGRAY_AUTH_TOKEN"
 
 

@@ -1,0 +1,447 @@
+"""The authorization commands: list, search, show, add, authorize, rename,
+connectors add/remove, deactivate, activate, remove. Registered in cli/app.py."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from ..context import AppContext
+from ..errors import UsageError
+from ..lean import grammar
+from ..lean.printable import escape, quoted
+from ..usecases import manage
+from .. import hints
+from ..stores import lookup
+from ..usecases import provider_lookup
+from . import adding, jsonfields, run
+from .options import JQ, JSON, NO_PAGER, context_of
+
+
+def _view(inactive: bool, all_: bool) -> str:
+    if inactive and all_:
+        raise UsageError("--inactive and --all cannot be used together")
+    return "all" if all_ else "inactive" if inactive else "active"
+
+
+INACTIVE = typer.Option(False, "--inactive", help="Show inactive (deactivated) authorizations instead.")
+ALL = typer.Option(False, "--all", help="Show active and inactive authorizations.")
+
+
+def list_(
+    typer_ctx: typer.Context, inactive: bool = INACTIVE, all_: bool = ALL, json: Optional[str] = JSON, jq: Optional[str] = JQ
+) -> None:
+    """List authorizations: provider, name, status, connectors.
+
+    \b
+    Examples:
+      integray-auth list --inactive
+      integray-auth list --json name,status
+      integray-auth list --jq '.authorizations[].name'
+    """
+    view = _view(inactive, all_)
+    run.run_list(context_of(typer_ctx), view, jsonfields.request("list", json, jq))
+
+
+def search(
+    typer_ctx: typer.Context,
+    query: str = typer.Argument(..., metavar="QUERY", help="Text to look for in names, providers, connectors and scopes."),
+    inactive: bool = INACTIVE,
+    all_: bool = ALL,
+    json: Optional[str] = JSON,
+    jq: Optional[str] = JQ,
+) -> None:
+    """Find authorizations by name, provider, connector or scope.
+
+    \b
+    Examples:
+      integray-auth search gmail
+      integray-auth search booking --all --json name,active
+    """
+    view = _view(inactive, all_)
+    run.run_search(context_of(typer_ctx), query, view, jsonfields.request("search", json, jq))
+
+
+def show(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    json: Optional[str] = JSON,
+    jq: Optional[str] = JQ,
+    no_pager: bool = NO_PAGER,
+) -> None:
+    """Show an authorization with its Scopes section.
+
+    \b
+    Examples:
+      integray-auth show "Reservanto Prague"
+      integray-auth show Gmail --json status,scopes
+    """
+    run.run_show(context_of(typer_ctx), name, jsonfields.request("show", json, jq), no_pager)
+
+
+FLOW_OPTIONS = {
+    "no_browser": typer.Option(False, "--no-browser", help="Only print the URL; do not open a browser."),
+    "timeout": typer.Option(300, "--timeout", min=grammar.MIN_TIMEOUT, metavar="SECONDS", help="Give up after this long."),
+    "client_id": typer.Option(None, "--client-id", metavar="ID", help="OAuth client id (env: INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID)."),
+    "client_secret_stdin": typer.Option(
+        False, "--client-secret-stdin", help="Read the OAuth client secret from standard input."
+    ),
+    "insecure_storage": typer.Option(
+        False, "--insecure-storage", help="Same as --storage file: keep tokens in a 0600 file instead of the OS keyring."
+    ),
+    "storage": typer.Option(
+        None,
+        "--storage",
+        metavar="keyring|file|vault",
+        help="Where the tokens live: the OS keyring (default), a 0600 file, or the team's Vault (shared; docs/team.md). "
+        "Authorizing again keeps the one chosen before.",
+    ),
+    "client_credentials": typer.Option(
+        False, "--client-credentials",
+        help="A machine authorization: the client's own credentials, no user or browser (providers that allow it).",
+    ),
+    "device": typer.Option(
+        False, "--device", help="Use the device flow: enter a code in a browser on any device (SSH, no browser here)."
+    ),
+    "no_input": typer.Option(
+        False, "--no-input", help="Never prompt nor open a browser; fail at once instead (env: INTEGRAY_AUTH_NO_INPUT=1)."
+    ),
+}
+
+
+def add(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="A name for the authorization, unique."),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", metavar="PROVIDER", help="Provider id (see 'providers')."),
+    connectors: Optional[List[str]] = typer.Option(
+        None, "--connector", "-c", metavar="CONNECTOR", help="Connector id; repeat for several."
+    ),
+    params: Optional[List[str]] = typer.Option(
+        None, "--param", metavar="NAME=VALUE", help="A value the provider's URLs need, e.g. tenant=contoso.onmicrosoft.com; repeat for several."
+    ),
+    no_authorize: bool = typer.Option(False, "--no-authorize", help="Save it as Not authorized; authorize later."),
+    no_browser: bool = FLOW_OPTIONS["no_browser"],
+    timeout: int = FLOW_OPTIONS["timeout"],
+    client_id: Optional[str] = FLOW_OPTIONS["client_id"],
+    client_secret_stdin: bool = FLOW_OPTIONS["client_secret_stdin"],
+    insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
+    client_credentials: bool = FLOW_OPTIONS["client_credentials"],
+    device: bool = FLOW_OPTIONS["device"],
+    no_input: bool = FLOW_OPTIONS["no_input"],
+    storage: Optional[str] = FLOW_OPTIONS["storage"],
+) -> None:
+    """Add an authorization, then authorize it in the browser (or, with --client-credentials, as a machine).
+
+    \b
+    Examples:
+      integray-auth add "Reservanto Prague" -p reservanto -c list-locations -c create-class-booking
+      integray-auth add "Outlook Contoso" -p microsoft -c outlook-read-mail --param tenant=contoso.onmicrosoft.com
+      integray-auth add "Nightly export" -p acme -c export --client-credentials
+      integray-auth add "GitHub over SSH" -p github -c list-repositories --device
+    """
+    from . import prompts
+
+    ctx = context_of(typer_ctx)
+    ctx.no_input = no_input
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
+    if no_authorize:
+        _refuse_choices_made_when_authorizing(storage, insecure_storage, device, client_credentials, client_id, client_secret_stdin)
+    if no_authorize and not ctx.interactive:
+        # Nothing to ask: the body main.py's fast path runs too (fast_add.py).
+        adding.run_add_unauthorized(ctx, name, provider, connectors or [], params or [])
+        return
+    from ..models import STORAGE_VAULT
+
+    # Everything that can be checked is checked before the first question. The
+    # name of tokens bound for Vault is checked among the team's by the store.
+    name = manage.check_new_name(ctx, name, team=no_authorize or flow["storage"] != STORAGE_VAULT)
+    if not no_authorize:
+        _check_storage(ctx, flow["storage"], name=name)
+    if provider is None:
+        if not ctx.interactive:
+            raise adding.missing_provider()
+        provider = prompts.choose_provider(ctx)
+    found = provider_lookup.require_provider(ctx, provider)
+    given = adding.parameters(params or [])
+    if not no_authorize:  # the client depends on the provider only, not on its {parameters}
+        flow["credentials"] = _credentials(ctx, found, flow)
+    if not connectors:
+        if not ctx.interactive:
+            raise adding.missing_connector(found)
+        connectors = prompts.choose_connectors(ctx, found)
+    for parameter in provider_lookup.missing_parameters(found, given):
+        if not ctx.interactive:
+            raise adding.missing_parameter(found, parameter)
+        given[parameter.name] = prompts.ask_parameter(
+            ctx, found, parameter, check=lambda value, name=parameter.name: provider_lookup.checked_parameters(found, {**given, name: value})
+        )
+    authorization = manage.new_authorization(ctx, name, provider, connectors, given)
+    if no_authorize:
+        manage.save_new(ctx, authorization)
+        adding.report_added(ctx, authorization)
+        return
+    _authorize(ctx, authorization, new=True, **flow)
+
+
+def authorize(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    no_browser: bool = FLOW_OPTIONS["no_browser"],
+    timeout: int = FLOW_OPTIONS["timeout"],
+    client_id: Optional[str] = FLOW_OPTIONS["client_id"],
+    client_secret_stdin: bool = FLOW_OPTIONS["client_secret_stdin"],
+    insecure_storage: bool = FLOW_OPTIONS["insecure_storage"],
+    client_credentials: bool = FLOW_OPTIONS["client_credentials"],
+    device: bool = FLOW_OPTIONS["device"],
+    no_input: bool = FLOW_OPTIONS["no_input"],
+    storage: Optional[str] = FLOW_OPTIONS["storage"],
+) -> None:
+    """Authorize (again) an existing authorization in the browser (or, with --client-credentials, as a machine).
+
+    \b
+    Example:
+      integray-auth authorize "Reservanto Prague"
+    """
+    ctx = context_of(typer_ctx)
+    ctx.no_input = no_input
+    authorization = lookup.find_here(ctx, name, "authorize")
+    flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
+    _check_storage(ctx, flow["storage"], authorization)
+    flow["credentials"] = _credentials(ctx, provider_lookup.require_provider(ctx, authorization.provider), flow, authorization)
+    _authorize(ctx, authorization, new=False, **flow)
+
+
+def _refuse_choices_made_when_authorizing(storage, insecure_storage, device, client_credentials, client_id, client_secret_stdin) -> None:
+    """Where the tokens go, which grant and which client are chosen by `authorize`
+    and recorded then; `add --no-authorize` keeps none of them, so taking them
+    silently would let `authorize` later use another (the keyring, not Vault)."""
+    given = [
+        option for option, value in (
+            ("--storage", storage), ("--insecure-storage", insecure_storage), ("--device", device),
+            ("--client-credentials", client_credentials), ("--client-id", client_id),
+            ("--client-secret-stdin", client_secret_stdin),
+        ) if value
+    ]
+    if given:
+        raise UsageError(
+            f"{given[0]} is chosen when authorizing, and --no-authorize does not authorize",
+            hint=f"Add it with --no-authorize alone, then give {given[0]} to 'integray-auth authorize NAME'.",
+        )
+
+
+def _check_storage(ctx: AppContext, storage: str | None, authorization=None, name: str | None = None) -> None:
+    from ..usecases.authorize import check_storage
+
+    check_storage(ctx, storage, authorization, name)
+
+
+def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):
+    """The OAuth client, resolved before the first prompt; set up on a terminal if missing."""
+    from ..usecases.authorize import grant_needs
+    from .client_setup import credentials_for
+
+    grant, require_secret = grant_needs(provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ)
+    return credentials_for(ctx, provider, flow["client_id"], flow["read_secret_from_stdin"], require_secret, grant)
+
+
+def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage=None, client_credentials=False,
+          device=False) -> dict:
+    if client_credentials and device:
+        raise UsageError("--client-credentials and --device are two different grants; give one of them")
+    return {
+        "open_browser": not no_browser,
+        "timeout": float(timeout),
+        "client_id": client_id,
+        "read_secret_from_stdin": client_secret_stdin,
+        "storage": _storage(insecure_storage, storage),
+        "grant": "client_credentials" if client_credentials else "device_code" if device else None,
+    }
+
+
+def _storage(insecure_storage: bool, storage: str | None) -> str | None:
+    from ..stores.secrets import BACKENDS
+
+    if storage is not None and storage not in BACKENDS:
+        raise UsageError(f"--storage {quoted(storage)} is not one of {', '.join(BACKENDS)}")
+    if insecure_storage:
+        if storage not in (None, "file"):
+            raise UsageError(f"--insecure-storage is --storage file, not --storage {storage}", hint="Give one of them.")
+        return "file"
+    return storage
+
+
+def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
+    from ..usecases.authorize import FlowOptions, authorize
+    from .flow_ui import TerminalFlowUI
+
+    result = authorize(ctx, authorization, new=new, ui=TerminalFlowUI(ctx), options=FlowOptions(**options))
+    done = result.authorization
+    where = {"file": " (tokens in an insecure file)", "vault": " (shared through Vault)"}.get(done.storage or "", "")
+    provider = escape(result.provider.name)
+    ctx.stderr.write(f"Authorized {quoted(done.name)} with {provider}{where}.\n")
+    if result.missing_scopes:
+        # Scopes come from the provider's answer: escaped like every outside text.
+        ctx.stderr.write(
+            f"Warning: {provider} did not grant {escape(', '.join(result.missing_scopes))}; "
+            f"connectors that need them will fail. See: {hints.command_hint('show', done)}\n"
+        )
+    if result.extra_scopes:
+        ctx.stderr.write(f"Note: {provider} also granted {escape(', '.join(result.extra_scopes))}.\n")
+
+
+def rename(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    new_name: str = typer.Argument(..., metavar="NEW", help="The new name, unique."),
+) -> None:
+    """Give an authorization another name; its tokens and connectors stay.
+
+    \b
+    Example:
+      integray-auth rename "Gmail" "Gmail Sales"
+    """
+    from ..usecases.connectors import rename as rename_authorization
+
+    ctx = context_of(typer_ctx)
+    old, done = rename_authorization(ctx, name, new_name)
+    ctx.stderr.write(f"Renamed {quoted(old)} to {quoted(done.name)}.\n")
+
+
+CONNECTOR_WORDS = typer.Argument(..., metavar="CONNECTOR...", help="Connector ids or display names.")
+
+
+def connectors_add(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    connectors: List[str] = CONNECTOR_WORDS,
+) -> None:
+    """Add connectors; then authorize to grant the scopes they need.
+
+    \b
+    Example:
+      integray-auth connectors add Gmail gmail-send
+    """
+    from ..usecases.connectors import add_connectors
+
+    ctx = context_of(typer_ctx)
+    change = add_connectors(ctx, name, connectors)
+    done = change.authorization
+    ctx.stderr.write(f"Added {escape(', '.join(change.changed))} to {quoted(done.name)}.\n")
+    if change.unchanged:
+        ctx.stderr.write(f"Note: it already had {escape(', '.join(change.unchanged))}.\n")
+    if change.missing_scopes:
+        ctx.stderr.write(
+            f"The grant lacks {escape(', '.join(change.missing_scopes))}: the new connectors fail until you authorize again. "
+            f"Run: {hints.command_hint('authorize', done)}\n"
+        )
+    elif not done.is_authorized:
+        ctx.stderr.write(f"Authorize it with: {hints.command_hint('authorize', done)}\n")
+
+
+def connectors_remove(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    connectors: List[str] = CONNECTOR_WORDS,
+) -> None:
+    """Remove connectors; the scopes no other connector needs are no longer requested.
+
+    \b
+    Example:
+      integray-auth connectors remove Gmail gmail-send
+    """
+    from ..usecases.connectors import remove_connectors
+
+    ctx = context_of(typer_ctx)
+    change = remove_connectors(ctx, name, connectors)
+    done = change.authorization
+    provider = escape(change.provider_name)
+    ctx.stderr.write(f"Removed {escape(', '.join(change.changed))} from {quoted(done.name)}.\n")
+    given_up = escape(", ".join(change.given_up))
+    if change.narrowing == "narrowed":
+        ctx.stderr.write(f"Narrowed the grant at {provider}: it no longer covers the scopes given up.\n")
+        return
+    if not change.given_up:
+        return
+    fix = f"until it is authorized again ({hints.command_hint('authorize', done)}) or revoked"
+    if change.narrowing == "cannot":
+        ctx.stderr.write(f"Note: {provider} cannot narrow an existing grant; it still covers {given_up} {fix}.\n")
+    else:
+        ctx.stderr.write(
+            f"Warning: could not narrow the grant at {provider} ({escape(change.narrowing)}); "
+            f"it still covers {given_up} {fix}.\n"
+        )
+
+
+def deactivate(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    revoke: bool = typer.Option(
+        False, "--revoke", help="Also revoke the grant at the provider and delete the tokens (Not authorized)."
+    ),
+) -> None:
+    """Stop using an authorization: token, refresh and status --check refuse it until activate.
+
+    Plain deactivate keeps its tokens; --revoke revokes the grant (RFC 7009) and deletes them.
+
+    \b
+    Example:
+      integray-auth deactivate "Reservanto Prague" --revoke
+    """
+    ctx = context_of(typer_ctx)
+    if revoke:
+        done, said = manage.deactivate_revoking(ctx, name)
+        if said:
+            ctx.stderr.write(escape(said) + "\n")  # may quote the provider's error
+        ctx.stderr.write(
+            f"Deactivated {quoted(done.name)}; its tokens are deleted (Not authorized). "
+            f"To use it again: {hints.command_hint('activate', done)}, then {hints.command_hint('authorize', done)}\n"
+        )
+        return
+    done = manage.set_active(ctx, name, active=False)
+    ctx.stderr.write(
+        f"Deactivated {quoted(done.name)}: its tokens are kept but not used. See it with: integray-auth list --inactive; "
+        f"use it again with: {hints.command_hint('activate', done)}\n"
+    )
+
+
+def activate(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
+    """Move an inactive authorization back to the active view.
+
+    \b
+    Example:
+      integray-auth activate "Reservanto Prague"
+    """
+    ctx = context_of(typer_ctx)
+    done = manage.set_active(ctx, name, active=True)
+    ctx.stderr.write(f"Activated {quoted(done.name)}.\n")
+
+
+def remove(
+    typer_ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."),
+    no_revoke: bool = typer.Option(False, "--no-revoke", help="Do not revoke the grant at the provider first."),
+) -> None:
+    """Delete an authorization and its tokens, revoking the grant at the provider first.
+
+    Revocation (RFC 7009) is best effort and only where the provider has an endpoint.
+
+    \b
+    Example:
+      integray-auth remove "Old Gmail" --yes
+    """
+    from . import prompts
+
+    ctx = context_of(typer_ctx)
+    authorization = lookup.find_here(ctx, name, "remove")
+    if not yes:
+        if not ctx.interactive:
+            raise UsageError("remove needs confirmation", hint="Add --yes to remove without asking.")
+        if not prompts.confirm(ctx, f"Remove {quoted(authorization.name)} and its tokens?"):
+            ctx.stderr.write("Nothing removed.\n")
+            return
+    done, said = manage.remove(ctx, authorization.id, revoke=not no_revoke)
+    if said:
+        ctx.stderr.write(escape(said) + "\n")  # may quote the provider's error
+    ctx.stderr.write(f"Removed {quoted(done.name)}.\n")
