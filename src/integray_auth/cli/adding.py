@@ -15,7 +15,7 @@ from ..usecases import manage
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..models import Authorization
-    from ..registry import Parameter, Provider
+    from ..registry.model import Parameter, Provider
 
 
 def run_add_unauthorized(

@@ -14,7 +14,7 @@ from ..lean.scoped import contextmanager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..registry import Provider  # only in annotations: `token` never loads the registry module
+    from ..registry.model import Provider  # only in annotations: `token` never loads the registry module
 
 MAX_NAME_LENGTH = 100
 ECHO_NAME_LIMIT = 80  # longer names are named by id in the commands we print
@@ -134,7 +134,7 @@ def require_connector(provider: Provider, given: str) -> str:
 
 def checked_parameters(provider: Provider, given: dict[str, str]) -> dict[str, str]:
     """The provider's template values for a new authorization (a usage error if one is wrong)."""
-    from ..registry import ParameterError
+    from ..registry.model import ParameterError
 
     try:
         return provider.parameter_values(given)
@@ -150,7 +150,7 @@ def missing_parameters(provider: Provider, given: dict[str, str]) -> list:
 
 def provider_for(ctx: AppContext, authorization: Authorization) -> Provider:
     """The authorization's provider with its URLs filled in from the saved values."""
-    from ..registry import ParameterError
+    from ..registry.model import ParameterError
 
     provider = require_provider(ctx, authorization.provider)
     if not provider.parameters:
