@@ -6,7 +6,7 @@ Run from the repository after changing providers.toml:
     python scripts/gen_providers_doc.py --check  # exit 1 if it is out of date
 
 A development tool, not part of the installed command: it only reads the
-registry through integray_auth.registry.
+registry through integray_auth.registry.loading.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _cell(text: str) -> str:
 
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(REPO / "src"))
-    from integray_auth.registry import load_registry
+    from integray_auth.registry.loading import load_registry
 
     text = render(load_registry())
     if "--check" in argv:

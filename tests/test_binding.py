@@ -14,7 +14,7 @@ import pytest
 
 from integray_auth.errors import ExitCode
 from integray_auth.stores.index import Index
-from integray_auth.registry import load_registry
+from integray_auth.registry.loading import load_registry
 from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage

@@ -22,7 +22,7 @@ from integray_auth.grants.base import ConsentRequest, FlowUI
 from integray_auth.grants.device_code import DeviceCode, read_answer
 from integray_auth.models import utc_now
 from integray_auth.oauth.endpoint import ClientCredentials
-from integray_auth.registry import load_registry
+from integray_auth.registry.loading import load_registry
 from integray_auth.models import Authorization
 from integray_auth.usecases.authorize import choose_grant, no_browser_here, offers_device_flow
 from tests.conftest import assert_error_line, assert_no_crash

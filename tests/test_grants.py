@@ -14,7 +14,7 @@ from integray_auth import grants
 from integray_auth.errors import ExitCode, RegistryError, UsageError
 from integray_auth.grants.base import Grant, Needs
 from integray_auth.models import Authorization
-from integray_auth.registry import load_registry
+from integray_auth.registry.loading import load_registry
 from integray_auth.usecases.authorize import choose_grant
 from tests.conftest import assert_error_line
 

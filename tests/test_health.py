@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from integray_auth import health as h
 from integray_auth.childenv import child_environment
 from integray_auth.models import Authorization, now_from, utc_now
-from integray_auth.registry import load_registry
+from integray_auth.registry.loading import load_registry
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 REGISTRY = load_registry()

@@ -20,7 +20,9 @@ from integray_auth.errors import ExitCode, IndexError_, IntegrayAuthError, Regis
 from integray_auth.stores.index import Index
 from integray_auth.cli.output import print_details
 from integray_auth.lean.paths import Paths
-from integray_auth.registry import _PROVIDER_KEYS, Registry, bundled_registry_path, load_registry
+from integray_auth.registry.checks import PROVIDER_KEYS
+from integray_auth.registry.loading import bundled_registry_path, load_registry
+from integray_auth.registry.model import Registry
 from integray_auth.usecases import manage
 from integray_auth.stores import lookup
 
@@ -69,7 +71,7 @@ depths = st.integers(1, 3000)
 # --- the registry ----------------------------------------------------------------------------
 
 provider_ids = st.sampled_from(sorted(BUNDLED)) | st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
-provider_keys = st.sampled_from(sorted(_PROVIDER_KEYS)) | text
+provider_keys = st.sampled_from(sorted(PROVIDER_KEYS)) | text
 
 
 @st.composite

@@ -143,7 +143,7 @@ def test_the_default_pager_is_less_with_frx(tmp_path):
 
 
 def test_provider_notes_shown_to_users_carry_no_maintainers_remarks():
-    from integray_auth.registry import load_registry
+    from integray_auth.registry.loading import load_registry
 
     for provider in load_registry([]).providers.values():
         notes = provider.notes or ""

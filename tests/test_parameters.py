@@ -279,7 +279,7 @@ def test_an_account_that_cannot_be_read_is_a_note_not_a_failure(cli, home, http_
 
 def test_callback_values_are_kept_only_when_declared_and_plain():
     from integray_auth.errors import AuthorizationFailed
-    from integray_auth.registry import load_registry
+    from integray_auth.registry.loading import load_registry
     from integray_auth.grants.loopback_consent import callback_values as _callback_values
 
     quickbooks = load_registry().get("quickbooks")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode, RegistryError
-from integray_auth.registry import bundled_registry_path, load_registry
+from integray_auth.registry.loading import bundled_registry_path, load_registry
 from tests.conftest import assert_no_crash
 
 BUNDLED_PROVIDERS = {
@@ -591,7 +591,7 @@ def test_required_fields_are_checked_after_merging_so_an_overlay_may_be_partial(
 
 
 def test_registry_cache_is_used_and_follows_every_change_to_an_overlay(tmp_path, monkeypatch):
-    from integray_auth import registry as registry_module
+    from integray_auth.registry import loading as registry_module
 
     cache = tmp_path / "cache"
     overlay = tmp_path / "overlay.toml"
@@ -615,7 +615,7 @@ def test_registry_cache_is_used_and_follows_every_change_to_an_overlay(tmp_path,
 
 
 def test_a_broken_cache_file_is_ignored(tmp_path):
-    from integray_auth import registry as registry_module
+    from integray_auth.registry import loading as registry_module
 
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from integray_auth.registry import PLACEHOLDER, REDIRECT_HOSTS, TEMPLATED_FIELDS, load_registry
+from integray_auth.registry.loading import load_registry
+from integray_auth.registry.model import PLACEHOLDER, REDIRECT_HOSTS, TEMPLATED_FIELDS
 from tests.conftest import REPO
 
 REGISTRY = load_registry()

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integray_auth import registry
+from integray_auth.registry import checks, loading, model
 from integray_auth.errors import ExitCode, RegistryError
 from integray_auth.lean.printable import shell_quote
 from integray_auth.lean.urlparts import split_plain
@@ -32,30 +32,30 @@ def test_each_check_by_str_methods_equals_its_regular_expression(text):
     def matches(pattern: str) -> bool:
         return re.fullmatch(pattern, text) is not None
 
-    assert registry.is_id(text) == matches(registry._PATTERNS["ID_PATTERN"])
-    assert registry.is_parameter_name(text) == matches(registry._PATTERNS["PARAMETER_NAME_PATTERN"])
-    assert registry._is_token_type(text) == matches(registry._PATTERNS["TOKEN_TYPE_PATTERN"])
-    assert registry._is_callback_parameter(text) == matches(r"[A-Za-z][A-Za-z0-9_]*")
+    assert model.is_id(text) == matches(model._PATTERNS["ID_PATTERN"])
+    assert model.is_parameter_name(text) == matches(model._PATTERNS["PARAMETER_NAME_PATTERN"])
+    assert model.is_token_type(text) == matches(model._PATTERNS["TOKEN_TYPE_PATTERN"])
+    assert model.is_callback_parameter(text) == matches(r"[A-Za-z][A-Za-z0-9_]*")
     for ch in text:
-        assert (ch in registry.PARAMETER_VALUE_CHARS) == (re.fullmatch(registry._PATTERNS["PARAMETER_VALUE_PATTERN"], ch) is not None)
+        assert (ch in model.PARAMETER_VALUE_CHARS) == (re.fullmatch(model._PATTERNS["PARAMETER_VALUE_PATTERN"], ch) is not None)
 
 
 @settings(max_examples=300, deadline=None)
 @given(texts)
 def test_placeholders_are_found_and_filled_in_as_the_regular_expression_does(text):
-    pattern = re.compile(registry._PATTERNS["PLACEHOLDER"])
+    pattern = re.compile(model._PATTERNS["PLACEHOLDER"])
 
-    assert list(registry.placeholders(text)) == [(m.start(), m.end(), m.group(1)) for m in pattern.finditer(text)]
-    assert registry._with_samples(text) == pattern.sub("x", text)
+    assert list(model.placeholders(text)) == [(m.start(), m.end(), m.group(1)) for m in pattern.finditer(text)]
+    assert model.with_samples(text) == pattern.sub("x", text)
 
 
 def test_the_compiled_expressions_are_still_there_for_other_modules():
-    from integray_auth.registry import ID_PATTERN, PARAMETER_VALUE_PATTERN, PLACEHOLDER
+    from integray_auth.registry.model import ID_PATTERN, PARAMETER_VALUE_PATTERN, PLACEHOLDER
 
-    assert ID_PATTERN.pattern == registry._PATTERNS["ID_PATTERN"] and PLACEHOLDER.findall("{a}{b}") == ["a", "b"]
+    assert ID_PATTERN.pattern == model._PATTERNS["ID_PATTERN"] and PLACEHOLDER.findall("{a}{b}") == ["a", "b"]
     assert PARAMETER_VALUE_PATTERN.fullmatch("contoso.com") and not PARAMETER_VALUE_PATTERN.fullmatch("a/b")
     with pytest.raises(AttributeError):
-        registry.NO_SUCH_NAME  # noqa: B018
+        model.NO_SUCH_NAME  # noqa: B018
 
 
 urls = st.builds(
@@ -108,7 +108,7 @@ def test_an_origin_is_the_one_urlsplit_gives(url):
 
 
 def _old_check_url(url: str):
-    """registry._check_url as it was, urlsplit for every URL."""
+    """checks._check_url as it was, urlsplit for every URL."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -116,14 +116,14 @@ def _old_check_url(url: str):
         return "not a URL"
     if "@" in parts.netloc:
         return "userinfo"
-    if parts.scheme == "https" and host or parts.scheme == "http" and host in registry.LOOPBACK_HOSTS:
+    if parts.scheme == "https" and host or parts.scheme == "http" and host in model.LOOPBACK_HOSTS:
         return None
     return "not https"
 
 
 def _new_check_url(url: str):
     try:
-        registry._check_url(Path("f.toml"), "here", url)
+        checks._check_url(Path("f.toml"), "here", url)
     except RegistryError as error:
         message = error.message
         return "not a URL" if "is not a URL" in message else "userinfo" if "userinfo" in message else "not https"
@@ -143,10 +143,10 @@ def test_a_name_is_quoted_for_the_shell_as_shlex_quotes_it(text):
 
 
 def test_the_bundled_registry_is_where_pathlib_found_it():
-    here = Path(registry.__file__).resolve().parent
+    here = Path(loading.__file__).resolve().parent.parent  # the integray_auth package
     expected = here / "providers.toml" if (here / "providers.toml").is_file() else here.parent.parent / "providers.toml"
 
-    found = registry.bundled_registry_path()
+    found = loading.bundled_registry_path()
 
     assert found == expected and str(found) == str(expected) and found.is_file()
     assert found.read_text(encoding="utf-8") == expected.read_text(encoding="utf-8")  # Path's methods still answer
@@ -157,7 +157,7 @@ def test_the_bundled_registry_is_where_pathlib_found_it():
 
 def _edited_cache(tmp_path, change) -> Path:
     cache = tmp_path / "cache"
-    registry.load_registry([], cache_dir=cache)
+    loading.load_registry([], cache_dir=cache)
     document = json.loads((cache / "registry.json").read_text())
     change(document["providers"])
     (cache / "registry.json").write_text(json.dumps(document))
@@ -182,12 +182,12 @@ def _edited_cache(tmp_path, change) -> Path:
 def test_an_edited_cache_is_not_used(tmp_path, change):
     cache = _edited_cache(tmp_path, change)
 
-    fresh = registry.load_registry([], cache_dir=cache)  # read from the TOML again, and the cache rewritten
+    fresh = loading.load_registry([], cache_dir=cache)  # read from the TOML again, and the cache rewritten
 
     assert fresh.get("google").token_url == "https://oauth2.googleapis.com/token"
-    assert fresh == registry.load_registry([])
+    assert fresh == loading.load_registry([])
     assert json.loads((cache / "registry.json").read_text())["providers"] == json.loads(
-        json.dumps(registry._merge_files((registry.bundled_registry_path(),))[0])
+        json.dumps(loading._merge_files((loading.bundled_registry_path(),))[0])
     )
 
 
@@ -195,9 +195,9 @@ def test_a_pattern_edited_in_the_cache_is_compiled_before_it_is_used(tmp_path):
     def broken(providers):
         providers["microsoft"]["parameters"]["tenant"]["pattern"] = "common|("
 
-    registry._COMPILED.pop("common|(", None)
+    model._COMPILED.pop("common|(", None)
     cache = _edited_cache(tmp_path, broken)
-    tenant = registry.load_registry([], cache_dir=cache).get("microsoft").parameters["tenant"]
+    tenant = loading.load_registry([], cache_dir=cache).get("microsoft").parameters["tenant"]
 
     with pytest.raises(RegistryError) as raised:
         tenant.problem("common")
@@ -208,7 +208,7 @@ def test_a_pattern_edited_in_the_cache_is_compiled_before_it_is_used(tmp_path):
 
 def test_a_default_edited_in_the_cache_is_matched_against_its_pattern_where_it_is_used(tmp_path):
     cache = _edited_cache(tmp_path, lambda p: p["microsoft"]["parameters"]["tenant"].update(default="not-a-tenant"))
-    microsoft = registry.load_registry([], cache_dir=cache).get("microsoft")
+    microsoft = loading.load_registry([], cache_dir=cache).get("microsoft")
 
-    with pytest.raises(registry.ParameterError, match="'not-a-tenant' is not a valid value"):
+    with pytest.raises(model.ParameterError, match="'not-a-tenant' is not a valid value"):
         microsoft.with_parameters({})

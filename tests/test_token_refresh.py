@@ -463,7 +463,7 @@ def test_the_exchange_refuses_a_mac_token_too(tmp_path, endpoint):
     from integray_auth.errors import NetworkError
     from integray_auth.models import utc_now
     from integray_auth.oauth.endpoint import ClientCredentials, TokenEndpoint
-    from integray_auth.registry import load_registry
+    from integray_auth.registry.loading import load_registry
 
     overlay = tmp_path / "exchange.toml"
     overlay.write_text(overlay_text(endpoint.url + "/token"))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Callable, Mapping, TextIO
 
-    from .registry import Registry
+    from .registry.model import Registry
     from .stores.secrets import SecretStore
 
 REGISTRY_ENV = "INTEGRAY_AUTH_REGISTRY"
@@ -111,7 +111,7 @@ class AppContext:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            from .registry import load_registry  # here: `token` never reads the registry
+            from .registry.loading import load_registry  # here: `token` never reads the registry
 
             self._registry = load_registry(
                 self.registry_overlays(), cache_dir=self.paths.cache_dir, own_dir=self.paths.config_dir

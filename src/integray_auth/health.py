@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from .models import Authorization
-    from .registry import Provider
+    from .registry.model import Provider
 
 AUTHORIZED = "authorized"
 NOT_AUTHORIZED = "not_authorized"
@@ -108,7 +108,7 @@ def _is_bundled(provider: Provider) -> bool:
     # file is the only one named providers.toml inside the package.
     if provider.overrides:
         return True
-    from .registry import bundled_registry_path
+    from .registry.loading import bundled_registry_path
 
     return provider.source == str(bundled_registry_path())
 

@@ -18,7 +18,7 @@ from ..stores import lookup
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..models import Authorization
-    from ..registry import Parameter, Provider
+    from ..registry.model import Parameter, Provider
 
 
 def run_add_unauthorized(

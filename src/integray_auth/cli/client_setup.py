@@ -11,7 +11,7 @@ from ..context import AppContext
 from ..errors import UsageError
 from ..oauth.endpoint import ClientCredentials
 from ..lean.printable import escape
-from ..registry import Provider
+from ..registry.model import Provider
 from ..usecases import clients
 from . import prompts
 

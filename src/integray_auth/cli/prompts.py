@@ -13,7 +13,7 @@ from typing import Callable
 from ..context import AppContext
 from ..errors import IntegrayAuthError, UsageError
 from ..lean.printable import escape, quoted
-from ..registry import Provider
+from ..registry.model import Provider
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

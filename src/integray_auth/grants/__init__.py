@@ -13,7 +13,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..registry import Provider
+    from ..registry.model import Provider
     from .base import Grant
 
 # name in providers.toml and the index -> module in this package
@@ -25,7 +25,7 @@ GRANTS = {
 }
 DEFAULT_GRANT = "authorization_code"
 # Grants whose browser consent has no PKCE: an overlay may not give one to a
-# bundled provider that uses PKCE (registry.py, RFC 9700 §2.1.1).
+# bundled provider that uses PKCE (registry/checks.py, RFC 9700 §2.1.1).
 WITHOUT_PKCE = frozenset({"reservanto_long_time_token"})
 
 

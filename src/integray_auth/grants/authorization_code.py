@@ -11,7 +11,7 @@ from .loopback_consent import consent_in_browser
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..oauth.loopback import Callback, LoopbackServer
-    from ..registry import Provider
+    from ..registry.model import Provider
     from ..tokens import TokenSet
     from .base import ConsentRequest, RenewRequest
 

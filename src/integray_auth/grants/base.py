@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ..oauth.endpoint import ClientCredentials
     from ..oauth.loopback import Callback, LoopbackServer
-    from ..registry import Provider
+    from ..registry.model import Provider
     from ..tokens import TokenSet
 
 

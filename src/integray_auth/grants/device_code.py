@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
 
-    from ..registry import Provider
+    from ..registry.model import Provider
     from ..tokens import TokenSet
     from .base import ConsentRequest, RenewRequest
 
@@ -211,7 +211,7 @@ def _url(provider: Provider, data: dict, field: str) -> str:
     from urllib.parse import urlsplit
 
     from ..lean.printable import has_unsafe
-    from ..registry import LOOPBACK_HOSTS
+    from ..registry.model import LOOPBACK_HOSTS
 
     value = _text(provider, data, field, MAX_URL)
     try:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from typing import Callable
 
     from ..oauth.loopback import Callback, LoopbackServer
-    from ..registry import Provider
+    from ..registry.model import Provider
     from ..tokens import TokenSet
     from .base import ConsentRequest
 
@@ -51,7 +51,7 @@ def consent_in_browser(
 
 def callback_values(provider: Provider, params: dict[str, str]) -> dict[str, str]:
     """The redirect's values the registry says to keep (QuickBooks' realmId)."""
-    from ..registry import PARAMETER_VALUE_PATTERN
+    from ..registry.model import PARAMETER_VALUE_PATTERN
 
     kept = {}
     for name in provider.callback_parameters:

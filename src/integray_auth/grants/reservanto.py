@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from ..errors import AuthorizationFailed, NetworkError
-from ..registry import Provider
+from ..registry.model import Provider
 from ..tokens import TokenSet
 from ..oauth.endpoint import USER_AGENT, checked_tokens, send
 from .base import Grant, Needs, Obtained

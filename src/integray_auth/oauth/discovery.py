@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import NetworkError, UsageError
-from ..registry import LOOPBACK_HOSTS
+from ..registry.model import LOOPBACK_HOSTS
 
 MAX_DOCUMENT_BYTES = 256 * 1024  # real documents are 2-10 KB (Google, Microsoft, Okta, Keycloak)
 MAX_URL_LENGTH = 2048

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..errors import AuthorizationFailed, NetworkError, UsageError
-from ..registry import Provider
+from ..registry.model import Provider
 from ..tokens import TokenSet, bearer_header
 
 USER_AGENT = f"integray-auth/{__version__}"

@@ -25,7 +25,7 @@ from ..grants.base import ConsentRequest, FlowUI
 from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT, Authorization, to_iso
 from ..oauth.endpoint import ClientCredentials, request_deadline
 from ..lean.printable import quoted
-from ..registry import Provider
+from ..registry.model import Provider
 from ..scopes import granted_as_requested
 from ..tokens import TokenSet
 from . import provider_lookup

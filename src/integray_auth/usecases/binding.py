@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..context import AppContext
 from ..errors import RegistryError
 from ..models import Authorization
-from ..registry import Provider
+from ..registry.model import Provider
 from ..lean.urlparts import split_plain
 
 TYPE_CHECKING = False
@@ -141,7 +141,7 @@ def _first_change(authorization: Authorization, provider: Provider, current: dic
 def _bundled_endpoints(authorization: Authorization, provider_id: str) -> dict[str, str | None] | None:
     """The bundled entry's endpoints, filled in with the authorization's saved values
     ({tenant}) like the registry's are; None for a provider only an overlay defines."""
-    from ..registry import read_bundled_entry
+    from ..registry.loading import read_bundled_entry
 
     entry = read_bundled_entry(provider_id)
     if entry is None:

@@ -23,7 +23,7 @@ from ..context import AppContext
 from ..errors import IntegrayAuthError, RegistryError, UsageError
 from ..oauth.endpoint import ClientCredentials
 from ..oauth.redirect import redirect_uri_template
-from ..registry import Provider
+from ..registry.model import Provider
 
 
 class MissingClient(UsageError):
@@ -86,7 +86,7 @@ def save_client_id(ctx: AppContext, provider: Provider, client_id: str) -> None:
     path = ctx.paths.config_file
     _configured_client_id(ctx, provider)  # a file we cannot read is reported, not overwritten
     from ..stores.files import UnsafePath, read_regular_file
-    from ..registry import MAX_TOML_BYTES
+    from ..registry.loading import MAX_TOML_BYTES
 
     try:
         raw = read_regular_file(path, MAX_TOML_BYTES, "config", own=True)
@@ -312,7 +312,7 @@ def _client_config(ctx: AppContext, provider: Provider) -> dict:
     path = ctx.paths.config_file
     if not os.path.lexists(path):
         return {}
-    from ..registry import read_toml
+    from ..registry.loading import read_toml
 
     fix = "Fix the file, then run the command again."
     config = read_toml(path, own=True, what="config", hint=fix)

@@ -19,7 +19,8 @@ from ..registry import overlay as toml_text
 from ..context import AppContext
 from ..errors import ConflictError, RegistryError, UsageError
 from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown
-from ..registry import ID_PATTERN, load_registry, read_bundled_entry
+from ..registry.model import ID_PATTERN
+from ..registry.loading import load_registry, read_bundled_entry
 from .provider_lookup import require_provider
 
 MAX_ID_LENGTH = 64
@@ -212,7 +213,7 @@ def _read_overlay(path: Path) -> tuple[str, dict]:
     import tomllib
 
     from ..stores.files import UnsafePath, read_regular_file
-    from ..registry import MAX_TOML_BYTES
+    from ..registry.loading import MAX_TOML_BYTES
 
     try:
         raw = read_regular_file(path, MAX_TOML_BYTES, "the registry overlay", own=True)

@@ -17,7 +17,7 @@ from ..stores.lookup import by_id_first, check_unique, find, find_here, find_in,
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..registry import Provider  # only in annotations: `token` never loads the registry module
+    from ..registry.model import Provider
 
 MAX_NAME_LENGTH = 100
 # The shape of the ids we create (os.urandom(6).hex()): no name may take it,

@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..context import AppContext
     from ..models import Authorization
-    from ..registry import Provider
+    from ..registry.model import Provider
 
 
 def connector_id(provider: Provider, given: str) -> str:
@@ -41,7 +41,7 @@ def require_connector(provider: Provider, given: str) -> str:
 
 def checked_parameters(provider: Provider, given: dict[str, str]) -> dict[str, str]:
     """The provider's template values for a new authorization (a usage error if one is wrong)."""
-    from ..registry import ParameterError
+    from ..registry.model import ParameterError
 
     try:
         return provider.parameter_values(given)
@@ -57,7 +57,7 @@ def missing_parameters(provider: Provider, given: dict[str, str]) -> list:
 
 def provider_for(ctx: AppContext, authorization: Authorization) -> Provider:
     """The authorization's provider with its URLs filled in from the saved values."""
-    from ..registry import ParameterError
+    from ..registry.model import ParameterError
 
     provider = require_provider(ctx, authorization.provider)
     if not provider.parameters:
