@@ -192,9 +192,12 @@ def test_docusign_demo_and_production_hosts():
 
 def test_zoho_picks_the_data_centre():
     zoho = REGISTRY.get("zoho")
-    assert urlsplit(zoho.with_parameters({"region": "eu"}).authorization_url).hostname == "accounts.zoho.eu"
+    hosts = {region: urlsplit(zoho.with_parameters({"region": region}).token_url).hostname
+             for region in ("zoho.eu", "zohocloud.ca", "zoho.com.cn")}
+    assert hosts == {"zoho.eu": "accounts.zoho.eu", "zohocloud.ca": "accounts.zohocloud.ca", "zoho.com.cn": "accounts.zoho.com.cn"}
     assert urlsplit(zoho.with_parameters({}).authorization_url).hostname == "accounts.zoho.com"
-    assert zoho.parameters["region"].problem("evil.com")
+    for wrong in ("evil.com", "zoho.ca", "zoho.evil"):  # Canada is zohocloud.ca
+        assert zoho.parameters["region"].problem(wrong), wrong
 
 
 def test_the_identity_providers_by_template():
