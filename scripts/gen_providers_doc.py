@@ -65,7 +65,35 @@ def render(registry) -> str:
             lines.append(f"- Account: `{p.account_field}` from `{p.userinfo_url}`")
         lines.append(f"- Register: {_register(p)}")
         lines.append(f"- Docs: {p.docs_url}")
+        if p.notes:
+            lines += ["", "Notes (what to register, known limits, what is not yet confirmed):", ""]
+            lines += [f"> {line}".rstrip() for line in p.notes.strip().splitlines()]
+        sources = SOURCES.get(p.id)
+        if sources:
+            lines += ["", f"Sources: {sources}"]
     return "\n".join(lines) + "\n"
+
+
+def _sources(toml_text: str) -> dict[str, str]:
+    """Each bundled provider's maintainer comments (where its facts come from), by id:
+    the comment lines of its [providers.ID] table before `notes`, joined."""
+    found: dict[str, str] = {}
+    pid = None
+    for line in toml_text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[providers.") and stripped.count(".") == 1 and stripped.endswith("]"):
+            pid, comments = stripped[len("[providers."):-1], []
+            found[pid] = ""
+        elif pid is not None and stripped.startswith("notes ="):
+            text = " ".join(comments)
+            found[pid] = text.removeprefix("Sources: ").replace(" Sources: ", "; ")
+            pid = None
+        elif pid is not None and stripped.startswith("#"):
+            comments.append(stripped.lstrip("#").strip())
+    return {key: value for key, value in found.items() if value}
+
+
+SOURCES = _sources((REPO / "providers.toml").read_text(encoding="utf-8"))
 
 
 def _grants(p) -> str:

@@ -92,7 +92,7 @@ def test_providers_piped_prints_id_name_and_connector_names_as_tsv(cli):
     rows = {line.split("\t")[0]: line.split("\t") for line in result.stdout.splitlines()}
     assert rows["reservanto"][1] == "Reservanto"
     assert "List Locations" in rows["reservanto"][2].split(", ")
-    assert len(rows) == 22
+    assert len(rows) == 43
     assert all(len(row) == 3 for row in rows.values())
 
 
@@ -103,7 +103,7 @@ def test_providers_json(cli):
     document = result.json()
     assert document["schema_version"] == 1
     by_id = {p["id"]: p for p in document["providers"]}
-    assert len(by_id) == 22
+    assert len(by_id) == 43
     reservanto = by_id["reservanto"]
     assert reservanto["name"] == "Reservanto"
     assert {"scope": "Location_r", "description": "Read locations (provozovny)"} in reservanto["scopes"]

@@ -64,7 +64,7 @@ def test_providers_fits_the_width(columns):
     code, lines, _ = run(["providers"], columns)
     assert code == 0
     assert all(len(line) <= columns for line in lines)
-    assert len(lines) == 1 + 22  # one line per provider, none wrapped
+    assert len(lines) == 1 + 43  # one line per provider, none wrapped
     if columns == 200:
         assert "Microsoft (Entra ID / Microsoft Graph)" in "".join(lines)  # the narrower columns are kept whole
     else:

@@ -18,6 +18,9 @@ BUNDLED_PROVIDERS = {
     "reservanto", "google", "microsoft", "github", "slack", "salesforce",
     "hubspot", "dropbox", "xero", "zoom", "atlassian", "fakturoid",
     "notion", "airtable", "quickbooks", "shopify", "zendesk", "intercom", "linear", "asana", "box", "pipedrive",
+    "gitlab", "bitbucket", "docusign", "mailchimp", "monday", "clickup", "calendly", "miro", "zoho",
+    "discord", "linkedin", "x", "webex", "typeform", "wrike", "pagerduty", "freshbooks",
+    "okta", "okta-org", "auth0", "keycloak",
 }  # fmt: skip
 
 # Integray's own names for its Reservanto connectors.
