@@ -4,7 +4,7 @@ docs/performance.md.
     .venv/bin/python benchmarks/run.py            # the full run (about 1-2 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # 2 runs, 100 authorizations, no gh (the test runs this)
 
-Method (shared/reference/perf.md): every figure is a whole process from
+Method: every figure is a whole process from
 outside, spawn to reaped, output to a pipe unless said otherwise. Each
 command A runs alternately with B, the floor, `sys.executable -c pass` (the
 interpreter the console script runs on, not whatever `python3` is on PATH),

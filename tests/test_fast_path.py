@@ -22,7 +22,7 @@ from integray_auth.stores import lookup
 SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
 HEAVY = ("typer", "click", "rich", "requests", "oauthlib", "keyring", "pydantic", "prompt_toolkit")
 # Cheaper, but still several milliseconds each on a start-up budget of ~3x
-# `python -c pass` (shared/reference/perf.md §6): dataclasses pulls in
+# `python -c pass` (python -X importtime): dataclasses pulls in
 # inspect; tomllib is only needed while the registry cache is cold.
 SLOW_STDLIB = ("dataclasses", "inspect", "tomllib")
 

@@ -89,7 +89,7 @@ moments = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(moments, st.integers(min_value=-62135596800 + 86400, max_value=253402300799 - 86400))
 def test_a_time_passed_in_whole_seconds_as_with_a_datetime(moment, seconds):
-    assert h._passed(moment, seconds) == h._passed(moment, datetime.fromtimestamp(seconds, timezone.utc))
+    assert h.passed(moment, seconds) == h.passed(moment, datetime.fromtimestamp(seconds, timezone.utc))
 
 
 def test_the_real_clock_is_read_in_whole_seconds_an_injected_one_as_it_is():

@@ -544,4 +544,4 @@ def test_rows_signed_with_our_key_but_of_any_shape_are_checked_never_an_error(ro
 
     got = _read(blob)
 
-    assert got is None or all(index_module._entry_problem(a) is None for a in got)
+    assert got is None or all(index_module.entry_problem(a) is None for a in got)

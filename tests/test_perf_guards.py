@@ -189,7 +189,7 @@ def _reference_load(index: Index) -> list | str:
     except (TypeError, AttributeError) as exc:
         return f"corrupt (bad entry: {exc})"
     for a in loaded:
-        problem = index_module._entry_problem(a) or (a.extra and index_module._extra_problem(a.extra))
+        problem = index_module.entry_problem(a) or (a.extra and index_module._extra_problem(a.extra))
         if problem:
             return f"corrupt (bad entry: {problem})"
     del IndexError_

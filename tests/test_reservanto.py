@@ -2,7 +2,7 @@
 
 Reservanto is not OAuth 2.0 and has no public test server, so these tests
 run against a small stand-in that speaks the protocol as documented
-(shared/reference/providers.md §0.1): consent at Authorize/GetLongTimeToken
+(https://api.reservanto.cz/Help): consent at Authorize/GetLongTimeToken
 redirecting with `accepted` and `token`, and GetShortTimeToken answering
 JSON. It checks what integray-auth sends, not Reservanto itself.
 """

@@ -45,7 +45,7 @@ def health(authorization: Authorization, provider: Provider | None, now: datetim
         return NEEDS_REAUTHORIZATION
     if provider is not None and endpoints_changed(authorization, provider):
         return NEEDS_REAUTHORIZATION
-    if authorization.renewable is False and _passed(authorization.expires_at, now):
+    if authorization.renewable is False and passed(authorization.expires_at, now):
         return EXPIRED
     if missing_scopes(authorization, provider):
         return MISSING_SCOPES
@@ -113,7 +113,7 @@ def _is_bundled(provider: Provider) -> bool:
     return provider.source == str(bundled_registry_path())
 
 
-def _passed(moment: str | None, now: datetime | int) -> bool:
+def passed(moment: str | None, now: datetime | int) -> bool:
     if not isinstance(moment, str):
         return False
     if type(now) is int:

@@ -167,16 +167,16 @@ class Authorization(Record):
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Authorization":
-        if _KNOWN_FIELDS.issuperset(data):  # the common case, taken fast: `list` reads every entry
+        if KNOWN_FIELDS.issuperset(data):  # the common case, taken fast: `list` reads every entry
             return cls(**data)
-        values = {k: v for k, v in data.items() if k in _KNOWN_FIELDS}
+        values = {k: v for k, v in data.items() if k in KNOWN_FIELDS}
         if len(values) < len(data):
-            values["extra"] = {k: v for k, v in data.items() if k not in _KNOWN_FIELDS}
+            values["extra"] = {k: v for k, v in data.items() if k not in KNOWN_FIELDS}
         return cls(**values)
 
 
 _FIELDS = tuple(name for name in Authorization.__slots__ if name != "extra")  # in the order they are written
-_KNOWN_FIELDS = frozenset(_FIELDS)
+KNOWN_FIELDS = frozenset(_FIELDS)
 
 
 def _copied(value: Any) -> Any:

@@ -5,7 +5,7 @@
 
 Binds 127.0.0.1 (port 0: the OS picks one), seeds a user and two clients, prints ONE JSON line
 on stdout describing the endpoints and credentials, then serves until SIGTERM or SIGINT.
-Logs go to stderr. Recipe and measurements: shared/reference/oauth-server.md, sections 3-5.
+Logs go to stderr. Settings follow django-oauth-toolkit's documentation (https://django-oauth-toolkit.readthedocs.io).
 
 Seeded clients (authorization-code ones: PKCE S256 required, consent always shown):
   integray-cli           public, authorization code
@@ -132,8 +132,8 @@ def patch_device_flow(expires_in: int) -> None:
 
     oauthlib 4 echoes `scope` in the device authorization answer, which DOT's
     DeviceCodeResponse dataclass refuses, and asks the validator a new question
-    (validate_device_code) that DOT does not answer (shared/reference/oauth-server.md,
-    pitfall 1). DOT also never looks at a device grant's expiry while the device
+    (validate_device_code) that DOT does not answer (a known gap of the
+    installed versions). DOT also never looks at a device grant's expiry while the device
     polls, so an expired code would stay "authorization_pending" forever.
     """
     import dataclasses

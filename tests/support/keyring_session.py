@@ -6,7 +6,7 @@
 
 Nothing here can reach the developer's own keyring: the bus, XDG_RUNTIME_DIR, XDG_DATA_HOME
 and XDG_CONFIG_HOME are all inside one temporary directory, removed by stop(). Recipe and
-pitfalls: shared/reference/keyring.md, sections 1 and 4 (with-test-keyring.sh is the shell
+pitfalls: GNOME Keyring's --unlock/--control-directory and D-Bus session handling (with-test-keyring.sh is the shell
 form of the same thing).
 """
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run a command against a private, throwaway GNOME Keyring Secret Service.
 #   Usage: tests/support/with-test-keyring.sh CMD [ARGS...]      (exit status = CMD's)
-# The shell form of keyring_session.py, for manual use; recipe: shared/reference/keyring.md 1.3.
+# The shell form of keyring_session.py, for manual use.
 set -eu
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-keyring.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM

@@ -6,7 +6,7 @@ through `printable` once here: escaped for a terminal, one line per row in
 TSV, and as JSON escapes where json.dumps leaves characters raw.
 
 Hand-rolled and stdlib-only on purpose: Rich's Table costs ~0.25 ms a row
-(shared/reference/perf.md), too slow for `list` in scripts.
+(measured with `python -X importtime`), too slow for `list` in scripts.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def authorization_json_text(ctx: AppContext, now, looked_up: dict):
     and values (~100 small strings each) and building the dict 2 µs more; here one
     %-format per entry takes the values, each string through the same C function
     the encoder uses, and what entries share (provider, connectors) is encoded once.
-    It relies on the index's checks for the types (index._entry_problem);
+    It relies on the index's checks for the types (index.entry_problem);
     a shared authorization (from Vault) takes the encoder. tests/test_json_text.py
     holds the two equal over any entry."""
     from .jsonfields import AUTHORIZATION
@@ -341,9 +341,9 @@ def _expiry_text(expires_at, now) -> str | None:
     """The access token's expiry, and whether it has passed (`token` renews it then)."""
     if not isinstance(expires_at, str):
         return None
-    from ..health import _passed
+    from ..health import passed
 
-    return expires_at + (" (expired)" if _passed(expires_at, now) else "")
+    return expires_at + (" (expired)" if passed(expires_at, now) else "")
 
 
 def _parameters_text(parameters) -> str:

@@ -1,4 +1,4 @@
-"""Reservanto's long-time-token grant (shared/reference/providers.md §0.1).
+"""Reservanto's long-time-token grant (https://api.reservanto.cz/Help).
 
 Not OAuth 2.0: the merchant consents at `Authorize/GetLongTimeToken`, which
 redirects to our callback with `accepted=1&token=<LongTimeToken>`; rights

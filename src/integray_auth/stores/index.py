@@ -26,7 +26,7 @@ from .files import (
     GiB, HeldLock, LockError, LockTimeout, TooLarge, UnsafePath, atomic_write, check_own_dir, read_regular_file,
     create_private_file, size_text, take_lock, write_cache_file,
 )
-from ..models import _KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
+from ..models import KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
 
 _new = object.__new__
 _intern = sys.intern
@@ -276,7 +276,7 @@ class Index:
         except (TypeError, AttributeError) as exc:
             raise UnusableIndex(f"the index {self.path} is corrupt (bad entry: {exc})", hint=REPAIR_HINT) from None
         for authorization in authorizations if decoder is None else unchecked:
-            problem = _entry_problem(authorization) or (authorization.extra and _extra_problem(authorization.extra))
+            problem = entry_problem(authorization) or (authorization.extra and _extra_problem(authorization.extra))
             if problem:
                 raise UnusableIndex(f"the index {self.path} is corrupt (bad entry: {problem})", hint=REPAIR_HINT)
         return authorizations
@@ -336,7 +336,7 @@ class Index:
             return
         authorizations = []
         for document in documents:
-            authorization = _checked_entry(document) if ONE_PASS and _KNOWN_FIELDS.issuperset(document) else None
+            authorization = _checked_entry(document) if ONE_PASS and KNOWN_FIELDS.issuperset(document) else None
             if authorization is None:
                 return
             authorizations.append(authorization)
@@ -390,7 +390,7 @@ class _EntryDecoder:
     def __call__(self, item: dict):
         if "id" not in item or "requested_scopes" not in item or "authorizations" in item:
             return item
-        authorization = _checked_entry(item) if ONE_PASS and _KNOWN_FIELDS.issuperset(item) else None
+        authorization = _checked_entry(item) if ONE_PASS and KNOWN_FIELDS.issuperset(item) else None
         if authorization is None:
             try:
                 authorization = Authorization.from_json(item)
@@ -439,7 +439,7 @@ def _checked_entry(d: dict) -> Authorization | None:
 
 def _checked_row(row: tuple) -> Authorization | None:
     """The Authorization of a row of field values (in _ROW_FIELDS order) when they pass every
-    check of `_entry_problem`, and of `_extra_problem` for fields this version does not know;
+    check of `entry_problem`, and of `_extra_problem` for fields this version does not know;
     None when anything is unusual. The one check of an entry, from index.json (_checked_entry)
     or from the snapshot (_checked_rows): `list` of 10,000 runs it 10,000 times, so it is C
     loops where it can be. The types of the 26 fields are one tuple, and the tuples that
@@ -460,7 +460,7 @@ def _checked_row(row: tuple) -> Authorization | None:
              and _STRING.issuperset(map(type, parameters.values())))
         and (type(locator) is not dict
              or _STRING.issuperset(map(type, locator)) and _STRING.issuperset(map(type, locator.values())))
-        and (not extra or _STRING.issuperset(map(type, extra)) and _KNOWN_FIELDS.isdisjoint(extra)
+        and (not extra or _STRING.issuperset(map(type, extra)) and KNOWN_FIELDS.isdisjoint(extra)
              and _extra_problem(extra) is None)
     ):
         return None
@@ -473,7 +473,7 @@ def _checked_row(row: tuple) -> Authorization | None:
 
 
 _S, _SN = frozenset({str}), frozenset({str, type(None)})
-# The types each field may have, in _ROW_FIELDS order: what _entry_problem allows.
+# The types each field may have, in _ROW_FIELDS order: what entry_problem allows.
 _SLOT_TYPES = (
     _S, _S, _S, frozenset({list}), frozenset({list}), _S, _S, _S, frozenset({bool}),  # id ... active
     frozenset({list, type(None)}), _SN, _SN, _SN, _SN, _SN, _SN, _SN, _SN,  # granted_scopes ... keyring_backend
@@ -483,7 +483,7 @@ _SLOT_TYPES = (
 _GOOD_SHAPES: set = set()  # field-type tuples that passed _SLOT_TYPES: at most a few dozen in an index
 
 
-def _entry_problem(authorization: Authorization) -> str | None:
+def entry_problem(authorization: Authorization) -> str | None:
     """What makes a hand-edited entry unusable (a crash later would be worse)."""
     a = authorization
     if (  # the common case, checked fast: `list` reads every entry
@@ -589,7 +589,7 @@ def _code_stamp() -> tuple:
 _RUNTIME += _code_stamp()
 # The fields in the order _checked_row and _row take them. A field added to Authorization
 # and not here turns the one-pass build and the snapshot off (a test says so) rather than
-# leaving a slot unset: to add one, check its type in _checked_row as _entry_problem does,
+# leaving a slot unset: to add one, check its type in _checked_row as entry_problem does,
 # set the slot, and name it here and in _row.
 _ROW_FIELDS = (
     "id", "name", "provider", "connectors", "requested_scopes", "created_at", "updated_at", "status", "active",

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 SERVICE = "integray-auth"
 # Windows Credential Manager takes 2,560 bytes of UTF-16, 1,280 characters
-# (shared/reference/keyring.md §3.1). Chunk above 1,000 on every platform so
+# (Windows Credential Manager's CRED_MAX_CREDENTIAL_BLOB_SIZE, 2,560 bytes, as UTF-16). Chunk above 1,000 on every platform so
 # the path Windows needs is the one Linux CI exercises.
 CHUNK_SIZE = 1000
 

@@ -704,7 +704,7 @@ class VaultStore:
     def load(self, authorization_id: str, absent=None) -> "Authorization | None":
         """Vault's copy of the metadata; `absent` when there is no metadata
         document at all, None when there is one but it is not a complete one of ours."""
-        from .index import _entry_problem
+        from .index import entry_problem
         from ..models import Authorization
 
         document, _ = self.vault.read(f"authorizations/{_checked_id(authorization_id)}/meta")
@@ -723,7 +723,7 @@ class VaultStore:
                 return None
             if authorization.id != authorization_id:
                 return None
-            if not _entry_problem(authorization):
+            if not entry_problem(authorization):
                 break
         else:
             return None

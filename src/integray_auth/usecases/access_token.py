@@ -49,8 +49,8 @@ def valid_tokens(ctx: AppContext, name: str, min_valid: float | None = None, for
     rescued = RescuedTokens(ctx.paths.data_dir, authorization.id)
     if rescued.exists():  # a stat: the only cost on the fast path
         with tokens_lock(ctx, authorization):
-            _take_back(ctx, store, rescued, authorization)
-    tokens = _load(store, authorization)
+            take_back(ctx, store, rescued, authorization)
+    tokens = load_tokens(store, authorization)
     if not force and not _expires_within(ctx, tokens, leeway_seconds):
         return tokens
     from datetime import timedelta  # only on the way to a refresh
@@ -59,7 +59,7 @@ def valid_tokens(ctx: AppContext, name: str, min_valid: float | None = None, for
     # The local lock first (this machine's processes queue here), then the
     # store's own: a lease in Vault that other machines respect (vault_store.py).
     with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
-        current = _load(store, authorization)
+        current = load_tokens(store, authorization)
         now = ctx.clock()
         if digest(current) != digest(tokens):
             # Another process renewed them while we waited: a new token, whatever was asked.
@@ -111,7 +111,7 @@ def renew_held(
     authorization Not authorized (NotAuthorizedError); any other refusal
     leaves it as it was (the grant may be fine: fix the cause, run again).
     """
-    grant = _grant_of(ctx, authorization)
+    grant = grant_of(ctx, authorization)
     if not grant.can_renew(tokens):
         raise NotAuthorizedError(
             f"the access token of '{authorization.name}' has expired and the provider gave no refresh token",
@@ -178,7 +178,7 @@ def _save_retrying(store: ChunkedTokens, authorization_id: str, tokens: TokenSet
     return store.save(authorization_id, tokens)
 
 
-def _take_back(ctx: AppContext, store: ChunkedTokens, rescued: RescuedTokens, authorization) -> None:
+def take_back(ctx: AppContext, store: ChunkedTokens, rescued: RescuedTokens, authorization) -> None:
     """Move a rescued token set into the store (the caller holds tokens_lock).
 
     Only over the set it replaced (or none): if the store holds another one,
@@ -255,7 +255,7 @@ def tokens_lock(ctx: AppContext, authorization):
         yield
 
 
-def _grant_of(ctx: AppContext, authorization):
+def grant_of(ctx: AppContext, authorization):
     """The grant that obtained the tokens, which knows how to renew them.
 
     Entries written before the index recorded it got theirs from the
@@ -314,7 +314,7 @@ def _renew(ctx: AppContext, authorization, grant, tokens: TokenSet, scopes: list
     )
 
 
-def _load(store: ChunkedTokens, authorization) -> TokenSet:
+def load_tokens(store: ChunkedTokens, authorization) -> TokenSet:
     try:
         tokens = store.load(authorization.id)
     except UnusableTokens as unusable:

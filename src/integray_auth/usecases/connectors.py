@@ -161,7 +161,7 @@ def _narrow(ctx: AppContext, authorization: Authorization, provider) -> str:
     (RFC 6749 §6). Under the authorization's lock, like every token change.
     Returns "narrowed", or what went wrong (the connectors stay removed)."""
     from ..stores.secrets import ChunkedTokens, RescuedTokens, store_of
-    from .access_token import _load, _take_back, renew_held, tokens_lock
+    from .access_token import load_tokens, take_back, renew_held, tokens_lock
 
     if not authorization.storage:
         return "not authorized"
@@ -171,8 +171,8 @@ def _narrow(ctx: AppContext, authorization: Authorization, provider) -> str:
         with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
             current = lookup.find_in(ctx.index.load(), authorization.id)
             if rescued.exists():
-                _take_back(ctx, store, rescued, current)
-            tokens = _load(store, current)
+                take_back(ctx, store, rescued, current)
+            tokens = load_tokens(store, current)
             scopes = [s for s in current.requested_scopes if s in (current.granted_scopes or [])]
             renew_held(ctx, current, store, rescued, tokens, scopes=scopes)
     except IntegrayAuthError as failed:

@@ -93,7 +93,7 @@ def refresh_one(ctx: AppContext, authorization: Authorization, window: timedelta
     whatever its expiry. Errors become outcomes: one failure must not stop
     the others, and each is reported with its own hint."""
     from ..stores.secrets import ChunkedTokens, RescuedTokens, store_of
-    from .access_token import _grant_of, _load, _take_back, renew_held, tokens_lock
+    from .access_token import grant_of, load_tokens, take_back, renew_held, tokens_lock
 
     try:
         if not authorization.is_authorized or not authorization.storage:
@@ -106,14 +106,14 @@ def refresh_one(ctx: AppContext, authorization: Authorization, window: timedelta
         with tokens_lock(ctx, authorization), store.store.lock(authorization.id):
             current = lookup.reread(ctx, authorization)  # as it is now nobody else changes it
             if rescued.exists():
-                _take_back(ctx, store, rescued, current)
-            tokens = _load(store, current)
+                take_back(ctx, store, rescued, current)
+            tokens = load_tokens(store, current)
             if window is not None:
                 if tokens.expires_at is None:
                     return RefreshOutcome(current, NO_EXPIRY, None)
                 if not tokens.expired(ctx.clock(), leeway=window):
                     return RefreshOutcome(current, VALID, tokens.expires_at)
-            if not _grant_of(ctx, current).can_renew(tokens):
+            if not grant_of(ctx, current).can_renew(tokens):
                 raise NotAuthorizedError(
                     f"the tokens of {quoted(current.name)} cannot be renewed without you: "
                     "the provider gave no refresh token",

@@ -1,0 +1,83 @@
+"""The shape of the package (docs/architecture.md): no import circle at run
+time, no private name used across modules, and nothing that points at files
+a clone of the project does not have."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from pathlib import Path
+
+from integray_auth import lean
+from tests.support.imports import PACKAGE, module_imports, modules
+
+ROOT = Path(lean.__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _graph() -> dict[str, set[str]]:
+    known = modules(ROOT)
+    return {
+        name: {target for target, _ in module_imports(ROOT, name) if target in known and target != name}
+        for name in known
+    }
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_package_has_no_import_circle():
+    assert _cycles(_graph()) == []
+
+
+def test_the_cycle_finder_finds_one():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_private_name_is_imported_across_modules():
+    known = modules(ROOT)
+    wrong = []
+    for name, path in known.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(PACKAGE)):
+                wrong += [f"{name}: {a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    assert wrong == []
+
+
+def test_nothing_in_the_repository_points_at_a_folder_it_does_not_ship():
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True).stdout.split()
+    if not files:  # an installed copy without its repository: the sources alone
+        files = [str(p.relative_to(REPO)) for p in ROOT.rglob("*.py")]
+    needle = "shared/" + "reference"
+    wrong = [f for f in files if (REPO / f).is_file() and not f.startswith("tests/support/oidc_provider/")
+             and needle in (REPO / f).read_text(encoding="utf-8", errors="replace")]
+    assert wrong == []
