@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from integray_auth.registry import load_registry
+from integray_auth.registry.loading import load_registry
 from tests.conftest import REPO
 
 REGISTRY = load_registry()

