@@ -8,9 +8,9 @@ hint names `integray-auth client set PROVIDER`.
 from __future__ import annotations
 
 from ..context import AppContext
-from ..errors import UsageError
-from ..oauth.endpoint import ClientCredentials
+from ..errors import IntegrayAuthError, UsageError
 from ..lean.printable import escape
+from ..oauth.endpoint import ClientCredentials
 from ..registry.model import Provider
 from ..usecases import clients
 from . import prompts
@@ -91,8 +91,6 @@ def set_client(ctx: AppContext, provider: Provider, client_id: str | None, secre
 
 
 def _keyring_usable(ctx: AppContext) -> bool:
-    from ..errors import IntegrayAuthError
-
     try:
         ctx.secret_store("keyring").check_usable()
     except IntegrayAuthError:

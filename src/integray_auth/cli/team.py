@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from ..lean.printable import escape, quoted
+from ..usecases.sharing import share as share_authorization
+from ..usecases.sharing import unshare as unshare_authorization
 from .options import context_of
 
 
@@ -15,8 +17,6 @@ def share(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAM
     Example:
       VAULT_ADDR=https://vault.example:8200 integray-auth share "Reservanto Prague"
     """
-    from ..usecases.sharing import share as share_authorization
-
     ctx = context_of(typer_ctx)
     done = share_authorization(ctx, name)
     ctx.stderr.write(f"Shared {quoted(done.name)} through Vault; its tokens on this machine are deleted.\n")
@@ -33,7 +33,6 @@ def unshare(
     Example:
       integray-auth unshare "Reservanto Prague" --to keyring
     """
-    from ..usecases.sharing import unshare as unshare_authorization
 
     ctx = context_of(typer_ctx)
     done, warning = unshare_authorization(ctx, name, to)

@@ -12,9 +12,10 @@ inside functions): `token` imports one when it renews tokens.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..lean.record import Record
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
     from typing import Callable

@@ -34,14 +34,36 @@ pay for them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import ipaddress
 import os
 import re
+import secrets
+import socket
 import time
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from ..errors import ConflictError, IntegrayAuthError, NetworkError, StorageError, UsageError
-from ..models import STORAGE_VAULT
+import requests
+from requests.structures import CaseInsensitiveDict
 
-TYPE_CHECKING = False
+from ..errors import (
+    ConflictError,
+    IntegrayAuthError,
+    NetworkError,
+    StorageError,
+    UsageError,
+)
+from ..lean.printable import quoted, shorten
+from ..models import STORAGE_VAULT, Authorization
+from ..oauth.endpoint import request_deadline, send
+from ..tokens import TokenSet
+from .files import UnsafePath, read_regular_file
+from .index import entry_problem
+
 if TYPE_CHECKING:
     from ..context import AppContext
     from ..models import Authorization
@@ -130,15 +152,11 @@ class Settings:
 
 def _shown(addr) -> str:
     """A recorded address (the index's or Vault's: outside text) as it may be printed."""
-    from ..lean.printable import shorten
-
     return shorten(addr if isinstance(addr, str) else repr(addr), 120)
 
 
 def _origin(addr: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) of http(s)://HOST[:PORT]; None when it is not one."""
-    from urllib.parse import urlsplit
-
     if not isinstance(addr, str) or not re.fullmatch(r"https?://[^\s/]+/?", addr):
         return None
     try:
@@ -159,8 +177,6 @@ def _same_vault(recorded, configured: str) -> bool:
 def _check_transport(addr: str, environ) -> None:
     """A plain http:// Vault only on this machine (loopback), unless the user opts in:
     elsewhere the token would cross the network in the clear."""
-    import ipaddress
-
     scheme, host, _ = _origin(addr) or ("", "", 0)
     if scheme != "http" or host == "localhost":
         return
@@ -179,8 +195,6 @@ def _check_transport(addr: str, environ) -> None:
 
 def _config(ctx: "AppContext") -> dict:
     """config.toml's [vault] table; a broken file is a usage error, an absent one is defaults."""
-    import tomllib
-
     path = ctx.paths.config_file
     try:
         with open(path, "rb") as handle:
@@ -221,18 +235,13 @@ class _BoundedSession:
     so each has a whole-exchange deadline and a size cap, and never follows a redirect."""
 
     def __init__(self, deadline: float, verify) -> None:
-        import requests
-
         self._inner = requests.Session()
         self.deadline = deadline
         self.verify, self.cert, self.proxies = verify, None, {}
 
     def request(self, method, url, headers=None, allow_redirects=None, timeout=None, verify=None, cert=None,
                 proxies=None, **kwargs):
-        import requests
-        from requests.structures import CaseInsensitiveDict
 
-        from ..oauth.endpoint import send
 
         answer = send(self._inner, method.upper(), url, self.deadline, max_bytes=MAX_VAULT_ANSWER,
                       headers=headers, verify=self.verify, **kwargs)
@@ -300,10 +309,6 @@ class Vault:
         """The environment's value, else the file's ([vault] role_id_file /
         secret_id_file: what CI mounts as a secret file, so the id never sits in
         an environment a child inherits). A file named but absent is an error."""
-        from pathlib import Path
-
-        from .files import UnsafePath, read_regular_file
-
         value = (self.environ.get(env) or "").strip()
         if value or not file:
             return value or None
@@ -476,7 +481,6 @@ def _said(error: Exception) -> str:
 
 class VaultStore:
     """The secret-store interface (secret_store.SecretStore) over Vault KV v2."""
-
     kind = STORAGE_VAULT
     chunk_size = None  # a KV document holds a token set of any size
 
@@ -489,8 +493,6 @@ class VaultStore:
 
     @classmethod
     def open(cls, ctx: "AppContext", locator=None) -> "VaultStore":
-        from ..oauth.endpoint import request_deadline
-
         return cls(Settings.load(ctx, locator if isinstance(locator, dict) else None), ctx.environ, request_deadline(ctx.environ))
 
     def locator(self) -> dict[str, str]:
@@ -651,7 +653,6 @@ class VaultStore:
             self._taken(other)
 
     def _taken(self, other: "Authorization"):
-        from ..lean.printable import quoted
 
         raise ConflictError(
             f"a shared authorization named {quoted(other.name)} already exists in {self.label()}",
@@ -704,9 +705,6 @@ class VaultStore:
     def load(self, authorization_id: str, absent=None) -> "Authorization | None":
         """Vault's copy of the metadata; `absent` when there is no metadata
         document at all, None when there is one but it is not a complete one of ours."""
-        from .index import entry_problem
-        from ..models import Authorization
-
         document, _ = self.vault.read(f"authorizations/{_checked_id(authorization_id)}/meta")
         if document is None:
             return absent
@@ -762,9 +760,6 @@ class VaultStore:
         died mid-refresh) is taken over. Clocks are compared, so machines sharing
         a Vault need synchronised clocks (NTP), as Vault itself does.
         """
-        import secrets
-        import socket
-
         path = f"authorizations/{_checked_id(authorization_id)}/lease"
         seconds = lease_seconds(self.environ)
         holder = f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -804,10 +799,6 @@ def replaces(new: str, current: str) -> bool:
     since `new`'s writer read: never by an older one (its access token expires
     sooner) nor by one with fewer scopes. What cannot be compared (no expiry,
     no scope, not a token set) does not stop it."""
-    from datetime import datetime
-
-    from ..tokens import TokenSet
-
     try:
         ours, theirs = TokenSet.from_secret(new), TokenSet.from_secret(current)
     except (ValueError, TypeError):
@@ -836,8 +827,6 @@ def _lease(document: dict | None) -> tuple[str, float]:
 def _name_path(name: str) -> str:
     """Where the name's document is: a digest, so any name (spaces, slashes,
     any script) is one plain path segment, and names equal up to case share it."""
-    import hashlib
-
     return "names/" + hashlib.sha256(name.strip().casefold().encode("utf-8")).hexdigest()[:32]
 
 

@@ -10,19 +10,32 @@ from __future__ import annotations
 
 import contextlib
 
-from ..context import AppContext
-from ..errors import ConflictError, IntegrayAuthError, NotAuthorizedError, NotFoundError, StorageError, UsageError
-from ..models import STORAGE_VAULT, Authorization, to_iso
-from ..lean.printable import quoted
-from ..stores.secrets import ChunkedTokens, RescuedTokens, digest, store_of, token_key
 from .. import hints
+from ..context import AppContext
+from ..errors import (
+    ConflictError,
+    IntegrayAuthError,
+    NotAuthorizedError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+)
+from ..lean.printable import quoted
+from ..models import STORAGE_VAULT, Authorization, to_iso
 from ..stores import lookup
+from ..stores.secrets import (
+    BACKENDS,
+    ChunkedTokens,
+    RescuedTokens,
+    digest,
+    store_of,
+    token_key,
+)
+from ..stores.vault import VaultStore
 from .access_token import tokens_lock
 
 
 def share(ctx: AppContext, name: str) -> Authorization:
-    from ..stores.vault import VaultStore
-
     authorization = lookup.find(ctx, name)
     if authorization.is_shared:
         raise ConflictError(f"authorization {quoted(authorization.name)} is already shared")
@@ -62,8 +75,6 @@ def share(ctx: AppContext, name: str) -> Authorization:
 
 def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
     """Back to this machine's `to` store; returns the entry and a warning, if any."""
-    from ..stores.secrets import BACKENDS
-
     if to not in BACKENDS or to == STORAGE_VAULT:
         raise UsageError(f"--to {quoted(to)} is not one of keyring, file")
     authorization = lookup.locate(ctx, name)
