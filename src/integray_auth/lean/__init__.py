@@ -17,7 +17,7 @@ docs/architecture.md explains why; docs/performance.md has the figures.
 
 # Already imported by the interpreter's own start-up, or a few hundred microseconds at most.
 CHEAP_STDLIB = frozenset({
-    "__future__", "_json", "codecs", "errno", "fcntl", "marshal", "os", "resource", "signal",
+    "__future__", "_json", "abc", "codecs", "errno", "fcntl", "marshal", "os", "resource", "signal",
     "stat", "sys", "time", "_thread", "msvcrt", "struct", "_imp",
 })
 

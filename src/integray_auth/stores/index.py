@@ -19,14 +19,25 @@ if TYPE_CHECKING:
     from pathlib import Path  # a FilePath (filepath.py) or a Path
     from typing import Iterator
 
+from ..errors import IndexError_
 from ..lean import jsonio
 from ..lean.scoped import contextmanager
-from ..errors import IndexError_
-from .files import (
-    GiB, HeldLock, LockError, LockTimeout, TooLarge, UnsafePath, atomic_write, check_own_dir, read_regular_file,
-    create_private_file, size_text, take_lock, write_cache_file,
-)
 from ..models import KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
+from .files import (
+    GiB,
+    HeldLock,
+    LockError,
+    LockTimeout,
+    TooLarge,
+    UnsafePath,
+    atomic_write,
+    check_own_dir,
+    create_private_file,
+    read_regular_file,
+    size_text,
+    take_lock,
+    write_cache_file,
+)
 
 _new = object.__new__
 _intern = sys.intern

@@ -201,9 +201,9 @@ def check_storage(ctx: AppContext, storage: str | None, authorization: Authoriza
     store.check_usable()
     if store.kind == STORAGE_VAULT:
         if authorization is not None:
-            store.check_name(authorization.name, authorization.id)
+            store.index.check_name(authorization.name, authorization.id)
         elif name is not None:
-            store.check_name(name)
+            store.index.check_name(name)
     ctx.index.check_writable()
     return store
 

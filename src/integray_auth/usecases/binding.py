@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from ..context import AppContext
 from ..errors import RegistryError
+from ..lean.urlparts import split_plain
 from ..models import Authorization
 from ..registry.model import Provider
-from ..lean.urlparts import split_plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from ..stores.secrets import (
     store_of,
     token_key,
 )
-from ..stores.vault import VaultStore
+from ..stores.vault_store import VaultStore
 from .access_token import tokens_lock
 
 
@@ -49,10 +49,10 @@ def share(ctx: AppContext, name: str) -> Authorization:
         if tokens is None:
             raise NotAuthorizedError(f"the tokens of {quoted(authorization.name)} are missing from {local.store.label()}",
                                      hint=hints.authorize_hint(authorization))
-        if vault.load(authorization.id) is not None:
+        if vault.index.load(authorization.id) is not None:
             raise ConflictError(f"{vault.label()} already holds {quoted(authorization.name)} ({authorization.id})",
                                 hint="Remove it from this machine, or run 'integray-auth unshare' on it first.")
-        vault.check_name(authorization.name, authorization.id)  # names are unique across the team's
+        vault.index.check_name(authorization.name, authorization.id)  # names are unique across the team's
         shared = authorization.copy(storage=STORAGE_VAULT, locator=vault.locator(), keyring_backend=None,
                                     updated_at=to_iso(ctx.clock()))
         try:
@@ -88,7 +88,7 @@ def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
         if tokens is None:
             raise NotAuthorizedError(f"the tokens of {quoted(authorization.name)} are missing from {vault.label()}",
                                      hint=hints.authorize_hint(authorization))
-        current = vault.load(authorization.id) or authorization
+        current = vault.index.load(authorization.id) or authorization
         ChunkedTokens(target).save(authorization.id, tokens)
         if digest(ChunkedTokens(target).load(authorization.id)) != digest(tokens):
             raise StorageError(f"{target.label()} did not keep the tokens of {quoted(authorization.name)}; they stay in {vault.label()}")
@@ -115,7 +115,7 @@ def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
 def _verify(vault, authorization: Authorization, tokens) -> None:
     """Read back what was written, through a fresh client, before the source goes."""
     back = ChunkedTokens(vault).load(authorization.id)
-    meta = vault.load(authorization.id)
+    meta = vault.index.load(authorization.id)
     if digest(back) != digest(tokens) or meta is None or meta.name != authorization.name:
         raise StorageError(f"{vault.label()} did not give back what was written for {quoted(authorization.name)}",
                            hint="Check Vault's health and the token's policy, then run the command again.")
