@@ -24,7 +24,7 @@ CHEAP_STDLIB = frozenset({
 # integray_auth's modules on the fast path (below the package name).
 FAST_PATH = frozenset({
     "", "__main__", "main", "context", "errors", "hints", "models", "tokens", "scopes", "health",
-    "lean", "lean.filepath", "lean.grammar", "lean.jsonio", "lean.paths", "lean.printable", "lean.record",
+    "lean", "lean.filepath", "lean.grammar", "lean.jsonio", "lean.paths", "lean.printable", "lean.record", "lean.rows",
     "lean.scoped", "lean.secret_service", "lean.urlparts",
     "cli", "cli.run", "cli.output", "cli.fit", "cli.jsonfields", "cli.fast_add", "cli.adding",
     "cli.helpcache", "cli.completion", "cli.helptopics",
