@@ -10,11 +10,11 @@ import typer
 from .. import hints
 from ..context import AppContext
 from ..errors import UsageError
+from ..grants import DEVICE_GRANT, MACHINE_GRANT
 from ..lean import grammar
 from ..lean.printable import escape, quoted
 from ..models import STORAGE_VAULT
-from ..stores import lookup
-from ..stores.secrets import BACKENDS
+from ..stores import BACKENDS, STORAGE_FILE, lookup
 from ..usecases import manage, provider_lookup
 from ..usecases.authorize import FlowOptions, check_storage, grant_needs
 from ..usecases.authorize import authorize as run_authorization
@@ -256,7 +256,7 @@ def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage,
         "client_id": client_id,
         "read_secret_from_stdin": client_secret_stdin,
         "storage": _storage(insecure_storage, storage),
-        "grant": "client_credentials" if client_credentials else "device_code" if device else None,
+        "grant": MACHINE_GRANT if client_credentials else DEVICE_GRANT if device else None,
     }
 
 
@@ -264,16 +264,17 @@ def _storage(insecure_storage: bool, storage: str | None) -> str | None:
     if storage is not None and storage not in BACKENDS:
         raise UsageError(f"--storage {quoted(storage)} is not one of {', '.join(BACKENDS)}")
     if insecure_storage:
-        if storage not in (None, "file"):
-            raise UsageError(f"--insecure-storage is --storage file, not --storage {storage}", hint="Give one of them.")
-        return "file"
+        if storage not in (None, STORAGE_FILE):
+            raise UsageError(f"--insecure-storage is --storage {STORAGE_FILE}, not --storage {storage}",
+                             hint="Give one of them.")
+        return STORAGE_FILE
     return storage
 
 
 def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
     result = run_authorization(ctx, authorization, new=new, ui=TerminalFlowUI(ctx), options=FlowOptions(**options))
     done = result.authorization
-    where = {"file": " (tokens in an insecure file)", "vault": " (shared through Vault)"}.get(done.storage or "", "")
+    where = BACKENDS[done.storage].kept if done.storage in BACKENDS else ""
     provider = escape(result.provider.name)
     ctx.stderr.write(f"Authorized {quoted(done.name)} with {provider}{where}.\n")
     if result.missing_scopes:

@@ -21,6 +21,7 @@ from ..lean.printable import has_unsafe
 from ..lean.record import Record
 from ..oauth.endpoint import HINTS, TokenEndpoint
 from ..registry.model import LOOPBACK_HOSTS
+from . import DEVICE_GRANT, PROVIDER_FIELDS
 from .authorization_code import GRANT as AUTHORIZATION_CODE
 from .base import Grant, Needs, Obtained
 
@@ -70,7 +71,7 @@ class DeviceCode(Grant):
         needs_browser=True,  # on any device: the user enters the code there
         needs_loopback=False,
         supports_refresh=True,
-        provider_fields=("device_authorization_url", "token_url"),
+        provider_fields=(*PROVIDER_FIELDS[DEVICE_GRANT], "token_url"),
     )
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep, session=None) -> None:

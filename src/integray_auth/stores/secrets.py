@@ -3,7 +3,7 @@ explicit `--storage file` (`--insecure-storage`) opt-in, a 0600 JSON file, or
 a team's Vault (`--storage vault`, stores/vault_store.py).
 
 Every backend is one class behind the same small interface (SecretStore
-below), picked by name from BACKENDS, the one table (pipx's way). The name is
+below), picked by name from BACKENDS (stores/__init__.py), the one table (pipx's way). The name is
 recorded per authorization (`storage`) with the backend's `locator()`, and
 both outrank the environment afterwards: a changed environment can never
 silently retarget an authorization's tokens.
@@ -24,8 +24,8 @@ TYPE_CHECKING = False
 from ..errors import StorageError
 from ..lean import jsonio
 from ..lean.scoped import NoLock
-from ..models import STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT
 from ..tokens import TokenSet, UnusableTokens
+from . import BACKENDS, STORAGE_FILE, STORAGE_KEYRING
 from .files import LockError, LockTimeout, atomic_write_text, take_lock
 
 if TYPE_CHECKING:
@@ -94,15 +94,6 @@ STORAGE_HELP = (
     "Unlock or install a Secret Service (GNOME Keyring, KWallet) in this session, "
     "or run again with --insecure-storage to keep tokens in a 0600 file"
 )
-
-# The one table of backends: name -> (module, class). Each class has
-# `open(ctx, locator)`; vault_store (and hvac) is imported only when named.
-BACKENDS = {
-    STORAGE_KEYRING: ("integray_auth.stores.secrets", "KeyringStore"),
-    STORAGE_FILE: ("integray_auth.stores.secrets", "FileStore"),
-    STORAGE_VAULT: ("integray_auth.stores.vault_store", "VaultStore"),
-}
-
 
 def token_key(authorization_id: str) -> str:
     return f"authorization:{authorization_id}"
@@ -470,7 +461,8 @@ class FileStore(SecretStore):
 def default_secret_store(ctx: "AppContext", storage: str, locator=None) -> SecretStore:
     """The backend named `storage` in BACKENDS, opened at `locator`."""
     try:
-        module_name, class_name = BACKENDS[storage]
+        backend = BACKENDS[storage]
+        module_name, class_name = backend.module, backend.store_class
     except KeyError:
         from ..errors import IndexError_
 

@@ -24,6 +24,7 @@ from types import SimpleNamespace
 from .. import grants, hints
 from ..context import AppContext, isatty
 from ..errors import ConflictError, IntegrayAuthError, UsageError
+from ..grants import DEVICE_GRANT
 from ..grants.base import ConsentRequest, FlowUI
 from ..lean.printable import quoted
 from ..models import (
@@ -218,7 +219,6 @@ def grant_needs(
     return chosen, grants.get(chosen).needs_secret(provider)
 
 
-DEVICE_GRANT = "device_code"
 NO_BROWSER_SIGNS = "DISPLAY, WAYLAND_DISPLAY and BROWSER"
 
 

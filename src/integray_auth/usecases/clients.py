@@ -27,6 +27,7 @@ from ..oauth.endpoint import ClientCredentials
 from ..oauth.redirect import redirect_uri_template
 from ..registry.loading import MAX_TOML_BYTES, read_toml
 from ..registry.model import Provider
+from ..stores import STORAGE_KEYRING
 from ..stores.files import UnsafePath, atomic_write_text, read_regular_file
 from ..stores.secrets import client_private_key_key, client_secret_key
 
@@ -195,7 +196,7 @@ def resolve_credentials(
         secret = ctx.environ.get(f"{prefix}_CLIENT_SECRET") or None
     if secret is None and (needed or want_secret):
         try:
-            secret = ctx.secret_store("keyring").get(client_secret_key(provider.id))
+            secret = ctx.secret_store(STORAGE_KEYRING).get(client_secret_key(provider.id))
         except IntegrayAuthError:
             if not want_secret or needed:
                 raise
@@ -222,7 +223,7 @@ def private_key(ctx: AppContext, provider: Provider, client_id: str) -> tuple[st
         pem = read_key_file(os.path.expanduser(path))
         load_private_key(pem, f"{path} (config.toml, clients.{provider.id}.private_key_file)")
         return pem, key_id
-    pem = ctx.secret_store("keyring").get(client_private_key_key(provider.id))
+    pem = ctx.secret_store(STORAGE_KEYRING).get(client_private_key_key(provider.id))
     if pem is None:
         raise UsageError(
             f"{provider.name} authenticates client {client_id} with a private key (private_key_jwt), and none is set",
@@ -269,7 +270,7 @@ def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
     """Keep the private key from `path` (checked like a configured key file) in the keyring."""
     pem = read_key_file(path)
     load_private_key(pem, path)
-    store = ctx.secret_store("keyring")
+    store = ctx.secret_store(STORAGE_KEYRING)
     store.check_usable()
     store.set(client_private_key_key(provider.id), pem)
 
@@ -277,14 +278,14 @@ def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
 def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> None:
     if not secret:
         raise UsageError("the client secret is empty")
-    store = ctx.secret_store("keyring")
+    store = ctx.secret_store(STORAGE_KEYRING)
     store.check_usable()
     store.set(client_secret_key(provider.id), secret)
 
 
 def remove_client_secret(ctx: AppContext, provider: Provider) -> None:
     """Forget the client secret and the private key of `provider` kept in the keyring."""
-    store = ctx.secret_store("keyring")
+    store = ctx.secret_store(STORAGE_KEYRING)
     store.remove(client_secret_key(provider.id))
     store.remove(client_private_key_key(provider.id))
 

@@ -22,9 +22,8 @@ from ..errors import (
 )
 from ..lean.printable import quoted
 from ..models import STORAGE_VAULT, Authorization, to_iso
-from ..stores import lookup
+from ..stores import BACKENDS, STORAGE_KEYRING, lookup
 from ..stores.secrets import (
-    BACKENDS,
     ChunkedTokens,
     RescuedTokens,
     digest,
@@ -93,7 +92,7 @@ def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
         if digest(ChunkedTokens(target).load(authorization.id)) != digest(tokens):
             raise StorageError(f"{target.label()} did not keep the tokens of {quoted(authorization.name)}; they stay in {vault.label()}")
         locator = target.locator()
-        backend = locator if to == "keyring" else None
+        backend = locator if to == STORAGE_KEYRING else None
         with ctx.index.transaction() as authorizations:
             try:
                 entry = lookup.find_in(authorizations, authorization.id)
