@@ -26,7 +26,7 @@ FAST_PATH = frozenset({
     "", "__main__", "main", "context", "errors", "hints", "models", "tokens", "scopes", "health",
     "lean", "lean.filepath", "lean.grammar", "lean.jsonio", "lean.paths", "lean.printable", "lean.record", "lean.rows",
     "lean.scoped", "lean.secret_service", "lean.urlparts",
-    "cli", "cli.run", "cli.output", "cli.fit", "cli.jsonfields", "cli.fast_add", "cli.adding",
+    "cli", "cli.run", "cli.output", "cli.json_output", "cli.fit", "cli.jsonfields", "cli.fast_add", "cli.adding",
     "cli.helpcache", "cli.completion", "cli.helptopics",
     "stores", "stores.index", "stores.entries", "stores.snapshot", "stores.files", "stores.locks", "stores.lookup", "stores.secrets",
     "registry", "registry.model", "registry.cache", "registry.checks", "registry.loading",
