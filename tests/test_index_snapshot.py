@@ -12,13 +12,13 @@ import sys
 
 import pytest
 
+from integray_auth.lean.paths import Paths
+from integray_auth.models import Authorization
 from integray_auth.stores import entries as entries_module
 from integray_auth.stores import index as index_module
+from integray_auth.stores import lookup
 from integray_auth.stores import snapshot as snapshot_module
 from integray_auth.stores.index import Index
-from integray_auth.models import Authorization
-from integray_auth.lean.paths import Paths
-from integray_auth.stores import lookup
 
 
 def entry(i: int, **fields) -> dict:

@@ -18,17 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integray_auth.lean import printable
 from integray_auth.cli import run
-from integray_auth.context import AppContext
-from integray_auth.stores.index import Index
 from integray_auth.cli.jsonfields import JsonOutput
-from integray_auth.models import _FIELDS
+from integray_auth.context import AppContext
+from integray_auth.lean import printable
 from integray_auth.lean.paths import Paths
+from integray_auth.models import _FIELDS
+from integray_auth.stores.index import Index
 
 from .conftest import REPO
-from .test_loader_properties import VALID_ENTRY, mutated_indexes
 from .support.plugin import require
+from .test_loader_properties import VALID_ENTRY, mutated_indexes
 
 COUNT = 1000
 
@@ -171,9 +171,9 @@ def test_the_benchmark_runs_in_its_quick_mode(tmp_path):
 def _reference_load(index: Index) -> list | str:
     """What Index.load gave before the one-pass decoder: plain json.loads,
     from_json for every entry, then every check; the entries, or the error."""
-    from integray_auth.stores import entries as entries_module
     from integray_auth.errors import IndexError_
     from integray_auth.models import Authorization
+    from integray_auth.stores import entries as entries_module
 
     text = index.path.read_text("utf-8", "surrogatepass")
     try:
