@@ -495,7 +495,8 @@ def test_no_terminal_and_no_display_fails_at_once_instead_of_waiting(ia):
 
     done = ia("authorize", "Headless", "--timeout", "30", env={"BROWSER": None, "DISPLAY": None, "WAYLAND_DISPLAY": None, "CI": None})
 
-    assert time.monotonic() - started < 1.0
+    # Not a speed check: well under the 30 s it would wait, so waiting is told from failing at once.
+    assert time.monotonic() - started < 15
     assert_error_line(done, 2, "no browser can be started", "integray-auth authorize Headless")
 
 
