@@ -21,7 +21,7 @@ def provider(provider_id: str, name: str, server, *, connectors=(READER,), scope
     (those the server has), its scopes described, its connectors."""
     lines = [f"[providers.{provider_id}]", f'name = "{name}"']
     lines += [line for line in fields.strip("\n").splitlines()]
-    lines += [f'{field} = "{server[ENDPOINTS[field]]}"' for field in endpoints if server.get(ENDPOINTS[field])]
+    lines += [f'{field} = "{server[ENDPOINTS[field]]}"' for field in endpoints if _has(server, ENDPOINTS[field])]
     if pkce:
         lines.append(f'pkce = "{pkce}"')
     lines += ["", f"[providers.{provider_id}.scopes]"] + [f'{scope} = "{SCOPES[scope]}"' for scope in scopes]
@@ -34,3 +34,11 @@ def provider(provider_id: str, name: str, server, *, connectors=(READER,), scope
 def write_overlay(path: Path, *providers: str) -> Path:
     path.write_text("schema_version = 1\n\n" + "\n".join(providers))
     return path
+
+
+def _has(server, key: str) -> bool:
+    """Whether the server has the endpoint (AuthServer and the metadata dicts both index by key)."""
+    try:
+        return bool(server[key])
+    except KeyError:
+        return False
