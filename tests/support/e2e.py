@@ -137,7 +137,7 @@ def stored_tokens(keyring_env: dict, authorization_id: str) -> dict:
     return json.loads(done.stdout)
 
 
-def refreshes(server) -> int:
+def refresh_count(server) -> int:
     return server.counts()["token"].get("refresh_token", 0)
 
 
