@@ -266,7 +266,11 @@ def _build_provider(
         "scopes", "connectors", "redirect_ports", "authorization_params", "incremental_consent_params", "parameters",
         "callback_parameters",
     )
-    nested += ("token_types", "grants", "public_grants")
+    nested += ("token_types", "grants", "public_grants", "git_hosts")
+    for host in entry.get("git_hosts", ()):
+        for _, _, name in placeholders(host):
+            if name not in parameters:
+                raise file_error(path, f"{where}, field 'git_hosts'", f"uses {{{name}}}, which is not a parameter of the provider")
     simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
         id=pid,
@@ -280,6 +284,7 @@ def _build_provider(
         incremental_consent_params=dict(entry.get("incremental_consent_params", {})),
         parameters=parameters,
         callback_parameters=tuple(entry.get("callback_parameters", ())),
+        git_hosts=tuple(entry.get("git_hosts", ())),
         source=source,
         overrides=overrides,
         **simple,
