@@ -296,8 +296,10 @@ def test_setup_git_local_writes_the_repository_config_only(ia, git_home, tmp_pat
     assert git_config(git_home, "--local", "--get-all", f"credential.https://{HOST}.helper", cwd=repo).returncode == 0
     assert not (Path(git_home["HOME"]) / ".gitconfig").exists()
 
-    refused = _in(ia, outside, "setup-git", "Stub", "--host", HOST, "--local")
+    refused = _in(ia, outside, "setup-git", "Stub", "--host", "other.stub.example", "--local")
     assert_error_line(refused, 2, "git config --local failed", "leave out --local")
+    linked = json.loads((Path(os.environ["INTEGRAY_AUTH_HOME"]) / "git-hosts.json").read_text())["hosts"]
+    assert set(linked) == {HOST}  # nothing linked where git refused the entry
 
 
 def _in(ia, folder: Path, *args):

@@ -412,19 +412,22 @@ def setup_git(ctx: AppContext, name: str, given_hosts: list[str], local: bool, c
     hosts = hosts_of(ctx, authorization, given_hosts)
     config = GitConfig(ctx, local, git)
     wanted = ["", helper_line(command)]
+    table = HostTable(ctx)
+    already = {host: config.values(helper_key(host)) == wanted for host in hosts}
+    for host in hosts:  # git first: a refusal (--local outside a repository) links nothing
+        if not already[host]:
+            config.replace(helper_key(host), wanted)
     previous: dict[str, str | None] = {}
 
-    def link(table: dict[str, str]) -> None:
+    def link(current: dict[str, str]) -> None:
         for host in hosts:
-            previous[host] = table.get(host)
-            table[host] = authorization.id
+            previous[host] = current.get(host)
+            current[host] = authorization.id
 
-    HostTable(ctx).change(link)
+    table.change(link)
     changes = []
     for host in hosts:
-        config_same = config.values(helper_key(host)) == wanted
-        if not config_same:
-            config.replace(helper_key(host), wanted)
+        config_same = already[host]
         before = previous[host]
         outcome = "unchanged" if config_same and before == authorization.id else "added"
         changes.append(HostChange(host, outcome, None if before in (None, authorization.id) else _name_of(ctx, before)))
