@@ -16,14 +16,20 @@ git-hosts.json in the data folder (ids only, never a token).
 
 from __future__ import annotations
 
+import json
 import os
+import select
+import shutil
 import subprocess
+import time
+from datetime import datetime
 
 from .. import hints
+from ..childenv import child_environment
 from ..context import AppContext
 from ..errors import IndexError_, IntegrayAuthError, NotAuthorizedError, NotFoundError, UsageError
 from ..lean import jsonio
-from ..lean.printable import quoted, shell_quote
+from ..lean.printable import quoted, shell_quote, shorten
 from ..lean.record import Record
 from ..models import Authorization
 from ..registry.model import is_git_host
@@ -31,6 +37,7 @@ from ..stores import lookup
 from ..stores.files import LockError, UnsafePath, atomic_write_text, read_regular_file, take_lock
 from ..tokens import utc_seconds
 from .access_token import check_active, record_rejection, valid_tokens
+from .provider_lookup import require_provider
 
 # git sends a few short lines (protocol, host, path, capabilities, wwwauth[]
 # challenges); anything near this is not git.
@@ -128,15 +135,11 @@ def read_request(stream) -> CredentialRequest:
 
 
 def _read_until_blank(fd: int | None, raw) -> bytes:
-    import time
-
     chunks: list[bytes] = []
     size = 0
     deadline = time.monotonic() + REQUEST_DEADLINE
     while size <= REQUEST_LIMIT:
         if fd is not None:
-            import select
-
             left = deadline - time.monotonic()
             ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
             if not ready:
@@ -196,7 +199,6 @@ class HostTable:
 
     def change(self, update) -> dict[str, str]:
         """Apply update(hosts) under the lock and write the result; returns it."""
-        import json
 
         try:
             held = take_lock(self.lock_path, timeout=15.0)
@@ -271,8 +273,6 @@ def _epoch(moment: str) -> int | None:
     seconds = utc_seconds(moment)
     if seconds is not None:
         return seconds
-    from datetime import datetime
-
     try:
         return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())
     except ValueError:
@@ -302,8 +302,6 @@ class GitConfig:
         self.git = git
 
     def run(self, *args: str, ok=(0,)) -> subprocess.CompletedProcess:
-        from ..childenv import child_environment
-
         command = [self.git, "config", self.scope, *args]
         try:
             done = subprocess.run(
@@ -315,8 +313,6 @@ class GitConfig:
         except subprocess.TimeoutExpired:
             raise IntegrayAuthError(f"git config did not finish within {int(GIT_DEADLINE)} seconds") from None
         if done.returncode not in ok:
-            from ..lean.printable import shorten
-
             said = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
             hint = "Run it in a git repository, or leave out --local." if self.scope == "--local" else None
             raise UsageError(f"git config {self.scope} failed: {shorten(said, 200)}", hint=hint)
@@ -348,7 +344,6 @@ def helper_line(command: list[str]) -> str:
 def own_command(ctx: AppContext, argv0: str, executable: str) -> list[str]:
     """The words that run this integray-auth again from another program (git,
     kubectl), whatever PATH it has then, with the --registry overlay in use."""
-    import shutil
 
     path = os.path.abspath(argv0) if argv0 else ""
     if os.path.basename(path).startswith("integray-auth") and os.path.isfile(path) and os.access(path, os.X_OK):
@@ -387,7 +382,6 @@ def hosts_of(ctx: AppContext, authorization: Authorization, given: list[str]) ->
             if lowered not in hosts:
                 hosts.append(lowered)
         return hosts
-    from .provider_lookup import require_provider
 
     provider = require_provider(ctx, authorization.provider)
     try:

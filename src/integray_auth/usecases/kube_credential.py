@@ -14,15 +14,20 @@ kubeconfig, with PyYAML (imported only here), leaving every other entry as it wa
 
 from __future__ import annotations
 
+import base64
 import os
+from datetime import datetime, timezone
 
 from .. import hints
 from ..context import AppContext
 from ..errors import ConflictError, NotAuthorizedError, NotFoundError, UsageError
 from ..lean.printable import has_unsafe, quoted
 from ..lean.record import Record
-from ..models import Authorization, to_iso
+from ..lean import jsonio
+from ..lean.filepath import FilePath
+from ..models import Authorization, now_from, to_iso
 from ..stores import lookup
+from ..stores.files import UnsafePath, create_private_file, read_regular_file
 from ..tokens import REFRESH_MARGIN_SECONDS, utc_seconds
 from .access_token import check_active, valid_tokens
 
@@ -50,7 +55,6 @@ def exec_info(environ) -> ExecInfo:
         return ExecInfo(API_VERSIONS[0], False)
     if len(raw) > EXEC_INFO_LIMIT:
         raise UsageError(f"{EXEC_INFO_ENV} is longer than {EXEC_INFO_LIMIT // 1024} KiB")
-    from ..lean import jsonio
 
     try:
         info = jsonio.loads(raw)
@@ -106,14 +110,10 @@ def _id_token(ctx: AppContext, name: str, tokens) -> tuple[str, str | None]:
 def _jwt_expiry(token: str) -> int | None:
     """The `exp` claim of a JWT (RFC 7519 §4.1.4), read without checking the
     signature: the token is ours, straight from the provider's token endpoint."""
-    import base64
-
     parts = token.split(".")
     if len(parts) != 3:
         return None
     try:
-        from ..lean import jsonio
-
         payload = jsonio.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (ValueError, RecursionError):
         return None
@@ -124,8 +124,6 @@ def _jwt_expiry(token: str) -> int | None:
 
 
 def _now(ctx: AppContext) -> int:
-    from ..models import now_from
-
     now = now_from(ctx.clock)
     return now if type(now) is int else int(now.timestamp())
 
@@ -133,7 +131,6 @@ def _now(ctx: AppContext) -> int:
 def _iso(seconds: int | None) -> str | None:
     if seconds is None:
         return None
-    from datetime import datetime, timezone
 
     return to_iso(datetime.fromtimestamp(seconds, timezone.utc))
 
@@ -191,8 +188,6 @@ def _is_ours(entry: dict) -> bool:
 def _load(path: str):
     import yaml
 
-    from ..stores.files import UnsafePath, read_regular_file
-    from ..lean.filepath import FilePath
 
     try:
         raw = read_regular_file(FilePath(path), KUBECONFIG_LIMIT, "the kubeconfig")
@@ -222,8 +217,6 @@ def _load(path: str):
 def _write(path: str, data: dict) -> None:
     import yaml
 
-    from ..lean.filepath import FilePath
-    from ..stores.files import create_private_file
 
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
     real = os.path.realpath(path)  # a symlinked kubeconfig: its target is replaced, the link kept
