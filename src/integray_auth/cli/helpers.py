@@ -82,7 +82,7 @@ def setup_git(
             ctx.stderr.write(f"git already asks integray-auth for {where} ({quoted(name)}); nothing changed.\n")
             continue
         before = f" (instead of {quoted(change.previous)})" if change.previous else ""
-        ctx.stderr.write(f"git now asks integray-auth for {where}: {quoted(name)}'s access token{before}.\n")
+        ctx.stderr.write(f"git now asks integray-auth for {where}, which gives it the access token of {quoted(name)}{before}.\n")
 
 
 def kube_credential(

@@ -26,7 +26,7 @@ from datetime import datetime
 
 from .. import hints
 from ..childenv import child_environment
-from ..context import AppContext
+from ..context import REGISTRY_ENV, AppContext
 from ..errors import IndexError_, IntegrayAuthError, NotAuthorizedError, NotFoundError, UsageError
 from ..lean import jsonio
 from ..lean.printable import quoted, shell_quote, shorten
@@ -352,8 +352,9 @@ def own_command(ctx: AppContext, argv0: str, executable: str) -> list[str]:
         words = [os.path.abspath(shutil.which("integray-auth"))]
     else:
         words = [executable, "-m", "integray_auth"]
-    if ctx.registry_path is not None:
-        words += ["--registry", os.path.abspath(str(ctx.registry_path))]
+    overlay = ctx.registry_path or ctx.environ.get(REGISTRY_ENV)  # git and kubectl may run without the variable
+    if overlay:
+        words += ["--registry", os.path.abspath(os.path.expanduser(str(overlay)))]
     return words
 
 
