@@ -481,3 +481,38 @@ def test_setup_kube_follows_kubeconfig_and_refuses_what_it_cannot_edit(ia, tmp_p
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     assert_error_line(ia("setup-kube", "Stub", "--cluster", "prod", "--kubeconfig", str(fifo)), 2, "not a file")
+
+
+def test_ten_gets_at_once_for_an_expired_token_make_one_refresh(ia, stub, git_home, home, endpoint):
+    """The single flight of `token`: every get waits on the authorization's lock, and those
+    behind the first find the renewed token stored."""
+    assert ia("setup-git", "Stub", "--host", HOST).code == 0
+    store = FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock")
+    [authorization_id] = [e["id"] for e in json.loads((home / "index.json").read_text())["authorizations"]]
+    ChunkedTokens(store).save(authorization_id, TokenSet(access_token="old", refresh_token="live-refresh",
+                                                         expires_at="2000-01-01T00:00:00Z", scope=["read"]))
+    env = {k: v for k, v in {**os.environ, **git_home}.items() if v is not None}
+    processes = [
+        subprocess.Popen([str(SCRIPT), "--registry", str(stub), "git-credential", "get"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for _ in range(10)
+    ]
+    answers = [process.communicate(request().encode(), timeout=120) for process in processes]
+
+    assert [process.returncode for process in processes] == [0] * 10, [err for _, err in answers]
+    assert {answer(out.decode())["password"] for out, _ in answers} == {"renewed-1"}
+    assert endpoint.refreshes == 1
+
+
+def test_the_overlay_from_the_environment_goes_into_the_helper_command(cli, stub, git_home):
+    done = cli("setup-git", "Stub", "--host", HOST, env={**git_home, "INTEGRAY_AUTH_REGISTRY": str(stub)})
+    assert done.code == 0, done.stderr
+    [_, line] = git_config(git_home, "--global", "--get-all", f"credential.https://{HOST}.helper").stdout.splitlines()
+    assert f"--registry {stub} git-credential" in line
+    # git runs it without the variable: the command names the overlay, so the provider's user name is found.
+    env = {k: v for k, v in {**os.environ, **git_home}.items() if v is not None and k != "INTEGRAY_AUTH_REGISTRY"}
+    filled = subprocess.run(["git", "credential", "fill"], input=request(), capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert filled.returncode == 0, filled.stderr
+    assert answer(filled.stdout)["password"] == "live-access"
+    assert answer(filled.stdout)["username"] == "stub-user"
