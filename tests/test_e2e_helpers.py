@@ -120,13 +120,9 @@ def forge_env(tmp_path, tls, keyring_env):
     return git_env(tmp_path, tls, keyring_env)
 
 
-def _forge(tmp_path, server, tls, env):
-    return Forge(tmp_path, server, tls, env)
-
-
 @pytest.fixture
 def forge(tmp_path, auth_server, tls, forge_env):
-    made = _forge(tmp_path, auth_server, tls, forge_env)
+    made = Forge(tmp_path, auth_server, tls, forge_env)
     yield made
     made.close()
 
@@ -141,10 +137,6 @@ def _files_holding(root: Path, secret: str) -> list[Path]:
             except OSError:
                 pass
     return found
-
-
-def _entry(ia: Cli, name: str) -> dict:
-    return ia.state(name)
 
 
 # --- git ------------------------------------------------------------------------------------
@@ -200,7 +192,7 @@ def test_after_the_access_token_expires_the_next_fetch_refreshes_once(
     cli, auth_server_factory, http_browser, tls, forge_env, tmp_path
 ):
     server = auth_server_factory(access_token_expire_seconds=3)
-    forge = _forge(tmp_path, server, tls, forge_env)
+    forge = Forge(tmp_path, server, tls, forge_env)
     try:
         ia = Cli(cli, overlay_for(server, tmp_path / "providers.toml"), forge_env)
         ia.add("Short", "forge", "repo", browser=http_browser)

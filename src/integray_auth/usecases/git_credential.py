@@ -171,7 +171,8 @@ class HostTable:
     def _problem(self, reason: str) -> IndexError_:
         return IndexError_(
             f"{self.path} {reason}",
-            hint=f"Remove it, then run integray-auth setup-git NAME again for each host (git config --get-regexp '^credential\\.' lists them).",
+            hint="Remove it, then run integray-auth setup-git NAME again for each host "
+            "(git config --get-regexp '^credential\\.' lists them).",
         )
 
     def load(self) -> dict[str, str]:

@@ -28,7 +28,7 @@ from ..lean.filepath import FilePath
 from ..models import Authorization, now_from, to_iso
 from ..stores import lookup
 from ..stores.files import UnsafePath, create_private_file, read_regular_file
-from ..tokens import REFRESH_MARGIN_SECONDS, utc_seconds
+from ..tokens import REFRESH_MARGIN_SECONDS
 from .access_token import check_active, valid_tokens
 
 API_GROUP = "client.authentication.k8s.io"
