@@ -516,3 +516,25 @@ def test_the_overlay_from_the_environment_goes_into_the_helper_command(cli, stub
     assert filled.returncode == 0, filled.stderr
     assert answer(filled.stdout)["password"] == "live-access"
     assert answer(filled.stdout)["username"] == "stub-user"
+
+
+def test_one_authorization_serves_a_host_and_setup_git_says_which_it_replaces(ia, stub, make_ctx, home):
+    ctx = make_ctx(registry_path=stub)
+    other = manage.save_new(ctx, manage.new_authorization(ctx, "Other", "stub", ["reader"]))
+    with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
+        for saved in authorizations:
+            if saved.id == other.id:
+                saved.status, saved.storage, saved.client_id, saved.expires_at = "authorized", "file", "stub-client", FAR
+    ChunkedTokens(FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock")).save(
+        other.id, TokenSet(access_token="other-access", refresh_token="other-refresh", expires_at=FAR, scope=["read"]))
+    assert ia("setup-git", "Stub", "--host", HOST).code == 0
+
+    moved = ia("setup-git", "Other", "--host", HOST)
+
+    assert moved.code == 0, moved.stderr
+    assert "instead of 'Stub'" in moved.stderr
+    assert answer(ia("git-credential", "get", input=request()).stdout)["password"] == "other-access"
+    kept = ia("setup-git", "Stub", "--host", HOST, "--remove")  # not Stub's any more: Other's set-up stays
+    assert kept.code == 0 and "is served by 'Other' now" in kept.stderr
+    assert json.loads((home / "git-hosts.json").read_text())["hosts"] == {HOST: other.id}
+    assert answer(ia("git-credential", "get", input=request()).stdout)["password"] == "other-access"

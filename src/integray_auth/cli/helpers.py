@@ -70,6 +70,8 @@ def setup_git(
             where = escape(change.host)
             if change.outcome == "removed":
                 ctx.stderr.write(f"git no longer asks integray-auth for {where}.\n")
+            elif change.outcome == "kept-other":
+                ctx.stderr.write(f"{where} is served by {quoted(change.previous)} now; nothing to undo for {quoted(name)}.\n")
             elif change.outcome == "kept-foreign":
                 ctx.stderr.write(f"Kept the credential helper of {where}: integray-auth did not write it.\n")
             else:

@@ -364,8 +364,8 @@ class HostChange(Record):
 
     def __init__(self, host: str, outcome: str, previous: str | None = None) -> None:
         self.host = host
-        self.outcome = outcome  # "added", "unchanged", "removed", "absent", "kept-foreign"
-        self.previous = previous  # the name of the authorization that served it before
+        self.outcome = outcome  # "added", "unchanged", "removed", "absent", "kept-foreign", "kept-other"
+        self.previous = previous  # the authorization that served it before (kept-other: serves it now)
 
 
 def hosts_of(ctx: AppContext, authorization: Authorization, given: list[str]) -> list[str]:
@@ -446,16 +446,22 @@ def remove_git(ctx: AppContext, name: str, given_hosts: list[str], local: bool, 
                 hosts = []
     config = GitConfig(ctx, local, git)
     unlinked: set[str] = set()
+    others: dict[str, str] = {}
 
     def unlink(current: dict[str, str]) -> None:
         for host in hosts:
             if current.get(host) == authorization.id:
                 del current[host]
                 unlinked.add(host)
+            elif host in current:
+                others[host] = current[host]
 
     table.change(unlink)
     changes = []
     for host in hosts:
+        if host in others:  # another authorization serves it now: its set-up stays
+            changes.append(HostChange(host, "kept-other", _name_of(ctx, others[host])))
+            continue
         values = config.values(helper_key(host))
         ours = [v for v in values if v.endswith(" git-credential") and v.startswith("!")]
         if values and len(ours) == 1 and set(values) <= {"", ours[0]}:
