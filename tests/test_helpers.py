@@ -538,3 +538,11 @@ def test_one_authorization_serves_a_host_and_setup_git_says_which_it_replaces(ia
     assert kept.code == 0 and "is served by 'Other' now" in kept.stderr
     assert json.loads((home / "git-hosts.json").read_text())["hosts"] == {HOST: other.id}
     assert answer(ia("git-credential", "get", input=request()).stdout)["password"] == "other-access"
+
+
+def test_erase_of_a_bearer_credential_is_recorded_too(ia, home):
+    assert ia("setup-git", "Stub", "--host", HOST).code == 0
+    erased = ia("git-credential", "erase", input=request(
+        HOST, "capability[]=authtype", "authtype=Bearer", "credential=live-access", "ephemeral=true"))
+    assert (erased.code, erased.stdout, erased.stderr) == (0, "", "")
+    assert entry(home)["rejected_at"] is not None
