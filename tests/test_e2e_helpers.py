@@ -229,6 +229,7 @@ def test_a_revoked_grant_makes_git_fail_without_a_prompt_and_says_why(
     first = forge.git("fetch", cwd=clone, check=False)
     assert first.returncode != 0
     assert "Authentication failed" in first.stderr
+    assert "integray-auth: " + forge.http.host + " rejected the access token" in first.stderr
     assert ia.state("Revoked")["health"] == "needs_reauthorization"
     assert _stored(forge_env, state["id"])["refresh_token"] == refresh_token
 

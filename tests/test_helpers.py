@@ -172,7 +172,8 @@ def test_erase_keeps_the_authorization_and_the_next_get_renews_the_token_once(ia
     assert entry(home)["rejected_at"] is None  # not the stored token: nothing to record
 
     erased = ia("git-credential", "erase", input=request(HOST, "username=stub-user", "password=live-access"))
-    assert (erased.code, erased.stdout, erased.stderr) == (0, "", "")
+    assert (erased.code, erased.stdout) == (0, "")
+    assert erased.stderr == f"integray-auth: {HOST} rejected the access token; the next git command gets a renewed one.\n"
     assert entry(home)["rejected_at"] is not None and entry(home)["status"] == "authorized"
     assert "live-refresh" in (home / "tokens-insecure.json").read_text()  # nothing deleted
     assert endpoint.refreshes == 0
@@ -544,5 +545,5 @@ def test_erase_of_a_bearer_credential_is_recorded_too(ia, home):
     assert ia("setup-git", "Stub", "--host", HOST).code == 0
     erased = ia("git-credential", "erase", input=request(
         HOST, "capability[]=authtype", "authtype=Bearer", "credential=live-access", "ephemeral=true"))
-    assert (erased.code, erased.stdout, erased.stderr) == (0, "", "")
+    assert (erased.code, erased.stdout) == (0, "") and "rejected the access token" in erased.stderr
     assert entry(home)["rejected_at"] is not None

@@ -38,8 +38,12 @@ def git_credential(
         lines = git.answer_get(ctx, request)
         if lines:
             ctx.stdout.write("".join(f"{key}={value}\n" for key, value in lines))
-    elif operation == "erase":
-        git.erase(ctx, request)
+    elif operation == "erase" and git.erase(ctx, request):
+        # git shows a helper's stderr: say why this command failed and that the next one may not.
+        ctx.stderr.write(
+            f"integray-auth: {escape(request.host or '')} rejected the access token; "
+            "the next git command gets a renewed one.\n"
+        )
 
 
 def setup_git(

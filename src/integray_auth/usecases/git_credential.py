@@ -282,13 +282,13 @@ def _epoch(moment: str) -> int | None:
 
 def erase(ctx: AppContext, request: CredentialRequest) -> bool:
     """The server rejected the credential git had from us: recorded (never a
-    deletion), so the next `get` renews the access token. True if recorded."""
+    deletion), so the next `get` renews the access token. True if recorded
+    (False: not our host, or no longer the stored token)."""
     authorization = _served(ctx, request)
     token = request.password or request.credential
     if authorization is None or not token:
         return False
-    record_rejection(ctx, authorization, token)  # only if it is still the stored one
-    return True
+    return record_rejection(ctx, authorization, token)  # only if it is still the stored one
 
 
 # --- setup-git -------------------------------------------------------------------------------
