@@ -547,3 +547,19 @@ def test_erase_of_a_bearer_credential_is_recorded_too(ia, home):
         HOST, "capability[]=authtype", "authtype=Bearer", "credential=live-access", "ephemeral=true"))
     assert (erased.code, erased.stdout) == (0, "") and "rejected the access token" in erased.stderr
     assert entry(home)["rejected_at"] is not None
+
+
+def test_a_writer_that_keeps_stdin_open_is_read_to_the_blank_line_or_given_up_on():
+    """git closes stdin after the request; a writer that does not is no reason to hang."""
+    from integray_auth.errors import UsageError
+
+    read_end, write_end = os.pipe()
+    with open(read_end, "rb", buffering=0) as raw, open(write_end, "wb", buffering=0) as writer:
+        stream = type("Stdin", (), {"buffer": raw, "isatty": lambda self: False})()
+        writer.write(b"protocol=https\nhost=example.org\n\n")  # and the pipe stays open
+        got = git_credential.read_request(stream, deadline=5)
+        assert (got.protocol, got.host) == ("https", "example.org")
+        writer.write(b"protocol=https\n")  # no blank line, and never closed
+        with pytest.raises(UsageError) as refused:
+            git_credential.read_request(stream, deadline=0.2)
+        assert "no blank line within 0.2 seconds" in refused.value.message

@@ -113,9 +113,9 @@ def parse_request(data: bytes) -> CredentialRequest:
     )
 
 
-def read_request(stream) -> CredentialRequest:
+def read_request(stream, deadline: float = REQUEST_DEADLINE) -> CredentialRequest:
     """Read git's request from `stream` (stdin): at most REQUEST_LIMIT bytes, up
-    to the blank line or the end, within REQUEST_DEADLINE; never from a terminal."""
+    to the blank line or the end, within `deadline` seconds; never from a terminal."""
     try:
         if stream.isatty():
             raise _not_git("stdin is a terminal")
@@ -128,22 +128,22 @@ def read_request(stream) -> CredentialRequest:
         fd = raw.fileno()
     except (AttributeError, ValueError, OSError):
         fd = None
-    data = _read_until_blank(fd, raw)
+    data = _read_until_blank(fd, raw, deadline)
     if len(data) > REQUEST_LIMIT:
         raise _not_git(f"the input is longer than {REQUEST_LIMIT // 1024} KiB")
     return parse_request(data)
 
 
-def _read_until_blank(fd: int | None, raw) -> bytes:
+def _read_until_blank(fd: int | None, raw, seconds: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    deadline = time.monotonic() + REQUEST_DEADLINE
+    deadline = time.monotonic() + seconds
     while size <= REQUEST_LIMIT:
         if fd is not None:
             left = deadline - time.monotonic()
             ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
             if not ready:
-                raise _not_git(f"git sent no blank line within {int(REQUEST_DEADLINE)} seconds")
+                raise _not_git(f"git sent no blank line within {seconds:g} seconds")
             chunk = os.read(fd, 65536)
         else:
             chunk = raw.read(65536)
