@@ -191,7 +191,7 @@ def test_setup_git_then_clone_and_push_with_no_token_on_disk_or_in_argv(
 def test_after_the_access_token_expires_the_next_fetch_refreshes_once(
     cli, auth_server_factory, http_browser, tls, forge_env, tmp_path
 ):
-    server = auth_server_factory(access_token_expire_seconds=3)
+    server = auth_server_factory(access_token_expire_seconds=5)
     forge = Forge(tmp_path, server, tls, forge_env)
     try:
         ia = Cli(cli, overlay_for(server, tmp_path / "providers.toml"), forge_env)
@@ -199,7 +199,7 @@ def test_after_the_access_token_expires_the_next_fetch_refreshes_once(
         assert ia("setup-git", "Short", "--host", forge.http.host).code == 0
         clone = tmp_path / "clone"
         forge.git("clone", "-q", forge.url, str(clone))
-        time.sleep(3.5)  # the access token the clone used has expired
+        time.sleep(5.5)  # the access token the clone used has expired
         before = _refreshes(server)
 
         fetched = forge.git("fetch", cwd=clone, check=False)
@@ -373,7 +373,7 @@ def test_setup_kube_then_kubectl_reaches_the_api_and_removing_it_restores_the_fi
 def test_kubectl_after_expiry_refreshes_and_a_needed_authorization_never_prompts(
     cli, auth_server_factory, http_browser, tls, keyring_env, tmp_path
 ):
-    server = auth_server_factory(access_token_expire_seconds=3)
+    server = auth_server_factory(access_token_expire_seconds=5)
     api = kube_api(introspector_of(server), tls[1])
     try:
         env = _kube_env(tmp_path, keyring_env)
@@ -383,7 +383,7 @@ def test_kubectl_after_expiry_refreshes_and_a_needed_authorization_never_prompts
         kubeconfig_for(kubeconfig, api.url, tls[0])
         assert ia("setup-kube", "Short", "--cluster", "test", "--kubeconfig", str(kubeconfig)).code == 0
         args = ("--kubeconfig", str(kubeconfig), "--context", "Short@test", "get", "--raw", "/version")
-        time.sleep(3.5)
+        time.sleep(5.5)
         before = _refreshes(server)
 
         answered = run_kubectl(env, *args)
@@ -395,7 +395,7 @@ def test_kubectl_after_expiry_refreshes_and_a_needed_authorization_never_prompts
         refresh_token = _stored(env, state["id"])["refresh_token"]
         requests.post(server["revocation_endpoint"], data={
             "token": refresh_token, "token_type_hint": "refresh_token", "client_id": server["client_id"]}, timeout=10)
-        time.sleep(3.5)
+        time.sleep(5.5)
         refused = run_kubectl(env, *args)
         assert refused.returncode != 0
         assert_no_crash(refused.stderr)
