@@ -259,6 +259,10 @@ def _build_provider(
         raise file_error(path, f"{where}, field 'grants'", "'device_code' needs 'device_authorization_url'")
     if entry.get("account_field") and not entry.get("userinfo_url"):
         raise file_error(path, f"{where}, field 'account_field'", "needs 'userinfo_url', where the account is read")
+    for host in entry.get("git_hosts", ()):
+        for _, _, name in placeholders(host):
+            if name not in parameters:
+                raise file_error(path, f"{where}, field 'git_hosts'", f"uses {{{name}}}, which is not a parameter of the provider")
     clash = set(entry.get("callback_parameters", ())) & set(parameters)
     if clash:
         raise file_error(path, f"{where}, field 'callback_parameters'", f"{sorted(clash)[0]!r} is also a template parameter")
@@ -266,11 +270,7 @@ def _build_provider(
         "scopes", "connectors", "redirect_ports", "authorization_params", "incremental_consent_params", "parameters",
         "callback_parameters",
     )
-    nested += ("token_types", "grants", "public_grants", "git_hosts")
-    for host in entry.get("git_hosts", ()):
-        for _, _, name in placeholders(host):
-            if name not in parameters:
-                raise file_error(path, f"{where}, field 'git_hosts'", f"uses {{{name}}}, which is not a parameter of the provider")
+    nested += ("token_types", "grants", "public_grants")
     simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
         id=pid,
@@ -284,7 +284,6 @@ def _build_provider(
         incremental_consent_params=dict(entry.get("incremental_consent_params", {})),
         parameters=parameters,
         callback_parameters=tuple(entry.get("callback_parameters", ())),
-        git_hosts=tuple(entry.get("git_hosts", ())),
         source=source,
         overrides=overrides,
         **simple,

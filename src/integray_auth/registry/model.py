@@ -374,7 +374,7 @@ class Provider(Record):
         self.refresh_tokens = refresh_tokens
         self.parameters = {} if parameters is None else parameters
         self.git_username = git_username
-        self.git_hosts = git_hosts
+        self.git_hosts = tuple(git_hosts)  # a list as read from the file
         self.source = source
         self.overrides = {} if overrides is None else overrides
 
@@ -422,16 +422,6 @@ class Provider(Record):
                 changes[field] = url
         return self.copy(**changes)
 
-    def git_hosts_for(self, given: Mapping[str, str]) -> list[str]:
-        """The git hosts it serves, with one authorization's parameter values filled in."""
-        values = self.parameter_values(given) if self.parameters else {}
-        hosts = []
-        for host in self.git_hosts:
-            for name, value in values.items():
-                host = host.replace("{" + name + "}", value)
-            hosts.append(host.lower())
-        return hosts
-
     @property
     def default_grant(self) -> str:
         return self.grants[0]
@@ -446,6 +436,16 @@ class Provider(Record):
             for scope in self.connectors[cid].scopes:
                 seen.setdefault(scope, None)
         return list(seen)
+
+    def git_hosts_for(self, given: Mapping[str, str]) -> list[str]:
+        """The git hosts it serves, with one authorization's parameter values filled in."""
+        values = self.parameter_values(given) if self.parameters else {}
+        hosts = []
+        for host in self.git_hosts:
+            for name, value in values.items():
+                host = host.replace("{" + name + "}", value)
+            hosts.append(host.lower())
+        return hosts
 
 
 class Registry(Record):
