@@ -336,7 +336,7 @@ def test_the_completion_grammar_matches_the_typer_commands():
 
 
 def test_completion_knows_storage_share_and_unshare(saved):
-    from integray_auth.stores.secrets import BACKENDS
+    from integray_auth.stores import BACKENDS
 
     assert bash_complete("integray-auth add X --storage ") == ["keyring", "file", "vault"]
     assert completion.GRAMMAR.subcommands["authorize"].options["--storage"] == tuple(BACKENDS)

@@ -273,7 +273,8 @@ def test_token_from_the_file_store_imports_none_of_the_heavy_libraries(file_stor
 # (health, fit), the network, the keyring's way to the Secret Service, Vault (not configured).
 TOKEN_NEVER = (
     "integray_auth.registry", "integray_auth.cli.output", "integray_auth.health", "integray_auth.cli.fit",
-    "integray_auth.lean.secret_service", "integray_auth.stores.vault", "hvac", "requests", "socket", "ssl", "http",
+    "integray_auth.lean.secret_service", "integray_auth.stores.vault", "integray_auth.stores.vault_store",
+    "integray_auth.stores.shared_index", "hvac", "requests", "socket", "ssl", "http",
     "email", "urllib.request", "cryptography", "keyring", "tomllib", "shlex", "subprocess",
 )
 

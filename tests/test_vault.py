@@ -423,7 +423,7 @@ def test_a_token_set_never_replaces_a_newer_or_broader_one_written_meanwhile(vau
     from integray_auth.lean.paths import Paths
     from integray_auth.stores.secrets import ChunkedTokens, token_key
     from integray_auth.tokens import TokenSet
-    from integray_auth.stores.vault import VaultStore
+    from integray_auth.stores.vault_store import VaultStore
 
     ctx = AppContext(paths=Paths(tmp_path, tmp_path), environ={**os.environ, **vault_server.env()})
     authorization_id = "0123456789ab"
@@ -540,7 +540,7 @@ def test_vault_credentials_never_reach_execs_command():
     assert env == {"VAULT_ADDR": "http://x", "INTEGRAY_AUTH_HOME": "/h"}
 
 
-VAULT_MODULES = ("hvac", "integray_auth.stores.vault", "requests")
+VAULT_MODULES = ("hvac", "integray_auth.stores.vault", "integray_auth.stores.vault_store", "integray_auth.stores.shared_index", "requests")
 
 
 def test_without_vault_configured_token_list_and_status_import_nothing_of_vaults(file_stored, monkeypatch, vault_server):

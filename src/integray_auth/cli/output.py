@@ -15,17 +15,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Sequence, TextIO
 
-from . import jsonfields
 from ..context import AppContext, isatty
-from .fit import fit_rows, terminal_width
-from ..health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, usable
 from ..grants import DEFAULT_GRANT
-from .jsonfields import JsonOutput
-from ..models import AUTHORIZED, STORAGE_VAULT, Authorization, now_from
+from ..health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, usable
 from ..lean.printable import escape, json_text, tsv_cell
+from ..models import AUTHORIZED, STORAGE_VAULT, Authorization, now_from
+from ..oauth.redirect import redirect_uri_template
+from ..stores import BACKENDS, STORAGE_FILE
 from ..usecases.manage import AuthorizationDetails
 from ..usecases.provider_lookup import connector_name
-from ..oauth.redirect import redirect_uri_template
+from . import jsonfields
+from .fit import fit_rows, terminal_width
+from .jsonfields import JsonOutput
 
 JSON_VERSION = 1
 
@@ -168,8 +169,8 @@ def authorization_json_text(ctx: AppContext, now, looked_up: dict):
     It relies on the index's checks for the types (index.entry_problem);
     a shared authorization (from Vault) takes the encoder. tests/test_json_text.py
     holds the two equal over any entry."""
-    from .jsonfields import AUTHORIZATION
     from ..lean.jsonio import string_encoder
+    from .jsonfields import AUTHORIZATION
 
     text = string_encoder()
     template = "{" + ",".join(f'"{key}":%s' for key in AUTHORIZATION) + "}"
@@ -212,7 +213,7 @@ _BOOLEAN = {True: "true", False: "false"}
 
 
 # After the health in a listing: where the tokens are, when not the keyring.
-STORAGE_MARKS = {"file": " (insecure storage)", "vault": " (shared)"}
+STORAGE_MARKS = {name: backend.mark for name, backend in BACKENDS.items() if backend.mark}
 
 
 def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: JsonOutput | None) -> None:
@@ -287,9 +288,9 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: JsonO
             status += " (the registry names other endpoints)"
     elif value == EXPIRED:
         status += " (and the provider gave no refresh token)"
-    if a.storage == "file":
+    if a.storage == STORAGE_FILE:
         status += " (tokens in an insecure 0600 file, by --insecure-storage)"
-    elif a.storage == "vault":
+    elif a.storage == STORAGE_VAULT:
         located = a.locator if isinstance(a.locator, dict) else {}
         status += f" (shared through Vault at {located.get('addr', '?')}, {located.get('mount', '?')}/{located.get('prefix', '?')})"
     fields = [

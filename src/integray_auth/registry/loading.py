@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ..errors import RegistryError
-from ..grants import DEFAULT_GRANT
+from ..grants import DEFAULT_GRANT, PROVIDER_FIELDS
 from ..lean.filepath import FilePath
 from . import cache
 from .checks import CONNECTOR_KEYS, REQUIRED_PROVIDER_KEYS, check_file, check_pkce_kept, file_error
@@ -255,8 +255,10 @@ def _build_provider(
             raise file_error(path, f"{where}, field 'public_grants'", f"{name!r} is not one of this provider's grants")
         if name in CONFIDENTIAL_GRANTS:
             raise file_error(path, f"{where}, field 'public_grants'", f"{name!r} always authenticates the client")
-    if "device_code" in entry.get("grants", ()) and not entry.get("device_authorization_url"):
-        raise file_error(path, f"{where}, field 'grants'", "'device_code' needs 'device_authorization_url'")
+    for name in entry.get("grants", ()):
+        for needed in PROVIDER_FIELDS.get(name, ()):
+            if not entry.get(needed):
+                raise file_error(path, f"{where}, field 'grants'", f"'{name}' needs '{needed}'")
     if entry.get("account_field") and not entry.get("userinfo_url"):
         raise file_error(path, f"{where}, field 'account_field'", "needs 'userinfo_url', where the account is read")
     for host in entry.get("git_hosts", ()):

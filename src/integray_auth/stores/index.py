@@ -19,14 +19,26 @@ if TYPE_CHECKING:
     from pathlib import Path  # a FilePath (filepath.py) or a Path
     from typing import Iterator
 
-from ..lean import jsonio
-from ..lean.scoped import contextmanager
 from ..errors import IndexError_
+from ..lean import jsonio
+from ..lean.rows import row_codec
+from ..lean.scoped import contextmanager
+from ..models import KNOWN_FIELDS, Authorization
 from .files import (
-    GiB, HeldLock, LockError, LockTimeout, TooLarge, UnsafePath, atomic_write, check_own_dir, read_regular_file,
-    create_private_file, size_text, take_lock, write_cache_file,
+    GiB,
+    HeldLock,
+    LockError,
+    LockTimeout,
+    TooLarge,
+    UnsafePath,
+    atomic_write,
+    check_own_dir,
+    create_private_file,
+    read_regular_file,
+    size_text,
+    take_lock,
+    write_cache_file,
 )
-from ..models import KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
 
 _new = object.__new__
 _intern = sys.intern
@@ -132,8 +144,8 @@ class Index:
         del raw
         if rows is not None:
             wanted = name.strip().casefold()
-            try:  # _ROW_FIELDS' id and name; the rows picked are checked before they are used
-                picked = [row for row in rows if row[0] == name or row[1].casefold() == wanted]
+            try:  # the rows picked are checked before they are used
+                picked = [row for row in rows if row[_ID_AT] == name or row[_NAME_AT].casefold() == wanted]
             except Exception:  # noqa: BLE001 - not rows of ours: no snapshot
                 picked = None
             authorizations = None if picked is None else _checked_rows(picked or rows)
@@ -410,13 +422,7 @@ def _checked_entry(d: dict) -> Authorization | None:
     """_checked_row of the entry `d` of index.json (of known fields only): the Authorization
     from_json(d) makes, or None when anything is unusual. The values entries repeat are kept
     once (sys.intern; the snapshot keeps them so)."""
-    get = d.get
-    a = _checked_row((get("id"), get("name"), get("provider"), get("connectors"), get("requested_scopes"),
-                      get("created_at"), get("updated_at"), get("status", NOT_AUTHORIZED), get("active", True),
-                      get("granted_scopes"), get("authorized_at"), get("expires_at"), get("deactivated_at"),
-                      get("account"), get("storage"), get("client_id"), get("grant"), get("keyring_backend"),
-                      get("locator"), get("parameters"), get("endpoints"), get("renewable"), get("refreshed_at"),
-                      get("refresh_rejected_at"), get("rejected_at"), {}))
+    a = _checked_row(_entry_row(d))
     if a is None:
         return None
     # What many entries share (timestamps differ: not worth a lookup).
@@ -451,9 +457,11 @@ def _checked_row(row: tuple) -> Authorization | None:
         if shape is None or len(shape) != len(_SLOT_TYPES) or not all(map(frozenset.__contains__, _SLOT_TYPES, shape)):
             return None
         _GOOD_SHAPES.add(shape)
-    granted, locator, parameters, endpoints, extra = row[9], row[18], row[19], row[20], row[25]
+    granted, locator, parameters, endpoints, extra = (row[_GRANTED], row[_LOCATOR], row[_PARAMETERS], row[_ENDPOINTS],
+                                                      row[_EXTRA])
+    listed = row[_CONNECTORS] + row[_REQUESTED]
     if not (
-        _STRING.issuperset(map(type, row[3] + row[4] if granted is None else row[3] + row[4] + granted))
+        _STRING.issuperset(map(type, listed if granted is None else listed + granted))
         and (endpoints is None or _STRING.issuperset(map(type, endpoints))
              and _STRING_OR_NONE.issuperset(map(type, endpoints.values())))
         and (parameters is None or _STRING.issuperset(map(type, parameters))
@@ -464,22 +472,32 @@ def _checked_row(row: tuple) -> Authorization | None:
              and _extra_problem(extra) is None)
     ):
         return None
-    a = _new(Authorization)
-    (a.id, a.name, a.provider, a.connectors, a.requested_scopes, a.created_at, a.updated_at, a.status, a.active,
-     a.granted_scopes, a.authorized_at, a.expires_at, a.deactivated_at, a.account, a.storage, a.client_id, a.grant,
-     a.keyring_backend, a.locator, a.parameters, a.endpoints, a.renewable, a.refreshed_at, a.refresh_rejected_at,
-     a.rejected_at, a.extra) = row
-    return a
+    return _from_row(row)
 
 
 _S, _SN = frozenset({str}), frozenset({str, type(None)})
-# The types each field may have, in _ROW_FIELDS order: what entry_problem allows.
-_SLOT_TYPES = (
-    _S, _S, _S, frozenset({list}), frozenset({list}), _S, _S, _S, frozenset({bool}),  # id ... active
-    frozenset({list, type(None)}), _SN, _SN, _SN, _SN, _SN, _SN, _SN, _SN,  # granted_scopes ... keyring_backend
-    frozenset({str, dict, type(None)}), frozenset({dict, type(None)}), frozenset({dict, type(None)}),  # locator ...
-    frozenset({bool, type(None)}), _SN, _SN, _SN, frozenset({dict}),  # renewable ... extra
-)
+# The types each field may have: what entry_problem allows. A field of Authorization
+# missing here turns the one-pass build and the snapshot off (ONE_PASS) rather than
+# letting a value of any type through: to add one, give its types here (and check its
+# items in _checked_row if it is a list or a table).
+_FIELD_TYPES = {
+    "id": _S, "name": _S, "provider": _S, "connectors": frozenset({list}), "requested_scopes": frozenset({list}),
+    "created_at": _S, "updated_at": _S, "status": _S, "active": frozenset({bool}),
+    "granted_scopes": frozenset({list, type(None)}), "authorized_at": _SN, "expires_at": _SN, "deactivated_at": _SN,
+    "account": _SN, "storage": _SN, "client_id": _SN, "grant": _SN, "keyring_backend": _SN,
+    "locator": frozenset({str, dict, type(None)}), "parameters": frozenset({dict, type(None)}),
+    "endpoints": frozenset({dict, type(None)}), "renewable": frozenset({bool, type(None)}), "refreshed_at": _SN,
+    "refresh_rejected_at": _SN, "rejected_at": _SN, "extra": frozenset({dict}),
+}
+# A row holds the fields in the class's own order; the codec is generated from it (lean/rows.py).
+_ROW_FIELDS = Authorization.__slots__
+SNAPSHOTS = ONE_PASS = set(_FIELD_TYPES) == set(_ROW_FIELDS)
+_SLOT_TYPES = tuple(_FIELD_TYPES.get(name, frozenset()) for name in _ROW_FIELDS)
+_row, _from_row, _entry_row = row_codec(Authorization, fresh_dicts=("extra",))
+_AT = {name: position for position, name in enumerate(_ROW_FIELDS)}
+_ID_AT, _NAME_AT = _AT["id"], _AT["name"]
+_CONNECTORS, _REQUESTED, _GRANTED = _AT["connectors"], _AT["requested_scopes"], _AT["granted_scopes"]
+_LOCATOR, _PARAMETERS, _ENDPOINTS, _EXTRA = _AT["locator"], _AT["parameters"], _AT["endpoints"], _AT["extra"]
 _GOOD_SHAPES: set = set()  # field-type tuples that passed _SLOT_TYPES: at most a few dozen in an index
 
 
@@ -587,17 +605,6 @@ def _code_stamp() -> tuple:
 
 
 _RUNTIME += _code_stamp()
-# The fields in the order _checked_row and _row take them. A field added to Authorization
-# and not here turns the one-pass build and the snapshot off (a test says so) rather than
-# leaving a slot unset: to add one, check its type in _checked_row as entry_problem does,
-# set the slot, and name it here and in _row.
-_ROW_FIELDS = (
-    "id", "name", "provider", "connectors", "requested_scopes", "created_at", "updated_at", "status", "active",
-    "granted_scopes", "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "grant",
-    "keyring_backend", "locator", "parameters", "endpoints", "renewable", "refreshed_at", "refresh_rejected_at",
-    "rejected_at", "extra",
-)
-SNAPSHOTS = ONE_PASS = _ROW_FIELDS == Authorization.__slots__
 
 try:  # CPython's SipHash-1-3 of .pyc sources (PEP 552): an undocumented internal, so only a first try
     from _imp import source_hash as _siphash
@@ -690,11 +697,3 @@ def _new_snapshot_key(path: Path, replace: bool) -> bytes | None:
     except (OSError, UnsafePath):
         return None
     return key if key is not None and len(key) == SNAPSHOT_KEY_BYTES else None
-
-
-def _row(a: Authorization) -> tuple:
-    """_checked_row's row of one Authorization (the fields in _ROW_FIELDS order)."""
-    return (a.id, a.name, a.provider, a.connectors, a.requested_scopes, a.created_at, a.updated_at, a.status, a.active,
-            a.granted_scopes, a.authorized_at, a.expires_at, a.deactivated_at, a.account, a.storage, a.client_id, a.grant,
-            a.keyring_backend, a.locator, a.parameters, a.endpoints, a.renewable, a.refreshed_at, a.refresh_rejected_at,
-            a.rejected_at, a.extra)
