@@ -9,7 +9,10 @@ from typing import List, Optional
 
 import typer
 
+from ..lean import jsonio
 from ..lean.printable import escape, quoted, shell_quote
+from ..usecases import git_credential as git
+from ..usecases import kube_credential as kube
 from .options import context_of
 
 
@@ -28,8 +31,6 @@ def git_credential(
     Example:
       printf 'protocol=https\\nhost=github.com\\n\\n' | integray-auth git-credential get
     """
-    from ..usecases import git_credential as git
-
     ctx = context_of(typer_ctx)
     if operation not in ("get", "store", "erase"):
         return  # git-credential(1): a helper ignores operations it does not know
@@ -65,8 +66,6 @@ def setup_git(
     Example:
       integray-auth setup-git GitHub && git clone https://github.com/OWNER/REPO.git
     """
-    from ..usecases import git_credential as git
-
     ctx = context_of(typer_ctx)
     hosts = list(host or [])
     if remove:
@@ -105,11 +104,8 @@ def kube_credential(
     Example:
       integray-auth kube-credential Okta --id-token
     """
-    from ..lean import jsonio
-    from ..usecases.kube_credential import exec_credential
-
     ctx = context_of(typer_ctx)
-    ctx.stdout.write(jsonio.dumps(exec_credential(ctx, name, id_token)) + "\n")
+    ctx.stdout.write(jsonio.dumps(kube.exec_credential(ctx, name, id_token)) + "\n")
 
 
 def setup_kube(
@@ -131,18 +127,16 @@ def setup_kube(
     Example:
       integray-auth setup-kube Okta --cluster prod --id-token && kubectl --context Okta@prod get pods
     """
-    from ..usecases import git_credential, kube_credential
-
     ctx = context_of(typer_ctx)
     if remove:
-        done = kube_credential.remove_kube(ctx, name, cluster, kubeconfig)
+        done = kube.remove_kube(ctx, name, cluster, kubeconfig)
         if done.outcome == "removed":
             ctx.stderr.write(f"Removed the user {quoted(done.user)} and context {quoted(done.context)} from {escape(done.path)}.\n")
         else:
             ctx.stderr.write(f"{escape(done.path)} has no user or context integray-auth added for {quoted(name)}; nothing to undo.\n")
         return
-    command = git_credential.own_command(ctx, sys.argv[0], sys.executable)
-    done = kube_credential.setup_kube(ctx, name, cluster, kubeconfig, command, id_token)
+    command = git.own_command(ctx, sys.argv[0], sys.executable)
+    done = kube.setup_kube(ctx, name, cluster, kubeconfig, command, id_token)
     if done.outcome == "unchanged":
         ctx.stderr.write(f"{escape(done.path)} already has the user {quoted(done.user)} and context {quoted(done.context)}; nothing changed.\n")
     else:
