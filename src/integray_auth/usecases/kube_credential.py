@@ -218,12 +218,29 @@ def _write(path: str, data: dict) -> None:
     import yaml
 
 
-    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    text = yaml.dump(data, Dumper=_dumper(yaml), sort_keys=False, default_flow_style=False, allow_unicode=True)
     real = os.path.realpath(path)  # a symlinked kubeconfig: its target is replaced, the link kept
     try:
         create_private_file(FilePath(real), text.encode("utf-8"), replace=True)  # 0600, a rename over the old file
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _dumper(yaml):
+    """PyYAML's safe dumper, quoting every string kubectl's YAML reader could take
+    for something else: PyYAML writes 1e10 or 08 bare (YAML 1.1 has no such
+    numbers), which Go's yaml (sigs.k8s.io/yaml) reads as numbers; y and n as booleans.
+    An authorization id is 12 hex digits, and may well look like 1234567890e1."""
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def represent(dumper, value: str):
+        ambiguous = value[:1] in "0123456789.+-" or value in ("y", "Y", "n", "N")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'" if ambiguous else None)
+
+    Dumper.add_representer(str, represent)
+    return Dumper
 
 
 def _find(entries: list, name: str) -> int | None:
