@@ -16,7 +16,7 @@ from integray_auth.grants.base import Grant, Needs
 from integray_auth.models import Authorization
 from integray_auth.registry.loading import load_registry
 from integray_auth.usecases.authorize import choose_grant
-from tests.conftest import assert_error_line
+from tests.support.cli import assert_error_line
 
 BAD_GRANTS = {
     "unknown-name": (
