@@ -19,10 +19,10 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import assert_no_crash
+from tests.support.cli import assert_no_crash
+from tests.support.e2e import Cli, refreshes, stored_tokens
 from tests.support.plugin import require
 from tests.support.token_servers import Introspector, git_server, kube_api, private_ca
-from tests.test_e2e_connectors import Cli, _refreshes, _stored
 
 pytestmark = pytest.mark.e2e
 
@@ -160,7 +160,7 @@ def test_setup_git_then_clone_and_push_with_no_token_on_disk_or_in_argv(
     again = ia("setup-git", "Forge", "--host", forge.http.host)
     assert again.code == 0 and "nothing changed" in again.stderr
     assert (Path(forge_env["HOME"]) / ".gitconfig").read_bytes() == config_before  # idempotent
-    refreshes = _refreshes(auth_server)
+    refreshed = refreshes(auth_server)
 
     clone = tmp_path / "clone"
     forge.git("clone", "-q", forge.url, str(clone))
@@ -172,8 +172,8 @@ def test_setup_git_then_clone_and_push_with_no_token_on_disk_or_in_argv(
 
     log = forge.git("--git-dir", str(forge.root / "repo.git"), "log", "--format=%s", "main").stdout.split()
     assert log == ["second", "first"]
-    assert _refreshes(auth_server) == refreshes  # a valid token is handed out as it is
-    access_token = _stored(forge_env, state["id"])["access_token"]
+    assert refreshes(auth_server) == refreshed  # a valid token is handed out as it is
+    access_token = stored_tokens(forge_env, state["id"])["access_token"]
     assert (access_token, True) in forge.introspector.seen  # what git sent was our token
     assert _files_holding(tmp_path, access_token) == []  # not in .gitconfig, the clone, the index...
     # Not in an argv either: git gets a helper command, the token only on the helper's stdout.
@@ -200,13 +200,13 @@ def test_after_the_access_token_expires_the_next_fetch_refreshes_once(
         clone = tmp_path / "clone"
         forge.git("clone", "-q", forge.url, str(clone))
         time.sleep(5.5)  # the access token the clone used has expired
-        before = _refreshes(server)
+        before = refreshes(server)
 
         fetched = forge.git("fetch", cwd=clone, check=False)
 
         assert fetched.returncode == 0, fetched.stderr
         assert_no_crash(fetched.stderr)
-        assert _refreshes(server) == before + 1
+        assert refreshes(server) == before + 1
     finally:
         forge.close()
 
@@ -219,7 +219,7 @@ def test_a_revoked_grant_makes_git_fail_without_a_prompt_and_says_why(
     assert ia("setup-git", "Revoked", "--host", forge.http.host).code == 0
     clone = tmp_path / "clone"
     forge.git("clone", "-q", forge.url, str(clone))
-    refresh_token = _stored(forge_env, state["id"])["refresh_token"]
+    refresh_token = stored_tokens(forge_env, state["id"])["refresh_token"]
     answer = requests.post(auth_server["revocation_endpoint"], data={
         "token": refresh_token, "token_type_hint": "refresh_token", "client_id": auth_server["client_id"]}, timeout=10)
     assert answer.status_code == 200, answer.text
@@ -231,7 +231,7 @@ def test_a_revoked_grant_makes_git_fail_without_a_prompt_and_says_why(
     assert "Authentication failed" in first.stderr
     assert "integray-auth: " + forge.http.host + " rejected the access token" in first.stderr
     assert ia.state("Revoked")["health"] == "needs_reauthorization"
-    assert _stored(forge_env, state["id"])["refresh_token"] == refresh_token
+    assert stored_tokens(forge_env, state["id"])["refresh_token"] == refresh_token
 
     # The next `get` tries to renew it; the provider refuses the grant: nothing for git,
     # integray-auth's line on stderr, git's own prompt suppressed, no hang.
@@ -352,14 +352,14 @@ def test_setup_kube_then_kubectl_reaches_the_api_and_removing_it_restores_the_fi
         again = ia("setup-kube", "Cluster", "--cluster", "test", "--kubeconfig", str(kubeconfig))
         assert again.code == 0 and "nothing changed" in again.stderr
         assert kubeconfig.read_bytes() == written
-        before = _refreshes(auth_server)
+        before = refreshes(auth_server)
 
         answered = run_kubectl(env, "--kubeconfig", str(kubeconfig), "--context", "Cluster@test", "get", "--raw", "/api")
 
         assert answered.returncode == 0, answered.stderr
         assert json.loads(answered.stdout)["kind"] == "APIVersions"
-        assert _refreshes(auth_server) == before
-        access_token = _stored(env, state["id"])["access_token"]
+        assert refreshes(auth_server) == before
+        access_token = stored_tokens(env, state["id"])["access_token"]
         assert (access_token, True) in introspector.seen
         assert access_token.encode() not in kubeconfig.read_bytes()
 
@@ -384,15 +384,15 @@ def test_kubectl_after_expiry_refreshes_and_a_needed_authorization_never_prompts
         assert ia("setup-kube", "Short", "--cluster", "test", "--kubeconfig", str(kubeconfig)).code == 0
         args = ("--kubeconfig", str(kubeconfig), "--context", "Short@test", "get", "--raw", "/version")
         time.sleep(5.5)
-        before = _refreshes(server)
+        before = refreshes(server)
 
         answered = run_kubectl(env, *args)
 
         assert answered.returncode == 0, answered.stderr
         assert json.loads(answered.stdout)["gitVersion"] == "v1.32.0"
-        assert _refreshes(server) == before + 1
+        assert refreshes(server) == before + 1
 
-        refresh_token = _stored(env, state["id"])["refresh_token"]
+        refresh_token = stored_tokens(env, state["id"])["refresh_token"]
         requests.post(server["revocation_endpoint"], data={
             "token": refresh_token, "token_type_hint": "refresh_token", "client_id": server["client_id"]}, timeout=10)
         time.sleep(5.5)
@@ -417,7 +417,7 @@ def test_kube_credential_prints_the_id_token_and_its_expiry(cli, auth_server, ht
     credential = json.loads(printed.stdout)
     assert credential["apiVersion"] == "client.authentication.k8s.io/v1beta1"
     assert credential["kind"] == "ExecCredential"
-    stored = _stored(env, state["id"])
+    stored = stored_tokens(env, state["id"])
     assert credential["status"]["token"] == stored["id_token"]
     import base64
 

@@ -23,7 +23,7 @@ from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet, utc_seconds
 from integray_auth.usecases import git_credential, manage
-from tests.conftest import SCRIPT, Result, assert_error_line, assert_no_crash
+from tests.support.cli import SCRIPT, Result, assert_error_line, assert_no_crash
 from tests.support.plugin import require
 from tests.support.stand_in import QuietHandler, serve
 
