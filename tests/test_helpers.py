@@ -591,3 +591,20 @@ def test_an_id_that_looks_like_a_number_stays_a_string_for_kubectl(ia, home, tmp
     [user] = [u for u in json.loads(viewed.stdout)["users"] if u["name"] == "integray-auth-Stub"]
     assert user["user"]["exec"]["args"][-2:] == ["kube-credential", "1234567890e1"]
     assert ia("kube-credential", "1234567890e1").code == 0
+
+
+def test_setup_kube_waits_for_kubectls_lock_and_leaves_none_behind(ia, tmp_path):
+    """client-go writes a kubeconfig under PATH.lock (made with O_EXCL): setup-kube honours it."""
+    kubeconfig = tmp_path / "config"
+    original = _kubeconfig(kubeconfig)
+    lock = tmp_path / "config.lock"
+    lock.write_text("")
+
+    held = ia("setup-kube", "Stub", "--cluster", "prod", "--kubeconfig", str(kubeconfig))
+
+    assert_error_line(held, 6, "config.lock exists", "remove")
+    assert yaml.safe_load(kubeconfig.read_text()) == original
+    lock.unlink()
+    assert ia("setup-kube", "Stub", "--cluster", "prod", "--kubeconfig", str(kubeconfig)).code == 0
+    assert ia("setup-kube", "Stub", "--cluster", "prod", "--kubeconfig", str(kubeconfig), "--remove").code == 0
+    assert not lock.exists() and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("config")) == ["config"]

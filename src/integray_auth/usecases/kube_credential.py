@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from datetime import datetime, timezone
 
 from .. import hints
@@ -243,6 +244,36 @@ def _dumper(yaml):
     return Dumper
 
 
+# client-go's convention for writing a kubeconfig (clientcmd's lockFile): PATH.lock,
+# made with O_EXCL and removed after; kubectl holds it only while it writes.
+LOCK_WAIT = 5.0
+
+
+def _lock(path: str) -> str:
+    lock = os.path.realpath(path) + ".lock"
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            return lock
+        except FileExistsError:
+            if time.monotonic() >= deadline:
+                raise ConflictError(
+                    f"{lock} exists: kubectl is writing {path}, or left the lock behind",
+                    hint=f"If no kubectl is running, remove {lock}, then run the command again.",
+                ) from None
+            time.sleep(0.05)
+        except OSError as exc:
+            raise UsageError(f"cannot lock {path} ({lock}: {exc.strerror or exc})") from None
+
+
+def _unlock(lock: str) -> None:
+    try:
+        os.unlink(lock)
+    except FileNotFoundError:
+        pass
+
+
 def _find(entries: list, name: str) -> int | None:
     return next((i for i, entry in enumerate(entries) if entry.get("name") == name), None)
 
@@ -254,6 +285,16 @@ def setup_kube(ctx: AppContext, name: str, cluster: str, kubeconfig: str | None,
     authorization = lookup.locate(ctx, name)
     check_active(authorization)
     path = kubeconfig_path(ctx.environ, kubeconfig)
+    if not os.path.exists(path):
+        _load(path)  # says there is none, before a lock file is made beside it
+    lock = _lock(path)
+    try:
+        return _add(path, authorization, cluster, command, id_token)
+    finally:
+        _unlock(lock)
+
+
+def _add(path: str, authorization: Authorization, cluster: str, command: list[str], id_token: bool) -> KubeSetup:
     data = _load(path)
     clusters = data.get("clusters") or []
     if _find(clusters, cluster) is None:
@@ -297,6 +338,16 @@ def remove_kube(ctx: AppContext, name: str, cluster: str, kubeconfig: str | None
     """Undo setup-kube: its user entry and its context go, when integray-auth wrote them."""
     authorization = lookup.locate(ctx, name)
     path = kubeconfig_path(ctx.environ, kubeconfig)
+    if not os.path.exists(path):
+        _load(path)
+    lock = _lock(path)
+    try:
+        return _remove(path, authorization, cluster)
+    finally:
+        _unlock(lock)
+
+
+def _remove(path: str, authorization: Authorization, cluster: str) -> KubeSetup:
     data = _load(path)
     user, context = _names(authorization, cluster)
     users, contexts = data.get("users") or [], data.get("contexts") or []
