@@ -63,6 +63,8 @@ def render(registry) -> str:
             lines.append(f"- Kept from the redirect: {', '.join(f'`{n}`' for n in p.callback_parameters)}")
         if p.account_field:
             lines.append(f"- Account: `{p.account_field}` from `{p.userinfo_url}`")
+        if p.git_hosts:
+            lines.append(f"- git (`setup-git`): {', '.join(f'`{h}`' for h in p.git_hosts)}, user name `{p.git_username or 'oauth2'}`")
         lines.append(f"- Register: {_register(p)}")
         lines.append(f"- Docs: {p.docs_url}")
         if p.notes:

@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # zsh and fish: the completion tests load their scripts in the real shells.
-packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver zsh fish)
+# git: the credential-helper tests run the real git against `git http-backend`.
+packages=(dbus gnome-keyring libsecret-tools chromium chromium-driver zsh fish git)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${packages[@]}"; do

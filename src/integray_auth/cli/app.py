@@ -16,7 +16,7 @@ import typer
 
 from .. import __version__
 from ..context import AppContext
-from . import authorizations, helptopics, providers, shell, team, tokens, usage
+from . import authorizations, helpers, helptopics, providers, shell, team, tokens, usage
 
 app = typer.Typer(
     name="integray-auth",
@@ -80,6 +80,10 @@ COMMANDS = (
     (app, "remove", authorizations.remove, {}),
     (app, "share", team.share, {}),
     (app, "unshare", team.unshare, {}),
+    (app, "setup-git", helpers.setup_git, {}),
+    (app, "git-credential", helpers.git_credential, {}),
+    (app, "setup-kube", helpers.setup_kube, {}),
+    (app, "kube-credential", helpers.kube_credential, {}),
     (providers_app, "show", providers.providers_show, {}),
     (providers_app, "add", providers.providers_add, {}),
     (connector_app, "add", providers.providers_connector_add, {}),

@@ -123,6 +123,15 @@ ROOT = Command(
         "remove": Command((Option("--yes", "-y"), Option("--no-revoke")), ("authorization",)),
         "share": Command((), ("authorization",)),
         "unshare": Command((Option("--to", value=LOCAL_STORAGES),), ("authorization",)),
+        "setup-git": Command(
+            (Option("--host", value="text", repeatable=True), Option("--local"), Option("--remove")), ("authorization",)
+        ),
+        "git-credential": Command((), (("get", "store", "erase"),)),
+        "setup-kube": Command(
+            (Option("--cluster", value="text"), Option("--kubeconfig", value="file"), Option("--id-token"), Option("--remove")),
+            ("authorization",),
+        ),
+        "kube-credential": Command((Option("--id-token"),), ("authorization",)),
         "doctor": Command((Option("--repair"),)),
         "providers": Command(
             _JSON,

@@ -30,6 +30,8 @@ from .model import (
     URL_FIELDS,
     Parameter,
     is_callback_parameter,
+    is_git_host,
+    is_git_username,
     is_id,
     is_parameter_name,
     is_token_type,
@@ -78,6 +80,8 @@ PROVIDER_KEYS = {
     "account_field": str,
     "refresh_tokens": str,
     "parameters": dict,
+    "git_username": str,
+    "git_hosts": list,
     "scopes": dict,
     "connectors": dict,
 }
@@ -160,6 +164,15 @@ def check_file(raw: dict[str, Any], path: FilePath, patterns: bool = True) -> di
         for token_type in entry.get("token_types", []):
             if not isinstance(token_type, str) or not is_token_type(token_type):
                 raise file_error(path, f"{where}, field 'token_types'", f"{token_type!r} is not a token type name")
+        username = entry.get("git_username")
+        if username is not None and not is_git_username(username):
+            raise file_error(path, f"{where}, field 'git_username'", f"{username!r} is not a user name git can send")
+        for host in entry.get("git_hosts", []):
+            # A placeholder stands for a checked parameter value (letters, digits, '.', '-').
+            if not isinstance(host, str) or not is_git_host(with_samples(host)) or "{" in with_samples(host):
+                raise file_error(
+                    path, f"{where}, field 'git_hosts'", f"{host!r} is not a git host (a lowercase host name, optionally :port)"
+                )
         rpath = entry.get("redirect_path")
         if rpath is not None and (not rpath.startswith("/") or "?" in rpath or "#" in rpath):
             raise file_error(path, f"{where}, field 'redirect_path'", "must start with '/' and have no query or fragment")

@@ -260,6 +260,10 @@ def _build_provider(
                 raise file_error(path, f"{where}, field 'grants'", f"'{name}' needs '{needed}'")
     if entry.get("account_field") and not entry.get("userinfo_url"):
         raise file_error(path, f"{where}, field 'account_field'", "needs 'userinfo_url', where the account is read")
+    for host in entry.get("git_hosts", ()):
+        for _, _, name in placeholders(host):
+            if name not in parameters:
+                raise file_error(path, f"{where}, field 'git_hosts'", f"uses {{{name}}}, which is not a parameter of the provider")
     clash = set(entry.get("callback_parameters", ())) & set(parameters)
     if clash:
         raise file_error(path, f"{where}, field 'callback_parameters'", f"{sorted(clash)[0]!r} is also a template parameter")

@@ -92,6 +92,27 @@ def is_callback_parameter(text: str) -> bool:
     return _made_of(text, _LETTERS, _LETTERS + _DIGITS + "_")
 
 
+def is_git_host(text: str) -> bool:
+    """A git host as git's credential protocol names it: a DNS name or IPv4
+    address, lowercase, with an optional :port (no user, path or IPv6 brackets)."""
+    host, colon, port = text.partition(":")
+    if colon and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536 and port[0] != "0"):
+        return False
+    labels = host.split(".")
+    return len(host) <= 253 and all(
+        label and len(label) <= 63 and not label.startswith("-") and not label.endswith("-")
+        and not label.strip(_LOWER + _DIGITS + "-")
+        for label in labels
+    )
+
+
+def is_git_username(text: str) -> bool:
+    """A user name git sends as is: printable ASCII, no space, ':' or '@' (RFC 3986 userinfo)."""
+    return text != "" and len(text) <= 64 and text.isascii() and text.isprintable() and not any(
+        ch in text for ch in " :@/%"
+    )
+
+
 def placeholders(text: str):
     """(start, end, name) of each {name} in `text`, as PLACEHOLDER.finditer finds them."""
     start = text.find("{")
@@ -249,6 +270,8 @@ class Provider(Record):
         "account_field",
         "refresh_tokens",
         "parameters",
+        "git_username",
+        "git_hosts",
         "source",
         "overrides",
     )
@@ -303,6 +326,11 @@ class Provider(Record):
         account_field: str | None = None,  # the userinfo_url answer's field naming the account (Fakturoid: default_account)
         refresh_tokens: str = "unconfirmed",  # "rotating" | "reused" | "none": what a refresh does, as documented
         parameters: Mapping[str, Parameter] | None = None,  # template values its URLs use ({tenant})
+        # What `git-credential` answers for (usecases/git_credential.py): the user name the
+        # provider's git servers take with an access token as the password, and the git hosts
+        # it serves by default (a host may use the parameters: "{host}").
+        git_username: str | None = None,
+        git_hosts: tuple[str, ...] = (),
         source: str = "",  # the file that defined or last changed this provider
         # For a bundled provider: each WATCHED_FIELDS field an overlay changed ->
         # {"source": the overlay that set it last, "bundled": the bundled value}.
@@ -345,6 +373,8 @@ class Provider(Record):
         self.account_field = account_field
         self.refresh_tokens = refresh_tokens
         self.parameters = {} if parameters is None else parameters
+        self.git_username = git_username
+        self.git_hosts = tuple(git_hosts)  # a list as read from the file
         self.source = source
         self.overrides = {} if overrides is None else overrides
 
@@ -406,6 +436,16 @@ class Provider(Record):
             for scope in self.connectors[cid].scopes:
                 seen.setdefault(scope, None)
         return list(seen)
+
+    def git_hosts_for(self, given: Mapping[str, str]) -> list[str]:
+        """The git hosts it serves, with one authorization's parameter values filled in."""
+        values = self.parameter_values(given) if self.parameters else {}
+        hosts = []
+        for host in self.git_hosts:
+            for name, value in values.items():
+                host = host.replace("{" + name + "}", value)
+            hosts.append(host.lower())
+        return hosts
 
 
 class Registry(Record):

@@ -348,11 +348,12 @@ def _mark_rejected(ctx: AppContext, store: ChunkedTokens, authorization) -> None
     _update_entry(ctx, store, authorization, update)
 
 
-def record_rejection(ctx: AppContext, authorization, access_token: str) -> None:
+def record_rejection(ctx: AppContext, authorization, access_token: str) -> bool:
     """The provider no longer accepts `access_token` (`status --check` asked it):
     recorded in the index entry (and a shared store's copy), so health says it needs
     re-authorization until an authorize or a refresh succeeds. Not when the stored
-    tokens are no longer that one: an authorize or a refresh got new ones meanwhile."""
+    tokens are no longer that one: an authorize or a refresh got new ones meanwhile
+    (then False)."""
     def update(entry) -> None:
         entry.updated_at = entry.rejected_at = to_iso(ctx.clock())
 
@@ -361,6 +362,8 @@ def record_rejection(ctx: AppContext, authorization, access_token: str) -> None:
         current = store.load(authorization.id)
         if current is not None and current.access_token == access_token:
             _update_entry(ctx, store, authorization, update)
+            return True
+    return False
 
 
 def revoke_at_provider(ctx: AppContext, authorization, store: ChunkedTokens, rescued: RescuedTokens) -> str:
