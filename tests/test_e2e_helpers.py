@@ -20,7 +20,7 @@ import requests
 import yaml
 
 from tests.support.cli import assert_no_crash
-from tests.support.e2e import Cli, refreshes, stored_tokens
+from tests.support.e2e import Cli, refresh_count, stored_tokens
 from tests.support.plugin import require
 from tests.support.token_servers import Introspector, git_server, kube_api, private_ca
 
@@ -160,7 +160,7 @@ def test_setup_git_then_clone_and_push_with_no_token_on_disk_or_in_argv(
     again = ia("setup-git", "Forge", "--host", forge.http.host)
     assert again.code == 0 and "nothing changed" in again.stderr
     assert (Path(forge_env["HOME"]) / ".gitconfig").read_bytes() == config_before  # idempotent
-    refreshed = refreshes(auth_server)
+    refreshed = refresh_count(auth_server)
 
     clone = tmp_path / "clone"
     forge.git("clone", "-q", forge.url, str(clone))
@@ -172,7 +172,7 @@ def test_setup_git_then_clone_and_push_with_no_token_on_disk_or_in_argv(
 
     log = forge.git("--git-dir", str(forge.root / "repo.git"), "log", "--format=%s", "main").stdout.split()
     assert log == ["second", "first"]
-    assert refreshes(auth_server) == refreshed  # a valid token is handed out as it is
+    assert refresh_count(auth_server) == refreshed  # a valid token is handed out as it is
     access_token = stored_tokens(forge_env, state["id"])["access_token"]
     assert (access_token, True) in forge.introspector.seen  # what git sent was our token
     assert _files_holding(tmp_path, access_token) == []  # not in .gitconfig, the clone, the index...
@@ -200,13 +200,13 @@ def test_after_the_access_token_expires_the_next_fetch_refreshes_once(
         clone = tmp_path / "clone"
         forge.git("clone", "-q", forge.url, str(clone))
         time.sleep(5.5)  # the access token the clone used has expired
-        before = refreshes(server)
+        before = refresh_count(server)
 
         fetched = forge.git("fetch", cwd=clone, check=False)
 
         assert fetched.returncode == 0, fetched.stderr
         assert_no_crash(fetched.stderr)
-        assert refreshes(server) == before + 1
+        assert refresh_count(server) == before + 1
     finally:
         forge.close()
 
@@ -352,13 +352,13 @@ def test_setup_kube_then_kubectl_reaches_the_api_and_removing_it_restores_the_fi
         again = ia("setup-kube", "Cluster", "--cluster", "test", "--kubeconfig", str(kubeconfig))
         assert again.code == 0 and "nothing changed" in again.stderr
         assert kubeconfig.read_bytes() == written
-        before = refreshes(auth_server)
+        before = refresh_count(auth_server)
 
         answered = run_kubectl(env, "--kubeconfig", str(kubeconfig), "--context", "Cluster@test", "get", "--raw", "/api")
 
         assert answered.returncode == 0, answered.stderr
         assert json.loads(answered.stdout)["kind"] == "APIVersions"
-        assert refreshes(auth_server) == before
+        assert refresh_count(auth_server) == before
         access_token = stored_tokens(env, state["id"])["access_token"]
         assert (access_token, True) in introspector.seen
         assert access_token.encode() not in kubeconfig.read_bytes()
@@ -384,13 +384,13 @@ def test_kubectl_after_expiry_refreshes_and_a_needed_authorization_never_prompts
         assert ia("setup-kube", "Short", "--cluster", "test", "--kubeconfig", str(kubeconfig)).code == 0
         args = ("--kubeconfig", str(kubeconfig), "--context", "Short@test", "get", "--raw", "/version")
         time.sleep(5.5)
-        before = refreshes(server)
+        before = refresh_count(server)
 
         answered = run_kubectl(env, *args)
 
         assert answered.returncode == 0, answered.stderr
         assert json.loads(answered.stdout)["gitVersion"] == "v1.32.0"
-        assert refreshes(server) == before + 1
+        assert refresh_count(server) == before + 1
 
         refresh_token = stored_tokens(env, state["id"])["refresh_token"]
         requests.post(server["revocation_endpoint"], data={
