@@ -165,7 +165,8 @@ def add(
     found = provider_lookup.require_provider(ctx, provider)
     given = adding.parameters(params or [])
     if not no_authorize:  # the client depends on the provider only, not on its {parameters}
-        flow["credentials"] = _credentials(ctx, found, flow)
+        # ... and on the grant, which depends on the connectors' scopes (the device flow's limits).
+        flow["credentials"] = _credentials(ctx, found, {**flow, "connectors": connectors})
     if not connectors:
         if not ctx.interactive:
             raise adding.missing_connector(found)
@@ -241,7 +242,11 @@ def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):
     from ..usecases.authorize import grant_needs
     from .client_setup import credentials_for
 
-    grant, require_secret = grant_needs(provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ)
+    from ..usecases.provider_lookup import connector_id
+
+    known = [cid for cid in (connector_id(provider, c) for c in flow.get("connectors") or ()) if cid in provider.connectors]
+    scopes = provider.scopes_for(known)
+    grant, require_secret = grant_needs(provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ, scopes)
     return credentials_for(ctx, provider, flow["client_id"], flow["read_secret_from_stdin"], require_secret, grant)
 
 

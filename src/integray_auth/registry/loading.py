@@ -193,7 +193,7 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     """Overlay fields win; scopes, connectors and parameters merge key by key."""
     merged = dict(base)
     for key, value in overlay.items():
-        if key in ("scopes", "authorization_params", "incremental_consent_params"):
+        if key in ("scopes", "authorization_params", "incremental_consent_params", "code_exchange_params", "refresh_params"):
             merged[key] = {**base.get(key, {}), **value}
         elif key == "parameters":
             parameters = dict(base.get("parameters", {}))
@@ -267,6 +267,11 @@ def _build_provider(
         "callback_parameters",
     )
     nested += ("token_types", "grants", "public_grants")
+    nested += ("code_exchange_params", "refresh_params", "device_scopes", "limits")
+    if "device_scopes" in entry and "device_code" not in entry.get("grants", ()):
+        raise file_error(path, f"{where}, field 'device_scopes'", "needs the 'device_code' grant")
+    if entry.get("device_flow_setting") and "device_code" not in entry.get("grants", ()):
+        raise file_error(path, f"{where}, field 'device_flow_setting'", "needs the 'device_code' grant")
     simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
         id=pid,
@@ -280,6 +285,10 @@ def _build_provider(
         incremental_consent_params=dict(entry.get("incremental_consent_params", {})),
         parameters=parameters,
         callback_parameters=tuple(entry.get("callback_parameters", ())),
+        code_exchange_params=dict(entry.get("code_exchange_params", {})),
+        refresh_params=dict(entry.get("refresh_params", {})),
+        device_scopes=tuple(entry["device_scopes"]) if "device_scopes" in entry else None,
+        limits=tuple(entry.get("limits", ())),
         source=source,
         overrides=overrides,
         **simple,

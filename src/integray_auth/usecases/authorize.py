@@ -24,6 +24,7 @@ from ..errors import ConflictError, IntegrayAuthError, UsageError
 from ..grants.base import ConsentRequest, FlowUI
 from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT, Authorization, to_iso
 from ..oauth.endpoint import ClientCredentials, request_deadline
+from ..oauth.redirect import redirect_uri_template
 from ..lean.printable import quoted
 from ..registry.model import Provider
 from ..scopes import granted_as_requested
@@ -63,11 +64,33 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         known = [cid for cid in authorization.connectors if cid in provider.connectors]
         if known:
             authorization = authorization.copy(requested_scopes=provider.scopes_for(known))
-    chosen, offered = grant_for_run(provider, authorization, options.grant, options.open_browser, ctx.environ)
-    if offered:
-        ui.notice(f"No browser here ({NO_BROWSER_SIGNS} unset): using the device flow (--device).")
+    chosen, offered = grant_for_run(
+        provider, authorization, options.grant, options.open_browser, ctx.environ, scopes=authorization.requested_scopes
+    )
+    if chosen == DEVICE_GRANT and options.grant == DEVICE_GRANT:
+        refused = provider.device_flow_refuses(authorization.requested_scopes)
+        if refused:  # asked for with --device: it cannot work, say so before anything starts
+            raise UsageError(
+                f"{provider.name}'s device flow cannot grant {', '.join(refused)}; nothing was started or saved",
+                hint="Leave out --device: the browser flow grants them (--no-browser prints the URL to open elsewhere).",
+            )
     grant = grants.get(chosen)
     grants.check_provider(grant, provider)
+    reason = None if options.grant is not None else device_flow_obstacle(provider, authorization.requested_scopes)
+    if (
+        not offered and grant.needs.needs_loopback and options.open_browser and reason is not None
+        and no_browser_here(ctx.environ) and ctx.no_input_reason() is None
+    ):
+        # Said before the browser is tried: why not the device flow, and the way that works.
+        ui.notice(
+            f"No browser here ({NO_BROWSER_SIGNS} unset), and the device flow is not used: {reason}. "
+            "Open the URL below on any machine and paste the address it redirects to (--no-browser skips trying a browser here)."
+        )
+    if offered:
+        setting = f" ({provider.device_flow_setting})" if provider.device_flow_setting else ""
+        ui.notice(f"No browser here ({NO_BROWSER_SIGNS} unset): using the device flow (--device){setting}.")
+    for line in limits_before_consent(provider, grant):
+        ui.notice(line)
     was_authorized = authorization.is_authorized or authorization.authorized_at or authorization.endpoints is not None
     if grant.name == DEVICE_GRANT and not new and was_authorized:
         # Its device endpoint is bound like its token endpoint: a moved one would get the
@@ -139,13 +162,18 @@ def check_someone_can_consent(
         return
     command = _add_command(authorization) if new else hints.command_hint("authorize", authorization)
     hint = f"Run it where a person can open a browser: {command}"
-    if DEVICE_GRANT in provider.grants and grant.name != DEVICE_GRANT:
-        hint += f" (or add --device to enter a code on another device: {command} --device)"
-    raise UsageError(
+    message = (
         f"a person must consent in a browser to authorize {quoted(authorization.name)}, and nobody can here: "
-        f"{reason}; nothing was started or saved",
-        hint=hint,
+        f"{reason}; nothing was started or saved"
     )
+    if DEVICE_GRANT in provider.grants and grant.name != DEVICE_GRANT:
+        refused = provider.device_flow_refuses(authorization.requested_scopes)
+        if refused:
+            # The same reason the automatic switch gives: no --device form that cannot work.
+            message += f" (the device flow is not an option: {provider.name}'s device flow cannot grant {', '.join(refused)})"
+        else:
+            hint += f" (or add --device to enter a code on another device: {command} --device)"
+    raise UsageError(message, hint=hint)
 
 
 def _add_command(authorization: Authorization) -> str:
@@ -201,14 +229,18 @@ def check_storage(ctx: AppContext, storage: str | None, authorization: Authoriza
 
 
 def grant_needs(
-    provider: Provider, authorization: Authorization | None, requested_grant: str | None, open_browser: bool = True, environ=None
+    provider: Provider, authorization: Authorization | None, requested_grant: str | None, open_browser: bool = True, environ=None,
+    scopes: list[str] | None = None,
 ) -> tuple[str, bool]:
     """The grant the flow will use, and whether it needs the client secret
-    whatever the provider's client_auth (checked before any prompt)."""
+    whatever the provider's client_auth (checked before any prompt). `scopes`:
+    what a new authorization will ask for, where known."""
     from types import SimpleNamespace
 
     previous = authorization or SimpleNamespace(grant=None)  # a new one: the provider's default grant
-    chosen, _ = grant_for_run(provider, previous, requested_grant, open_browser, {} if environ is None else environ)
+    if authorization is not None:
+        scopes = authorization.requested_scopes
+    chosen, _ = grant_for_run(provider, previous, requested_grant, open_browser, {} if environ is None else environ, scopes=scopes)
     return chosen, grants.get(chosen).needs_secret(provider)
 
 
@@ -217,13 +249,14 @@ NO_BROWSER_SIGNS = "DISPLAY, WAYLAND_DISPLAY and BROWSER"
 
 
 def grant_for_run(
-    provider: Provider, authorization: Authorization, requested: str | None, open_browser: bool, environ, platform: str | None = None
+    provider: Provider, authorization: Authorization, requested: str | None, open_browser: bool, environ, platform: str | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[str, bool]:
     """The grant this run uses, and whether it is the device flow offered because
     there is no browser here (the caller says so). One place for that rule: the
     secret check before the first prompt and the flow itself both ask it."""
     chosen = choose_grant(provider, authorization, requested)
-    if offers_device_flow(provider, chosen, requested, open_browser, environ, platform):
+    if offers_device_flow(provider, chosen, requested, open_browser, environ, platform, scopes):
         return DEVICE_GRANT, True
     return chosen, False
 
@@ -241,15 +274,53 @@ def no_browser_here(environ, platform: str | None = None) -> bool:
 
 
 def offers_device_flow(
-    provider: Provider, chosen: str, requested: str | None, open_browser: bool, environ, platform: str | None = None
+    provider: Provider, chosen: str, requested: str | None, open_browser: bool, environ, platform: str | None = None,
+    scopes: list[str] | None = None,
 ) -> bool:
     """Whether to use the device flow instead of `chosen`, the grant that would
     run: only when no grant was asked for, the one chosen needs a browser on
-    this machine, there is none, and the provider allows the device flow.
+    this machine, there is none, the provider allows the device flow, and that
+    flow can serve these scopes with this client (device_flow_obstacle).
     --no-browser keeps the loopback flow (the URL opened elsewhere, the redirect pasted)."""
     if requested is not None or not open_browser or DEVICE_GRANT not in provider.grants:
         return False
+    if device_flow_obstacle(provider, scopes or []) is not None:
+        return False
     return grants.get(chosen).needs.needs_loopback and no_browser_here(environ, platform)
+
+
+def device_flow_obstacle(provider: Provider, scopes: list[str]) -> str | None:
+    """Why the automatic switch to the provider's device flow would not work, or None:
+    it has none, it cannot grant these scopes (device_scopes: Google's short list),
+    or it needs another client than the browser flow's (device_needs_own_client)."""
+    if DEVICE_GRANT not in provider.grants:
+        return None
+    refused = provider.device_flow_refuses(scopes)
+    if refused:
+        return f"{provider.name}'s device flow cannot grant {', '.join(refused)}"
+    if provider.device_needs_own_client:
+        return (
+            f"{provider.name}'s device flow needs an OAuth client of its own"
+            + (f" ({provider.device_flow_setting})" if provider.device_flow_setting else "")
+            + "; with one, run with --device --client-id ID"
+        )
+    return None
+
+
+def limits_before_consent(provider: Provider, grant) -> list[str]:
+    """The registry's known limits that matter to this flow, said before the browser opens."""
+    lines = []
+    if grant.needs.needs_loopback and provider.code_lifetime is not None and provider.code_lifetime <= 120:
+        lines.append(
+            f"Note: {provider.name}'s authorization code is valid for only {provider.code_lifetime} seconds: "
+            "integray-auth exchanges it as soon as the browser comes back; when pasting the redirect, paste it at once."
+        )
+    if grant.needs.needs_loopback and provider.redirect_host == "localhost":
+        lines.append(
+            f"Note: {provider.name} accepts a localhost redirect URI, not an IP address: the redirect URI is "
+            f"{redirect_uri_template(provider)}."
+        )
+    return lines
 
 
 def choose_grant(provider: Provider, authorization: Authorization, requested: str | None) -> str:
