@@ -1,5 +1,5 @@
 """The provider and client commands: providers, providers show/add,
-providers connector add, client set/remove. Registered in cli/app.py."""
+providers connector add, client set/remove/list/show. Registered in cli/app.py."""
 
 from __future__ import annotations
 
@@ -40,13 +40,15 @@ def providers_show(
       integray-auth providers show reservanto
       integray-auth providers show google --jq '.provider.connectors[].id'
     """
+    from ..usecases.clients import client_info
     from .pager import paged
 
     as_json = jsonfields.request("providers show", json, jq)
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
+    client = client_info(ctx, found, look_up_secret=False)  # no keyring read for a description
     with paged(ctx, enabled=not (no_pager or as_json)):
-        output.print_provider(ctx, found, as_json)
+        output.print_provider(ctx, found, as_json, client)
 
 
 def providers_add(
@@ -150,3 +152,37 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
     found = provider_lookup.require_provider(ctx, provider)
     remove_client_secret(ctx, found)
     ctx.stderr.write(f"Removed the client secret and private key for {escape(found.name)}.\n")
+
+
+def client_list(
+    typer_ctx: typer.Context,
+    json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """List the providers with an OAuth client id configured, and where each comes from (never the secret).
+
+    \b
+    Example:
+      integray-auth client list
+    """
+    from ..usecases.clients import configured_clients
+
+    ctx = context_of(typer_ctx)
+    output.print_clients(ctx, configured_clients(ctx), json)
+
+
+def client_show(
+    typer_ctx: typer.Context,
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
+    json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Show a provider's configured client id, whether its secret is stored, and how to register one.
+
+    \b
+    Example:
+      integray-auth client show github
+    """
+    from ..usecases.clients import client_info
+
+    ctx = context_of(typer_ctx)
+    found = provider_lookup.require_provider(ctx, provider)
+    output.print_client(ctx, client_info(ctx, found), json)

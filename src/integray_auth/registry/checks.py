@@ -93,6 +93,7 @@ PROVIDER_KEYS = {
     "client_registration": str,
     "device_flow_setting": str,
     "device_needs_own_client": bool,
+    "client_id_from_provider": bool,
 }
 CONNECTOR_KEYS = {"name": str, "description": str, "scopes": list}
 PARAMETER_KEYS = {"description": str, "default": str, "pattern": str}

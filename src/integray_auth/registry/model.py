@@ -272,6 +272,7 @@ class Provider(Record):
         "client_registration",
         "device_flow_setting",
         "device_needs_own_client",
+        "client_id_from_provider",
     )
 
     def __init__(
@@ -343,7 +344,10 @@ class Provider(Record):
         # The device flow needs another OAuth client than the browser flow (Google: type
         # "TVs and Limited Input devices"), so the automatic switch cannot use the configured one.
         device_needs_own_client: bool = False,
+        # The provider assigns the client id (Reservanto): nothing to register in a console.
+        client_id_from_provider: bool = False,
     ) -> None:
+        self.client_id_from_provider = client_id_from_provider
         self.device_needs_own_client = device_needs_own_client
         self.code_exchange_params = {} if code_exchange_params is None else code_exchange_params
         self.refresh_params = {} if refresh_params is None else refresh_params

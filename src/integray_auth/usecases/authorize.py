@@ -256,6 +256,13 @@ def grant_for_run(
     there is no browser here (the caller says so). One place for that rule: the
     secret check before the first prompt and the flow itself both ask it."""
     chosen = choose_grant(provider, authorization, requested)
+    if provider.https_redirect_only and grants.get(chosen).needs.needs_loopback:
+        # A known limit that stops the flow: said before any prompt, listener or browser.
+        raise UsageError(
+            f"{provider.name} accepts only https redirect URLs, so its authorization code cannot come back to "
+            f"integray-auth's loopback listener ({redirect_uri_template(provider)}); nothing was started or saved",
+            hint=f"See what {provider.name} allows: integray-auth providers show {provider.id}",
+        )
     if offers_device_flow(provider, chosen, requested, open_browser, environ, platform, scopes):
         return DEVICE_GRANT, True
     return chosen, False

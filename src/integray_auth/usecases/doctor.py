@@ -63,4 +63,13 @@ def run_doctor(ctx: AppContext, repair: bool) -> DoctorReport:
         add("keyring", None, keyring_status(ctx))
     except IntegrayAuthError as problem:
         add("keyring", problem, "")
+
+    try:
+        from .clients import configured_clients
+
+        # The client ids in use, never a secret: which app a provider sees is often the question.
+        for info in configured_clients(ctx, look_up_secret=False):
+            add(f"client {info.provider.id}", None, f"client id {info.client_id} (from {info.source})")
+    except IntegrayAuthError as problem:
+        add("clients", problem, "")
     return report
