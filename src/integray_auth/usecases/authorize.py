@@ -76,21 +76,6 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
             )
     grant = grants.get(chosen)
     grants.check_provider(grant, provider)
-    reason = None if options.grant is not None else device_flow_obstacle(provider, authorization.requested_scopes)
-    if (
-        not offered and grant.needs.needs_loopback and options.open_browser and reason is not None
-        and no_browser_here(ctx.environ) and ctx.no_input_reason() is None
-    ):
-        # Said before the browser is tried: why not the device flow, and the way that works.
-        ui.notice(
-            f"No browser here ({NO_BROWSER_SIGNS} unset), and the device flow is not used: {reason}. "
-            "Open the URL below on any machine and paste the address it redirects to (--no-browser skips trying a browser here)."
-        )
-    if offered:
-        setting = f" ({provider.device_flow_setting})" if provider.device_flow_setting else ""
-        ui.notice(f"No browser here ({NO_BROWSER_SIGNS} unset): using the device flow (--device){setting}.")
-    for line in limits_before_consent(provider, grant):
-        ui.notice(line)
     was_authorized = authorization.is_authorized or authorization.authorized_at or authorization.endpoints is not None
     if grant.name == DEVICE_GRANT and not new and was_authorized:
         # Its device endpoint is bound like its token endpoint: a moved one would get the
@@ -105,6 +90,21 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     http_deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
     if grant.needs.needs_browser:  # after the checks above: each names something to fix first
         check_someone_can_consent(ctx, authorization, new, options.open_browser, grant, provider)
+    reason = None if options.grant is not None else device_flow_obstacle(provider, authorization.requested_scopes)
+    if (
+        not offered and grant.needs.needs_loopback and options.open_browser and reason is not None
+        and no_browser_here(ctx.environ) and ctx.no_input_reason() is None and isatty(ctx.stdin)
+    ):  # (off a terminal, check_someone_can_consent says the same in its refusal)
+        # Said before the browser is tried: why not the device flow, and the way that works.
+        ui.notice(
+            f"No browser here ({NO_BROWSER_SIGNS} unset), and the device flow is not used: {reason}. "
+            "Open the URL below on any machine and paste the address it redirects to (--no-browser skips trying a browser here)."
+        )
+    if offered:
+        setting = f" ({provider.device_flow_setting})" if provider.device_flow_setting else ""
+        ui.notice(f"No browser here ({NO_BROWSER_SIGNS} unset): using the device flow (--device){setting}.")
+    for line in limits_before_consent(provider, grant):
+        ui.notice(line)
     if storage == STORAGE_FILE:
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.path} (mode 0600).")
 
@@ -162,18 +162,16 @@ def check_someone_can_consent(
         return
     command = _add_command(authorization) if new else hints.command_hint("authorize", authorization)
     hint = f"Run it where a person can open a browser: {command}"
-    message = (
-        f"a person must consent in a browser to authorize {quoted(authorization.name)}, and nobody can here: "
-        f"{reason}; nothing was started or saved"
-    )
-    if DEVICE_GRANT in provider.grants and grant.name != DEVICE_GRANT:
-        refused = provider.device_flow_refuses(authorization.requested_scopes)
-        if refused:
-            # The same reason the automatic switch gives: no --device form that cannot work.
-            message += f" (the device flow is not an option: {provider.name}'s device flow cannot grant {', '.join(refused)})"
-        else:
+    message = f"a person must consent in a browser to authorize {quoted(authorization.name)}, and nobody can here: {reason}"
+    if DEVICE_GRANT in provider.grants:
+        obstacle = device_flow_obstacle(provider, authorization.requested_scopes)
+        if obstacle is not None and grant.name != DEVICE_GRANT:
+            # The reason the automatic switch gives too, and the way that works instead.
+            message += f"; the device flow is not used: {obstacle}"
+            hint += " (on a terminal, --no-browser prints the URL to open on any machine and takes the redirect pasted back)"
+        if not provider.device_flow_refuses(authorization.requested_scopes):  # no --device form that cannot work
             hint += f" (or add --device to enter a code on another device: {command} --device)"
-    raise UsageError(message, hint=hint)
+    raise UsageError(message + "; nothing was started or saved", hint=hint)
 
 
 def _add_command(authorization: Authorization) -> str:
