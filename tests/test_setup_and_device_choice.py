@@ -91,8 +91,11 @@ def test_on_a_terminal_without_a_display_the_reason_comes_before_the_url_to_past
     assert "using the device flow" not in before
 
 
-def test_github_still_switches_to_its_device_flow_and_says_what_to_enable(home):
-    with Terminal(["add", "Hub", "-p", "github", "-c", "list-repositories", "--client-id", "gh-app",
+def test_github_still_switches_to_its_device_flow_and_says_what_to_enable(home, tmp_path):
+    # Its device endpoint pointed at a closed loopback port: nothing leaves this machine.
+    overlay = tmp_path / "github.toml"
+    overlay.write_text('schema_version = 1\n[providers.github]\ndevice_authorization_url = "http://127.0.0.1:9/device"\n')
+    with Terminal(["--registry", str(overlay), "add", "Hub", "-p", "github", "-c", "list-repositories", "--client-id", "gh-app",
                    "--insecure-storage", "--timeout", "5"],
                   env={**NO_DISPLAY, "INTEGRAY_AUTH_HTTP_TIMEOUT": "2"}) as t:
         shown = t.expect("using the device flow (--device)")
