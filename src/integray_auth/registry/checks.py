@@ -94,6 +94,7 @@ PROVIDER_KEYS = {
     "device_flow_setting": str,
     "device_needs_own_client": bool,
     "client_id_from_provider": bool,
+    "discovery": bool,
 }
 CONNECTOR_KEYS = {"name": str, "description": str, "scopes": list}
 PARAMETER_KEYS = {"description": str, "default": str, "pattern": str}

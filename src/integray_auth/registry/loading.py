@@ -268,6 +268,8 @@ def _build_provider(
     )
     nested += ("token_types", "grants", "public_grants")
     nested += ("code_exchange_params", "refresh_params", "device_scopes", "limits")
+    if entry.get("discovery") and not entry.get("issuer"):
+        raise file_error(path, f"{where}, field 'discovery'", "needs 'issuer', where the metadata is published")
     if "device_scopes" in entry and "device_code" not in entry.get("grants", ()):
         raise file_error(path, f"{where}, field 'device_scopes'", "needs the 'device_code' grant")
     if entry.get("device_flow_setting") and "device_code" not in entry.get("grants", ()):

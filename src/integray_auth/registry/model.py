@@ -273,6 +273,8 @@ class Provider(Record):
         "device_flow_setting",
         "device_needs_own_client",
         "client_id_from_provider",
+        "discovery",
+        "discovered",
     )
 
     def __init__(
@@ -346,7 +348,15 @@ class Provider(Record):
         device_needs_own_client: bool = False,
         # The provider assigns the client id (Reservanto): nothing to register in a console.
         client_id_from_provider: bool = False,
+        # The issuer publishes its metadata (RFC 8414 / OpenID Connect Discovery): `authorize`
+        # reads the endpoints from there, and the authorization is bound to what it returned.
+        discovery: bool = False,
+        # Not from a registry file: the endpoints discovery returned for one authorization
+        # (field -> URL), set by provider_lookup.provider_for and authorize.
+        discovered: Mapping[str, str] | None = None,
     ) -> None:
+        self.discovery = discovery
+        self.discovered = discovered
         self.client_id_from_provider = client_id_from_provider
         self.device_needs_own_client = device_needs_own_client
         self.code_exchange_params = {} if code_exchange_params is None else code_exchange_params

@@ -74,6 +74,11 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
                 f"{provider.name}'s device flow cannot grant {', '.join(refused)}; nothing was started or saved",
                 hint="Leave out --device: the browser flow grants them (--no-browser prints the URL to open elsewhere).",
             )
+    if provider.discovery:
+        # Where the issuer publishes its metadata, its endpoints are used, not the
+        # template's; the authorization is bound to them (binding.endpoints_of).
+        provider = discovered_provider(provider, request_deadline(ctx.environ))
+        ui.notice(f"Read {provider.name}'s endpoints from its metadata ({provider.issuer}).")
     grant = grants.get(chosen)
     grants.check_provider(grant, provider)
     was_authorized = authorization.is_authorized or authorization.authorized_at or authorization.endpoints is not None
@@ -310,6 +315,22 @@ def device_flow_obstacle(provider: Provider, scopes: list[str]) -> str | None:
             + "; with one, run with --device --client-id ID"
         )
     return None
+
+
+def discovered_provider(provider: Provider, deadline: float) -> Provider:
+    """`provider` with the endpoints its issuer's metadata names (RFC 8414, OpenID Connect
+    Discovery), checked as `providers add --issuer` checks them: the document must name
+    exactly this issuer, and every endpoint be https. One it does not name is dropped:
+    only what the server published is used. PKCE and the RFC 9207 iss check only get stricter."""
+    from ..oauth.discovery import ENDPOINTS, discover
+
+    found = discover(provider.issuer, deadline)
+    discovered = {field: found.endpoints[field] for field in ENDPOINTS.values() if field in found.endpoints}
+    pkce = "required" if "required" in (provider.pkce, found.pkce) else provider.pkce
+    return provider.copy(
+        **{field: discovered.get(field) for field in ENDPOINTS.values()},
+        discovered=discovered, pkce=pkce, iss_parameter=provider.iss_parameter or found.iss_parameter,
+    )
 
 
 def limits_before_consent(provider: Provider, grant) -> list[str]:
