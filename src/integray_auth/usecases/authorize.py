@@ -74,18 +74,8 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
                 f"{provider.name}'s device flow cannot grant {', '.join(refused)}; nothing was started or saved",
                 hint="Leave out --device: the browser flow grants them (--no-browser prints the URL to open elsewhere).",
             )
-    if provider.discovery:
-        # Where the issuer publishes its metadata, its endpoints are used, not the
-        # template's; the authorization is bound to them (binding.endpoints_of).
-        provider = discovered_provider(provider, request_deadline(ctx.environ))
-        ui.notice(f"Read {provider.name}'s endpoints from its metadata ({provider.issuer}).")
     grant = grants.get(chosen)
     grants.check_provider(grant, provider)
-    was_authorized = authorization.is_authorized or authorization.authorized_at or authorization.endpoints is not None
-    if grant.name == DEVICE_GRANT and not new and was_authorized:
-        # Its device endpoint is bound like its token endpoint: a moved one would get the
-        # client's secret or assertion before anyone has consented to anything.
-        check_device_endpoint(authorization, provider)
     credentials = options.credentials or resolve_credentials(
         ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs_secret(provider),
         grant=grant.name,
@@ -95,6 +85,17 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     http_deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
     if grant.needs.needs_browser:  # after the checks above: each names something to fix first
         check_someone_can_consent(ctx, authorization, new, options.open_browser, grant, provider)
+    if provider.discovery:
+        # Where the issuer publishes its metadata, its endpoints are used, not the
+        # template's; the authorization is bound to them (binding.endpoints_of).
+        provider = discovered_provider(provider, http_deadline)
+        grants.check_provider(grant, provider)
+        ui.notice(f"Read {provider.name}'s endpoints from its metadata ({provider.issuer}).")
+    was_authorized = authorization.is_authorized or authorization.authorized_at or authorization.endpoints is not None
+    if grant.name == DEVICE_GRANT and not new and was_authorized:
+        # Its device endpoint is bound like its token endpoint: a moved one would get the
+        # client's secret or assertion before anyone has consented to anything.
+        check_device_endpoint(authorization, provider)
     reason = None if options.grant is not None else device_flow_obstacle(provider, authorization.requested_scopes)
     if (
         not offered and grant.needs.needs_loopback and options.open_browser and reason is not None
