@@ -66,7 +66,7 @@ def test_no_input_gives_the_same_message_with_the_device_form_only_where_it_woul
                                 "cannot grant https://www.googleapis.com/auth/gmail.send", "--no-browser")
     assert "--device" not in refused
     own_client = assert_error_line(drive, 2, "--no-input was given", "the device flow is not used",
-                                   'needs an OAuth client of its own (an OAuth client of type "TVs and Limited Input devices")')
+                                   'needs an OAuth client of its own (create a second OAuth client, of type "TVs and Limited Input devices")')
     assert own_client.endswith("integray-auth add 'Team Drive' -p google -c drive-upload-file --device)")
     works = assert_error_line(hub, 2, "--no-input was given")
     assert "the device flow is not used" not in works
