@@ -30,6 +30,7 @@ issuer = "{base}"
 authorization_url = "{base}/guessed/{{tenant}}/authorize"
 token_url = "{base}/guessed/{{tenant}}/token"
 userinfo_url = "{base}/guessed/{{tenant}}/userinfo"
+revocation_url = "{base}/guessed/{{tenant}}/revoke"
 discovery = true
 {extra}
 
@@ -69,6 +70,9 @@ def test_a_template_with_discovery_is_authorized_and_refreshed_at_the_discovered
     assert entry["endpoints"]["discovered:token_url"] == server["token_endpoint"]
     assert entry["endpoints"]["discovered:authorization_url"] == server["authorization_endpoint"]
     assert entry["endpoints"]["issuer"] == server["issuer"]
+    assert entry["endpoints"]["discovered:revocation_url"] == server["revocation_endpoint"]
+    # Its RFC 8414 document names no userinfo endpoint: the template's guess is dropped, not kept.
+    assert entry["endpoints"]["discovered:userinfo_url"] is None and entry["endpoints"]["userinfo_origin"] is None
 
     refreshed = cli("--registry", str(overlay), "token", "Disc", "--force-refresh")
     assert refreshed.code == 0, refreshed.stderr
@@ -87,6 +91,13 @@ def test_a_template_with_discovery_is_authorized_and_refreshed_at_the_discovered
     refused = cli("--registry", str(other), "token", "Disc", "--force-refresh")
     assert_error_line(refused, 3, "was authorized against the issuer", server["issuer"], "nothing was sent")
     assert server.counts()["token"]["refresh_token"] == 2
+
+    # The revocation goes to the endpoint the metadata named (/revoke_token/), not the
+    # template's guess, which the server would answer 404.
+    removed = cli("--registry", str(overlay), "remove", "Disc", "--yes")
+    assert removed.code == 0, removed.stderr
+    assert "Revoked the grant at Local Discovered." in removed.stderr
+    assert server.counts()["revoke"] == 1
 
 
 def test_a_discovery_document_for_another_issuer_stops_add_before_the_browser(cli, auth_server_factory, http_browser,
