@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.conftest import assert_no_crash
+from tests.support.cli import assert_no_crash
 
 pytestmark = pytest.mark.e2e
 

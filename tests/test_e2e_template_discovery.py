@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from tests.conftest import assert_error_line, assert_no_crash
+from tests.support.cli import assert_error_line, assert_no_crash
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,6 @@ FIFO made it block forever, which here is a TimeoutExpired, i.e. a failure, not 
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode
-from tests.conftest import SCRIPT
+from tests.support.cli import SCRIPT
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="FIFOs, modes and owners are POSIX-only")
 

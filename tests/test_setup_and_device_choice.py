@@ -11,7 +11,7 @@ import pytest
 
 from integray_auth.registry.loading import load_registry
 from integray_auth.usecases.authorize import device_flow_obstacle, offers_device_flow
-from tests.conftest import assert_error_line
+from tests.support.cli import assert_error_line
 from tests.support.terminal import Terminal
 
 NO_DISPLAY = {"DISPLAY": None, "WAYLAND_DISPLAY": None, "BROWSER": None, "CI": None}

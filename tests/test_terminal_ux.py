@@ -6,7 +6,6 @@ account label. Every test runs the installed command on a pseudo-terminal
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_error_line, assert_no_crash
+from tests.support.cli import assert_error_line, assert_no_crash
 from tests.support.terminal import CTRL_C, CTRL_D, ENTER, TAB, Terminal
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")

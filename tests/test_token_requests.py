@@ -27,7 +27,7 @@ import requests
 
 from integray_auth.errors import RegistryError
 from integray_auth.registry.loading import load_registry
-from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
+from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
 from tests.support.stand_in import QuietHandler, serve
 
 FULL_RE = re.compile(r"^  (\S+[?&]state=\S+)$", re.M)

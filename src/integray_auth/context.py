@@ -12,9 +12,9 @@ import os
 import sys
 
 from .lean.filepath import FilePath
-from .stores.index import Index
-from .models import utc_now
 from .lean.paths import Paths
+from .models import utc_now
+from .stores.index import Index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -10,8 +10,12 @@ import typer
 from ..errors import UsageError
 from ..lean.printable import escape
 from ..usecases import provider_lookup
+from ..usecases.clients import client_info, configured_clients, remove_client_secret, store_private_key
+from ..usecases.discovery import add_connector, add_provider
 from . import jsonfields, output
+from .client_setup import set_client
 from .options import JQ, JSON, NO_PAGER, context_of
+from .pager import paged
 
 
 def providers(typer_ctx: typer.Context, json: Optional[str] = JSON, jq: Optional[str] = JQ) -> None:
@@ -40,9 +44,6 @@ def providers_show(
       integray-auth providers show reservanto
       integray-auth providers show google --jq '.provider.connectors[].id'
     """
-    from ..usecases.clients import client_info
-    from .pager import paged
-
     as_json = jsonfields.request("providers show", json, jq)
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
@@ -65,7 +66,6 @@ def providers_add(
     Example:
       integray-auth providers add acme --issuer https://login.acme.example --client-id my-app
     """
-    from ..usecases.discovery import add_provider
 
     ctx = context_of(typer_ctx)
     added = add_provider(ctx, provider, issuer, name=name, client_id=client_id, force=force)
@@ -93,7 +93,6 @@ def providers_connector_add(
     Example:
       integray-auth providers connector add acme list-orders --scope orders:read
     """
-    from ..usecases.discovery import add_connector
 
     ctx = context_of(typer_ctx)
     added = add_connector(ctx, provider, connector, scopes or [], name=name, description=description, force=force)
@@ -124,8 +123,6 @@ def client_set(
       integray-auth client set google
       integray-auth client set acme --private-key-file ~/.config/acme/client-key.pem
     """
-    from ..usecases.clients import store_private_key
-    from .client_setup import set_client
 
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
@@ -146,8 +143,6 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
     Example:
       integray-auth client remove google
     """
-    from ..usecases.clients import remove_client_secret
-
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
     remove_client_secret(ctx, found)
@@ -164,8 +159,6 @@ def client_list(
     Example:
       integray-auth client list
     """
-    from ..usecases.clients import configured_clients
-
     ctx = context_of(typer_ctx)
     output.print_clients(ctx, configured_clients(ctx), json)
 
@@ -181,8 +174,6 @@ def client_show(
     Example:
       integray-auth client show github
     """
-    from ..usecases.clients import client_info
-
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
     output.print_client(ctx, client_info(ctx, found), json)

@@ -15,8 +15,8 @@ tests/test_filepath.py compares the two with Hypothesis.
 from __future__ import annotations
 
 import errno
-import sys
 import os
+import sys
 
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # pathlib's _IGNORED_ERRNOS
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ..errors import RegistryError
-from ..grants import DEFAULT_GRANT
+from ..grants import DEFAULT_GRANT, DEVICE_GRANT, PROVIDER_FIELDS
 from ..lean.filepath import FilePath
 from . import cache
 from .checks import CONNECTOR_KEYS, REQUIRED_PROVIDER_KEYS, check_file, check_pkce_kept, file_error
@@ -255,8 +255,10 @@ def _build_provider(
             raise file_error(path, f"{where}, field 'public_grants'", f"{name!r} is not one of this provider's grants")
         if name in CONFIDENTIAL_GRANTS:
             raise file_error(path, f"{where}, field 'public_grants'", f"{name!r} always authenticates the client")
-    if "device_code" in entry.get("grants", ()) and not entry.get("device_authorization_url"):
-        raise file_error(path, f"{where}, field 'grants'", "'device_code' needs 'device_authorization_url'")
+    for name in entry.get("grants", ()):
+        for needed in PROVIDER_FIELDS.get(name, ()):
+            if not entry.get(needed):
+                raise file_error(path, f"{where}, field 'grants'", f"'{name}' needs '{needed}'")
     if entry.get("account_field") and not entry.get("userinfo_url"):
         raise file_error(path, f"{where}, field 'account_field'", "needs 'userinfo_url', where the account is read")
     clash = set(entry.get("callback_parameters", ())) & set(parameters)
@@ -270,10 +272,9 @@ def _build_provider(
     nested += ("code_exchange_params", "refresh_params", "device_scopes", "limits")
     if entry.get("discovery") and not entry.get("issuer"):
         raise file_error(path, f"{where}, field 'discovery'", "needs 'issuer', where the metadata is published")
-    if "device_scopes" in entry and "device_code" not in entry.get("grants", ()):
-        raise file_error(path, f"{where}, field 'device_scopes'", "needs the 'device_code' grant")
-    if entry.get("device_flow_setting") and "device_code" not in entry.get("grants", ()):
-        raise file_error(path, f"{where}, field 'device_flow_setting'", "needs the 'device_code' grant")
+    for field in ("device_scopes", "device_flow_setting", "device_needs_own_client"):
+        if entry.get(field) is not None and entry.get(field) is not False and DEVICE_GRANT not in entry.get("grants", ()):
+            raise file_error(path, f"{where}, field '{field}'", f"needs the '{DEVICE_GRANT}' grant")
     simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
         id=pid,

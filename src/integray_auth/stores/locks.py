@@ -13,15 +13,14 @@ is a storage error (exit 8). Stdlib only: `token` takes it on the fast path.
 
 from __future__ import annotations
 
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
 from ..errors import StorageError
-from .files import LockError, LockTimeout, take_lock
 from ..lean.printable import quoted
 from ..lean.scoped import contextmanager
+from .files import LockError, LockTimeout, take_lock
 
 LOCK_DIR = "locks"
 # What a lock file may be named after, as is: 1-64 of these (ours are 12 hex digits).

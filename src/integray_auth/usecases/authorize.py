@@ -16,22 +16,36 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
+import sys
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
-from .. import grants
+from .. import grants, hints
 from ..context import AppContext, isatty
 from ..errors import ConflictError, IntegrayAuthError, UsageError
+from ..grants import DEVICE_GRANT
 from ..grants.base import ConsentRequest, FlowUI
-from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT, Authorization, to_iso
-from ..oauth.endpoint import ClientCredentials, request_deadline
-from ..oauth.redirect import redirect_uri_template
 from ..lean.printable import quoted
+from ..models import (
+    AUTHORIZED,
+    NOT_AUTHORIZED,
+    STORAGE_FILE,
+    STORAGE_KEYRING,
+    STORAGE_VAULT,
+    Authorization,
+    to_iso,
+)
+from ..oauth.browser import open_url
+from ..oauth.discovery import ENDPOINTS, discover
+from ..oauth.endpoint import ClientCredentials, fetch_userinfo, request_deadline
+from ..oauth.redirect import redirect_uri_template
 from ..registry.model import Provider
 from ..scopes import granted_as_requested
+from ..stores import lookup
+from ..stores.secrets import ChunkedTokens, store_of
 from ..tokens import TokenSet
 from . import provider_lookup
-from .. import hints
-from ..stores import lookup
 from .access_token import tokens_lock
 from .binding import check_device_endpoint, endpoints_of
 from .clients import resolve_credentials
@@ -182,8 +196,6 @@ def check_someone_can_consent(
 
 def _add_command(authorization: Authorization) -> str:
     """The `add` command that makes this authorization, ready to paste."""
-    import shlex
-
     words = [hints.command_hint("add", authorization), "-p", shlex.quote(authorization.provider)]
     for cid in authorization.connectors:
         words += ["-c", shlex.quote(cid)]
@@ -217,17 +229,15 @@ def check_storage(ctx: AppContext, storage: str | None, authorization: Authoriza
     free among the team's shared authorizations too.
     """
     if storage is None and authorization is not None and authorization.storage:
-        from ..stores.secrets import store_of
-
         store = store_of(ctx, authorization)
     else:
         store = ctx.secret_store(storage or STORAGE_KEYRING)
     store.check_usable()
     if store.kind == STORAGE_VAULT:
         if authorization is not None:
-            store.check_name(authorization.name, authorization.id)
+            store.index.check_name(authorization.name, authorization.id)
         elif name is not None:
-            store.check_name(name)
+            store.index.check_name(name)
     ctx.index.check_writable()
     return store
 
@@ -239,8 +249,6 @@ def grant_needs(
     """The grant the flow will use, and whether it needs the client secret
     whatever the provider's client_auth (checked before any prompt). `scopes`:
     what a new authorization will ask for, where known."""
-    from types import SimpleNamespace
-
     previous = authorization or SimpleNamespace(grant=None)  # a new one: the provider's default grant
     if authorization is not None:
         scopes = authorization.requested_scopes
@@ -248,7 +256,6 @@ def grant_needs(
     return chosen, grants.get(chosen).needs_secret(provider)
 
 
-DEVICE_GRANT = "device_code"
 NO_BROWSER_SIGNS = "DISPLAY, WAYLAND_DISPLAY and BROWSER"
 
 
@@ -276,8 +283,6 @@ def no_browser_here(environ, platform: str | None = None) -> bool:
     """Whether this machine can open no browser: on Linux and the BSDs, no
     display (X11, Wayland) and no BROWSER; an SSH session is the usual case.
     macOS and Windows always have one: False there."""
-    import sys
-
     platform = sys.platform if platform is None else platform
     if platform.startswith(("win", "darwin", "cygwin")):
         return False
@@ -323,8 +328,6 @@ def discovered_provider(provider: Provider, deadline: float) -> Provider:
     Discovery), checked as `providers add --issuer` checks them: the document must name
     exactly this issuer, and every endpoint be https. One it does not name is dropped:
     only what the server published is used. PKCE and the RFC 9207 iss check only get stricter."""
-    from ..oauth.discovery import ENDPOINTS, discover
-
     found = discover(provider.issuer, deadline)
     discovered = {field: found.endpoints[field] for field in ENDPOINTS.values() if field in found.endpoints}
     pkce = "required" if "required" in (provider.pkce, found.pkce) else provider.pkce
@@ -370,7 +373,6 @@ def _account_from_userinfo(provider: Provider, tokens: TokenSet, ui: FlowUI, dea
     """The account the registry says to read from userinfo_url (Fakturoid's slug), best effort."""
     if not provider.account_field or not provider.userinfo_url:
         return None
-    from ..oauth.endpoint import fetch_userinfo
 
     try:
         value = fetch_userinfo(provider, tokens.access_token, deadline).get(provider.account_field)
@@ -387,7 +389,6 @@ def _account_from_userinfo(provider: Provider, tokens: TokenSet, ui: FlowUI, dea
 def _open_browser(ctx: AppContext, url: str) -> bool:
     if ctx.open_browser is not None:
         return ctx.open_browser(url)
-    from ..oauth.browser import open_url
 
     return open_url(url, ctx.environ)  # without our secrets in its environment
 
@@ -404,7 +405,6 @@ def _persist(
     account: str | None = None,
     renewable: bool | None = None,
 ) -> Authorization:
-    from ..stores.secrets import ChunkedTokens, store_of
 
     now = to_iso(ctx.clock())
     storage, locator = store.kind, store.locator()
@@ -461,7 +461,6 @@ def _label_from_userinfo(provider: Provider, tokens: TokenSet, deadline: float) 
     """Who signed in, from the provider's userinfo answer (OIDC claims), best effort and silent."""
     if not provider.userinfo_url or provider.account_field:
         return None
-    from ..oauth.endpoint import fetch_userinfo
 
     try:
         return _human_label(fetch_userinfo(provider, tokens.access_token, deadline))

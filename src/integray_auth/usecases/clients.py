@@ -18,12 +18,19 @@ import json
 import os
 import re
 import stat
+import tomllib
 
+from .. import grants
 from ..context import AppContext
 from ..errors import IntegrayAuthError, RegistryError, UsageError
+from ..oauth.client_assertion import MAX_KEY_BYTES, load_private_key
 from ..oauth.endpoint import ClientCredentials
 from ..oauth.redirect import redirect_uri_template
+from ..registry.loading import MAX_TOML_BYTES, read_toml
 from ..registry.model import Provider
+from ..stores import STORAGE_KEYRING
+from ..stores.files import UnsafePath, atomic_write_text, read_regular_file
+from ..stores.secrets import client_private_key_key, client_secret_key
 
 
 class MissingClient(UsageError):
@@ -76,7 +83,7 @@ def registration_steps(provider: Provider) -> list[str]:
         steps.append(f"  The consent page redirects to {redirect_uri_template(provider)}")
     elif uses_redirect_uri(provider):
         steps.append(f"  Redirect URI (callback URL) to enter: {redirect_uri_template(provider)}")
-    if provider.device_flow_setting and "device_code" in provider.grants:
+    if provider.device_flow_setting and grants.DEVICE_GRANT in provider.grants:
         steps.append(f"  For the device flow (--device): {provider.device_flow_setting}.")
     if needs_secret(provider):
         steps.append(f"  Keep its client secret: {provider.name} wants it even from desktop apps.")
@@ -86,8 +93,6 @@ def registration_steps(provider: Provider) -> list[str]:
 
 def uses_redirect_uri(provider: Provider) -> bool:
     """Whether any of the provider's grants comes back through the loopback redirect URI."""
-    from .. import grants
-
     return any(grants.get(name).needs.needs_loopback for name in provider.grants)
 
 
@@ -128,11 +133,9 @@ def client_info(ctx: AppContext, provider: Provider, look_up_secret: bool = True
     elif not look_up_secret:
         secret = "needed"
     else:
-        from ..stores.secrets import client_private_key_key, client_secret_key
-
         key = client_private_key_key(provider.id) if uses_private_key(provider) else client_secret_key(provider.id)
         try:
-            found = ctx.secret_store("keyring").get(key) is not None
+            found = ctx.secret_store(STORAGE_KEYRING).get(key) is not None
             secret = "stored in the keyring" if found else f"needed, not stored (integray-auth client set {provider.id})"
         except IntegrayAuthError:
             secret = "needed; the keyring cannot be read here (integray-auth doctor says why)"
@@ -156,13 +159,9 @@ def configured_client_id(ctx: AppContext, provider: Provider) -> str | None:
 def save_client_id(ctx: AppContext, provider: Provider, client_id: str) -> None:
     """Set `[clients.<provider>] client_id` in config.toml, keeping the rest of
     the file (comments included) as it was; written atomically, 0600."""
-    from ..stores.files import atomic_write_text
-
     check_client_id(client_id)
     path = ctx.paths.config_file
     _configured_client_id(ctx, provider)  # a file we cannot read is reported, not overwritten
-    from ..stores.files import UnsafePath, read_regular_file
-    from ..registry.loading import MAX_TOML_BYTES
 
     try:
         raw = read_regular_file(path, MAX_TOML_BYTES, "config", own=True)
@@ -170,7 +169,6 @@ def save_client_id(ctx: AppContext, provider: Provider, client_id: str) -> None:
     except (UnsafePath, UnicodeDecodeError) as exc:  # checked just above; changed since
         raise RegistryError(f"{path}: cannot read config: {exc}", hint="Fix the file, then run the command again.") from None
     updated = _with_client_id(text, provider.id, client_id)
-    import tomllib
 
     expected = tomllib.loads(text) if text else {}
     expected.setdefault("clients", {}).setdefault(provider.id, {})["client_id"] = client_id
@@ -270,10 +268,8 @@ def resolve_credentials(
     elif secret is None:
         secret = ctx.environ.get(f"{prefix}_CLIENT_SECRET") or None
     if secret is None and (needed or want_secret):
-        from ..stores.secrets import client_secret_key
-
         try:
-            secret = ctx.secret_store("keyring").get(client_secret_key(provider.id))
+            secret = ctx.secret_store(STORAGE_KEYRING).get(client_secret_key(provider.id))
         except IntegrayAuthError:
             if not want_secret or needed:
                 raise
@@ -293,9 +289,6 @@ def resolve_credentials(
 
 def private_key(ctx: AppContext, provider: Provider, client_id: str) -> tuple[str, str | None]:
     """The client's PEM private key, checked, and its optional key id."""
-    from ..oauth.client_assertion import load_private_key
-    from ..stores.secrets import client_private_key_key
-
     client = _client_config(ctx, provider)
     key_id = _config_string(ctx, provider, client, "private_key_id")
     path = _config_string(ctx, provider, client, "private_key_file")
@@ -303,7 +296,7 @@ def private_key(ctx: AppContext, provider: Provider, client_id: str) -> tuple[st
         pem = read_key_file(os.path.expanduser(path))
         load_private_key(pem, f"{path} (config.toml, clients.{provider.id}.private_key_file)")
         return pem, key_id
-    pem = ctx.secret_store("keyring").get(client_private_key_key(provider.id))
+    pem = ctx.secret_store(STORAGE_KEYRING).get(client_private_key_key(provider.id))
     if pem is None:
         raise UsageError(
             f"{provider.name} authenticates client {client_id} with a private key (private_key_jwt), and none is set",
@@ -318,8 +311,6 @@ def private_key(ctx: AppContext, provider: Provider, client_id: str) -> tuple[st
 
 def read_key_file(path: str) -> str:
     """A private key file's text, refused unless it is a regular file only its owner can read (0600 or 0400)."""
-    from ..oauth.client_assertion import MAX_KEY_BYTES
-
     fix = f"Run: chmod 600 {path}"
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
@@ -350,31 +341,24 @@ def read_key_file(path: str) -> str:
 
 def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
     """Keep the private key from `path` (checked like a configured key file) in the keyring."""
-    from ..oauth.client_assertion import load_private_key
-    from ..stores.secrets import client_private_key_key
-
     pem = read_key_file(path)
     load_private_key(pem, path)
-    store = ctx.secret_store("keyring")
+    store = ctx.secret_store(STORAGE_KEYRING)
     store.check_usable()
     store.set(client_private_key_key(provider.id), pem)
 
 
 def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> None:
-    from ..stores.secrets import client_secret_key
-
     if not secret:
         raise UsageError("the client secret is empty")
-    store = ctx.secret_store("keyring")
+    store = ctx.secret_store(STORAGE_KEYRING)
     store.check_usable()
     store.set(client_secret_key(provider.id), secret)
 
 
 def remove_client_secret(ctx: AppContext, provider: Provider) -> None:
     """Forget the client secret and the private key of `provider` kept in the keyring."""
-    from ..stores.secrets import client_private_key_key, client_secret_key
-
-    store = ctx.secret_store("keyring")
+    store = ctx.secret_store(STORAGE_KEYRING)
     store.remove(client_secret_key(provider.id))
     store.remove(client_private_key_key(provider.id))
 
@@ -388,7 +372,6 @@ def _client_config(ctx: AppContext, provider: Provider) -> dict:
     path = ctx.paths.config_file
     if not os.path.lexists(path):
         return {}
-    from ..registry.loading import read_toml
 
     fix = "Fix the file, then run the command again."
     config = read_toml(path, own=True, what="config", hint=fix)
