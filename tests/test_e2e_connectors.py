@@ -17,7 +17,7 @@ import requests
 from integray_auth.stores.files import take_lock
 from integray_auth.stores.locks import lock_path
 from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
-from tests.support.e2e import Cli, expire_in_keyring, overlay_for, refreshes, stored_tokens  # noqa: F401
+from tests.support.e2e import Cli, expire_in_keyring, overlay_for, refresh_count, stored_tokens  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -139,14 +139,14 @@ def test_connectors_add_refuses_what_it_cannot_do(ia):
 def test_connectors_remove_narrows_the_grant_where_the_provider_can(ia, http_browser, auth_server, keyring_env):
     state = ia.add("Narrow", "local", "reader", "writer", browser=http_browser)
     assert sorted(state["granted_scopes"]) == ["openid", "read", "write"]
-    refreshes = refreshes(auth_server)
+    refreshes = refresh_count(auth_server)
 
     removed = ia("connectors", "remove", "Narrow", "writer")
 
     assert removed.code == 0, removed.stderr
     assert "Removed Writer from 'Narrow'." in removed.stderr
     assert "Narrowed the grant at Local Test Server" in removed.stderr
-    assert refreshes(auth_server) == refreshes + 1
+    assert refresh_count(auth_server) == refreshes + 1
     state = ia.state("Narrow")
     assert state["connectors"] == [{"id": "reader", "name": "Reader", "scopes": ["openid", "read"], "covered": True,
                                     "missing_scopes": []}]
@@ -166,14 +166,14 @@ def test_connectors_remove_narrows_the_grant_where_the_provider_can(ia, http_bro
 
 def test_connectors_remove_says_when_the_grant_keeps_the_scopes(ia, http_browser, auth_server):
     ia.add("Keeps", "plain", "reader", "writer", browser=http_browser)
-    refreshes = refreshes(auth_server)
+    refreshes = refresh_count(auth_server)
 
     removed = ia("connectors", "remove", "Keeps", "writer")
 
     assert removed.code == 0, removed.stderr
     assert "Plain Server cannot narrow an existing grant; it still covers write until it is authorized again" in removed.stderr
     assert "integray-auth authorize Keeps" in removed.stderr
-    assert refreshes(auth_server) == refreshes  # nothing was asked of the server
+    assert refresh_count(auth_server) == refreshes  # nothing was asked of the server
     state = ia.state("Keeps")
     assert state["requested_scopes"] == ["openid", "read"]
     assert state["extra_granted_scopes"] == ["write"]  # honest: still granted
@@ -233,7 +233,7 @@ def test_refresh_all_refreshes_exactly_the_expiring_ones(ia, http_browser, auth_
     ids = {name: ia.add(name, "local", "reader", browser=http_browser)["id"] for name in ("Alpha", "Beta", "Gamma")}
     expire_in_keyring(keyring_env, ids["Alpha"])
     expire_in_keyring(keyring_env, ids["Beta"])
-    refreshes = refreshes(auth_server)
+    refreshes = refresh_count(auth_server)
     # Where a browser would open, none may: cron has nobody to answer.
     env, opened = _browser_that_records(tmp_path)
 
@@ -241,17 +241,17 @@ def test_refresh_all_refreshes_exactly_the_expiring_ones(ia, http_browser, auth_
 
     assert done.code == 0, done.stderr
     assert done.stderr == ""
-    assert refreshes(auth_server) == refreshes + 2
+    assert refresh_count(auth_server) == refreshes + 2
     rows = [line.split("\t") for line in done.stdout.splitlines()]
     assert [(name, result) for name, result, _ in rows] == [
         ("Alpha", "Refreshed"), ("Beta", "Refreshed"), ("Gamma", "Still valid")]
     assert all(expires for _, _, expires in rows)
-    assert ia("token", "Alpha").code == 0 and refreshes(auth_server) == refreshes + 2  # fresh now
+    assert ia("token", "Alpha").code == 0 and refresh_count(auth_server) == refreshes + 2  # fresh now
 
     # A window longer than the server's token lifetime (an hour) takes them all.
     wide = ia("refresh", "--all", "--expiring-within", "2h", "--json", env=env)
     assert wide.code == 0, wide.stderr
-    assert refreshes(auth_server) == refreshes + 5
+    assert refresh_count(auth_server) == refreshes + 5
     document = wide.json()
     assert document["schema_version"] == 1 and document["window_seconds"] == 7200
     assert [(r["name"], r["result"]) for r in document["results"]] == [
@@ -360,7 +360,7 @@ def test_one_authorizations_lock_does_not_hold_up_another(ia, http_browser, auth
     ids = {name: ia.add(name, "local", "reader", browser=http_browser)["id"] for name in ("Held", "Free")}
     for authorization_id in ids.values():
         expire_in_keyring(keyring_env, authorization_id)
-    refreshes = refreshes(auth_server)
+    refreshes = refresh_count(auth_server)
 
     with take_lock(lock_path(home, ids["Held"])):  # Held's refresh in flight
         waiting = _popen(ia.overlay, keyring_env, "token", "Held")
@@ -369,7 +369,7 @@ def test_one_authorizations_lock_does_not_hold_up_another(ia, http_browser, auth
             free = ia("token", "Free")
             assert free.code == 0, free.stderr
             assert time.monotonic() - started < 20
-            assert refreshes(auth_server) == refreshes + 1
+            assert refresh_count(auth_server) == refreshes + 1
             time.sleep(0.5)
             assert waiting.poll() is None  # Held's `token` still waits for Held's lock
         except BaseException:
@@ -378,7 +378,7 @@ def test_one_authorizations_lock_does_not_hold_up_another(ia, http_browser, auth
     out, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 0, err
     assert out.strip() and out.strip() != free.stdout.strip()
-    assert refreshes(auth_server) == refreshes + 2
+    assert refresh_count(auth_server) == refreshes + 2
 
 
 def test_a_symlink_planted_as_the_lock_is_refused_and_not_followed(ia, http_browser, keyring_env, home, tmp_path):

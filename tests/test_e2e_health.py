@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
-from tests.support.e2e import Cli, overlay_for, refreshes, stored_tokens
+from tests.support.e2e import Cli, overlay_for, refresh_count, stored_tokens
 from tests.support.stand_in import QuietHandler, serve
 
 pytestmark = pytest.mark.e2e
@@ -296,12 +296,12 @@ def test_what_status_check_learns_is_kept_until_the_user_authorizes_again(ia, ht
 def test_status_check_renews_what_is_due(short, http_browser, short_server):
     short.add("Due", "local", "reader", browser=http_browser)
     time.sleep(2.5)
-    refreshes = refreshes(short_server)
+    refreshes = refresh_count(short_server)
 
     checked = short("status", "--check", "Due")
 
     assert checked.code == 0, checked.stderr
-    assert refreshes(short_server) == refreshes + 1
+    assert refresh_count(short_server) == refreshes + 1
     assert checked.stdout.split("\t")[:4] == ["Due", "Authorized", "yes", "accepted"]
 
 
@@ -374,20 +374,20 @@ def test_min_valid_and_force_refresh_refresh_exactly_when_asked(cli, auth_server
 
     assert ia("token", "Timed").code == 0
     assert ia("token", "Timed", "--min-valid", "200").code == 0
-    assert refreshes(server) == 0
+    assert refresh_count(server) == 0
 
     longer = ia("token", "Timed", "--min-valid=295")
     assert longer.code == 0, longer.stderr
-    assert refreshes(server) == 1
+    assert refresh_count(server) == 1
     assert longer.stdout.strip() == stored_tokens(keyring_env, ia.state("Timed")["id"])["access_token"]
 
     forced = ia("token", "Timed", "--force-refresh")
     assert forced.code == 0 and forced.stdout.strip() != longer.stdout.strip()
-    assert refreshes(server) == 2
+    assert refresh_count(server) == 2
 
     too_long = ia("token", "Timed", "--min-valid", "3600")
     assert_error_line(too_long, 2, "live less than the 3600 seconds")
-    assert refreshes(server) == 3  # it tried: the renewed token is kept
+    assert refresh_count(server) == 3  # it tried: the renewed token is kept
     bad = ia("token", "Timed", "--min-valid", "soon")
     assert bad.code == 2 and bad.stdout == ""
 
@@ -495,7 +495,8 @@ def test_no_terminal_and_no_display_fails_at_once_instead_of_waiting(ia):
 
     done = ia("authorize", "Headless", "--timeout", "30", env={"BROWSER": None, "DISPLAY": None, "WAYLAND_DISPLAY": None, "CI": None})
 
-    assert time.monotonic() - started < 1.0
+    # Not a speed check: well under the 30 s it would wait, so waiting is told from failing at once.
+    assert time.monotonic() - started < 15
     assert_error_line(done, 2, "no browser can be started", "integray-auth authorize Headless")
 
 

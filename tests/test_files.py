@@ -40,11 +40,9 @@ def one_error_line(result, code, *fragments: str) -> str:
 
 
 def quick(cli, *args, env=None):
-    """The command must answer within a few seconds (it used to block on a FIFO)."""
-    started = time.monotonic()
-    result = cli(*args, env=env, timeout=10)
-    assert time.monotonic() - started < 5
-    return result
+    """The command must answer, not block (it used to block on a FIFO): a hang ends in
+    subprocess.TimeoutExpired. Generous, so a loaded machine never fails it; not a speed check."""
+    return cli(*args, env=env, timeout=60)
 
 
 def private_home(home: Path) -> Path:

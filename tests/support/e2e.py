@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support.overlays import PROFILER, READER, WRITER, provider, write_overlay
 
 
 
@@ -113,51 +114,14 @@ def expire_in_keyring(keyring_env: dict, authorization_id: str) -> None:
 def overlay_for(server, path: Path) -> Path:
     """Two providers on the real server: `local` can narrow a grant by a
     refresh and asks incrementally; `plain` can do neither."""
-    common = f'''
-authorization_url = "{server["authorization_endpoint"]}"
-token_url = "{server["token_endpoint"]}"
-revocation_url = "{server["revocation_endpoint"]}"
-userinfo_url = "{server["userinfo_endpoint"]}"
-client_id = "{server["client_id"]}"
-pkce = "required"
-'''
-    connectors = '''
-[providers.{id}.scopes]
-openid = "Sign you in"
-read = "Read your data"
-write = "Change your data"
-profile = "Your profile"
-
-[providers.{id}.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-
-[providers.{id}.connectors.writer]
-name = "Writer"
-description = "Writes data."
-scopes = ["write"]
-
-[providers.{id}.connectors.profiler]
-name = "Profile Reader"
-description = "Reads the profile."
-scopes = ["openid", "profile"]
-'''
-    path.write_text(f'''schema_version = 1
-
-[providers.local]
-name = "Local Test Server"
-incremental_consent_params = {{ include_granted_scopes = "true" }}
-refresh_narrows_scope = true
-{common}
-{connectors.format(id="local")}
-
-[providers.plain]
-name = "Plain Server"
-{common}
-{connectors.format(id="plain")}
-''')
-    return path
+    client = f'client_id = "{server["client_id"]}"\n'
+    everything = dict(connectors=(READER, WRITER, PROFILER), scopes=("openid", "read", "write", "profile"))
+    return write_overlay(
+        path,
+        provider("local", "Local Test Server", server, **everything, fields=client
+                 + 'incremental_consent_params = { include_granted_scopes = "true" }\nrefresh_narrows_scope = true'),
+        provider("plain", "Plain Server", server, **everything, fields=client),
+    )
 
 
 def stored_tokens(keyring_env: dict, authorization_id: str) -> dict:
@@ -173,7 +137,7 @@ def stored_tokens(keyring_env: dict, authorization_id: str) -> dict:
     return json.loads(done.stdout)
 
 
-def refreshes(server) -> int:
+def refresh_count(server) -> int:
     return server.counts()["token"].get("refresh_token", 0)
 
 

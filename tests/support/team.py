@@ -9,33 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import SCRIPT
+from tests.support.overlays import provider, write_overlay
 
 PREFIX = "integray-auth/authorizations"
 
 
 def overlay_for(server, path: Path) -> Path:
-    s = server
-    optional = "".join(f'{field} = "{s[key]}"\n' for field, key in (("revocation_url", "revocation_endpoint"),
-                                                                   ("userinfo_url", "userinfo_endpoint")) if s[key])
-    path.write_text(f'''schema_version = 1
-
-[providers.local]
-name = "Local Test Server"
-client_id = "{s["client_id"]}"
-authorization_url = "{s["authorization_endpoint"]}"
-token_url = "{s["token_endpoint"]}"
-{optional}pkce = "required"
-
-[providers.local.scopes]
-openid = "Sign you in"
-read = "Read your data"
-
-[providers.local.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-''')
-    return path
+    return write_overlay(path, provider("local", "Local Test Server", server, fields=f'client_id = "{server["client_id"]}"'))
 
 
 class Machine:

@@ -14,7 +14,7 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from pathlib import Path  # a FilePath (filepath.py) or a Path
+    from ..lean.filepath import FilePath
     from typing import Iterator
 
 from ..errors import IndexError_
@@ -77,7 +77,7 @@ class UnusableIndex(IndexError_):
 
 
 class Index:
-    def __init__(self, path: Path, lock_path: Path, snapshot_path: Path | None = None) -> None:
+    def __init__(self, path: FilePath, lock_path: FilePath, snapshot_path: FilePath | None = None) -> None:
         self.path = path
         self.lock_path = lock_path
         # A cache of the checked entries (see _snapshot_rows); None: always parse the JSON.
@@ -365,7 +365,7 @@ class Index:
             authorizations.append(authorization)
         self._save_snapshot(self._content_key(raw, create=True), authorizations)
 
-    def set_aside(self, now: datetime) -> Path | None:
+    def set_aside(self, now: datetime) -> FilePath | None:
         """Rename a broken index out of the way (for `doctor --repair`)."""
         with self._locked():
             if not os.path.lexists(self.path):  # a dangling symlink is set aside too

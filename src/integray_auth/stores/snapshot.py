@@ -20,7 +20,7 @@ from .files import UnsafePath, create_private_file, read_regular_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path  # a FilePath (filepath.py) or a Path
+    from ..lean.filepath import FilePath
 
 SNAPSHOT_FORMAT = 3  # 2: in chunks; 3: hashed with this user's key
 SNAPSHOT_CHUNK = 1000
@@ -111,7 +111,7 @@ def snapshot_rows(blob: bytes, made_for: tuple, key: bytes) -> list | None:
     return rows
 
 
-def new_snapshot_key(path: Path, replace: bool) -> bytes | None:
+def new_snapshot_key(path: FilePath, replace: bool) -> bytes | None:
     """A new random key at `path` (0600; over an unusable one with `replace`), or the one
     another process made first; None if neither (then there is no snapshot)."""
     key = os.urandom(SNAPSHOT_KEY_BYTES)

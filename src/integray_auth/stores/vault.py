@@ -42,7 +42,6 @@ import ipaddress
 import os
 import re
 import tomllib
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -55,6 +54,7 @@ from ..errors import (
     StorageError,
     UsageError,
 )
+from ..lean.filepath import FilePath
 from ..lean.printable import shorten
 from ..oauth.endpoint import send
 from .files import UnsafePath, read_regular_file
@@ -306,7 +306,7 @@ class Vault:
         value = (self.environ.get(env) or "").strip()
         if value or not file:
             return value or None
-        path = Path(os.path.expanduser(file))
+        path = FilePath(file).expanduser()
         what = "the AppRole " + ("role id" if env == ROLE_ID_ENV else "secret id") + " file"
         try:
             data = read_regular_file(path, 4096, what)  # never a FIFO that blocks, nor a huge file
