@@ -26,7 +26,7 @@ REFRESH = {
 
 
 def render(registry) -> str:
-    from integray_auth.cli.output import redirect_uri_template
+    from integray_auth.cli.output import known_limits, redirect_uri_template
 
     providers = sorted(registry.providers.values(), key=lambda p: p.name.casefold())
     lines = [
@@ -66,6 +66,14 @@ def render(registry) -> str:
         if p.git_hosts:
             lines.append(f"- git (`setup-git`): {', '.join(f'`{h}`' for h in p.git_hosts)}, user name `{p.git_username or 'oauth2'}`")
         lines.append(f"- Register: {_register(p)}")
+        if p.code_exchange_params:
+            lines.append("- Code exchange also sends: " + ", ".join(f"`{k}={v}`" for k, v in p.code_exchange_params.items()))
+        if p.refresh_params:
+            lines.append("- Refresh also sends: " + ", ".join(f"`{k}={v}`" for k, v in p.refresh_params.items()))
+        if p.token_request_encoding != "form":
+            lines.append(f"- Token requests: {p.token_request_encoding.upper()} body (code exchange, refresh, revocation)")
+        for limit in known_limits(p):
+            lines.append(f"- Known limit: {limit}")
         lines.append(f"- Docs: {p.docs_url}")
         if p.notes:
             lines += ["", "Notes (what to register, known limits, what is not yet confirmed):", ""]
@@ -128,14 +136,19 @@ def _scopes(p) -> str:
 
 
 def _register(p) -> str:
-    from integray_auth.cli.output import redirect_uri_template
+    """What to register and where: the registry's own setup steps (usecases.clients.registration_steps)."""
+    from integray_auth.cli.output import setup_lines
 
+    if p.https_redirect_only:
+        return "nothing usable: " + setup_lines(p)[0] if setup_lines(p) else "nothing usable"
     secret = "a client secret (`integray-auth client set " + p.id + "`)" if (
         p.client_secret_required or p.client_auth != "none") else "no client secret"
-    text = f"an OAuth app with redirect URI `{redirect_uri_template(p)}`; {secret}"
-    if "device_code" in p.grants:
+    steps = [line.strip() for line in setup_lines(p)]
+    text = "; ".join(step.rstrip(".") for step in steps[1:] if not step.startswith("Keep its client secret")) if not p.client_id_from_provider else "; ".join(s.rstrip(".") for s in steps)
+    text = text.replace("|", "\\|")
+    if "device_code" in p.grants and not p.device_flow_setting:
         text += "; for `--device`, the device flow enabled for the app where the provider asks for it"
-    return text
+    return f"{text}; {secret}"
 
 
 def _cell(text: str) -> str:

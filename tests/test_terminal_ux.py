@@ -65,8 +65,8 @@ def test_add_without_a_client_id_explains_asks_saves_and_finishes_authorized(cli
         explained = t.expect("Client id for Self Service: ")
         # What to register and where, before the question.
         assert "Self Service needs an OAuth client" in explained
-        assert "Register one at https://console.example.test/apps" in explained
-        assert "redirect URI http://127.0.0.1/callback (any port)" in explained
+        assert "Register an OAuth client" in explained and ": https://console.example.test/apps" in explained
+        assert "Redirect URI (callback URL) to enter: http://127.0.0.1/callback (any port)" in explained
         t.type(auth_server["client_id"] + ENTER, pause=0)
         t.expect("Save the client id in config.toml for next time? [Y/n]")
         t.type(ENTER)

@@ -15,7 +15,9 @@ Seeded clients (authorization-code ones: PKCE S256 required, consent always show
 (DOT allows one grant type per application, hence one client per grant.)
 
 Test-only endpoint: GET /_test/counts answers {"token": {grant_type: n, ...}, "revoke": n,
-"device_authorization": n}: what the server has been asked, so tests can count refreshes.
+"device_authorization": n, "encodings": [[path, content type], ...]}: what the server has been
+asked, so tests can count refreshes. --json-token-requests: the token and revocation endpoints
+take only JSON object bodies (turned into DOT's form), a form body gets 400 invalid_request.
 Their redirect URIs are registered without a port; DOT accepts any port for 127.0.0.1 and
 [::1] (RFC 8252 section 7.3), and for localhost only with --allow-localhost-loopback.
 """
@@ -95,12 +97,17 @@ def serialized(app):
     return wsgi
 
 
-def counted(app):
-    """Count what clients ask of the token, revocation and device endpoints (GET /_test/counts)."""
+def counted(app, json_bodies: bool = False):
+    """Count what clients ask of the token, revocation and device endpoints (GET /_test/counts).
+
+    With `json_bodies` (--json-token-requests) the token and revocation endpoints take
+    only a JSON object body, as Notion documents its own: it is turned into the form
+    django-oauth-toolkit reads, and a form body is refused with 400 invalid_request.
+    counts["encodings"] lists each such request's path and Content-Type either way."""
     import io
     import urllib.parse
 
-    counts: dict = {"token": {}, "revoke": 0, "device_authorization": 0}
+    counts: dict = {"token": {}, "revoke": 0, "device_authorization": 0, "encodings": []}
     lock = threading.Lock()
 
     def wsgi(environ, start_response):
@@ -113,6 +120,22 @@ def counted(app):
         if environ.get("REQUEST_METHOD") == "POST" and path in ("/token/", "/revoke_token/", "/device-authorization/"):
             length = int(environ.get("CONTENT_LENGTH") or 0)
             raw = environ["wsgi.input"].read(length) if length else b""
+            content_type = environ.get("CONTENT_TYPE", "")
+            if path != "/device-authorization/":
+                with lock:
+                    counts["encodings"].append([path, content_type])
+            if json_bodies and path != "/device-authorization/":
+                try:
+                    fields = json.loads(raw) if content_type.split(";")[0].strip() == "application/json" else None
+                except ValueError:
+                    fields = None
+                if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+                    body = json.dumps({"error": "invalid_request", "error_description": "this endpoint takes a JSON object body"})
+                    start_response("400 Bad Request", [("Content-Type", "application/json")])
+                    return [body.encode()]
+                raw = urllib.parse.urlencode(fields).encode()
+                environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+                environ["CONTENT_LENGTH"] = str(len(raw))
             environ["wsgi.input"] = io.BytesIO(raw)
             with lock:
                 if path == "/token/":
@@ -364,6 +387,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--authorization-response-iss", action="store_true", help="send RFC 9207 iss on authorization responses"
     )
+    parser.add_argument(
+        "--json-token-requests", action="store_true",
+        help="token and revocation endpoints take only JSON object bodies (as Notion documents its own)",
+    )
     return parser.parse_args(argv)
 
 
@@ -397,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         path("", include("oauth2_provider.urls", namespace="oauth2_provider")),
     ]
     seed(args.username, args.password)
-    server.set_app(counted(serialized(get_wsgi_application())))
+    server.set_app(counted(serialized(get_wsgi_application()), json_bodies=args.json_token_requests))
 
     info = {
         "issuer": base,

@@ -33,7 +33,7 @@ app = typer.Typer(
 providers_app = typer.Typer(cls=usage.Group, help="Show the registry's providers, connectors and scopes; add your own.", no_args_is_help=False)
 connector_app = typer.Typer(cls=usage.Group, help="Add connectors to providers in your overlay (providers.toml).", no_args_is_help=True)
 providers_app.add_typer(connector_app, name="connector")
-client_app = typer.Typer(cls=usage.Group, help="Save a provider's OAuth client: id in config.toml, secret in the keyring.", no_args_is_help=True)
+client_app = typer.Typer(cls=usage.Group, help="Save, show or forget a provider's OAuth client: id in config.toml, secret in the keyring.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 app.add_typer(client_app, name="client")
 connectors_app = typer.Typer(cls=usage.Group, help="Change the connectors an authorization is for.", no_args_is_help=True)
@@ -89,6 +89,8 @@ COMMANDS = (
     (connector_app, "add", providers.providers_connector_add, {}),
     (client_app, "set", providers.client_set, {}),
     (client_app, "remove", providers.client_remove, {}),
+    (client_app, "list", providers.client_list, {}),
+    (client_app, "show", providers.client_show, {}),
     (app, "doctor", shell.doctor, {}),
     (app, "completion", shell.completion, {}),
     (app, "help", shell.help_, {}),

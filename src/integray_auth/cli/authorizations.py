@@ -170,7 +170,8 @@ def add(
     found = provider_lookup.require_provider(ctx, provider)
     given = adding.parameters(params or [])
     if not no_authorize:  # the client depends on the provider only, not on its {parameters}
-        flow["credentials"] = _credentials(ctx, found, flow)
+        # ... and on the grant, which depends on the connectors' scopes (the device flow's limits).
+        flow["credentials"] = _credentials(ctx, found, {**flow, "connectors": connectors})
     if not connectors:
         if not ctx.interactive:
             raise adding.missing_connector(found)
@@ -242,7 +243,13 @@ def _check_storage(ctx: AppContext, storage: str | None, authorization=None, nam
 
 def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):
     """The OAuth client, resolved before the first prompt; set up on a terminal if missing."""
-    grant, require_secret = grant_needs(provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ)
+    known = [
+        cid for cid in (provider_lookup.connector_id(provider, c) for c in flow.get("connectors") or ())
+        if cid in provider.connectors
+    ]
+    grant, require_secret = grant_needs(
+        provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ, provider.scopes_for(known)
+    )
     return credentials_for(ctx, provider, flow["client_id"], flow["read_secret_from_stdin"], require_secret, grant)
 
 

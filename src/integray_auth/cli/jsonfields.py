@@ -35,7 +35,10 @@ PROVIDER = (
     "redirect_ports", "grants", "public_grants", "variant", "docs_url", "revoke_page_url", "parameters",
     "callback_parameters", "revocation_auth", "device_auth", "notes", "scopes", "connectors",
     "source", "overrides",
+    "code_exchange_params", "refresh_params", "token_request_encoding", "code_lifetime",
+    "https_redirect_only", "device_scopes", "device_needs_own_client", "limits", "setup", "console_url",
 )  # fmt: skip
+PROVIDER_DETAILS = PROVIDER + ("client",)  # `providers show`: the configured client too (never its secret)
 
 # Each listing command: its field table and how many positionals it takes.
 COMMANDS: dict[str, tuple[tuple[str, ...], int]] = {
@@ -43,7 +46,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], int]] = {
     "search": (AUTHORIZATION, 1),
     "show": (AUTHORIZATION_DETAILS, 1),
     "providers": (PROVIDER, 0),
-    "providers show": (PROVIDER, 1),
+    "providers show": (PROVIDER_DETAILS, 1),
 }
 # Options that take a value (so the word after them is not a positional).
 _GLOBAL_VALUE_OPTIONS = tuple(name for option in ROOT.options if option.takes_value for name in option.names)

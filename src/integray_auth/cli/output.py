@@ -272,14 +272,52 @@ def provider_json(provider) -> dict[str, Any]:
         "source": provider.source,
         # Bundled fields an overlay changed: {field: {"source": file, "bundled": value}}.
         "overrides": {field: dict(fact) for field, fact in provider.overrides.items()},
+        # Issue 20 items 8-10, issue 19 item 4: token requests, known limits, setup.
+        "code_exchange_params": dict(provider.code_exchange_params),
+        "refresh_params": dict(provider.refresh_params),
+        "token_request_encoding": provider.token_request_encoding,
+        "code_lifetime": provider.code_lifetime,
+        "https_redirect_only": provider.https_redirect_only,
+        "device_scopes": None if provider.device_scopes is None else list(provider.device_scopes),
+        "device_needs_own_client": provider.device_needs_own_client,
+        "limits": known_limits(provider),
+        "setup": setup_lines(provider),
+        "console_url": provider.console_url,
     }
 
 
 
 
-def print_provider(ctx: AppContext, provider, as_json: JsonOutput | None) -> None:
+def known_limits(provider) -> list[str]:
+    """The registry's limits of `provider` as sentences: the facts the tool acts on, then `limits`."""
+    lines = []
+    if provider.https_redirect_only:
+        lines.append(
+            f"{provider.name} accepts only https redirect URLs: integray-auth's loopback redirect cannot receive "
+            "the code, so `add` and `authorize` refuse it."
+        )
+    if provider.code_lifetime is not None:
+        lines.append(f"The authorization code is valid for {provider.code_lifetime} seconds.")
+    if provider.device_scopes is not None:
+        lines.append(f"The device flow can grant only: {', '.join(provider.device_scopes)}.")
+    if provider.device_needs_own_client:
+        lines.append("The device flow needs an OAuth client of its own"
+                     + (f" ({provider.device_flow_setting})" if provider.device_flow_setting else "") + ".")
+    return lines + list(provider.limits)
+
+
+def setup_lines(provider) -> list[str]:
+    from ..usecases.clients import registration_steps
+
+    return [line for line in registration_steps(provider) if not line.startswith("More: ")]
+
+
+def print_provider(ctx: AppContext, provider, as_json: JsonOutput | None, client=None) -> None:
+    """`providers show`; `client`: the configured client (usecases.clients.ClientInfo), shown without its secret."""
     if as_json:
-        write_json(ctx.stdout, {"provider": as_json.narrow(provider_json(provider))}, as_json)
+        record = provider_json(provider)
+        record["client"] = None if client is None or not client.client_id else client.as_json()
+        write_json(ctx.stdout, {"provider": as_json.narrow(record)}, as_json)
         return
     bold, reset = _styles(ctx)
     e = escape  # an overlay's strings are outside text like any other
@@ -308,6 +346,23 @@ def print_provider(ctx: AppContext, provider, as_json: JsonOutput | None) -> Non
     for p in provider.parameters.values():
         default = f" (default {p.default})" if p.default is not None else " (no default: --param needed)"
         lines.append(f"Parameter:         {e(p.name)}{e(default)}: {e(p.description)}")
+    if provider.code_exchange_params:
+        lines.append(f"Code exchange:     also sends {e('&'.join(f'{k}={v}' for k, v in provider.code_exchange_params.items()))}")
+    if provider.refresh_params:
+        lines.append(f"Refresh:           also sends {e('&'.join(f'{k}={v}' for k, v in provider.refresh_params.items()))}")
+    if provider.token_request_encoding != "form":
+        lines.append(f"Token requests:    {e(provider.token_request_encoding.upper())} body (code exchange, refresh, revocation)")
+    if client is not None:
+        if client.client_id:
+            lines.append(f"Client id:         {e(client.client_id)} (from {e(client.source)}); secret: {e(client.secret)}")
+        else:
+            lines.append(f"Client id:         none configured (integray-auth client set {e(provider.id)})")
+    for line in known_limits(provider):
+        lines.append(f"Limit:             {e(line)}")
+    setup = setup_lines(provider)
+    if setup:
+        lines.append("Setup:")
+        lines.extend(f"  {e(line.strip())}" for line in setup)
     if provider.docs_url:
         lines.append(f"Docs:              {e(provider.docs_url)}")
     if provider.revoke_page_url:
@@ -328,6 +383,37 @@ def print_provider(ctx: AppContext, provider, as_json: JsonOutput | None) -> Non
     scopes = {e(s): e(d) for s, d in provider.scopes.items()}
     width = max((len(s) for s in scopes), default=0)
     lines.extend(f"  {s:<{width}}  {d}" for s, d in scopes.items())
+    ctx.stdout.write("\n".join(lines) + "\n")
+
+
+def print_clients(ctx: AppContext, infos: list, as_json: bool) -> None:
+    """`client list`: provider, client id, where it comes from, the secret's state (never its value)."""
+    if as_json:
+        write_json(ctx.stdout, {"clients": [info.as_json() for info in infos]})
+        return
+    if not infos:
+        if ctx.stdout_is_terminal:
+            ctx.stderr.write("No OAuth clients configured. Set one with: integray-auth client set PROVIDER\n")
+        return
+    rows = [[i.provider.id, i.client_id, i.source or "", i.secret] for i in infos]
+    write_rows(ctx, ["Provider", "Client id", "From", "Secret"], rows)
+
+
+def print_client(ctx: AppContext, info, as_json: bool) -> None:
+    """`client show PROVIDER`: the configured client (never the secret) and the provider's setup steps."""
+    provider = info.provider
+    if as_json:
+        write_json(ctx.stdout, {"client": {**info.as_json(), "setup": setup_lines(provider)}})
+        return
+    e = escape
+    lines = [f"Provider:  {e(provider.name)} ({e(provider.id)})"]
+    if info.client_id:
+        lines += [f"Client id: {e(info.client_id)}", f"From:      {e(info.source)}"]
+    else:
+        lines.append(f"Client id: none configured (integray-auth client set {e(provider.id)})")
+    lines.append(f"Secret:    {e(info.secret)}")
+    lines.append("Setup:")
+    lines.extend(f"  {e(line.strip())}" for line in setup_lines(provider))
     ctx.stdout.write("\n".join(lines) + "\n")
 
 

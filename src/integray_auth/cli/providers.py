@@ -1,5 +1,5 @@
 """The provider and client commands: providers, providers show/add,
-providers connector add, client set/remove. Registered in cli/app.py."""
+providers connector add, client set/remove/list/show. Registered in cli/app.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from ..errors import UsageError
 from ..lean.printable import escape
 from ..usecases import provider_lookup
-from ..usecases.clients import remove_client_secret, store_private_key
+from ..usecases.clients import client_info, configured_clients, remove_client_secret, store_private_key
 from ..usecases.discovery import add_connector, add_provider
 from . import jsonfields, output
 from .client_setup import set_client
@@ -47,8 +47,9 @@ def providers_show(
     as_json = jsonfields.request("providers show", json, jq)
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
+    client = client_info(ctx, found, look_up_secret=False)  # no keyring read for a description
     with paged(ctx, enabled=not (no_pager or as_json)):
-        output.print_provider(ctx, found, as_json)
+        output.print_provider(ctx, found, as_json, client)
 
 
 def providers_add(
@@ -146,3 +147,33 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
     found = provider_lookup.require_provider(ctx, provider)
     remove_client_secret(ctx, found)
     ctx.stderr.write(f"Removed the client secret and private key for {escape(found.name)}.\n")
+
+
+def client_list(
+    typer_ctx: typer.Context,
+    json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """List the providers with an OAuth client id configured, and where each comes from (never the secret).
+
+    \b
+    Example:
+      integray-auth client list
+    """
+    ctx = context_of(typer_ctx)
+    output.print_clients(ctx, configured_clients(ctx), json)
+
+
+def client_show(
+    typer_ctx: typer.Context,
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
+    json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Show a provider's configured client id, whether its secret is stored, and how to register one.
+
+    \b
+    Example:
+      integray-auth client show github
+    """
+    ctx = context_of(typer_ctx)
+    found = provider_lookup.require_provider(ctx, provider)
+    output.print_client(ctx, client_info(ctx, found), json)

@@ -160,6 +160,8 @@ ROOT = Command(
                     ("provider",),
                 ),
                 "remove": Command((), ("provider",)),
+                "list": Command((Option("--json"),)),
+                "show": Command((Option("--json"),), ("provider",)),
             }
         ),
         "completion": Command((), ("shell",)),

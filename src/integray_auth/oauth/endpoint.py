@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 from oauthlib.common import urlencode
@@ -229,6 +229,7 @@ class TokenEndpoint:
             code_verifier=code_verifier,
             include_client_id=self.provider.client_auth != "client_secret_basic",
             **self._secret_in_body(),
+            **self.provider.code_exchange_params,  # the registry's extras (Shopify expiring=1)
         )
         return self._tokens(self._post(self.provider.token_url, body), requested, now)
 
@@ -240,7 +241,9 @@ class TokenEndpoint:
         client = {} if self.provider.client_auth == "client_secret_basic" else {"client_id": self.credentials.client_id}
         if narrow_to is not None:
             client["scope"] = self.provider.scope_separator.join(narrow_to)
-        body = self.client.prepare_refresh_body(refresh_token=refresh_token, **client, **self._secret_in_body())
+        body = self.client.prepare_refresh_body(
+            refresh_token=refresh_token, **client, **self._secret_in_body(), **self.provider.refresh_params
+        )
         tokens = self._tokens(self._post(self.provider.token_url, body), requested, now)
         if tokens.refresh_token is None:
             # Non-rotating providers omit it (RFC 6749 §6): keep the old one.
@@ -313,11 +316,16 @@ class TokenEndpoint:
     ) -> Any:
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         auth = None
+        encode_as_json = self.provider.token_request_encoding == "json"
         if (method or self.provider.client_auth) == "client_secret_basic" and self.credentials.client_secret:
             # RFC 6749 §2.3.1: form-urlencode each part before Basic encoding.
             auth = (quote(self.credentials.client_id, safe=""), quote(self.credentials.client_secret, safe=""))
         if (method or self.provider.client_auth) == "private_key_jwt":
             body = self._with_assertion(body)
+        if encode_as_json:
+            # The same fields as one JSON object of strings (Notion documents only this form).
+            body = json.dumps(dict(parse_qsl(body, keep_blank_values=True)))
+            headers["Content-Type"] = "application/json"
         response = send(self.session, "POST", url, self.deadline if deadline is None else deadline, data=body, headers=headers, auth=auth)
         if response.status_code >= 400:
             self._raise_for_error(response, _host(url), url_field)

@@ -24,6 +24,8 @@ from .model import (
     REDIRECT_HOSTS,
     REFRESH_BEHAVIOURS,
     RESERVED_AUTHORIZATION_PARAMS,
+    RESERVED_TOKEN_PARAMS,
+    TOKEN_REQUEST_ENCODINGS,
     SCHEMA_VERSION,
     SCOPE_PARAMETERS,
     SCOPE_SEPARATORS,
@@ -84,6 +86,19 @@ PROVIDER_KEYS = {
     "git_hosts": list,
     "scopes": dict,
     "connectors": dict,
+    # Issue 20 items 8-10, issue 19 item 4: the token requests, known limits, setup.
+    "code_exchange_params": dict,
+    "refresh_params": dict,
+    "token_request_encoding": str,
+    "code_lifetime": int,
+    "https_redirect_only": bool,
+    "device_scopes": list,
+    "limits": list,
+    "client_registration": str,
+    "device_flow_setting": str,
+    "device_needs_own_client": bool,
+    "client_id_from_provider": bool,
+    "discovery": bool,
 }
 CONNECTOR_KEYS = {"name": str, "description": str, "scopes": list}
 PARAMETER_KEYS = {"description": str, "default": str, "pattern": str}
@@ -191,7 +206,35 @@ def check_file(raw: dict[str, Any], path: FilePath, patterns: bool = True) -> di
             _check_text(path, f"{where}, scope {scope!r}, its description", description)
         for cid, connector in entry.get("connectors", {}).items():
             _check_connector(path, f"{where}, connector {cid!r}", cid, connector)
+        _check_token_requests_and_limits(path, where, entry)
     return providers
+
+
+def _check_token_requests_and_limits(path: FilePath, where: str, entry: dict) -> None:
+    """The token requests' extra parameters and encoding, and the known limits."""
+    _check_choice(path, where, entry, "token_request_encoding", TOKEN_REQUEST_ENCODINGS)
+    for table in ("code_exchange_params", "refresh_params"):
+        for key, value in entry.get(table, {}).items():
+            field = f"{where}, field '{table}.{key}'"
+            if not isinstance(value, str):
+                raise file_error(path, field, "must be a string")
+            if key in RESERVED_TOKEN_PARAMS:
+                raise file_error(path, field, "is set by integray-auth itself")
+            _check_text(path, field, key)
+            _check_text(path, field, value)
+    lifetime = entry.get("code_lifetime")
+    if lifetime is not None and not 1 <= lifetime <= 3600:
+        raise file_error(path, f"{where}, field 'code_lifetime'", f"{lifetime!r} is not a number of seconds from 1 to 3600")
+    for scope in entry.get("device_scopes", []):
+        if not isinstance(scope, str) or not scope:
+            raise file_error(path, f"{where}, field 'device_scopes'", f"{scope!r} is not a scope string")
+        _check_text(path, f"{where}, field 'device_scopes'", scope)
+    for line in entry.get("limits", []):
+        if not isinstance(line, str) or not line.strip():
+            raise file_error(path, f"{where}, field 'limits'", f"{line!r} is not a line of text")
+        _check_text(path, f"{where}, field 'limits'", line)
+    for key in ("client_registration", "device_flow_setting"):
+        _check_text(path, f"{where}, field '{key}'", entry.get(key))
 
 
 def _check_parameter(path: FilePath, where: str, name: str, parameter: Any, patterns: bool = True) -> None:
@@ -316,4 +359,4 @@ def _check_grants(path: FilePath, where: str, entry: dict) -> None:
 
 
 def _type_name(kind: type) -> str:
-    return {str: "string", bool: "boolean (true/false)", dict: "table", list: "list"}[kind]
+    return {str: "string", bool: "boolean (true/false)", dict: "table", list: "list", int: "whole number"}[kind]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ..errors import RegistryError
-from ..grants import DEFAULT_GRANT, PROVIDER_FIELDS
+from ..grants import DEFAULT_GRANT, DEVICE_GRANT, PROVIDER_FIELDS
 from ..lean.filepath import FilePath
 from . import cache
 from .checks import CONNECTOR_KEYS, REQUIRED_PROVIDER_KEYS, check_file, check_pkce_kept, file_error
@@ -192,7 +192,7 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     """Overlay fields win; scopes, connectors and parameters merge key by key."""
     merged = dict(base)
     for key, value in overlay.items():
-        if key in ("scopes", "authorization_params", "incremental_consent_params"):
+        if key in ("scopes", "authorization_params", "incremental_consent_params", "code_exchange_params", "refresh_params"):
             merged[key] = {**base.get(key, {}), **value}
         elif key == "parameters":
             parameters = dict(base.get("parameters", {}))
@@ -272,6 +272,12 @@ def _build_provider(
         "callback_parameters",
     )
     nested += ("token_types", "grants", "public_grants")
+    nested += ("code_exchange_params", "refresh_params", "device_scopes", "limits")
+    if entry.get("discovery") and not entry.get("issuer"):
+        raise file_error(path, f"{where}, field 'discovery'", "needs 'issuer', where the metadata is published")
+    for field in ("device_scopes", "device_flow_setting", "device_needs_own_client"):
+        if entry.get(field) is not None and entry.get(field) is not False and DEVICE_GRANT not in entry.get("grants", ()):
+            raise file_error(path, f"{where}, field '{field}'", f"needs the '{DEVICE_GRANT}' grant")
     simple = {k: v for k, v in entry.items() if k not in nested}
     return Provider(
         id=pid,
@@ -285,6 +291,10 @@ def _build_provider(
         incremental_consent_params=dict(entry.get("incremental_consent_params", {})),
         parameters=parameters,
         callback_parameters=tuple(entry.get("callback_parameters", ())),
+        code_exchange_params=dict(entry.get("code_exchange_params", {})),
+        refresh_params=dict(entry.get("refresh_params", {})),
+        device_scopes=tuple(entry["device_scopes"]) if "device_scopes" in entry else None,
+        limits=tuple(entry.get("limits", ())),
         source=source,
         overrides=overrides,
         **simple,

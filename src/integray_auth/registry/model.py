@@ -39,6 +39,16 @@ SCOPE_SEPARATORS = (" ", ",")
 # (Zoom: revocation and device authorization take HTTP Basic even for a public client).
 ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 REFRESH_BEHAVIOURS = ("rotating", "reused", "none", "unconfirmed")  # for the fact table (docs/providers.md)
+# How the token, refresh and revocation requests carry their parameters: form (RFC 6749
+# §4.1.3) or a JSON object (Notion documents only that one).
+TOKEN_REQUEST_ENCODINGS = ("form", "json")
+# Set by the token requests themselves; code_exchange_params / refresh_params may not replace them.
+RESERVED_TOKEN_PARAMS = frozenset(
+    {
+        "grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "refresh_token", "scope",
+        "client_assertion", "client_assertion_type", "device_code",
+    }
+)
 # What ids, names and values may be made of. `list` reads the registry from its JSON
 # cache and checks it again on every run: these are checked with str methods, not
 # `re` (which, with enum, costs a quarter of `python -c pass` to import); each check
@@ -274,6 +284,20 @@ class Provider(Record):
         "git_hosts",
         "source",
         "overrides",
+        # Issue 20 items 8-10, issue 19 item 4: the token requests, known limits, setup.
+        "code_exchange_params",
+        "refresh_params",
+        "token_request_encoding",
+        "code_lifetime",
+        "https_redirect_only",
+        "device_scopes",
+        "limits",
+        "client_registration",
+        "device_flow_setting",
+        "device_needs_own_client",
+        "client_id_from_provider",
+        "discovery",
+        "discovered",
     )
 
     def __init__(
@@ -335,7 +359,43 @@ class Provider(Record):
         # For a bundled provider: each WATCHED_FIELDS field an overlay changed ->
         # {"source": the overlay that set it last, "bundled": the bundled value}.
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        # Extra parameters of the code exchange and of the refresh (Shopify expiring=1, Zendesk expires_in).
+        code_exchange_params: Mapping[str, str] | None = None,
+        refresh_params: Mapping[str, str] | None = None,
+        token_request_encoding: str = "form",  # TOKEN_REQUEST_ENCODINGS
+        code_lifetime: int | None = None,  # seconds an authorization code lives, said before the browser opens when short (Box: 30)
+        # Only https redirect URIs are accepted (Intercom): no loopback listener can receive the code.
+        https_redirect_only: bool = False,
+        # The scopes the provider's device flow can grant (Google); None: whatever the provider offers.
+        device_scopes: tuple[str, ...] | None = None,
+        limits: tuple[str, ...] = (),  # known limits, one line each, for people (providers show, docs)
+        client_registration: str | None = None,  # what to register at the console (one line, for people)
+        device_flow_setting: str | None = None,  # what to switch on at the console for the device flow
+        # The device flow needs another OAuth client than the browser flow (Google: type
+        # "TVs and Limited Input devices"), so the automatic switch cannot use the configured one.
+        device_needs_own_client: bool = False,
+        # The provider assigns the client id (Reservanto): nothing to register in a console.
+        client_id_from_provider: bool = False,
+        # The issuer publishes its metadata (RFC 8414 / OpenID Connect Discovery): `authorize`
+        # reads the endpoints from there, and the authorization is bound to what it returned.
+        discovery: bool = False,
+        # Not from a registry file: the endpoints discovery returned for one authorization
+        # (field -> URL), set by provider_lookup.provider_for and authorize.
+        discovered: Mapping[str, str] | None = None,
     ) -> None:
+        self.discovery = discovery
+        self.discovered = discovered
+        self.client_id_from_provider = client_id_from_provider
+        self.device_needs_own_client = device_needs_own_client
+        self.code_exchange_params = {} if code_exchange_params is None else code_exchange_params
+        self.refresh_params = {} if refresh_params is None else refresh_params
+        self.token_request_encoding = token_request_encoding
+        self.code_lifetime = code_lifetime
+        self.https_redirect_only = https_redirect_only
+        self.device_scopes = device_scopes
+        self.limits = limits
+        self.client_registration = client_registration
+        self.device_flow_setting = device_flow_setting
         self.id = id
         self.name = name
         self.authorization_url = authorization_url
@@ -421,6 +481,12 @@ class Provider(Record):
                     url = url.replace("{" + name + "}", value)
                 changes[field] = url
         return self.copy(**changes)
+
+    def device_flow_refuses(self, scopes) -> list[str]:
+        """The scopes of `scopes` the provider's device flow cannot grant (device_scopes)."""
+        if self.device_scopes is None:
+            return []
+        return [scope for scope in scopes if scope not in self.device_scopes]
 
     @property
     def default_grant(self) -> str:

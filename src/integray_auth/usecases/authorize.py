@@ -37,7 +37,9 @@ from ..models import (
     to_iso,
 )
 from ..oauth.browser import open_url
+from ..oauth.discovery import ENDPOINTS, discover
 from ..oauth.endpoint import ClientCredentials, fetch_userinfo, request_deadline
+from ..oauth.redirect import redirect_uri_template
 from ..registry.model import Provider
 from ..scopes import granted_as_requested
 from ..stores import lookup
@@ -76,16 +78,18 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
         known = [cid for cid in authorization.connectors if cid in provider.connectors]
         if known:
             authorization = authorization.copy(requested_scopes=provider.scopes_for(known))
-    chosen, offered = grant_for_run(provider, authorization, options.grant, options.open_browser, ctx.environ)
-    if offered:
-        ui.notice(f"No browser here ({NO_BROWSER_SIGNS} unset): using the device flow (--device).")
+    chosen, offered = grant_for_run(
+        provider, authorization, options.grant, options.open_browser, ctx.environ, scopes=authorization.requested_scopes
+    )
+    if chosen == DEVICE_GRANT and options.grant == DEVICE_GRANT:
+        refused = provider.device_flow_refuses(authorization.requested_scopes)
+        if refused:  # asked for with --device: it cannot work, say so before anything starts
+            raise UsageError(
+                f"{provider.name}'s device flow cannot grant {', '.join(refused)}; nothing was started or saved",
+                hint="Leave out --device: the browser flow grants them (--no-browser prints the URL to open elsewhere).",
+            )
     grant = grants.get(chosen)
     grants.check_provider(grant, provider)
-    was_authorized = authorization.is_authorized or authorization.authorized_at or authorization.endpoints is not None
-    if grant.name == DEVICE_GRANT and not new and was_authorized:
-        # Its device endpoint is bound like its token endpoint: a moved one would get the
-        # client's secret or assertion before anyone has consented to anything.
-        check_device_endpoint(authorization, provider)
     credentials = options.credentials or resolve_credentials(
         ctx, provider, options.client_id, options.read_secret_from_stdin, require_secret=grant.needs_secret(provider),
         grant=grant.name,
@@ -95,6 +99,32 @@ def authorize(ctx: AppContext, authorization: Authorization, new: bool, ui: Flow
     http_deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT stops here, not after consent
     if grant.needs.needs_browser:  # after the checks above: each names something to fix first
         check_someone_can_consent(ctx, authorization, new, options.open_browser, grant, provider)
+    if provider.discovery:
+        # Where the issuer publishes its metadata, its endpoints are used, not the
+        # template's; the authorization is bound to them (binding.endpoints_of).
+        provider = discovered_provider(provider, http_deadline)
+        grants.check_provider(grant, provider)
+        ui.notice(f"Read {provider.name}'s endpoints from its metadata ({provider.issuer}).")
+    was_authorized = authorization.is_authorized or authorization.authorized_at or authorization.endpoints is not None
+    if grant.name == DEVICE_GRANT and not new and was_authorized:
+        # Its device endpoint is bound like its token endpoint: a moved one would get the
+        # client's secret or assertion before anyone has consented to anything.
+        check_device_endpoint(authorization, provider)
+    reason = None if options.grant is not None else device_flow_obstacle(provider, authorization.requested_scopes)
+    if (
+        not offered and grant.needs.needs_loopback and options.open_browser and reason is not None
+        and no_browser_here(ctx.environ) and ctx.no_input_reason() is None and isatty(ctx.stdin)
+    ):  # (off a terminal, check_someone_can_consent says the same in its refusal)
+        # Said before the browser is tried: why not the device flow, and the way that works.
+        ui.notice(
+            f"No browser here ({NO_BROWSER_SIGNS} unset), and the device flow is not used: {reason}. "
+            "Open the URL below on any machine and paste the address it redirects to (--no-browser skips trying a browser here)."
+        )
+    if offered:
+        setting = f" ({provider.device_flow_setting})" if provider.device_flow_setting else ""
+        ui.notice(f"No browser here ({NO_BROWSER_SIGNS} unset): using the device flow (--device){setting}.")
+    for line in limits_before_consent(provider, grant):
+        ui.notice(line)
     if storage == STORAGE_FILE:
         ui.notice(f"Warning: --insecure-storage keeps the tokens unencrypted in {store.path} (mode 0600).")
 
@@ -152,13 +182,16 @@ def check_someone_can_consent(
         return
     command = _add_command(authorization) if new else hints.command_hint("authorize", authorization)
     hint = f"Run it where a person can open a browser: {command}"
-    if DEVICE_GRANT in provider.grants and grant.name != DEVICE_GRANT:
-        hint += f" (or add --device to enter a code on another device: {command} --device)"
-    raise UsageError(
-        f"a person must consent in a browser to authorize {quoted(authorization.name)}, and nobody can here: "
-        f"{reason}; nothing was started or saved",
-        hint=hint,
-    )
+    message = f"a person must consent in a browser to authorize {quoted(authorization.name)}, and nobody can here: {reason}"
+    if DEVICE_GRANT in provider.grants:
+        obstacle = device_flow_obstacle(provider, authorization.requested_scopes)
+        if obstacle is not None and grant.name != DEVICE_GRANT:
+            # The reason the automatic switch gives too, and the way that works instead.
+            message += f"; the device flow is not used: {obstacle}"
+            hint += " (on a terminal, --no-browser prints the URL to open on any machine and takes the redirect pasted back)"
+        if not provider.device_flow_refuses(authorization.requested_scopes):  # no --device form that cannot work
+            hint += f" (or add --device to enter a code on another device: {command} --device)"
+    raise UsageError(message + "; nothing was started or saved", hint=hint)
 
 
 def _add_command(authorization: Authorization) -> str:
@@ -210,12 +243,16 @@ def check_storage(ctx: AppContext, storage: str | None, authorization: Authoriza
 
 
 def grant_needs(
-    provider: Provider, authorization: Authorization | None, requested_grant: str | None, open_browser: bool = True, environ=None
+    provider: Provider, authorization: Authorization | None, requested_grant: str | None, open_browser: bool = True, environ=None,
+    scopes: list[str] | None = None,
 ) -> tuple[str, bool]:
     """The grant the flow will use, and whether it needs the client secret
-    whatever the provider's client_auth (checked before any prompt)."""
+    whatever the provider's client_auth (checked before any prompt). `scopes`:
+    what a new authorization will ask for, where known."""
     previous = authorization or SimpleNamespace(grant=None)  # a new one: the provider's default grant
-    chosen, _ = grant_for_run(provider, previous, requested_grant, open_browser, {} if environ is None else environ)
+    if authorization is not None:
+        scopes = authorization.requested_scopes
+    chosen, _ = grant_for_run(provider, previous, requested_grant, open_browser, {} if environ is None else environ, scopes=scopes)
     return chosen, grants.get(chosen).needs_secret(provider)
 
 
@@ -223,13 +260,21 @@ NO_BROWSER_SIGNS = "DISPLAY, WAYLAND_DISPLAY and BROWSER"
 
 
 def grant_for_run(
-    provider: Provider, authorization: Authorization, requested: str | None, open_browser: bool, environ, platform: str | None = None
+    provider: Provider, authorization: Authorization, requested: str | None, open_browser: bool, environ, platform: str | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[str, bool]:
     """The grant this run uses, and whether it is the device flow offered because
     there is no browser here (the caller says so). One place for that rule: the
     secret check before the first prompt and the flow itself both ask it."""
     chosen = choose_grant(provider, authorization, requested)
-    if offers_device_flow(provider, chosen, requested, open_browser, environ, platform):
+    if provider.https_redirect_only and grants.get(chosen).needs.needs_loopback:
+        # A known limit that stops the flow: said before any prompt, listener or browser.
+        raise UsageError(
+            f"{provider.name} accepts only https redirect URLs, so its authorization code cannot come back to "
+            f"integray-auth's loopback listener ({redirect_uri_template(provider)}); nothing was started or saved",
+            hint=f"See what {provider.name} allows: integray-auth providers show {provider.id}",
+        )
+    if offers_device_flow(provider, chosen, requested, open_browser, environ, platform, scopes):
         return DEVICE_GRANT, True
     return chosen, False
 
@@ -245,15 +290,67 @@ def no_browser_here(environ, platform: str | None = None) -> bool:
 
 
 def offers_device_flow(
-    provider: Provider, chosen: str, requested: str | None, open_browser: bool, environ, platform: str | None = None
+    provider: Provider, chosen: str, requested: str | None, open_browser: bool, environ, platform: str | None = None,
+    scopes: list[str] | None = None,
 ) -> bool:
     """Whether to use the device flow instead of `chosen`, the grant that would
     run: only when no grant was asked for, the one chosen needs a browser on
-    this machine, there is none, and the provider allows the device flow.
+    this machine, there is none, the provider allows the device flow, and that
+    flow can serve these scopes with this client (device_flow_obstacle).
     --no-browser keeps the loopback flow (the URL opened elsewhere, the redirect pasted)."""
     if requested is not None or not open_browser or DEVICE_GRANT not in provider.grants:
         return False
+    if device_flow_obstacle(provider, scopes or []) is not None:
+        return False
     return grants.get(chosen).needs.needs_loopback and no_browser_here(environ, platform)
+
+
+def device_flow_obstacle(provider: Provider, scopes: list[str]) -> str | None:
+    """Why the automatic switch to the provider's device flow would not work, or None:
+    it has none, it cannot grant these scopes (device_scopes: Google's short list),
+    or it needs another client than the browser flow's (device_needs_own_client)."""
+    if DEVICE_GRANT not in provider.grants:
+        return None
+    refused = provider.device_flow_refuses(scopes)
+    if refused:
+        return f"{provider.name}'s device flow cannot grant {', '.join(refused)}"
+    if provider.device_needs_own_client:
+        return (
+            f"{provider.name}'s device flow needs an OAuth client of its own"
+            + (f" ({provider.device_flow_setting})" if provider.device_flow_setting else "")
+            + "; with one, run with --device --client-id ID"
+        )
+    return None
+
+
+def discovered_provider(provider: Provider, deadline: float) -> Provider:
+    """`provider` with the endpoints its issuer's metadata names (RFC 8414, OpenID Connect
+    Discovery), checked as `providers add --issuer` checks them: the document must name
+    exactly this issuer, and every endpoint be https. One it does not name is dropped:
+    only what the server published is used. PKCE and the RFC 9207 iss check only get stricter."""
+    found = discover(provider.issuer, deadline)
+    discovered = {field: found.endpoints[field] for field in ENDPOINTS.values() if field in found.endpoints}
+    pkce = "required" if "required" in (provider.pkce, found.pkce) else provider.pkce
+    return provider.copy(
+        **{field: discovered.get(field) for field in ENDPOINTS.values()},
+        discovered=discovered, pkce=pkce, iss_parameter=provider.iss_parameter or found.iss_parameter,
+    )
+
+
+def limits_before_consent(provider: Provider, grant) -> list[str]:
+    """The registry's known limits that matter to this flow, said before the browser opens."""
+    lines = []
+    if grant.needs.needs_loopback and provider.code_lifetime is not None and provider.code_lifetime <= 120:
+        lines.append(
+            f"Note: {provider.name}'s authorization code is valid for only {provider.code_lifetime} seconds: "
+            "integray-auth exchanges it as soon as the browser comes back; when pasting the redirect, paste it at once."
+        )
+    if grant.needs.needs_loopback and provider.redirect_host == "localhost":
+        lines.append(
+            f"Note: {provider.name} accepts a localhost redirect URI, not an IP address: the redirect URI is "
+            f"{redirect_uri_template(provider)}."
+        )
+    return lines
 
 
 def choose_grant(provider: Provider, authorization: Authorization, requested: str | None) -> str:

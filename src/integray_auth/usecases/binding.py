@@ -16,11 +16,11 @@ On the `token` path: stdlib only, and one dict comparison when nothing changed.
 from __future__ import annotations
 
 from ..context import AppContext
-from ..errors import RegistryError
+from ..errors import IndexError_, RegistryError
 from ..grants import DEVICE_GRANT
 from ..lean.urlparts import split_plain
 from ..models import Authorization
-from ..registry.model import Provider
+from ..registry.model import LOOPBACK_HOSTS, Provider
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,14 +38,49 @@ DEVICE = "device_origin"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+# Where the endpoints discovery returned are kept in the index's `endpoints`, by field.
+DISCOVERED = "discovered:"
+DISCOVERED_FIELDS = ("authorization_url", "token_url", "revocation_url", "device_authorization_url", "userinfo_url")
+
+
 def endpoints_of(provider: Provider | Mapping[str, Any]) -> dict[str, str | None]:
-    """What `authorize` records: a provider's (or a raw registry entry's) bound endpoints."""
+    """What `authorize` records: a provider's (or a raw registry entry's) bound endpoints,
+    and for a provider whose endpoints came from discovery, those endpoints in full."""
     get = provider.get if isinstance(provider, dict) else lambda field: getattr(provider, field)
     bound: dict[str, str | None] = {}
     for key, (field, _) in BOUND.items():
         value = get(field)
         bound[key] = value if key == "issuer" or not value else origin(value)
+    discovered = None if isinstance(provider, dict) else provider.discovered
+    if discovered is not None:
+        for field in DISCOVERED_FIELDS:
+            bound[DISCOVERED + field] = discovered.get(field)
     return bound
+
+
+def with_discovered(provider: Provider, authorization: Authorization) -> Provider:
+    """`provider` (its URLs filled in) with the endpoints discovery returned when the
+    authorization was authorized, where the registry says it publishes them; unchanged
+    when none were recorded. A recorded URL that is not https (or http on a loopback
+    host) is refused: the index is read like any file."""
+    recorded = authorization.endpoints
+    if not provider.discovery or not isinstance(recorded, dict) or DISCOVERED + "token_url" not in recorded:
+        return provider
+    discovered = {}
+    for field in DISCOVERED_FIELDS:
+        url = recorded.get(DISCOVERED + field)
+        if url is None:
+            continue
+        plain = split_plain(url) if isinstance(url, str) else None
+        if plain is None or not ((plain[0] == "https" and plain[1]) or (plain[0] == "http" and plain[1] in LOOPBACK_HOSTS)):
+            raise IndexError_(
+                f"the recorded {field} of '{authorization.name}' is not an https URL",
+                hint=f"Authorize it again to read the provider's metadata anew: integray-auth authorize '{authorization.name}'",
+            )
+        discovered[field] = url
+    if "authorization_url" not in discovered or "token_url" not in discovered:
+        return provider
+    return provider.copy(**{field: discovered.get(field) for field in DISCOVERED_FIELDS}, discovered=discovered)
 
 
 _ORIGINS: dict[str, str] = {}  # `list` asks for the same few URLs' origins on every row

@@ -20,6 +20,7 @@ import re
 import stat
 import tomllib
 
+from .. import grants
 from ..context import AppContext
 from ..errors import IntegrayAuthError, RegistryError, UsageError
 from ..oauth.client_assertion import MAX_KEY_BYTES, load_private_key
@@ -63,19 +64,91 @@ def check_client_secret(secret: str) -> str:
 
 
 def registration_steps(provider: Provider) -> list[str]:
-    """What to register at the provider before integray-auth can use it, in a few lines for people."""
-    steps = [f"{provider.name} needs an OAuth client (an \"app\") of your own; none is bundled for it."]
-    if provider.console_url:
-        steps.append(f"Register one at {provider.console_url}")
-    elif provider.docs_url:
-        steps.append(f"Register one in {provider.name}'s developer console (how: {provider.docs_url})")
+    """What to register at the provider before integray-auth can use it, in a few lines
+    for people: from the registry (client_registration, console_url, the redirect URI,
+    device_flow_setting), so each provider gets its own steps."""
+    if provider.https_redirect_only:
+        return [
+            f"{provider.name} accepts only https redirect URLs, so integray-auth's loopback flow cannot be used with it.",
+            f"More: integray-auth providers show {provider.id}",
+        ]
+    what = provider.client_registration or "an OAuth client (an \"app\") of the desktop (native) kind"
+    if provider.client_id_from_provider:
+        steps = [f"{provider.name} assigns the client id itself: {what}"]
     else:
-        steps.append(f"Register one in {provider.name}'s developer console")
-    steps.append(f"  as a desktop (native) app, with the redirect URI {redirect_uri_template(provider)}")
+        steps = [f"{provider.name} needs an OAuth client of your own; none is bundled for it."]
+        where = provider.console_url or (f"{provider.name}'s developer console (how: {provider.docs_url})" if provider.docs_url else f"{provider.name}'s developer console")
+        steps.append(f"Register {what}: {where}")
+    if uses_redirect_uri(provider) and provider.client_id_from_provider:
+        steps.append(f"  The consent page redirects to {redirect_uri_template(provider)}")
+    elif uses_redirect_uri(provider):
+        steps.append(f"  Redirect URI (callback URL) to enter: {redirect_uri_template(provider)}")
+    if provider.device_flow_setting and grants.DEVICE_GRANT in provider.grants:
+        steps.append(f"  For the device flow (--device): {provider.device_flow_setting}.")
     if needs_secret(provider):
-        steps.append(f"  and keep its client secret: {provider.name} wants it even from desktop apps.")
+        steps.append(f"  Keep its client secret: {provider.name} wants it even from desktop apps.")
     steps.append(f"More: integray-auth providers show {provider.id}")
     return steps
+
+
+def uses_redirect_uri(provider: Provider) -> bool:
+    """Whether any of the provider's grants comes back through the loopback redirect URI."""
+    return any(grants.get(name).needs.needs_loopback for name in provider.grants)
+
+
+class ClientInfo:
+    """The OAuth client configured for a provider: its id and where it comes from;
+    never the secret, only whether one is needed and where it would be found."""
+
+    __slots__ = ("provider", "client_id", "source", "secret")
+
+    def __init__(self, provider: Provider, client_id: str | None, source: str | None, secret: str) -> None:
+        self.provider = provider
+        self.client_id = client_id
+        self.source = source  # "INTEGRAY_AUTH_X_CLIENT_ID" | the config file | "registry" | None
+        self.secret = secret  # "stored in the keyring" | "from INTEGRAY_AUTH_X_CLIENT_SECRET" | "not stored" | "not needed" | ...
+
+    def as_json(self) -> dict:
+        return {
+            "provider": self.provider.id, "provider_name": self.provider.name, "client_id": self.client_id,
+            "source": self.source, "secret": self.secret,
+        }
+
+
+def client_info(ctx: AppContext, provider: Provider, look_up_secret: bool = True) -> ClientInfo:
+    """Which client id `add` and `token` would use for `provider` (the order of
+    resolve_credentials, without --client-id), and whether its secret is at hand."""
+    prefix = env_prefix(provider)
+    client_id, source = ctx.environ.get(f"{prefix}_CLIENT_ID"), f"{prefix}_CLIENT_ID"
+    if not client_id:
+        client_id, source = _configured_client_id(ctx, provider), str(ctx.paths.config_file)
+    if not client_id:
+        client_id, source = provider.client_id, "registry"
+    if not client_id:
+        source = None
+    if not (needs_secret(provider) or uses_private_key(provider)):
+        secret = "not needed"
+    elif ctx.environ.get(f"{prefix}_CLIENT_SECRET"):
+        secret = f"from {prefix}_CLIENT_SECRET"
+    elif not look_up_secret:
+        secret = "needed"
+    else:
+        key = client_private_key_key(provider.id) if uses_private_key(provider) else client_secret_key(provider.id)
+        try:
+            found = ctx.secret_store(STORAGE_KEYRING).get(key) is not None
+            secret = "stored in the keyring" if found else f"needed, not stored (integray-auth client set {provider.id})"
+        except IntegrayAuthError:
+            secret = "needed; the keyring cannot be read here (integray-auth doctor says why)"
+    return ClientInfo(provider, client_id, source, secret)
+
+
+def configured_clients(ctx: AppContext, look_up_secret: bool = True) -> list[ClientInfo]:
+    """Every provider with a client id from the environment, config.toml or the registry."""
+    infos = [client_info(ctx, p, look_up_secret=False) for p in ctx.registry.providers.values()]
+    found = [info for info in infos if info.client_id]
+    if look_up_secret:
+        found = [client_info(ctx, info.provider) for info in found]
+    return sorted(found, key=lambda info: info.provider.id)
 
 
 def configured_client_id(ctx: AppContext, provider: Provider) -> str | None:

@@ -10,6 +10,7 @@ from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
 from ..stores.index import UnusableIndex
 from ..stores.secrets import keyring_status
+from .clients import configured_clients
 
 
 @dataclass
@@ -62,4 +63,11 @@ def run_doctor(ctx: AppContext, repair: bool) -> DoctorReport:
         add("keyring", None, keyring_status(ctx))
     except IntegrayAuthError as problem:
         add("keyring", problem, "")
+
+    try:
+        # The client ids in use, never a secret: which app a provider sees is often the question.
+        for info in configured_clients(ctx, look_up_secret=False):
+            add(f"client {info.provider.id}", None, f"client id {info.client_id} (from {info.source})")
+    except IntegrayAuthError as problem:
+        add("clients", problem, "")
     return report

@@ -56,10 +56,20 @@ def missing_parameters(provider: Provider, given: dict[str, str]) -> list:
 
 
 def provider_for(ctx: AppContext, authorization: Authorization) -> Provider:
-    """The authorization's provider with its URLs filled in from the saved values."""
+    """The authorization's provider with its URLs filled in from the saved values
+    (and, where the registry says discovery, the endpoints discovery returned)."""
+    provider = require_provider(ctx, authorization.provider)
+    if provider.discovery:
+        # Bound to what its issuer's metadata said when it was authorized (binding.py).
+        from .binding import with_discovered
+
+        return with_discovered(_filled(provider, authorization), authorization)
+    return _filled(provider, authorization)
+
+
+def _filled(provider: Provider, authorization: Authorization) -> Provider:
     from ..registry.model import ParameterError
 
-    provider = require_provider(ctx, authorization.provider)
     if not provider.parameters:
         return provider
     saved = authorization.parameters or {}
