@@ -24,7 +24,7 @@ from tests.conftest import assert_error_line, assert_no_crash
 
 pytestmark = pytest.mark.e2e
 
-# The one-time short URL (see README, "Authorizing").
+# The one-time short URL (see docs/authorizing.md, "The browser flow").
 URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/[A-Za-z0-9_-]{40,}\n")
 
 

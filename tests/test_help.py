@@ -14,23 +14,24 @@ from integray_auth.errors import EXIT_CODE_MEANINGS, ExitCode
 from tests.conftest import REPO, assert_error_line
 
 README = (REPO / "README.md").read_text()
+COMMANDS_PAGE = (REPO / "docs" / "commands.md").read_text()  # the tables moved there from the README
 
 
 def readme_table(heading: str) -> list[tuple[str, str]]:
-    """The two-column table right under `## heading` in the README."""
-    section = README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    """The two-column table right under `## heading` in docs/commands.md."""
+    section = COMMANDS_PAGE.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("|")][2:]  # header, rule
     return [tuple(cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]) for row in rows]
 
 
-def test_the_readme_exit_code_table_is_errors_table():
+def test_the_documented_exit_code_table_is_errors_table():
     table = [(", ".join(str(int(code)) for code in codes), meaning) for codes, meaning in EXIT_CODE_MEANINGS]
     assert readme_table("Exit codes") == table
     every = [code for codes, _ in EXIT_CODE_MEANINGS for code in codes]
     assert sorted(every) == sorted(ExitCode)  # each code once
 
 
-def test_the_readme_environment_table_is_helptopics_table():
+def test_the_documented_environment_table_is_helptopics_table():
     assert readme_table("Environment variables") == list(helptopics.ENVIRONMENT)
 
 

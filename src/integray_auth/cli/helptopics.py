@@ -1,12 +1,12 @@
 """`integray-auth help TOPIC`: text made from one table each, the same tables
-the README's "Exit codes" and "Environment variables" sections show (a test
+docs/commands.md's "Exit codes" and "Environment variables" sections show (a test
 keeps them equal). Stdlib only; cells are Markdown, shown without backticks."""
 
 from __future__ import annotations
 
 from ..errors import EXIT_CODE_MEANINGS
 
-# (variable, effect): the README's "Environment variables" table.
+# (variable, effect): docs/commands.md's "Environment variables" table.
 ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ('`INTEGRAY_AUTH_HOME`', 'one folder for every file integray-auth reads or writes (index, config, overlay, insecure token file)'),
     ('`INTEGRAY_AUTH_REGISTRY`', 'a providers.toml overlay (like `--registry`)'),
