@@ -280,6 +280,9 @@ def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
     where = {"file": " (tokens in an insecure file)", "vault": " (shared through Vault)"}.get(done.storage or "", "")
     provider = escape(result.provider.name)
     ctx.stderr.write(f"Authorized {quoted(done.name)} with {provider}{where}.\n")
+    if not done.active:
+        # Authorizing does not activate: token, exec and refresh still refuse it (exit 13).
+        ctx.stderr.write(f"It is still inactive: token and exec refuse it until {hints.command_hint('activate', done)}\n")
     if result.missing_scopes:
         # Scopes come from the provider's answer: escaped like every outside text.
         ctx.stderr.write(
@@ -399,8 +402,9 @@ def deactivate(
         )
         return
     done = manage.set_active(ctx, name, active=False)
+    kept = "its tokens are kept but not used" if done.is_authorized else "it has no tokens (Not authorized)"
     ctx.stderr.write(
-        f"Deactivated {quoted(done.name)}: its tokens are kept but not used. See it with: integray-auth list --inactive; "
+        f"Deactivated {quoted(done.name)}: {kept}. See it with: integray-auth list --inactive; "
         f"use it again with: {hints.command_hint('activate', done)}\n"
     )
 

@@ -224,7 +224,8 @@ def print_authorizations(ctx: AppContext, authorizations: list[Authorization], v
                         render=authorization_json_text(ctx, now, looked_up) if as_json.fields is None else None)
         return
     if not authorizations and ctx.stdout_is_terminal:
-        hint = "integray-auth add NAME --provider P --connector C" if view == "active" else "integray-auth list --all"
+        # `list --all` already shows every one: then only adding one helps.
+        hint = "integray-auth list --all" if view == "inactive" else "integray-auth add NAME --provider P --connector C"
         ctx.stderr.write(f"No {'' if view == 'all' else view + ' '}authorizations. Try: {hint}\n")
         return
     show_deactivated = view != "active"
