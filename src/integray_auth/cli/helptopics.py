@@ -50,10 +50,45 @@ def environment() -> str:
     return "\n".join(lines) + "\n"
 
 
+# The one line that starts GNOME Keyring headless, in a shell of its own (docs/authorizing.md
+# shows it too; a test runs it).
+HEADLESS_KEYRING = (
+    "dbus-run-session -- bash -c 'read -rsp \"Keyring password: \" pw && echo && printf %s \"$pw\" "
+    "| gnome-keyring-daemon --unlock --components=secrets >/dev/null && unset pw && exec bash'"
+)
+
+
+def keyring() -> str:
+    return "\n".join([
+        "What needs the keyring, and every way to do without one.",
+        "",
+        "Tokens and client secrets are kept in the OS keyring: on Linux a Secret Service on",
+        "the D-Bus session (GNOME Keyring, KeePassXC, KWallet). `integray-auth doctor` says",
+        "whether one is usable. Without one:",
+        "",
+        "  The client secret (GitHub, Google and others want one):",
+        "      INTEGRAY_AUTH_<PROVIDER>_CLIENT_SECRET in the environment, e.g.",
+        "      INTEGRAY_AUTH_GITHUB_CLIENT_SECRET; or --client-secret-stdin on add/authorize.",
+        "      The id: --client-id, INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID, or `client set PROVIDER",
+        "      --client-id ID` (kept in config.toml, no keyring needed).",
+        "  The tokens:",
+        "      --insecure-storage on add/authorize (a 0600 file), or --storage vault.",
+        "  A Secret Service, started headless (apt: dbus gnome-keyring), in a shell of its own:",
+        "",
+        "\b",
+        f"      {HEADLESS_KEYRING}",
+        "",
+        "      Leaving that shell stops it; the same line and password open it again.",
+        "  keyrings.alt (pipx inject integray-auth keyrings.alt), then",
+        "      PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring (no encryption).",
+    ]).replace("\n\b\n", "\n").replace("`", "") + "\n"
+
+
 # topic -> (one line for `help` listings, the function that writes the text)
 TOPICS = {
     "environment": ("environment variables integray-auth reads", environment),
     "exit-codes": ("what each exit code means", exit_codes),
+    "keyring": ("what needs the keyring, and every way to do without one", keyring),
 }
 
 
@@ -68,5 +103,6 @@ def epilog() -> str:
         "\b\nMore help:\n"
         "  integray-auth help exit-codes    what each exit code means\n"
         "  integray-auth help environment   the environment variables\n"
+        "  integray-auth help keyring       what needs the keyring, and every way without one\n"
         "  integray-auth completion bash    shell completion (also zsh, fish, powershell)"
     )

@@ -20,7 +20,7 @@ import re
 import stat
 
 from ..context import AppContext
-from ..errors import IntegrayAuthError, RegistryError, UsageError
+from ..errors import IntegrayAuthError, RegistryError, StorageError, UsageError
 from ..oauth.endpoint import ClientCredentials
 from ..oauth.redirect import redirect_uri_template
 from ..registry.model import Provider
@@ -198,9 +198,9 @@ def resolve_credentials(
 
         try:
             secret = ctx.secret_store("keyring").get(client_secret_key(provider.id))
-        except IntegrayAuthError:
+        except IntegrayAuthError as error:
             if not want_secret or needed:
-                raise
+                raise _secret_unreadable(provider, error) from None
             secret = None  # no usable keyring: there is no secret to find
     if secret is None and needed:
         raise MissingClient(
@@ -284,14 +284,45 @@ def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
     store.set(client_private_key_key(provider.id), pem)
 
 
+def _secret_unreadable(provider: Provider, error: IntegrayAuthError) -> IntegrayAuthError:
+    """The client secret is looked for in the keyring, which cannot be read: say the other ways."""
+    from ..stores.secrets import client_secret_help
+
+    if not isinstance(error, StorageError):
+        return error
+    detail = error.message.removeprefix("cannot read from the keyring: ")
+    message = f"{provider.name} needs the client secret, and the keyring that keeps it cannot be read: {detail}"
+    return StorageError(message, hint=client_secret_help(env_prefix(provider)))
+
+
 def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> None:
     from ..stores.secrets import client_secret_key
 
     if not secret:
         raise UsageError("the client secret is empty")
-    store = ctx.secret_store("keyring")
-    store.check_usable()
-    store.set(client_secret_key(provider.id), secret)
+    check_secret_storage(ctx, provider)
+    try:
+        ctx.secret_store("keyring").set(client_secret_key(provider.id), secret)
+    except StorageError as error:
+        raise _secret_unkept(provider, error) from None
+
+
+def check_secret_storage(ctx: AppContext, provider: Provider) -> None:
+    """Fail, naming the ways that need no keyring, if a client secret could not be kept."""
+    try:
+        ctx.secret_store("keyring").check_usable()
+    except StorageError as error:
+        raise _secret_unkept(provider, error) from None
+
+
+def _secret_unkept(provider: Provider, error: StorageError) -> StorageError:
+    from ..stores.secrets import client_secret_help
+
+    # `client set` keeps secrets only in the keyring (it has no --insecure-storage).
+    return StorageError(
+        f"cannot keep the client secret of {provider.name}: {error.message}",
+        hint=f"{client_secret_help(env_prefix(provider))} (client set keeps secrets only in the keyring)",
+    )
 
 
 def remove_client_secret(ctx: AppContext, provider: Provider) -> None:
