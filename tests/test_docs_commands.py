@@ -110,6 +110,8 @@ def test_the_pages_show_commands():
 )
 def test_every_command_shown_parses(page, command, words):
     assert problem(words) is None, f"{page}: `{command}` does not parse: {problem(words)}"
+    if words[:2] == ["providers", "add"]:  # the ID is asked for only on a terminal: a pasted command names it
+        assert len(words) > 2 and not words[2].startswith("-"), f"{page}: `{command}` names no provider ID"
 
 
 def test_the_check_catches_a_wrong_command():

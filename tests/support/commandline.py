@@ -49,6 +49,7 @@ def concrete(shown: str) -> list[str]:
     choice, an upper-case placeholder `1` (a value every option and argument accepts)."""
     text = shown.replace("\\|", "|")
     text = re.sub(r"\[[^\[\]]*\.\.\.[^\[\]]*\]", " ", text)  # [-c ...], [ARG...]
+    text = re.sub(r"(?<=\S)\[(=[^\[\]]*)\]", r"\1", text)  # NAME[=WHAT]: one word
     while (opened := re.sub(r"\[([^\[\]]*)\]", lambda m: " " + m.group(1).split("|")[0] + " ", text)) != text:
         text = opened
     text = re.sub(r"(?<=\s)\.\.\.(?=\s|$)", " ", text)

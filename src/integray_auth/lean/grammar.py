@@ -23,6 +23,9 @@ MIN_TIMEOUT = 1
 # offered by completion. stores.secrets.BACKENDS; a test keeps them equal.
 STORAGES = ("keyring", "file", "vault")
 LOCAL_STORAGES = ("keyring", "file")
+# `providers add` by hand: the registry's `pkce` and `client_auth` values it writes.
+PKCE_CHOICES = ("required", "supported")
+CLIENT_AUTH_CHOICES = ("none", "client_secret_basic", "client_secret_post")
 # Click adds these to every command (help_option_names); not listed per command.
 HELP_OPTIONS = ("-h", "--help")
 
@@ -127,17 +130,23 @@ ROOT = Command(
             subcommands={
                 "show": Command(_JSON + (_NO_PAGER,), ("provider",)),
                 "add": Command(
-                    (Option("--issuer", value="text"), Option("--name", value="text"), Option("--client-id", value="text"),
-                     Option("--force")),
+                    (Option("--issuer", value="text"), Option("--authorization-url", value="text"),
+                     Option("--token-url", value="text"), Option("--revocation-url", value="text"),
+                     Option("--userinfo-url", value="text"), Option("--scope", value="text", repeatable=True),
+                     Option("--auth-param", value="text", repeatable=True), Option("--offline-access"),
+                     Option("--pkce", choices=PKCE_CHOICES), Option("--client-auth", choices=CLIENT_AUTH_CHOICES),
+                     Option("--name", value="text"), Option("--client-id", value="text"), Option("--force")),
                     ("text",),
-                ),  # fmt: skip
+                ),
+                "remove": Command((), ("provider",)),  # fmt: skip
                 "connector": Command(
                     subcommands={
                         "add": Command(
                             (Option("--scope", "-s", value="scope", repeatable=True), Option("--name", value="text"),
                              Option("--description", value="text"), Option("--force")),
                             ("provider", "text"),
-                        )  # fmt: skip
+                        ),  # fmt: skip
+                        "remove": Command((), ("provider", "text")),
                     }
                 ),
             },
