@@ -178,11 +178,9 @@ def _fast_path(args: list[str], own_process: bool = False) -> int | None:
         return None  # let Typer report the clash
     view = "all" if "--all" in given else "inactive" if "--inactive" in given else "active"
     check, no_pager = "--check" in given, "--no-pager" in given
-    as_json = "--json" in given
     if command != "status" and len(positional) != (0 if command == "list" else 1):
         return None
-    if command != "status":
-        as_json = jsonfields.request(command, given.get("--json"), given.get("--jq"))
+    as_json = jsonfields.request(command, given.get("--json"), given.get("--jq"))
 
     from .cli import run
     from .context import AppContext

@@ -1,7 +1,7 @@
 """Parse an `integray-auth ...` command line with Typer's real command tree, without running it.
 
 Docs, the README and every hint the tool prints show commands to paste; `parses(words)` says
-whether Click would accept them (the command path, its options, their values and choices, the
+whether the entry point would accept them (main.py's `--json` rewriting, then Click) (the command path, its options, their values and choices, the
 number of arguments), or why not. Callbacks of eager options (`--help`, `--version`) never run:
 those two are accepted as they are."""
 
@@ -12,6 +12,7 @@ import shlex
 
 import typer.main
 
+from integray_auth.cli import jsonfields
 from integray_auth.cli.app import app
 
 ROOT = typer.main.get_command(app)
@@ -21,6 +22,7 @@ PROGRAM = "integray-auth"
 def problem(words: list[str]) -> str | None:
     """None when `integray-auth WORDS` parses, else what Click says is wrong."""
     words = [word for word in words if word not in ("--help", "-h", "--version")]
+    words = jsonfields.normalize(words)  # as main.py does first: `--json [FIELDS]` as `--json=FIELDS`
     command, path, rest, parent = ROOT, [PROGRAM], list(words), None
     try:
         while True:

@@ -507,7 +507,7 @@ def print_refresh(ctx: AppContext, outcomes: list, window_seconds: float | None,
             ctx.stderr.write(f"integray-auth: {escape(o.message)}{stop}{escape(hint)}\n")
 
 
-def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json: bool) -> None:
+def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json: JsonOutput | None) -> None:
     """`status`: one row per authorization with its health and the command that
     fixes it (or one JSON document); each refusal or failed check also gets its
     line on stderr."""
@@ -518,7 +518,7 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
             "checked": checked,
             "exit_code": code,
             "authorizations": [
-                {
+                as_json.narrow({
                     "id": line.authorization.id,
                     "name": line.authorization.name,
                     "provider": line.authorization.provider,
@@ -532,10 +532,10 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
                     "message": line.message,
                     "fix": line.fix,
                     "exit_code": line.exit_code,
-                }
+                })
                 for line in lines
             ],
-        })
+        }, as_json)
     elif lines:
         headers = ["Name", "Health", "Active"] + (["Check"] if checked else []) + ["Expires", "Fix"]
         rows = []

@@ -8,13 +8,15 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from . import helptopics, output, usage
-from .options import context_of
+from . import helptopics, jsonfields, output, usage
+from .options import JQ, JSON, context_of
 
 
 def doctor(
     typer_ctx: typer.Context,
     repair: bool = typer.Option(False, "--repair", help="Set a broken index aside and start a new one."),
+    json: Optional[str] = JSON,
+    jq: Optional[str] = JQ,
 ) -> None:
     """Check the registry, the index and the keyring; --repair a broken index.
 
@@ -24,9 +26,14 @@ def doctor(
     """
     from ..usecases.doctor import run_doctor
 
+    as_json = jsonfields.request("doctor", json, jq)  # an unknown field is refused before anything is checked
     ctx = context_of(typer_ctx)
     report = run_doctor(ctx, repair=repair)
-    output.print_checks(ctx, [(c.state, c.name, c.detail) for c in report.checks])
+    if as_json:
+        checks = [as_json.narrow({"state": c.state, "check": c.name, "detail": c.detail}) for c in report.checks]
+        output.write_json(ctx.stdout, {"exit_code": report.exit_code, "checks": checks}, as_json)
+    else:
+        output.print_checks(ctx, [(c.state, c.name, c.detail) for c in report.checks])
     for note in report.notes:
         ctx.stderr.write(note + "\n")
     if report.exit_code:

@@ -110,7 +110,7 @@ ROOT = Command(
         "exec": Command(
             (Option("--env-var", value="text"), _MIN_VALID, _FORCE_REFRESH), ("authorization", "command"), variadic=True
         ),
-        "status": Command((Option("--check"), Option("--json")), ("authorization",), variadic=True),
+        "status": Command((Option("--check"),) + _JSON, ("authorization",), variadic=True),
         "refresh": Command((Option("--all"), Option("--expiring-within", value="text"), Option("--json")), ("authorization",)),
         "rename": Command((), ("authorization", "text")),
         "connectors": Command(
@@ -124,7 +124,7 @@ ROOT = Command(
         "remove": Command((Option("--yes", "-y"), Option("--no-revoke")), ("authorization",)),
         "share": Command((), ("authorization",)),
         "unshare": Command((Option("--to", value=LOCAL_STORAGES),), ("authorization",)),
-        "doctor": Command((Option("--repair"),)),
+        "doctor": Command((Option("--repair"),) + _JSON),
         "providers": Command(
             _JSON,
             subcommands={
