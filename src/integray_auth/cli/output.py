@@ -75,8 +75,12 @@ def write_json_list(
     stream.write("]}\n")
 
 
-def write_rows(ctx: AppContext, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """A table for people, or header-less TSV for scripts (the `gh` convention)."""
+def write_rows(ctx: AppContext, headers: Sequence[str], rows: Iterable[Sequence[str]], keep: Sequence[int] = (),
+               own_line: int | None = None) -> None:
+    """A table for people, or header-less TSV for scripts (the `gh` convention).
+
+    On a terminal the columns in `keep` are never cut, and the `own_line` column (a command
+    to paste) moves below its row, on a line of its own, when the table would not fit with it."""
     out = ctx.stdout
     if not ctx.stdout_is_terminal:
         lines = []
@@ -94,11 +98,22 @@ def write_rows(ctx: AppContext, headers: Sequence[str], rows: Iterable[Sequence[
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
     limit = terminal_width(ctx.environ, out)
+    below: list[str] = []
+    if limit and own_line is not None and sum(widths) + 2 * (len(widths) - 1) > limit:
+        label = headers[own_line]
+        below = [f"  {label}: {row[own_line]}" if row[own_line] else "" for row in rows]
+        headers = [h for i, h in enumerate(headers) if i != own_line]
+        rows = [[c for i, c in enumerate(row) if i != own_line] for row in rows]
+        widths = [w for i, w in enumerate(widths) if i != own_line]
+        keep = [i - (i > own_line) for i in keep if i != own_line]
     if limit:
-        rows, widths = fit_rows(headers, rows, widths, limit, gap=2)
+        rows, widths = fit_rows(headers, rows, widths, limit, gap=2, keep=keep)
     bold, reset = _styles(ctx)
     lines = [bold + "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip() + reset]
-    lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+    for at, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if below and below[at]:
+            lines.append(below[at])
     out.write("\n".join(lines) + "\n")
 
 
@@ -544,7 +559,8 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
             row = [a.name, LABELS[line.health] + (" (shared)" if a.is_shared else ""), "yes" if a.active else "no"]
             row += [line.check or ""] if checked else []
             rows.append(row + [(a.expires_at or "") if a.is_authorized else "", line.fix or ""])
-        write_rows(ctx, headers, rows)
+        # The fix is a command to paste and the expiry a time: cut neither (issue 19).
+        write_rows(ctx, headers, rows, keep=(len(headers) - 2,), own_line=len(headers) - 1)
     elif ctx.stdout_is_terminal:
         ctx.stderr.write("No active authorizations.\n")
     for line in lines:
