@@ -94,7 +94,7 @@ FLOW_OPTIONS = {
         None,
         "--storage",
         metavar="keyring|file|vault",
-        help="Where the tokens live: the OS keyring (default), a 0600 file, or the team's Vault (shared; docs/team.md). "
+        help="Where the tokens live: the OS keyring (default), a 0600 file, or the team's Vault (shared; needs VAULT_ADDR). "
         "Authorizing again keeps the one chosen before.",
     ),
     "client_credentials": typer.Option(

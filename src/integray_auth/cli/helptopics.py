@@ -30,23 +30,36 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
 
 
 def _plain(cell: str) -> str:
-    return cell.replace("`", "").replace("\\|", "|")
+    """A table cell as the terminal shows it: no Markdown, and no pointer at a docs section
+    (`see "Where files live"`), which is not on the user's machine."""
+    import re
+
+    return re.sub(r' \(see "[^"]*"\)|; see "[^"]*"', "", cell).replace("`", "").replace("\\|", "|")
 
 
-def exit_codes() -> str:
+def _wrapped(text: str, indent: int, width: int) -> list[str]:
+    import textwrap
+
+    room = max(width - indent, 30)
+    return [" " * indent + line for line in textwrap.wrap(text, room, break_on_hyphens=False, break_long_words=False)]
+
+
+def exit_codes(width: int = 80) -> str:
     rows = [(", ".join(str(int(code)) for code in codes), _plain(meaning)) for codes, meaning in EXIT_CODE_MEANINGS]
-    width = max(len(code) for code, _ in rows)
+    code_width = max(len(code) for code, _ in rows)
     lines = ["Exit codes of integray-auth:", ""]
-    lines += [f"  {code:>{width}}  {meaning}" for code, meaning in rows]
+    for code, meaning in rows:
+        text = _wrapped(meaning, code_width + 4, width)
+        lines += [f"  {code:>{code_width}}  {text[0].lstrip()}", *text[1:]]
     lines += ["", "Errors are one line on stderr: what is wrong, then what to run next."]
     return "\n".join(lines) + "\n"
 
 
-def environment() -> str:
+def environment(width: int = 80) -> str:
     rows = [(_plain(name), _plain(effect)) for name, effect in ENVIRONMENT]
     lines = ["Environment variables integray-auth reads:", ""]
     for name, effect in rows:
-        lines += [f"  {name}", f"      {effect}"]
+        lines += [f"  {name}", *_wrapped(effect, 6, width)]
     return "\n".join(lines) + "\n"
 
 
@@ -58,7 +71,7 @@ HEADLESS_KEYRING = (
 )
 
 
-def keyring() -> str:
+def keyring(width: int = 80) -> str:
     return "\n".join([
         "What needs the keyring, and every way to do without one.",
         "",

@@ -81,7 +81,10 @@ def help_(
         out.write(root.get_help() + "\n")
         return
     if topic in helptopics.TOPICS:
-        out.write(helptopics.TOPICS[topic][1]())
+        from .fit import terminal_width
+
+        ctx = context_of(typer_ctx)
+        out.write(helptopics.TOPICS[topic][1](min(terminal_width(ctx.environ, out) or 80, 100)))
         return
     command = root.command.get_command(root, topic)
     if command is None or command.hidden:
