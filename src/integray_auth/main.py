@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         _report(error.message, error.hint)
         code = int(error.exit_code)
     except KeyboardInterrupt:
-        _report("interrupted", None)
+        _report("interrupted", None, fresh_line=True)
         code = int(ExitCode.INTERRUPTED)
     except BrokenPipeError as gone:
         # `integray-auth list | head`: the reader left; not an error of ours. A
@@ -117,7 +117,7 @@ def _no_core_dumps() -> None:
         pass
 
 
-def _report(message: str, hint: str | None) -> None:
+def _report(message: str, hint: str | None, fresh_line: bool = False) -> None:
     from .lean.printable import escape
 
     # Messages quote provider answers and index strings: escaped here, once,
@@ -128,6 +128,9 @@ def _report(message: str, hint: str | None) -> None:
         # "did you mean 'x'?" already ends the sentence.
         line += f"{'' if message.endswith(('.', '?', '!')) else '.'} {escape(hint)}"
     try:
+        if fresh_line and sys.stderr.isatty():
+            # Ctrl-C struck mid-line (a countdown, the terminal's own `^C`): start a new one.
+            line = "\n" + line
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
@@ -279,7 +282,7 @@ def _typer(args: list[str]) -> int:
         code = done.code
     if code == ExitCode.INTERRUPTED:
         # Typer turns Ctrl-C into a silent exit 130; say what happened.
-        _report("interrupted", None)
+        _report("interrupted", None, fresh_line=True)
     return code if isinstance(code, int) else (0 if code is None else int(ExitCode.ERROR))
 
 
