@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..context import AppContext
-from ..errors import UsageError
+from ..errors import IntegrayAuthError, UsageError
 from ..lean import grammar
 from ..lean.printable import escape, quoted
 from ..usecases import manage
@@ -112,7 +112,7 @@ FLOW_OPTIONS = {
 
 def add(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="A name for the authorization, unique."),
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help="A name for the authorization, unique (asked on a terminal)."),
     provider: Optional[str] = typer.Option(None, "--provider", "-p", metavar="PROVIDER", help="Provider id (see 'providers')."),
     connectors: Optional[List[str]] = typer.Option(
         None, "--connector", "-c", metavar="CONNECTOR", help="Connector id; repeat for several."
@@ -147,6 +147,8 @@ def add(
     flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
     if no_authorize:
         _refuse_choices_made_when_authorizing(storage, insecure_storage, device, client_credentials, client_id, client_secret_stdin)
+    if name is None and not ctx.interactive:
+        raise UsageError("missing argument 'NAME'", hint="Run 'integray-auth add --help'.")
     if no_authorize and not ctx.interactive:
         # Nothing to ask: the body main.py's fast path runs too (fast_add.py).
         adding.run_add_unauthorized(ctx, name, provider, connectors or [], params or [])
@@ -155,7 +157,11 @@ def add(
 
     # Everything that can be checked is checked before the first question. The
     # name of tokens bound for Vault is checked among the team's by the store.
-    name = manage.check_new_name(ctx, name, team=no_authorize or flow["storage"] != STORAGE_VAULT)
+    team = no_authorize or flow["storage"] != STORAGE_VAULT
+    asked = name is None or provider is None or not connectors
+    if name is None:
+        name = prompts.ask_checked(ctx, "Name of the new authorization: ", lambda answer: manage.check_new_name(ctx, answer, team=team))
+    name = manage.check_new_name(ctx, name, team=team)
     if not no_authorize:
         _check_storage(ctx, flow["storage"], name=name)
     if provider is None:
@@ -173,6 +179,7 @@ def add(
     for parameter in provider_lookup.missing_parameters(found, given):
         if not ctx.interactive:
             raise adding.missing_parameter(found, parameter)
+        asked = True
         given[parameter.name] = prompts.ask_parameter(
             ctx, found, parameter, check=lambda value, name=parameter.name: provider_lookup.checked_parameters(found, {**given, name: value})
         )
@@ -181,7 +188,13 @@ def add(
         manage.save_new(ctx, authorization)
         adding.report_added(ctx, authorization)
         return
-    _authorize(ctx, authorization, new=True, **flow)
+    try:
+        _authorize(ctx, authorization, new=True, **flow)
+    except IntegrayAuthError as failed:
+        if asked:  # past the questions: the answers as one command, so a retry is one paste
+            again = adding.add_command(name, found.id, connectors, given, _given_options(typer_ctx))
+            failed.hint = f"{failed.hint or ''} To try again with your answers: {again}".strip()
+        raise
 
 
 def authorize(
@@ -269,6 +282,23 @@ def _storage(insecure_storage: bool, storage: str | None) -> str | None:
             raise UsageError(f"--insecure-storage is --storage file, not --storage {storage}", hint="Give one of them.")
         return "file"
     return storage
+
+
+def _given_options(typer_ctx: typer.Context) -> list[str]:
+    """The options of this run given on the command line (not their defaults), as words."""
+    words: list[str] = []
+    for param in typer_ctx.command.params:
+        if param.param_type_name != "option" or param.name in ("provider", "connectors", "params"):
+            continue
+        source = typer_ctx.get_parameter_source(param.name)  # read by name: Typer may bring its own Click
+        if source is None or source.name == "DEFAULT":
+            continue
+        value = typer_ctx.params[param.name]
+        if param.is_flag:
+            words += [param.opts[0]] if value else []
+        else:
+            words += [param.opts[0], str(getattr(value, "value", value))]
+    return words
 
 
 def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:

@@ -60,7 +60,7 @@ def set_client(ctx: AppContext, provider: Provider, client_id: str | None, secre
         clients.check_client_id(client_id)
     secret = None
     if secret_from_stdin:
-        secret = clients.check_client_secret(ctx.stdin.readline().strip())
+        secret = clients.check_client_secret(clients.read_secret_line(ctx, "--secret-stdin"))
     asks_secret = ctx.interactive and clients.needs_secret(provider)
     if secret is not None:
         clients.check_secret_storage(ctx, provider)  # before the first question

@@ -183,7 +183,7 @@ def resolve_credentials(
         )
     secret = None
     if secret_from_stdin:
-        secret = ctx.stdin.readline().strip() or None
+        secret = read_secret_line(ctx, "--client-secret-stdin") or None
         if secret is None:
             raise UsageError("--client-secret-stdin was given but standard input was empty")
     needed = secret_required(provider, grant or provider.default_grant, require_secret)
@@ -270,6 +270,37 @@ def read_key_file(path: str) -> str:
         return data.decode("ascii")
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not a PEM private key", hint="Name the client's PEM private key.") from None
+
+
+def read_secret_line(ctx: AppContext, option: str) -> str:
+    """One line of standard input, the secret. From a terminal it is not echoed, and the
+    line before says what is read (a bare wait would look like a hang)."""
+    stdin = ctx.stdin
+    try:
+        terminal = stdin.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if not terminal:
+        return stdin.readline().strip()
+    try:
+        import termios
+
+        fd = stdin.fileno()
+        before = termios.tcgetattr(fd)
+        quiet = list(before)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)  # before the line that asks, so nothing typed shows
+    except (ImportError, OSError, ValueError):  # Windows, or not a real terminal after all
+        before = None
+    ctx.stderr.write(f"{option}: reading the client secret from standard input (not shown), then Enter: ")
+    ctx.stderr.flush()
+    try:
+        return stdin.readline().strip()
+    finally:
+        if before is not None:
+            termios.tcsetattr(fd, termios.TCSANOW, before)
+        ctx.stderr.write("\n")
+        ctx.stderr.flush()
 
 
 def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
