@@ -22,6 +22,8 @@ PROGRAM = "integray-auth"
 def problem(words: list[str]) -> str | None:
     """None when `integray-auth WORDS` parses, else what Click says is wrong."""
     words = [word for word in words if word not in ("--help", "-h", "--version")]
+    if not words:
+        return None  # `integray-auth` alone (or `--help`): the main help
     words = jsonfields.normalize(words)  # as main.py does first: `--json [FIELDS]` as `--json=FIELDS`
     command, path, rest, parent = ROOT, [PROGRAM], list(words), None
     try:

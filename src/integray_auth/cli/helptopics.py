@@ -40,7 +40,7 @@ def _plain(cell: str) -> str:
 def _wrapped(text: str, indent: int, width: int) -> list[str]:
     import textwrap
 
-    room = max(width - indent, 30)
+    room = max(width - indent, 20)
     return [" " * indent + line for line in textwrap.wrap(text, room, break_on_hyphens=False, break_long_words=False)]
 
 
@@ -51,7 +51,7 @@ def exit_codes(width: int = 80) -> str:
     for code, meaning in rows:
         text = _wrapped(meaning, code_width + 4, width)
         lines += [f"  {code:>{code_width}}  {text[0].lstrip()}", *text[1:]]
-    lines += ["", "Errors are one line on stderr: what is wrong, then what to run next."]
+    lines += ["", *_wrapped("Errors are one line on stderr: what is wrong, then what to run next.", 0, width)]
     return "\n".join(lines) + "\n"
 
 
@@ -59,7 +59,7 @@ def environment(width: int = 80) -> str:
     rows = [(_plain(name), _plain(effect)) for name, effect in ENVIRONMENT]
     lines = ["Environment variables integray-auth reads:", ""]
     for name, effect in rows:
-        lines += [f"  {name}", *_wrapped(effect, 6, width)]
+        lines += [*_wrapped(name, 2, width), *_wrapped(effect, 6, width)]
     return "\n".join(lines) + "\n"
 
 
@@ -72,29 +72,32 @@ HEADLESS_KEYRING = (
 
 
 def keyring(width: int = 80) -> str:
+    def para(text: str, indent: int = 0) -> list[str]:
+        return _wrapped(text, indent, width)
+
     return "\n".join([
         "What needs the keyring, and every way to do without one.",
         "",
-        "Tokens and client secrets are kept in the OS keyring: on Linux a Secret Service on",
-        "the D-Bus session (GNOME Keyring, KeePassXC, KWallet). `integray-auth doctor` says",
-        "whether one is usable. Without one:",
+        *para("Tokens and client secrets are kept in the OS keyring: on Linux a Secret Service on the D-Bus "
+              "session (GNOME Keyring, KeePassXC, KWallet). integray-auth doctor says whether one is usable. "
+              "Without one:"),
         "",
         "  The client secret (GitHub, Google and others want one):",
-        "      INTEGRAY_AUTH_<PROVIDER>_CLIENT_SECRET in the environment, e.g.",
-        "      INTEGRAY_AUTH_GITHUB_CLIENT_SECRET; or --client-secret-stdin on add/authorize.",
-        "      The id: --client-id, INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID, or `client set PROVIDER",
-        "      --client-id ID` (kept in config.toml, no keyring needed).",
+        *para("INTEGRAY_AUTH_<PROVIDER>_CLIENT_SECRET in the environment (e.g. INTEGRAY_AUTH_GITHUB_CLIENT_SECRET), "
+              "or --client-secret-stdin on add/authorize. The id: --client-id, INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID, "
+              "or client set PROVIDER --client-id ID (kept in config.toml, no keyring needed).", 6),
         "  The tokens:",
-        "      --insecure-storage on add/authorize (a 0600 file), or --storage vault.",
-        "  A Secret Service, started headless (apt: dbus gnome-keyring), in a shell of its own:",
+        *para("--insecure-storage on add/authorize (a 0600 file), or --storage vault.", 6),
+        "  A Secret Service:",
+        *para("GNOME Keyring started headless (apt: dbus gnome-keyring), in a shell of its own, with this line:", 6),
         "",
-        "\b",
         f"      {HEADLESS_KEYRING}",
         "",
-        "      Leaving that shell stops it; the same line and password open it again.",
-        "  keyrings.alt (pipx inject integray-auth keyrings.alt), then",
-        "      PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring (no encryption).",
-    ]).replace("\n\b\n", "\n").replace("`", "") + "\n"
+        *para("Leaving that shell stops it; the same line and password open it again.", 6),
+        "  keyrings.alt:",
+        *para("pipx inject integray-auth keyrings.alt, then "
+              "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring (no encryption).", 6),
+    ]) + "\n"
 
 
 # topic -> (one line for `help` listings, the function that writes the text)
