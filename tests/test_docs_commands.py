@@ -9,7 +9,7 @@ import shlex
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.cli import REPO
 from tests.support.commandline import concrete, problem
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

@@ -11,7 +11,7 @@ import urllib.parse
 
 import requests
 
-from tests.conftest import assert_error_line
+from tests.support.cli import assert_error_line
 
 
 def _add_by_hand(cli, server, *extra):

@@ -10,7 +10,7 @@ import re
 import subprocess
 
 from integray_auth.cli.helptopics import HEADLESS_KEYRING
-from tests.conftest import REPO, SCRIPT, assert_error_line
+from tests.support.cli import REPO, SCRIPT, assert_error_line
 from tests.support.commandline import problem
 from tests.support.plugin import require
 

@@ -13,7 +13,7 @@ import shlex
 import pytest
 
 from integray_auth.lean import grammar
-from tests.conftest import assert_error_line
+from tests.support.cli import assert_error_line
 from tests.support.commandline import problem
 from tests.support.terminal import CTRL_C, ENTER, Terminal, plain
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, assert_error_line
+from tests.support.cli import REPO, assert_error_line
 from tests.support.commandline import concrete, problem
 
 SOURCE = REPO / "src" / "integray_auth"

@@ -8,10 +8,12 @@ hint names `integray-auth client set PROVIDER`.
 from __future__ import annotations
 
 from ..context import AppContext
-from ..errors import UsageError
-from ..oauth.endpoint import ClientCredentials
+from ..errors import IntegrayAuthError, UsageError
 from ..lean.printable import escape
+from ..oauth.endpoint import ClientCredentials
 from ..registry.model import Provider
+from ..stores import STORAGE_KEYRING
+from ..stores.secrets import client_secret_help
 from ..usecases import clients
 from . import prompts
 
@@ -87,8 +89,6 @@ def set_client(ctx: AppContext, provider: Provider, client_id: str | None, secre
             secret = prompts.ask_checked(ctx, f"Client secret for {name} (hidden): ", clients.check_client_secret, password=True)
     save(ctx, provider, client_id, secret)
     if secret is None and clients.needs_secret(provider) and not _keyring_usable(ctx):
-        from ..stores.secrets import client_secret_help
-
         ctx.stderr.write(f"Note: {escape(provider.name)} also needs the client secret. {client_secret_help(clients.env_prefix(provider))}\n")
     elif secret is None and clients.needs_secret(provider) and not ctx.interactive:
         ctx.stderr.write(
@@ -98,10 +98,8 @@ def set_client(ctx: AppContext, provider: Provider, client_id: str | None, secre
 
 
 def _keyring_usable(ctx: AppContext) -> bool:
-    from ..errors import IntegrayAuthError
-
     try:
-        ctx.secret_store("keyring").check_usable()
+        ctx.secret_store(STORAGE_KEYRING).check_usable()
     except IntegrayAuthError:
         return False
     return True

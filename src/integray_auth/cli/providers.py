@@ -3,9 +3,8 @@ providers connector add, client set/remove. Registered in cli/app.py."""
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import enum
+from typing import List, Optional
 
 import typer
 
@@ -13,8 +12,13 @@ from ..errors import UsageError
 from ..lean import grammar
 from ..lean.printable import escape
 from ..usecases import provider_lookup
+from ..usecases.clients import remove_client_secret, store_private_key
+from ..usecases.discovery import add_connector, add_provider, add_provider_by_hand, remove_connector, remove_provider
 from . import jsonfields, output
+from .client_setup import set_client
 from .options import JQ, JSON, NO_PAGER, context_of
+from .pager import paged
+from .provider_form import ask_form
 
 
 # Choices from the command table (lean/grammar.py), which completion reads too.
@@ -48,8 +52,6 @@ def providers_show(
       integray-auth providers show reservanto
       integray-auth providers show google --jq '.provider.connectors[].id'
     """
-    from .pager import paged
-
     as_json = jsonfields.request("providers show", json, jq)
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
@@ -83,9 +85,6 @@ def providers_add(
       integray-auth providers add acme --issuer https://login.acme.example --client-id my-app
       integray-auth providers add shop --authorization-url https://shop.example/oauth/authorize --token-url https://shop.example/oauth/token --scope 'orders:read=Read your orders' --offline-access
     """
-    from ..usecases.discovery import add_provider, add_provider_by_hand
-    from .provider_form import ask_form
-
     ctx = context_of(typer_ctx)
     pkce, client_auth = pkce.value, client_auth.value
     by_hand = (authorization_url, token_url, revocation_url, userinfo_url, scopes, auth_params, offline_access or None,
@@ -118,7 +117,6 @@ def providers_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..
     Example:
       integray-auth providers remove acme
     """
-    from ..usecases.discovery import remove_provider
 
     ctx = context_of(typer_ctx)
     path = remove_provider(ctx, provider)
@@ -136,8 +134,6 @@ def providers_connector_remove(
     Example:
       integray-auth providers connector remove acme list-orders
     """
-    from ..usecases.discovery import remove_connector
-
     ctx = context_of(typer_ctx)
     path = remove_connector(ctx, provider, connector)
     ctx.stderr.write(f"Removed connector '{connector}' of provider '{provider}' from {path}.\n")
@@ -158,7 +154,6 @@ def providers_connector_add(
     Example:
       integray-auth providers connector add acme list-orders --scope orders:read
     """
-    from ..usecases.discovery import add_connector
 
     ctx = context_of(typer_ctx)
     added = add_connector(ctx, provider, connector, scopes or [], name=name, description=description, force=force)
@@ -189,8 +184,6 @@ def client_set(
       integray-auth client set google
       integray-auth client set acme --private-key-file ~/.config/acme/client-key.pem
     """
-    from ..usecases.clients import store_private_key
-    from .client_setup import set_client
 
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
@@ -211,8 +204,6 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
     Example:
       integray-auth client remove google
     """
-    from ..usecases.clients import remove_client_secret
-
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
     remove_client_secret(ctx, found)

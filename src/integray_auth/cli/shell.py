@@ -8,7 +8,10 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
+from ..usecases.doctor import run_doctor
+from . import completion as scripts
 from . import helptopics, jsonfields, output, usage
+from .fit import terminal_width
 from .options import JQ, JSON, context_of
 
 
@@ -24,7 +27,6 @@ def doctor(
     Example:
       integray-auth doctor --repair
     """
-    from ..usecases.doctor import run_doctor
 
     as_json = jsonfields.request("doctor", json, jq)  # an unknown field is refused before anything is checked
     ctx = context_of(typer_ctx)
@@ -53,7 +55,6 @@ def completion(
       fish  (~/.config/fish/config.fish) integray-auth completion fish | source
       PowerShell ($PROFILE)              integray-auth completion powershell | Out-String | Invoke-Expression
     """
-    from . import completion as scripts
 
     if shell not in scripts.SHELLS:
         raise UsageError(
@@ -81,8 +82,6 @@ def help_(
         out.write(root.get_help() + "\n")
         return
     if topic in helptopics.TOPICS:
-        from .fit import terminal_width
-
         ctx = context_of(typer_ctx)
         out.write(helptopics.TOPICS[topic][1](min(terminal_width(ctx.environ, out) or 80, 100)))
         return

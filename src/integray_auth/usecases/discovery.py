@@ -11,17 +11,30 @@ changes one is what the registry warns about.
 from __future__ import annotations
 
 import copy
+import os
+import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..lean import grammar
-from ..registry import overlay as toml_text
 from ..context import AppContext
-from ..errors import ConflictError, RegistryError, UsageError
-from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown
+from ..errors import ConflictError, NotFoundError, RegistryError, UsageError
+from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown, url_problem
+from ..oauth.endpoint import request_deadline
+from ..registry import overlay as toml_text
+from ..registry.loading import MAX_TOML_BYTES, load_registry, read_bundled_entry
 from ..registry.model import ID_PATTERN
-from ..registry.loading import load_registry, read_bundled_entry
+from ..stores.files import (
+    PRIVATE_FILE,
+    LockError,
+    UnsafePath,
+    atomic_write_text,
+    ensure_private_dir,
+    read_regular_file,
+    take_lock,
+)
 from .provider_lookup import require_provider
 
 MAX_ID_LENGTH = 64
@@ -66,7 +79,6 @@ def add_provider(
         _check_text(client_id, "--client-id", limit=500, spaces=False)
     check_issuer_argument(issuer)
     path = ctx.paths.user_registry
-    from ..oauth.endpoint import request_deadline
 
     deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT is exit 2, before any network
     ctx.registry  # noqa: B018 - a broken overlay stops here (exit 3), before any network
@@ -213,10 +225,7 @@ def _refuse_existing(path: Path, document: dict, provider_id: str, force: bool) 
 
 
 def _read_overlay(path: Path) -> tuple[str, dict]:
-    import tomllib
 
-    from ..stores.files import UnsafePath, read_regular_file
-    from ..registry.loading import MAX_TOML_BYTES
 
     try:
         raw = read_regular_file(path, MAX_TOML_BYTES, "the registry overlay", own=True)
@@ -236,7 +245,6 @@ def _read_overlay(path: Path) -> tuple[str, dict]:
 
 
 def _overlay_lock(path: Path):
-    from ..stores.files import LockError, take_lock
 
     try:
         return take_lock(path.with_name(".providers.toml.lock"))
@@ -246,11 +254,6 @@ def _overlay_lock(path: Path):
 
 def _save(ctx: AppContext, path: Path, new_text: str, expected: dict, provider_id: str) -> None:
     """Write `new_text` once it parses back to `expected` and passes the registry's checks."""
-    import os
-    import tomllib
-
-    from ..stores.files import PRIVATE_FILE, atomic_write_text, ensure_private_dir
-
     cannot = ConflictError(
         f"{path} defines provider '{provider_id}' in a form this command does not edit (inline tables or dotted keys)",
         hint="Nothing was written. Edit the file by hand.",
@@ -308,8 +311,6 @@ class ManualProvider:
 
 def check_endpoint(url: str, option: str) -> str:
     """An endpoint option's URL, or a UsageError: https:// (http:// only on a loopback host), no user name."""
-    from ..oauth.discovery import url_problem
-
     problem = url_problem(url, allow_loopback_http=True)
     if problem:
         what = shown(url) if "user name" not in problem else "(not shown)"  # never echo a password
@@ -328,8 +329,6 @@ def parse_scope(given: str) -> tuple[str, str]:
 
 def parse_auth_param(given: str) -> tuple[str, str]:
     """`--auth-param KEY=VALUE`: a query parameter of the login URL (Integray's "Login Query Params")."""
-    import re
-
     name, sep, value = given.partition("=")
     if not sep or not re.fullmatch(r"[A-Za-z0-9_.~-]{1,64}", name):
         raise UsageError(f"--auth-param {shown(given)} is not KEY=VALUE", hint="For example: --auth-param prompt=consent")
@@ -446,8 +445,6 @@ def remove_connector(ctx: AppContext, provider_id: str, connector_id: str) -> Pa
 
 
 def _not_in_overlay(ctx: AppContext, path: Path, provider_id: str, what: str, connector_id: str | None = None):
-    from ..errors import NotFoundError
-
     provider = ctx.registry.get(provider_id)
     known = provider is not None and (connector_id is None or connector_id in provider.connectors)
     if known:
