@@ -20,6 +20,11 @@ import re
 import stat
 import tomllib
 
+try:
+    import termios  # POSIX only: reading a secret from a terminal without echo
+except ImportError:  # Windows
+    termios = None
+
 from ..context import AppContext
 from ..errors import IntegrayAuthError, RegistryError, StorageError, UsageError
 from ..oauth.client_assertion import MAX_KEY_BYTES, load_private_key
@@ -277,8 +282,8 @@ def read_secret_line(ctx: AppContext, option: str) -> str:
     if not terminal:
         return stdin.readline().strip()
     try:
-        import termios
-
+        if termios is None:
+            raise ImportError("no termios")
         fd = stdin.fileno()
         before = termios.tcgetattr(fd)
         quiet = list(before)
