@@ -180,3 +180,41 @@ def test_gh_words_name_the_command_that_does_the_job(cli, word, fragments):
     line = assert_error_line(cli(word, "x"), 2, f"unknown command '{word}'; here that is", *fragments)
     for command in re.findall(r"'(integray-auth [^']+)'", line):
         assert problem(["x" if word.isupper() else word for word in command.split()[1:]]) is None, command
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_providers_add_by_hand_asks_for_what_is_missing(home, columns):
+    import tomllib
+
+    with Terminal(["providers", "add"], columns=columns) as t:
+        t.expect("Provider id (lowercase letters, digits, '-'): ")
+        t.type("Shop" + ENTER)  # not an id: asked again
+        t.expect("is not a provider id")
+        t.type("shop" + ENTER)
+        t.expect("Display name [shop]: ")
+        t.type(ENTER)
+        t.expect("Login (authorization) URL: ")
+        t.type("http://shop.example/authorize" + ENTER)  # plain http to another host: asked again
+        t.expect("must be https://")
+        t.type("https://shop.example/oauth/authorize" + ENTER)
+        t.expect("Token URL: ")
+        t.type("https://shop.example/oauth/token" + ENTER)
+        t.expect("Revocation URL (Enter: none): ")
+        t.type(ENTER)
+        t.expect("Scopes, separated by spaces (Enter: none): ")
+        t.type("orders:read orders:write" + ENTER)
+        t.expect("Client id (Enter: give it later with 'integray-auth client set shop'): ")
+        t.type("my-app" + ENTER)
+        t.expect("Request the offline_access scope (a refresh token)? [y/N] ")
+        t.type("y" + ENTER)
+        t.expect("Added provider 'shop'")
+        assert t.wait() == 0, t.text
+    entry = tomllib.loads((home / "providers.toml").read_text())["providers"]["shop"]
+    assert entry["name"] == "shop" and entry["client_id"] == "my-app"
+    assert entry["token_url"] == "https://shop.example/oauth/token" and "revocation_url" not in entry
+    assert list(entry["scopes"]) == ["orders:read", "orders:write", "offline_access"]
+
+
+def test_providers_add_by_hand_off_a_terminal_names_what_is_missing(cli):
+    assert_error_line(cli("providers", "add", "shop"), 2, "missing --authorization-url, --token-url",
+                      "integray-auth providers add acme --authorization-url")
