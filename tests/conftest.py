@@ -81,7 +81,7 @@ def make_ctx(home):
 def cli(home):
     """Run the installed console script in a subprocess, as a user would."""
     if not SCRIPT.exists():
-        pytest.fail(f"{SCRIPT} is missing: install the package first (see README, 'Tests')")
+        pytest.fail(f"{SCRIPT} is missing: install the package first (see README, 'Try it, test it, install it')")
 
     def run(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 60) -> Result:
         full_env = dict(os.environ)

@@ -110,7 +110,7 @@ def test_activate_offers_the_inactive_and_deactivate_the_active(saved):
 
 def test_bash_completes_commands_subcommands_and_options():
     assert bash_complete("integray-auth sh") == ["show", "share"]
-    assert bash_complete("integray-auth providers ") == ["show", "add", "connector"]
+    assert bash_complete("integray-auth providers ") == ["show", "add", "remove", "connector"]
     assert bash_complete("integray-auth client ") == ["set", "remove", "list", "show"]
     assert bash_complete("integray-auth list --") == ["--inactive", "--all", "--json", "--jq", "--help"]
     assert bash_complete("integray-auth completion ") == ["bash", "zsh", "fish", "powershell"]

@@ -32,7 +32,7 @@ from tests.support.e2e import (  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
-# The one-time short URL (see README, "Authorizing").
+# The one-time short URL (see docs/authorizing.md, "The browser flow").
 URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/[A-Za-z0-9_-]{40,}\n")
 
 

@@ -208,8 +208,11 @@ def test_choices_narrow_as_you_type_and_tab_picks(cli):
 def test_a_wrong_answer_asks_again(cli):
     with Terminal(["add", "Prague", "--no-authorize"]) as t:
         t.expect("Provider (type to filter, Tab to pick): ")
-        t.type("goo" + ENTER)
-        t.expect("'goo' is not one of the providers. Did you mean 'google'? Try again")
+        t.type("git" + ENTER)  # GitHub and GitLab: Enter takes only a single remaining match
+        t.expect("'git' matches more than one provider: 'github' or 'gitlab'. Type more, or Tab to pick")
+        t.expect("Provider (type to filter, Tab to pick): ")
+        t.type("zzz" + ENTER)
+        t.expect("'zzz' is not one of the providers. Try again")
         t.expect("Provider (type to filter, Tab to pick): ")
         t.type("reservanto" + ENTER)
         t.expect("Connectors of Reservanto")

@@ -128,7 +128,7 @@ def test_an_expires_in_beyond_the_calendar_is_no_expiry_rather_than_a_crash(cli,
 
 def test_a_ca_bundle_that_does_not_exist_is_a_network_error_and_remove_still_removes(cli, authorized, tmp_path):
     """requests raises a bare OSError (not a RequestException) for REQUESTS_CA_BUNDLE
-    naming no file, a variable the README documents."""
+    naming no file, a variable docs/commands.md documents."""
     overlay = authorized("https://127.0.0.1:9/token", revocation_url="https://127.0.0.1:9/revoke")
     env = {"REQUESTS_CA_BUNDLE": str(tmp_path / "no-such-bundle.pem")}
 

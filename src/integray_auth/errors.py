@@ -55,7 +55,7 @@ def _named(cls: _Codes) -> _Codes:
 # the help topics used of it (.name, iteration in definition order, ==, int()).
 @_named
 class ExitCode(metaclass=_Codes):
-    """Documented exit codes (README, "Exit codes"). Never renumber one."""
+    """Documented exit codes (docs/commands.md, "Exit codes"). Never renumber one."""
 
     OK = 0
     ERROR = 1  # unexpected failure; the message says what happened
@@ -77,7 +77,7 @@ class ExitCode(metaclass=_Codes):
 
 
 # What each code means, for `integray-auth help exit-codes`, the `--help` epilog
-# and the README's "Exit codes" table (a test keeps the README equal to it); a
+# and docs/commands.md's "Exit codes" table (a test keeps that page equal to it); a
 # row may stand for several codes (exec's 126 and 127).
 EXIT_CODE_MEANINGS: tuple[tuple[tuple[ExitCode, ...], str], ...] = (
     ((ExitCode.OK,), 'success'),

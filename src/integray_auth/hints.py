@@ -41,6 +41,15 @@ def authorize_hint(authorization: Authorization | str) -> str:
     return f"Run: {command_hint('authorize', authorization)}"
 
 
+def closest(word: str, choices) -> str | None:
+    """The one choice closest to `word` (a typo's real name), or None."""
+    import difflib
+
+    by_fold = {c.casefold(): c for c in choices}
+    close = difflib.get_close_matches(word.casefold(), list(by_fold), n=1, cutoff=0.6)
+    return by_fold[close[0]] if close else None
+
+
 def did_you_mean(word: str, choices) -> str:
     import difflib
 

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         _report(error.message, error.hint)
         code = int(error.exit_code)
     except KeyboardInterrupt:
-        _report("interrupted", None)
+        _report("interrupted", None, fresh_line=True)
         code = int(ExitCode.INTERRUPTED)
     except BrokenPipeError as gone:
         # `integray-auth list | head`: the reader left; not an error of ours. A
@@ -118,7 +118,7 @@ def _no_core_dumps() -> None:
         pass
 
 
-def _report(message: str, hint: str | None) -> None:
+def _report(message: str, hint: str | None, fresh_line: bool = False) -> None:
     from .lean.printable import escape
 
     # Messages quote provider answers and index strings: escaped here, once,
@@ -129,6 +129,9 @@ def _report(message: str, hint: str | None) -> None:
         # "did you mean 'x'?" already ends the sentence.
         line += f"{'' if message.endswith(('.', '?', '!')) else '.'} {escape(hint)}"
     try:
+        if fresh_line and sys.stderr.isatty():
+            # Ctrl-C struck mid-line (a countdown, the terminal's own `^C`): start a new one.
+            line = "\n" + line
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
@@ -179,11 +182,9 @@ def _fast_path(args: list[str], own_process: bool = False) -> int | None:
         return None  # let Typer report the clash
     view = "all" if "--all" in given else "inactive" if "--inactive" in given else "active"
     check, no_pager = "--check" in given, "--no-pager" in given
-    as_json = "--json" in given
     if command != "status" and len(positional) != (0 if command == "list" else 1):
         return None
-    if command != "status":
-        as_json = jsonfields.request(command, given.get("--json"), given.get("--jq"))
+    as_json = jsonfields.request(command, given.get("--json"), given.get("--jq"))
 
     from .cli import run
     from .context import AppContext
@@ -282,7 +283,7 @@ def _typer(args: list[str]) -> int:
         code = done.code
     if code == ExitCode.INTERRUPTED:
         # Typer turns Ctrl-C into a silent exit 130; say what happened.
-        _report("interrupted", None)
+        _report("interrupted", None, fresh_line=True)
     return code if isinstance(code, int) else (0 if code is None else int(ExitCode.ERROR))
 
 

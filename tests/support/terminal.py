@@ -49,6 +49,9 @@ class Terminal:
             [str(SCRIPT), *args],
             stdin=terminal if stdin_tty else subprocess.DEVNULL,
             stdout=terminal, stderr=terminal, env=full, close_fds=True, start_new_session=True,
+            # The pty as the session's controlling terminal, as a real one is: Ctrl-C typed
+            # while nothing reads raw keys (a wait) is then SIGINT, not a plain byte.
+            preexec_fn=(lambda: fcntl.ioctl(1, termios.TIOCSCTTY, 0)) if stdin_tty else None,
         )
         os.close(terminal)
         self.controller = controller

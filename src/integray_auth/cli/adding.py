@@ -51,6 +51,19 @@ def run_add_unauthorized(
     return authorization
 
 
+def add_command(name: str, provider: str, connectors: list[str], parameters: dict[str, str], options: list[str]) -> str:
+    """`integray-auth add ...` with every value given, ready to paste."""
+    from ..lean.printable import shell_quote
+
+    words = ["integray-auth", "add"] + ([] if name.startswith("-") else [hints.shell_quoted(name)]) + ["-p", shell_quote(provider)]
+    for connector in connectors:
+        words += ["-c", shell_quote(connector)]
+    for key, value in parameters.items():
+        words += ["--param", shell_quote(f"{key}={value}")]
+    words += [shell_quote(word) for word in options]
+    return " ".join(words + ([hints.shell_quoted(name)] if name.startswith("-") else []))  # `-- '-x'` last
+
+
 def report_added(ctx: AppContext, authorization: Authorization) -> None:
     ctx.stderr.write(
         f"Added {quoted(authorization.name)} (Not authorized). "

@@ -34,10 +34,10 @@ providers_app = typer.Typer(cls=usage.Group, help="Show the registry's providers
 connector_app = typer.Typer(cls=usage.Group, help="Add connectors to providers in your overlay (providers.toml).", no_args_is_help=True)
 providers_app.add_typer(connector_app, name="connector")
 client_app = typer.Typer(cls=usage.Group, help="Save, show or forget a provider's OAuth client: id in config.toml, secret in the keyring.", no_args_is_help=True)
-app.add_typer(providers_app, name="providers")
-app.add_typer(client_app, name="client")
+app.add_typer(providers_app, name="providers", short_help="The registry: providers, connectors, scopes; add yours")
+app.add_typer(client_app, name="client", short_help="Save, show or forget a provider's OAuth client")
 connectors_app = typer.Typer(cls=usage.Group, help="Change the connectors an authorization is for.", no_args_is_help=True)
-app.add_typer(connectors_app, name="connectors")
+app.add_typer(connectors_app, name="connectors", short_help="Change the connectors an authorization is for")
 
 # Tests and the entry point may hand in a ready context (e.g. with fakes).
 _context_factory = AppContext.from_environment
@@ -86,7 +86,9 @@ COMMANDS = (
     (app, "kube-credential", helpers.kube_credential, {}),
     (providers_app, "show", providers.providers_show, {}),
     (providers_app, "add", providers.providers_add, {}),
+    (providers_app, "remove", providers.providers_remove, {}),
     (connector_app, "add", providers.providers_connector_add, {}),
+    (connector_app, "remove", providers.providers_connector_remove, {}),
     (client_app, "set", providers.client_set, {}),
     (client_app, "remove", providers.client_remove, {}),
     (client_app, "list", providers.client_list, {}),
@@ -95,6 +97,29 @@ COMMANDS = (
     (app, "completion", shell.completion, {}),
     (app, "help", shell.help_, {}),
 )
+# One line each for the main --help, never cut mid-sentence (a docstring's first line is
+# longer); the group ones are given where the groups are added above.
+SUMMARIES = {
+    "list": "List authorizations: provider, name, status, connectors",
+    "search": "Find authorizations by name, provider, connector, scope",
+    "show": "Show an authorization and what its scopes permit",
+    "add": "Add an authorization and authorize it",
+    "authorize": "Authorize an existing authorization (again)",
+    "token": "Print a valid access token, renewed when due",
+    "exec": "Run a command with a valid token in its environment",
+    "status": "Whether each authorization is usable, and the fix",
+    "refresh": "Renew access tokens ahead of expiry (cron, timers)",
+    "rename": "Give an authorization another name",
+    "deactivate": "Stop using an authorization (its tokens are kept)",
+    "activate": "Use an inactive authorization again",
+    "remove": "Revoke the grant and delete an authorization",
+    "share": "Move an authorization to the team's Vault",
+    "unshare": "Move a shared authorization back to this machine",
+    "doctor": "Check the registry, the index and the keyring",
+    "completion": "Print the shell completion script",
+    "help": "Help topics (exit-codes, environment, keyring)",
+}
 providers_app.callback(invoke_without_command=True)(providers.providers)
 for _app, _name, _function, _settings in COMMANDS:
-    _app.command(_name, cls=usage.Command, **_settings)(_function)
+    _short = {"short_help": SUMMARIES[_name]} if _app is app else {}
+    _app.command(_name, cls=usage.Command, **_short, **_settings)(_function)

@@ -9,7 +9,7 @@ import typer
 
 from .. import hints
 from ..context import AppContext
-from ..errors import UsageError
+from ..errors import IntegrayAuthError, UsageError
 from ..grants import DEVICE_GRANT, MACHINE_GRANT
 from ..lean import grammar
 from ..lean.printable import escape, quoted
@@ -101,7 +101,7 @@ FLOW_OPTIONS = {
         None,
         "--storage",
         metavar="keyring|file|vault",
-        help="Where the tokens live: the OS keyring (default), a 0600 file, or the team's Vault (shared; docs/team.md). "
+        help="Where the tokens live: the OS keyring (default), a 0600 file, or the team's Vault (shared; needs VAULT_ADDR). "
         "Authorizing again keeps the one chosen before.",
     ),
     "client_credentials": typer.Option(
@@ -119,7 +119,7 @@ FLOW_OPTIONS = {
 
 def add(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="A name for the authorization, unique."),
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help="A name for the authorization, unique (asked on a terminal)."),
     provider: Optional[str] = typer.Option(None, "--provider", "-p", metavar="PROVIDER", help="Provider id (see 'providers')."),
     connectors: Optional[List[str]] = typer.Option(
         None, "--connector", "-c", metavar="CONNECTOR", help="Connector id; repeat for several."
@@ -153,6 +153,8 @@ def add(
     flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
     if no_authorize:
         _refuse_choices_made_when_authorizing(storage, insecure_storage, device, client_credentials, client_id, client_secret_stdin)
+    if name is None and not ctx.interactive:
+        raise UsageError("missing argument 'NAME'", hint="Run 'integray-auth add --help'.")
     if no_authorize and not ctx.interactive:
         # Nothing to ask: the body main.py's fast path runs too (fast_add.py).
         adding.run_add_unauthorized(ctx, name, provider, connectors or [], params or [])
@@ -160,7 +162,11 @@ def add(
 
     # Everything that can be checked is checked before the first question. The
     # name of tokens bound for Vault is checked among the team's by the store.
-    name = manage.check_new_name(ctx, name, team=no_authorize or flow["storage"] != STORAGE_VAULT)
+    team = no_authorize or flow["storage"] != STORAGE_VAULT
+    asked = name is None or provider is None or not connectors
+    if name is None:
+        name = prompts.ask_checked(ctx, "Name of the new authorization: ", lambda answer: manage.check_new_name(ctx, answer, team=team))
+    name = manage.check_new_name(ctx, name, team=team)
     if not no_authorize:
         _check_storage(ctx, flow["storage"], name=name)
     if provider is None:
@@ -179,6 +185,7 @@ def add(
     for parameter in provider_lookup.missing_parameters(found, given):
         if not ctx.interactive:
             raise adding.missing_parameter(found, parameter)
+        asked = True
         given[parameter.name] = prompts.ask_parameter(
             ctx, found, parameter, check=lambda value, name=parameter.name: provider_lookup.checked_parameters(found, {**given, name: value})
         )
@@ -187,7 +194,13 @@ def add(
         manage.save_new(ctx, authorization)
         adding.report_added(ctx, authorization)
         return
-    _authorize(ctx, authorization, new=True, **flow)
+    try:
+        _authorize(ctx, authorization, new=True, **flow)
+    except IntegrayAuthError as failed:
+        if asked:  # past the questions: the answers as one command, so a retry is one paste
+            again = adding.add_command(name, found.id, connectors, given, _given_options(typer_ctx))
+            failed.hint = f"{failed.hint or ''} To try again with your answers: {again}".strip()
+        raise
 
 
 def authorize(
@@ -278,12 +291,32 @@ def _storage(insecure_storage: bool, storage: str | None) -> str | None:
     return storage
 
 
+def _given_options(typer_ctx: typer.Context) -> list[str]:
+    """The options of this run given on the command line (not their defaults), as words."""
+    words: list[str] = []
+    for param in typer_ctx.command.params:
+        if param.param_type_name != "option" or param.name in ("provider", "connectors", "params"):
+            continue
+        source = typer_ctx.get_parameter_source(param.name)  # read by name: Typer may bring its own Click
+        if source is None or source.name == "DEFAULT":
+            continue
+        value = typer_ctx.params[param.name]
+        if param.is_flag:
+            words += [param.opts[0]] if value else []
+        else:
+            words += [param.opts[0], str(getattr(value, "value", value))]
+    return words
+
+
 def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
     result = run_authorization(ctx, authorization, new=new, ui=TerminalFlowUI(ctx), options=FlowOptions(**options))
     done = result.authorization
     where = BACKENDS[done.storage].kept if done.storage in BACKENDS else ""
     provider = escape(result.provider.name)
     ctx.stderr.write(f"Authorized {quoted(done.name)} with {provider}{where}.\n")
+    if not done.active:
+        # Authorizing does not activate: token, exec and refresh still refuse it (exit 13).
+        ctx.stderr.write(f"It is still inactive: token and exec refuse it until {hints.command_hint('activate', done)}\n")
     if result.missing_scopes:
         # Scopes come from the provider's answer: escaped like every outside text.
         ctx.stderr.write(
@@ -400,8 +433,9 @@ def deactivate(
         )
         return
     done = manage.set_active(ctx, name, active=False)
+    kept = "its tokens are kept but not used" if done.is_authorized else "it has no tokens (Not authorized)"
     ctx.stderr.write(
-        f"Deactivated {quoted(done.name)}: its tokens are kept but not used. See it with: integray-auth list --inactive; "
+        f"Deactivated {quoted(done.name)}: {kept}. See it with: integray-auth list --inactive; "
         f"use it again with: {hints.command_hint('activate', done)}\n"
     )
 

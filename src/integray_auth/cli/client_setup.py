@@ -13,6 +13,7 @@ from ..lean.printable import escape
 from ..oauth.endpoint import ClientCredentials
 from ..registry.model import Provider
 from ..stores import STORAGE_KEYRING
+from ..stores.secrets import client_secret_help
 from ..usecases import clients
 from . import prompts
 
@@ -61,11 +62,14 @@ def set_client(ctx: AppContext, provider: Provider, client_id: str | None, secre
         clients.check_client_id(client_id)
     secret = None
     if secret_from_stdin:
-        secret = clients.check_client_secret(ctx.stdin.readline().strip())
-    wants_secret = secret is not None or (ctx.interactive and clients.needs_secret(provider))
-    if wants_secret:
-        store = ctx.secret_store(STORAGE_KEYRING)
-        store.check_usable()  # before the first question: a secret we cannot keep is not asked for
+        secret = clients.check_client_secret(clients.read_secret_line(ctx, "--secret-stdin"))
+    asks_secret = ctx.interactive and clients.needs_secret(provider)
+    if secret is not None:
+        clients.check_secret_storage(ctx, provider)  # before the first question
+    elif asks_secret and not _keyring_usable(ctx):
+        # A secret we cannot keep is not asked for; the id still is (config.toml).
+        asks_secret = False
+        prompts.say(ctx, "The keyring is not usable here, so only the client id is asked for and saved.")
     if client_id is None and secret is None:
         if not ctx.interactive:
             raise UsageError(
@@ -81,10 +85,12 @@ def set_client(ctx: AppContext, provider: Provider, client_id: str | None, secre
         client_id = prompts.ask_checked(
             ctx, f"Client id for {name}: ", lambda answer: clients.check_client_id(answer or current or "")
         ) or current
-        if clients.needs_secret(provider):
+        if asks_secret:
             secret = prompts.ask_checked(ctx, f"Client secret for {name} (hidden): ", clients.check_client_secret, password=True)
     save(ctx, provider, client_id, secret)
-    if secret is None and clients.needs_secret(provider) and not ctx.interactive:
+    if secret is None and clients.needs_secret(provider) and not _keyring_usable(ctx):
+        ctx.stderr.write(f"Note: {escape(provider.name)} also needs the client secret. {client_secret_help(clients.env_prefix(provider))}\n")
+    elif secret is None and clients.needs_secret(provider) and not ctx.interactive:
         ctx.stderr.write(
             f"Note: {escape(provider.name)} also needs the client secret: "
             f"integray-auth client set {provider.id} --secret-stdin < secret-file\n"

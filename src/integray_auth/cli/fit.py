@@ -12,7 +12,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Mapping, TextIO
+    from typing import Mapping, Sequence, TextIO
 
 ELLIPSIS = "…"
 NARROWEST = 6  # a column cut below this says too little to be worth it
@@ -56,12 +56,14 @@ def clip(cell: str, width: int) -> str:
     return cell if len(cell) <= width else cell[: max(0, width - 1)] + ELLIPSIS
 
 
-def fit_rows(headers, rows: list[list[str]], widths: list[int], limit: int, gap: int) -> tuple[list[list[str]], list[int]]:
-    """The rows and widths cut to `limit` columns in all (cells separated by `gap` spaces)."""
+def fit_rows(headers, rows: list[list[str]], widths: list[int], limit: int, gap: int,
+             keep: Sequence[int] = ()) -> tuple[list[list[str]], list[int]]:
+    """The rows and widths cut to `limit` columns in all (cells separated by `gap` spaces);
+    the columns in `keep` (a time, say) are never cut."""
     room = limit - gap * (len(widths) - 1)
     if sum(widths) <= room:
         return rows, widths
-    minimum = [max(len(h), min(w, NARROWEST)) for h, w in zip(headers, widths)]
+    minimum = [w if i in keep else max(len(h), min(w, NARROWEST)) for i, (h, w) in enumerate(zip(headers, widths))]
     fitted = fit_widths(widths, minimum, room)
     cut = [i for i, (old, new) in enumerate(zip(widths, fitted)) if new < old]
     for row in rows:

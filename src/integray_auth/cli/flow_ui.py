@@ -119,7 +119,10 @@ class TerminalFlowUI(FlowUI):
     def show_device_code(self, verification_uri: str, user_code: str, verification_uri_complete: str | None, seconds_left: float) -> None:
         # All three come from the provider's answer: checked there, escaped here.
 
-        minutes, seconds = divmod(max(0, math.ceil(seconds_left)), 60)
+        # A time that stays true, not a number of minutes that would stand still on the screen.
+        left = max(0, math.ceil(seconds_left))
+        until = time.strftime("%H:%M:%S", time.localtime(time.time() + left))
+        span = f"{left // 60} minute{'' if left // 60 == 1 else 's'}" if left >= 60 else f"{left} seconds"
         lines = [
             "To authorize, open this page in a browser on any device:",
             f"  {escape(verification_uri)}",
@@ -127,7 +130,7 @@ class TerminalFlowUI(FlowUI):
         ]
         if verification_uri_complete:
             lines.append(f"(or open {escape(verification_uri_complete)} , which has the code in it)")
-        lines.append(f"Waiting for the approval ({minutes}:{seconds:02d} left, Ctrl-C to stop)...")
+        lines.append(f"Waiting for the approval until {until} ({span}; Ctrl-C to stop)...")
         self.ctx.stderr.write("\n".join(lines) + "\n")
         self.ctx.stderr.flush()
 

@@ -1,12 +1,12 @@
 """`integray-auth help TOPIC`: text made from one table each, the same tables
-the README's "Exit codes" and "Environment variables" sections show (a test
+docs/commands.md's "Exit codes" and "Environment variables" sections show (a test
 keeps them equal). Stdlib only; cells are Markdown, shown without backticks."""
 
 from __future__ import annotations
 
 from ..errors import EXIT_CODE_MEANINGS
 
-# (variable, effect): the README's "Environment variables" table.
+# (variable, effect): docs/commands.md's "Environment variables" table.
 ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ('`INTEGRAY_AUTH_HOME`', 'one folder for every file integray-auth reads or writes (index, config, overlay, insecure token file)'),
     ('`INTEGRAY_AUTH_REGISTRY`', 'a providers.toml overlay (like `--registry`)'),
@@ -30,30 +30,81 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
 
 
 def _plain(cell: str) -> str:
-    return cell.replace("`", "").replace("\\|", "|")
+    """A table cell as the terminal shows it: no Markdown, and no pointer at a docs section
+    (`see "Where files live"`), which is not on the user's machine."""
+    import re
+
+    return re.sub(r' \(see "[^"]*"\)|; see "[^"]*"', "", cell).replace("`", "").replace("\\|", "|")
 
 
-def exit_codes() -> str:
+def _wrapped(text: str, indent: int, width: int) -> list[str]:
+    import textwrap
+
+    room = max(width - indent, 20)
+    return [" " * indent + line for line in textwrap.wrap(text, room, break_on_hyphens=False, break_long_words=False)]
+
+
+def exit_codes(width: int = 80) -> str:
     rows = [(", ".join(str(int(code)) for code in codes), _plain(meaning)) for codes, meaning in EXIT_CODE_MEANINGS]
-    width = max(len(code) for code, _ in rows)
+    code_width = max(len(code) for code, _ in rows)
     lines = ["Exit codes of integray-auth:", ""]
-    lines += [f"  {code:>{width}}  {meaning}" for code, meaning in rows]
-    lines += ["", "Errors are one line on stderr: what is wrong, then what to run next."]
+    for code, meaning in rows:
+        text = _wrapped(meaning, code_width + 4, width)
+        lines += [f"  {code:>{code_width}}  {text[0].lstrip()}", *text[1:]]
+    lines += ["", *_wrapped("Errors are one line on stderr: what is wrong, then what to run next.", 0, width)]
     return "\n".join(lines) + "\n"
 
 
-def environment() -> str:
+def environment(width: int = 80) -> str:
     rows = [(_plain(name), _plain(effect)) for name, effect in ENVIRONMENT]
     lines = ["Environment variables integray-auth reads:", ""]
     for name, effect in rows:
-        lines += [f"  {name}", f"      {effect}"]
+        lines += [*_wrapped(name, 2, width), *_wrapped(effect, 6, width)]
     return "\n".join(lines) + "\n"
+
+
+# The one line that starts GNOME Keyring headless, in a shell of its own (docs/authorizing.md
+# shows it too; a test runs it).
+HEADLESS_KEYRING = (
+    "dbus-run-session -- bash -c 'read -rsp \"Keyring password: \" pw && echo && printf %s \"$pw\" "
+    "| gnome-keyring-daemon --unlock --components=secrets >/dev/null && unset pw && exec bash'"
+)
+
+
+def keyring(width: int = 80) -> str:
+    def para(text: str, indent: int = 0) -> list[str]:
+        return _wrapped(text, indent, width)
+
+    return "\n".join([
+        "What needs the keyring, and every way to do without one.",
+        "",
+        *para("Tokens and client secrets are kept in the OS keyring: on Linux a Secret Service on the D-Bus "
+              "session (GNOME Keyring, KeePassXC, KWallet). integray-auth doctor says whether one is usable. "
+              "Without one:"),
+        "",
+        "  The client secret (GitHub, Google and others want one):",
+        *para("INTEGRAY_AUTH_<PROVIDER>_CLIENT_SECRET in the environment (e.g. INTEGRAY_AUTH_GITHUB_CLIENT_SECRET), "
+              "or --client-secret-stdin on add/authorize. The id: --client-id, INTEGRAY_AUTH_<PROVIDER>_CLIENT_ID, "
+              "or client set PROVIDER --client-id ID (kept in config.toml, no keyring needed).", 6),
+        "  The tokens:",
+        *para("--insecure-storage on add/authorize (a 0600 file), or --storage vault.", 6),
+        "  A Secret Service:",
+        *para("GNOME Keyring started headless (apt: dbus gnome-keyring), in a shell of its own, with this line:", 6),
+        "",
+        f"      {HEADLESS_KEYRING}",
+        "",
+        *para("Leaving that shell stops it; the same line and password open it again.", 6),
+        "  keyrings.alt:",
+        *para("pipx inject integray-auth keyrings.alt, then "
+              "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring (no encryption).", 6),
+    ]) + "\n"
 
 
 # topic -> (one line for `help` listings, the function that writes the text)
 TOPICS = {
     "environment": ("environment variables integray-auth reads", environment),
     "exit-codes": ("what each exit code means", exit_codes),
+    "keyring": ("what needs the keyring, and every way to do without one", keyring),
 }
 
 
@@ -68,5 +119,6 @@ def epilog() -> str:
         "\b\nMore help:\n"
         "  integray-auth help exit-codes    what each exit code means\n"
         "  integray-auth help environment   the environment variables\n"
+        "  integray-auth help keyring       what needs the keyring, and every way without one\n"
         "  integray-auth completion bash    shell completion (also zsh, fish, powershell)"
     )

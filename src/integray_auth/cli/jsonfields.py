@@ -40,11 +40,21 @@ PROVIDER = (
 )  # fmt: skip
 PROVIDER_DETAILS = PROVIDER + ("client",)  # `providers show`: the configured client too (never its secret)
 
+# The keys of each `status` row (output.print_status), and of each `doctor` check.
+STATUS = (
+    "id", "name", "provider", "health", "active", "shared", "usable", "expires_at", "refreshed_at", "check",
+    "message", "fix", "exit_code",
+)  # fmt: skip
+CHECK = ("state", "check", "detail")
+ANY_NUMBER = 1 << 30  # `status [NAME...]`: the word after --json is a field list only when it reads as one
+
 # Each listing command: its field table and how many positionals it takes.
 COMMANDS: dict[str, tuple[tuple[str, ...], int]] = {
     "list": (AUTHORIZATION, 0),
     "search": (AUTHORIZATION, 1),
     "show": (AUTHORIZATION_DETAILS, 1),
+    "status": (STATUS, ANY_NUMBER),
+    "doctor": (CHECK, 0),
     "providers": (PROVIDER, 0),
     "providers show": (PROVIDER_DETAILS, 1),
 }

@@ -31,8 +31,12 @@ from .jsonfields import JsonOutput
 _BATCH = 1000  # rows per write: output streams out instead of being built whole
 
 
-def write_rows(ctx: AppContext, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """A table for people, or header-less TSV for scripts (the `gh` convention)."""
+def write_rows(ctx: AppContext, headers: Sequence[str], rows: Iterable[Sequence[str]], keep: Sequence[int] = (),
+               own_line: int | None = None) -> None:
+    """A table for people, or header-less TSV for scripts (the `gh` convention).
+
+    On a terminal the columns in `keep` are never cut, and the `own_line` column (a command
+    to paste) moves below its row, on a line of its own, when the table would not fit with it."""
     out = ctx.stdout
     if not ctx.stdout_is_terminal:
         lines = []
@@ -50,11 +54,22 @@ def write_rows(ctx: AppContext, headers: Sequence[str], rows: Iterable[Sequence[
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
     limit = terminal_width(ctx.environ, out)
+    below: list[str] = []
+    if limit and own_line is not None and sum(widths) + 2 * (len(widths) - 1) > limit:
+        label = headers[own_line]
+        below = [f"  {label}: {row[own_line]}" if row[own_line] else "" for row in rows]
+        headers = [h for i, h in enumerate(headers) if i != own_line]
+        rows = [[c for i, c in enumerate(row) if i != own_line] for row in rows]
+        widths = [w for i, w in enumerate(widths) if i != own_line]
+        keep = [i - (i > own_line) for i in keep if i != own_line]
     if limit:
-        rows, widths = fit_rows(headers, rows, widths, limit, gap=2)
+        rows, widths = fit_rows(headers, rows, widths, limit, gap=2, keep=keep)
     bold, reset = _styles(ctx)
     lines = [bold + "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip() + reset]
-    lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+    for at, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if below and below[at]:
+            lines.append(below[at])
     out.write("\n".join(lines) + "\n")
 
 
@@ -83,7 +98,8 @@ def print_authorizations(ctx: AppContext, authorizations: list[Authorization], v
                         render=authorization_json_text(ctx, now, looked_up) if as_json.fields is None else None)
         return
     if not authorizations and ctx.stdout_is_terminal:
-        hint = "integray-auth add NAME --provider P --connector C" if view == "active" else "integray-auth list --all"
+        # `list --all` already shows every one: then only adding one helps.
+        hint = "integray-auth list --all" if view == "inactive" else "integray-auth add NAME --provider P --connector C"
         ctx.stderr.write(f"No {'' if view == 'all' else view + ' '}authorizations. Try: {hint}\n")
         return
     show_deactivated = view != "active"
@@ -451,7 +467,7 @@ def print_refresh(ctx: AppContext, outcomes: list, window_seconds: float | None,
             ctx.stderr.write(f"integray-auth: {escape(o.message)}{stop}{escape(hint)}\n")
 
 
-def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json: bool) -> None:
+def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json: JsonOutput | None) -> None:
     """`status`: one row per authorization with its health and the command that
     fixes it (or one JSON document); each refusal or failed check also gets its
     line on stderr."""
@@ -462,7 +478,7 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
             "checked": checked,
             "exit_code": code,
             "authorizations": [
-                {
+                as_json.narrow({
                     "id": line.authorization.id,
                     "name": line.authorization.name,
                     "provider": line.authorization.provider,
@@ -476,10 +492,10 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
                     "message": line.message,
                     "fix": line.fix,
                     "exit_code": line.exit_code,
-                }
+                })
                 for line in lines
             ],
-        })
+        }, as_json)
     elif lines:
         headers = ["Name", "Health", "Active"] + (["Check"] if checked else []) + ["Expires", "Fix"]
         rows = []
@@ -488,7 +504,8 @@ def print_status(ctx: AppContext, lines: list, checked: bool, code: int, as_json
             row = [a.name, LABELS[line.health] + (" (shared)" if a.is_shared else ""), "yes" if a.active else "no"]
             row += [line.check or ""] if checked else []
             rows.append(row + [(a.expires_at or "") if a.is_authorized else "", line.fix or ""])
-        write_rows(ctx, headers, rows)
+        # The fix is a command to paste and the expiry a time: cut neither (issue 19).
+        write_rows(ctx, headers, rows, keep=(len(headers) - 2,), own_line=len(headers) - 1)
     elif ctx.stdout_is_terminal:
         ctx.stderr.write("No active authorizations.\n")
     for line in lines:

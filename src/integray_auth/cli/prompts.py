@@ -147,14 +147,26 @@ def _pick(answer: str, items):
     for item in items:
         if answer.casefold() in (item.id.casefold(), item.name.casefold()):
             return item
-    return None
+    # Enter on the menu's only remaining entry takes it (`gith` -> github), as Tab would.
+    matching = _matching(answer, items)
+    return matching[0] if answer and len(matching) == 1 else None
+
+
+def _matching(answer: str, items) -> list:
+    """The items the menu still shows for `answer`: its id or its name contains it."""
+    needle = answer.strip().casefold()
+    return [item for item in items if needle in item.id.casefold() or needle in item.name.casefold()]
 
 
 def _not_one_of(answer: str, items, kind: str) -> str:
     answer = answer.strip()
     if not answer:
         return f"Pick a {kind}: type a few letters of its name."
-    close = [item for item in items if answer.casefold() in f"{item.id} {item.name}".casefold()]
+    close = _matching(answer, items)
+    if len(close) > 1:
+        shown = " or ".join(quoted(item.id) for item in close[:3]) + (", ..." if len(close) > 3 else "")
+        return f"{quoted(answer)} matches more than one {kind}: {shown}. Type more, or Tab to pick; Ctrl-C stops."
+    close = close or [item for item in items if answer.casefold() in f"{item.id} {item.name}".casefold()]
     tip = f" Did you mean {' or '.join(quoted(item.id) for item in close[:3])}?" if close else ""
     return f"{quoted(answer)} is not one of the {kind}s.{tip} Try again, or Ctrl-C to stop."
 

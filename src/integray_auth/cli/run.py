@@ -42,7 +42,7 @@ def run_show(ctx: AppContext, name: str, as_json: JsonOutput | None, no_pager: b
         output.print_details(ctx, details, as_json)
 
 
-def run_status(ctx: AppContext, names: list[str], check: bool, as_json: bool) -> int:
+def run_status(ctx: AppContext, names: list[str], check: bool, as_json=None) -> int:
     """Print each authorization's health; the exit code says whether all are usable."""
     from ..usecases import status
     from . import output

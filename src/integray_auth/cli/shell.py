@@ -10,13 +10,16 @@ import typer
 from ..errors import UsageError
 from ..usecases.doctor import run_doctor
 from . import completion as scripts
-from . import helptopics, output, usage
-from .options import context_of
+from . import helptopics, jsonfields, output, usage
+from .fit import terminal_width
+from .options import JQ, JSON, context_of
 
 
 def doctor(
     typer_ctx: typer.Context,
     repair: bool = typer.Option(False, "--repair", help="Set a broken index aside and start a new one."),
+    json: Optional[str] = JSON,
+    jq: Optional[str] = JQ,
 ) -> None:
     """Check the registry, the index and the keyring; --repair a broken index.
 
@@ -25,9 +28,14 @@ def doctor(
       integray-auth doctor --repair
     """
 
+    as_json = jsonfields.request("doctor", json, jq)  # an unknown field is refused before anything is checked
     ctx = context_of(typer_ctx)
     report = run_doctor(ctx, repair=repair)
-    output.print_checks(ctx, [(c.state, c.name, c.detail) for c in report.checks])
+    if as_json:
+        checks = [as_json.narrow({"state": c.state, "check": c.name, "detail": c.detail}) for c in report.checks]
+        output.write_json(ctx.stdout, {"exit_code": report.exit_code, "checks": checks}, as_json)
+    else:
+        output.print_checks(ctx, [(c.state, c.name, c.detail) for c in report.checks])
     for note in report.notes:
         ctx.stderr.write(note + "\n")
     if report.exit_code:
@@ -58,9 +66,9 @@ def completion(
 
 def help_(
     typer_ctx: typer.Context,
-    topic: Optional[str] = typer.Argument(None, metavar="[TOPIC]", help="environment, exit-codes, or a command."),
+    topic: Optional[str] = typer.Argument(None, metavar="[TOPIC]", help="environment, exit-codes, keyring, or a command."),
 ) -> None:
-    """Show a help topic (environment, exit-codes) or a command's help.
+    """Show a help topic (environment, exit-codes, keyring) or a command's help.
 
     \b
     Examples:
@@ -74,7 +82,8 @@ def help_(
         out.write(root.get_help() + "\n")
         return
     if topic in helptopics.TOPICS:
-        out.write(helptopics.TOPICS[topic][1]())
+        ctx = context_of(typer_ctx)
+        out.write(helptopics.TOPICS[topic][1](min(terminal_width(ctx.environ, out) or 80, 100)))
         return
     command = root.command.get_command(root, topic)
     if command is None or command.hidden:

@@ -11,8 +11,8 @@ from ..errors import UsageError
 from ..lean import grammar
 from ..usecases import keepalive
 from ..usecases.run_with_token import run_with_token
-from . import output, run
-from .options import JSON, JSON_FLAG, context_of
+from . import jsonfields, output, run
+from .options import JQ, JSON, JSON_FLAG, context_of
 
 # Choices and limits from the command table (lean/grammar.py), which the fast path reads too.
 TokenFormat = enum.Enum("TokenFormat", {f: f for f in grammar.TOKEN_FORMATS}, type=str)
@@ -69,7 +69,8 @@ def status(
     check: bool = typer.Option(
         False, "--check", help="Renew tokens that are due and ask the provider whether it accepts them."
     ),
-    json: bool = JSON,
+    json: Optional[str] = JSON,
+    jq: Optional[str] = JQ,
 ) -> None:
     """Whether each authorization is usable, with the command that fixes it; never prompts.
 
@@ -80,7 +81,7 @@ def status(
     Example:
       integray-auth status --check || alert "integray-auth needs you"
     """
-    code = run.run_status(context_of(typer_ctx), list(names or []), check, json)
+    code = run.run_status(context_of(typer_ctx), list(names or []), check, jsonfields.request("status", json, jq))
     if code:
         raise typer.Exit(code)
 

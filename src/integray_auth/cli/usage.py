@@ -30,6 +30,16 @@ def close_matches(word: str, choices) -> list[str]:
     return [choice for score, choice in sorted(scored, reverse=True) if score >= best - 0.05][:3]
 
 
+# Words from gh and other CLIs, and what does that job here (a hint, never run for you).
+HABITS = {
+    "login": ("add NAME -p PROVIDER -c CONNECTOR", "authorize NAME"),
+    "logout": ("remove NAME", "deactivate NAME"),
+    "delete": ("remove NAME",),
+    "rm": ("remove NAME",),
+    "ls": ("list",),
+}
+
+
 def did_you_mean(matches: list[str]) -> str:
     return f"; did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
 
@@ -53,6 +63,10 @@ class Group(typer.core.TyperGroup):
         if args and self.get_command(ctx, name) is None and not ctx.resilient_parsing and not name.startswith("-"):
             visible = [n for n in self.list_commands(ctx) if not self.get_command(ctx, n).hidden]
             where = f" for '{ctx.command_path}'" if " " in ctx.command_path else ""
+            if ctx.parent is None and name in HABITS:
+                commands = " or ".join(f"'{ctx.command_path} {command}'" for command in HABITS[name])
+                raise UsageError(f"unknown command {name!r}; here that is {commands}",
+                                 hint=f"Run '{ctx.command_path} --help' to list the commands.")
             raise UsageError(
                 f"unknown command {name!r}{where}{did_you_mean(close_matches(name, visible))}",
                 hint=f"Run '{ctx.command_path} --help' to list the commands.",

@@ -25,6 +25,9 @@ MIN_TIMEOUT = 1
 # offered by completion: the names of the backend table.
 STORAGES = tuple(BACKENDS)
 LOCAL_STORAGES = LOCAL_BACKENDS
+# `providers add` by hand: the registry's `pkce` and `client_auth` values it writes.
+PKCE_CHOICES = ("required", "supported")
+CLIENT_AUTH_CHOICES = ("none", "client_secret_basic", "client_secret_post")
 # Click adds these to every command (help_option_names); not listed per command.
 HELP_OPTIONS = ("-h", "--help")
 
@@ -109,7 +112,7 @@ ROOT = Command(
         "exec": Command(
             (Option("--env-var", value="text"), _MIN_VALID, _FORCE_REFRESH), ("authorization", "command"), variadic=True
         ),
-        "status": Command((Option("--check"), Option("--json")), ("authorization",), variadic=True),
+        "status": Command((Option("--check"),) + _JSON, ("authorization",), variadic=True),
         "refresh": Command((Option("--all"), Option("--expiring-within", value="text"), Option("--json")), ("authorization",)),
         "rename": Command((), ("authorization", "text")),
         "connectors": Command(
@@ -132,23 +135,29 @@ ROOT = Command(
             ("authorization",),
         ),
         "kube-credential": Command((Option("--id-token"),), ("authorization",)),
-        "doctor": Command((Option("--repair"),)),
+        "doctor": Command((Option("--repair"),) + _JSON),
         "providers": Command(
             _JSON,
             subcommands={
                 "show": Command(_JSON + (_NO_PAGER,), ("provider",)),
                 "add": Command(
-                    (Option("--issuer", value="text"), Option("--name", value="text"), Option("--client-id", value="text"),
-                     Option("--force")),
+                    (Option("--issuer", value="text"), Option("--authorization-url", value="text"),
+                     Option("--token-url", value="text"), Option("--revocation-url", value="text"),
+                     Option("--userinfo-url", value="text"), Option("--scope", value="text", repeatable=True),
+                     Option("--auth-param", value="text", repeatable=True), Option("--offline-access"),
+                     Option("--pkce", choices=PKCE_CHOICES), Option("--client-auth", choices=CLIENT_AUTH_CHOICES),
+                     Option("--name", value="text"), Option("--client-id", value="text"), Option("--force")),
                     ("text",),
-                ),  # fmt: skip
+                ),
+                "remove": Command((), ("provider",)),  # fmt: skip
                 "connector": Command(
                     subcommands={
                         "add": Command(
                             (Option("--scope", "-s", value="scope", repeatable=True), Option("--name", value="text"),
                              Option("--description", value="text"), Option("--force")),
                             ("provider", "text"),
-                        )  # fmt: skip
+                        ),  # fmt: skip
+                        "remove": Command((), ("provider", "text")),
                     }
                 ),
             },

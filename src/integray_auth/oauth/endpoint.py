@@ -36,7 +36,7 @@ from .client_assertion import ASSERTION_TYPE, audience, client_assertion
 USER_AGENT = f"integray-auth/{__version__}"
 
 DEADLINE_ENV = "INTEGRAY_AUTH_HTTP_TIMEOUT"
-DEFAULT_DEADLINE = 60.0  # seconds for one whole exchange (README, "Environment variables")
+DEFAULT_DEADLINE = 60.0  # seconds for one whole exchange (docs/commands.md, "Environment variables")
 MAX_DEADLINE = 3600.0
 # Connecting may take this long, at most the deadline. Reading has no limit of
 # its own: each read waits at most until the deadline, so a stall is reported

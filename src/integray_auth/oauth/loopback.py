@@ -294,7 +294,7 @@ class LoopbackServer:
                         "the one-time local URL was opened twice, so another program or local user may have "
                         "this authorization request; integray-auth stopped it and saved nothing",
                         hint="Run the command again and open the new URL once "
-                        "(--no-browser keeps it off the process list; see README, 'Authorizing').",
+                        "(--no-browser keeps it off the process list).",
                     )
                 return self._result
             if left <= WAIT_SLICE:

@@ -261,7 +261,7 @@ def check_unique(authorizations: list[Authorization], name: str) -> None:
             state = "" if existing.active else " (inactive)"
             raise ConflictError(
                 f"an authorization named {quoted(existing.name)} already exists{state}",
-                hint="Choose another name, or run 'integray-auth remove' on the old one first.",
+                hint=f"Choose another name, or remove the old one first: {command_hint('remove', existing)}",
             )
         if existing.id.casefold() == name.casefold():
             raise ConflictError(

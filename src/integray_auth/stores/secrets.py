@@ -90,10 +90,25 @@ SERVICE = "integray-auth"
 # the path Windows needs is the one Linux CI exercises.
 CHUNK_SIZE = 1000
 
+# What the tokens need when the keyring fails; client secrets have their own
+# ways (client_secret_help), and `client set` takes no --insecure-storage.
 STORAGE_HELP = (
-    "Unlock or install a Secret Service (GNOME Keyring, KWallet) in this session, "
-    "or run again with --insecure-storage to keep tokens in a 0600 file"
+    "Run again with --insecure-storage (the tokens in a 0600 file) or --storage vault, "
+    "or start a Secret Service: integray-auth help keyring"
 )
+KEYRING_ANY_HELP = (
+    "Tokens: --insecure-storage or --storage vault on add/authorize; client secrets: "
+    "INTEGRAY_AUTH_<PROVIDER>_CLIENT_SECRET or --client-secret-stdin on add/authorize; "
+    "or start a Secret Service: integray-auth help keyring"
+)
+
+
+def client_secret_help(env_prefix: str) -> str:
+    """The ways to give a client secret without a usable keyring."""
+    return (
+        f"Give the secret in {env_prefix}_CLIENT_SECRET or with --client-secret-stdin on add/authorize, "
+        "or start a Secret Service: integray-auth help keyring"
+    )
 
 def token_key(authorization_id: str) -> str:
     return f"authorization:{authorization_id}"
@@ -516,10 +531,15 @@ def _load_backend(name: str):
 
 def keyring_status(ctx: "AppContext") -> str:
     store = ctx.secret_store(STORAGE_KEYRING)
-    store.check_usable()
+    try:
+        store.check_usable()
+    except StorageError as error:
+        raise StorageError(error.message, hint=KEYRING_ANY_HELP) from None
     return f"usable ({store.describe()})"
 
 
 def _describe(exc: Exception) -> str:
+    if type(exc).__name__ == "NoKeyringError":  # its own text advises packages, not what we need
+        return "no keyring backend is available here (no Secret Service on the session bus)"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

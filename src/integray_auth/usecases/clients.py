@@ -20,9 +20,14 @@ import re
 import stat
 import tomllib
 
+try:
+    import termios  # POSIX only: reading a secret from a terminal without echo
+except ImportError:  # Windows
+    termios = None
+
 from .. import grants
 from ..context import AppContext
-from ..errors import IntegrayAuthError, RegistryError, UsageError
+from ..errors import IntegrayAuthError, RegistryError, StorageError, UsageError
 from ..oauth.client_assertion import MAX_KEY_BYTES, load_private_key
 from ..oauth.endpoint import ClientCredentials
 from ..oauth.redirect import redirect_uri_template
@@ -30,7 +35,7 @@ from ..registry.loading import MAX_TOML_BYTES, read_toml
 from ..registry.model import Provider
 from ..stores import STORAGE_KEYRING
 from ..stores.files import UnsafePath, atomic_write_text, read_regular_file
-from ..stores.secrets import client_private_key_key, client_secret_key
+from ..stores.secrets import client_private_key_key, client_secret_help, client_secret_key
 
 
 class MissingClient(UsageError):
@@ -257,7 +262,7 @@ def resolve_credentials(
         )
     secret = None
     if secret_from_stdin:
-        secret = ctx.stdin.readline().strip() or None
+        secret = read_secret_line(ctx, "--client-secret-stdin") or None
         if secret is None:
             raise UsageError("--client-secret-stdin was given but standard input was empty")
     needed = secret_required(provider, grant or provider.default_grant, require_secret)
@@ -270,9 +275,9 @@ def resolve_credentials(
     if secret is None and (needed or want_secret):
         try:
             secret = ctx.secret_store(STORAGE_KEYRING).get(client_secret_key(provider.id))
-        except IntegrayAuthError:
+        except IntegrayAuthError as error:
             if not want_secret or needed:
-                raise
+                raise _secret_unreadable(provider, error) from None
             secret = None  # no usable keyring: there is no secret to find
     if secret is None and needed:
         raise MissingClient(
@@ -339,6 +344,37 @@ def read_key_file(path: str) -> str:
         raise UsageError(f"{path} is not a PEM private key", hint="Name the client's PEM private key.") from None
 
 
+def read_secret_line(ctx: AppContext, option: str) -> str:
+    """One line of standard input, the secret. From a terminal it is not echoed, and the
+    line before says what is read (a bare wait would look like a hang)."""
+    stdin = ctx.stdin
+    try:
+        terminal = stdin.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if not terminal:
+        return stdin.readline().strip()
+    try:
+        if termios is None:
+            raise ImportError("no termios")
+        fd = stdin.fileno()
+        before = termios.tcgetattr(fd)
+        quiet = list(before)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)  # before the line that asks, so nothing typed shows
+    except (ImportError, OSError, ValueError):  # Windows, or not a real terminal after all
+        before = None
+    ctx.stderr.write(f"{option}: reading the client secret from standard input (not shown), then Enter: ")
+    ctx.stderr.flush()
+    try:
+        return stdin.readline().strip()
+    finally:
+        if before is not None:
+            termios.tcsetattr(fd, termios.TCSANOW, before)
+        ctx.stderr.write("\n")
+        ctx.stderr.flush()
+
+
 def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
     """Keep the private key from `path` (checked like a configured key file) in the keyring."""
     pem = read_key_file(path)
@@ -348,12 +384,39 @@ def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
     store.set(client_private_key_key(provider.id), pem)
 
 
+def _secret_unreadable(provider: Provider, error: IntegrayAuthError) -> IntegrayAuthError:
+    """The client secret is looked for in the keyring, which cannot be read: say the other ways."""
+    if not isinstance(error, StorageError):
+        return error
+    detail = error.message.removeprefix("cannot read from the keyring: ")
+    message = f"{provider.name} needs the client secret, and the keyring that keeps it cannot be read: {detail}"
+    return StorageError(message, hint=client_secret_help(env_prefix(provider)))
+
+
 def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> None:
     if not secret:
         raise UsageError("the client secret is empty")
-    store = ctx.secret_store(STORAGE_KEYRING)
-    store.check_usable()
-    store.set(client_secret_key(provider.id), secret)
+    check_secret_storage(ctx, provider)
+    try:
+        ctx.secret_store(STORAGE_KEYRING).set(client_secret_key(provider.id), secret)
+    except StorageError as error:
+        raise _secret_unkept(provider, error) from None
+
+
+def check_secret_storage(ctx: AppContext, provider: Provider) -> None:
+    """Fail, naming the ways that need no keyring, if a client secret could not be kept."""
+    try:
+        ctx.secret_store(STORAGE_KEYRING).check_usable()
+    except StorageError as error:
+        raise _secret_unkept(provider, error) from None
+
+
+def _secret_unkept(provider: Provider, error: StorageError) -> StorageError:
+    # `client set` keeps secrets only in the keyring (it has no --insecure-storage).
+    return StorageError(
+        f"cannot keep the client secret of {provider.name}: {error.message}",
+        hint=f"{client_secret_help(env_prefix(provider))} (client set keeps secrets only in the keyring)",
+    )
 
 
 def remove_client_secret(ctx: AppContext, provider: Provider) -> None:

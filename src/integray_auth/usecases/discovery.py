@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..lean import grammar
 from ..context import AppContext
-from ..errors import ConflictError, RegistryError, UsageError
-from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown
+from ..errors import ConflictError, NotFoundError, RegistryError, UsageError
+from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown, url_problem
 from ..oauth.endpoint import request_deadline
 from ..registry import overlay as toml_text
 from ..registry.loading import MAX_TOML_BYTES, load_registry, read_bundled_entry
@@ -71,7 +73,7 @@ def add_provider(
     force: bool = False,
 ) -> AddedProvider:
     """Discover `issuer` and write `[providers.<provider_id>]` to the user overlay."""
-    _check_id(provider_id, "provider id")
+    check_id(provider_id, "provider id")
     name = _check_text(name if name is not None else provider_id, "--name")
     if client_id is not None:
         _check_text(client_id, "--client-id", limit=500, spaces=False)
@@ -147,13 +149,15 @@ def add_connector(
     """Write `[providers.<provider_id>.connectors.<connector_id>]` to the user overlay;
     scopes the provider does not know yet are added without a description."""
     provider = require_provider(ctx, provider_id)
-    _check_id(connector_id, "connector id")
+    check_id(connector_id, "connector id")
     if not scopes:
         raise UsageError("missing --scope", hint="Name the scopes the connector needs: --scope S [--scope S ...].")
     for scope in scopes:
         if not SCOPE_TOKEN.fullmatch(scope):
             raise UsageError(f"--scope {shown(scope)} is not a scope (no spaces, quotes or backslashes)")
     scopes = list(dict.fromkeys(scopes))
+    if provider.scopes.get(OFFLINE_ACCESS) == OFFLINE_ACCESS_DESCRIPTION and OFFLINE_ACCESS not in scopes:
+        scopes.append(OFFLINE_ACCESS)  # the provider was added with --offline-access
     name = _check_text(name if name is not None else connector_id.replace("-", " ").title(), "--name")
     description = _check_text(description, "--description", limit=500, empty=True) if description is not None else ""
     bundled = (read_bundled_entry(provider.id) or {}).get("connectors", {})
@@ -192,7 +196,7 @@ def add_connector(
     return AddedConnector(provider.id, connector_id, name, path, new_scopes, replaced)
 
 
-def _check_id(value: str, what: str) -> None:
+def check_id(value: str, what: str) -> None:
     if not ID_PATTERN.fullmatch(value) or len(value) > MAX_ID_LENGTH:
         raise UsageError(
             f"{shown(value)} is not a {what}: use lowercase letters, digits and '-' (at most {MAX_ID_LENGTH})",
@@ -277,3 +281,172 @@ def _save(ctx: AppContext, path: Path, new_text: str, expected: dict, provider_i
     finally:
         candidate.unlink(missing_ok=True)
     atomic_write_text(path, new_text)
+
+
+# `providers add ID --authorization-url ...`: Integray's "custom OAuth 2.0" form, for a provider
+# without a discovery document. The same checks and the same careful writer as --issuer.
+OFFLINE_ACCESS = "offline_access"
+# Written as the scope's description by --offline-access; `providers connector add` adds the
+# scope to each new connector of a provider whose overlay describes it so.
+OFFLINE_ACCESS_DESCRIPTION = "Keep access while you are away: a refresh token (requested by every connector)"
+PKCE_CHOICES = grammar.PKCE_CHOICES
+CLIENT_AUTH_CHOICES = grammar.CLIENT_AUTH_CHOICES
+
+
+@dataclass(frozen=True)
+class ManualProvider:
+    """What the form says: the endpoints, the scopes with what each permits, the login query parameters."""
+
+    authorization_url: str
+    token_url: str
+    revocation_url: str | None = None
+    userinfo_url: str | None = None
+    scopes: dict[str, str] = field(default_factory=dict)
+    auth_params: dict[str, str] = field(default_factory=dict)
+    offline_access: bool = False
+    pkce: str = "required"
+    client_auth: str = "none"
+    client_id: str | None = None
+
+
+def check_endpoint(url: str, option: str) -> str:
+    """An endpoint option's URL, or a UsageError: https:// (http:// only on a loopback host), no user name."""
+    problem = url_problem(url, allow_loopback_http=True)
+    if problem:
+        what = shown(url) if "user name" not in problem else "(not shown)"  # never echo a password
+        raise UsageError(f"{option} {what} {problem}", hint=f"Give the provider's URL, e.g. {option} https://login.example.com/oauth/token")
+    return url
+
+
+def parse_scope(given: str) -> tuple[str, str]:
+    """`--scope NAME[=WHAT IT PERMITS]`."""
+    scope, _, description = given.partition("=")
+    if not SCOPE_TOKEN.fullmatch(scope):
+        raise UsageError(f"--scope {shown(scope)} is not a scope (no spaces, quotes or backslashes)",
+                         hint="For example: --scope 'orders:read=Read your orders'")
+    return scope, _check_text(description, "--scope description", limit=500, empty=True)
+
+
+def parse_auth_param(given: str) -> tuple[str, str]:
+    """`--auth-param KEY=VALUE`: a query parameter of the login URL (Integray's "Login Query Params")."""
+    name, sep, value = given.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z0-9_.~-]{1,64}", name):
+        raise UsageError(f"--auth-param {shown(given)} is not KEY=VALUE", hint="For example: --auth-param prompt=consent")
+    if name in _FLOW_PARAMETERS:
+        raise UsageError(f"--auth-param {name} is set by the flow itself", hint="Leave it out; integray-auth sends it.")
+    return name, _check_text(value, f"--auth-param {name}", limit=500, empty=True)
+
+
+# Set by the authorization request itself (RFC 6749 §4.1.1, RFC 7636): never a login parameter.
+_FLOW_PARAMETERS = frozenset({"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"})
+
+
+def add_provider_by_hand(ctx: AppContext, provider_id: str, form: ManualProvider, name: str | None = None,
+                         force: bool = False) -> AddedProvider:
+    """Write `[providers.<provider_id>]` from the form's fields to the user overlay."""
+    check_id(provider_id, "provider id")
+    name = _check_text(name if name is not None else provider_id, "--name")
+    for option, url in (("--authorization-url", form.authorization_url), ("--token-url", form.token_url),
+                        ("--revocation-url", form.revocation_url), ("--userinfo-url", form.userinfo_url)):
+        if url is not None:
+            check_endpoint(url, option)
+    if form.client_id is not None:
+        _check_text(form.client_id, "--client-id", limit=500, spaces=False)
+    if form.pkce not in PKCE_CHOICES:
+        raise UsageError(f"--pkce must be one of {', '.join(PKCE_CHOICES)}")
+    if form.client_auth not in CLIENT_AUTH_CHOICES:
+        raise UsageError(f"--client-auth must be one of {', '.join(CLIENT_AUTH_CHOICES)}")
+    path = ctx.paths.user_registry
+    ctx.registry  # noqa: B018 - a broken overlay stops here (exit 3)
+
+    entry: dict[str, Any] = {"name": name, "authorization_url": form.authorization_url, "token_url": form.token_url}
+    for key, url in (("revocation_url", form.revocation_url), ("userinfo_url", form.userinfo_url)):
+        if url is not None:
+            entry[key] = url
+    entry["pkce"] = form.pkce
+    entry["client_auth"] = form.client_auth
+    if form.client_auth != "none":
+        entry["client_secret_required"] = True
+    if form.client_id:
+        entry["client_id"] = form.client_id
+    if form.auth_params:
+        entry["authorization_params"] = dict(form.auth_params)
+    entry["notes"] = f"Added by hand (no discovery document) on {ctx.clock().date().isoformat()}."
+    scopes = dict(form.scopes)
+    if form.offline_access:
+        scopes[OFFLINE_ACCESS] = OFFLINE_ACCESS_DESCRIPTION
+    with _overlay_lock(path):
+        text, document = _read_overlay(path)
+        replaced = _refuse_existing(path, document, provider_id, force)
+        old = document.get("providers", {}).get(provider_id, {})
+        # Replacing keeps the connectors and the scope descriptions written before.
+        kept = {s: d for s, d in old.get("scopes", {}).items() if s not in scopes and not (s == OFFLINE_ACCESS and not form.offline_access)}
+        scopes = {**scopes, **kept}
+        comment = f"Added by 'integray-auth providers add {provider_id} --authorization-url ... --token-url ...'."
+        block = toml_text.table(("providers", provider_id), {k: v for k, v in entry.items() if k != "authorization_params"},
+                                comment=comment)
+        if form.auth_params:
+            block += "\n" + toml_text.table(("providers", provider_id, "authorization_params"), entry["authorization_params"],
+                                            comment="Query parameters of the login URL.")
+        if scopes:
+            block += "\n" + toml_text.table(("providers", provider_id, "scopes"), scopes,
+                                            comment="What each scope permits (shown by 'providers show' and 'show').")
+        new_text = toml_text.replace_tables(text, ("providers", provider_id), block, keep=("providers", provider_id, "connectors"))
+        expected = copy.deepcopy(document)
+        expected.setdefault("providers", {})[provider_id] = {
+            **entry,
+            **({"scopes": scopes} if scopes else {}),
+            **({"connectors": old["connectors"]} if "connectors" in old else {}),
+        }
+        _save(ctx, path, new_text, expected, provider_id)
+    return AddedProvider(provider_id=provider_id, name=name, file=path, source_url="", pkce=form.pkce, iss_parameter=False,
+                         scopes=list(scopes), endpoints=[k for k in entry if k.endswith("_url")], replaced=replaced)
+
+
+def remove_provider(ctx: AppContext, provider_id: str) -> Path:
+    """Take `[providers.<provider_id>]` and its tables out of the user overlay."""
+    path = ctx.paths.user_registry
+    with _overlay_lock(path):
+        text, document = _read_overlay(path)
+        if provider_id not in document.get("providers", {}):
+            raise _not_in_overlay(ctx, path, provider_id, f"provider '{provider_id}'")
+        using = [a.name for a in ctx.index.load() if a.provider == provider_id]
+        if using:
+            raise ConflictError(f"authorizations use provider '{provider_id}': {', '.join(shown(n) for n in using[:3])}",
+                                hint="Remove them first: integray-auth remove NAME")
+        new_text = toml_text.replace_tables(text, ("providers", provider_id), "")
+        expected = copy.deepcopy(document)
+        del expected["providers"][provider_id]
+        if not expected["providers"]:
+            del expected["providers"]
+        _save(ctx, path, new_text, expected, provider_id)
+    return path
+
+
+def remove_connector(ctx: AppContext, provider_id: str, connector_id: str) -> Path:
+    """Take `[providers.<provider_id>.connectors.<connector_id>]` out of the user overlay."""
+    path = ctx.paths.user_registry
+    with _overlay_lock(path):
+        text, document = _read_overlay(path)
+        ours = document.get("providers", {}).get(provider_id, {}).get("connectors", {})
+        if connector_id not in ours:
+            raise _not_in_overlay(ctx, path, provider_id, f"connector '{connector_id}' of provider '{provider_id}'", connector_id)
+        using = [a.name for a in ctx.index.load() if a.provider == provider_id and connector_id in a.connectors]
+        if using:
+            raise ConflictError(f"authorizations use connector '{connector_id}': {', '.join(shown(n) for n in using[:3])}",
+                                hint="Take it off them first: integray-auth connectors remove NAME " + connector_id)
+        new_text = toml_text.replace_tables(text, ("providers", provider_id, "connectors", connector_id), "")
+        expected = copy.deepcopy(document)
+        del expected["providers"][provider_id]["connectors"][connector_id]
+        if not expected["providers"][provider_id]["connectors"]:
+            del expected["providers"][provider_id]["connectors"]
+        _save(ctx, path, new_text, expected, provider_id)
+    return path
+
+
+def _not_in_overlay(ctx: AppContext, path: Path, provider_id: str, what: str, connector_id: str | None = None):
+    provider = ctx.registry.get(provider_id)
+    known = provider is not None and (connector_id is None or connector_id in provider.connectors)
+    if known:
+        return ConflictError(f"{what} is not in {path}: it comes from {provider.source}", hint="Only what your overlay adds can be removed; edit that file instead.")
+    return NotFoundError(f"{what} is not in {path}", hint="Run 'integray-auth providers' to list them.")

@@ -5,7 +5,7 @@ id or name, and its URLs filled in from the authorization's template values
 from __future__ import annotations
 
 from ..errors import IndexError_, NotFoundError, UsageError
-from ..hints import did_you_mean
+from ..hints import closest, command_hint, did_you_mean
 from ..lean.printable import quoted
 
 TYPE_CHECKING = False
@@ -46,8 +46,12 @@ def checked_parameters(provider: Provider, given: dict[str, str]) -> dict[str, s
     try:
         return provider.parameter_values(given)
     except ParameterError as error:
-        hint = f"Pass --param {error.name}=VALUE; 'integray-auth providers show {provider.id}' describes it."
-        raise UsageError(error.message, hint=hint) from None
+        name, message = error.name, error.message
+        if name not in provider.parameters:  # a typo: suggest the real name, never the typo
+            message += did_you_mean(name, provider.parameters)
+            name = closest(name, provider.parameters) or next(iter(provider.parameters), "NAME")
+        hint = f"Pass --param {name}=VALUE; 'integray-auth providers show {provider.id}' describes it."
+        raise UsageError(message, hint=hint) from None
 
 
 def missing_parameters(provider: Provider, given: dict[str, str]) -> list:
@@ -75,7 +79,7 @@ def _filled(provider: Provider, authorization: Authorization) -> Provider:
     saved = authorization.parameters or {}
     if not isinstance(saved, dict) or not all(isinstance(v, str) for v in saved.values()):
         raise IndexError_(f"the saved parameters of '{authorization.name}' are not a table of strings",
-                          hint="Run 'integray-auth remove' on it and add it again.")
+                          hint=f"Remove it ({command_hint('remove', authorization)}) and add it again.")
     # Values the redirect named (realmId) are kept alongside; they are no template's.
     given = {k: v for k, v in saved.items() if k in provider.parameters}
     try:

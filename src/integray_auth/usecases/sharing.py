@@ -50,7 +50,7 @@ def share(ctx: AppContext, name: str) -> Authorization:
                                      hint=hints.authorize_hint(authorization))
         if vault.index.load(authorization.id) is not None:
             raise ConflictError(f"{vault.label()} already holds {quoted(authorization.name)} ({authorization.id})",
-                                hint="Remove it from this machine, or run 'integray-auth unshare' on it first.")
+                                hint=f"Remove it from this machine, or first: {hints.command_hint('unshare', authorization)}")
         vault.index.check_name(authorization.name, authorization.id)  # names are unique across the team's
         shared = authorization.copy(storage=STORAGE_VAULT, locator=vault.locator(), keyring_backend=None,
                                     updated_at=to_iso(ctx.clock()))
