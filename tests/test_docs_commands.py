@@ -85,16 +85,6 @@ def shown_commands() -> list[tuple[str, str, list[str]]]:
 
 
 SHOWN = shown_commands()
-# Commands in providers.toml's notes (docs/providers.md is generated from them) that do not
-# parse yet; the registry's owners fix them there. Strict: one that parses fails here.
-KNOWN_WRONG = {
-    "integray-auth providers add --issuer https://HOST",
-    "integray-auth providers add --issuer https://DOMAIN",
-    "integray-auth providers add --issuer https://DOMAIN/",
-    "integray-auth providers add --issuer https://HOST/realms/REALM",
-    "integray-auth providers add --issuer https://DOMAIN/oauth2/SERVER",
-}
-
 
 def test_the_pages_show_commands():
     pages = {page for page, _, _ in SHOWN}
@@ -104,8 +94,7 @@ def test_the_pages_show_commands():
 
 @pytest.mark.parametrize(
     ("page", "command", "words"),
-    [pytest.param(*shown, marks=pytest.mark.xfail(strict=True, reason="providers.toml notes")) if shown[1] in KNOWN_WRONG
-     else shown for shown in SHOWN],
+    SHOWN,
     ids=[f"{page}: {command}" for page, command, _ in SHOWN],
 )
 def test_every_command_shown_parses(page, command, words):
