@@ -16,7 +16,7 @@ import typer
 
 from .. import __version__
 from ..context import AppContext
-from . import authorizations, helptopics, providers, shell, team, tokens, usage
+from . import authorizations, helptopics, mcp, providers, shell, team, tokens, usage
 
 app = typer.Typer(
     name="integray-auth",
@@ -38,6 +38,8 @@ app.add_typer(providers_app, name="providers")
 app.add_typer(client_app, name="client")
 connectors_app = typer.Typer(cls=usage.Group, help="Change the connectors an authorization is for.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
+mcp_app = typer.Typer(cls=usage.Group, help="Serve MCP servers to agents with their authorizations.", no_args_is_help=True)
+app.add_typer(mcp_app, name="mcp")
 
 # Tests and the entry point may hand in a ready context (e.g. with fakes).
 _context_factory = AppContext.from_environment
@@ -80,6 +82,7 @@ COMMANDS = (
     (app, "remove", authorizations.remove, {}),
     (app, "share", team.share, {}),
     (app, "unshare", team.unshare, {}),
+    (mcp_app, "proxy", mcp.proxy, {}),
     (providers_app, "show", providers.providers_show, {}),
     (providers_app, "add", providers.providers_add, {}),
     (connector_app, "add", providers.providers_connector_add, {}),

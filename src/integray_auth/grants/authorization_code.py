@@ -89,6 +89,8 @@ def authorization_url(
     if scopes and provider.scope_parameter != "none":
         params.append((provider.scope_parameter, provider.scope_separator.join(scopes)))
     params.append(("state", state))
+    if provider.resource:
+        params.append(("resource", provider.resource))  # RFC 8707 §2.1
     if verifier is not None:
         from ..oauth.pkce import s256_challenge
 

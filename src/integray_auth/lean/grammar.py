@@ -99,6 +99,8 @@ ROOT = Command(
                 Option("--param", value="param", repeatable=True),
                 Option("--no-authorize"),
                 *_FLOW,
+                Option("--resource", value="text"),
+                Option("--client-metadata-url", value="text"),
             ),
             ("text",),
         ),
@@ -121,6 +123,14 @@ ROOT = Command(
         "remove": Command((Option("--yes", "-y"), Option("--no-revoke")), ("authorization",)),
         "share": Command((), ("authorization",)),
         "unshare": Command((Option("--to", value=LOCAL_STORAGES),), ("authorization",)),
+        "mcp": Command(
+            subcommands={
+                "proxy": Command(
+                    (Option("--no-browser"), Option("--timeout", value="text", low=MIN_TIMEOUT), Option("--no-input")),
+                    ("authorization",),
+                ),
+            }
+        ),
         "doctor": Command((Option("--repair"),)),
         "providers": Command(
             _JSON,
