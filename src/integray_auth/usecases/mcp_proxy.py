@@ -209,7 +209,10 @@ def _forward(server, remote, capabilities, types) -> None:
 
     for request_type, result_type in pairs:
         async def handler(request, result_type=result_type):
-            result = await remote.send_request(types.ClientRequest(request), result_type)
+            # The request as the agent sent it, without its envelope (the SDK keeps extra fields).
+            sent = request.model_dump(by_alias=True, mode="json", exclude_none=True)
+            sent = {key: value for key, value in sent.items() if key in ("method", "params")}
+            result = await remote.send_request(types.ClientRequest.model_validate(sent), result_type)
             return types.ServerResult(result)
 
         server.request_handlers[request_type] = handler
