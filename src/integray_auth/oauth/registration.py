@@ -40,7 +40,7 @@ def auth_method_for(supported: tuple[str, ...]) -> str:
     return "client_secret_basic"
 
 
-def register(endpoint: str, redirect_uris: list[str], scopes: tuple[str, ...], auth_methods: tuple[str, ...],
+def register(endpoint: str, redirect_uris: list[str], auth_methods: tuple[str, ...],
              deadline: float, session=None) -> RegisteredClient:
     """Register a client at `endpoint`; AuthorizationFailed when the server refuses."""
     session = session or requests.Session()
@@ -54,8 +54,8 @@ def register(endpoint: str, redirect_uris: list[str], scopes: tuple[str, ...], a
         "response_types": ["code"],
         "token_endpoint_auth_method": method,
     }
-    if scopes:
-        body["scope"] = " ".join(scopes)
+    # No `scope` (RFC 7591 §2): a server may hold the client to it, and a step-up later
+    # asks for more than the first challenge named.
     answer = send(session, "POST", endpoint, deadline, data=json.dumps(body),
                   headers={"Content-Type": "application/json", "Accept": "application/json"})
     try:

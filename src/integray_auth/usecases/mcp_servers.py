@@ -172,7 +172,7 @@ def _client(ctx: AppContext, provider_id: str, facts, client_id: str | None, sec
         from ..oauth.registration import register
 
         redirect = [f"http://{REDIRECT_HOST}{REDIRECT_PATH}", f"http://localhost{REDIRECT_PATH}"]
-        registered = register(facts.registration_endpoint, redirect, facts.scopes, facts.auth_methods, deadline)
+        registered = register(facts.registration_endpoint, redirect, facts.auth_methods, deadline)
         method = registered.auth_method
         return McpClient(registered.client_id, method, registered.client_secret if method != "none" else None, None,
                          f"registered dynamically at {facts.registration_endpoint}")

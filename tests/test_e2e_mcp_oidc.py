@@ -1,0 +1,155 @@
+"""MCP servers as authorizations, end to end against a real authorization server: panva's
+oidc-provider with dynamic client registration and resource indicators (RFC 8707) in front
+of a small MCP server built with the MCP SDK (tests/support/mcp/), consent through Debian's
+headless Chromium, tokens in a real GNOME Keyring, through the installed command:
+`add --resource` discovers and registers, the token is for the MCP server (its audience),
+a refresh names the resource, an agent uses the server through `mcp proxy`, a 403
+insufficient_scope steps up through a new consent, and ten proxies on an expired token
+make one refresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from integray_auth.stores.files import take_lock
+from integray_auth.stores.locks import lock_path
+from tests.conftest import SCRIPT, assert_no_crash
+from tests.support.mcp.servers import OIDC_PROVIDER, running
+from tests.support.plugin import require
+from tests.test_e2e_authorize import _expire_in_keyring
+
+pytestmark = pytest.mark.e2e
+
+AGENT = Path(__file__).resolve().parent / "support" / "mcp" / "agent.py"
+
+
+@pytest.fixture
+def servers(tmp_path):
+    require("node", "Node.js is not installed (it runs oidc-provider)")
+    require("python:uvicorn", "uvicorn is missing (the MCP SDK brings it)")
+    if not (OIDC_PROVIDER / "node_modules" / "oidc-provider").is_dir():
+        require(str(OIDC_PROVIDER / "node_modules" / "never-there"), "oidc-provider is not installed (npm ci --prefix tests/support/oidc_provider)")
+    with running(tmp_path) as started:
+        yield started
+
+
+def _env(*parts: dict) -> dict:
+    merged = dict(os.environ)
+    for part in parts:
+        for key, value in part.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+    return merged
+
+
+def agent(env: dict, *calls: str, name: str = "Notes", timeout: float = 180) -> tuple[dict, str]:
+    """Run the test agent against `integray-auth mcp proxy NAME`; its JSON report and the proxy's stderr."""
+    done = subprocess.run(
+        [sys.executable, str(AGENT), ",".join(calls), "--", str(SCRIPT), "mcp", "proxy", name],
+        env=_env(env), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+    return json.loads(done.stdout), done.stderr
+
+
+def test_add_resource_proxy_refresh_and_step_up(cli, servers, chromium_browser, keyring_env):
+    added = cli("add", "Notes", "--resource", servers.url, env={**keyring_env, **chromium_browser.env()}, timeout=180)
+    assert added.code == 0, added.stderr
+    assert_no_crash(added.stderr)
+    assert "Authorized 'Notes'" in added.stderr
+    assert chromium_browser.result()["ok"]
+    assert servers.counts()["resources"]["authorization_code"] == [servers.url]
+
+    shown = cli("show", "Notes", "--json", env=keyring_env)
+    assert shown.code == 0, shown.stderr
+    details = shown.json()
+    assert details["connectors"] == ["mcp"] and "mcp:read" in details["requested_scopes"]
+    assert "offline_access" in details["requested_scopes"]  # the server lists it: a refresh token
+    listed = cli("list", "--json", "name,provider", env=keyring_env).json()
+    assert {"name": "Notes", "provider": details["provider"]} in listed["authorizations"]
+
+    token = cli("token", "Notes", env=keyring_env).stdout.strip()
+    assert servers.introspect(token)["aud"] == servers.url  # RFC 8707: a token for the MCP server
+    fresh = cli("token", "Notes", "--force-refresh", env=keyring_env)
+    assert fresh.code == 0, fresh.stderr
+    assert fresh.stdout.strip() != token
+    assert servers.counts()["resources"]["refresh_token"] == [servers.url]  # the refresh names the resource
+    assert servers.introspect(fresh.stdout.strip())["aud"] == servers.url
+
+    report, stderr = agent(keyring_env, "whoami")
+    assert report["failure"] is None, stderr
+    assert set(report["tools"]) == {"whoami", "write_note"}
+    assert not report["results"]["whoami"]["error"] and "mcp:read" in report["results"]["whoami"]["text"]
+    assert fresh.stdout.strip() not in stderr
+
+    # write_note needs mcp:write: the server answers 403 insufficient_scope, the proxy
+    # asks for the union through a new consent (Chromium) and the call goes through.
+    report, stderr = agent({**keyring_env, **chromium_browser.env()}, "write_note")
+    assert report["failure"] is None, stderr
+    assert report["results"]["write_note"] == {"error": False, "text": "written"}, stderr
+    assert chromium_browser.result()["ok"]
+    after = cli("show", "Notes", "--json", "granted_scopes,requested_scopes", env=keyring_env).json()
+    assert {"mcp:read", "mcp:write"} <= set(after["requested_scopes"])
+    assert {"mcp:read", "mcp:write"} <= set(after["granted_scopes"])
+    assert servers.counts()["resources"]["authorization_code"] == [servers.url, servers.url]
+
+
+def test_without_anyone_to_consent_the_proxy_ends_with_the_command_to_run(cli, servers, keyring_env):
+    done = subprocess.run(
+        [str(SCRIPT), "mcp", "proxy", servers.url, "--no-input"], env=_env(keyring_env), capture_output=True,
+        text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert_no_crash(done.stderr)
+    assert "nobody can here" in done.stderr and "add" in done.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see who waits on the lock")
+def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium_browser, keyring_env, home):
+    added = cli("add", "Race", "--resource", servers.url, env={**keyring_env, **chromium_browser.env()}, timeout=180)
+    assert added.code == 0, added.stderr
+    state = cli("show", "Race", "--json", "id", env=keyring_env).json()
+    _expire_in_keyring(keyring_env, state["id"])
+    lock = lock_path(home, state["id"])
+    env = _env(keyring_env)
+    # The lock is held while the ten start, so all ten read the expired token and then
+    # queue for the lock: "at once", deterministically.
+    with take_lock(lock):
+        agents = [
+            subprocess.Popen([sys.executable, str(AGENT), "whoami", "--", str(SCRIPT), "mcp", "proxy", "Race"], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(10)
+        ]
+        deadline = time.monotonic() + 120
+        while _holders(lock) < 10:
+            assert time.monotonic() < deadline, [a.poll() for a in agents]
+            time.sleep(0.1)
+    outputs = [a.communicate(timeout=180) for a in agents]
+    for process, (out, err) in zip(agents, outputs):
+        assert process.returncode == 0, err
+        report = json.loads(out)
+        assert not report["results"]["whoami"]["error"], err
+    assert servers.counts()["token"].get("refresh_token") == 1
+
+
+def _holders(path: Path) -> int:
+    """How many processes have `path` open (they wait for its lock)."""
+    count = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            count += any(os.readlink(fd) == str(path) for fd in (proc / "fd").iterdir())
+        except OSError:
+            continue
+    return count - 1  # the test's own
