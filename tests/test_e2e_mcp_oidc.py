@@ -71,8 +71,10 @@ def test_add_resource_proxy_refresh_and_step_up(cli, servers, chromium_browser, 
 
     shown = cli("show", "Notes", "--json", env=keyring_env)
     assert shown.code == 0, shown.stderr
-    details = shown.json()
-    assert details["connectors"] == ["mcp"] and "mcp:read" in details["requested_scopes"]
+    details = shown.json()["authorization"]
+    assert [c["id"] for c in details["connectors"]] == ["mcp"] and "mcp:read" in details["requested_scopes"]
+    described = {line["scope"]: line["description"] for line in details["scopes"]}
+    assert described["mcp:read"] == "named by the server's 401 challenge"  # where the scope came from
     assert "offline_access" in details["requested_scopes"]  # the server lists it: a refresh token
     listed = cli("list", "--json", "name,provider", env=keyring_env).json()
     assert {"name": "Notes", "provider": details["provider"]} in listed["authorizations"]
@@ -97,7 +99,7 @@ def test_add_resource_proxy_refresh_and_step_up(cli, servers, chromium_browser, 
     assert report["failure"] is None, stderr
     assert report["results"]["write_note"] == {"error": False, "text": "written"}, stderr
     assert chromium_browser.result()["ok"]
-    after = cli("show", "Notes", "--json", "granted_scopes,requested_scopes", env=keyring_env).json()
+    after = cli("show", "Notes", "--json", "granted_scopes,requested_scopes", env=keyring_env).json()["authorization"]
     assert {"mcp:read", "mcp:write"} <= set(after["requested_scopes"])
     assert {"mcp:read", "mcp:write"} <= set(after["granted_scopes"])
     assert servers.counts()["resources"]["authorization_code"] == [servers.url, servers.url]
@@ -118,7 +120,7 @@ def test_without_anyone_to_consent_the_proxy_ends_with_the_command_to_run(cli, s
 def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium_browser, keyring_env, home):
     added = cli("add", "Race", "--resource", servers.url, env={**keyring_env, **chromium_browser.env()}, timeout=180)
     assert added.code == 0, added.stderr
-    state = cli("show", "Race", "--json", "id", env=keyring_env).json()
+    state = cli("show", "Race", "--json", "id", env=keyring_env).json()["authorization"]
     _expire_in_keyring(keyring_env, state["id"])
     lock = lock_path(home, state["id"])
     env = _env(keyring_env)

@@ -21,6 +21,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import urllib.parse
 
 from browser_common import (
     Result,
@@ -93,6 +94,11 @@ def drive(driver: webdriver.Chrome, settings: Settings, result: Result) -> None:
     wait = WebDriverWait(driver, settings.timeout)
     driver.get(settings.url)
     redirect_uri = redirect_uri_in(driver.current_url)
+    if redirect_uri is None and "/interaction/" in driver.current_url:
+        # oidc-provider moved on to its own login page at once: the callback is the
+        # listener's (the one-time URL's origin), at integray-auth's redirect path.
+        parts = urllib.parse.urlsplit(settings.url)
+        redirect_uri = f"{parts.scheme}://{parts.netloc}/callback"
     if redirect_uri is None:
         raise RuntimeError(f"no authorization request behind {settings.url} (landed on {driver.current_url})")
 
