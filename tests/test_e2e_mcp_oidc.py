@@ -87,6 +87,15 @@ def test_add_resource_proxy_refresh_and_step_up(cli, servers, chromium_browser, 
     assert servers.counts()["resources"]["refresh_token"] == [servers.url]  # the refresh names the resource
     assert servers.introspect(fresh.stdout.strip())["aud"] == servers.url
 
+    # Like any other authorization: status --check, refresh --all, exec, search.
+    status = cli("status", "Notes", "--check", env=keyring_env)
+    assert status.code == 0, status.stderr
+    refreshed = cli("refresh", "--all", env=keyring_env)
+    assert refreshed.code == 0, refreshed.stderr
+    ran = cli("exec", "Notes", "--", sys.executable, "-c", "import os; print(len(os.environ['INTEGRAY_AUTH_TOKEN']) > 0)", env=keyring_env)
+    assert ran.code == 0 and ran.stdout.strip() == "True", ran.stderr
+    assert "Notes" in cli("search", "mcp:read", env=keyring_env).stdout
+
     report, stderr = agent(keyring_env, "whoami")
     assert report["failure"] is None, stderr
     assert set(report["tools"]) == {"whoami", "write_note"}

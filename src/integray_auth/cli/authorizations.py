@@ -205,6 +205,9 @@ def _add_mcp_server(ctx: AppContext, name: str, resource: str, client_metadata_u
     for option, value in (("--provider", provider), ("--connector", connectors), ("--param", params), ("--device", flow["grant"] == "device_code")):
         if value:
             raise UsageError(f"{option} does not go with --resource: an MCP server's provider comes from its metadata")
+    from ..oauth.mcp_discovery import canonical_url
+
+    resource = canonical_url(resource)  # the argument first, then the store, then the network
     if not no_authorize:
         _check_storage(ctx, flow["storage"], name=name)
     authorization, grant = mcp_servers.prepare(
