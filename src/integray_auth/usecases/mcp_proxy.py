@@ -32,7 +32,7 @@ from ..oauth import mcp_discovery
 from ..stores import lookup
 from . import mcp_servers
 from .access_token import valid_tokens
-from .authorize import FlowOptions, authorize
+from .authorize import FlowOptions, authorize, no_browser_here
 
 # The MCP specification asks for a retry limit on step-up; the conformance suite's
 # server counts at most three authorizations for one request.
@@ -86,6 +86,16 @@ class Gate:
             self._authorize(new=False)
 
     def _add(self, url: str) -> None:
+        # Before any registration is made or written: where nobody can consent, nothing happens.
+        reason = self.ctx.no_input_reason()
+        if reason is None and self.options["open_browser"] and self.ctx.open_browser is None and no_browser_here(self.ctx.environ):
+            reason = "no browser can be started (no DISPLAY, WAYLAND_DISPLAY or BROWSER)"
+        if reason is not None:
+            raise UsageError(
+                f"a person must consent in a browser to add the MCP server {url}, and nobody can here: {reason}; "
+                "nothing was started or saved",
+                hint=f"Run it where a person can open a browser: integray-auth add NAME --resource {url}",
+            )
         authorization, grant = mcp_servers.prepare(self.ctx, mcp_servers.default_name(url), url)
         self.authorization = authorization
         self.url = url
