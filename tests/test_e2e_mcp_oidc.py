@@ -125,6 +125,20 @@ def test_without_anyone_to_consent_the_proxy_ends_with_the_command_to_run(cli, s
     assert "nobody can here" in done.stderr and "add" in done.stderr
 
 
+def test_a_proxy_whose_server_is_down_ends_with_one_line(cli, servers, chromium_browser, keyring_env):
+    added = cli("add", "Gone", "--resource", servers.url, env={**keyring_env, **chromium_browser.env()}, timeout=180)
+    assert added.code == 0, added.stderr
+    mcp_server = servers.processes[0]
+    mcp_server.kill()
+    mcp_server.wait(10)
+    done = subprocess.run([str(SCRIPT), "mcp", "proxy", "Gone"], env=_env(keyring_env), capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.PIPE)
+    assert done.returncode == 11, done.stderr
+    assert done.stdout == ""
+    assert_no_crash(done.stderr)
+    assert done.stderr.count("\n") == 1 and "did not start a session" in done.stderr and "cannot reach 127.0.0.1" in done.stderr
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see who waits on the lock")
 def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium_browser, keyring_env, home):
     added = cli("add", "Race", "--resource", servers.url, env={**keyring_env, **chromium_browser.env()}, timeout=180)

@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass
 
 from ..context import AppContext
-from ..errors import IntegrayAuthError, NotFoundError, UsageError
+from ..errors import IntegrayAuthError, NetworkError, NotFoundError, UsageError
 from ..lean.printable import quoted
 from ..oauth import mcp_discovery
 from ..stores import lookup
@@ -164,9 +164,27 @@ def run_proxy(ctx: AppContext, target: str, ui, open_browser: bool = True, timeo
     gate = Gate(proxy_context(ctx), target, ui, open_browser, timeout)
     gate.resolve()
     stdin, stdout = sys.stdin, sys.stdout
-    anyio.run(_serve, gate, stdin, stdout)
+    try:
+        anyio.run(_serve, gate, stdin, stdout)
+    except BaseExceptionGroup as group:  # anyio's task groups wrap what their tasks raised
+        ours = _ours(group)
+        if ours is None:
+            raise
+        gate.fatal = gate.fatal or ours
     if gate.fatal is not None:
         raise gate.fatal
+
+
+def _ours(error: BaseException) -> IntegrayAuthError | None:
+    """The first of our errors inside (nested) exception groups."""
+    if isinstance(error, IntegrayAuthError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _ours(inner)
+            if found is not None:
+                return found
+    return None
 
 
 async def _serve(gate: Gate, stdin, stdout) -> None:
@@ -176,6 +194,7 @@ async def _serve(gate: Gate, stdin, stdout) -> None:
     from mcp.client.streamable_http import streamable_http_client
     from mcp.server.lowlevel import NotificationOptions, Server
     from mcp.server.stdio import stdio_server
+    from mcp.shared.exceptions import McpError
 
     transport = AuthorizingTransport(gate, httpx.AsyncHTTPTransport())
     async with anyio.create_task_group() as group:
@@ -184,7 +203,15 @@ async def _serve(gate: Gate, stdin, stdout) -> None:
                                      follow_redirects=False) as http:
             async with streamable_http_client(gate.url, http_client=http) as (read, write, _):
                 async with ClientSession(read, write) as remote:
-                    started = await remote.initialize()
+                    try:
+                        started = await remote.initialize()
+                    except McpError as error:
+                        gate.fatal = gate.fatal or NetworkError(
+                            f"the MCP server {gate.url} did not start a session: {error.error.message.removeprefix('integray-auth: ')}",
+                            hint="Check the server's URL and your connection, then start the proxy again.",
+                        )
+                        group.cancel_scope.cancel()
+                        return
                     server = Server(
                         started.serverInfo.name or "integray-auth proxy",
                         version=started.serverInfo.version,
@@ -238,6 +265,7 @@ class AuthorizingTransport:
 
     async def handle_async_request(self, request):
         import anyio
+        import httpx
 
         body = await request.aread()
         try:
@@ -245,7 +273,10 @@ class AuthorizingTransport:
             renewals = 0
             while True:
                 request.headers["Authorization"] = f"Bearer {token}"
-                response = await self.inner.handle_async_request(request)
+                try:
+                    response = await self.inner.handle_async_request(request)
+                except httpx.TransportError as error:  # no answer: the agent's request fails, the proxy goes on
+                    return _error_response(request, body, f"cannot reach {request.url.host}: {type(error).__name__}")
                 if response.status_code not in (401, 403):
                     return response
                 challenge = mcp_discovery.parse_challenge(response.status_code, response.headers.get("WWW-Authenticate"))
