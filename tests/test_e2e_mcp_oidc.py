@@ -52,6 +52,13 @@ def _env(*parts: dict) -> dict:
     return merged
 
 
+def add(cli, name: str, servers, browser, keyring_env: dict):
+    """`add NAME --resource URL`, consenting through the browser; its result, checked."""
+    added = cli("add", name, "--resource", servers.url, "--timeout", "90", env={**keyring_env, **browser.env()}, timeout=150)
+    assert added.code == 0, (added.stderr, browser.result(timeout=5) if browser.started() else "the browser never started")
+    return added
+
+
 def agent(env: dict, *calls: str, name: str = "Notes", timeout: float = 180) -> tuple[dict, str]:
     """Run the test agent against `integray-auth mcp proxy NAME`; its JSON report and the proxy's stderr."""
     done = subprocess.run(
@@ -62,8 +69,7 @@ def agent(env: dict, *calls: str, name: str = "Notes", timeout: float = 180) -> 
 
 
 def test_add_resource_proxy_refresh_and_step_up(cli, servers, chromium_browser, keyring_env):
-    added = cli("add", "Notes", "--resource", servers.url, env={**keyring_env, **chromium_browser.env()}, timeout=180)
-    assert added.code == 0, added.stderr
+    added = add(cli, "Notes", servers, chromium_browser, keyring_env)
     assert_no_crash(added.stderr)
     assert "Authorized 'Notes'" in added.stderr
     assert chromium_browser.result()["ok"]
@@ -125,9 +131,26 @@ def test_without_anyone_to_consent_the_proxy_ends_with_the_command_to_run(cli, s
     assert "nobody can here" in done.stderr and "add" in done.stderr
 
 
+def test_a_token_revoked_at_the_server_is_renewed_by_the_proxy(cli, servers, chromium_browser, keyring_env, home):
+    import tomllib
+
+    import requests
+
+    added = add(cli, "Revoked", servers, chromium_browser, keyring_env)
+    provider = cli("show", "Revoked", "--json", "provider", env=keyring_env).json()["authorization"]["provider"]
+    client_id = tomllib.loads((home / "providers.toml").read_text())["providers"][provider]["client_id"]
+    token = cli("token", "Revoked", env=keyring_env).stdout.strip()
+    revoked = requests.post(f"{servers.issuer}/token/revocation", data={"token": token, "client_id": client_id}, timeout=10)
+    assert revoked.status_code == 200 and servers.introspect(token)["active"] is False
+    report, stderr = agent(keyring_env, "whoami", name="Revoked")  # 401, then one refresh, then served
+    assert report["failure"] is None, stderr
+    assert not report["results"]["whoami"]["error"], stderr
+    assert servers.counts()["token"]["refresh_token"] == 1
+    assert cli("token", "Revoked", env=keyring_env).stdout.strip() != token
+
+
 def test_a_proxy_whose_server_is_down_ends_with_one_line(cli, servers, chromium_browser, keyring_env):
-    added = cli("add", "Gone", "--resource", servers.url, env={**keyring_env, **chromium_browser.env()}, timeout=180)
-    assert added.code == 0, added.stderr
+    added = add(cli, "Gone", servers, chromium_browser, keyring_env)
     mcp_server = servers.processes[0]
     mcp_server.kill()
     mcp_server.wait(10)
@@ -141,8 +164,7 @@ def test_a_proxy_whose_server_is_down_ends_with_one_line(cli, servers, chromium_
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see who waits on the lock")
 def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium_browser, keyring_env, home):
-    added = cli("add", "Race", "--resource", servers.url, env={**keyring_env, **chromium_browser.env()}, timeout=180)
-    assert added.code == 0, added.stderr
+    added = add(cli, "Race", servers, chromium_browser, keyring_env)
     state = cli("show", "Race", "--json", "id", env=keyring_env).json()["authorization"]
     _expire_in_keyring(keyring_env, state["id"])
     lock = lock_path(home, state["id"])
