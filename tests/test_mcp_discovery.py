@@ -233,3 +233,65 @@ def test_registration_answers_that_are_refused(stub, status, answer, error):
     stub.json("POST", "/register", answer, status)
     with pytest.raises(error):
         register(f"{stub.base}/register", ["http://127.0.0.1/callback"], ("none",), 10)
+
+
+def test_the_registration_is_bound_to_the_issuer(stub, make_ctx, memory_keyring):
+    """Adding the same server again reuses its client while the issuer is the same; once the
+    server names another authorization server, a new registration, never the old client."""
+    from integray_auth.usecases import mcp_servers
+
+    url = f"{stub.base}/mcp"
+    stub.json("POST", "/mcp", {}, 401, challenge_header(stub))
+    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [f"{stub.base}/a"]})
+    stub.json("GET", "/.well-known/oauth-authorization-server/a", metadata(f"{stub.base}/a", registration_endpoint=f"{stub.base}/a/register", token_endpoint_auth_methods_supported=["none"]))
+    stub.json("POST", "/a/register", {"client_id": "client-of-a"}, 201)
+    ctx = make_ctx()
+    first, grant = mcp_servers.prepare(ctx, "One", url)
+    assert grant == "authorization_code"
+    provider = ctx.registry.get(first.provider)
+    assert (provider.client_id, provider.issuer, provider.resource) == ("client-of-a", f"{stub.base}/a", url)
+    assert provider.connectors["mcp"].scopes == ()
+    mcp_servers.prepare(make_ctx(), "Two", url)
+    assert stub.paths("POST").count("/a/register") == 1  # the same issuer: the same client
+
+    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [f"{stub.base}/b"]})
+    stub.json("GET", "/.well-known/oauth-authorization-server/b", metadata(f"{stub.base}/b", registration_endpoint=f"{stub.base}/b/register", token_endpoint_auth_methods_supported=["none"]))
+    stub.json("POST", "/b/register", {"client_id": "client-of-b"}, 201)
+    ctx = make_ctx()
+    third, _ = mcp_servers.prepare(ctx, "Three", url)
+    provider = ctx.registry.get(third.provider)
+    assert (provider.client_id, provider.issuer) == ("client-of-b", f"{stub.base}/b")
+    assert provider.token_url == f"{stub.base}/b/token"
+
+
+def test_an_issued_secret_goes_to_the_keyring_not_the_overlay(stub, make_ctx, memory_keyring, home):
+    from integray_auth.stores.secrets import client_secret_key
+    from integray_auth.usecases import mcp_servers
+
+    url = f"{stub.base}/mcp"
+    stub.json("POST", "/mcp", {}, 401, challenge_header(stub, scope="notes:read"))
+    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [stub.base]})
+    stub.json("GET", "/.well-known/oauth-authorization-server", metadata(stub.base, token_endpoint_auth_methods_supported=["client_secret_post"]))
+    stub.json("POST", "/register", {"client_id": "c", "client_secret": "issued-secret-value", "token_endpoint_auth_method": "client_secret_post"}, 201)
+    ctx = make_ctx()
+    authorization, _ = mcp_servers.prepare(ctx, "Secret", url)
+    provider = ctx.registry.get(authorization.provider)
+    assert provider.client_auth == "client_secret_post" and provider.connectors["mcp"].scopes == ("notes:read",)
+    kept = {username: secret for (_, username), secret in memory_keyring.entries.items()}
+    assert kept[client_secret_key(provider.id)] == "issued-secret-value"
+    assert "issued-secret-value" not in (home / "providers.toml").read_text()
+
+
+def test_no_way_to_register_says_what_to_register(stub, make_ctx):
+    from integray_auth.usecases import mcp_servers
+
+    url = f"{stub.base}/mcp"
+    stub.json("POST", "/mcp", {}, 401, challenge_header(stub))
+    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [stub.base]})
+    document = metadata(stub.base)
+    document.pop("registration_endpoint")
+    stub.json("GET", "/.well-known/oauth-authorization-server", document)
+    with pytest.raises(UsageError) as raised:
+        mcp_servers.prepare(make_ctx(), "Nothing", url)
+    assert "offers no way" in raised.value.message and "http://127.0.0.1/callback" in raised.value.hint
+    assert not (make_ctx().paths.user_registry).exists()  # nothing written
