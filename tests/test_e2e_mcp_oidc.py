@@ -170,23 +170,57 @@ def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium
     lock = lock_path(home, state["id"])
     env = _env(keyring_env)
     # The lock is held while the ten start, so all ten read the expired token and then
-    # queue for the lock: "at once", deterministically.
+    # queue for the lock: "at once", deterministically. The test speaks MCP to each proxy
+    # itself (newline-delimited JSON-RPC, MCP's stdio transport), as an agent would.
     with take_lock(lock):
-        agents = [
-            subprocess.Popen([sys.executable, str(AGENT), "whoami", "--", str(SCRIPT), "mcp", "proxy", "Race"], env=env,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proxies = [
+            subprocess.Popen([str(SCRIPT), "mcp", "proxy", "Race"], env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(10)
         ]
         deadline = time.monotonic() + 120
         while _holders(lock) < 10:
-            assert time.monotonic() < deadline, [a.poll() for a in agents]
+            assert time.monotonic() < deadline, [p.poll() for p in proxies]
+            assert all(p.poll() is None for p in proxies), [p.communicate() for p in proxies if p.poll() is not None]
             time.sleep(0.1)
-    outputs = [a.communicate(timeout=180) for a in agents]
-    for process, (out, err) in zip(agents, outputs):
-        assert process.returncode == 0, err
-        report = json.loads(out)
-        assert not report["results"]["whoami"]["error"], err
+    for proxy in proxies:
+        proxy.stdin.write("".join(json.dumps(m) + "\n" for m in SESSION))
+        proxy.stdin.flush()
+    for proxy in proxies:
+        answer = _answer(proxy, 2)
+        proxy.stdin.close()  # the agent goes away: the proxy ends
+        assert proxy.wait(60) == 0, proxy.stderr.read()
+        assert "mcp:read" in answer["result"]["content"][0]["text"], answer
     assert servers.counts()["token"].get("refresh_token") == 1
+
+
+SESSION = [
+    {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}},
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}},
+]
+
+
+def _answer(process: subprocess.Popen, request_id: int, timeout: float = 120) -> dict:
+    """The proxy's answer to request `request_id` (every line of its stdout must be JSON-RPC)."""
+    import threading
+
+    found: dict = {}
+
+    def read() -> None:
+        for line in process.stdout:
+            message = json.loads(line)  # stdout carries MCP only
+            assert message.get("jsonrpc") == "2.0", line
+            if message.get("id") == request_id:
+                found.update(message)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert found, f"no answer to request {request_id}; proxy stderr: {process.stderr.read() if process.poll() is not None else '(running)'}"
+    return found
 
 
 def _holders(path: Path) -> int:
