@@ -64,8 +64,10 @@ def start_suite(suite: str, directory: Path, env: dict[str, str], baseline: bool
     command = f"{sys.executable} {DRIVER}"  # the suite splits it on spaces
     full_env = {**env, "MCP_DRIVER_HOMES": str(homes), "MCP_DRIVER_INTEGRAY_AUTH": str(script),
                 "BROWSER": str(browser_shim(directory)), "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    # Each scenario's client may take 120 s (the suite's default, 30 s, is short on a loaded
+    # two-core machine running every scenario of a suite at once; a passing run takes ~5 s each).
     args = [node() or "node", str(CLI), "client", "--command", command, "--suite", suite,
-            "-o", str(directory / f"results-{suite}")]
+            "--timeout", "120000", "-o", str(directory / f"results-{suite}")]
     if baseline:
         args += ["--expected-failures", str(BASELINE)]
     log = open(directory / f"{suite}.log", "w+")
