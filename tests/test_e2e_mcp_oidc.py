@@ -25,6 +25,7 @@ from tests.conftest import SCRIPT, assert_no_crash
 from tests.support.mcp.servers import OIDC_PROVIDER, running
 from tests.support.plugin import require
 from tests.test_e2e_authorize import _expire_in_keyring
+from tests.test_e2e_connectors import _stored
 
 pytestmark = pytest.mark.e2e
 
@@ -147,6 +148,18 @@ def test_a_token_revoked_at_the_server_is_renewed_by_the_proxy(cli, servers, chr
     assert not report["results"]["whoami"]["error"], stderr
     assert servers.counts()["token"]["refresh_token"] == 1
     assert cli("token", "Revoked", env=keyring_env).stdout.strip() != token
+
+    # The whole grant revoked (its refresh token): the refresh is refused, so the proxy
+    # discovers the server again and a person consents anew (Chromium), then it serves.
+    state = cli("show", "Revoked", "--json", "id", env=keyring_env).json()["authorization"]
+    refresh_token = _stored(keyring_env, state["id"])["refresh_token"]
+    revoked = requests.post(f"{servers.issuer}/token/revocation", data={"token": refresh_token, "client_id": client_id}, timeout=10)
+    assert revoked.status_code == 200
+    report, stderr = agent({**keyring_env, **chromium_browser.env()}, "whoami", name="Revoked")
+    assert report["failure"] is None, stderr
+    assert not report["results"]["whoami"]["error"], stderr
+    assert chromium_browser.result()["ok"]
+    assert len(servers.counts()["resources"]["authorization_code"]) == 2
 
 
 def test_a_proxy_whose_server_is_down_ends_with_one_line(cli, servers, chromium_browser, keyring_env):
