@@ -55,11 +55,15 @@ class McpClient:
 
 
 def provider_id_for(url: str) -> str:
-    """The provider id of the MCP server at `url`: mcp-<host>[-<port>]-<path>, in id characters."""
+    """The provider id of the MCP server at `url` (canonical): mcp-<host>[-<port>]-<path>
+    in id characters, and 6 hex digits of the URL's SHA-256, so that two URLs that read
+    alike (/a-b, /a/b) are never one provider."""
+    import hashlib
+
     parts = urlsplit(url)
     words = re.sub(r"[^a-z0-9]+", "-", f"{parts.hostname or ''} {parts.port or ''} {parts.path}".lower()).strip("-")
-    ident = (PROVIDER_PREFIX + words)[:64].rstrip("-")
-    return ident if len(ident) > len(PROVIDER_PREFIX) else PROVIDER_PREFIX + "server"
+    digest = hashlib.sha256(url.encode()).hexdigest()[:6]
+    return f"{(PROVIDER_PREFIX + words)[:56].rstrip('-')}-{digest}"
 
 
 def default_name(url: str) -> str:
@@ -228,6 +232,9 @@ def find_for_url(ctx: AppContext, url: str):
     """The authorizations whose provider is the MCP server at `url`."""
     url = mcp_discovery.canonical_url(url)
     provider_id = provider_id_for(url)
+    provider = ctx.registry.get(provider_id)
+    if provider is None or server_url(provider) != url:
+        return []
     return [a for a in ctx.index.load() if a.provider == provider_id]
 
 
