@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-from dataclasses import dataclass
 
 from ..context import AppContext
 from ..errors import IntegrayAuthError, NetworkError, NotFoundError, UsageError
@@ -38,12 +37,6 @@ from .authorize import FlowOptions, authorize, no_browser_here
 # server counts at most three authorizations for one request.
 MAX_STEP_UPS = 2
 MAX_RENEWALS = 2  # per request: a forced refresh, then a new consent
-
-
-@dataclass
-class Target:
-    name: str | None  # the authorization, once there is one
-    url: str  # the MCP server's URL (its provider's resource, or the URL given)
 
 
 class Gate:
