@@ -295,3 +295,43 @@ def test_no_way_to_register_says_what_to_register(stub, make_ctx):
         mcp_servers.prepare(make_ctx(), "Nothing", url)
     assert "offers no way" in raised.value.message and "http://127.0.0.1/callback" in raised.value.hint
     assert not (make_ctx().paths.user_registry).exists()  # nothing written
+
+
+def test_add_resource_no_authorize_through_the_installed_command(stub, cli):
+    url = f"{stub.base}/mcp"
+    stub.json("POST", "/mcp", {}, 401, challenge_header(stub, scope="notes:read"))
+    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [stub.base]})
+    stub.json("GET", "/.well-known/oauth-authorization-server", metadata(stub.base, token_endpoint_auth_methods_supported=["none"]))
+    stub.json("POST", "/register", {"client_id": "registered-client"}, 201)
+    added = cli("add", "Notes", "--resource", url, "--no-authorize")
+    assert added.code == 0, added.stderr
+    assert added.stderr == "Added 'Notes' (Not authorized). Authorize it with: integray-auth authorize Notes\n"
+    shown = cli("show", "Notes", "--json", "provider,connectors,requested_scopes,status").json()["authorization"]
+    assert shown["status"] == "not_authorized" and shown["requested_scopes"] == ["notes:read"]
+    provider = cli("providers", "show", shown["provider"], "--json").json()["provider"]
+    assert (provider["resource"], provider["mcp_url"], provider["issuer"]) == (url, url, stub.base)
+    assert provider["pkce"] == "required" and provider["client_auth"] == "none"
+    text = cli("providers", "show", shown["provider"], "--no-pager")
+    assert f"MCP server:        {url} (resource {url})" in text.stdout
+
+
+def test_discovering_again_after_a_401_registers_anew_with_a_new_issuer(stub, make_ctx, memory_keyring):
+    from integray_auth.usecases import mcp_servers
+
+    url = f"{stub.base}/mcp"
+    stub.json("POST", "/mcp", {}, 401, challenge_header(stub))
+    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [f"{stub.base}/a"]})
+    stub.json("GET", "/.well-known/oauth-authorization-server/a", metadata(f"{stub.base}/a", registration_endpoint=f"{stub.base}/a/register", token_endpoint_auth_methods_supported=["none"]))
+    stub.json("POST", "/a/register", {"client_id": "client-of-a"}, 201)
+    ctx = make_ctx()
+    authorization, _ = mcp_servers.prepare(ctx, "One", url)
+    same = mcp_servers.rediscover(ctx, authorization, md.Challenge(401, f"{stub.base}/.well-known/oauth-protected-resource/mcp", ("extra:scope",)))
+    assert same.client_id == "client-of-a" and "extra:scope" in same.connectors["mcp"].scopes  # the challenge's scope added
+    assert stub.paths("POST").count("/a/register") == 1
+
+    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [f"{stub.base}/b"]})
+    stub.json("GET", "/.well-known/oauth-authorization-server/b", metadata(f"{stub.base}/b", registration_endpoint=f"{stub.base}/b/register", token_endpoint_auth_methods_supported=["none"]))
+    stub.json("POST", "/b/register", {"client_id": "client-of-b"}, 201)
+    moved = mcp_servers.rediscover(ctx, authorization, None)
+    assert (moved.client_id, moved.issuer, moved.token_url) == ("client-of-b", f"{stub.base}/b", f"{stub.base}/b/token")
+    assert "extra:scope" in moved.connectors["mcp"].scopes  # what was asked for stays asked for
