@@ -57,6 +57,8 @@ def add(cli, name: str, servers, browser, keyring_env: dict):
     """`add NAME --resource URL`, consenting through the browser; its result, checked."""
     added = cli("add", name, "--resource", servers.url, "--timeout", "90", env={**keyring_env, **browser.env()}, timeout=150)
     assert added.code == 0, (added.stderr, browser.result(timeout=5) if browser.started() else "the browser never started")
+    consented = browser.result()  # consumed here: each later consent has its own result
+    assert consented["ok"], consented
     return added
 
 
@@ -73,7 +75,6 @@ def test_add_resource_proxy_refresh_and_step_up(cli, servers, chromium_browser, 
     added = add(cli, "Notes", servers, chromium_browser, keyring_env)
     assert_no_crash(added.stderr)
     assert "Authorized 'Notes'" in added.stderr
-    assert chromium_browser.result()["ok"]
     assert servers.counts()["resources"]["authorization_code"] == [servers.url]
 
     shown = cli("show", "Notes", "--json", env=keyring_env)
@@ -107,6 +108,7 @@ def test_add_resource_proxy_refresh_and_step_up(cli, servers, chromium_browser, 
     assert report["failure"] is None, stderr
     assert set(report["tools"]) == {"whoami", "write_note"}
     assert not report["results"]["whoami"]["error"] and "mcp:read" in report["results"]["whoami"]["text"]
+    assert report["logs"] == ["whoami was called"]  # the server's notification reached the agent
     assert fresh.stdout.strip() not in stderr
 
     # write_note needs mcp:write: the server answers 403 insufficient_scope, the proxy
@@ -114,7 +116,8 @@ def test_add_resource_proxy_refresh_and_step_up(cli, servers, chromium_browser, 
     report, stderr = agent({**keyring_env, **chromium_browser.env()}, "write_note")
     assert report["failure"] is None, stderr
     assert report["results"]["write_note"] == {"error": False, "text": "written"}, stderr
-    assert chromium_browser.result()["ok"]
+    consented = chromium_browser.result()
+    assert consented["ok"], consented
     after = cli("show", "Notes", "--json", "granted_scopes,requested_scopes", env=keyring_env).json()["authorization"]
     assert {"mcp:read", "mcp:write"} <= set(after["requested_scopes"])
     assert {"mcp:read", "mcp:write"} <= set(after["granted_scopes"])
@@ -158,7 +161,8 @@ def test_a_token_revoked_at_the_server_is_renewed_by_the_proxy(cli, servers, chr
     report, stderr = agent({**keyring_env, **chromium_browser.env()}, "whoami", name="Revoked")
     assert report["failure"] is None, stderr
     assert not report["results"]["whoami"]["error"], stderr
-    assert chromium_browser.result()["ok"]
+    consented = chromium_browser.result()
+    assert consented["ok"], consented
     assert len(servers.counts()["resources"]["authorization_code"]) == 2
 
 

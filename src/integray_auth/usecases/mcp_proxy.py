@@ -195,7 +195,14 @@ async def _serve(gate: Gate, stdin, stdout) -> None:
         async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(60.0, read=300.0),
                                      follow_redirects=False) as http:
             async with streamable_http_client(gate.url, http_client=http) as (read, write, _):
-                async with ClientSession(read, write) as remote:
+                agent: dict = {}  # the agent's session, known from its first request
+
+                async def from_remote(message) -> None:
+                    # The server's notifications (progress, logging, list changes) go on to the agent.
+                    if isinstance(message, types.ServerNotification) and agent.get("session") is not None:
+                        await agent["session"].send_notification(types.ServerNotification.model_validate(_unwrapped(message)))
+
+                async with ClientSession(read, write, message_handler=from_remote) as remote:
                     try:
                         started = await remote.initialize()
                     except McpError as error:
@@ -210,15 +217,16 @@ async def _serve(gate: Gate, stdin, stdout) -> None:
                         version=started.serverInfo.version,
                         instructions=started.instructions,
                     )
-                    _forward(server, remote, started.capabilities, types)
+                    _forward(server, remote, started.capabilities, types, agent)
                     options = server.create_initialization_options(NotificationOptions(), {})
                     async with stdio_server(anyio.wrap_file(stdin), anyio.wrap_file(stdout)) as (agent_in, agent_out):
                         await server.run(agent_in, agent_out, options)
         group.cancel_scope.cancel()
 
 
-def _forward(server, remote, capabilities, types) -> None:
-    """Register a handler for each request the remote server's capabilities offer."""
+def _forward(server, remote, capabilities, types, agent: dict) -> None:
+    """Register a handler for each request the remote server's capabilities offer;
+    `agent` gets the agent's session (for the notifications the server sends)."""
     pairs = []
     if capabilities.tools is not None:
         pairs += [(types.ListToolsRequest, types.ListToolsResult), (types.CallToolRequest, types.CallToolResult)]
@@ -239,13 +247,18 @@ def _forward(server, remote, capabilities, types) -> None:
 
     for request_type, result_type in pairs:
         async def handler(request, result_type=result_type):
-            # The request as the agent sent it, without its envelope (the SDK keeps extra fields).
-            sent = request.model_dump(by_alias=True, mode="json", exclude_none=True)
-            sent = {key: value for key, value in sent.items() if key in ("method", "params")}
-            result = await remote.send_request(types.ClientRequest.model_validate(sent), result_type)
+            agent["session"] = server.request_context.session
+            result = await remote.send_request(types.ClientRequest.model_validate(_unwrapped(request)), result_type)
             return types.ServerResult(result)
 
         server.request_handlers[request_type] = handler
+
+
+def _unwrapped(message) -> dict:
+    """A request or notification without its JSON-RPC envelope (the SDK keeps extra
+    fields, so `jsonrpc` and `id` would be given twice when it is sent on)."""
+    sent = message.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return {key: value for key, value in sent.items() if key in ("method", "params")}
 
 
 class AuthorizingTransport:

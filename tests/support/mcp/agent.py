@@ -4,7 +4,8 @@ lists its tools, calls the ones named, and prints what happened as one JSON obje
 
     python agent.py TOOL[,TOOL...] -- COMMAND [ARG...]
 
-Output: {"tools": [names], "results": {tool: {"error": bool, "text": str}}, "failure": str|null}.
+Output: {"tools": [names], "results": {tool: {"error": bool, "text": str}}, "failure": str|null,
+"logs": [the data of each log message the server sent]}.
 The command's stderr passes through to ours.
 """
 
@@ -20,10 +21,14 @@ async def run(calls: list[str], command: list[str]) -> dict:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    out: dict = {"tools": [], "results": {}, "failure": None}
+    out: dict = {"tools": [], "results": {}, "failure": None, "logs": []}
+
+    async def logged(params) -> None:
+        out["logs"].append(params.data)
+
     parameters = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
     async with stdio_client(parameters, errlog=sys.stderr) as (read, write):
-        async with ClientSession(read, write) as session:
+        async with ClientSession(read, write, logging_callback=logged) as session:
             await session.initialize()
             out["tools"] = [tool.name for tool in (await session.list_tools()).tools]
             for name in calls:

@@ -12,7 +12,7 @@ a bearer check that asks the authorization server (RFC 7662 introspection) about
   another audience: 401 with resource_metadata and scope="mcp:read";
 - tools/call of `write_note` with a token lacking mcp:write: 403 error="insufficient_scope"
   scope="mcp:read mcp:write" (MCP scope step-up);
-- tools: `whoami` (the token's subject and scopes), `write_note`;
+- tools: `whoami` (the token's subject and scopes; it also sends a log message), `write_note`;
 - GET /_test/seen: {"tokens": n distinct tokens accepted, "rejected": n}.
 Only for tests: binds 127.0.0.1.
 """
@@ -52,6 +52,8 @@ def build_server() -> Server:
     async def call_tool(name: str, arguments: dict) -> list[types.TextContent]:
         info = server.request_context.request.scope.get("token_info", {}) if server.request_context.request else {}
         if name == "whoami":
+            await server.request_context.session.send_log_message("info", "whoami was called", logger="notes",
+                                                                  related_request_id=server.request_context.request_id)
             return [types.TextContent(type="text", text=f"sub={info.get('sub')} scope={info.get('scope')}")]
         if name == "write_note":
             return [types.TextContent(type="text", text="written")]
@@ -125,7 +127,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}/mcp"
     print(json.dumps({"port": port, "url": url}), flush=True)
     config.update(json.loads(sys.stdin.readline()))
-    manager = StreamableHTTPSessionManager(app=build_server(), stateless=True, json_response=True)
+    manager = StreamableHTTPSessionManager(app=build_server(), stateless=True)  # answers as SSE streams
 
     async def metadata(request):
         return JSONResponse({"resource": url, "authorization_servers": [config["issuer"]], "scopes_supported": [READ]})
