@@ -587,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.insert(0, "## Notes")
         notes.insert(1, "")
         notes += [
-            "- `token` reads the Secret Service through its own D-Bus client (src/integray_auth/secret_service.py): "
+            "- `token` reads the Secret Service through its own D-Bus client (src/integray_auth/lean/secret_service.py): "
             "a `plain` transfer session, as gh's go-keyring uses. The secret crosses only the user's own session-bus "
             "socket; the DH session would protect it from processes that can read that bus, which run as the same "
             "user and can ask the Secret Service for it directly. DH would cost `cryptography` (about 5 ms to import) "

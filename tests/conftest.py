@@ -9,46 +9,19 @@ GNOME Keyring (see tests/support/plugin.py).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
 from integray_auth.context import AppContext
 from integray_auth.lean.paths import Paths
+from tests.support.cli import REPO, SCRIPT, MemoryKeyring, Result, assert_error_line, assert_no_crash  # noqa: F401
 
 pytest_plugins = ["tests.support.plugin"]
 CI_SEEN = "INTEGRAY_TESTS_CI"  # the harness's CI, kept out of the commands' environment
-
-REPO = Path(__file__).resolve().parent.parent
-SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
-
-
-class MemoryKeyring(KeyringBackend):
-    """A real keyring backend that keeps secrets in a dict (unit tests only)."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.entries.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if self.entries.pop((service, username), None) is None:
-            raise PasswordDeleteError("No such password!")
 
 
 @pytest.fixture(autouse=True)
@@ -102,36 +75,6 @@ def make_ctx(home):
         return AppContext(**values)
 
     return build
-
-
-def assert_no_crash(stderr: str) -> None:
-    """Neither a traceback nor the entry point's last-resort line: main() turns
-    every crash into "unexpected error", so "Traceback" alone catches almost none."""
-    assert "Traceback" not in stderr, stderr
-    assert "unexpected error" not in stderr, stderr
-
-
-def assert_error_line(result, code, *fragments: str) -> str:
-    """The exit code, nothing on stdout, one stderr line with every fragment."""
-    assert_no_crash(result.stderr)
-    assert result.code == code, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("integray-auth: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self):
-        return json.loads(self.stdout)
 
 
 @pytest.fixture

@@ -81,3 +81,25 @@ def test_nothing_in_the_repository_points_at_a_folder_it_does_not_ship():
     wrong = [f for f in files if (REPO / f).is_file() and not f.startswith("tests/support/oidc_provider/")
              and needle in (REPO / f).read_text(encoding="utf-8", errors="replace")]
     assert wrong == []
+
+
+def test_no_test_module_imports_another_test_modules_helpers():
+    # What tests share lives in tests/support/ (fixtures and helpers); a test module
+    # importing another one's makes the two move together, and runs its tests twice.
+    tests = Path(__file__).resolve().parent
+    wrong = []
+    for path in sorted(tests.rglob("*.py")):
+        if "node_modules" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name == "tests.conftest" or name.startswith("tests.test_"):
+                    wrong.append(f"{path.relative_to(tests)}:{node.lineno} imports {name}")
+    assert len(list(tests.glob("test_*.py"))) > 20
+    assert not wrong, wrong

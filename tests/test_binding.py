@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode
-from integray_auth.stores.index import Index
 from integray_auth.registry.loading import load_registry
+from integray_auth.stores import lookup
+from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
-from integray_auth.usecases import manage
-from integray_auth.usecases import provider_lookup
-from integray_auth.stores import lookup
-from tests.conftest import assert_error_line, assert_no_crash
+from integray_auth.usecases import manage, provider_lookup
+from tests.support.cli import assert_error_line, assert_no_crash
 from tests.support.stand_in import QuietHandler, serve
 
 FRESH = "2099-01-01T00:00:00Z"

@@ -18,7 +18,8 @@ from integray_auth.cli import run
 from integray_auth.errors import ExitCode
 from integray_auth.stores.index import Index
 from integray_auth.usecases import manage
-from tests.conftest import assert_error_line, assert_no_crash
+from tests.support.cli import assert_error_line, assert_no_crash
+from tests.support.terminal import run_in_terminal  # noqa: F401
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 AUTHORIZATION_KEYS = {
@@ -635,38 +636,6 @@ def test_an_unknown_name_with_nothing_close_suggests_nothing(cli, given):
 
 
 # --- interactive prompts under a pseudo-terminal ----------------------------------------
-
-
-def run_in_terminal(args: list[str], answers: list[tuple[str, str]], timeout: float = 20) -> tuple[int, str]:
-    """Run the command on a pty; answer each prompt once its text appears."""
-    import pty
-    import select
-
-    script = Path(sys.executable).with_name("integray-auth")
-    controller, terminal = pty.openpty()
-    env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
-    process = subprocess.Popen([str(script), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True)
-    os.close(terminal)
-    seen, pending = "", list(answers)
-    try:
-        while True:
-            ready, _, _ = select.select([controller], [], [], timeout)
-            if not ready:
-                raise AssertionError(f"no output for {timeout}s; so far:\n{seen}")
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # EIO: the command closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk.decode("utf-8", "replace")
-            if pending and pending[0][0] in seen.rsplit("\n", 1)[-1]:
-                os.write(controller, (pending.pop(0)[1] + "\n").encode())
-    finally:
-        os.close(controller)
-        code = process.wait(timeout=timeout)
-    assert not pending, f"prompts never shown: {pending}; output:\n{seen}"
-    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")

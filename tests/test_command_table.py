@@ -13,7 +13,7 @@ import typer.main
 
 from integray_auth.cli.app import app
 from integray_auth.lean import grammar
-from integray_auth.stores.secrets import BACKENDS
+from integray_auth.stores import BACKENDS
 
 # Typer commands the table does not describe, each with the reason. None today.
 NOT_IN_TABLE: dict[str, str] = {}

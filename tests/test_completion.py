@@ -20,9 +20,9 @@ from integray_auth.cli import completion
 from integray_auth.cli.app import app
 from integray_auth.errors import ExitCode
 from integray_auth.usecases import manage
-from tests.conftest import assert_error_line
+from tests.support.cli import assert_error_line
+from tests.support.imports import HEAVY, SLOW_STDLIB, probe
 from tests.support.plugin import require
-from tests.test_fast_path import HEAVY, SLOW_STDLIB, probe
 
 BIN = Path(sys.executable).parent
 
@@ -336,7 +336,7 @@ def test_the_completion_grammar_matches_the_typer_commands():
 
 
 def test_completion_knows_storage_share_and_unshare(saved):
-    from integray_auth.stores.secrets import BACKENDS
+    from integray_auth.stores import BACKENDS
 
     assert bash_complete("integray-auth add X --storage ") == ["keyring", "file", "vault"]
     assert completion.GRAMMAR.subcommands["authorize"].options["--storage"] == tuple(BACKENDS)

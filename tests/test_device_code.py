@@ -20,12 +20,11 @@ from hypothesis import strategies as st
 from integray_auth.errors import AuthorizationFailed, AuthorizationTimeout, ExitCode, NetworkError
 from integray_auth.grants.base import ConsentRequest, FlowUI
 from integray_auth.grants.device_code import DeviceCode, read_answer
-from integray_auth.models import utc_now
+from integray_auth.models import Authorization, utc_now
 from integray_auth.oauth.endpoint import ClientCredentials
 from integray_auth.registry.loading import load_registry
-from integray_auth.models import Authorization
 from integray_auth.usecases.authorize import choose_grant, no_browser_here, offers_device_flow
-from tests.conftest import assert_error_line, assert_no_crash
+from tests.support.cli import assert_error_line, assert_no_crash
 from tests.support.stand_in import QuietHandler, serve, trickle
 
 GOOD = {
@@ -437,7 +436,7 @@ def _nothing_saved(cli, home: Path) -> None:
 def _one_error_line(result, code, *fragments: str) -> str:
     """assert_error_line, past the warning every --insecure-storage run starts with
     (the tests' keyring is the fail backend)."""
-    from tests.conftest import Result
+    from tests.support.cli import Result
 
     lines = result.stderr.splitlines(keepends=True)
     assert lines and lines[0].startswith("Warning: --insecure-storage keeps the tokens unencrypted"), result.stderr

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import tomllib
 
@@ -14,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integray_auth.registry import overlay as toml_text
 from integray_auth.errors import NetworkError, UsageError
 from integray_auth.oauth.discovery import check_document, check_issuer_argument, well_known_urls
 from integray_auth.oauth.issuer import iss_problem, issuer_check
 from integray_auth.oauth.loopback import LoopbackServer
-from tests.conftest import assert_error_line
+from integray_auth.registry import overlay as toml_text
+from tests.support.cli import assert_error_line
 from tests.support.stand_in import QuietHandler, serve
 
 RFC8414 = "/.well-known/oauth-authorization-server"

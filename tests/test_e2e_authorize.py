@@ -15,119 +15,25 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import assert_error_line, assert_no_crash
+from tests.support.cli import assert_error_line, assert_no_crash
+from tests.support.e2e import (  # noqa: F401
+    expire_in_keyring,
+    free_ports_outside_the_ephemeral_range,  # noqa: F401
+    keyring_get,
+    overlay,
+    pinned_ports,
+    run_command,
+    state_of,
+)
 
 pytestmark = pytest.mark.e2e
 
 # The one-time short URL (see README, "Authorizing").
 URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/[A-Za-z0-9_-]{40,}\n")
-
-
-def _free_ports_outside_the_ephemeral_range(count: int) -> list[int]:
-    """Ports for the pinned-ports provider. Fixed numbers (54001...) sat inside
-    Linux's ephemeral range, so any outgoing connection, or a second suite on
-    the same machine, could hold one and make the tests fail at random. These
-    come from below that range, where the kernel never assigns ports itself,
-    and are checked free when chosen."""
-    import random
-
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    ports: list[int] = []
-    for port in random.sample(range(20000, max(low, 20000 + 10 * count)), 200):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        ports.append(port)
-        if len(ports) == count:
-            return ports
-    raise RuntimeError("no free loopback ports below the ephemeral range")
-
-
-@pytest.fixture
-def pinned_ports() -> list[int]:
-    return _free_ports_outside_the_ephemeral_range(2)
-
-
-@pytest.fixture
-def overlay(auth_server, tmp_path, pinned_ports) -> Path:
-    """Point three providers at the real server: public PKCE client,
-    confidential client (client_secret_basic), and one with pinned ports."""
-    s = auth_server
-    common = f'''
-authorization_url = "{s["authorization_endpoint"]}"
-token_url = "{s["token_endpoint"]}"
-revocation_url = "{s["revocation_endpoint"]}"
-userinfo_url = "{s["userinfo_endpoint"]}"
-pkce = "required"
-'''
-    scopes_and_connectors = '''
-[providers.{id}.scopes]
-openid = "Sign you in"
-read = "Read your data"
-write = "Change your data"
-
-[providers.{id}.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-
-[providers.{id}.connectors.writer]
-name = "Writer"
-description = "Writes data."
-scopes = ["write"]
-'''
-    text = f'''schema_version = 1
-
-[providers.local]
-name = "Local Test Server"
-client_id = "{s["client_id"]}"
-# Extra parameters reach the real server (OIDC prompt=consent; DOT honours it).
-authorization_params = {{ prompt = "consent" }}
-{common}
-{scopes_and_connectors.format(id="local")}
-
-[providers.localconf]
-name = "Local Confidential"
-client_id = "{s["confidential_client_id"]}"
-client_auth = "client_secret_basic"
-client_secret_required = true
-{common}
-{scopes_and_connectors.format(id="localconf")}
-
-[providers.localpinned]
-name = "Local Pinned Ports"
-client_id = "{s["client_id"]}"
-redirect_ports = [{{ports}}]
-{common}
-{scopes_and_connectors.format(id="localpinned")}
-'''
-    path = tmp_path / "providers.toml"
-    path.write_text(text.replace("{ports}", ", ".join(map(str, pinned_ports))))
-    return path
-
-
-def _run(cli, overlay, *args, env=None, **kwargs):
-    return cli("--registry", str(overlay), *args, env=env, **kwargs)
-
-
-def _keyring_get(keyring_env: dict, key: str) -> str | None:
-    env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}
-    env.pop("PYTHON_KEYRING_BACKEND", None)
-    out = subprocess.run(
-        [sys.executable, "-c", "import keyring,sys; v=keyring.get_password('integray-auth', sys.argv[1]); print(v if v is not None else '<none>')", key],
-        env=env, capture_output=True, text=True, timeout=30, check=True,
-    ).stdout.strip()
-    return None if out == "<none>" else out
 
 
 def _assert_no_secret(secrets_: list[str], *texts: str) -> None:
@@ -136,16 +42,10 @@ def _assert_no_secret(secrets_: list[str], *texts: str) -> None:
             assert secret not in text
 
 
-def _state(cli, overlay, name: str) -> dict:
-    result = _run(cli, overlay, "show", name, "--json")
-    assert result.code == 0, result.stderr
-    return result.json()["authorization"]
-
-
 def test_add_authorizes_against_the_real_server_and_keeps_tokens_in_the_real_keyring(
     cli, overlay, http_browser, keyring_env, auth_server, home
 ):
-    result = _run(cli, overlay, "add", "Local", "-p", "local", "-c", "reader", "-c", "writer",
+    result = run_command(cli, overlay, "add", "Local", "-p", "local", "-c", "reader", "-c", "writer",
                   env={**http_browser.env(), **keyring_env})
     browser = http_browser.result()
     assert result.code == 0, result.stderr
@@ -154,7 +54,7 @@ def test_add_authorizes_against_the_real_server_and_keeps_tokens_in_the_real_key
     assert browser["ok"] and browser["callback_status"] == 200
     assert "authorized" in browser["callback_body"].lower() and "Local" in browser["callback_body"]
 
-    state = _state(cli, overlay, "Local")
+    state = state_of(cli, overlay, "Local")
     assert state["status"] == "authorized" and state["storage"] == "keyring"
     assert sorted(state["granted_scopes"]) == ["openid", "read", "write"]
     assert all(line["granted"] for line in state["scopes"])
@@ -162,11 +62,11 @@ def test_add_authorizes_against_the_real_server_and_keeps_tokens_in_the_real_key
 
     # The tokens are in the Secret Service, and the index remembers which backend
     # holds them, so `token` can skip keyring's discovery.
-    assert _keyring_get(keyring_env, f"authorization:{state['id']}") is not None
+    assert keyring_get(keyring_env, f"authorization:{state['id']}") is not None
     entry = json.loads((home / "index.json").read_text())["authorizations"][0]
     assert entry["keyring_backend"] == "keyring.backends.SecretService.Keyring"
 
-    token = _run(cli, overlay, "token", "Local", env=keyring_env)
+    token = run_command(cli, overlay, "token", "Local", env=keyring_env)
     assert token.code == 0, token.stderr
     access = token.stdout.strip()
     assert access and token.stdout.count("\n") == 1
@@ -175,45 +75,45 @@ def test_add_authorizes_against_the_real_server_and_keeps_tokens_in_the_real_key
     assert userinfo.status_code == 200
 
     # No token anywhere but `token`'s own stdout.
-    listing = _run(cli, overlay, "list", "--json")
-    shown = _run(cli, overlay, "show", "Local")
+    listing = run_command(cli, overlay, "list", "--json")
+    shown = run_command(cli, overlay, "show", "Local")
     files = "".join(p.read_text(errors="replace") for p in home.rglob("*") if p.is_file())
     _assert_no_secret([access], result.stdout, result.stderr, listing.stdout, listing.stderr,
                       shown.stdout, shown.stderr, token.stderr, files, json.dumps(browser))
 
 
 def test_real_chromium_logs_in_and_consents(cli, overlay, chromium_browser, keyring_env):
-    result = _run(cli, overlay, "add", "Chromium", "-p", "local", "-c", "reader",
+    result = run_command(cli, overlay, "add", "Chromium", "-p", "local", "-c", "reader",
                   env={**chromium_browser.env(), **keyring_env}, timeout=120)
     browser = chromium_browser.result(timeout=90)
     assert result.code == 0, result.stderr
     assert browser["ok"], browser
     assert "Authorized" in browser["callback_body"]
-    assert _state(cli, overlay, "Chromium")["status"] == "authorized"
+    assert state_of(cli, overlay, "Chromium")["status"] == "authorized"
 
 
 def test_consent_denied_exits_9_and_saves_nothing(cli, overlay, http_browser, keyring_env):
-    result = _run(cli, overlay, "add", "Denied", "-p", "local", "-c", "reader",
+    result = run_command(cli, overlay, "add", "Denied", "-p", "local", "-c", "reader",
                   env={**http_browser.env(approve=False), **keyring_env})
     browser = http_browser.result()
     assert result.code == 9
     assert "access_denied" in result.stderr
     assert "access_denied" in browser["callback_body"]
-    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+    assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
 def test_wrong_state_missing_state_and_favicon_do_not_end_the_flow(cli, overlay, http_browser, keyring_env):
-    result = _run(cli, overlay, "add", "Careful", "-p", "local", "-c", "reader",
+    result = run_command(cli, overlay, "add", "Careful", "-p", "local", "-c", "reader",
                   env={**http_browser.env(prelude=["favicon", "wrong_state", "missing_state"]), **keyring_env})
     browser = http_browser.result()
     assert result.code == 0, result.stderr
     assert browser["prelude"] == {"favicon": 404, "wrong_state": 400, "missing_state": 400}
-    assert _state(cli, overlay, "Careful")["status"] == "authorized"
+    assert state_of(cli, overlay, "Careful")["status"] == "authorized"
 
 
 def test_timeout_exits_10_closes_the_listener_and_saves_nothing(cli, overlay, http_browser, keyring_env):
     started = time.monotonic()
-    result = _run(cli, overlay, "add", "Slow", "-p", "local", "-c", "reader", "--timeout", "3",
+    result = run_command(cli, overlay, "add", "Slow", "-p", "local", "-c", "reader", "--timeout", "3",
                   env={**http_browser.env(no_callback=True), **keyring_env})
     assert result.code == 10
     assert time.monotonic() - started < 30
@@ -221,7 +121,7 @@ def test_timeout_exits_10_closes_the_listener_and_saves_nothing(cli, overlay, ht
     port = int(URL_RE.search(result.stderr).group(1))
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+    assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
 def test_pinned_ports_all_busy_exit_11_before_the_browser_opens(cli, overlay, pinned_ports, http_browser,
@@ -235,7 +135,7 @@ def test_pinned_ports_all_busy_exit_11_before_the_browser_opens(cli, overlay, pi
             sock.bind(("127.0.0.1", port))
             sock.listen()
             blockers.append(sock)
-        result = _run(cli, overlay, "add", "Pinned", "-p", "localpinned", "-c", "reader",
+        result = run_command(cli, overlay, "add", "Pinned", "-p", "localpinned", "-c", "reader",
                       env={**http_browser.env(), **keyring_env})
     finally:
         for sock in blockers:
@@ -246,23 +146,23 @@ def test_pinned_ports_all_busy_exit_11_before_the_browser_opens(cli, overlay, pi
 
 
 def test_pinned_port_is_used_when_free(cli, overlay, pinned_ports, http_browser, keyring_env):
-    result = _run(cli, overlay, "add", "Pinned", "-p", "localpinned", "-c", "reader",
+    result = run_command(cli, overlay, "add", "Pinned", "-p", "localpinned", "-c", "reader",
                   env={**http_browser.env(), **keyring_env})
     assert result.code == 0, result.stderr
     assert f"http://127.0.0.1:{pinned_ports[0]}/" in result.stderr
 
 
 def test_invalid_client_secret_exits_9_with_the_providers_error(cli, overlay, http_browser, keyring_env):
-    result = _run(cli, overlay, "add", "Conf", "-p", "localconf", "-c", "reader",
+    result = run_command(cli, overlay, "add", "Conf", "-p", "localconf", "-c", "reader",
                   env={**http_browser.env(), **keyring_env, "INTEGRAY_AUTH_LOCALCONF_CLIENT_SECRET": "wrong"})
     http_browser.result()
     assert result.code == 9
     assert "invalid_client" in result.stderr and "wrong" not in result.stderr
-    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+    assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
 def test_confidential_client_with_basic_auth_from_stdin(cli, overlay, http_browser, keyring_env, auth_server):
-    result = _run(cli, overlay, "add", "Conf", "-p", "localconf", "-c", "reader", "--client-secret-stdin",
+    result = run_command(cli, overlay, "add", "Conf", "-p", "localconf", "-c", "reader", "--client-secret-stdin",
                   env={**http_browser.env(), **keyring_env}, input=auth_server["confidential_client_secret"] + "\n")
     assert result.code == 0, result.stderr
     assert auth_server["confidential_client_secret"] not in result.stderr
@@ -286,30 +186,30 @@ def test_token_endpoint_that_does_not_answer_json_exits_11(cli, overlay, http_br
 
 def test_unusable_keyring_stops_before_the_browser_opens(cli, overlay, http_browser):
     # The autouse fixture pins keyring's fail backend: no keyring at all.
-    result = _run(cli, overlay, "add", "NoKeyring", "-p", "local", "-c", "reader", env=http_browser.env())
+    result = run_command(cli, overlay, "add", "NoKeyring", "-p", "local", "-c", "reader", env=http_browser.env())
     assert result.code == 8
     assert "keyring" in result.stderr and "--insecure-storage" in result.stderr
     assert "http://127.0.0.1" not in result.stderr  # no URL was ever shown
     assert not http_browser.started()
-    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+    assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
 def test_insecure_storage_is_explicit_and_visible(cli, overlay, http_browser, home):
-    result = _run(cli, overlay, "add", "Plain", "-p", "local", "-c", "reader", "--insecure-storage",
+    result = run_command(cli, overlay, "add", "Plain", "-p", "local", "-c", "reader", "--insecure-storage",
                   env=http_browser.env())
     assert result.code == 0, result.stderr
     assert "insecure" in result.stderr.lower()
     token_file = home / "tokens-insecure.json"
     assert token_file.stat().st_mode & 0o777 == 0o600
-    listing = _run(cli, overlay, "list")
+    listing = run_command(cli, overlay, "list")
     assert "insecure storage" in listing.stdout
-    assert "insecure" in _run(cli, overlay, "show", "Plain").stdout
-    access = _run(cli, overlay, "token", "Plain").stdout.strip()
+    assert "insecure" in run_command(cli, overlay, "show", "Plain").stdout
+    access = run_command(cli, overlay, "token", "Plain").stdout.strip()
     assert access and access not in (home / "index.json").read_text()
 
 
 def test_refresh_rotates_and_a_revoked_grant_turns_not_authorized(cli, overlay, http_browser, home, auth_server):
-    assert _run(cli, overlay, "add", "Fresh", "-p", "local", "-c", "reader", "--insecure-storage",
+    assert run_command(cli, overlay, "add", "Fresh", "-p", "local", "-c", "reader", "--insecure-storage",
                 env=http_browser.env()).code == 0
     token_file = home / "tokens-insecure.json"
 
@@ -323,7 +223,7 @@ def test_refresh_rotates_and_a_revoked_grant_turns_not_authorized(cli, overlay, 
         return tokens
 
     old = expire()
-    refreshed = _run(cli, overlay, "token", "Fresh")
+    refreshed = run_command(cli, overlay, "token", "Fresh")
     assert refreshed.code == 0, refreshed.stderr
     new = json.loads(next(iter(json.loads(token_file.read_text())["entries"].values())))
     assert refreshed.stdout.strip() == new["access_token"] != old["access_token"]
@@ -332,14 +232,14 @@ def test_refresh_rotates_and_a_revoked_grant_turns_not_authorized(cli, overlay, 
     requests.post(auth_server["revocation_endpoint"], data={
         "token": new["refresh_token"], "token_type_hint": "refresh_token", "client_id": auth_server["client_id"]}, timeout=10)
     expire()
-    refused = _run(cli, overlay, "token", "Fresh")
+    refused = run_command(cli, overlay, "token", "Fresh")
     assert refused.code == 12
     assert "invalid_grant" in refused.stderr and "authorize" in refused.stderr
-    assert _state(cli, overlay, "Fresh")["status"] == "not_authorized"
+    assert state_of(cli, overlay, "Fresh")["status"] == "not_authorized"
 
 
 def test_the_index_records_the_grant_and_an_entry_from_before_still_refreshes(cli, overlay, http_browser, home):
-    assert _run(cli, overlay, "add", "Graft", "-p", "local", "-c", "reader", "--insecure-storage",
+    assert run_command(cli, overlay, "add", "Graft", "-p", "local", "-c", "reader", "--insecure-storage",
                 env=http_browser.env()).code == 0
     index = home / "index.json"
     data = json.loads(index.read_text())
@@ -355,36 +255,36 @@ def test_the_index_records_the_grant_and_an_entry_from_before_still_refreshes(cl
     tokens["entries"][key] = json.dumps({**old, "expires_at": "2000-01-01T00:00:00Z"})
     token_file.write_text(json.dumps(tokens))
 
-    refreshed = _run(cli, overlay, "token", "Graft")
+    refreshed = run_command(cli, overlay, "token", "Graft")
 
     assert refreshed.code == 0, refreshed.stderr
     assert refreshed.stdout.strip() and refreshed.stdout.strip() != old["access_token"]
 
 
 def test_authorize_an_existing_not_authorized_entry(cli, overlay, http_browser, keyring_env):
-    assert _run(cli, overlay, "add", "Later", "-p", "local", "-c", "reader", "--no-authorize").code == 0
-    assert _run(cli, overlay, "token", "Later").code == 12
-    result = _run(cli, overlay, "authorize", "later", env={**http_browser.env(), **keyring_env})
+    assert run_command(cli, overlay, "add", "Later", "-p", "local", "-c", "reader", "--no-authorize").code == 0
+    assert run_command(cli, overlay, "token", "Later").code == 12
+    result = run_command(cli, overlay, "authorize", "later", env={**http_browser.env(), **keyring_env})
     assert result.code == 0, result.stderr
-    assert _state(cli, overlay, "Later")["status"] == "authorized"
+    assert state_of(cli, overlay, "Later")["status"] == "authorized"
 
 
 def test_granted_scopes_narrower_than_requested_are_reported(cli, overlay, http_browser, keyring_env):
-    result = _run(cli, overlay, "add", "Narrow", "-p", "local", "-c", "reader", "-c", "writer",
+    result = run_command(cli, overlay, "add", "Narrow", "-p", "local", "-c", "reader", "-c", "writer",
                   env={**http_browser.env(grant_scopes="openid read"), **keyring_env})
     assert result.code == 0, result.stderr
     assert "did not grant write" in result.stderr
-    state = _state(cli, overlay, "Narrow")
+    state = state_of(cli, overlay, "Narrow")
     assert sorted(state["granted_scopes"]) == ["openid", "read"]
     assert {line["scope"]: line["granted"] for line in state["scopes"]} == {"openid": True, "read": True, "write": False}
-    assert "NOT granted" in _run(cli, overlay, "show", "Narrow").stdout
+    assert "NOT granted" in run_command(cli, overlay, "show", "Narrow").stdout
 
 
 def test_pasted_redirect_url_completes_the_flow(overlay, http_browser, keyring_env, home):
     """Over SSH the browser runs elsewhere: the user pastes the redirect URL."""
     import pty
 
-    from tests.conftest import SCRIPT
+    from tests.support.cli import SCRIPT
 
     env = {k: v for k, v in {**os.environ, **http_browser.env(no_callback=True), **keyring_env}.items() if v is not None}
     master, slave = pty.openpty()
@@ -407,7 +307,7 @@ def test_pasted_redirect_url_completes_the_flow(overlay, http_browser, keyring_e
 
 
 def test_browser_that_cannot_open_is_reported_and_the_flow_keeps_waiting(cli, overlay, keyring_env):
-    result = _run(cli, overlay, "add", "NoBrowser", "-p", "local", "-c", "reader", "--timeout", "2",
+    result = run_command(cli, overlay, "add", "NoBrowser", "-p", "local", "-c", "reader", "--timeout", "2",
                   env={**keyring_env, "BROWSER": "/bin/false"})
     assert result.code == 10
     assert "Could not open a browser" in result.stderr and "Still waiting" in result.stderr
@@ -415,7 +315,7 @@ def test_browser_that_cannot_open_is_reported_and_the_flow_keeps_waiting(cli, ov
 
 
 def test_no_browser_only_prints_the_url(cli, overlay, http_browser, keyring_env):
-    result = _run(cli, overlay, "add", "Manual", "-p", "local", "-c", "reader", "--no-browser", "--timeout", "2",
+    result = run_command(cli, overlay, "add", "Manual", "-p", "local", "-c", "reader", "--no-browser", "--timeout", "2",
                   env={**http_browser.env(), **keyring_env})
     assert result.code == 10
     assert "Open this URL in a browser" in result.stderr and "code_challenge_method=S256" in result.stderr
@@ -425,7 +325,7 @@ def test_no_browser_only_prints_the_url(cli, overlay, http_browser, keyring_env)
 def test_ctrl_c_exits_130_closes_the_listener_and_saves_nothing(overlay, keyring_env, home):
     import signal
 
-    from tests.conftest import SCRIPT
+    from tests.support.cli import SCRIPT
 
     env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}
     proc = subprocess.Popen([str(SCRIPT), "--registry", str(overlay), "add", "Interrupted", "-p", "local", "-c", "reader",
@@ -447,10 +347,10 @@ def test_ctrl_c_exits_130_closes_the_listener_and_saves_nothing(overlay, keyring
 
 
 def test_remove_revokes_the_grant_at_the_provider_then_forgets_it(cli, overlay, http_browser, home, auth_server):
-    assert _run(cli, overlay, "add", "Gone", "-p", "local", "-c", "reader", "--insecure-storage",
+    assert run_command(cli, overlay, "add", "Gone", "-p", "local", "-c", "reader", "--insecure-storage",
                 env=http_browser.env()).code == 0
     stored = json.loads(next(iter(json.loads((home / "tokens-insecure.json").read_text())["entries"].values())))
-    result = _run(cli, overlay, "remove", "Gone", "--yes")
+    result = run_command(cli, overlay, "remove", "Gone", "--yes")
     assert result.code == 0, result.stderr
     assert "Revoked the grant at Local Test Server." in result.stderr and "Removed 'Gone'." in result.stderr
     refused = requests.post(auth_server["token_endpoint"], data={
@@ -458,7 +358,7 @@ def test_remove_revokes_the_grant_at_the_provider_then_forgets_it(cli, overlay, 
         timeout=10)
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     assert json.loads((home / "tokens-insecure.json").read_text())["entries"] == {}
-    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+    assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
 def test_remove_without_a_reachable_provider_still_forgets_and_says_so(cli, overlay, http_browser, home, tmp_path):
@@ -473,7 +373,7 @@ def test_remove_without_a_reachable_provider_still_forgets_and_says_so(cli, over
     start = text.index('revocation_url = "') + len('revocation_url = "')
     end = text.index('"', start)
     unreachable.write_text(text.replace(text[start:end], f"http://127.0.0.1:{port}/revoke/"))
-    assert _run(cli, unreachable, "add", "Offline", "-p", "local", "-c", "reader", "--insecure-storage",
+    assert run_command(cli, unreachable, "add", "Offline", "-p", "local", "-c", "reader", "--insecure-storage",
                 env=http_browser.env()).code == 0
     result = cli("--registry", str(unreachable), "remove", "Offline", "--yes")
     assert result.code == 0, result.stderr
@@ -482,16 +382,16 @@ def test_remove_without_a_reachable_provider_still_forgets_and_says_so(cli, over
 
 def test_client_secret_kept_in_the_real_keyring_by_client_set(cli, overlay, http_browser, keyring_env, auth_server):
     secret = auth_server["confidential_client_secret"]
-    stored = _run(cli, overlay, "client", "set", "localconf", "--secret-stdin", env=keyring_env, input=secret + "\n")
+    stored = run_command(cli, overlay, "client", "set", "localconf", "--secret-stdin", env=keyring_env, input=secret + "\n")
     assert stored.code == 0, stored.stderr
     assert secret not in stored.stderr + stored.stdout
-    assert _keyring_get(keyring_env, "client-secret:localconf") == secret
-    result = _run(cli, overlay, "add", "FromKeyring", "-p", "localconf", "-c", "reader",
+    assert keyring_get(keyring_env, "client-secret:localconf") == secret
+    result = run_command(cli, overlay, "add", "FromKeyring", "-p", "localconf", "-c", "reader",
                   env={**http_browser.env(), **keyring_env})
     assert result.code == 0, result.stderr
-    assert _run(cli, overlay, "client", "remove", "localconf", env=keyring_env).code == 0
-    assert _keyring_get(keyring_env, "client-secret:localconf") is None
-    missing = _run(cli, overlay, "add", "NoSecret", "-p", "localconf", "-c", "reader", env=keyring_env)
+    assert run_command(cli, overlay, "client", "remove", "localconf", env=keyring_env).code == 0
+    assert keyring_get(keyring_env, "client-secret:localconf") is None
+    missing = run_command(cli, overlay, "add", "NoSecret", "-p", "localconf", "-c", "reader", env=keyring_env)
     assert missing.code == 2
     assert "client set localconf" in missing.stderr
 
@@ -526,7 +426,7 @@ def test_authorizing_again_after_the_keyring_backend_changed_keeps_the_new_token
     matches (another PYTHON_KEYRING_BACKEND, a keyring upgrade, a chainer that became
     one backend), authorizing again must not delete the tokens it has just saved:
     in one process keyring resolves the old name to the very same backend."""
-    assert _run(cli, overlay, "add", "Moved", "-p", "local", "-c", "reader",
+    assert run_command(cli, overlay, "add", "Moved", "-p", "local", "-c", "reader",
                 env={**http_browser.env(), **keyring_env}).code == 0
     http_browser.result()
     index = home / "index.json"
@@ -534,14 +434,14 @@ def test_authorizing_again_after_the_keyring_backend_changed_keeps_the_new_token
     data["authorizations"][0]["keyring_backend"] = "keyring.backends.kwallet.DBusKeyring"
     index.write_text(json.dumps(data))
 
-    again = _run(cli, overlay, "authorize", "Moved", env={**http_browser.env(), **keyring_env})
+    again = run_command(cli, overlay, "authorize", "Moved", env={**http_browser.env(), **keyring_env})
     http_browser.result()
     assert again.code == 0, again.stderr
 
-    state = _state(cli, overlay, "Moved")
+    state = state_of(cli, overlay, "Moved")
     assert state["status"] == "authorized"
-    assert _keyring_get(keyring_env, f"authorization:{state['id']}") is not None
-    token = _run(cli, overlay, "token", "Moved", env=keyring_env)
+    assert keyring_get(keyring_env, f"authorization:{state['id']}") is not None
+    token = run_command(cli, overlay, "token", "Moved", env=keyring_env)
     assert token.code == 0, token.stderr
     assert token.stdout.strip()
 
@@ -550,13 +450,13 @@ def test_a_locked_secret_service_stops_before_the_browser_opens(cli, overlay, ht
     env = dict(locked_secret_service.env)
     for name in locked_secret_service.unset:
         env[name] = None
-    result = _run(cli, overlay, "add", "Locked", "-p", "local", "-c", "reader", env={**http_browser.env(), **env})
+    result = run_command(cli, overlay, "add", "Locked", "-p", "local", "-c", "reader", env={**http_browser.env(), **env})
     assert result.code == 8, result.stderr
     assert "keyring" in result.stderr and "--insecure-storage" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert_no_crash(result.stderr)
     assert not http_browser.started()
-    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+    assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
 class _Attacker:
@@ -586,19 +486,6 @@ class _Attacker:
         self.server.server_close()
 
 
-def _expire_in_keyring(keyring_env: dict, authorization_id: str) -> None:
-    """Make the stored access token expired, so `token` must refresh."""
-    code = (
-        "import sys\n"
-        "from integray_auth.stores.secrets import ChunkedTokens, KeyringStore\n"
-        "store = ChunkedTokens(KeyringStore())\n"
-        "tokens = store.load(sys.argv[1])\n"
-        "store.save(sys.argv[1], tokens.copy(expires_at='2000-01-01T00:00:00Z'))\n"
-    )
-    env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}
-    subprocess.run([sys.executable, "-c", code, authorization_id], env=env, check=True, timeout=30)
-
-
 def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_binds_it_anew(
     cli, overlay, http_browser, keyring_env, auth_server, home, tmp_path
 ):
@@ -611,7 +498,7 @@ def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_
     [entry] = json.loads((home / "index.json").read_text())["authorizations"]
     assert entry["endpoints"]["token_origin"] == server_origin
     assert entry["endpoints"]["revocation_origin"] == server_origin
-    _expire_in_keyring(keyring_env, entry["id"])
+    expire_in_keyring(keyring_env, entry["id"])
 
     attacker = _Attacker()
     try:
@@ -628,7 +515,7 @@ def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_
         assert attacker.connections == 0  # no request, not even a connection
     finally:
         attacker.close()
-    assert _state(cli, home / "providers.toml", "Bound")["status"] == "authorized"  # nothing was removed
+    assert state_of(cli, home / "providers.toml", "Bound")["status"] == "authorized"  # nothing was removed
 
     # The same server under another origin (localhost instead of 127.0.0.1): still refused
     # until the user, having checked the overlay, authorizes again; then it is the binding.
@@ -641,11 +528,11 @@ def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_
     assert again.code == 0, again.stderr
     [entry] = json.loads((home / "index.json").read_text())["authorizations"]
     assert entry["endpoints"]["token_origin"] == localhost_origin
-    _expire_in_keyring(keyring_env, entry["id"])
+    expire_in_keyring(keyring_env, entry["id"])
     refreshed = cli("--registry", str(moved), "token", "Bound", env=keyring_env)
     assert refreshed.code == 0, refreshed.stderr
     access = refreshed.stdout.strip()
     assert requests.get(auth_server["userinfo_endpoint"], headers={"Authorization": f"Bearer {access}"}, timeout=10).ok
     # And now the old origin is the one refused.
-    _expire_in_keyring(keyring_env, entry["id"])
+    expire_in_keyring(keyring_env, entry["id"])
     assert_error_line(cli("token", "Bound", env=keyring_env), 3, server_origin, localhost_origin)

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import assert_error_line, assert_no_crash
-from tests.test_e2e_authorize import _keyring_get
-from tests.test_e2e_connectors import _stored
+from tests.support.cli import assert_error_line, assert_no_crash
+from tests.support.e2e import keyring_get, stored_tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -130,7 +128,7 @@ def test_machine_authorization_with_a_secret_mints_and_re_mints(
     assert introspect_dot(server, second.stdout.strip())["active"] is True
     assert introspect_dot(server, token)["active"] is False
     assert server.counts()["token"] == {"client_credentials": 3}
-    assert _stored(keyring_env, shown["id"]).get("refresh_token") is None  # none kept: re-minted instead
+    assert stored_tokens(keyring_env, shown["id"]).get("refresh_token") is None  # none kept: re-minted instead
 
     text = (home / "index.json").read_text()
     for output in (added.stderr, first.stderr, second.stderr, text):
@@ -221,7 +219,7 @@ def test_private_key_jwt_from_the_keyring(cli, oidc_provider, keyring_env, tmp_p
     key = _key_file(tmp_path / "client.pem", oidc_provider.private_key_pem)
     stored = run(cli, overlay, "client", "set", "oidcjwt", "--private-key-file", str(key), env=keyring_env)
     assert stored.code == 0, stored.stderr
-    assert "PRIVATE KEY" in (_keyring_get(keyring_env, "client-private-key:oidcjwt") or "")
+    assert "PRIVATE KEY" in (keyring_get(keyring_env, "client-private-key:oidcjwt") or "")
     key.unlink()  # the keyring has it now
 
     before = oidc_provider.counts()["token"].get("client_credentials", 0)
@@ -235,7 +233,7 @@ def test_private_key_jwt_from_the_keyring(cli, oidc_provider, keyring_env, tmp_p
 
     assert run(cli, overlay, "remove", "JwtKeyring", "--yes", env=keyring_env).code == 0
     assert run(cli, overlay, "client", "remove", "oidcjwt", env=keyring_env).code == 0
-    assert _keyring_get(keyring_env, "client-private-key:oidcjwt") is None
+    assert keyring_get(keyring_env, "client-private-key:oidcjwt") is None
     missing = run(cli, overlay, "add", "NoKey", "-p", "oidcjwt", "-c", "exporter", "--client-credentials", env=keyring_env)
     assert_error_line(missing, 2, "private key", "none is set")
     assert listed(cli, overlay) == []
@@ -291,7 +289,7 @@ def test_a_bad_key_file_is_one_line_exit_2_and_nothing_saved(
     if content != "missing":
         refused = run(cli, overlay, "client", "set", "oidcjwt", "--private-key-file", str(key), env=keyring_env)
         assert_error_line(refused, code, fragment)
-        assert _keyring_get(keyring_env, "client-private-key:oidcjwt") is None
+        assert keyring_get(keyring_env, "client-private-key:oidcjwt") is None
 
 
 # --- the assertion's audience: the issuer (RFC 7523bis) -------------------------------------------

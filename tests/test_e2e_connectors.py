@@ -6,10 +6,8 @@ rename, the keep-alive `refresh`, and the per-authorization token locks.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,78 +16,15 @@ import requests
 
 from integray_auth.stores.files import take_lock
 from integray_auth.stores.locks import lock_path
-from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
-from tests.test_e2e_authorize import _expire_in_keyring
+from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
+from tests.support.e2e import Cli, expire_in_keyring, overlay_for, refresh_count, stored_tokens  # noqa: F401
 
 pytestmark = pytest.mark.e2e
-
-
-def overlay_for(server, path: Path) -> Path:
-    """Two providers on the real server: `local` can narrow a grant by a
-    refresh and asks incrementally; `plain` can do neither."""
-    common = f'''
-authorization_url = "{server["authorization_endpoint"]}"
-token_url = "{server["token_endpoint"]}"
-revocation_url = "{server["revocation_endpoint"]}"
-userinfo_url = "{server["userinfo_endpoint"]}"
-client_id = "{server["client_id"]}"
-pkce = "required"
-'''
-    connectors = '''
-[providers.{id}.scopes]
-openid = "Sign you in"
-read = "Read your data"
-write = "Change your data"
-profile = "Your profile"
-
-[providers.{id}.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-
-[providers.{id}.connectors.writer]
-name = "Writer"
-description = "Writes data."
-scopes = ["write"]
-
-[providers.{id}.connectors.profiler]
-name = "Profile Reader"
-description = "Reads the profile."
-scopes = ["openid", "profile"]
-'''
-    path.write_text(f'''schema_version = 1
-
-[providers.local]
-name = "Local Test Server"
-incremental_consent_params = {{ include_granted_scopes = "true" }}
-refresh_narrows_scope = true
-{common}
-{connectors.format(id="local")}
-
-[providers.plain]
-name = "Plain Server"
-{common}
-{connectors.format(id="plain")}
-''')
-    return path
 
 
 @pytest.fixture
 def overlay(auth_server, tmp_path) -> Path:
     return overlay_for(auth_server, tmp_path / "providers.toml")
-
-
-def _stored(keyring_env: dict, authorization_id: str) -> dict:
-    """The token set in the keyring (the test reads it as the provider would see it)."""
-    code = (
-        "import json, sys\n"
-        "from integray_auth.stores.secrets import ChunkedTokens, KeyringStore\n"
-        "print(json.dumps(ChunkedTokens(KeyringStore()).load(sys.argv[1]).as_dict()))\n"
-    )
-    env = {k: v for k, v in {**os.environ, **keyring_env}.items() if v is not None}
-    done = subprocess.run([sys.executable, "-c", code, authorization_id], env=env, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def _introspect(server, token: str) -> dict:
@@ -100,30 +35,6 @@ def _introspect(server, token: str) -> dict:
     )
     assert answer.status_code == 200, answer.text
     return answer.json()
-
-
-def _refreshes(server) -> int:
-    return server.counts()["token"].get("refresh_token", 0)
-
-
-class Cli:
-    def __init__(self, cli, overlay: Path, env: dict) -> None:
-        self.cli, self.overlay, self.env = cli, overlay, env
-
-    def __call__(self, *args: str, env: dict | None = None, **kwargs):
-        return self.cli("--registry", str(self.overlay), *args, env={**self.env, **(env or {})}, **kwargs)
-
-    def state(self, name: str) -> dict:
-        shown = self("show", name, "--json")
-        assert shown.code == 0, shown.stderr
-        return shown.json()["authorization"]
-
-    def add(self, name: str, provider: str, *connectors: str, browser) -> dict:
-        args = [a for c in connectors for a in ("-c", c)]
-        added = self("add", name, "-p", provider, *args, env=browser.env())
-        browser.result()
-        assert added.code == 0, added.stderr
-        return self.state(name)
 
 
 @pytest.fixture
@@ -228,14 +139,14 @@ def test_connectors_add_refuses_what_it_cannot_do(ia):
 def test_connectors_remove_narrows_the_grant_where_the_provider_can(ia, http_browser, auth_server, keyring_env):
     state = ia.add("Narrow", "local", "reader", "writer", browser=http_browser)
     assert sorted(state["granted_scopes"]) == ["openid", "read", "write"]
-    refreshes = _refreshes(auth_server)
+    refreshes = refresh_count(auth_server)
 
     removed = ia("connectors", "remove", "Narrow", "writer")
 
     assert removed.code == 0, removed.stderr
     assert "Removed Writer from 'Narrow'." in removed.stderr
     assert "Narrowed the grant at Local Test Server" in removed.stderr
-    assert _refreshes(auth_server) == refreshes + 1
+    assert refresh_count(auth_server) == refreshes + 1
     state = ia.state("Narrow")
     assert state["connectors"] == [{"id": "reader", "name": "Reader", "scopes": ["openid", "read"], "covered": True,
                                     "missing_scopes": []}]
@@ -244,7 +155,7 @@ def test_connectors_remove_narrows_the_grant_where_the_provider_can(ia, http_bro
     assert state["extra_granted_scopes"] == []
     # The server agrees: the new access token lacks write, and the (rotated) refresh
     # token can no longer get it back.
-    tokens = _stored(keyring_env, state["id"])
+    tokens = stored_tokens(keyring_env, state["id"])
     assert "write" not in _introspect(auth_server, tokens["access_token"])["scope"].split()
     widen = requests.post(auth_server["token_endpoint"], data={
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": auth_server["client_id"],
@@ -255,14 +166,14 @@ def test_connectors_remove_narrows_the_grant_where_the_provider_can(ia, http_bro
 
 def test_connectors_remove_says_when_the_grant_keeps_the_scopes(ia, http_browser, auth_server):
     ia.add("Keeps", "plain", "reader", "writer", browser=http_browser)
-    refreshes = _refreshes(auth_server)
+    refreshes = refresh_count(auth_server)
 
     removed = ia("connectors", "remove", "Keeps", "writer")
 
     assert removed.code == 0, removed.stderr
     assert "Plain Server cannot narrow an existing grant; it still covers write until it is authorized again" in removed.stderr
     assert "integray-auth authorize Keeps" in removed.stderr
-    assert _refreshes(auth_server) == refreshes  # nothing was asked of the server
+    assert refresh_count(auth_server) == refreshes  # nothing was asked of the server
     state = ia.state("Keeps")
     assert state["requested_scopes"] == ["openid", "read"]
     assert state["extra_granted_scopes"] == ["write"]  # honest: still granted
@@ -320,9 +231,9 @@ def _browser_that_records(tmp_path: Path) -> tuple[dict, Path]:
 
 def test_refresh_all_refreshes_exactly_the_expiring_ones(ia, http_browser, auth_server, keyring_env, tmp_path):
     ids = {name: ia.add(name, "local", "reader", browser=http_browser)["id"] for name in ("Alpha", "Beta", "Gamma")}
-    _expire_in_keyring(keyring_env, ids["Alpha"])
-    _expire_in_keyring(keyring_env, ids["Beta"])
-    refreshes = _refreshes(auth_server)
+    expire_in_keyring(keyring_env, ids["Alpha"])
+    expire_in_keyring(keyring_env, ids["Beta"])
+    refreshes = refresh_count(auth_server)
     # Where a browser would open, none may: cron has nobody to answer.
     env, opened = _browser_that_records(tmp_path)
 
@@ -330,17 +241,17 @@ def test_refresh_all_refreshes_exactly_the_expiring_ones(ia, http_browser, auth_
 
     assert done.code == 0, done.stderr
     assert done.stderr == ""
-    assert _refreshes(auth_server) == refreshes + 2
+    assert refresh_count(auth_server) == refreshes + 2
     rows = [line.split("\t") for line in done.stdout.splitlines()]
     assert [(name, result) for name, result, _ in rows] == [
         ("Alpha", "Refreshed"), ("Beta", "Refreshed"), ("Gamma", "Still valid")]
     assert all(expires for _, _, expires in rows)
-    assert ia("token", "Alpha").code == 0 and _refreshes(auth_server) == refreshes + 2  # fresh now
+    assert ia("token", "Alpha").code == 0 and refresh_count(auth_server) == refreshes + 2  # fresh now
 
     # A window longer than the server's token lifetime (an hour) takes them all.
     wide = ia("refresh", "--all", "--expiring-within", "2h", "--json", env=env)
     assert wide.code == 0, wide.stderr
-    assert _refreshes(auth_server) == refreshes + 5
+    assert refresh_count(auth_server) == refreshes + 5
     document = wide.json()
     assert document["schema_version"] == 1 and document["window_seconds"] == 7200
     assert [(r["name"], r["result"]) for r in document["results"]] == [
@@ -352,12 +263,12 @@ def test_refresh_all_exits_12_naming_the_one_that_needs_the_user(ia, http_browse
     ids = {name: ia.add(name, "local", "reader", browser=http_browser)["id"] for name in ("Kept", "Revoked")}
     assert ia("add", "Inactive", "-p", "local", "-c", "reader", "--no-authorize").code == 0
     assert ia("deactivate", "Inactive").code == 0
-    revoked = _stored(keyring_env, ids["Revoked"])
+    revoked = stored_tokens(keyring_env, ids["Revoked"])
     requests.post(auth_server["revocation_endpoint"], data={
         "token": revoked["refresh_token"], "token_type_hint": "refresh_token", "client_id": auth_server["client_id"]},
         timeout=10)
     for authorization_id in ids.values():
-        _expire_in_keyring(keyring_env, authorization_id)
+        expire_in_keyring(keyring_env, authorization_id)
 
     env, opened = _browser_that_records(tmp_path)
     done = ia("refresh", "--all", "--json", env=env)
@@ -415,7 +326,7 @@ def test_ten_concurrent_tokens_on_an_expired_token_make_one_refresh(
     server = auth_server_factory(access_token_expire_seconds=5)
     ia = Cli(cli, overlay_for(server, tmp_path / "short.toml"), keyring_env)
     state = ia.add("Race", "local", "reader", browser=http_browser)
-    old = _stored(keyring_env, state["id"])["access_token"]
+    old = stored_tokens(keyring_env, state["id"])["access_token"]
     time.sleep(6)  # expired at the server too, not only within the margin
     lock = lock_path(home, state["id"])
 
@@ -448,8 +359,8 @@ def test_ten_concurrent_tokens_on_an_expired_token_make_one_refresh(
 def test_one_authorizations_lock_does_not_hold_up_another(ia, http_browser, auth_server, keyring_env, home):
     ids = {name: ia.add(name, "local", "reader", browser=http_browser)["id"] for name in ("Held", "Free")}
     for authorization_id in ids.values():
-        _expire_in_keyring(keyring_env, authorization_id)
-    refreshes = _refreshes(auth_server)
+        expire_in_keyring(keyring_env, authorization_id)
+    refreshes = refresh_count(auth_server)
 
     with take_lock(lock_path(home, ids["Held"])):  # Held's refresh in flight
         waiting = _popen(ia.overlay, keyring_env, "token", "Held")
@@ -458,7 +369,7 @@ def test_one_authorizations_lock_does_not_hold_up_another(ia, http_browser, auth
             free = ia("token", "Free")
             assert free.code == 0, free.stderr
             assert time.monotonic() - started < 20
-            assert _refreshes(auth_server) == refreshes + 1
+            assert refresh_count(auth_server) == refreshes + 1
             time.sleep(0.5)
             assert waiting.poll() is None  # Held's `token` still waits for Held's lock
         except BaseException:
@@ -467,12 +378,12 @@ def test_one_authorizations_lock_does_not_hold_up_another(ia, http_browser, auth
     out, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 0, err
     assert out.strip() and out.strip() != free.stdout.strip()
-    assert _refreshes(auth_server) == refreshes + 2
+    assert refresh_count(auth_server) == refreshes + 2
 
 
 def test_a_symlink_planted_as_the_lock_is_refused_and_not_followed(ia, http_browser, keyring_env, home, tmp_path):
     state = ia.add("Planted", "local", "reader", browser=http_browser)
-    _expire_in_keyring(keyring_env, state["id"])
+    expire_in_keyring(keyring_env, state["id"])
     lock = lock_path(home, state["id"])
     lock.unlink()  # authorize took it: it exists
     target = tmp_path / "elsewhere.lock"

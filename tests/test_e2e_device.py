@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import SCRIPT, assert_no_crash
+from tests.support.cli import SCRIPT, assert_no_crash
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from integray_auth.oauth import loopback
-from tests.conftest import SCRIPT, assert_no_crash
-from tests.test_e2e_authorize import _run, _state, overlay, pinned_ports  # noqa: F401 - fixtures
+from tests.support.cli import SCRIPT, assert_no_crash
+from tests.support.e2e import overlay, pinned_ports, run_command, state_of  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -115,7 +115,7 @@ def test_a_second_local_user_gets_nothing_and_the_real_flow_still_completes(
     assert code == 0, stderr
     assert browser["ok"] and browser["callback_status"] == 200, browser
     assert_no_crash(stderr)
-    assert _state(cli, overlay, "Victim")["status"] == "authorized"
+    assert state_of(cli, overlay, "Victim")["status"] == "authorized"
 
 
 def test_a_one_time_url_opened_twice_stops_the_flow_and_saves_nothing(cli, overlay, waiting_flow, http_browser):  # noqa: F811
@@ -128,7 +128,7 @@ def test_a_one_time_url_opened_twice_stops_the_flow_and_saves_nothing(cli, overl
     assert "opened twice" in stderr and "saved nothing" in stderr
     assert_no_crash(stderr)
     assert not browser["ok"] and "HTTP 410" in browser["error"], browser  # "Link already used"
-    assert _run(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
+    assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
 def test_the_browser_gets_no_secret_and_no_authorization_request(
@@ -141,7 +141,7 @@ def test_the_browser_gets_no_secret_and_no_authorization_request(
         "INTEGRAY_AUTH_LOCALCONF_CLIENT_SECRET": secret,
         "INTEGRAY_AUTH_GOOGLE_CLIENT_SECRET": "another-providers-secret",
     }
-    result = _run(cli, overlay, "add", "Conf", "-p", "localconf", "-c", "reader", env=env)
+    result = run_command(cli, overlay, "add", "Conf", "-p", "localconf", "-c", "reader", env=env)
     browser = recording_browser.after.result()
     assert result.code == 0, result.stderr
     assert browser["ok"], browser
@@ -160,7 +160,7 @@ def test_the_browser_gets_no_secret_and_no_authorization_request(
 
 def test_repeated_parameters_and_a_wrong_host_do_not_end_the_flow(cli, overlay, http_browser, keyring_env):  # noqa: F811
     steps = ["duplicate_state", "duplicate_code", "wrong_host"]
-    result = _run(cli, overlay, "add", "Strict", "-p", "local", "-c", "reader",
+    result = run_command(cli, overlay, "add", "Strict", "-p", "local", "-c", "reader",
                   env={**http_browser.env(prelude=steps), **keyring_env})
     browser = http_browser.result()
     assert result.code == 0, result.stderr
@@ -168,7 +168,7 @@ def test_repeated_parameters_and_a_wrong_host_do_not_end_the_flow(cli, overlay, 
     # state and code come last); the Host check refuses the real callback sent to a wrong name.
     assert browser["prelude"] == {"duplicate_state": 400, "duplicate_code": 400, "wrong_host": 421}
     assert browser["callback_status"] == 200
-    assert _state(cli, overlay, "Strict")["status"] == "authorized"
+    assert state_of(cli, overlay, "Strict")["status"] == "authorized"
 
 
 def _closed_by_peer(sock: socket.socket, timeout: float) -> bool:
@@ -215,4 +215,4 @@ def test_slow_and_idle_connections_do_not_hold_the_listener(cli, overlay, waitin
     code, stderr = flow.finish()
     assert code == 0, stderr
     assert browser["ok"], browser
-    assert _state(cli, overlay, "Busy")["status"] == "authorized"
+    assert state_of(cli, overlay, "Busy")["status"] == "authorized"

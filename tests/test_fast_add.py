@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from integray_auth.cli import fast_add
 from integray_auth import main as entry
+from integray_auth.cli import fast_add
 from integray_auth.usecases import manage
-from tests.conftest import SCRIPT, assert_no_crash
+from tests.support.cli import assert_no_crash
 
 HEAVY = ("typer", "click", "rich", "requests", "oauthlib", "keyring", "pydantic", "prompt_toolkit")
 RANDOM_FIELDS = ("id", "created_at", "updated_at")  # a new id and the clock differ from run to run

@@ -8,39 +8,16 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from integray_auth.cli import jsonfields
 from integray_auth import main as entry
-from integray_auth.stores.secrets import ChunkedTokens
-from integray_auth.tokens import TokenSet
-from integray_auth.usecases import manage
+from integray_auth.cli import jsonfields
 from integray_auth.stores import lookup
-
-SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
-HEAVY = ("typer", "click", "rich", "requests", "oauthlib", "keyring", "pydantic", "prompt_toolkit")
-# Cheaper, but still several milliseconds each on a start-up budget of ~3x
-# `python -c pass` (python -X importtime): dataclasses pulls in
-# inspect; tomllib is only needed while the registry cache is cold.
-SLOW_STDLIB = ("dataclasses", "inspect", "tomllib")
-
-
-@pytest.fixture
-def saved(make_ctx, home):
-    """Four authorizations, one of them inactive, one with an unknown provider."""
-    ctx = make_ctx()
-    for name, provider, connectors in [
-        ("Reservanto Prague", "reservanto", ["list-locations", "create-class-booking"]),
-        ("Reservanto Brno", "reservanto", ["list-segments"]),
-        ("Gmail", "google", ["gmail-send-message"]),
-    ]:
-        manage.save_new(ctx, manage.new_authorization(ctx, name, provider, connectors))
-    manage.set_active(ctx, "Reservanto Brno", active=False)
-    with ctx.index.transaction() as authorizations:
-        orphan = authorizations[0].to_json() | {"id": "0123456789ab", "name": "Orphan", "provider": "gone"}
-        authorizations.append(type(authorizations[0]).from_json(orphan))
+from integray_auth.usecases import manage
+from tests.support.cli import SCRIPT
+from tests.support.imports import HEAVY, IMPORT_PROBE, SLOW_STDLIB, probe  # noqa: F401
+from tests.support.saved import file_stored, saved  # noqa: F401
 
 
 def typer_form(args: list[str]) -> list[str]:
@@ -168,24 +145,6 @@ def test_the_installed_command_gives_the_same_output_on_both_paths(cli, saved, a
     assert (module.returncode, module.stdout) == (fast.code, fast.stdout)
 
 
-IMPORT_PROBE = textwrap.dedent(
-    """
-    import json, sys
-    from integray_auth.main import main
-    code = main(sys.argv[1:])
-    modules = sorted({m.split(".")[0] for m in sys.modules})
-    print(json.dumps({"code": code, "modules": modules}), file=sys.stderr)
-    """
-)
-
-
-def probe(args: list[str], watched) -> tuple[int, list[str], str]:
-    """Run the command in a fresh interpreter: its exit code, which of `watched` it imported, its stdout."""
-    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *args], capture_output=True, text=True, timeout=30)
-    report = json.loads(done.stderr.splitlines()[-1])
-    return report["code"], sorted(set(report["modules"]) & set(watched)), done.stdout
-
-
 @pytest.mark.parametrize(
     ("args", "code"),
     [
@@ -253,16 +212,6 @@ def cli_run(args: list[str]) -> str:
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=30).stdout
 
 
-@pytest.fixture
-def file_stored(make_ctx, saved):
-    """'Gmail' authorized with a valid token in the --insecure-storage file."""
-    ctx = make_ctx()
-    with ctx.index.transaction() as authorizations:
-        gmail = lookup.find_in(authorizations, "Gmail")
-        gmail.status, gmail.storage, gmail.expires_at = "authorized", "file", "2099-01-01T00:00:00Z"
-    ChunkedTokens(ctx.secret_store("file")).save(gmail.id, TokenSet(access_token="file-token", expires_at="2099-01-01T00:00:00Z"))
-
-
 def test_token_from_the_file_store_imports_none_of_the_heavy_libraries(file_stored):
     result = probe(["token", "Gmail"], HEAVY + ("dataclasses", "inspect"))
 
@@ -273,7 +222,8 @@ def test_token_from_the_file_store_imports_none_of_the_heavy_libraries(file_stor
 # (health, fit), the network, the keyring's way to the Secret Service, Vault (not configured).
 TOKEN_NEVER = (
     "integray_auth.registry", "integray_auth.cli.output", "integray_auth.health", "integray_auth.cli.fit",
-    "integray_auth.lean.secret_service", "integray_auth.stores.vault", "hvac", "requests", "socket", "ssl", "http",
+    "integray_auth.lean.secret_service", "integray_auth.stores.vault", "integray_auth.stores.vault_store",
+    "integray_auth.stores.shared_index", "hvac", "requests", "socket", "ssl", "http",
     "email", "urllib.request", "cryptography", "keyring", "tomllib", "shlex", "subprocess",
 )
 

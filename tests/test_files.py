@@ -7,7 +7,6 @@ FIFO made it block forever, which here is a TimeoutExpired, i.e. a failure, not 
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode
-from tests.conftest import SCRIPT
+from tests.support.cli import SCRIPT
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="FIFOs, modes and owners are POSIX-only")
 
@@ -41,11 +40,9 @@ def one_error_line(result, code, *fragments: str) -> str:
 
 
 def quick(cli, *args, env=None):
-    """The command must answer within a few seconds (it used to block on a FIFO)."""
-    started = time.monotonic()
-    result = cli(*args, env=env, timeout=10)
-    assert time.monotonic() - started < 5
-    return result
+    """The command must answer, not block (it used to block on a FIFO): a hang ends in
+    subprocess.TimeoutExpired. Generous, so a loaded machine never fails it; not a speed check."""
+    return cli(*args, env=env, timeout=60)
 
 
 def private_home(home: Path) -> Path:

@@ -5,13 +5,12 @@ braces, examples never wrapped, and usage errors as one `integray-auth:` line.""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from integray_auth.cli import helptopics
 from integray_auth.errors import EXIT_CODE_MEANINGS, ExitCode
-from tests.conftest import REPO, assert_error_line
+from tests.support.cli import REPO, assert_error_line
 
 README = (REPO / "README.md").read_text()
 

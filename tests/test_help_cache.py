@@ -3,6 +3,7 @@ same environment, never a stale, edited or hostile entry, and without Typer."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
@@ -11,13 +12,12 @@ import struct
 import subprocess
 import sys
 import termios
-import fcntl
 from pathlib import Path
 
 import pytest
 
 from integray_auth.cli import helpcache
-from tests.conftest import SCRIPT, assert_no_crash
+from tests.support.cli import SCRIPT, assert_no_crash
 
 HEAVY = ("typer", "click", "rich", "pydantic")
 # Typer itself, never the cache: the reference every cached answer must equal.

@@ -16,11 +16,11 @@ import pytest
 
 from integray_auth.cli import output
 from integray_auth.errors import ExitCode
+from integray_auth.stores import lookup
 from integray_auth.stores.index import Index
 from integray_auth.usecases import manage
-from integray_auth.stores import lookup
-from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
-from tests.test_token_refresh import authorized, endpoint  # noqa: F401 - fixtures
+from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
+from tests.support.refresh import authorized, endpoint  # noqa: F401 - fixtures
 
 # An attacker's text: retitle the window, clear the screen, reverse the line,
 # and start a new line on the terminal and in every kind of line reader.

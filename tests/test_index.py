@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode
+from integray_auth.models import Authorization
 from integray_auth.stores.files import LockTimeout, take_lock
 from integray_auth.stores.index import Index, UnusableIndex
-from integray_auth.models import Authorization
-from tests.conftest import assert_error_line, assert_no_crash
+from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
 
-SCRIPT = Path(sys.executable).with_name("integray-auth" + (".exe" if os.name == "nt" else ""))
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="file modes and signals are POSIX-only")
 
 FULL = Authorization(
@@ -227,8 +226,8 @@ def test_a_folder_that_cannot_be_fsynced_does_not_fail_a_write_that_happened(hom
 
 
 def test_the_insecure_token_file_reports_a_failed_write_or_a_held_lock_as_a_storage_error(home, monkeypatch):
-    from integray_auth.stores import secrets as secret_store
     from integray_auth.errors import StorageError
+    from integray_auth.stores import secrets as secret_store
     from integray_auth.stores.secrets import FileStore
 
     home.mkdir()

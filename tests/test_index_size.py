@@ -12,14 +12,14 @@ import sys
 
 import pytest
 
-from integray_auth.stores import index as index_module
 from integray_auth.errors import ExitCode, IndexError_
 from integray_auth.lean.paths import Paths
+from integray_auth.stores import index as index_module
 from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 from integray_auth.usecases.binding import endpoints_of
-from tests.conftest import assert_error_line, assert_no_crash
+from tests.support.cli import assert_error_line, assert_no_crash
 
 COUNT = 100_000
 

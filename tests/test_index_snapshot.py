@@ -12,11 +12,13 @@ import sys
 
 import pytest
 
-from integray_auth.stores import index as index_module
-from integray_auth.stores.index import Index
-from integray_auth.models import Authorization
 from integray_auth.lean.paths import Paths
+from integray_auth.models import Authorization
+from integray_auth.stores import entries as entries_module
+from integray_auth.stores import index as index_module
 from integray_auth.stores import lookup
+from integray_auth.stores import snapshot as snapshot_module
+from integray_auth.stores.index import Index
 
 
 def entry(i: int, **fields) -> dict:
@@ -105,7 +107,7 @@ def reheadered(blob: bytes, change, secret: bytes) -> bytes:
     size = int.from_bytes(blob[8:12], "big")
     key, chunks = marshal.loads(blob[12:12 + size])
     header = marshal.dumps((change(key), chunks))
-    return index_module.keyed_hash(secret, header) + len(header).to_bytes(4, "big") + header + blob[12 + size:]
+    return snapshot_module.keyed_hash(secret, header) + len(header).to_bytes(4, "big") + header + blob[12 + size:]
 
 
 def rehashed(blob: bytes, old: bytes, new: bytes) -> bytes:
@@ -117,10 +119,10 @@ def rehashed(blob: bytes, old: bytes, new: bytes) -> bytes:
     body = blob[12 + size:]
     parts, at = [], 0
     for length, _ in chunks:
-        parts.append((length, index_module.keyed_hash(new, body[at:at + length])))
+        parts.append((length, snapshot_module.keyed_hash(new, body[at:at + length])))
         at += length
     header = marshal.dumps((key, tuple(parts)))
-    return index_module.keyed_hash(new, header) + len(header).to_bytes(4, "big") + header + body
+    return snapshot_module.keyed_hash(new, header) + len(header).to_bytes(4, "big") + header + body
 
 
 DAMAGE = {
@@ -155,7 +157,7 @@ def test_a_damaged_or_foreign_snapshot_is_ignored(index, monkeypatch, damage):
 
 def test_a_large_index_goes_in_chunks_and_comes_back_whole(home, monkeypatch):
     home.mkdir(mode=0o700, exist_ok=True)
-    count = 2 * index_module._SNAPSHOT_CHUNK + 7
+    count = 2 * snapshot_module.SNAPSHOT_CHUNK + 7
     (home / "index.json").write_text(json.dumps({"schema_version": 1, "authorizations": [entry(i) for i in range(count)]}))
     index = Index(home / "index.json", home / "index.lock", home / "cache" / "index.snapshot")
     parsed = fields(index.load())
@@ -207,19 +209,19 @@ def test_a_broken_entry_gets_no_snapshot_and_every_read_says_so(index, make_ctx,
 
 
 def test_the_row_layout_follows_the_class():
-    # _checked_row and _row list the fields by hand (fast); a field added to Authorization turns
-    # snapshots off until they follow it, rather than building objects with a slot unset.
-    assert index_module._ROW_FIELDS == Authorization.__slots__
-    a = Index._parse.__globals__["_new"](Authorization)
+    # The row codec is generated from the class's slots (lean/rows.py); a field added to
+    # Authorization without its types turns snapshots off, rather than letting any value through.
+    assert set(entries_module.FIELD_TYPES) == set(Authorization.__slots__) and index_module.SNAPSHOTS
+    a = object.__new__(Authorization)
     for name in Authorization.__slots__:
         setattr(a, name, name)
-    assert index_module._row(a) == Authorization.__slots__
+    assert entries_module.to_row(a) == Authorization.__slots__
     # Each field a value of its type, told apart by its name: _checked_row puts each in its slot.
     values = {"connectors": ["connectors"], "requested_scopes": ["requested_scopes"], "active": False,
               "granted_scopes": ["granted_scopes"], "locator": {"locator": "locator"}, "parameters": {"p": "parameters"},
               "endpoints": {"token_url": "endpoints"}, "renewable": True, "extra": {"later": "extra"}}
     row = tuple(values.get(name, name) for name in Authorization.__slots__)
-    built = index_module._checked_rows([row])[0]
+    built = entries_module.checked_rows([row])[0]
     assert [getattr(built, name) for name in Authorization.__slots__] == list(row)
 
 
@@ -227,7 +229,7 @@ def test_a_snapshot_names_the_code_that_checked_it(index, monkeypatch):
     """Another version of the checks (index.py, models.py) may refuse what this one let
     through: its snapshots are not believed, the JSON is checked again."""
     index.load()
-    monkeypatch.setattr(index_module, "_RUNTIME", index_module._RUNTIME + ((1, 2),))
+    monkeypatch.setattr(index_module, "RUNTIME", index_module.RUNTIME + ((1, 2),))
     parsed = []
     real = Index._parse
     monkeypatch.setattr(Index, "_parse", lambda self, text: parsed.append(1) or real(self, text))
@@ -235,7 +237,7 @@ def test_a_snapshot_names_the_code_that_checked_it(index, monkeypatch):
     index.load()
 
     assert parsed == [1]
-    assert index_module._code_stamp()[0] and len(index_module._code_stamp()) == 3  # the version, two files
+    assert snapshot_module.code_stamp()[0] and len(snapshot_module.code_stamp()) == 5  # the version, four files
 
 
 
@@ -338,14 +340,14 @@ def ours(index: Index, rows: list) -> None:
     made_for = index._content_key(index.path.read_bytes())
     chunk = marshal.dumps(rows)
     key = key_of(index)
-    header = marshal.dumps((made_for, ((len(chunk), index_module.keyed_hash(key, chunk)),)))
-    index.snapshot_path.write_bytes(index_module.keyed_hash(key, header) + len(header).to_bytes(4, "big") + header
+    header = marshal.dumps((made_for, ((len(chunk), snapshot_module.keyed_hash(key, chunk)),)))
+    index.snapshot_path.write_bytes(snapshot_module.keyed_hash(key, header) + len(header).to_bytes(4, "big") + header
                                     + chunk)
 
 
 def a_row(**fields) -> tuple:
-    good = index_module._row(Authorization.from_json(entry(0)))
-    return tuple(fields.get(name, value) for name, value in zip(index_module._ROW_FIELDS, good))
+    good = entries_module.to_row(Authorization.from_json(entry(0)))
+    return tuple(fields.get(name, value) for name, value in zip(entries_module.ROW_FIELDS, good))
 
 
 def deep(levels: int) -> list:
@@ -381,7 +383,7 @@ def test_snapshot_rows_get_the_checks_index_rows_get_and_a_failing_one_is_no_sna
     real = Index._parse
     monkeypatch.setattr(Index, "_parse", lambda self, text: parsed.append(1) or real(self, text))
 
-    assert index_module._checked_row(BAD_ROWS[bad]) is None
+    assert entries_module.checked_row(BAD_ROWS[bad]) is None
     assert fields(index.load()) == expected and parsed == [1]  # the JSON, not the snapshot
     ours(index, [a_row(), BAD_ROWS[bad]])
     assert index.matching("nobody") and len(index.matching("nobody")) == 5
@@ -449,9 +451,9 @@ def test_when_the_private_hash_fails_the_snapshot_is_hashed_with_blake2b(index, 
     import hashlib
 
     key = os.urandom(32)
-    monkeypatch.setattr(index_module, "_siphash", BROKEN_SIPHASH[broken])
+    monkeypatch.setattr(snapshot_module, "_siphash", BROKEN_SIPHASH[broken])
 
-    assert index_module.keyed_hash(key, b"data") == hashlib.blake2b(b"data", key=key, digest_size=8).digest()
+    assert snapshot_module.keyed_hash(key, b"data") == hashlib.blake2b(b"data", key=key, digest_size=8).digest()
     expected = fields(index.load())
     without_json(monkeypatch)
     assert fields(index.load()) == expected  # written and read back with the public hash
@@ -488,18 +490,18 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 KEY = bytes(range(32))
-MADE_FOR = (index_module.SNAPSHOT_FORMAT, index_module._RUNTIME, 123, b"12345678")
+MADE_FOR = (index_module.SNAPSHOT_FORMAT, index_module.RUNTIME, 123, b"12345678")
 GOOD_ROWS = [a_row(name=f"Shop {i}", id=f"{i:012x}") for i in range(3)]
-GOOD_BLOB = b"".join(index_module.snapshot_parts(MADE_FOR, [index_module._checked_row(r) for r in GOOD_ROWS], KEY))
+GOOD_BLOB = b"".join(snapshot_module.snapshot_parts(MADE_FOR, [entries_module.checked_row(r) for r in GOOD_ROWS], KEY))
 
 
 def _read(blob: bytes):
-    rows = index_module.snapshot_rows(blob, MADE_FOR, KEY)
-    return None if rows is None else index_module._checked_rows(rows)
+    rows = snapshot_module.snapshot_rows(blob, MADE_FOR, KEY)
+    return None if rows is None else entries_module.checked_rows(rows)
 
 
 def test_the_good_snapshot_reads_back():
-    assert [index_module._row(a) for a in _read(GOOD_BLOB)] == GOOD_ROWS
+    assert [entries_module.to_row(a) for a in _read(GOOD_BLOB)] == GOOD_ROWS
 
 
 @settings(max_examples=300, deadline=None)
@@ -524,7 +526,7 @@ def test_a_mutated_snapshot_gives_the_right_rows_or_none(data):
         elif at < len(blob):
             del blob[at:at + data.draw(st.integers(1, 8))]
     got = _read(bytes(blob))
-    assert got is None or [index_module._row(a) for a in got] == GOOD_ROWS
+    assert got is None or [entries_module.to_row(a) for a in got] == GOOD_ROWS
 
 
 values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.binary(max_size=4)
@@ -539,9 +541,9 @@ def test_rows_signed_with_our_key_but_of_any_shape_are_checked_never_an_error(ro
     """What marshal may hold, even under our own key (a bug, another version): each row is
     checked as an index entry is, and any failure is no snapshot."""
     chunk = marshal.dumps(rows)
-    header = marshal.dumps((MADE_FOR, ((len(chunk), index_module.keyed_hash(KEY, chunk)),)))
-    blob = index_module.keyed_hash(KEY, header) + len(header).to_bytes(4, "big") + header + chunk
+    header = marshal.dumps((MADE_FOR, ((len(chunk), snapshot_module.keyed_hash(KEY, chunk)),)))
+    blob = snapshot_module.keyed_hash(KEY, header) + len(header).to_bytes(4, "big") + header + chunk
 
     got = _read(blob)
 
-    assert got is None or all(index_module.entry_problem(a) is None for a in got)
+    assert got is None or all(entries_module.entry_problem(a) is None for a in got)

@@ -14,10 +14,10 @@ import sys
 
 import pytest
 
-from integray_auth.lean import jsonio
 from integray_auth.errors import ExitCode
+from integray_auth.lean import jsonio
 from integray_auth.stores.index import Index, UnusableIndex
-from tests.conftest import assert_error_line, assert_no_crash
+from tests.support.cli import assert_error_line, assert_no_crash
 
 NAMES = ("Prague", "Brno", "Ostrava")
 

@@ -8,9 +8,9 @@ import pytest
 
 from integray_auth.cli import jsonfields, output
 from integray_auth.errors import ExitCode
-from integray_auth.usecases import manage
 from integray_auth.stores import lookup
-from tests.conftest import assert_error_line
+from integray_auth.usecases import manage
+from tests.support.cli import assert_error_line
 
 
 @pytest.fixture

@@ -14,17 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integray_auth.cli.run import run_list
 from integray_auth.cli.jsonfields import JsonOutput
-from integray_auth.errors import ExitCode, IndexError_, IntegrayAuthError, RegistryError
-from integray_auth.stores.index import Index
 from integray_auth.cli.output import print_details
+from integray_auth.cli.run import run_list
+from integray_auth.errors import ExitCode, IndexError_, IntegrayAuthError, RegistryError
 from integray_auth.lean.paths import Paths
 from integray_auth.registry.checks import PROVIDER_KEYS
 from integray_auth.registry.loading import bundled_registry_path, load_registry
 from integray_auth.registry.model import Registry
-from integray_auth.usecases import manage
 from integray_auth.stores import lookup
+from integray_auth.usecases import manage
 
 # The hypothesis examples share the test's temp home (written afresh each time).
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

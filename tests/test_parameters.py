@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.conftest import assert_error_line, assert_no_crash
-from tests.test_registry import assert_registry_error_line, write
+from tests.support.cli import assert_error_line, assert_no_crash
+from tests.support.registry_files import assert_registry_error_line, write
 
 FULL_URL = re.compile(r"https://[^\s)]+")
 
@@ -279,8 +279,8 @@ def test_an_account_that_cannot_be_read_is_a_note_not_a_failure(cli, home, http_
 
 def test_callback_values_are_kept_only_when_declared_and_plain():
     from integray_auth.errors import AuthorizationFailed
-    from integray_auth.registry.loading import load_registry
     from integray_auth.grants.loopback_consent import callback_values as _callback_values
+    from integray_auth.registry.loading import load_registry
 
     quickbooks = load_registry().get("quickbooks")
     google = load_registry().get("google")
@@ -297,7 +297,7 @@ def test_callback_values_are_kept_only_when_declared_and_plain():
 
 @pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")
 def test_a_missing_parameter_is_asked_for_on_a_terminal(cli, home):
-    from tests.test_cli_manage import run_in_terminal
+    from tests.support.terminal import run_in_terminal
 
     code, output = run_in_terminal(
         ["add", "Shop", "-p", "shopify", "-c", "list-products", "--no-authorize"], [("shop", "acme-store")]

@@ -18,17 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integray_auth.lean import printable
 from integray_auth.cli import run
-from integray_auth.context import AppContext
-from integray_auth.stores.index import Index
 from integray_auth.cli.jsonfields import JsonOutput
-from integray_auth.models import _FIELDS
+from integray_auth.context import AppContext
+from integray_auth.lean import printable
 from integray_auth.lean.paths import Paths
+from integray_auth.models import _FIELDS
+from integray_auth.stores.index import Index
 
 from .conftest import REPO
-from .test_loader_properties import VALID_ENTRY, mutated_indexes
 from .support.plugin import require
+from .test_loader_properties import VALID_ENTRY, mutated_indexes
 
 COUNT = 1000
 
@@ -171,9 +171,9 @@ def test_the_benchmark_runs_in_its_quick_mode(tmp_path):
 def _reference_load(index: Index) -> list | str:
     """What Index.load gave before the one-pass decoder: plain json.loads,
     from_json for every entry, then every check; the entries, or the error."""
-    from integray_auth.stores import index as index_module
     from integray_auth.errors import IndexError_
     from integray_auth.models import Authorization
+    from integray_auth.stores import entries as entries_module
 
     text = index.path.read_text("utf-8", "surrogatepass")
     try:
@@ -189,7 +189,7 @@ def _reference_load(index: Index) -> list | str:
     except (TypeError, AttributeError) as exc:
         return f"corrupt (bad entry: {exc})"
     for a in loaded:
-        problem = index_module.entry_problem(a) or (a.extra and index_module._extra_problem(a.extra))
+        problem = entries_module.entry_problem(a) or (a.extra and entries_module.extra_problem(a.extra))
         if problem:
             return f"corrupt (bad entry: {problem})"
     del IndexError_
@@ -219,7 +219,7 @@ def retyped_indexes(draw) -> str:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=st.one_of(retyped_indexes(), mutated_indexes()))
 def test_the_one_pass_decoder_gives_what_from_json_and_the_checks_give(tmp_path, document):
-    """Well-formed entries are built and checked in one pass (index._checked_entry);
+    """Well-formed entries are built and checked in one pass (entries.checked_entry);
     for any index, the result or the refusal is the one of the long way."""
     from integray_auth.errors import IndexError_
 
@@ -238,8 +238,8 @@ def test_the_one_pass_decoder_gives_what_from_json_and_the_checks_give(tmp_path,
 
 
 def test_the_one_pass_decoder_knows_every_field_of_an_authorization():
-    """A field added to Authorization but not to index._checked_entry turns the fast
+    """A field added to Authorization but not to entries.FIELD_TYPES turns the fast
     build off (correct, but `list` slower again): this says so."""
-    from integray_auth.stores import index as index_module
+    from integray_auth.stores import entries as entries_module
 
-    assert index_module.ONE_PASS
+    assert entries_module.ONE_PASS

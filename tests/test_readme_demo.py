@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO, assert_no_crash
+from tests.support.cli import REPO, assert_no_crash
 
 pytestmark = pytest.mark.e2e
 

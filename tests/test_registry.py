@@ -5,14 +5,13 @@ file can be wrong."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from integray_auth.errors import ExitCode, RegistryError
+from integray_auth.errors import RegistryError
 from integray_auth.registry.loading import bundled_registry_path, load_registry
-from tests.conftest import assert_no_crash
+from tests.support.registry_files import assert_registry_error_line, write  # noqa: F401
 
 BUNDLED_PROVIDERS = {
     "reservanto", "google", "microsoft", "github", "slack", "salesforce",
@@ -51,24 +50,6 @@ name = "Read Things"
 description = "Reads things."
 scopes = ["read"]
 """
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
-def assert_registry_error_line(result, *fragments: str) -> str:
-    """Exit 3 and exactly one stderr line carrying every fragment; no traceback."""
-    assert_no_crash(result.stderr)
-    assert result.code == ExitCode.REGISTRY, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
 
 
 # --- the bundled registry -------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from integray_auth.registry.loading import load_registry
 from integray_auth.registry.model import PLACEHOLDER, REDIRECT_HOSTS, TEMPLATED_FIELDS
-from tests.conftest import REPO
+from tests.support.cli import REPO
 
 REGISTRY = load_registry()
 PROVIDERS = sorted(REGISTRY.providers.values(), key=lambda p: p.id)

@@ -5,7 +5,6 @@ urlsplit they replace, with Hypothesis; and an edited cache still refused."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 from pathlib import Path
@@ -15,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integray_auth.registry import checks, loading, model
 from integray_auth.errors import ExitCode, RegistryError
 from integray_auth.lean.printable import shell_quote
 from integray_auth.lean.urlparts import split_plain
+from integray_auth.registry import checks, loading, model
 from integray_auth.usecases import binding
 
 # The characters the expressions care about, the ones next to them, and some that are not ASCII.

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from integray_auth.registry.loading import load_registry
-from tests.conftest import REPO
+from tests.support.cli import REPO
 
 REGISTRY = load_registry()
 FULL_URL = re.compile(r"https://[^\s)]+")

@@ -25,12 +25,12 @@ from integray_auth.errors import ExitCode, StorageError
 from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import ChunkedTokens, KeyringStore, RescuedTokens, token_key
 from integray_auth.tokens import TokenSet
-from integray_auth.usecases import manage
 from integray_auth.usecases import access_token as token_usecase
-from tests.conftest import MemoryKeyring, assert_error_line
+from integray_auth.usecases import manage
+from tests.support.cli import MemoryKeyring, assert_error_line
 from tests.support.keyring_session import KeyringSession
 from tests.support.plugin import require
-from tests.test_token_refresh import EXPIRED, endpoint, overlay_text  # noqa: F401 - endpoint is a fixture
+from tests.support.refresh import EXPIRED, endpoint, overlay_text  # noqa: F401 - endpoint is a fixture
 
 ROTATED = {"access_token": "new-access", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "new-refresh"}
 SECRETS = ("new-access", "new-refresh", "old-refresh")

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import assert_error_line
+from tests.support.cli import assert_error_line
 from tests.support.stand_in import QuietHandler, serve
 
 

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from integray_auth.errors import ExitCode
 from integray_auth.lean import secret_service
 from integray_auth.lean import secret_service as secret_service_module  # where a fixture takes the name
-from integray_auth.errors import ExitCode
+from integray_auth.stores import lookup
 from integray_auth.stores.index import Index
 from integray_auth.usecases import manage
-from integray_auth.stores import lookup
 
 from .conftest import SCRIPT, Result, assert_error_line, assert_no_crash
 from .support.fake_bus import FakeBus

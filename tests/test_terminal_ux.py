@@ -6,7 +6,6 @@ account label. Every test runs the installed command on a pseudo-terminal
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -16,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_error_line, assert_no_crash
+from tests.support.cli import assert_error_line, assert_no_crash
 from tests.support.terminal import CTRL_C, CTRL_D, ENTER, TAB, Terminal
+from tests.support.overlays import provider, write_overlay
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pseudo-terminal")
 
@@ -27,41 +27,16 @@ FULL_URL_RE = re.compile(r"http://127\.0\.0\.1:\d+/authorize/\?\S+")
 def overlay_for(server, path: Path, client_id: str | None = None, extra: str = "") -> Path:
     """Providers at the real test server: `selfserve` without a client id (the
     user brings one), `selfconf` a confidential client that also needs its secret."""
-    common = f'''
-authorization_url = "{server["authorization_endpoint"]}"
-token_url = "{server["token_endpoint"]}"
-userinfo_url = "{server["userinfo_endpoint"]}"
-pkce = "required"
-console_url = "https://console.example.test/apps"
-{extra}
-'''
-    body = '''
-[providers.{id}.scopes]
-openid = "Sign you in"
-read = "Read your data"
-
-[providers.{id}.connectors.reader]
-name = "Demo Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-'''
-    text = f'''schema_version = 1
-
-[providers.selfserve]
-name = "Self Service"
-{f'client_id = "{client_id}"' if client_id else ""}
-{common}
-{body.format(id="selfserve")}
-
-[providers.selfconf]
-name = "Self Confidential"
-client_auth = "client_secret_basic"
-client_secret_required = true
-{common}
-{body.format(id="selfconf")}
-'''
-    path.write_text(text)
-    return path
+    common = 'console_url = "https://console.example.test/apps"\n' + extra
+    reader = (("reader", "Demo Reader", "Reads data.", ("openid", "read")),)
+    endpoints = ("authorization_url", "token_url", "userinfo_url")
+    return write_overlay(
+        path,
+        provider("selfserve", "Self Service", server, connectors=reader, endpoints=endpoints,
+                 fields=(f'client_id = "{client_id}"\n' if client_id else "") + common),
+        provider("selfconf", "Self Confidential", server, connectors=reader, endpoints=endpoints,
+                 fields='client_auth = "client_secret_basic"\nclient_secret_required = true\n' + common),
+    )
 
 
 @pytest.fixture

@@ -11,121 +11,21 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from integray_auth.errors import ExitCode, StorageError
-from integray_auth.stores.locks import lock_path
 from integray_auth.stores.files import take_lock
 from integray_auth.stores.index import Index
+from integray_auth.stores.locks import lock_path
 from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
-from integray_auth.usecases import manage
 from integray_auth.usecases import access_token as token_usecase
-from tests.conftest import SCRIPT, assert_error_line
-from tests.support.stand_in import QuietHandler, flood, serve, trickle
-
-EXPIRED = "2000-01-01T00:00:00Z"
-
-
-class TokenEndpointStandIn:
-    """Answers every POST with the next scripted (status, JSON body), or lets a
-    scripted function write the answer itself; records the forms."""
-
-    def __init__(self) -> None:
-        self.answers: list = []
-        self.requests: list[str] = []
-        self.stop = threading.Event()  # ends trickling answers when the test is done
-        stand_in = self
-
-        class Handler(QuietHandler):
-            def do_POST(self):  # noqa: N802
-                stand_in.requests.append(self.read_body().decode())
-                answer = stand_in.answers.pop(0)
-                if callable(answer):
-                    answer(self)
-                else:
-                    self.send_json(*answer)
-
-        self.server, self.url = serve(Handler)
-
-    def answer(self, status: int, body: dict | str) -> None:
-        self.answers.append((status, body if isinstance(body, str) else json.dumps(body)))
-
-    def answer_with(self, write) -> None:
-        """write(handler) sends the whole answer, status line included."""
-        self.answers.append(write)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def overlay_text(token_url: str, revocation_url: str | None = None, extra: str = "") -> str:
-    revocation = f'revocation_url = "{revocation_url}"\n' if revocation_url else ""
-    revocation += extra
-    return f'''schema_version = 1
-
-[providers.stub]
-name = "Stub"
-authorization_url = "https://stub.example/authorize"
-token_url = "{token_url}"
-{revocation}client_id = "stub-client"
-
-[providers.stub.scopes]
-read = "Read"
-write = "Write"
-
-[providers.stub.connectors.both]
-name = "Both"
-description = "Reads and writes."
-scopes = ["read", "write"]
-'''
-
-
-@pytest.fixture
-def endpoint():
-    stand_in = TokenEndpointStandIn()
-    yield stand_in
-    stand_in.close()
-
-
-@pytest.fixture
-def authorized(make_ctx, home, tmp_path):
-    """authorized(token_url, ...) -> the overlay: an Authorized 'Stub' whose access
-    token has expired, its tokens in the insecure file store, granted only `read`."""
-
-    def make(token_url: str, revocation_url: str | None = None, refresh_token: str = "old-refresh", extra: str = "") -> Path:
-        overlay = tmp_path / "stub.toml"
-        overlay.write_text(overlay_text(token_url, revocation_url, extra))
-        ctx = make_ctx(registry_path=overlay)
-        entry = manage.save_new(ctx, manage.new_authorization(ctx, "Stub", "stub", ["both"]))
-        with Index(home / "index.json", home / "index.lock").transaction() as authorizations:
-            [saved] = authorizations
-            saved.status, saved.storage, saved.client_id = "authorized", "file", "stub-client"
-            saved.granted_scopes = ["read"]
-        store = FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock")
-        ChunkedTokens(store).save(
-            entry.id, TokenSet(access_token="old-access", refresh_token=refresh_token, expires_at=EXPIRED, scope=["read"])
-        )
-        return overlay
-
-    return make
-
-
-def stored(home: Path) -> dict:
-    [raw] = json.loads((home / "tokens-insecure.json").read_text())["entries"].values()
-    return json.loads(raw)
-
-
-def state(cli, overlay: Path) -> dict:
-    result = cli("--registry", str(overlay), "show", "Stub", "--json")
-    assert result.code == 0, result.stderr
-    return result.json()["authorization"]
+from tests.support.cli import SCRIPT, assert_error_line
+from tests.support.refresh import EXPIRED, TokenEndpointStandIn, authorized, endpoint, overlay_text, state, stored  # noqa: F401
+from tests.support.stand_in import flood, trickle
 
 
 def test_a_rotated_refresh_token_is_kept_and_an_omitted_scope_means_the_one_granted_before(cli, endpoint, authorized, home):

@@ -21,14 +21,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from integray_auth.errors import ExitCode
+from integray_auth.stores import lookup
 from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import FileStore, token_key
 from integray_auth.usecases import manage
-from integray_auth.stores import lookup
-from tests.conftest import assert_no_crash
+from tests.support.cli import assert_no_crash
+from tests.support.refresh import authorized, endpoint, state, stored  # noqa: F401 - fixtures
 from tests.support.stand_in import QuietHandler, serve
-from tests.test_token_refresh import authorized, endpoint, state, stored  # noqa: F401 - fixtures
-from tests.test_vault import PREFIX, _seed_file_authorization, fake_server, team  # noqa: F401 - fixtures
+from tests.support.team import PREFIX, fake_server, seed_file_authorization, team  # noqa: F401 - fixtures
 
 # Each value carries MARK, so a test can tell that no part of it was echoed.
 MARK = "EVIL"
@@ -338,7 +338,7 @@ def test_a_hostile_token_set_written_into_vault_is_refused_on_every_machine(team
                                                                              planted):
     """The real OpenBao: someone with write access to the shared tokens plants a set."""
     a, b = team(fake_server, "a", "b")
-    authorization_id = _seed_file_authorization(a, name="Planted")
+    authorization_id = seed_file_authorization(a, name="Planted")
     shared = a.run("share", "Planted")
     assert shared.code == 0, shared.stderr
     vault_server.kv_write(f"{PREFIX}/{authorization_id}/tokens",

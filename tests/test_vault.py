@@ -9,85 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import SCRIPT, assert_error_line, assert_no_crash
-from tests.test_fast_path import file_stored, saved  # noqa: F401 - fixtures
+from tests.support.cli import assert_error_line, assert_no_crash
+from tests.support.saved import file_stored, saved  # noqa: F401 - fixtures
+from tests.support.team import PREFIX, Machine, fake_server, overlay_for, seed_file_authorization, team  # noqa: F401
 
 pytestmark = pytest.mark.e2e
-
-PREFIX = "integray-auth/authorizations"
-
-
-def overlay_for(server, path: Path) -> Path:
-    s = server
-    optional = "".join(f'{field} = "{s[key]}"\n' for field, key in (("revocation_url", "revocation_endpoint"),
-                                                                   ("userinfo_url", "userinfo_endpoint")) if s[key])
-    path.write_text(f'''schema_version = 1
-
-[providers.local]
-name = "Local Test Server"
-client_id = "{s["client_id"]}"
-authorization_url = "{s["authorization_endpoint"]}"
-token_url = "{s["token_endpoint"]}"
-{optional}pkce = "required"
-
-[providers.local.scopes]
-openid = "Sign you in"
-read = "Read your data"
-
-[providers.local.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-''')
-    return path
-
-
-class Machine:
-    """One machine of the team: its own home and data folder, the team's Vault."""
-
-    def __init__(self, root: Path, name: str, overlay: Path, vault) -> None:
-        self.home = root / f"{name}-home"
-        self.data = root / f"{name}-data"
-        self.home.mkdir()
-        self.overlay, self.vault = overlay, vault
-
-    def env(self, **extra) -> dict:
-        env = dict(os.environ)
-        env.update({"HOME": str(self.home), "INTEGRAY_AUTH_HOME": str(self.data),
-                    "INTEGRAY_AUTH_REGISTRY": str(self.overlay), **self.vault.env()})
-        for key, value in extra.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
-        return env
-
-    def run(self, *args: str, timeout: float = 60, **extra):
-        from tests.conftest import Result
-
-        done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=self.env(**extra),
-                              timeout=timeout, input="")
-        return Result(done.returncode, done.stdout, done.stderr)
-
-    def start(self, *args: str, **extra) -> subprocess.Popen:
-        return subprocess.Popen([str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=self.env(**extra), stdin=subprocess.DEVNULL)
-
-
-@pytest.fixture
-def team(tmp_path, vault_server):
-    def make(server, *names: str) -> list[Machine]:
-        overlay = overlay_for(server, tmp_path / "local.toml")
-        return [Machine(tmp_path, name, overlay, vault_server) for name in names]
-
-    return make
 
 
 def shared_ids(vault) -> list[str]:
@@ -208,7 +140,7 @@ def test_a_holder_killed_mid_refresh_loses_its_lease_to_another_machine(team, va
                      "userinfo_endpoint": "", "client_id": "cli"}
         a, = team({**endpoints, "token_endpoint": f"http://127.0.0.1:{silent.getsockname()[1]}/token"}, "a")
         b = Machine(tmp_path, "b", overlay_for({**endpoints, "token_endpoint": url}, tmp_path / "b.toml"), vault_server)
-        authorization_id = _seed_file_authorization(a, expired=True)
+        authorization_id = seed_file_authorization(a, expired=True)
         assert a.run("share", "Local").code == 0
         holder = a.start("token", "Local", INTEGRAY_AUTH_VAULT_LEASE_SECONDS="4")
         deadline = time.monotonic() + 20
@@ -236,35 +168,9 @@ def test_a_holder_killed_mid_refresh_loses_its_lease_to_another_machine(team, va
     assert tokens_in_vault(vault_server, authorization_id)["refresh_token"] == "fresh-refresh"
 
 
-def _seed_file_authorization(machine: Machine, name: str = "Local", expired: bool = False, access: str = "access-1") -> str:
-    """An Authorized entry with a valid token in the machine's insecure file (no browser needed)."""
-    from integray_auth.context import AppContext
-    from integray_auth.lean.paths import Paths
-    from integray_auth.stores.secrets import ChunkedTokens, FileStore
-    from integray_auth.tokens import TokenSet
-    from integray_auth.usecases import manage
-
-    ctx = AppContext(paths=Paths(machine.data, machine.data), environ=machine.env(), registry_path=machine.overlay)
-    machine.data.mkdir(exist_ok=True)
-    entry = manage.save_new(ctx, manage.new_authorization(ctx, name, "local", ["reader"]))
-    with ctx.index.transaction() as authorizations:
-        [new] = [a for a in authorizations if a.id == entry.id]
-        new.status, new.storage, new.client_id = "authorized", "file", "cli"
-    ChunkedTokens(FileStore.open(ctx)).save(
-        entry.id, TokenSet(access_token=access, refresh_token="refresh-1",
-                           expires_at="2000-01-01T00:00:00Z" if expired else "2999-01-01T00:00:00Z"))
-    return entry.id
-
-
-@pytest.fixture
-def fake_server(tmp_path):
-    return {k: "http://127.0.0.1:9/x" for k in ("authorization_endpoint", "token_endpoint", "revocation_endpoint",
-                                                "userinfo_endpoint")} | {"client_id": "cli"}
-
-
 def test_share_and_unshare_round_trip(team, fake_server, vault_server):
     a, b = team(fake_server, "a", "b")
-    authorization_id = _seed_file_authorization(a)
+    authorization_id = seed_file_authorization(a)
     shared = a.run("share", "Local")
     assert shared.code == 0, shared.stderr
     assert json.loads((a.data / "tokens-insecure.json").read_text())["entries"] == {}  # local tokens deleted
@@ -285,7 +191,7 @@ def test_share_and_unshare_round_trip(team, fake_server, vault_server):
 
 def test_vault_stopped_before_share_leaves_it_usable_here(team, fake_server, vault_server):
     a, = team(fake_server, "a")
-    _seed_file_authorization(a)
+    seed_file_authorization(a)
     vault_server.stop()
     result = a.run("share", "Local")
     assert_error_line(result, 11, "cannot", "Vault")
@@ -297,7 +203,7 @@ def test_vault_stopped_before_share_leaves_it_usable_here(team, fake_server, vau
 
 def test_vault_refusing_midway_through_share_leaves_it_usable_here(team, fake_server, vault_server):
     a, = team(fake_server, "a")
-    authorization_id = _seed_file_authorization(a)
+    authorization_id = seed_file_authorization(a)
     # May write tokens and the lease, but not the metadata: share fails after the tokens are in Vault.
     vault_server.policy("no-meta", '''
 path "secret/data/integray-auth/authorizations/+/tokens" { capabilities = ["create", "read", "update"] }
@@ -316,7 +222,7 @@ path "sys/internal/ui/mounts/secret" { capabilities = ["read"] }
 
 def test_approle_logs_in_with_role_and_secret_ids(team, fake_server, vault_server):
     a, b = team(fake_server, "a", "b")
-    _seed_file_authorization(a)
+    seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     vault_server.policy("ci", '''
 path "secret/data/integray-auth/*" { capabilities = ["read", "create", "update"] }
@@ -333,7 +239,7 @@ path "secret/metadata/integray-auth/*" { capabilities = ["list"] }
 
 def test_failures_are_one_line_with_their_exit_code(team, fake_server, vault_server, tmp_path):
     a, = team(fake_server, "a")
-    _seed_file_authorization(a)
+    seed_file_authorization(a)
     assert_error_line(a.run("share", "Local", VAULT_TOKEN="not-a-token"), 8, "permission denied", "policy")
     assert_error_line(a.run("share", "Local", VAULT_TOKEN=None), 8, "no credentials", "VAULT_TOKEN")
     assert_error_line(a.run("share", "Local", VAULT_ADDR=None), 8, "VAULT_ADDR is not set")
@@ -354,7 +260,7 @@ def test_failures_are_one_line_with_their_exit_code(team, fake_server, vault_ser
 
 def test_a_lease_held_live_for_longer_than_the_wait_is_an_error(team, fake_server, vault_server):
     a, = team(fake_server, "a")
-    authorization_id = _seed_file_authorization(a)
+    authorization_id = seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     expire_in_vault(vault_server, authorization_id)
     vault_server.kv_write(f"{PREFIX}/{authorization_id}/lease", {"holder": "busy-host:1:0", "expires_at": time.time() + 600})
@@ -364,7 +270,7 @@ def test_a_lease_held_live_for_longer_than_the_wait_is_an_error(team, fake_serve
 
 def test_hostile_vault_answers_are_errors_not_crashes(team, fake_server, vault_server):
     a, = team(fake_server, "a")
-    authorization_id = _seed_file_authorization(a)
+    authorization_id = seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     vault_server.kv_write(f"{PREFIX}/{authorization_id}/tokens", {"tokens": ["not", "a", "string"]})
     result = a.run("token", "Local")
@@ -383,7 +289,7 @@ def test_vault_credentials_never_reach_the_browser():
 
 def test_approle_ids_from_files_named_in_config(team, fake_server, vault_server, tmp_path):
     a, b = team(fake_server, "a", "b")
-    _seed_file_authorization(a)
+    seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     vault_server.policy("ci-files", '''
 path "secret/data/integray-auth/*" { capabilities = ["read", "create", "update"] }
@@ -422,8 +328,8 @@ def test_a_token_set_never_replaces_a_newer_or_broader_one_written_meanwhile(vau
     from integray_auth.context import AppContext
     from integray_auth.lean.paths import Paths
     from integray_auth.stores.secrets import ChunkedTokens, token_key
+    from integray_auth.stores.vault_store import VaultStore
     from integray_auth.tokens import TokenSet
-    from integray_auth.stores.vault import VaultStore
 
     ctx = AppContext(paths=Paths(tmp_path, tmp_path), environ={**os.environ, **vault_server.env()})
     authorization_id = "0123456789ab"
@@ -494,7 +400,7 @@ def test_status_includes_shared_ones_and_reads_their_health_from_vault(
 
 def test_changes_to_a_shared_authorization_reach_vault_or_are_refused(team, fake_server, vault_server):
     a, b = team(fake_server, "a", "b")
-    authorization_id = _seed_file_authorization(a)
+    authorization_id = seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
 
     # b knows it only from Vault: what would change it on b alone is refused, in one line.
@@ -540,11 +446,11 @@ def test_vault_credentials_never_reach_execs_command():
     assert env == {"VAULT_ADDR": "http://x", "INTEGRAY_AUTH_HOME": "/h"}
 
 
-VAULT_MODULES = ("hvac", "integray_auth.stores.vault", "requests")
+VAULT_MODULES = ("hvac", "integray_auth.stores.vault", "integray_auth.stores.vault_store", "integray_auth.stores.shared_index", "requests")
 
 
 def test_without_vault_configured_token_list_and_status_import_nothing_of_vaults(file_stored, monkeypatch, vault_server):
-    from tests.test_fast_path import probe
+    from tests.support.imports import probe
 
     for variable in ("VAULT_ADDR", "VAULT_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
@@ -560,7 +466,7 @@ def test_without_vault_configured_token_list_and_status_import_nothing_of_vaults
 
 def test_remove_on_the_keeping_machine_removes_it_for_everyone_under_the_lease(team, fake_server, vault_server):
     a, b = team(fake_server, "a", "b")
-    authorization_id = _seed_file_authorization(a)
+    authorization_id = seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     # Another machine's live lease: remove waits for it rather than delete tokens mid-refresh.
     vault_server.kv_write(f"{PREFIX}/{authorization_id}/lease", {"holder": "busy-host:1:0", "expires_at": time.time() + 600})
@@ -589,7 +495,7 @@ def test_vaults_copy_outranks_the_local_entry_of_the_machine_that_shared_it(team
     import shutil
 
     a, = team(fake_server, "a")
-    authorization_id = _seed_file_authorization(a)
+    authorization_id = seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     a2 = Machine(tmp_path, "a2", a.overlay, vault_server)
     shutil.copytree(a.data, a2.data)
@@ -629,7 +535,7 @@ def test_vaults_copy_outranks_the_local_entry_of_the_machine_that_shared_it(team
 
 def test_a_stale_entry_is_dropped_from_listings_when_another_machine_unshared_it(team, fake_server, vault_server):
     a, b = team(fake_server, "a", "b")
-    _seed_file_authorization(a)
+    seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     assert b.run("unshare", "Local", "--to", "file").code == 0  # now b's alone
     listed = a.run("list", "--all", "--json")
@@ -641,10 +547,10 @@ def test_a_stale_entry_is_dropped_from_listings_when_another_machine_unshared_it
 
 def test_names_are_unique_across_the_shared_authorizations(team, fake_server, vault_server):
     a, b, c = team(fake_server, "a", "b", "c")
-    authorization_id = _seed_file_authorization(a, "Team")
+    authorization_id = seed_file_authorization(a, "Team")
     assert a.run("share", "Team").code == 0
 
-    _seed_file_authorization(b, "team")  # b's own, named alike up to case
+    seed_file_authorization(b, "team")  # b's own, named alike up to case
     assert_error_line(b.run("share", "team"), 6, "a shared authorization named 'Team' already exists", "Choose another name")
     assert b.run("token", "team").stdout.strip() == "access-1"  # still b's, where it was
     assert _index_of(b)[0]["storage"] == "file"
@@ -652,7 +558,7 @@ def test_names_are_unique_across_the_shared_authorizations(team, fake_server, va
     added = c.run("add", "TEAM", "-p", "local", "-c", "reader", "--storage", "vault", "--no-input")
     assert_error_line(added, 6, "a shared authorization named 'Team' already exists")  # before any browser
 
-    _seed_file_authorization(c, "Other", access="access-2")
+    seed_file_authorization(c, "Other", access="access-2")
     assert c.run("share", "Other").code == 0
     assert_error_line(c.run("rename", "Other", "TEAM"), 6, "a shared authorization named 'Team' already exists")
     assert [e["name"] for e in _index_of(c)] == ["Other"]
@@ -682,7 +588,7 @@ def test_token_on_a_machine_that_never_saw_it_reads_a_constant_number_of_documen
     ctx = AppContext(paths=Paths(a.data, a.data), environ=a.env(), registry_path=a.overlay)
     for number in range(20):
         name = f"Team {number}"
-        ids[name] = _seed_file_authorization(a, name, access=f"access-{number}")
+        ids[name] = seed_file_authorization(a, name, access=f"access-{number}")
         sharing.share(ctx, name)
 
     counts = {}
@@ -714,7 +620,7 @@ def test_token_format_json_on_a_machine_that_never_saw_it(team, fake_server, vau
     # A token set without `scope`: --format json takes the scopes from the
     # authorization, which this machine knows only from Vault.
     a, b = team(fake_server, "a", "b")
-    _seed_file_authorization(a)
+    seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     result = b.run("token", "Local", "--format", "json")
     assert result.code == 0, result.stderr
@@ -727,7 +633,7 @@ def test_a_local_authorization_may_not_take_a_shared_ones_name(
     """Machine b keeps its own authorizations (keyring, or none yet) next to the
     team's: a name a shared one has would make `token NAME` there mean either."""
     a, b = team(auth_server, "a", "b")
-    _seed_file_authorization(a, "Team")
+    seed_file_authorization(a, "Team")
     assert a.run("share", "Team").code == 0
     taken = ("a shared authorization named 'Team' already exists in Vault at", "Choose another name",
              "use the shared one: integray-auth token Team")
@@ -763,7 +669,7 @@ def test_a_vault_that_cannot_be_asked_lets_a_local_add_and_rename_proceed_with_a
     """Offline (or refused), the team's names cannot be checked: a local authorization
     is still added or renamed, and one warning line says the check did not happen."""
     a, b = team(fake_server, "a", "b")
-    _seed_file_authorization(a, "Team")
+    seed_file_authorization(a, "Team")
     assert a.run("share", "Team").code == 0
 
     denied = b.run("add", "Team", "-p", "local", "-c", "reader", "--no-authorize", VAULT_TOKEN="not-a-token")
@@ -861,7 +767,7 @@ def test_the_ci_policy_cannot_change_what_the_authorizers_machine_mints(vault_se
     victim = {"VAULT_TOKEN": authorizer_token, "INTEGRAY_AUTH_LOCAL_CLIENT_SECRET": "victim-secret"}
     runner = {"VAULT_TOKEN": ci_token, "INTEGRAY_AUTH_LOCAL_CLIENT_SECRET": "ci-secret"}
 
-    authorization_id = _seed_file_authorization(a, expired=True)
+    authorization_id = seed_file_authorization(a, expired=True)
     index = a.data / "index.json"
     document = json.loads(index.read_text())  # bound as `authorize` binds it
     document["authorizations"][0]["endpoints"] = {"token_origin": token_endpoint.url, "revocation_origin": None,
@@ -923,7 +829,7 @@ def test_the_ci_policy_cannot_change_what_the_authorizers_machine_mints(vault_se
 def test_a_shared_authorization_written_by_the_earlier_layout_is_read_as_it_is(team, fake_server, vault_server):
     """Shared before `health` existed: its health is in `meta`, and it is listed and used as before."""
     a, b = team(fake_server, "a", "b")
-    authorization_id = _seed_file_authorization(a)
+    authorization_id = seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     vault_server.api("DELETE", f"secret/metadata/{PREFIX}/{authorization_id}/health")
     meta = vault_server.kv_read(f"{PREFIX}/{authorization_id}/meta")["authorization"]
@@ -942,7 +848,7 @@ def test_a_shared_authorization_written_by_the_earlier_layout_is_read_as_it_is(t
 def test_a_grant_the_provider_does_not_list_is_never_used(team, token_endpoint, tmp_path):
     """Whatever an entry says (the index, or Vault's copy), a refresh runs only a grant the registry allows."""
     a = Machine(tmp_path, "a", confidential_overlay(token_endpoint.url, tmp_path / "c.toml"), NoVault())
-    _seed_file_authorization(a, expired=True)
+    seed_file_authorization(a, expired=True)
     index = a.data / "index.json"
     document = json.loads(index.read_text())
     document["authorizations"][0].update(grant="client_credentials", requested_scopes=["admin"])
@@ -981,7 +887,7 @@ def _recording_vault():
 def test_vault_credentials_go_only_to_the_configured_vault(team, fake_server, vault_server):
     """Issue 17, item 2: an entry recorded at another Vault address gets no VAULT_TOKEN."""
     a, = team(fake_server, "a")
-    _seed_file_authorization(a)
+    seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
     server, elsewhere, received = _recording_vault()
     try:
@@ -1036,7 +942,7 @@ def test_plain_http_to_another_host_is_refused_unless_the_user_opts_in(team, fak
 
 def test_the_approle_role_id_never_reaches_execs_command(team, fake_server, vault_server):
     a, = team(fake_server, "a")
-    _seed_file_authorization(a)
+    seed_file_authorization(a)
     ran = a.run("exec", "Local", "--", "env", VAULT_ROLE_ID="role-id-value", VAULT_SECRET_ID="secret-id-value")
     assert ran.code == 0, ran.stderr
     assert "INTEGRAY_AUTH_TOKEN=access-1" in ran.stdout.splitlines()

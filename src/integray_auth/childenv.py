@@ -4,7 +4,8 @@ scrubbed everywhere at once."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from typing import Mapping
 

@@ -12,14 +12,13 @@ import os
 import sys
 
 from .lean.filepath import FilePath
-from .stores.index import Index
-from .models import utc_now
 from .lean.paths import Paths
+from .models import utc_now
+from .stores.index import Index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from pathlib import Path
     from typing import Callable, Mapping, TextIO
 
     from .registry.model import Registry
@@ -53,7 +52,7 @@ class AppContext:
         stdin: TextIO | None = None,  # default: sys.stdin, and so on
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
-        registry_path: Path | None = None,  # --registry; falls back to INTEGRAY_AUTH_REGISTRY
+        registry_path: FilePath | None = None,  # --registry; falls back to INTEGRAY_AUTH_REGISTRY
         clock: Callable[[], datetime] = utc_now,
         # Injected by tests; the defaults are built lazily from the environment.
         secret_store_factory: Callable[[AppContext, str], SecretStore] | None = None,
@@ -73,7 +72,7 @@ class AppContext:
         self._index: Index | None = None
 
     @classmethod
-    def from_environment(cls, registry_path: Path | None = None) -> "AppContext":
+    def from_environment(cls, registry_path: FilePath | None = None) -> "AppContext":
         return cls(paths=Paths.from_environment(), registry_path=registry_path)
 
     @property
@@ -98,7 +97,7 @@ class AppContext:
     def stdout_is_terminal(self) -> bool:
         return isatty(self.stdout)
 
-    def registry_overlays(self) -> list[Path]:
+    def registry_overlays(self) -> list[FilePath]:
         overlays = []
         # exists(), not is_file(): a FIFO or a folder there is refused, not ignored.
         if self.paths.user_registry.exists():

@@ -18,6 +18,7 @@ from .cli import jsonfields
 from .errors import ExitCode, IntegrayAuthError
 from .lean.grammar import COMMANDS
 
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if argv is None:  # run as the program; a caller running it in-process keeps its own limits

@@ -13,9 +13,7 @@ AUTHORIZED = "authorized"
 NOT_AUTHORIZED = "not_authorized"
 STATUS_LABELS = {AUTHORIZED: "Authorized", NOT_AUTHORIZED: "Not authorized"}
 
-STORAGE_KEYRING = "keyring"
-STORAGE_FILE = "file"  # the explicit --insecure-storage opt-in
-STORAGE_VAULT = "vault"  # shared through HashiCorp Vault / OpenBao KV v2 (docs/team.md)
+from .stores import STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT  # noqa: F401 - the backends' names, kept here too
 
 
 def utc_now() -> datetime:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .lean import jsonio
 from .errors import NetworkError, StorageError
+from .lean import jsonio
 from .lean.record import Record
 
 TYPE_CHECKING = False

@@ -5,6 +5,10 @@ module is imported (top level) or later (inside a function)."""
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 PACKAGE = "integray_auth"
@@ -54,3 +58,30 @@ def module_imports(root: Path, name: str) -> list[tuple[str, bool]]:
 
     visit(ast.parse(path.read_text(encoding="utf-8")), True)
     return found
+
+
+HEAVY = ("typer", "click", "rich", "requests", "oauthlib", "keyring", "pydantic", "prompt_toolkit")
+
+
+# Cheaper, but still several milliseconds each on a start-up budget of ~3x
+# `python -c pass` (python -X importtime): dataclasses pulls in
+# inspect; tomllib is only needed while the registry cache is cold.
+SLOW_STDLIB = ("dataclasses", "inspect", "tomllib")
+
+
+IMPORT_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from integray_auth.main import main
+    code = main(sys.argv[1:])
+    modules = sorted({m.split(".")[0] for m in sys.modules})
+    print(json.dumps({"code": code, "modules": modules}), file=sys.stderr)
+    """
+)
+
+
+def probe(args: list[str], watched) -> tuple[int, list[str], str]:
+    """Run the command in a fresh interpreter: its exit code, which of `watched` it imported, its stdout."""
+    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *args], capture_output=True, text=True, timeout=30)
+    report = json.loads(done.stderr.splitlines()[-1])
+    return report["code"], sorted(set(report["modules"]) & set(watched)), done.stdout

@@ -20,7 +20,8 @@ import termios
 import time
 from pathlib import Path
 
-SCRIPT = Path(sys.executable).with_name("integray-auth")
+from tests.support.cli import SCRIPT
+
 _ESCAPE = re.compile(r"\x1b\[[0-9;?<>=]*[A-Za-z~]|\x1b[()][A-Za-z0-9]|\x1b[=>78MDEc]|\x1b\][^\x07]*\x07|\r")
 CPR_QUERY = b"\x1b[6n"
 CTRL_C, CTRL_D, ENTER, TAB = "\x03", "\x04", "\r", "\t"
@@ -164,3 +165,35 @@ class Terminal:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def run_in_terminal(args: list[str], answers: list[tuple[str, str]], timeout: float = 20) -> tuple[int, str]:
+    """Run the command on a pty; answer each prompt once its text appears."""
+    import pty
+    import select
+
+    script = Path(sys.executable).with_name("integray-auth")
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
+    process = subprocess.Popen([str(script), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True)
+    os.close(terminal)
+    seen, pending = "", list(answers)
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], timeout)
+            if not ready:
+                raise AssertionError(f"no output for {timeout}s; so far:\n{seen}")
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the command closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk.decode("utf-8", "replace")
+            if pending and pending[0][0] in seen.rsplit("\n", 1)[-1]:
+                os.write(controller, (pending.pop(0)[1] + "\n").encode())
+    finally:
+        os.close(controller)
+        code = process.wait(timeout=timeout)
+    assert not pending, f"prompts never shown: {pending}; output:\n{seen}"
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen)

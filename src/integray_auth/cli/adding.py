@@ -7,13 +7,12 @@ This module must not import Typer, Rich, requests, oauthlib or keyring.
 
 from __future__ import annotations
 
+from .. import hints
 from ..context import AppContext
 from ..errors import UsageError
 from ..lean.printable import escape, quoted
-from ..usecases import manage
-from ..usecases import provider_lookup
-from .. import hints
 from ..stores import lookup
+from ..usecases import manage, provider_lookup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

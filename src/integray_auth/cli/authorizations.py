@@ -7,15 +7,22 @@ from typing import List, Optional
 
 import typer
 
+from .. import hints
 from ..context import AppContext
 from ..errors import UsageError
+from ..grants import DEVICE_GRANT, MACHINE_GRANT
 from ..lean import grammar
 from ..lean.printable import escape, quoted
-from ..usecases import manage
-from .. import hints
-from ..stores import lookup
-from ..usecases import provider_lookup
-from . import adding, jsonfields, run
+from ..models import STORAGE_VAULT
+from ..stores import BACKENDS, STORAGE_FILE, lookup
+from ..usecases import manage, provider_lookup
+from ..usecases.authorize import FlowOptions, check_storage, grant_needs
+from ..usecases.authorize import authorize as run_authorization
+from ..usecases.connectors import add_connectors, remove_connectors
+from ..usecases.connectors import rename as rename_authorization
+from . import adding, jsonfields, prompts, run
+from .client_setup import credentials_for
+from .flow_ui import TerminalFlowUI
 from .options import JQ, JSON, NO_PAGER, context_of
 
 
@@ -148,7 +155,6 @@ def add(
       integray-auth add "GitHub over SSH" -p github -c list-repositories --device
       integray-auth add Linear --resource https://mcp.linear.app/mcp
     """
-    from . import prompts
 
     ctx = context_of(typer_ctx)
     ctx.no_input = no_input
@@ -164,7 +170,6 @@ def add(
         # Nothing to ask: the body main.py's fast path runs too (fast_add.py).
         adding.run_add_unauthorized(ctx, name, provider, connectors or [], params or [])
         return
-    from ..models import STORAGE_VAULT
 
     # Everything that can be checked is checked before the first question. The
     # name of tokens bound for Vault is checked among the team's by the store.
@@ -268,16 +273,12 @@ def _refuse_choices_made_when_authorizing(storage, insecure_storage, device, cli
 
 
 def _check_storage(ctx: AppContext, storage: str | None, authorization=None, name: str | None = None) -> None:
-    from ..usecases.authorize import check_storage
 
     check_storage(ctx, storage, authorization, name)
 
 
 def _credentials(ctx: AppContext, provider, flow: dict, authorization=None):
     """The OAuth client, resolved before the first prompt; set up on a terminal if missing."""
-    from ..usecases.authorize import grant_needs
-    from .client_setup import credentials_for
-
     grant, require_secret = grant_needs(provider, authorization, flow.get("grant"), flow["open_browser"], ctx.environ)
     return credentials_for(ctx, provider, flow["client_id"], flow["read_secret_from_stdin"], require_secret, grant)
 
@@ -292,29 +293,25 @@ def _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage,
         "client_id": client_id,
         "read_secret_from_stdin": client_secret_stdin,
         "storage": _storage(insecure_storage, storage),
-        "grant": "client_credentials" if client_credentials else "device_code" if device else None,
+        "grant": MACHINE_GRANT if client_credentials else DEVICE_GRANT if device else None,
     }
 
 
 def _storage(insecure_storage: bool, storage: str | None) -> str | None:
-    from ..stores.secrets import BACKENDS
-
     if storage is not None and storage not in BACKENDS:
         raise UsageError(f"--storage {quoted(storage)} is not one of {', '.join(BACKENDS)}")
     if insecure_storage:
-        if storage not in (None, "file"):
-            raise UsageError(f"--insecure-storage is --storage file, not --storage {storage}", hint="Give one of them.")
-        return "file"
+        if storage not in (None, STORAGE_FILE):
+            raise UsageError(f"--insecure-storage is --storage {STORAGE_FILE}, not --storage {storage}",
+                             hint="Give one of them.")
+        return STORAGE_FILE
     return storage
 
 
 def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
-    from ..usecases.authorize import FlowOptions, authorize
-    from .flow_ui import TerminalFlowUI
-
-    result = authorize(ctx, authorization, new=new, ui=TerminalFlowUI(ctx), options=FlowOptions(**options))
+    result = run_authorization(ctx, authorization, new=new, ui=TerminalFlowUI(ctx), options=FlowOptions(**options))
     done = result.authorization
-    where = {"file": " (tokens in an insecure file)", "vault": " (shared through Vault)"}.get(done.storage or "", "")
+    where = BACKENDS[done.storage].kept if done.storage in BACKENDS else ""
     provider = escape(result.provider.name)
     ctx.stderr.write(f"Authorized {quoted(done.name)} with {provider}{where}.\n")
     if result.missing_scopes:
@@ -338,7 +335,6 @@ def rename(
     Example:
       integray-auth rename "Gmail" "Gmail Sales"
     """
-    from ..usecases.connectors import rename as rename_authorization
 
     ctx = context_of(typer_ctx)
     old, done = rename_authorization(ctx, name, new_name)
@@ -359,7 +355,6 @@ def connectors_add(
     Example:
       integray-auth connectors add Gmail gmail-send
     """
-    from ..usecases.connectors import add_connectors
 
     ctx = context_of(typer_ctx)
     change = add_connectors(ctx, name, connectors)
@@ -387,7 +382,6 @@ def connectors_remove(
     Example:
       integray-auth connectors remove Gmail gmail-send
     """
-    from ..usecases.connectors import remove_connectors
 
     ctx = context_of(typer_ctx)
     change = remove_connectors(ctx, name, connectors)
@@ -468,8 +462,6 @@ def remove(
     Example:
       integray-auth remove "Old Gmail" --yes
     """
-    from . import prompts
-
     ctx = context_of(typer_ctx)
     authorization = lookup.find_here(ctx, name, "remove")
     if not yes:

@@ -8,10 +8,11 @@ hint names `integray-auth client set PROVIDER`.
 from __future__ import annotations
 
 from ..context import AppContext
-from ..errors import UsageError
-from ..oauth.endpoint import ClientCredentials
+from ..errors import IntegrayAuthError, UsageError
 from ..lean.printable import escape
+from ..oauth.endpoint import ClientCredentials
 from ..registry.model import Provider
+from ..stores import STORAGE_KEYRING
 from ..usecases import clients
 from . import prompts
 
@@ -63,7 +64,7 @@ def set_client(ctx: AppContext, provider: Provider, client_id: str | None, secre
         secret = clients.check_client_secret(ctx.stdin.readline().strip())
     wants_secret = secret is not None or (ctx.interactive and clients.needs_secret(provider))
     if wants_secret:
-        store = ctx.secret_store("keyring")
+        store = ctx.secret_store(STORAGE_KEYRING)
         store.check_usable()  # before the first question: a secret we cannot keep is not asked for
     if client_id is None and secret is None:
         if not ctx.interactive:
@@ -91,10 +92,8 @@ def set_client(ctx: AppContext, provider: Provider, client_id: str | None, secre
 
 
 def _keyring_usable(ctx: AppContext) -> bool:
-    from ..errors import IntegrayAuthError
-
     try:
-        ctx.secret_store("keyring").check_usable()
+        ctx.secret_store(STORAGE_KEYRING).check_usable()
     except IntegrayAuthError:
         return False
     return True

@@ -170,8 +170,8 @@ def _argument(command: _Command, position: int) -> str | None:
 
 
 def _index(environ):
-    from ..stores.index import Index
     from ..lean.paths import Paths
+    from ..stores.index import Index
 
     paths = Paths.from_environment(environ)
     cache = paths.cache_dir

@@ -65,8 +65,8 @@ def run(args: list[str]) -> int | None:
 
 
 def _add(name: str, values: dict[str, list[str]], no_input: bool) -> int | None:
-    from .adding import run_add_unauthorized
     from ..context import AppContext
+    from .adding import run_add_unauthorized
 
     ctx = AppContext.from_environment()
     ctx.no_input = no_input

@@ -8,14 +8,16 @@ A spinner is used only when stdin is not a terminal (nobody types)."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
+from rich.console import Console
+
 from ..context import AppContext, isatty
 from ..grants.base import FlowUI
-from ..oauth.loopback import Callback, LoopbackServer
 from ..lean.printable import escape
-
+from ..oauth.loopback import Callback, LoopbackServer
 
 PASTE_PROMPT = "Redirect URL (paste it here, then Enter): "
 
@@ -66,7 +68,6 @@ class TerminalFlowUI(FlowUI):
         if not isatty(self.ctx.stderr):
             return listener.wait(timeout)
         # Nobody types here (stdin is not a terminal): a spinner with the time left is fine.
-        from rich.console import Console
 
         console = Console(file=self.ctx.stderr)
         deadline = time.monotonic() + timeout
@@ -117,7 +118,6 @@ class TerminalFlowUI(FlowUI):
 
     def show_device_code(self, verification_uri: str, user_code: str, verification_uri_complete: str | None, seconds_left: float) -> None:
         # All three come from the provider's answer: checked there, escaped here.
-        import math
 
         minutes, seconds = divmod(max(0, math.ceil(seconds_left)), 60)
         lines = [

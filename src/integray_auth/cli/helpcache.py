@@ -25,7 +25,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
+    from ..lean.filepath import FilePath
     from typing import Callable
 
 FORMAT = 1
@@ -84,7 +84,7 @@ def answer(args: list[str], render: Callable[[list[str]], int]) -> int:
     return code
 
 
-def _folder() -> Path | None:
+def _folder() -> FilePath | None:
     from ..lean.paths import Paths
 
     return Paths.from_environment().cache_dir
@@ -122,7 +122,7 @@ def checksum(key: list, modules, data: bytes) -> str:
     return f"{zlib.crc32(head + NUL + data):08x}"
 
 
-def _read(path: Path, key: list) -> bytes | None:
+def _read(path: FilePath, key: list) -> bytes | None:
     """The stored bytes, if the entry is sound and still describes this request; else None."""
     import json
 
@@ -219,7 +219,7 @@ def _like(stream, binary: _Tee, io):
     )
 
 
-def _write(path: Path, key: list, data: bytes) -> None:
+def _write(path: FilePath, key: list, data: bytes) -> None:
     import json
 
     from ..stores.files import UnsafePath, atomic_write_text, check_own_dir
@@ -245,7 +245,7 @@ def _write(path: Path, key: list, data: bytes) -> None:
         pass  # a cache is an optimisation; a read-only folder is fine
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: FilePath) -> None:
     entries = []
     with os.scandir(folder) as found:
         for item in found:

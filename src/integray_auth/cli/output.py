@@ -13,66 +13,22 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Sequence, TextIO
+    from typing import Any, Iterable, Sequence
 
-from . import jsonfields
-from ..context import AppContext, isatty
-from .fit import fit_rows, terminal_width
-from ..health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health, usable
+from ..context import AppContext
 from ..grants import DEFAULT_GRANT
-from .jsonfields import JsonOutput
-from ..models import AUTHORIZED, STORAGE_VAULT, Authorization, now_from
-from ..lean.printable import escape, json_text, tsv_cell
+from ..health import EXPIRED, LABELS, NEEDS_REAUTHORIZATION, health
+from ..lean.printable import escape, tsv_cell
+from ..models import STORAGE_VAULT, Authorization, now_from
+from ..oauth.redirect import redirect_uri_template
+from ..stores import BACKENDS, STORAGE_FILE
 from ..usecases.manage import AuthorizationDetails
 from ..usecases.provider_lookup import connector_name
-from ..oauth.redirect import redirect_uri_template
-
-JSON_VERSION = 1
-
-
-def write_json(stream: TextIO, document: dict[str, Any], output: JsonOutput | None = None) -> None:
-    """Indented for a person at a terminal, compact on one line for a script:
-    json's indenting encoder is pure Python, ~4x slower for a long list.
-    With --jq, what the expression makes of the versioned document."""
-    document = {"schema_version": JSON_VERSION, **document}
-    jsonfields.write(stream, document, output or JsonOutput(), isatty(stream))
-
+from .fit import fit_rows, terminal_width
+from .json_output import JSON_VERSION, authorization_json, authorization_json_text, write_json, write_json_list  # noqa: F401 - also output's
+from .jsonfields import JsonOutput
 
 _BATCH = 1000  # rows per write: output streams out instead of being built whole
-_JSON_BATCH = 100  # objects per encode: its set-up is paid per call, the objects are held until it returns
-
-
-def write_json_list(
-    stream: TextIO, head: dict[str, Any], key: str, items: Sequence, convert, output: JsonOutput | None = None,
-    render=None,
-) -> None:
-    """write_json({**head, key: [convert(i) for i in items]}, output), streamed
-    when compact and unfiltered: the same bytes, without every object and the
-    whole text in memory at once (`list --all --json` of 100,000 authorizations).
-    `render(item, encode)`, when given, is the compact text of convert(item), made faster."""
-    if isatty(stream) or (output is not None and output.jq is not None):
-        write_json(stream, {**head, key: [convert(item) for item in items]}, output)
-        return
-    from ..lean.jsonio import encoder as json_encoder
-
-    # No cycle check (~12% of the encoding): `convert` builds a fresh tree per item from
-    # decoded JSON, which cannot hold a cycle; the bytes are the same.
-    encode = json_encoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-
-    def batch(start: int) -> str:
-        chunk = items[start:start + _JSON_BATCH]
-        if render is not None:
-            return json_text(",".join([render(item, encode) for item in chunk]))
-        # One encode per batch, not per object: each encode() sets up the C encoder anew.
-        return json_text(encode([convert(item) for item in chunk])[1:-1])
-
-    # The first batch before any byte goes out: an error (the registry, say) leaves stdout empty.
-    first = batch(0)
-    opening = encode({"schema_version": JSON_VERSION, **head, key: []})
-    stream.write(json_text(opening[:-2]) + first)
-    for start in range(_JSON_BATCH, len(items), _JSON_BATCH):
-        stream.write("," + batch(start))
-    stream.write("]}\n")
 
 
 def write_rows(ctx: AppContext, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
@@ -114,105 +70,8 @@ def print_checks(ctx: AppContext, checks: Sequence[tuple[str, str, str]]) -> Non
     ctx.stdout.write("".join(f"{c[0]:<{state}}  {c[1]:<{name}}  {c[2]}\n" for c in checks))
 
 
-def authorization_json(ctx: AppContext, authorization: Authorization, now=None, looked_up: dict | None = None) -> dict[str, Any]:
-    """The authorization's JSON object. `looked_up`: what a listing has found in the
-    registry so far, by provider and connectors (most entries share them); the
-    objects in it are shared by the documents, which are only encoded."""
-    key = (authorization.provider, *authorization.connectors)
-    known = None if looked_up is None else looked_up.get(key)
-    if known is None:
-        provider = ctx.registry.get(authorization.provider)
-        known = (
-            provider,
-            provider.name if provider else authorization.provider,
-            [{"id": cid, "name": connector_name(provider, cid)} for cid in authorization.connectors],
-        )
-        if looked_up is not None:
-            looked_up[key] = known
-    provider, provider_name, connectors = known
-    value = health(authorization, provider, now_from(ctx.clock) if now is None else now)
-    return {
-        "id": authorization.id,
-        "name": authorization.name,
-        "provider": authorization.provider,
-        "provider_name": provider_name,
-        "connectors": connectors,
-        "status": authorization.status,
-        "authorized": authorization.is_authorized,
-        "health": value,
-        "usable": usable(value, authorization.active),
-        "active": authorization.active,
-        "requested_scopes": authorization.requested_scopes,
-        "granted_scopes": authorization.granted_scopes,
-        "account": authorization.account,
-        "parameters": dict(authorization.parameters) if isinstance(authorization.parameters, dict) else {},
-        "storage": authorization.storage,
-        "shared": authorization.is_shared,  # through Vault: every machine pointed at it sees it
-        "created_at": authorization.created_at,
-        "updated_at": authorization.updated_at,
-        "authorized_at": authorization.authorized_at,
-        "expires_at": authorization.expires_at,
-        "refreshed_at": authorization.refreshed_at,
-        "renewable": authorization.renewable,
-        "deactivated_at": authorization.deactivated_at,
-    }
-
-
-def authorization_json_text(ctx: AppContext, now, looked_up: dict):
-    """render(authorization, encode) for write_json_list: the compact JSON text of
-    authorization_json(ctx, authorization, now, looked_up), byte for byte, without
-    the object. At 10,000 entries the encoder spent 4 µs per entry on its 23 keys
-    and values (~100 small strings each) and building the dict 2 µs more; here one
-    %-format per entry takes the values, each string through the same C function
-    the encoder uses, and what entries share (provider, connectors) is encoded once.
-    It relies on the index's checks for the types (index.entry_problem);
-    a shared authorization (from Vault) takes the encoder. tests/test_json_text.py
-    holds the two equal over any entry."""
-    from .jsonfields import AUTHORIZATION
-    from ..lean.jsonio import string_encoder
-
-    text = string_encoder()
-    template = "{" + ",".join(f'"{key}":%s' for key in AUTHORIZATION) + "}"
-    encoded: dict = {}  # by provider and connectors: (provider, its name's text, the connectors' text)
-
-    def value(v) -> str:
-        return "null" if v is None else text(v)
-
-    def strings(items) -> str:
-        return "[" + ",".join(map(text, items)) + "]"
-
-    def render(a: Authorization, encode) -> str:
-        if a.storage == STORAGE_VAULT:
-            return encode(authorization_json(ctx, a, now, looked_up))
-        key = (a.provider, *a.connectors)
-        known = encoded.get(key)
-        if known is None:
-            document = authorization_json(ctx, a, now, looked_up)  # fills looked_up for this key
-            provider = looked_up[key][0]
-            known = encoded[key] = (provider, text(document["provider_name"]), encode(document["connectors"]))
-        provider, provider_name, connectors = known
-        health_value = health(a, provider, now)
-        granted, parameters, renewable = a.granted_scopes, a.parameters, a.renewable
-        return template % (
-            text(a.id), text(a.name), text(a.provider), provider_name, connectors, text(a.status),
-            _BOOLEAN[a.status == AUTHORIZED], text(health_value), _BOOLEAN[usable(health_value, a.active)],
-            _BOOLEAN[a.active], strings(a.requested_scopes), "null" if granted is None else strings(granted),
-            value(a.account),
-            "{" + ",".join([text(k) + ":" + text(v) for k, v in parameters.items()]) + "}"
-            if type(parameters) is dict else "{}",
-            value(a.storage), "false", text(a.created_at), text(a.updated_at), value(a.authorized_at),
-            value(a.expires_at), value(a.refreshed_at), "null" if renewable is None else _BOOLEAN[renewable],
-            value(a.deactivated_at),
-        )
-
-    return render
-
-
-_BOOLEAN = {True: "true", False: "false"}
-
-
 # After the health in a listing: where the tokens are, when not the keyring.
-STORAGE_MARKS = {"file": " (insecure storage)", "vault": " (shared)"}
+STORAGE_MARKS = {name: backend.mark for name, backend in BACKENDS.items() if backend.mark}
 
 
 def print_authorizations(ctx: AppContext, authorizations: list[Authorization], view: str, as_json: JsonOutput | None) -> None:
@@ -287,9 +146,9 @@ def print_details(ctx: AppContext, details: AuthorizationDetails, as_json: JsonO
             status += " (the registry names other endpoints)"
     elif value == EXPIRED:
         status += " (and the provider gave no refresh token)"
-    if a.storage == "file":
+    if a.storage == STORAGE_FILE:
         status += " (tokens in an insecure 0600 file, by --insecure-storage)"
-    elif a.storage == "vault":
+    elif a.storage == STORAGE_VAULT:
         located = a.locator if isinstance(a.locator, dict) else {}
         status += f" (shared through Vault at {located.get('addr', '?')}, {located.get('mount', '?')}/{located.get('prefix', '?')})"
     fields = [

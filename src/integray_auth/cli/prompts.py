@@ -8,14 +8,13 @@ this module only on the interactive path: scripts never pay for it.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..context import AppContext
 from ..errors import IntegrayAuthError, UsageError
 from ..lean.printable import escape, quoted
 from ..registry.model import Provider
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Sequence
 

@@ -10,8 +10,12 @@ import typer
 from ..errors import UsageError
 from ..lean.printable import escape
 from ..usecases import provider_lookup
+from ..usecases.clients import remove_client_secret, store_private_key
+from ..usecases.discovery import add_connector, add_provider
 from . import jsonfields, output
+from .client_setup import set_client
 from .options import JQ, JSON, NO_PAGER, context_of
+from .pager import paged
 
 
 def providers(typer_ctx: typer.Context, json: Optional[str] = JSON, jq: Optional[str] = JQ) -> None:
@@ -40,8 +44,6 @@ def providers_show(
       integray-auth providers show reservanto
       integray-auth providers show google --jq '.provider.connectors[].id'
     """
-    from .pager import paged
-
     as_json = jsonfields.request("providers show", json, jq)
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
@@ -63,7 +65,6 @@ def providers_add(
     Example:
       integray-auth providers add acme --issuer https://login.acme.example --client-id my-app
     """
-    from ..usecases.discovery import add_provider
 
     ctx = context_of(typer_ctx)
     added = add_provider(ctx, provider, issuer, name=name, client_id=client_id, force=force)
@@ -91,7 +92,6 @@ def providers_connector_add(
     Example:
       integray-auth providers connector add acme list-orders --scope orders:read
     """
-    from ..usecases.discovery import add_connector
 
     ctx = context_of(typer_ctx)
     added = add_connector(ctx, provider, connector, scopes or [], name=name, description=description, force=force)
@@ -122,8 +122,6 @@ def client_set(
       integray-auth client set google
       integray-auth client set acme --private-key-file ~/.config/acme/client-key.pem
     """
-    from ..usecases.clients import store_private_key
-    from .client_setup import set_client
 
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
@@ -144,8 +142,6 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
     Example:
       integray-auth client remove google
     """
-    from ..usecases.clients import remove_client_secret
-
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
     remove_client_secret(ctx, found)

@@ -6,10 +6,10 @@ scripts call `list`, `search`, `show`, `status` and `token` in loops.
 
 from __future__ import annotations
 
-from ..context import AppContext
-from ..usecases import manage
 from .. import hints
+from ..context import AppContext
 from ..stores import lookup
+from ..usecases import manage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ def run_show(ctx: AppContext, name: str, as_json: JsonOutput | None, no_pager: b
 
 def run_status(ctx: AppContext, names: list[str], check: bool, as_json: bool) -> int:
     """Print each authorization's health; the exit code says whether all are usable."""
-    from . import output
     from ..usecases import status
+    from . import output
 
     lines = status.checked_status(ctx, names) if check else status.local_status(ctx, names)
     code = status.exit_code(lines)

@@ -8,6 +8,8 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
+from ..usecases.doctor import run_doctor
+from . import completion as scripts
 from . import helptopics, output, usage
 from .options import context_of
 
@@ -22,7 +24,6 @@ def doctor(
     Example:
       integray-auth doctor --repair
     """
-    from ..usecases.doctor import run_doctor
 
     ctx = context_of(typer_ctx)
     report = run_doctor(ctx, repair=repair)
@@ -46,7 +47,6 @@ def completion(
       fish  (~/.config/fish/config.fish) integray-auth completion fish | source
       PowerShell ($PROFILE)              integray-auth completion powershell | Out-String | Invoke-Expression
     """
-    from . import completion as scripts
 
     if shell not in scripts.SHELLS:
         raise UsageError(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import typer
 
 from ..lean.printable import escape, quoted
+from ..stores import LOCAL_BACKENDS
+from ..usecases.sharing import share as share_authorization
+from ..usecases.sharing import unshare as unshare_authorization
 from .options import context_of
 
 
@@ -15,8 +18,6 @@ def share(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAM
     Example:
       VAULT_ADDR=https://vault.example:8200 integray-auth share "Reservanto Prague"
     """
-    from ..usecases.sharing import share as share_authorization
-
     ctx = context_of(typer_ctx)
     done = share_authorization(ctx, name)
     ctx.stderr.write(f"Shared {quoted(done.name)} through Vault; its tokens on this machine are deleted.\n")
@@ -25,7 +26,7 @@ def share(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAM
 def unshare(
     typer_ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
-    to: str = typer.Option("keyring", "--to", metavar="keyring|file", help="Where to keep it on this machine."),
+    to: str = typer.Option(LOCAL_BACKENDS[0], "--to", metavar="|".join(LOCAL_BACKENDS), help="Where to keep it on this machine."),
 ) -> None:
     """Move a shared authorization from Vault to this machine (other machines lose it).
 
@@ -33,7 +34,6 @@ def unshare(
     Example:
       integray-auth unshare "Reservanto Prague" --to keyring
     """
-    from ..usecases.sharing import unshare as unshare_authorization
 
     ctx = context_of(typer_ctx)
     done, warning = unshare_authorization(ctx, name, to)

@@ -9,9 +9,10 @@ import typer
 
 from ..errors import UsageError
 from ..lean import grammar
+from ..usecases import keepalive
+from ..usecases.run_with_token import run_with_token
 from . import output, run
 from .options import JSON, JSON_FLAG, context_of
-
 
 # Choices and limits from the command table (lean/grammar.py), which the fast path reads too.
 TokenFormat = enum.Enum("TokenFormat", {f: f for f in grammar.TOKEN_FORMATS}, type=str)
@@ -58,7 +59,6 @@ def exec_(
     Example:
       integray-auth exec Gmail -- sh -c 'curl -H "Authorization: Bearer $INTEGRAY_AUTH_TOKEN" https://...'
     """
-    from ..usecases.run_with_token import run_with_token
 
     raise typer.Exit(run_with_token(context_of(typer_ctx), name, command, env_var, min_valid, force_refresh))
 
@@ -103,7 +103,6 @@ def refresh(
     Example:
       integray-auth refresh --all --expiring-within 15m
     """
-    from ..usecases import keepalive
 
     ctx = context_of(typer_ctx)
     if all_ == (name is not None):

@@ -24,9 +24,18 @@ GRANTS = {
     "device_code": "device_code",
 }
 DEFAULT_GRANT = "authorization_code"
+# The grant offered by itself where no browser can open here (usecases/authorize.py), and `add --device`.
+DEVICE_GRANT = "device_code"
+# `add --client-credentials`: a machine's own tokens, no user.
+MACHINE_GRANT = "client_credentials"
 # Grants whose browser consent has no PKCE: an overlay may not give one to a
 # bundled provider that uses PKCE (registry/checks.py, RFC 9700 §2.1.1).
 WITHOUT_PKCE = frozenset({"reservanto_long_time_token"})
+# Grants that always authenticate the client (RFC 6749 §4.4: there is no user).
+CONFIDENTIAL = frozenset({MACHINE_GRANT})
+# Registry fields a provider that lists the grant must have beyond every provider's
+# (checked when a registry file is read; the grant's Needs names them too).
+PROVIDER_FIELDS = {DEVICE_GRANT: ("device_authorization_url",)}
 
 
 def get(name: str) -> Grant:

@@ -4,11 +4,19 @@ the refresh token (§6)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from oauthlib.common import add_params_to_uri
+
 from ..errors import AuthorizationFailed
+from ..oauth import pkce
+from ..oauth.endpoint import HINTS, TokenEndpoint
+from ..oauth.issuer import issuer_check
+from ..oauth.loopback import LoopbackServer
+from ..oauth.pkce import s256_challenge
 from .base import Grant, Needs, Obtained
 from .loopback_consent import consent_in_browser
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..oauth.loopback import Callback, LoopbackServer
     from ..registry.model import Provider
@@ -26,10 +34,6 @@ class AuthorizationCode(Grant):
     )
 
     def obtain(self, request: ConsentRequest) -> Obtained:
-        from ..oauth import pkce
-        from ..oauth.issuer import issuer_check
-        from ..oauth.loopback import LoopbackServer
-
         provider = request.provider
         state = pkce.make_state()
         listener = LoopbackServer(
@@ -50,8 +54,6 @@ class AuthorizationCode(Grant):
             )
 
     def renew(self, request: RenewRequest) -> TokenSet:
-        from ..oauth.endpoint import TokenEndpoint
-
         tokens = request.tokens
         # A refresh asks for the scope granted before (RFC 6749 §6), so an answer that
         # omits `scope` means that one (§5.1), not everything the connectors requested.
@@ -64,8 +66,6 @@ class AuthorizationCode(Grant):
 
 
 def _exchange(request: ConsentRequest, listener: LoopbackServer, callback: Callback, verifier: str | None) -> TokenSet:
-    from ..oauth.endpoint import HINTS, TokenEndpoint
-
     provider = request.provider
     if callback.error:
         description = callback.params.get("error_description")
@@ -81,7 +81,6 @@ def authorization_url(
     provider: Provider, client_id: str, redirect_uri: str, scopes: list[str], state: str, verifier: str | None,
     extra_params: dict[str, str] | None = None,
 ) -> str:
-    from oauthlib.common import add_params_to_uri
 
     # Built with oauthlib's encoder, not prepare_grant_uri: that one refuses
     # http:// even for a loopback development server the registry allows.
@@ -92,8 +91,6 @@ def authorization_url(
     if provider.resource:
         params.append(("resource", provider.resource))  # RFC 8707 §2.1
     if verifier is not None:
-        from ..oauth.pkce import s256_challenge
-
         params += [("code_challenge", s256_challenge(verifier)), ("code_challenge_method", "S256")]
     params += [(k, v) for k, v in provider.authorization_params.items()]
     params += [(k, v) for k, v in (extra_params or {}).items() if k not in provider.authorization_params]

@@ -6,15 +6,16 @@ holds one `Grant` subclass; `grants/__init__.py` names them. The use cases
 keep everything that is not the protocol: checks before the user is asked,
 the scope report, persisting, the lock.
 
-Grant modules import nothing heavy at import time (requests and oauthlib
-inside functions): `token` imports one when it renews tokens.
+A grant module is imported only when its grant is used (grants.get): `token`
+imports one when it renews tokens, and talks to the provider then anyway.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..lean.record import Record
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
     from typing import Callable

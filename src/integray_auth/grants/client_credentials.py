@@ -9,9 +9,11 @@ like any refresh (usecases/access_token.py).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..oauth.endpoint import TokenEndpoint
 from .base import Grant, Needs, Obtained
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..tokens import TokenSet
     from .base import ConsentRequest, RenewRequest
@@ -30,8 +32,6 @@ class ClientCredentials(Grant):
     )
 
     def obtain(self, request: ConsentRequest) -> Obtained:
-        from ..oauth.endpoint import TokenEndpoint
-
         endpoint = TokenEndpoint(request.provider, request.credentials, request.http_deadline)
         return Obtained(endpoint.client_credentials(request.scopes, request.clock()))
 
@@ -39,8 +39,6 @@ class ClientCredentials(Grant):
         return True  # the client's own credentials mint a new token at any time
 
     def renew(self, request: RenewRequest) -> TokenSet:
-        from ..oauth.endpoint import TokenEndpoint
-
         endpoint = TokenEndpoint(request.provider, request.credentials(), request.http_deadline)
         # What the connectors need now (or the narrower set asked for): a re-mint
         # is a new request, not bound to the scope granted before.

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ..errors import AuthorizationFailed, AuthorizationTimeout, NetworkError
+from ..lean.printable import has_unsafe
 from ..lean.record import Record
+from ..oauth.endpoint import HINTS, TokenEndpoint
+from ..registry.model import LOOPBACK_HOSTS
+from . import DEVICE_GRANT, PROVIDER_FIELDS
+from .authorization_code import GRANT as AUTHORIZATION_CODE
 from .base import Grant, Needs, Obtained
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
 
@@ -65,7 +71,7 @@ class DeviceCode(Grant):
         needs_browser=True,  # on any device: the user enters the code there
         needs_loopback=False,
         supports_refresh=True,
-        provider_fields=("device_authorization_url", "token_url"),
+        provider_fields=(*PROVIDER_FIELDS[DEVICE_GRANT], "token_url"),
     )
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep, session=None) -> None:
@@ -79,8 +85,6 @@ class DeviceCode(Grant):
         return bool(provider.device_auth)
 
     def obtain(self, request: ConsentRequest) -> Obtained:
-        from ..oauth.endpoint import TokenEndpoint
-
         provider = request.provider
         started = self.monotonic()
         endpoint = TokenEndpoint(provider, request.credentials, request.http_deadline, session=self.session)
@@ -121,8 +125,6 @@ class DeviceCode(Grant):
             return Obtained(tokens)
 
     def renew(self, request: RenewRequest) -> TokenSet:
-        from .authorization_code import GRANT as AUTHORIZATION_CODE
-
         return AUTHORIZATION_CODE.renew(request)  # the refresh token grant, the same for both (RFC 6749 §6)
 
 
@@ -159,8 +161,6 @@ def _refusal(provider: Provider, refused: AuthorizationFailed) -> Exception:
 
 def read_answer(provider: Provider, status: int, content_type: str, data: Any) -> DeviceAuthorization:
     """The device endpoint's answer, or a NetworkError (exit 11) naming what is wrong."""
-    from ..oauth.endpoint import HINTS
-
     host = _host(provider.device_authorization_url)
     if not isinstance(data, dict):
         raise NetworkError(
@@ -195,8 +195,6 @@ def _bad(provider: Provider, what: str) -> NetworkError:
 
 
 def _text(provider: Provider, data: dict, field: str, limit: int) -> str:
-    from ..lean.printable import has_unsafe
-
     value = data.get(field)
     if value is None or value == "":
         raise _bad(provider, f"has no {field}")
@@ -208,11 +206,6 @@ def _text(provider: Provider, data: dict, field: str, limit: int) -> str:
 def _url(provider: Provider, data: dict, field: str) -> str:
     """An https URL (http only for a loopback host), without user name or password:
     the user is sent there to type the code, so a hostile one must not get through."""
-    from urllib.parse import urlsplit
-
-    from ..lean.printable import has_unsafe
-    from ..registry.model import LOOPBACK_HOSTS
-
     value = _text(provider, data, field, MAX_URL)
     try:
         parts = urlsplit(value)
@@ -245,8 +238,6 @@ def _short(text: str, limit: int) -> str:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).netloc or url
 
 

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import AuthorizationFailed, AuthorizationTimeout, IntegrayAuthError
 from ..oauth import pages
+from ..registry.model import PARAMETER_VALUE_PATTERN
 from .base import Obtained
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
@@ -51,8 +53,6 @@ def consent_in_browser(
 
 def callback_values(provider: Provider, params: dict[str, str]) -> dict[str, str]:
     """The redirect's values the registry says to keep (QuickBooks' realmId)."""
-    from ..registry.model import PARAMETER_VALUE_PATTERN
-
     kept = {}
     for name in provider.callback_parameters:
         value = params.get(name)

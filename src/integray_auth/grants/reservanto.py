@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+import requests
+
 from ..errors import AuthorizationFailed, NetworkError
+from ..oauth import pkce
+from ..oauth.endpoint import USER_AGENT, checked_tokens, send
+from ..oauth.loopback import LoopbackServer
 from ..registry.model import Provider
 from ..tokens import TokenSet
-from ..oauth.endpoint import USER_AGENT, checked_tokens, send
 from .base import Grant, Needs, Obtained
 from .loopback_consent import consent_in_browser
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .base import ConsentRequest, RenewRequest
 
@@ -39,9 +43,6 @@ class ReservantoLongTimeToken(Grant):
     )
 
     def obtain(self, request: ConsentRequest) -> Obtained:
-        from ..oauth import pkce
-        from ..oauth.loopback import LoopbackServer
-
         provider = request.provider
         # No state in this protocol: an unguessable path segment does its job.
         path = f"{provider.redirect_path.rstrip('/')}/{pkce.make_state()}"
@@ -84,7 +85,6 @@ def long_time_token(provider: Provider, params: dict[str, str]) -> str:
 def short_time_token(
     provider: Provider, long_token: str, rights: list[str], now: datetime, deadline: float, session=None
 ) -> TokenSet:
-    import requests
 
     session = session or requests.Session()
     # allow_redirects is off in send(): a 307/308 would re-send the long-time token elsewhere.

@@ -17,23 +17,26 @@ docs/architecture.md explains why; docs/performance.md has the figures.
 
 # Already imported by the interpreter's own start-up, or a few hundred microseconds at most.
 CHEAP_STDLIB = frozenset({
-    "__future__", "_json", "codecs", "errno", "fcntl", "marshal", "os", "resource", "signal",
+    "__future__", "_json", "abc", "codecs", "errno", "fcntl", "marshal", "os", "resource", "signal",
     "stat", "sys", "time", "_thread", "msvcrt", "struct", "_imp",
 })
 
 # integray_auth's modules on the fast path (below the package name).
 FAST_PATH = frozenset({
     "", "__main__", "main", "context", "errors", "hints", "models", "tokens", "scopes", "health",
-    "lean", "lean.filepath", "lean.grammar", "lean.jsonio", "lean.paths", "lean.printable", "lean.record",
+    "lean", "lean.filepath", "lean.grammar", "lean.jsonio", "lean.paths", "lean.printable", "lean.record", "lean.rows",
     "lean.scoped", "lean.secret_service", "lean.urlparts",
-    "cli", "cli.run", "cli.output", "cli.fit", "cli.jsonfields", "cli.fast_add", "cli.adding",
+    "cli", "cli.run", "cli.output", "cli.json_output", "cli.fit", "cli.jsonfields", "cli.fast_add", "cli.adding",
     "cli.helpcache", "cli.completion", "cli.helptopics",
-    "stores", "stores.index", "stores.files", "stores.locks", "stores.lookup", "stores.secrets",
-    "registry", "registry.model", "registry.cache", "registry.checks",
+    "stores", "stores.index", "stores.entries", "stores.snapshot", "stores.files", "stores.locks", "stores.lookup", "stores.secrets",
+    "registry", "registry.model", "registry.cache", "registry.checks", "registry.loading",
     "grants", "oauth", "oauth.redirect",
-    "usecases", "usecases.access_token", "usecases.manage", "usecases.provider_lookup", "usecases.status",
+    "usecases", "usecases.access_token", "usecases.binding", "usecases.manage", "usecases.provider_lookup", "usecases.status",
 })
 
-# Imported only where they are used, by any module.
-OPTIONAL_HEAVY = frozenset({"hvac", "jq", "prompt_toolkit", "cryptography", "keyring", "requests", "oauthlib",
-                            "typer", "rich", "click", "platformdirs", "secretstorage", "jeepney", "yaml", "mcp"})
+# Imported only where they are used, by any module: dependencies that are optional (an extra,
+# or needed by one command only) or that cost tens of milliseconds for one rarely taken branch.
+# keyring (and its secretstorage and jeepney) is ~40 ms and is needed only on the keyring's own
+# path; every other dependency is imported at the top of the modules outside FAST_PATH.
+OPTIONAL_HEAVY = frozenset({"hvac", "jq", "prompt_toolkit", "cryptography", "keyring", "secretstorage",
+                            "jeepney", "yaml", "mcp"})

@@ -10,13 +10,20 @@ any other Path method (mkdir, stat, resolve, ...) is answered by a real
 pathlib.Path, imported then, so slower commands need not care which they
 hold. On Windows, FilePath is pathlib.Path itself (drives, "\\", case).
 tests/test_filepath.py compares the two with Hypothesis.
+
+It is the package's one path type: every path of integray-auth's own files
+(lean/paths.py), of the registry and of files the user names (made at the
+boundary, e.g. from `--registry`) is a FilePath, and the annotations say so.
+Measured with `python -X importtime` (CPython 3.11, a loaded 2-core machine):
+`import pathlib` 8.7 ms, this module with the package's __init__ 0.6 ms, where
+all of `token` takes about 18 ms (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import errno
-import sys
 import os
+import sys
 
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # pathlib's _IGNORED_ERRNOS
 

@@ -9,20 +9,22 @@ from it, and tests/test_command_table.py holds Typer's real command tree to
 it option by option (names, value or flag, choices, limits, repeatable), so
 an option added to Typer but not here fails a test.
 
-Plain data, importing nothing (it is read on every
-`token` and every Tab).
+Plain data, importing only the backend table (stores/__init__.py, itself plain
+data): it is read on every `token` and every Tab.
 """
 
 from __future__ import annotations
+
+from ..stores import BACKENDS, LOCAL_BACKENDS
 
 # `token --format`, `token`/`exec --min-valid` (a day at most), `--timeout`.
 TOKEN_FORMATS = ("raw", "header", "json", "env")
 MAX_MIN_VALID = 86400
 MIN_TIMEOUT = 1
 # `--storage` and `unshare --to`: checked by the commands (their own error text),
-# offered by completion. stores.secrets.BACKENDS; a test keeps them equal.
-STORAGES = ("keyring", "file", "vault")
-LOCAL_STORAGES = ("keyring", "file")
+# offered by completion: the names of the backend table.
+STORAGES = tuple(BACKENDS)
+LOCAL_STORAGES = LOCAL_BACKENDS
 # Click adds these to every command (help_option_names); not listed per command.
 HELP_OPTIONS = ("-h", "--help")
 

@@ -15,10 +15,6 @@ import sys
 from .filepath import FilePath
 from .record import Record
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from pathlib import Path  # or a FilePath: the environment's are FilePaths (no pathlib import)
-
 APP_NAME = "integray-auth"
 HOME_ENV = "INTEGRAY_AUTH_HOME"
 
@@ -28,32 +24,32 @@ class Paths(Record):
 
     def __init__(
         self,
-        config_dir: Path,  # user registry overlay (written by `providers add`) and config.toml
-        data_dir: Path,  # the index and, when opted in, the insecure token file
-        cache_dir: Path | None = None,  # the checked registry, as JSON (None: no cache)
+        config_dir: FilePath,  # user registry overlay (written by `providers add`) and config.toml
+        data_dir: FilePath,  # the index and, when opted in, the insecure token file
+        cache_dir: FilePath | None = None,  # the checked registry, as JSON (None: no cache)
     ) -> None:
         self.config_dir = config_dir
         self.data_dir = data_dir
         self.cache_dir = cache_dir
 
     @property
-    def index_file(self) -> Path:
+    def index_file(self) -> FilePath:
         return self.data_dir / "index.json"
 
     @property
-    def lock_file(self) -> Path:
+    def lock_file(self) -> FilePath:
         return self.data_dir / "index.lock"
 
     @property
-    def insecure_tokens_file(self) -> Path:
+    def insecure_tokens_file(self) -> FilePath:
         return self.data_dir / "tokens-insecure.json"
 
     @property
-    def user_registry(self) -> Path:
+    def user_registry(self) -> FilePath:
         return self.config_dir / "providers.toml"
 
     @property
-    def config_file(self) -> Path:
+    def config_file(self) -> FilePath:
         return self.config_dir / "config.toml"
 
     @classmethod

@@ -12,12 +12,17 @@ without a user name or password in it.
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+
 from ..errors import NetworkError, UsageError
 from ..registry.model import LOOPBACK_HOSTS
+from .endpoint import DEADLINE_ENV, USER_AGENT, send
 
 MAX_DOCUMENT_BYTES = 256 * 1024  # real documents are 2-10 KB (Google, Microsoft, Okta, Keycloak)
 MAX_URL_LENGTH = 2048
@@ -117,13 +122,6 @@ def discover(issuer: str, deadline: float, session=None) -> Discovered:
     server's word, and a wrong issuer in it is exactly what the check is for.
     `deadline` (seconds) bounds both requests together.
     """
-    import json
-    import time
-
-    import requests
-
-    from .endpoint import DEADLINE_ENV, USER_AGENT, send
-
     session = session or requests.Session()
     session.headers.setdefault("User-Agent", USER_AGENT)
     ends = time.monotonic() + deadline
@@ -167,7 +165,6 @@ def discover(issuer: str, deadline: float, session=None) -> Discovered:
 
 def check_document(document: dict[str, Any], issuer: str, source_url: str) -> Discovered:
     """The facts integray-auth takes from a metadata document, each checked."""
-
     def bad(message: str) -> NetworkError:
         return NetworkError(f"the metadata at {source_url} {message}", hint="Nothing was written. Check the issuer URL, or ask the provider.")
 

@@ -13,15 +13,25 @@ memory.
 
 from __future__ import annotations
 
+import json
+import math
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+
+import requests
+from oauthlib.common import urlencode
+from oauthlib.oauth2 import WebApplicationClient
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from .. import __version__
 from ..errors import AuthorizationFailed, NetworkError, UsageError
 from ..registry.model import Provider
 from ..tokens import TokenSet, bearer_header
+from .client_assertion import ASSERTION_TYPE, audience, client_assertion
 
 USER_AGENT = f"integray-auth/{__version__}"
 
@@ -67,8 +77,6 @@ class ClientCredentials:
 
 def request_deadline(environ) -> float:
     """The whole-exchange deadline in seconds: INTEGRAY_AUTH_HTTP_TIMEOUT, else 60."""
-    import math
-
     raw = environ.get(DEADLINE_ENV)
     if raw is None or raw.strip() == "":
         return DEFAULT_DEADLINE
@@ -86,7 +94,6 @@ def request_deadline(environ) -> float:
 
 class Answer:
     """An HTTP answer read whole (and small): status, headers, body."""
-
     __slots__ = ("status_code", "headers", "content")
 
     def __init__(self, status_code: int, headers, content: bytes) -> None:
@@ -96,8 +103,6 @@ class Answer:
 
     def json(self) -> Any:
         """The body as JSON; ValueError when it is not JSON."""
-        import json
-
         try:
             return json.loads(self.content)
         except RecursionError:  # "[[[[..." nested deeper than the parser goes
@@ -110,8 +115,6 @@ class _TooLarge(Exception):
 
 class _Late(Exception):
     """The worker noticed the deadline has passed (its caller has left already)."""
-
-
 def send(session, method: str, url: str, deadline: float, max_bytes: int = MAX_ANSWER_BYTES, **kwargs) -> Answer:
     """One HTTP exchange, all of it within `deadline` seconds and at most
     `max_bytes` of answer; every failure is a NetworkError naming the host.
@@ -123,9 +126,6 @@ def send(session, method: str, url: str, deadline: float, max_bytes: int = MAX_A
     drops the answer at the next chunk it reads, or dies with the process
     (which never waits for a daemon thread); its result reaches nobody.
     """
-    import threading
-    import time
-
     host = _host(url)
     ends = time.monotonic() + deadline
     timeout = (min(CONNECT_TIMEOUT, deadline), deadline)
@@ -155,8 +155,6 @@ def send(session, method: str, url: str, deadline: float, max_bytes: int = MAX_A
 
 
 def _read(session, method: str, url: str, timeout, ends: float, max_bytes: int, kwargs) -> Answer:
-    import time
-
     # A CA bundle (VAULT_CACERT) may narrow verification; nothing turns it off.
     verify = kwargs.pop("verify", True)
     verify = verify if isinstance(verify, str) and verify else True
@@ -179,8 +177,6 @@ def _read(session, method: str, url: str, timeout, ends: float, max_bytes: int, 
 
 
 def _network_error(exc: BaseException, host: str, max_bytes: int) -> BaseException:
-    import requests
-
     if isinstance(exc, _TooLarge):
         return NetworkError(
             f"the answer of {host} is larger than {max_bytes // 1024} KB; integray-auth read no further",
@@ -218,9 +214,6 @@ def _network_error(exc: BaseException, host: str, max_bytes: int) -> BaseExcepti
 
 class TokenEndpoint:
     def __init__(self, provider: Provider, credentials: ClientCredentials, deadline: float, session=None) -> None:
-        import requests
-        from oauthlib.oauth2 import WebApplicationClient
-
         self.provider = provider
         self.credentials = credentials
         self.deadline = deadline  # seconds for each whole exchange: request_deadline()
@@ -259,8 +252,6 @@ class TokenEndpoint:
     def client_credentials(self, scopes: list[str], now: datetime) -> TokenSet:
         """A token for the client itself (RFC 6749 §4.4); `scopes` are asked for
         and are what an answer without `scope` means."""
-        from oauthlib.common import urlencode
-
         params = [("grant_type", "client_credentials")]
         if scopes and self.provider.scope_parameter != "none":
             params.append((self.provider.scope_parameter, self.provider.scope_separator.join(scopes)))
@@ -277,8 +268,6 @@ class TokenEndpoint:
         """RFC 8628 §3.1: ask the device endpoint for a device code; the answer
         and its JSON (None when it is not JSON), for grants/device_code.py to check.
         A refusal with an OAuth error is AuthorizationFailed, like the token endpoint's."""
-        from oauthlib.common import urlencode
-
         # Some providers authenticate here differently from the token endpoint
         # (Zoom: HTTP Basic even for a public PKCE client).
         method = self.provider.device_auth or self.provider.client_auth
@@ -295,8 +284,6 @@ class TokenEndpoint:
         """RFC 8628 §3.4: one poll of the token endpoint, within `deadline` seconds.
         Pending, slow_down, access_denied and expired_token are AuthorizationFailed
         with that `error`, whether the provider answers 400 (the RFC) or 200 (GitHub)."""
-        from oauthlib.common import urlencode
-
         params = [("grant_type", DEVICE_CODE_GRANT_TYPE), ("device_code", device_code)]
         if self.provider.client_auth != "client_secret_basic":
             params.append(("client_id", self.credentials.client_id))
@@ -308,7 +295,6 @@ class TokenEndpoint:
         """RFC 7009 revocation; the caller decides whether failure matters."""
         if not self.provider.revocation_url:
             return
-        from oauthlib.common import urlencode
 
         # Some providers authenticate revocation differently from the token
         # endpoint (Zoom: HTTP Basic even for a public PKCE client).
@@ -347,10 +333,6 @@ class TokenEndpoint:
     def _with_assertion(self, body: str) -> str:
         """`body` with the client's signed JWT (RFC 7523 §2.2); aud is the issuer,
         else the token endpoint (client_assertion.audience), one value for every endpoint."""
-        from oauthlib.common import urlencode
-
-        from .client_assertion import ASSERTION_TYPE, audience, client_assertion
-
         if not self.credentials.private_key:
             raise UsageError(
                 f"{self.provider.name} authenticates clients with private_key_jwt and no private key was found",
@@ -375,8 +357,6 @@ class TokenEndpoint:
         )
 
     def _tokens(self, response, requested: list[str], now: datetime) -> TokenSet:
-        from oauthlib.oauth2.rfc6749.errors import OAuth2Error
-
         data = _json(response)
         if not isinstance(data, dict):
             raise NetworkError(
@@ -395,8 +375,6 @@ class TokenEndpoint:
                 raise NetworkError(f"the token response of {self.provider.name} has no access_token")
             self._check_fields(data)
         try:
-            import json
-
             self.client.parse_request_body_response(json.dumps(data), scope=requested)
         except Warning as changed:
             # oauthlib raises when the granted scope differs from the
@@ -413,8 +391,6 @@ class TokenEndpoint:
 
     def _check_fields(self, data: dict) -> None:
         """Fields oauthlib would trip over, named (before oauthlib, whose errors name none)."""
-        import math
-
         expires_in = data.get("expires_in")
         if expires_in is not None:
             # RFC 6749 §5.1: a number of seconds; some providers send it as a string.
@@ -468,8 +444,6 @@ def checked_tokens(tokens: TokenSet, provider_name: str) -> TokenSet:
 
 def fetch_userinfo(provider: Provider, access_token: str, deadline: float, session=None) -> dict[str, Any]:
     """GET the provider's userinfo_url with the new access token; its JSON object."""
-    import requests
-
     session = session or requests.Session()
     host = _host(provider.userinfo_url)
     headers = {"Authorization": bearer_header(access_token, provider.name), "Accept": "application/json", "User-Agent": USER_AGENT}
@@ -498,6 +472,4 @@ def _content_type(response) -> str:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).netloc or url

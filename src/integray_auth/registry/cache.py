@@ -18,7 +18,7 @@ from .model import SCHEMA_VERSION, WATCHED_FIELDS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
+    from ..lean.filepath import FilePath
     from typing import Callable
 
     from .model import Provider
@@ -40,11 +40,11 @@ def key_of(paths) -> list | None:
     return key
 
 
-def _cache_file(cache_dir: Path) -> Path:
+def _cache_file(cache_dir: FilePath) -> FilePath:
     return cache_dir / "registry.json"
 
 
-def read(cache_dir: Path, key: list, build: Callable[..., dict[str, Provider]]) -> dict[str, Provider] | None:
+def read(cache_dir: FilePath, key: list, build: Callable[..., dict[str, Provider]]) -> dict[str, Provider] | None:
     """The cached providers, checked again as a registry file is; None when unusable.
 
     `build` is loading.build_providers, passed in so that this module does not
@@ -79,7 +79,7 @@ def read(cache_dir: Path, key: list, build: Callable[..., dict[str, Provider]]) 
         return None
 
 
-def write(cache_dir: Path, key: list, merged: dict, origin: dict, overrides: dict) -> None:
+def write(cache_dir: FilePath, key: list, merged: dict, origin: dict, overrides: dict) -> None:
     """Keep the merged registry for the next run, if the cache folder is ours and writable."""
     import json
 

@@ -38,7 +38,7 @@ from .model import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
+    from ..lean.filepath import FilePath
     from typing import Any, Callable, Mapping
 
 # The schema: each key a table may have, and its TOML type.
@@ -95,7 +95,7 @@ def _uses_pkce(entry: Mapping[str, Any]) -> bool:
 
 
 def check_pkce_kept(
-    path: Path, pid: str, bundled: Mapping[str, Any], merged: Mapping[str, Any], changed: Mapping, grants_field: str = "grants"
+    path: FilePath, pid: str, bundled: Mapping[str, Any], merged: Mapping[str, Any], changed: Mapping, grants_field: str = "grants"
 ) -> None:
     """An overlay may never turn PKCE off for a bundled provider that has it (RFC 9700 §2.1.1)."""
     if _uses_pkce(bundled) and not _uses_pkce(merged):
@@ -114,11 +114,11 @@ def check_pkce_kept(
 
 
 
-def file_error(path: Path, where: str, message: str) -> RegistryError:
+def file_error(path: FilePath, where: str, message: str) -> RegistryError:
     return RegistryError(f"{path}: {where}: {message}", hint="Fix the file, then run the command again.")
 
 
-def check_file(raw: dict[str, Any], path: Path, patterns: bool = True) -> dict[str, dict[str, Any]]:
+def check_file(raw: dict[str, Any], path: FilePath, patterns: bool = True) -> dict[str, dict[str, Any]]:
     """Check one file's shape (types, keys, URL rules); return its providers.
 
     With `patterns` False, parameters' regular expressions are left for
@@ -183,7 +183,7 @@ def check_file(raw: dict[str, Any], path: Path, patterns: bool = True) -> dict[s
     return providers
 
 
-def _check_parameter(path: Path, where: str, name: str, parameter: Any, patterns: bool = True) -> None:
+def _check_parameter(path: FilePath, where: str, name: str, parameter: Any, patterns: bool = True) -> None:
     if not is_parameter_name(name):
         raise file_error(path, where, "name must be lowercase letters, digits and '_', starting with a letter")
     _check_table(path, where, name, parameter, PARAMETER_KEYS, is_valid_id=is_parameter_name)
@@ -204,7 +204,7 @@ def _check_parameter(path: Path, where: str, name: str, parameter: Any, patterns
 
 
 def _check_table(
-    path: Path, where: str, table_id: str, table: Any, keys: dict[str, type], is_valid_id: Callable[[str], bool] = is_id
+    path: FilePath, where: str, table_id: str, table: Any, keys: dict[str, type], is_valid_id: Callable[[str], bool] = is_id
 ) -> None:
     """A provider's or connector's id, and each field's name and type."""
     if not is_valid_id(table_id):
@@ -220,7 +220,7 @@ def _check_table(
             raise file_error(path, f"{where}, field '{key}'", f"must be a {_type_name(expected)}")
 
 
-def _check_connector(path: Path, where: str, cid: str, connector: Any) -> None:
+def _check_connector(path: FilePath, where: str, cid: str, connector: Any) -> None:
     _check_table(path, where, cid, connector, CONNECTOR_KEYS)
     for scope in connector.get("scopes", []):
         if not isinstance(scope, str) or not scope:
@@ -230,7 +230,7 @@ def _check_connector(path: Path, where: str, cid: str, connector: Any) -> None:
     _check_text(path, f"{where}, field 'description'", connector.get("description"))
 
 
-def _check_text(path: Path, where: str, text: str | None, lines: bool = False) -> None:
+def _check_text(path: FilePath, where: str, text: str | None, lines: bool = False) -> None:
     """Names, descriptions and notes are shown in tables, `show` and completion
     menus: no control, format or line-separator character (an ESC sequence
     would retitle or clear the terminal, a bidi override reverse a name), and
@@ -245,7 +245,7 @@ def _check_text(path: Path, where: str, text: str | None, lines: bool = False) -
             raise file_error(path, where, f"holds the control character '{escape(ch)}', which a terminal would act on; remove it")
 
 
-def _check_url(path: Path, where: str, url: str) -> None:
+def _check_url(path: FilePath, where: str, url: str) -> None:
     plain = split_plain(url)  # what urlsplit would say, for the common spelling (lean/urlparts.py)
     if plain is not None:
         scheme, host, _ = plain
@@ -270,13 +270,13 @@ def _check_url(path: Path, where: str, url: str) -> None:
     raise file_error(path, where, f"{url!r} must be an https:// URL (http:// only for a loopback host)")
 
 
-def _check_choice(path: Path, where: str, entry: dict, key: str, choices: tuple[str, ...]) -> None:
+def _check_choice(path: FilePath, where: str, entry: dict, key: str, choices: tuple[str, ...]) -> None:
     if key in entry and entry[key] not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise file_error(path, f"{where}, field '{key}'", f"{entry[key]!r} is not one of {allowed}")
 
 
-def _check_grants(path: Path, where: str, entry: dict) -> None:
+def _check_grants(path: FilePath, where: str, entry: dict) -> None:
     """`grants`: known names, no repeats, at least one; or `variant`, its former one-grant name."""
     if "variant" in entry:
         if "grants" in entry:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ..errors import RegistryError
-from ..grants import DEFAULT_GRANT
+from ..grants import DEFAULT_GRANT, PROVIDER_FIELDS
 from ..lean.filepath import FilePath
 from . import cache
 from .checks import CONNECTOR_KEYS, REQUIRED_PROVIDER_KEYS, check_file, check_pkce_kept, file_error
@@ -31,11 +31,10 @@ from .model import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path  # or a FilePath (lean/filepath.py): what the read path passes
     from typing import Any
 
 
-def bundled_registry_path() -> Path:
+def bundled_registry_path() -> FilePath:
     """The providers.toml shipped in the wheel, or the repo's for a source checkout.
 
     A FilePath: pathlib.Path's spelling and methods, without importing pathlib
@@ -48,7 +47,7 @@ def bundled_registry_path() -> Path:
 
 
 def load_registry(
-    overlays: list[Path] | tuple[Path, ...] = (), cache_dir: Path | None = None, own_dir: Path | None = None
+    overlays: list[FilePath] | tuple[FilePath, ...] = (), cache_dir: FilePath | None = None, own_dir: FilePath | None = None
 ) -> Registry:
     """Read the bundled registry, then apply each existing overlay in order.
 
@@ -100,7 +99,7 @@ def build_providers(merged: dict, origin: dict, overrides: dict, patterns: bool 
 
 
 def _merge_files(
-    paths, own_dir: Path | None = None
+    paths, own_dir: FilePath | None = None
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, dict[str, Any]]]:
     merged: dict[str, dict[str, Any]] = {}
     origin: dict[str, str] = {}
@@ -115,7 +114,7 @@ def _merge_files(
     return merged, origin, {pid: fields for pid, fields in overrides.items() if fields}
 
 
-def _merge_file(path: Path, is_bundled: bool, raw: dict, merged: dict, origin: dict, overrides: dict, bundled: dict) -> None:
+def _merge_file(path: FilePath, is_bundled: bool, raw: dict, merged: dict, origin: dict, overrides: dict, bundled: dict) -> None:
     for pid, entry in check_file(raw, path).items():
         spelled = _rename_variant(entry)
         if is_bundled:
@@ -131,7 +130,7 @@ def _merge_file(path: Path, is_bundled: bool, raw: dict, merged: dict, origin: d
         origin[pid] = str(path)
 
 
-def _check_own_dir(folder: Path, what: str) -> None:
+def _check_own_dir(folder: FilePath, what: str) -> None:
     from ..stores.files import UnsafePath, check_own_dir
 
     try:
@@ -154,7 +153,7 @@ MAX_TOML_BYTES = 4 * 1024 * 1024
 REGISTRY_HINT = "Check --registry / INTEGRAY_AUTH_REGISTRY."
 
 
-def read_toml(path: Path, own: bool = False, what: str = "registry file", hint: str = REGISTRY_HINT) -> dict[str, Any]:
+def read_toml(path: FilePath, own: bool = False, what: str = "registry file", hint: str = REGISTRY_HINT) -> dict[str, Any]:
     """One TOML file (a registry overlay or config.toml), or a RegistryError naming it.
 
     Only a regular file is opened (a FIFO would hang us), at most
@@ -256,8 +255,10 @@ def _build_provider(
             raise file_error(path, f"{where}, field 'public_grants'", f"{name!r} is not one of this provider's grants")
         if name in CONFIDENTIAL_GRANTS:
             raise file_error(path, f"{where}, field 'public_grants'", f"{name!r} always authenticates the client")
-    if "device_code" in entry.get("grants", ()) and not entry.get("device_authorization_url"):
-        raise file_error(path, f"{where}, field 'grants'", "'device_code' needs 'device_authorization_url'")
+    for name in entry.get("grants", ()):
+        for needed in PROVIDER_FIELDS.get(name, ()):
+            if not entry.get(needed):
+                raise file_error(path, f"{where}, field 'grants'", f"'{name}' needs '{needed}'")
     if entry.get("account_field") and not entry.get("userinfo_url"):
         raise file_error(path, f"{where}, field 'account_field'", "needs 'userinfo_url', where the account is read")
     clash = set(entry.get("callback_parameters", ())) & set(parameters)
@@ -287,7 +288,7 @@ def _build_provider(
     )
 
 
-def _build_parameters(path: Path, where: str, entry: dict[str, Any], patterns: bool = True) -> dict[str, Parameter]:
+def _build_parameters(path: FilePath, where: str, entry: dict[str, Any], patterns: bool = True) -> dict[str, Parameter]:
     """The declared parameters, each used in some URL, and every URL placeholder declared."""
     declared = entry.get("parameters", {})
     used: set[str] = set()

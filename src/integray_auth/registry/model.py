@@ -10,7 +10,7 @@ data and string work only: `token` and `list` use these without `re` or
 from __future__ import annotations
 
 from ..errors import RegistryError
-from ..grants import DEFAULT_GRANT, GRANTS
+from ..grants import CONFIDENTIAL, DEFAULT_GRANT, GRANTS
 from ..lean.record import Record
 
 TYPE_CHECKING = False
@@ -26,7 +26,7 @@ PKCE_MODES = ("required", "supported", "unsupported")
 # in the keyring or a 0600 file (usecases/clients.py), never in the registry.
 CLIENT_AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic", "private_key_jwt")
 # Grants only a client that authenticates itself may use (a confidential client).
-CONFIDENTIAL_GRANTS = ("client_credentials",)
+CONFIDENTIAL_GRANTS = CONFIDENTIAL  # grants/__init__.py
 REDIRECT_HOSTS = ("127.0.0.1", "localhost")
 GRANT_NAMES = tuple(GRANTS)
 SCOPE_PARAMETERS = ("scope", "user_scope", "none")

@@ -13,6 +13,7 @@ tables of strings.
 from __future__ import annotations
 
 import re
+import tomllib
 from typing import Any, Iterable
 
 _HEADER = re.compile(r"^[ \t]*\[(?!\[)([^\[\]\r\n]*)\][ \t]*(?:#.*)?$")
@@ -57,8 +58,6 @@ def table(path: Iterable[str], entries: dict[str, Any], comment: str | None = No
 
 def _header_path(line: str) -> tuple[str, ...] | None:
     """The key path of a `[table]` header line, or None for any other line."""
-    import tomllib
-
     match = _HEADER.match(line)
     if not match:
         return None

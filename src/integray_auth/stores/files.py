@@ -10,7 +10,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path  # a FilePath (filepath.py) or a Path: both work here
+    from ..lean.filepath import FilePath
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -53,14 +53,14 @@ class TooLarge(UnsafePath):
     """A file over the reader's size limit: a limit, not a sign that the file is damaged."""
 
 
-def _refused(what: str, path: Path, reason: str, hint: str | None = None) -> UnsafePath:
+def _refused(what: str, path: FilePath, reason: str, hint: str | None = None) -> UnsafePath:
     return UnsafePath(f"cannot read {what} {path}: {reason}", reason, hint)
 
 
 _checked_dirs: set[str] = set()  # folders already found sound in this process
 
 
-def check_own_dir(path: Path, what: str) -> None:
+def check_own_dir(path: FilePath, what: str) -> None:
     """Refuse, like ssh does for ~/.ssh, a folder of the tool's own that another
     user owns or that group or others may write to: whoever can write there can
     plant an index or an overlay. A missing folder is fine (we create it 0700).
@@ -87,7 +87,7 @@ def check_own_dir(path: Path, what: str) -> None:
     _checked_dirs.add(key)
 
 
-def _ownership_problem(info: os.stat_result, path: Path, mode: int) -> tuple[str, str] | None:
+def _ownership_problem(info: os.stat_result, path: FilePath, mode: int) -> tuple[str, str] | None:
     uid = os.geteuid()
     if info.st_uid not in (uid, 0):
         return (
@@ -102,14 +102,14 @@ def _ownership_problem(info: os.stat_result, path: Path, mode: int) -> tuple[str
     return None
 
 
-def _quoted(path: Path) -> str:
+def _quoted(path: FilePath) -> str:
     import shlex  # only on the way to an error message
 
     return shlex.quote(str(path))
 
 
 def read_regular_file(
-    path: Path, limit: int, what: str, *, own: bool = False, follow_symlinks: bool = True, secret: bool = False,
+    path: FilePath, limit: int, what: str, *, own: bool = False, follow_symlinks: bool = True, secret: bool = False,
 ) -> bytes | None:
     """The bytes of the regular file `path`, or None if there is none.
 
@@ -161,7 +161,7 @@ def read_regular_file(
     return data
 
 
-def _too_large(what: str, path: Path, limit: int) -> TooLarge:
+def _too_large(what: str, path: FilePath, limit: int) -> TooLarge:
     reason = f"it is larger than {size_text(limit)}"
     return TooLarge(f"cannot read {what} {path}: {reason}", reason)
 
@@ -174,7 +174,7 @@ def size_text(size: int) -> str:
     return f"{size} bytes"
 
 
-def ensure_private_dir(path: Path) -> None:
+def ensure_private_dir(path: FilePath) -> None:
     """Create `path` and every missing parent with mode 0700, and make `path` 0700.
 
     Every created parent is private, not just the last one: a folder we make
@@ -201,12 +201,12 @@ def ensure_private_dir(path: Path) -> None:
         os.chmod(path, PRIVATE_DIR)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: FilePath, text: str) -> None:
     """atomic_write of `text` in UTF-8."""
     atomic_write(path, text.encode("utf-8"))
 
 
-def atomic_write(path: Path, data: bytes | list[bytes], durable: bool = True) -> None:
+def atomic_write(path: FilePath, data: bytes | list[bytes], durable: bool = True) -> None:
     """Replace `path` with `data` (or its parts, in order) so a reader (or a
     crash) sees old or new, never half.
 
@@ -251,7 +251,7 @@ def atomic_write(path: Path, data: bytes | list[bytes], durable: bool = True) ->
             os.close(dir_fd)
 
 
-def create_private_file(path: Path, data: bytes, replace: bool = False) -> bool:
+def create_private_file(path: FilePath, data: bytes, replace: bool = False) -> bool:
     """Put `data` at `path` (0600) so that a reader sees all of it or no file, and unless
     `replace` only where there is none: False when another process was first (its file
     stays). The folder must exist already; unlike atomic_write, nothing is made or chmod-ed."""
@@ -277,7 +277,7 @@ def create_private_file(path: Path, data: bytes, replace: bool = False) -> bool:
             pass
 
 
-def write_cache_file(path: Path, data: bytes | list[bytes]) -> None:
+def write_cache_file(path: FilePath, data: bytes | list[bytes]) -> None:
     """atomic_write without fsync, into a cache folder that must be the user's own."""
     check_own_dir(path.parent, "the cache folder")  # never write into another user's folder
     atomic_write(path, data, durable=False)
@@ -307,7 +307,7 @@ class LockTimeout(LockError):
     """Another process held the lock for longer than the timeout."""
 
 
-def take_lock(path: Path, timeout: float = 15.0) -> HeldLock:
+def take_lock(path: FilePath, timeout: float = 15.0) -> HeldLock:
     """Take an exclusive advisory lock on `path` (flock on POSIX, msvcrt on
     Windows); use it as `with take_lock(path):`.
 

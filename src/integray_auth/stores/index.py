@@ -9,27 +9,53 @@ parsed is never overwritten: every command that needs it stops with
 
 from __future__ import annotations
 
-import marshal
 import os
-import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from pathlib import Path  # a FilePath (filepath.py) or a Path
+    from ..lean.filepath import FilePath
     from typing import Iterator
 
+from ..errors import IndexError_
 from ..lean import jsonio
 from ..lean.scoped import contextmanager
-from ..errors import IndexError_
-from .files import (
-    GiB, HeldLock, LockError, LockTimeout, TooLarge, UnsafePath, atomic_write, check_own_dir, read_regular_file,
-    create_private_file, size_text, take_lock, write_cache_file,
+from ..models import KNOWN_FIELDS, Authorization
+from .entries import (
+    ID_AT,
+    NAME_AT,
+    ONE_PASS,
+    SNAPSHOTS,
+    EntryDecoder,
+    checked_entry,
+    checked_rows,
+    entry_problem,
+    extra_problem,
 )
-from ..models import KNOWN_FIELDS, NOT_AUTHORIZED, Authorization
-
-_new = object.__new__
-_intern = sys.intern
+from .files import (
+    GiB,
+    HeldLock,
+    LockError,
+    LockTimeout,
+    TooLarge,
+    UnsafePath,
+    atomic_write,
+    check_own_dir,
+    read_regular_file,
+    size_text,
+    take_lock,
+    write_cache_file,
+)
+from .snapshot import (
+    RUNTIME,
+    SNAPSHOT_FORMAT,
+    SNAPSHOT_KEY_BYTES,
+    SNAPSHOT_KEY_NAME,
+    keyed_hash,
+    new_snapshot_key,
+    snapshot_parts,
+    snapshot_rows,
+)
 
 SCHEMA_VERSION = 1
 # 100,000 authorizations of two connectors each are 85 MB as _write writes them, a million
@@ -37,9 +63,6 @@ SCHEMA_VERSION = 1
 # index from exhausting memory, and no write may cross it, so every index integray-auth
 # writes, it reads. Reaching it is a limit, never damage (LIMIT_HINT).
 MAX_INDEX_BYTES = 4 * GiB
-# Unknown fields are kept and written back; deeper than this, copying and
-# writing them would exhaust the stack (a known field is never this deep).
-MAX_EXTRA_DEPTH = 32
 REPAIR_HINT = "Run 'integray-auth doctor --repair' to set the broken file aside and start a new index."
 LIMIT_HINT = ("The file is not damaged: keep it. integray-auth never writes an index this large; "
               "remove authorizations with the program that wrote it.")
@@ -54,7 +77,7 @@ class UnusableIndex(IndexError_):
 
 
 class Index:
-    def __init__(self, path: Path, lock_path: Path, snapshot_path: Path | None = None) -> None:
+    def __init__(self, path: FilePath, lock_path: FilePath, snapshot_path: FilePath | None = None) -> None:
         self.path = path
         self.lock_path = lock_path
         # A cache of the checked entries (see _snapshot_rows); None: always parse the JSON.
@@ -94,7 +117,7 @@ class Index:
         if key is not None:
             del raw  # 60 MB at 100,000 entries: not held while the snapshot's objects are made
             rows = self._snapshot_rows(key)
-            authorizations = None if rows is None else _checked_rows(rows)
+            authorizations = None if rows is None else checked_rows(rows)
             if authorizations is not None:
                 return authorizations
             del rows
@@ -132,11 +155,11 @@ class Index:
         del raw
         if rows is not None:
             wanted = name.strip().casefold()
-            try:  # _ROW_FIELDS' id and name; the rows picked are checked before they are used
-                picked = [row for row in rows if row[0] == name or row[1].casefold() == wanted]
+            try:  # the rows picked are checked before they are used
+                picked = [row for row in rows if row[ID_AT] == name or row[NAME_AT].casefold() == wanted]
             except Exception:  # noqa: BLE001 - not rows of ours: no snapshot
                 picked = None
-            authorizations = None if picked is None else _checked_rows(picked or rows)
+            authorizations = None if picked is None else checked_rows(picked or rows)
             if authorizations is not None:
                 return authorizations
         return self.load()
@@ -166,7 +189,7 @@ class Index:
     # change to the file, by this tool, another version of it or a hand edit, makes it
     # unused until the next load() writes a new one. Only an index that parsed and passed
     # every check gets one, and its rows are checked again when read, by the same function
-    # (_checked_row). Its own bytes are hashed too (a header, then chunks of rows), and
+    # (checked_row). Its own bytes are hashed too (a header, then chunks of rows), and
     # every hash is keyed with a random secret of this user's (snapshot.key, 0600, in the
     # data folder): a snapshot this user's integray-auth did not write, or a damaged one,
     # is never believed. Anything wrong with it, or with the key, is "no snapshot": the
@@ -180,7 +203,7 @@ class Index:
         secret = self._snapshot_key(create)
         if secret is None:
             return None
-        return (SNAPSHOT_FORMAT, _RUNTIME, len(raw), keyed_hash(secret, raw))
+        return (SNAPSHOT_FORMAT, RUNTIME, len(raw), keyed_hash(secret, raw))
 
     def _snapshot_key(self, create: bool) -> bytes | None:
         """This user's snapshot key, read once; with `create`, a new one when there is none
@@ -194,11 +217,11 @@ class Index:
             if key is not None and len(key) == SNAPSHOT_KEY_BYTES:
                 self._key = key
             elif create:
-                self._key = _new_snapshot_key(self.key_path, replace=key is not None or os.path.lexists(self.key_path))
+                self._key = new_snapshot_key(self.key_path, replace=key is not None or os.path.lexists(self.key_path))
         return self._key
 
     def _snapshot_rows(self, key: tuple | None) -> list | None:
-        """The rows of the snapshot made for `key` (unchecked: see _checked_rows), or None."""
+        """The rows of the snapshot made for `key` (unchecked: see checked_rows), or None."""
         if key is None or self._key is None:
             return None
         try:
@@ -230,7 +253,7 @@ class Index:
             if raw is None:
                 return []
             rows = self._snapshot_rows(self._content_key(raw))
-            authorizations = None if rows is None else _checked_rows(rows)
+            authorizations = None if rows is None else checked_rows(rows)
             if authorizations is not None:
                 return [(a.name, a.active, a.provider, a.connectors) for a in authorizations]
             data = jsonio.loads(raw)
@@ -245,7 +268,7 @@ class Index:
             return []
 
     def _parse(self, raw: str | bytes) -> list[Authorization]:
-        decoder = _EntryDecoder()
+        decoder = EntryDecoder()
         try:
             data = jsonio.loads(raw, object_hook=decoder)
             if decoder.made and not (
@@ -276,7 +299,7 @@ class Index:
         except (TypeError, AttributeError) as exc:
             raise UnusableIndex(f"the index {self.path} is corrupt (bad entry: {exc})", hint=REPAIR_HINT) from None
         for authorization in authorizations if decoder is None else unchecked:
-            problem = entry_problem(authorization) or (authorization.extra and _extra_problem(authorization.extra))
+            problem = entry_problem(authorization) or (authorization.extra and extra_problem(authorization.extra))
             if problem:
                 raise UnusableIndex(f"the index {self.path} is corrupt (bad entry: {problem})", hint=REPAIR_HINT)
         return authorizations
@@ -336,13 +359,13 @@ class Index:
             return
         authorizations = []
         for document in documents:
-            authorization = _checked_entry(document) if ONE_PASS and KNOWN_FIELDS.issuperset(document) else None
+            authorization = checked_entry(document) if ONE_PASS and KNOWN_FIELDS.issuperset(document) else None
             if authorization is None:
                 return
             authorizations.append(authorization)
         self._save_snapshot(self._content_key(raw, create=True), authorizations)
 
-    def set_aside(self, now: datetime) -> Path | None:
+    def set_aside(self, now: datetime) -> FilePath | None:
         """Rename a broken index out of the way (for `doctor --repair`)."""
         with self._locked():
             if not os.path.lexists(self.path):  # a dangling symlink is set aside too
@@ -360,341 +383,6 @@ class Index:
             return target
 
 
-_STRING_OR_NONE = frozenset({str, type(None)})
-_STRING = frozenset({str})
-_OPTIONAL_STRINGS = (
-    "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "keyring_backend",
-    "refreshed_at", "refresh_rejected_at", "rejected_at",
-)
-
-
-class _EntryDecoder:
-    """json's object_hook: each entry becomes an Authorization as soon as it is
-    decoded, so its dict is freed at once instead of all 100,000 living until
-    the end, and the values entries repeat (provider, status, connector and
-    scope ids) are kept once (sys.intern): 1.8 -> 1.2 KiB per entry at 100,000.
-    Objects that only look like an entry but sit elsewhere are counted, and
-    `_parse` then decodes the file again without this hook: the result never
-    differs from plain json.loads.
-
-    A well-formed entry is checked and built in one pass (`_checked_entry`,
-    ~1 µs, against ~9 µs for from_json(**) plus the checks); anything else
-    goes the long way, and `_parse` checks those (`unchecked`)."""
-
-    __slots__ = ("made", "unchecked")
-
-    def __init__(self) -> None:
-        self.made = 0
-        self.unchecked: list[Authorization] = []
-
-    def __call__(self, item: dict):
-        if "id" not in item or "requested_scopes" not in item or "authorizations" in item:
-            return item
-        authorization = _checked_entry(item) if ONE_PASS and KNOWN_FIELDS.issuperset(item) else None
-        if authorization is None:
-            try:
-                authorization = Authorization.from_json(item)
-            except TypeError:
-                return item  # `_parse` says what is wrong with it
-            self.unchecked.append(authorization)
-        self.made += 1
-        return authorization
-
-
 def _append(items: list, item):
     items.append(item)
     return item
-
-
-def _checked_entry(d: dict) -> Authorization | None:
-    """_checked_row of the entry `d` of index.json (of known fields only): the Authorization
-    from_json(d) makes, or None when anything is unusual. The values entries repeat are kept
-    once (sys.intern; the snapshot keeps them so)."""
-    get = d.get
-    a = _checked_row((get("id"), get("name"), get("provider"), get("connectors"), get("requested_scopes"),
-                      get("created_at"), get("updated_at"), get("status", NOT_AUTHORIZED), get("active", True),
-                      get("granted_scopes"), get("authorized_at"), get("expires_at"), get("deactivated_at"),
-                      get("account"), get("storage"), get("client_id"), get("grant"), get("keyring_backend"),
-                      get("locator"), get("parameters"), get("endpoints"), get("renewable"), get("refreshed_at"),
-                      get("refresh_rejected_at"), get("rejected_at"), {}))
-    if a is None:
-        return None
-    # What many entries share (timestamps differ: not worth a lookup).
-    a.provider, a.status = _intern(a.provider), _intern(a.status)
-    a.connectors, a.requested_scopes = list(map(_intern, a.connectors)), list(map(_intern, a.requested_scopes))
-    if a.granted_scopes is not None:
-        a.granted_scopes = list(map(_intern, a.granted_scopes))
-    if a.storage is not None:
-        a.storage = _intern(a.storage)
-    if a.client_id is not None:
-        a.client_id = _intern(a.client_id)
-    if a.keyring_backend is not None:
-        a.keyring_backend = _intern(a.keyring_backend)
-    if a.grant is not None:
-        a.grant = _intern(a.grant)
-    if type(a.locator) is str:
-        a.locator = _intern(a.locator)
-    return a
-
-
-def _checked_row(row: tuple) -> Authorization | None:
-    """The Authorization of a row of field values (in _ROW_FIELDS order) when they pass every
-    check of `entry_problem`, and of `_extra_problem` for fields this version does not know;
-    None when anything is unusual. The one check of an entry, from index.json (_checked_entry)
-    or from the snapshot (_checked_rows): `list` of 10,000 runs it 10,000 times, so it is C
-    loops where it can be. The types of the 26 fields are one tuple, and the tuples that
-    passed _SLOT_TYPES are remembered (a few shapes cover an index); then the items of the
-    lists and tables are checked. Keys are strings in JSON; marshal data may hold anything,
-    so they are checked too."""
-    shape = tuple(map(type, row)) if type(row) is tuple else None
-    if shape not in _GOOD_SHAPES:
-        if shape is None or len(shape) != len(_SLOT_TYPES) or not all(map(frozenset.__contains__, _SLOT_TYPES, shape)):
-            return None
-        _GOOD_SHAPES.add(shape)
-    granted, locator, parameters, endpoints, extra = row[9], row[18], row[19], row[20], row[25]
-    if not (
-        _STRING.issuperset(map(type, row[3] + row[4] if granted is None else row[3] + row[4] + granted))
-        and (endpoints is None or _STRING.issuperset(map(type, endpoints))
-             and _STRING_OR_NONE.issuperset(map(type, endpoints.values())))
-        and (parameters is None or _STRING.issuperset(map(type, parameters))
-             and _STRING.issuperset(map(type, parameters.values())))
-        and (type(locator) is not dict
-             or _STRING.issuperset(map(type, locator)) and _STRING.issuperset(map(type, locator.values())))
-        and (not extra or _STRING.issuperset(map(type, extra)) and KNOWN_FIELDS.isdisjoint(extra)
-             and _extra_problem(extra) is None)
-    ):
-        return None
-    a = _new(Authorization)
-    (a.id, a.name, a.provider, a.connectors, a.requested_scopes, a.created_at, a.updated_at, a.status, a.active,
-     a.granted_scopes, a.authorized_at, a.expires_at, a.deactivated_at, a.account, a.storage, a.client_id, a.grant,
-     a.keyring_backend, a.locator, a.parameters, a.endpoints, a.renewable, a.refreshed_at, a.refresh_rejected_at,
-     a.rejected_at, a.extra) = row
-    return a
-
-
-_S, _SN = frozenset({str}), frozenset({str, type(None)})
-# The types each field may have, in _ROW_FIELDS order: what entry_problem allows.
-_SLOT_TYPES = (
-    _S, _S, _S, frozenset({list}), frozenset({list}), _S, _S, _S, frozenset({bool}),  # id ... active
-    frozenset({list, type(None)}), _SN, _SN, _SN, _SN, _SN, _SN, _SN, _SN,  # granted_scopes ... keyring_backend
-    frozenset({str, dict, type(None)}), frozenset({dict, type(None)}), frozenset({dict, type(None)}),  # locator ...
-    frozenset({bool, type(None)}), _SN, _SN, _SN, frozenset({dict}),  # renewable ... extra
-)
-_GOOD_SHAPES: set = set()  # field-type tuples that passed _SLOT_TYPES: at most a few dozen in an index
-
-
-def entry_problem(authorization: Authorization) -> str | None:
-    """What makes a hand-edited entry unusable (a crash later would be worse)."""
-    a = authorization
-    if (  # the common case, checked fast: `list` reads every entry
-        type(a.id) is type(a.name) is type(a.provider) is type(a.status) is str
-        and type(a.created_at) is type(a.updated_at) is str
-        and type(a.connectors) is type(a.requested_scopes) is list
-        and all(type(item) is str for item in a.connectors)
-        and all(type(item) is str for item in a.requested_scopes)
-        and type(a.active) is bool
-        and (a.endpoints is None or type(a.endpoints) is dict and all(v is None or type(v) is str for v in a.endpoints.values()))
-        and (a.grant is None or type(a.grant) is str)
-        and (a.parameters is None or type(a.parameters) is dict and all(type(v) is str for v in a.parameters.values()))
-        and (a.granted_scopes is None or type(a.granted_scopes) is list and all(type(s) is str for s in a.granted_scopes))
-        and {type(a.authorized_at), type(a.expires_at), type(a.deactivated_at), type(a.account),
-             type(a.storage), type(a.client_id), type(a.keyring_backend),
-             type(a.refreshed_at), type(a.refresh_rejected_at), type(a.rejected_at)} <= _STRING_OR_NONE
-        and (a.renewable is None or type(a.renewable) is bool)
-        and (a.locator is None or type(a.locator) is str)
-    ):
-        return None
-    for name in ("id", "name", "provider", "status", "created_at", "updated_at"):
-        if not isinstance(getattr(authorization, name), str):
-            return f"'{name}' is not a string"
-    for name in ("connectors", "requested_scopes"):
-        value = getattr(authorization, name)
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            return f"'{name}' is not a list of strings"
-    if not isinstance(authorization.active, bool):
-        return "'active' is not true or false"
-    endpoints = authorization.endpoints
-    if endpoints is not None and (
-        not isinstance(endpoints, dict)
-        or not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in endpoints.items())
-    ):
-        return "'endpoints' is not a table of strings"
-    if authorization.grant is not None and not isinstance(authorization.grant, str):
-        return "'grant' is not a string"
-    parameters = authorization.parameters
-    if parameters is not None and (
-        not isinstance(parameters, dict) or not all(isinstance(v, str) for v in parameters.values())
-    ):
-        return "'parameters' is not a table of strings"
-    for name in _OPTIONAL_STRINGS:
-        if getattr(authorization, name) is not None and not isinstance(getattr(authorization, name), str):
-            return f"'{name}' is not a string"
-    granted = authorization.granted_scopes
-    if granted is not None and (not isinstance(granted, list) or not all(isinstance(item, str) for item in granted)):
-        return "'granted_scopes' is not a list of strings"
-    if authorization.renewable is not None and not isinstance(authorization.renewable, bool):
-        return "'renewable' is not true or false"
-    locator = authorization.locator
-    if not (
-        locator is None
-        or isinstance(locator, str)
-        or isinstance(locator, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in locator.items())
-    ):
-        return "'locator' is not a string or a table of strings"
-    return None
-
-
-def _extra_problem(extra: dict) -> str | None:
-    """Fields this version does not know are kept, unless nested too deeply to copy (or
-    holding what JSON cannot, which only marshal data could)."""
-    todo = [(value, 1) for value in extra.values()]
-    while todo:  # iterative: recursion is what must not happen here
-        value, depth = todo.pop()
-        kind = type(value)
-        if kind is list or kind is dict:
-            if depth >= MAX_EXTRA_DEPTH:
-                return f"a field is nested more than {MAX_EXTRA_DEPTH} levels deep"
-            if kind is dict and not _STRING.issuperset(map(type, value)):
-                return "a field holds what JSON cannot"
-            todo.extend((item, depth + 1) for item in (value.values() if kind is dict else value))
-        elif kind not in _JSON_SCALARS:
-            return "a field holds what JSON cannot"
-    return None
-
-
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-# --- the snapshot's format (Index._snapshot_rows) ----------------------------------------------
-
-SNAPSHOT_FORMAT = 3  # 2: in chunks; 3: hashed with this user's key
-_SNAPSHOT_CHUNK = 1000
-SNAPSHOT_KEY_NAME = "snapshot.key"
-SNAPSHOT_KEY_BYTES = 32
-# marshal's format, and the objects' layout, belong to one interpreter and one version of the class.
-_RUNTIME = (sys.implementation.cache_tag, marshal.version, Authorization.__slots__)
-
-
-def _code_stamp() -> tuple:
-    """This version of the checks (here and in models.py): a snapshot one version made
-    is not believed by another that may check more. Two stats, once per process."""
-    from .. import __version__, models
-
-    try:
-        return (__version__, *((info.st_size, info.st_mtime_ns) for info in map(os.stat, (__file__, models.__file__))))
-    except (OSError, TypeError):  # no files (a zip, a frozen build): the version alone
-        return (__version__,)
-
-
-_RUNTIME += _code_stamp()
-# The fields in the order _checked_row and _row take them. A field added to Authorization
-# and not here turns the one-pass build and the snapshot off (a test says so) rather than
-# leaving a slot unset: to add one, check its type in _checked_row as entry_problem does,
-# set the slot, and name it here and in _row.
-_ROW_FIELDS = (
-    "id", "name", "provider", "connectors", "requested_scopes", "created_at", "updated_at", "status", "active",
-    "granted_scopes", "authorized_at", "expires_at", "deactivated_at", "account", "storage", "client_id", "grant",
-    "keyring_backend", "locator", "parameters", "endpoints", "renewable", "refreshed_at", "refresh_rejected_at",
-    "rejected_at", "extra",
-)
-SNAPSHOTS = ONE_PASS = _ROW_FIELDS == Authorization.__slots__
-
-try:  # CPython's SipHash-1-3 of .pyc sources (PEP 552): an undocumented internal, so only a first try
-    from _imp import source_hash as _siphash
-except Exception:  # noqa: BLE001 - absent: keyed_hash uses hashlib
-    _siphash = None
-
-
-def keyed_hash(key: bytes, data: bytes | memoryview) -> bytes:
-    """8 bytes that only a holder of `key` (SNAPSHOT_KEY_BYTES random bytes) can compute for `data`.
-
-    CPython's own SipHash-1-3 keyed with the key's first 64 bits, where it works: 2 ms for
-    the 6 MB of an index of 10,000, nothing to import. hashlib's BLAKE2b keyed with all of it
-    otherwise (any failure of the internal: absent, raising, a result of the wrong type):
-    11 ms for those 6 MB, and 2.7 ms to import hashlib (it loads OpenSSL), where `token`
-    takes 18 ms in all. The two disagree, so a snapshot hashed one way is not believed the
-    other way: slower, never wrong."""
-    if _siphash is not None:
-        try:
-            digest = _siphash(int.from_bytes(key[:8], "little", signed=True), data)  # a C long on LP64
-        except Exception:  # noqa: BLE001 - e.g. OverflowError where a C long has 32 bits (Windows)
-            digest = None
-        if type(digest) is bytes and len(digest) == 8:
-            return digest
-    import hashlib
-
-    return hashlib.blake2b(data, key=key, digest_size=8).digest()
-
-
-def snapshot_parts(made_for: tuple, authorizations: list[Authorization], key: bytes) -> list[bytes]:
-    """The snapshot of `authorizations` from the index `made_for` names, as the parts of its file:
-    the header's hash, its length, the header ((made_for, (length, hash) of each chunk)), then
-    the chunks, _SNAPSHOT_CHUNK rows each (so only one chunk's marshal tables exist at a time)."""
-    chunks = [marshal.dumps([_row(a) for a in authorizations[start:start + _SNAPSHOT_CHUNK]])
-              for start in range(0, len(authorizations), _SNAPSHOT_CHUNK)]
-    header = marshal.dumps((made_for, tuple((len(chunk), keyed_hash(key, chunk)) for chunk in chunks)))
-    return [keyed_hash(key, header), len(header).to_bytes(4, "big"), header, *chunks]
-
-
-def snapshot_rows(blob: bytes, made_for: tuple, key: bytes) -> list | None:
-    """The rows of the snapshot `blob` when it was hashed with `key` and made for the index
-    `made_for` names; None for anything else, never an error. marshal reads only bytes whose
-    hash was checked first. The rows are not checked yet: _checked_rows does that."""
-    try:
-        view = memoryview(blob)
-        if len(view) < 12:
-            return None
-        end = 12 + int.from_bytes(view[8:12], "big")
-        header = view[12:end]
-        if view[:8] != keyed_hash(key, header):
-            return None
-        made, chunks = marshal.loads(header)
-        if made != made_for:
-            return None
-        rows: list = []
-        for length, digest in chunks:
-            chunk = view[end:end + length]
-            end += length
-            if length < 0 or keyed_hash(key, chunk) != digest:
-                return None
-            rows += marshal.loads(chunk)
-        if end != len(view):
-            return None
-    except Exception:  # noqa: BLE001 - a cache: whatever is wrong with it, it is not used
-        return None
-    return rows
-
-
-def _checked_rows(rows: list) -> list[Authorization] | None:
-    """The Authorizations of snapshot rows, each checked as an entry of index.json is
-    (_checked_row), or None if any fails. In place: each row is freed as its object is made."""
-    try:
-        for position, row in enumerate(rows):
-            authorization = _checked_row(row)
-            if authorization is None:
-                return None
-            rows[position] = authorization
-    except Exception:  # noqa: BLE001 - not rows of ours
-        return None
-    return rows
-
-
-def _new_snapshot_key(path: Path, replace: bool) -> bytes | None:
-    """A new random key at `path` (0600; over an unusable one with `replace`), or the one
-    another process made first; None if neither (then there is no snapshot)."""
-    key = os.urandom(SNAPSHOT_KEY_BYTES)
-    try:
-        if create_private_file(path, key, replace=replace):
-            return key
-        key = read_regular_file(path, 64, "the snapshot key", own=True, follow_symlinks=False, secret=True)
-    except (OSError, UnsafePath):
-        return None
-    return key if key is not None and len(key) == SNAPSHOT_KEY_BYTES else None
-
-
-def _row(a: Authorization) -> tuple:
-    """_checked_row's row of one Authorization (the fields in _ROW_FIELDS order)."""
-    return (a.id, a.name, a.provider, a.connectors, a.requested_scopes, a.created_at, a.updated_at, a.status, a.active,
-            a.granted_scopes, a.authorized_at, a.expires_at, a.deactivated_at, a.account, a.storage, a.client_id, a.grant,
-            a.keyring_backend, a.locator, a.parameters, a.endpoints, a.renewable, a.refreshed_at, a.refresh_rejected_at,
-            a.rejected_at, a.extra)

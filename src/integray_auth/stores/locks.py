@@ -13,15 +13,14 @@ is a storage error (exit 8). Stdlib only: `token` takes it on the fast path.
 
 from __future__ import annotations
 
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
+    from ..lean.filepath import FilePath
 
 from ..errors import StorageError
-from .files import LockError, LockTimeout, take_lock
 from ..lean.printable import quoted
 from ..lean.scoped import contextmanager
+from .files import LockError, LockTimeout, take_lock
 
 LOCK_DIR = "locks"
 # What a lock file may be named after, as is: 1-64 of these (ours are 12 hex digits).
@@ -29,7 +28,7 @@ LOCK_DIR = "locks"
 _FILE_NAME_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
 
 
-def lock_path(data_dir: Path, authorization_id: str) -> Path:
+def lock_path(data_dir: FilePath, authorization_id: str) -> FilePath:
     """The lock file of one authorization."""
     if not (0 < len(authorization_id) <= 64 and not authorization_id.strip(_FILE_NAME_CHARACTERS)):
         # The id comes from the index, which a user may edit: never a path.
@@ -40,7 +39,7 @@ def lock_path(data_dir: Path, authorization_id: str) -> Path:
 
 
 @contextmanager
-def tokens_lock(data_dir: Path, authorization_id: str, name: str, timeout: float):
+def tokens_lock(data_dir: FilePath, authorization_id: str, name: str, timeout: float):
     """Hold the authorization's lock for the body; a lock that cannot be had
     within `timeout` seconds, or at all, is a StorageError, not a crash."""
     path = lock_path(data_dir, authorization_id)

@@ -34,10 +34,10 @@ def with_shared(ctx: AppContext) -> list[Authorization]:
     if not ctx.environ.get("VAULT_ADDR"):
         return local  # the fast path: nothing of Vault's is imported
     from ..errors import IntegrayAuthError
-    from ..stores.vault import VaultStore
+    from ..stores.shared_index import SharedIndex
 
     try:
-        store = VaultStore.open(ctx)
+        store = SharedIndex.open(ctx)
         listed, folders = store.listing()
     except IntegrayAuthError as failed:
         from ..lean.printable import escape
@@ -70,9 +70,9 @@ def locate(ctx: AppContext, name: str) -> Authorization:
     except NotFoundError:
         if not ctx.environ.get("VAULT_ADDR"):
             raise
-        from ..stores.vault import VaultStore
+        from ..stores.shared_index import SharedIndex
 
-        shared = VaultStore.open(ctx).find(name)
+        shared = SharedIndex.open(ctx).find(name)
         if shared is None:
             raise
         return shared
@@ -97,7 +97,7 @@ def vault_copy(ctx: AppContext, entry: Authorization) -> Authorization:
 
     store = store_of(ctx, entry)
     absent = object()
-    current = store.load(entry.id, absent=absent)
+    current = store.index.load(entry.id, absent=absent)
     if current is absent and entry.is_authorized and store.get(token_key(entry.id)) is None:
         _keep_in_step(ctx, [], [entry])
         raise NotFoundError(
@@ -153,9 +153,9 @@ def _keep_in_step(ctx: AppContext, current: list[Authorization], gone: list[Auth
 def shared_copy(ctx: AppContext, authorization: Authorization) -> Authorization:
     """Vault's copy of a shared authorization (other machines change it), or
     the one given when Vault holds none."""
-    from ..stores.vault import VaultStore
+    from ..stores.shared_index import SharedIndex
 
-    return VaultStore.open(ctx, authorization.locator).load(authorization.id) or authorization
+    return SharedIndex.open(ctx, authorization.locator).load(authorization.id) or authorization
 
 
 def reread(ctx: AppContext, authorization: Authorization) -> Authorization:
@@ -180,10 +180,10 @@ def find_here(ctx: AppContext, name: str, command: str) -> Authorization:
             raise
         from ..errors import IntegrayAuthError
         from ..stores.secrets import store_of
-        from ..stores.vault import VaultStore
+        from ..stores.shared_index import SharedIndex
 
         try:
-            shared = VaultStore.open(ctx).find(name)
+            shared = SharedIndex.open(ctx).find(name)
         except IntegrayAuthError:
             raise unknown from None  # Vault cannot tell: unknown, as without Vault
         if shared is None:

@@ -1,9 +1,9 @@
 """Where tokens and client secrets live: the OS keyring, or, only by the
 explicit `--storage file` (`--insecure-storage`) opt-in, a 0600 JSON file, or
-a team's Vault (`--storage vault`, vault_store.py).
+a team's Vault (`--storage vault`, stores/vault_store.py).
 
 Every backend is one class behind the same small interface (SecretStore
-below), picked by name from BACKENDS, the one table (pipx's way). The name is
+below), picked by name from BACKENDS (stores/__init__.py), the one table (pipx's way). The name is
 recorded per authorization (`storage`) with the backend's `locator()`, and
 both outrank the environment afterwards: a changed environment can never
 silently retarget an authorization's tokens.
@@ -17,42 +17,72 @@ same reason: a token small enough for one entry needs neither.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
+
 TYPE_CHECKING = False
 
-from ..lean import jsonio
 from ..errors import StorageError
-from .files import LockError, LockTimeout, atomic_write_text, take_lock
-from ..models import STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT
+from ..lean import jsonio
 from ..lean.scoped import NoLock
 from ..tokens import TokenSet, UnusableTokens
+from . import BACKENDS, STORAGE_FILE, STORAGE_KEYRING
+from .files import LockError, LockTimeout, atomic_write_text, take_lock
 
 if TYPE_CHECKING:
-    from typing import Protocol
-
-    from ..context import AppContext
-
     from typing import ContextManager
 
+    from ..context import AppContext
     from ..models import Authorization
 
-    class SecretStore(Protocol):
-        kind: str  # its name in BACKENDS, recorded in the index as `storage`
-        chunk_size: int | None  # ChunkedTokens splits larger values; None: never
 
-        def locator(self) -> str | dict[str, str] | None: ...  # recorded, to find the secrets again
-        def label(self) -> str: ...  # for people: "the keyring (SecretService)", "Vault at ..."
-        def check_usable(self) -> None: ...  # before any browser opens
-        def get(self, key: str) -> str | None: ...
-        def set(self, key: str, value: str) -> str | None: ...  # a shared store may keep a better value, returned
-        def remove(self, key: str) -> None: ...
-        # Held around a refresh, inside the local tokens_lock (usecases/access_token.py):
-        # nothing more for a store only this machine sees, a lease for a shared one.
-        def lock(self, authorization_id: str) -> ContextManager: ...
-        # Keeps the authorization's metadata next to its tokens, for a store other
-        # machines read (after authorize and each refresh); nothing for a local one.
-        # `health_only`: a refresh, which records what it found, never what the authorization is.
-        def record(self, authorization: Authorization, health_only: bool = False) -> None: ...
-        hold_limit: float | None  # seconds a refresh under lock() may take; None: no limit of its own
+class SecretStore(ABC):
+    """Where an authorization's token set (and a provider's client secret) is kept.
+
+    One subclass per backend, named in BACKENDS; the index records `kind` and
+    `locator()` per authorization. A store only this machine sees keeps the
+    defaults of lock() and record(); a shared one (Vault) overrides both."""
+
+    kind: str  # its name in BACKENDS, recorded in the index as `storage`
+    chunk_size: int | None  # ChunkedTokens splits larger values; None: never
+    hold_limit: float | None = None  # seconds a refresh under lock() may take; None: no limit of its own
+
+    @classmethod
+    @abstractmethod
+    def open(cls, ctx: AppContext, locator=None) -> SecretStore:
+        """The store for `ctx`, at `locator` (what the index recorded) when given."""
+
+    @abstractmethod
+    def locator(self) -> str | dict[str, str] | None:
+        """What the index records, to find the secrets again."""
+
+    @abstractmethod
+    def label(self) -> str:
+        """For people: "the keyring (SecretService)", "Vault at ..."."""
+
+    @abstractmethod
+    def check_usable(self) -> None:
+        """Raise StorageError before any browser opens when secrets cannot be kept."""
+
+    @abstractmethod
+    def get(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def set(self, key: str, value: str) -> str | None:
+        """Keep `value`; a shared store may keep a better value it has, and returns it."""
+
+    @abstractmethod
+    def remove(self, key: str) -> None: ...
+
+    def lock(self, authorization_id: str) -> ContextManager:
+        """Held around a refresh, inside the local tokens_lock (usecases/access_token.py):
+        nothing more for a store only this machine sees, a lease for a shared one."""
+        return NoLock()
+
+    def record(self, authorization: Authorization, health_only: bool = False) -> None:
+        """Keep the authorization's metadata next to its tokens, for a store other machines
+        read (after authorize and each refresh; `health_only` for a refresh). The index
+        is the metadata of a local store: nothing to do."""
+
 
 SERVICE = "integray-auth"
 # Windows Credential Manager takes 2,560 bytes of UTF-16, 1,280 characters
@@ -64,15 +94,6 @@ STORAGE_HELP = (
     "Unlock or install a Secret Service (GNOME Keyring, KWallet) in this session, "
     "or run again with --insecure-storage to keep tokens in a 0600 file"
 )
-
-# The one table of backends: name -> (module, class). Each class has
-# `open(ctx, locator)`; vault_store (and hvac) is imported only when named.
-BACKENDS = {
-    STORAGE_KEYRING: ("integray_auth.stores.secrets", "KeyringStore"),
-    STORAGE_FILE: ("integray_auth.stores.secrets", "FileStore"),
-    STORAGE_VAULT: ("integray_auth.stores.vault", "VaultStore"),
-}
-
 
 def token_key(authorization_id: str) -> str:
     return f"authorization:{authorization_id}"
@@ -245,19 +266,7 @@ def digest(tokens: TokenSet | None) -> str | None:
     return hashlib.sha256(tokens.to_secret().encode()).hexdigest()
 
 
-class _LocalStore:
-    """What a store only this machine reads adds to the interface: nothing."""
-
-    hold_limit = None
-
-    def lock(self, authorization_id: str):
-        return NoLock()  # the local tokens_lock is enough
-
-    def record(self, authorization, health_only: bool = False) -> None:
-        pass  # the index is the metadata
-
-
-class KeyringStore(_LocalStore):
+class KeyringStore(SecretStore):
     """The OS keyring through `keyring`; every failure becomes a StorageError."""
 
     kind = STORAGE_KEYRING
@@ -367,7 +376,7 @@ class KeyringStore(_LocalStore):
             raise StorageError(f"cannot delete from the keyring: {_describe(exc)}", hint=STORAGE_HELP) from None
 
 
-class FileStore(_LocalStore):
+class FileStore(SecretStore):
     """The --insecure-storage opt-in: one 0600 JSON file, written atomically."""
 
     kind = STORAGE_FILE
@@ -452,7 +461,8 @@ class FileStore(_LocalStore):
 def default_secret_store(ctx: "AppContext", storage: str, locator=None) -> SecretStore:
     """The backend named `storage` in BACKENDS, opened at `locator`."""
     try:
-        module_name, class_name = BACKENDS[storage]
+        backend = BACKENDS[storage]
+        module_name, class_name = backend.module, backend.store_class
     except KeyError:
         from ..errors import IndexError_
 

@@ -8,6 +8,11 @@ One authorization lives wholly under one path (docs/team.md):
     <mount>/data/<prefix>/authorizations/<id>/lease   who refreshes it now, until when
     <mount>/data/<prefix>/names/<sha256 of the casefolded name>   which id has that name
 
+Two types use it: VaultStore (vault_store.py), the SecretStore of the token
+sets and the lease, and SharedIndex (shared_index.py), the team's index of
+`meta`, `health` and `names/`. This module is what both stand on: the
+settings, the transport rules and the KV client.
+
 The metadata is the truth; a name document only says where to look first, so
 finding a shared authorization by name costs two reads, not one per
 authorization under the prefix (a pointer that disagrees with the metadata
@@ -27,24 +32,35 @@ VAULT_SECRET_ID), the mount and prefix come from config.toml's [vault].
 Every exchange goes through oauth.endpoint.send(): one deadline for the whole
 exchange (INTEGRAY_AUTH_HTTP_TIMEOUT) and a cap on the answer, which is
 checked for its shape before use: a Vault answer is outside input like any.
-hvac (and requests) are imported only here, so only shared authorizations
-pay for them.
+hvac is imported only here, when the first request is made, so only shared
+authorizations pay for it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import ipaddress
 import os
 import re
-import time
+import tomllib
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from ..errors import ConflictError, IntegrayAuthError, NetworkError, StorageError, UsageError
-from ..models import STORAGE_VAULT
+import requests
+from requests.structures import CaseInsensitiveDict
 
-TYPE_CHECKING = False
+from ..errors import (
+    ConflictError,
+    NetworkError,
+    StorageError,
+    UsageError,
+)
+from ..lean.filepath import FilePath
+from ..lean.printable import shorten
+from ..oauth.endpoint import send
+from .files import UnsafePath, read_regular_file
+
 if TYPE_CHECKING:
     from ..context import AppContext
-    from ..models import Authorization
 
 ADDR_ENV, TOKEN_ENV, NAMESPACE_ENV, CACERT_ENV = "VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"
 ROLE_ID_ENV, SECRET_ID_ENV = "VAULT_ROLE_ID", "VAULT_SECRET_ID"
@@ -56,10 +72,9 @@ DEFAULT_MOUNT, DEFAULT_PREFIX, DEFAULT_APPROLE = "secret", "integray-auth", "app
 MAX_VAULT_ANSWER = 256 * 1024
 MAX_SHARED = 1000  # authorizations listed from one prefix
 _SEGMENTS = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
-_ID = re.compile(r"[0-9a-f]{1,32}")
-_TOKEN_KEY = re.compile(r"authorization:([0-9a-f]{1,32})")
+AUTHORIZATION_ID = re.compile(r"[0-9a-f]{1,32}")  # an id is one plain path segment
 # Kept out of the copy in Vault: they say where this machine found it.
-LOCAL_FIELDS = _LOCAL_FIELDS = ("storage", "locator", "keyring_backend")
+LOCAL_FIELDS = ("storage", "locator", "keyring_backend")
 # What a refresh learns and records (the `health` document, which CI may write): never
 # what is asked for, nor with which client, nor where (those stay in `meta`).
 HEALTH_FIELDS = ("status", "expires_at", "granted_scopes", "renewable", "refreshed_at", "refresh_rejected_at",
@@ -130,15 +145,11 @@ class Settings:
 
 def _shown(addr) -> str:
     """A recorded address (the index's or Vault's: outside text) as it may be printed."""
-    from ..lean.printable import shorten
-
     return shorten(addr if isinstance(addr, str) else repr(addr), 120)
 
 
 def _origin(addr: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) of http(s)://HOST[:PORT]; None when it is not one."""
-    from urllib.parse import urlsplit
-
     if not isinstance(addr, str) or not re.fullmatch(r"https?://[^\s/]+/?", addr):
         return None
     try:
@@ -159,8 +170,6 @@ def _same_vault(recorded, configured: str) -> bool:
 def _check_transport(addr: str, environ) -> None:
     """A plain http:// Vault only on this machine (loopback), unless the user opts in:
     elsewhere the token would cross the network in the clear."""
-    import ipaddress
-
     scheme, host, _ = _origin(addr) or ("", "", 0)
     if scheme != "http" or host == "localhost":
         return
@@ -179,8 +188,6 @@ def _check_transport(addr: str, environ) -> None:
 
 def _config(ctx: "AppContext") -> dict:
     """config.toml's [vault] table; a broken file is a usage error, an absent one is defaults."""
-    import tomllib
-
     path = ctx.paths.config_file
     try:
         with open(path, "rb") as handle:
@@ -221,18 +228,13 @@ class _BoundedSession:
     so each has a whole-exchange deadline and a size cap, and never follows a redirect."""
 
     def __init__(self, deadline: float, verify) -> None:
-        import requests
-
         self._inner = requests.Session()
         self.deadline = deadline
         self.verify, self.cert, self.proxies = verify, None, {}
 
     def request(self, method, url, headers=None, allow_redirects=None, timeout=None, verify=None, cert=None,
                 proxies=None, **kwargs):
-        import requests
-        from requests.structures import CaseInsensitiveDict
 
-        from ..oauth.endpoint import send
 
         answer = send(self._inner, method.upper(), url, self.deadline, max_bytes=MAX_VAULT_ANSWER,
                       headers=headers, verify=self.verify, **kwargs)
@@ -243,7 +245,8 @@ class _BoundedSession:
 
 
 class Vault:
-    """KV v2 under one mount, for the store below: reads with their version,
+    """KV v2 under one mount, for the secret store (vault_store.py) and the shared
+    index (shared_index.py): reads with their version,
     check-and-set writes, and every failure as one of our errors."""
 
     def __init__(self, settings: Settings, environ, deadline: float) -> None:
@@ -300,14 +303,10 @@ class Vault:
         """The environment's value, else the file's ([vault] role_id_file /
         secret_id_file: what CI mounts as a secret file, so the id never sits in
         an environment a child inherits). A file named but absent is an error."""
-        from pathlib import Path
-
-        from .files import UnsafePath, read_regular_file
-
         value = (self.environ.get(env) or "").strip()
         if value or not file:
             return value or None
-        path = Path(os.path.expanduser(file))
+        path = FilePath(file).expanduser()
         what = "the AppRole " + ("role id" if env == ROLE_ID_ENV else "secret id") + " file"
         try:
             data = read_regular_file(path, 4096, what)  # never a FIFO that blocks, nor a huge file
@@ -474,382 +473,8 @@ def _said(error: Exception) -> str:
     return text[:200] or type(error).__name__
 
 
-class VaultStore:
-    """The secret-store interface (secret_store.SecretStore) over Vault KV v2."""
-
-    kind = STORAGE_VAULT
-    chunk_size = None  # a KV document holds a token set of any size
-
-    def __init__(self, settings: Settings, environ, deadline: float) -> None:
-        self.settings = settings
-        self.environ = environ
-        self.vault = Vault(settings, environ, deadline)
-        # The version each path was read at: a write goes over that one only.
-        self._versions: dict[str, int] = {}
-
-    @classmethod
-    def open(cls, ctx: "AppContext", locator=None) -> "VaultStore":
-        from ..oauth.endpoint import request_deadline
-
-        return cls(Settings.load(ctx, locator if isinstance(locator, dict) else None), ctx.environ, request_deadline(ctx.environ))
-
-    def locator(self) -> dict[str, str]:
-        return self.settings.locator()
-
-    def label(self) -> str:
-        return self.settings.where()
-
-    def check_usable(self) -> None:
-        self.vault.check()
-
-    # -- get / set / remove: only token sets, by their key ------------------------------
-
-    def _path(self, key: str) -> str:
-        found = _TOKEN_KEY.fullmatch(key)
-        if not found:
-            # Client secrets, probes, chunks: none of them belongs in the team's Vault.
-            raise StorageError(f"{self.settings.where()} keeps only the tokens of shared authorizations, not {key.split(':')[0]}")
-        return f"authorizations/{found.group(1)}/tokens"
-
-    def get(self, key: str) -> str | None:
-        path = self._path(key)
-        document, version = self.vault.read(path)
-        self._versions[path] = version
-        tokens = document.get("tokens") if document else None
-        if tokens is None:
-            return None
-        if not isinstance(tokens, str) or len(tokens) > MAX_VAULT_ANSWER:
-            raise StorageError(f"{self.settings.where()}: the tokens at {path} are not a token set of integray-auth's",
-                               hint="Authorize it again: integray-auth authorize NAME.")
-        return tokens
-
-    def set(self, key: str, value: str) -> str | None:
-        """Write the token set `value` over the version read (check-and-set).
-
-        When another machine wrote meanwhile, its set is read back and `value`
-        replaces it only if it is no older (the access token expires no
-        sooner) and has no fewer scopes; otherwise the set in Vault stays and
-        is returned, for the caller to use instead. None: `value` is stored.
-        """
-        path = self._path(key)
-        if path not in self._versions:
-            self.get(key)
-        for _ in range(5):
-            try:
-                self._versions[path] = self.vault.write(path, {"schema_version": 1, "tokens": value}, cas=self._versions[path])
-                return None
-            except CasConflict:
-                current = self.get(key)  # and its version, to write over if ours is better
-                if current is not None and not replaces(value, current):
-                    return current
-        raise CasConflict(f"{self.settings.where()}: the tokens at {path} keep changing (check-and-set)",
-                          hint="Run the command again; if it recurs, check for a machine looping on it.")
-
-    def remove(self, key: str) -> None:
-        path = self._path(key)
-        folder = path.rsplit("/", 1)[0]
-        authorization_id = folder.rsplit("/", 1)[1]
-        recorded = self.load(authorization_id)
-        for part in ("tokens", "meta", "health", "lease"):
-            self.vault.destroy(f"{folder}/{part}")
-        self._versions.pop(path, None)
-        if recorded is not None:
-            self._release_name(recorded.name, authorization_id)
-
-    # -- metadata ------------------------------------------------------------------------
-
-    def record(self, authorization: "Authorization", health_only: bool = False) -> None:
-        """The authorization's metadata next to its tokens, for other machines.
-
-        `health_only` (a refresh: what the CI policy allows) writes the health
-        document alone. Otherwise (authorize, share, rename, connectors:
-        someone who may authorize) the metadata and then the health: a new
-        one, or a new name, first claims its name (ConflictError when another
-        shared authorization under the prefix has it); the old name is
-        released after."""
-        if not health_only:
-            self._record_meta(authorization)
-        self._record_health(authorization)
-
-    def _record_health(self, authorization: "Authorization") -> None:
-        data = {field: getattr(authorization, field) for field in HEALTH_FIELDS}
-        path = f"authorizations/{_checked_id(authorization.id)}/health"
-        for _ in range(5):  # last writer wins, as the metadata
-            _, version = self.vault.read(path)
-            try:
-                self.vault.write(path, {"schema_version": 1, "health": data}, cas=version)
-                return
-            except CasConflict:
-                continue
-        raise CasConflict(f"{self.settings.where()}: the health of {authorization.name!r} keeps changing (check-and-set)",
-                          hint="Run the command again.")
-
-    def _record_meta(self, authorization: "Authorization") -> None:
-        data = {k: v for k, v in authorization.to_json().items() if k not in _LOCAL_FIELDS}
-        path = f"authorizations/{_checked_id(authorization.id)}/meta"
-        for _ in range(5):  # metadata is last writer wins; the check-and-set only keeps cas_required mounts happy
-            document, version = self.vault.read(path)
-            before = document.get("authorization") if isinstance(document, dict) else None
-            old_name = before.get("name") if isinstance(before, dict) else None
-            renamed = not isinstance(old_name, str) or old_name.casefold() != authorization.name.casefold()
-            if renamed:
-                self.claim_name(authorization.name, authorization.id)
-            try:
-                self.vault.write(path, {"schema_version": 1, "authorization": data}, cas=version)
-            except CasConflict:
-                continue
-            except IntegrayAuthError:
-                if renamed:
-                    with contextlib.suppress(IntegrayAuthError):  # the claim goes with the change it was for
-                        self._release_name(authorization.name, authorization.id)
-                raise
-            if renamed and isinstance(old_name, str):
-                with contextlib.suppress(IntegrayAuthError):  # a pointer left behind is ignored, never trusted
-                    self._release_name(old_name, authorization.id)
-            return
-        raise CasConflict(f"{self.settings.where()}: the metadata of {authorization.name!r} keeps changing (check-and-set)",
-                          hint="Run the command again.")
-
-    # -- names: unique under the prefix, found in two reads --------------------------------
-
-    def find(self, name: str) -> "Authorization | None":
-        """The shared authorization named `name` (case-insensitive) or with that id.
-
-        The name document points at an id, whose metadata must say the same
-        name; otherwise (none yet: shared by an older version, or a pointer
-        left by a crash) every authorization's metadata is read, as before."""
-        if _ID.fullmatch(name):
-            by_id = self.load(name)
-            if by_id is not None:
-                return by_id
-        try:
-            found, _ = self._named(name)
-        except StorageError as refused:
-            if "permission denied" not in refused.message:
-                raise
-            found = None  # a policy without read on names/: the listing still tells
-        if found is not None:
-            return found
-        wanted = name.strip().casefold()
-        return next((a for a in self.shared() if a.name.casefold() == wanted), None)
-
-    def _named(self, name: str) -> tuple["Authorization | None", int]:
-        """What the name document points at, if its metadata agrees; and the document's version."""
-        document, version = self.vault.read(_name_path(name))
-        pointed = document.get("id") if isinstance(document, dict) else None
-        if not isinstance(pointed, str) or not _ID.fullmatch(pointed):
-            return None, version
-        authorization = self.load(pointed)
-        if authorization is not None and authorization.name.casefold() == name.strip().casefold():
-            return authorization, version
-        return None, version
-
-    def check_name(self, name: str, authorization_id: str | None = None) -> None:
-        """ConflictError when another shared authorization under the prefix is named `name`."""
-        other = self.find(name)
-        if other is not None and other.id != authorization_id:
-            self._taken(other)
-
-    def _taken(self, other: "Authorization"):
-        from ..lean.printable import quoted
-
-        raise ConflictError(
-            f"a shared authorization named {quoted(other.name)} already exists in {self.label()}",
-            hint="Choose another name: names are unique across the team's shared authorizations.",
-        )
-
-    def claim_name(self, name: str, authorization_id: str) -> None:
-        """Point the name's document at `authorization_id`, by check-and-set, so two
-        machines claiming one name at once cannot both win."""
-        for _ in range(5):
-            owner, version = self._named(name)
-            if owner is not None and owner.id == authorization_id:
-                return
-            if owner is None:
-                # No pointer to trust (shared by an older version, or left by a crash): the listing decides.
-                wanted = name.strip().casefold()
-                owner = next((a for a in self.shared() if a.name.casefold() == wanted and a.id != authorization_id), None)
-            if owner is not None:
-                self._taken(owner)
-            try:
-                self.vault.write(_name_path(name), {"schema_version": 1, "id": authorization_id, "name": name}, cas=version)
-                return
-            except CasConflict:
-                continue  # another machine claimed it meanwhile: look again
-        raise CasConflict(f"{self.settings.where()}: the name {name!r} keeps changing hands (check-and-set)",
-                          hint="Run the command again.")
-
-    def _release_name(self, name: str, authorization_id: str) -> None:
-        document, _ = self.vault.read(_name_path(name))
-        if isinstance(document, dict) and document.get("id") == authorization_id:
-            self.vault.destroy(_name_path(name))
-
-    def shared(self) -> list["Authorization"]:
-        """Every authorization kept under the prefix (those whose metadata is complete)."""
-        return self.listing()[0]
-
-    def listing(self) -> tuple[list["Authorization"], set[str]]:
-        """The complete authorizations under the prefix, and the ids of every
-        folder there (a folder without usable metadata is not an absent one)."""
-        found, ids = [], set()
-        for key in self.vault.list("authorizations"):
-            authorization_id = key.rstrip("/")
-            if key.endswith("/") and _ID.fullmatch(authorization_id):
-                ids.add(authorization_id)
-                authorization = self.load(authorization_id)
-                if authorization is not None:
-                    found.append(authorization)
-        return found, ids
-
-    def load(self, authorization_id: str, absent=None) -> "Authorization | None":
-        """Vault's copy of the metadata; `absent` when there is no metadata
-        document at all, None when there is one but it is not a complete one of ours."""
-        from .index import entry_problem
-        from ..models import Authorization
-
-        document, _ = self.vault.read(f"authorizations/{_checked_id(authorization_id)}/meta")
-        if document is None:
-            return absent
-        data = document.get("authorization")
-        if not isinstance(data, dict):
-            return None
-        data = {k: v for k, v in data.items() if k not in _LOCAL_FIELDS}
-        health = self._health(authorization_id, data.get("updated_at"))
-        # Health that does not pass the index's checks is ignored, not the authorization.
-        for fields in ({**data, **health}, data) if health else (data,):
-            try:
-                authorization = Authorization.from_json(fields)
-            except TypeError:  # a required field missing: not a (complete) document of ours
-                return None
-            if authorization.id != authorization_id:
-                return None
-            if not entry_problem(authorization):
-                break
-        else:
-            return None
-        if not isinstance(authorization.name, str) or not authorization.name:
-            return None
-        authorization.storage, authorization.locator, authorization.keyring_backend = STORAGE_VAULT, self.locator(), None
-        return authorization
-
-    def _health(self, authorization_id: str, meta_updated_at) -> dict:
-        """The health fields of the health document (written by refreshes, CI's
-        among them), and only those: nothing there changes what is asked for.
-        None when absent (shared by an older version: `meta` holds its health)
-        or older than the metadata (written since by an older version)."""
-        document, _ = self.vault.read(f"authorizations/{authorization_id}/health")
-        health = document.get("health") if isinstance(document, dict) else None
-        if not isinstance(health, dict):
-            return {}
-        updated_at = health.get("updated_at")
-        if isinstance(meta_updated_at, str) and (not isinstance(updated_at, str) or updated_at < meta_updated_at):
-            return {}
-        return {field: health[field] for field in HEALTH_FIELDS if field in health}
-
-    # -- the cross-machine refresh lock ---------------------------------------------------
-
-    @property
-    def hold_limit(self) -> float:
-        """How long a refresh under lock() may take: less than the lease, so no
-        other machine takes the lease over while this one still refreshes."""
-        return max(1.0, lease_seconds(self.environ) * 0.8)
-
-    @contextlib.contextmanager
-    def lock(self, authorization_id: str):
-        """Single flight across machines: a lease document taken by check-and-set.
-
-        A live lease of another machine is waited for; an expired one (its holder
-        died mid-refresh) is taken over. Clocks are compared, so machines sharing
-        a Vault need synchronised clocks (NTP), as Vault itself does.
-        """
-        import secrets
-        import socket
-
-        path = f"authorizations/{_checked_id(authorization_id)}/lease"
-        seconds = lease_seconds(self.environ)
-        holder = f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
-        give_up = time.monotonic() + seconds + self.vault.deadline
-        conflicts, version = 0, 0
-        while True:
-            document, version = self.vault.read(path)
-            now = time.time()
-            other, until = _lease(document)
-            if until <= now:
-                try:
-                    version = self.vault.write(path, {"holder": holder, "expires_at": now + seconds}, cas=version)
-                    break
-                except CasConflict:
-                    conflicts += 1  # another machine took it first: wait for it like any holder
-                    if conflicts > 50:
-                        raise CasConflict(
-                            f"{self.settings.where()}: the refresh lease of {authorization_id} keeps changing hands (check-and-set)",
-                            hint="Run the command again; if it recurs, check for a machine looping on it.",
-                        ) from None
-            if time.monotonic() > give_up:
-                raise StorageError(
-                    f"{self.settings.where()}: {other[:80]!r} holds the refresh lease of {authorization_id} for "
-                    f"{max(0, until - now):.0f} more seconds",
-                    hint=f"Run the command again; a lease whose holder died expires by itself ({LEASE_ENV}).",
-                )
-            time.sleep(0.1 + secrets.randbelow(100) / 1000)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(IntegrayAuthError):  # unreleased, it expires by itself
-                self.vault.write(path, {"holder": holder, "expires_at": 0}, cas=version)
-
-
-def replaces(new: str, current: str) -> bool:
-    """Whether token set `new` may replace `current`, written by another machine
-    since `new`'s writer read: never by an older one (its access token expires
-    sooner) nor by one with fewer scopes. What cannot be compared (no expiry,
-    no scope, not a token set) does not stop it."""
-    from datetime import datetime
-
-    from ..tokens import TokenSet
-
-    try:
-        ours, theirs = TokenSet.from_secret(new), TokenSet.from_secret(current)
-    except (ValueError, TypeError):
-        return True
-    if ours.expires_at and theirs.expires_at:
-        try:
-            if datetime.fromisoformat(ours.expires_at) < datetime.fromisoformat(theirs.expires_at):
-                return False
-        except (TypeError, ValueError):
-            pass
-    if isinstance(ours.scope, list) and isinstance(theirs.scope, list) and set(ours.scope) < set(theirs.scope):
-        return False
-    return True
-
-
-def _lease(document: dict | None) -> tuple[str, float]:
-    """(holder, expires_at) of a lease document; a malformed one counts as expired."""
-    if not isinstance(document, dict):
-        return "", 0.0
-    holder, until = document.get("holder"), document.get("expires_at")
-    if not isinstance(holder, str) or type(until) not in (int, float) or until != until:
-        return "", 0.0
-    return holder, float(until)
-
-
-def _name_path(name: str) -> str:
-    """Where the name's document is: a digest, so any name (spaces, slashes,
-    any script) is one plain path segment, and names equal up to case share it."""
-    import hashlib
-
-    return "names/" + hashlib.sha256(name.strip().casefold().encode("utf-8")).hexdigest()[:32]
-
-
-def _checked_id(authorization_id: str) -> str:
+def checked_id(authorization_id: str) -> str:
     # Ids come from the index or from Vault: never a path.
-    if not _ID.fullmatch(authorization_id):
+    if not AUTHORIZATION_ID.fullmatch(authorization_id):
         raise ConflictError(f"the id {authorization_id[:40]!r} cannot be a Vault path")
     return authorization_id
-
-
-def shared_authorizations(ctx: "AppContext") -> list["Authorization"]:
-    """The authorizations under the configured prefix (VAULT_ADDR set), else none."""
-    if not configured(ctx.environ):
-        return []
-    return VaultStore.open(ctx).shared()

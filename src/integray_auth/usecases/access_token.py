@@ -13,18 +13,25 @@ from __future__ import annotations
 
 import time
 
-from ..stores import locks
+from .. import hints
 from ..context import AppContext
-from ..errors import AuthorizationFailed, InactiveError, IndexError_, NotAuthorizedError, NotFoundError, StorageError, UsageError
-from ..models import NOT_AUTHORIZED, now_from, to_iso
+from ..errors import (
+    AuthorizationFailed,
+    InactiveError,
+    IndexError_,
+    NotAuthorizedError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+)
 from ..lean.printable import quoted
 from ..lean.scoped import contextmanager
+from ..models import NOT_AUTHORIZED, now_from, to_iso
 from ..scopes import granted_as_requested
+from ..stores import locks, lookup
 from ..stores.secrets import ChunkedTokens, RescuedTokens, digest, store_of
 from ..tokens import REFRESH_MARGIN_SECONDS, TokenSet, UnusableTokens
 from . import provider_lookup
-from .. import hints
-from ..stores import lookup
 
 
 def access_token(ctx: AppContext, name: str) -> str:

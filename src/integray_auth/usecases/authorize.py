@@ -16,21 +16,34 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
+import sys
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
-from .. import grants
+from .. import grants, hints
 from ..context import AppContext, isatty
 from ..errors import ConflictError, IntegrayAuthError, UsageError
+from ..grants import DEVICE_GRANT
 from ..grants.base import ConsentRequest, FlowUI
-from ..models import AUTHORIZED, NOT_AUTHORIZED, STORAGE_FILE, STORAGE_KEYRING, STORAGE_VAULT, Authorization, to_iso
-from ..oauth.endpoint import ClientCredentials, request_deadline
 from ..lean.printable import quoted
+from ..models import (
+    AUTHORIZED,
+    NOT_AUTHORIZED,
+    STORAGE_FILE,
+    STORAGE_KEYRING,
+    STORAGE_VAULT,
+    Authorization,
+    to_iso,
+)
+from ..oauth.browser import open_url
+from ..oauth.endpoint import ClientCredentials, fetch_userinfo, request_deadline
 from ..registry.model import Provider
 from ..scopes import granted_as_requested
+from ..stores import lookup
+from ..stores.secrets import ChunkedTokens, store_of
 from ..tokens import TokenSet
 from . import provider_lookup
-from .. import hints
-from ..stores import lookup
 from .access_token import tokens_lock
 from .binding import check_device_endpoint, endpoints_of
 from .clients import resolve_credentials
@@ -150,8 +163,6 @@ def check_someone_can_consent(
 
 def _add_command(authorization: Authorization) -> str:
     """The `add` command that makes this authorization, ready to paste."""
-    import shlex
-
     words = [hints.command_hint("add", authorization), "-p", shlex.quote(authorization.provider)]
     for cid in authorization.connectors:
         words += ["-c", shlex.quote(cid)]
@@ -185,17 +196,15 @@ def check_storage(ctx: AppContext, storage: str | None, authorization: Authoriza
     free among the team's shared authorizations too.
     """
     if storage is None and authorization is not None and authorization.storage:
-        from ..stores.secrets import store_of
-
         store = store_of(ctx, authorization)
     else:
         store = ctx.secret_store(storage or STORAGE_KEYRING)
     store.check_usable()
     if store.kind == STORAGE_VAULT:
         if authorization is not None:
-            store.check_name(authorization.name, authorization.id)
+            store.index.check_name(authorization.name, authorization.id)
         elif name is not None:
-            store.check_name(name)
+            store.index.check_name(name)
     ctx.index.check_writable()
     return store
 
@@ -205,14 +214,11 @@ def grant_needs(
 ) -> tuple[str, bool]:
     """The grant the flow will use, and whether it needs the client secret
     whatever the provider's client_auth (checked before any prompt)."""
-    from types import SimpleNamespace
-
     previous = authorization or SimpleNamespace(grant=None)  # a new one: the provider's default grant
     chosen, _ = grant_for_run(provider, previous, requested_grant, open_browser, {} if environ is None else environ)
     return chosen, grants.get(chosen).needs_secret(provider)
 
 
-DEVICE_GRANT = "device_code"
 NO_BROWSER_SIGNS = "DISPLAY, WAYLAND_DISPLAY and BROWSER"
 
 
@@ -232,8 +238,6 @@ def no_browser_here(environ, platform: str | None = None) -> bool:
     """Whether this machine can open no browser: on Linux and the BSDs, no
     display (X11, Wayland) and no BROWSER; an SSH session is the usual case.
     macOS and Windows always have one: False there."""
-    import sys
-
     platform = sys.platform if platform is None else platform
     if platform.startswith(("win", "darwin", "cygwin")):
         return False
@@ -272,7 +276,6 @@ def _account_from_userinfo(provider: Provider, tokens: TokenSet, ui: FlowUI, dea
     """The account the registry says to read from userinfo_url (Fakturoid's slug), best effort."""
     if not provider.account_field or not provider.userinfo_url:
         return None
-    from ..oauth.endpoint import fetch_userinfo
 
     try:
         value = fetch_userinfo(provider, tokens.access_token, deadline).get(provider.account_field)
@@ -289,7 +292,6 @@ def _account_from_userinfo(provider: Provider, tokens: TokenSet, ui: FlowUI, dea
 def _open_browser(ctx: AppContext, url: str) -> bool:
     if ctx.open_browser is not None:
         return ctx.open_browser(url)
-    from ..oauth.browser import open_url
 
     return open_url(url, ctx.environ)  # without our secrets in its environment
 
@@ -306,7 +308,6 @@ def _persist(
     account: str | None = None,
     renewable: bool | None = None,
 ) -> Authorization:
-    from ..stores.secrets import ChunkedTokens, store_of
 
     now = to_iso(ctx.clock())
     storage, locator = store.kind, store.locator()
@@ -363,7 +364,6 @@ def _label_from_userinfo(provider: Provider, tokens: TokenSet, deadline: float) 
     """Who signed in, from the provider's userinfo answer (OIDC claims), best effort and silent."""
     if not provider.userinfo_url or provider.account_field:
         return None
-    from ..oauth.endpoint import fetch_userinfo
 
     try:
         return _human_label(fetch_userinfo(provider, tokens.access_token, deadline))

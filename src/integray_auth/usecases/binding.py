@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from ..context import AppContext
 from ..errors import RegistryError
+from ..grants import DEVICE_GRANT
+from ..lean.urlparts import split_plain
 from ..models import Authorization
 from ..registry.model import Provider
-from ..lean.urlparts import split_plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def _mismatch(
         # The device flow is what would send the client's credentials there, so it
         # cannot be what binds the new endpoint: the browser flow does (--no-browser:
         # its URL opened on any device), or adding the authorization anew.
-        if any(grant != "device_code" for grant in provider.grants):
+        if any(grant != DEVICE_GRANT for grant in provider.grants):
             hint = (f"Check that file; if {now or 'none'} is right, bind it anew in the browser flow: "
                     f"{command_hint('authorize --no-browser', authorization)}")
         else:

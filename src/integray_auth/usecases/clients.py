@@ -18,12 +18,18 @@ import json
 import os
 import re
 import stat
+import tomllib
 
 from ..context import AppContext
 from ..errors import IntegrayAuthError, RegistryError, UsageError
+from ..oauth.client_assertion import MAX_KEY_BYTES, load_private_key
 from ..oauth.endpoint import ClientCredentials
 from ..oauth.redirect import redirect_uri_template
+from ..registry.loading import MAX_TOML_BYTES, read_toml
 from ..registry.model import Provider
+from ..stores import STORAGE_KEYRING
+from ..stores.files import UnsafePath, atomic_write_text, read_regular_file
+from ..stores.secrets import client_private_key_key, client_secret_key
 
 
 class MissingClient(UsageError):
@@ -80,13 +86,9 @@ def configured_client_id(ctx: AppContext, provider: Provider) -> str | None:
 def save_client_id(ctx: AppContext, provider: Provider, client_id: str) -> None:
     """Set `[clients.<provider>] client_id` in config.toml, keeping the rest of
     the file (comments included) as it was; written atomically, 0600."""
-    from ..stores.files import atomic_write_text
-
     check_client_id(client_id)
     path = ctx.paths.config_file
     _configured_client_id(ctx, provider)  # a file we cannot read is reported, not overwritten
-    from ..stores.files import UnsafePath, read_regular_file
-    from ..registry.loading import MAX_TOML_BYTES
 
     try:
         raw = read_regular_file(path, MAX_TOML_BYTES, "config", own=True)
@@ -94,7 +96,6 @@ def save_client_id(ctx: AppContext, provider: Provider, client_id: str) -> None:
     except (UnsafePath, UnicodeDecodeError) as exc:  # checked just above; changed since
         raise RegistryError(f"{path}: cannot read config: {exc}", hint="Fix the file, then run the command again.") from None
     updated = _with_client_id(text, provider.id, client_id)
-    import tomllib
 
     expected = tomllib.loads(text) if text else {}
     expected.setdefault("clients", {}).setdefault(provider.id, {})["client_id"] = client_id
@@ -194,10 +195,8 @@ def resolve_credentials(
     elif secret is None:
         secret = ctx.environ.get(f"{prefix}_CLIENT_SECRET") or None
     if secret is None and (needed or want_secret):
-        from ..stores.secrets import client_secret_key
-
         try:
-            secret = ctx.secret_store("keyring").get(client_secret_key(provider.id))
+            secret = ctx.secret_store(STORAGE_KEYRING).get(client_secret_key(provider.id))
         except IntegrayAuthError:
             if not want_secret or needed:
                 raise
@@ -217,9 +216,6 @@ def resolve_credentials(
 
 def private_key(ctx: AppContext, provider: Provider, client_id: str) -> tuple[str, str | None]:
     """The client's PEM private key, checked, and its optional key id."""
-    from ..oauth.client_assertion import load_private_key
-    from ..stores.secrets import client_private_key_key
-
     client = _client_config(ctx, provider)
     key_id = _config_string(ctx, provider, client, "private_key_id")
     path = _config_string(ctx, provider, client, "private_key_file")
@@ -227,7 +223,7 @@ def private_key(ctx: AppContext, provider: Provider, client_id: str) -> tuple[st
         pem = read_key_file(os.path.expanduser(path))
         load_private_key(pem, f"{path} (config.toml, clients.{provider.id}.private_key_file)")
         return pem, key_id
-    pem = ctx.secret_store("keyring").get(client_private_key_key(provider.id))
+    pem = ctx.secret_store(STORAGE_KEYRING).get(client_private_key_key(provider.id))
     if pem is None:
         raise UsageError(
             f"{provider.name} authenticates client {client_id} with a private key (private_key_jwt), and none is set",
@@ -242,8 +238,6 @@ def private_key(ctx: AppContext, provider: Provider, client_id: str) -> tuple[st
 
 def read_key_file(path: str) -> str:
     """A private key file's text, refused unless it is a regular file only its owner can read (0600 or 0400)."""
-    from ..oauth.client_assertion import MAX_KEY_BYTES
-
     fix = f"Run: chmod 600 {path}"
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
@@ -274,31 +268,24 @@ def read_key_file(path: str) -> str:
 
 def store_private_key(ctx: AppContext, provider: Provider, path: str) -> None:
     """Keep the private key from `path` (checked like a configured key file) in the keyring."""
-    from ..oauth.client_assertion import load_private_key
-    from ..stores.secrets import client_private_key_key
-
     pem = read_key_file(path)
     load_private_key(pem, path)
-    store = ctx.secret_store("keyring")
+    store = ctx.secret_store(STORAGE_KEYRING)
     store.check_usable()
     store.set(client_private_key_key(provider.id), pem)
 
 
 def store_client_secret(ctx: AppContext, provider: Provider, secret: str) -> None:
-    from ..stores.secrets import client_secret_key
-
     if not secret:
         raise UsageError("the client secret is empty")
-    store = ctx.secret_store("keyring")
+    store = ctx.secret_store(STORAGE_KEYRING)
     store.check_usable()
     store.set(client_secret_key(provider.id), secret)
 
 
 def remove_client_secret(ctx: AppContext, provider: Provider) -> None:
     """Forget the client secret and the private key of `provider` kept in the keyring."""
-    from ..stores.secrets import client_private_key_key, client_secret_key
-
-    store = ctx.secret_store("keyring")
+    store = ctx.secret_store(STORAGE_KEYRING)
     store.remove(client_secret_key(provider.id))
     store.remove(client_private_key_key(provider.id))
 
@@ -312,7 +299,6 @@ def _client_config(ctx: AppContext, provider: Provider) -> dict:
     path = ctx.paths.config_file
     if not os.path.lexists(path):
         return {}
-    from ..registry.loading import read_toml
 
     fix = "Fix the file, then run the command again."
     config = read_toml(path, own=True, what="config", hint=fix)

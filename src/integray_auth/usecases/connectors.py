@@ -11,15 +11,16 @@ is told when it cannot.
 
 from __future__ import annotations
 
+from .. import hints
 from ..context import AppContext
 from ..errors import ConflictError, IntegrayAuthError, NotFoundError, UsageError
-from ..models import Authorization, to_iso
 from ..lean.printable import quoted
 from ..lean.record import Record
-from . import manage
-from . import provider_lookup
-from .. import hints
+from ..models import Authorization, to_iso
 from ..stores import lookup
+from ..stores.secrets import ChunkedTokens, RescuedTokens, store_of
+from . import manage, provider_lookup
+from .access_token import load_tokens, renew_held, take_back, tokens_lock
 
 
 class ConnectorChange(Record):
@@ -160,9 +161,6 @@ def _narrow(ctx: AppContext, authorization: Authorization, provider) -> str:
     """Refresh with the scopes still requested, so the grant gives up the rest
     (RFC 6749 §6). Under the authorization's lock, like every token change.
     Returns "narrowed", or what went wrong (the connectors stay removed)."""
-    from ..stores.secrets import ChunkedTokens, RescuedTokens, store_of
-    from .access_token import load_tokens, take_back, renew_held, tokens_lock
-
     if not authorization.storage:
         return "not authorized"
     store = ChunkedTokens(store_of(ctx, authorization))

@@ -11,16 +11,28 @@ changes one is what the registry warns about.
 from __future__ import annotations
 
 import copy
+import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..registry import overlay as toml_text
 from ..context import AppContext
 from ..errors import ConflictError, RegistryError, UsageError
 from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown
+from ..oauth.endpoint import request_deadline
+from ..registry import overlay as toml_text
+from ..registry.loading import MAX_TOML_BYTES, load_registry, read_bundled_entry
 from ..registry.model import ID_PATTERN
-from ..registry.loading import load_registry, read_bundled_entry
+from ..stores.files import (
+    PRIVATE_FILE,
+    LockError,
+    UnsafePath,
+    atomic_write_text,
+    ensure_private_dir,
+    read_regular_file,
+    take_lock,
+)
 from .provider_lookup import require_provider
 
 MAX_ID_LENGTH = 64
@@ -65,7 +77,6 @@ def add_provider(
         _check_text(client_id, "--client-id", limit=500, spaces=False)
     check_issuer_argument(issuer)
     path = ctx.paths.user_registry
-    from ..oauth.endpoint import request_deadline
 
     deadline = request_deadline(ctx.environ)  # a bad INTEGRAY_AUTH_HTTP_TIMEOUT is exit 2, before any network
     ctx.registry  # noqa: B018 - a broken overlay stops here (exit 3), before any network
@@ -242,10 +253,7 @@ def _refuse_existing(path: Path, document: dict, provider_id: str, force: bool) 
 
 
 def _read_overlay(path: Path) -> tuple[str, dict]:
-    import tomllib
 
-    from ..stores.files import UnsafePath, read_regular_file
-    from ..registry.loading import MAX_TOML_BYTES
 
     try:
         raw = read_regular_file(path, MAX_TOML_BYTES, "the registry overlay", own=True)
@@ -265,7 +273,6 @@ def _read_overlay(path: Path) -> tuple[str, dict]:
 
 
 def _overlay_lock(path: Path):
-    from ..stores.files import LockError, take_lock
 
     try:
         return take_lock(path.with_name(".providers.toml.lock"))
@@ -275,11 +282,6 @@ def _overlay_lock(path: Path):
 
 def _save(ctx: AppContext, path: Path, new_text: str, expected: dict, provider_id: str) -> None:
     """Write `new_text` once it parses back to `expected` and passes the registry's checks."""
-    import os
-    import tomllib
-
-    from ..stores.files import PRIVATE_FILE, atomic_write_text, ensure_private_dir
-
     cannot = ConflictError(
         f"{path} defines provider '{provider_id}' in a form this command does not edit (inline tables or dotted keys)",
         hint="Nothing was written. Edit the file by hand.",

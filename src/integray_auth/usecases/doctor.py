@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
 from ..stores.index import UnusableIndex
+from ..stores.secrets import keyring_status
 
 
 @dataclass
@@ -58,8 +59,6 @@ def run_doctor(ctx: AppContext, repair: bool) -> DoctorReport:
             add("index", problem, "")
 
     try:
-        from ..stores.secrets import keyring_status
-
         add("keyring", None, keyring_status(ctx))
     except IntegrayAuthError as problem:
         add("keyring", problem, "")

@@ -13,14 +13,23 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from .. import hints
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError, NotAuthorizedError, UsageError
-from ..models import Authorization
 from ..lean.printable import quoted
 from ..lean.record import Record
-from ..tokens import REFRESH_MARGIN
-from .. import hints
+from ..models import Authorization
 from ..stores import lookup
+from ..stores.secrets import ChunkedTokens, RescuedTokens, store_of
+from ..tokens import REFRESH_MARGIN
+from .access_token import (
+    check_active,
+    grant_of,
+    load_tokens,
+    renew_held,
+    take_back,
+    tokens_lock,
+)
 
 REFRESHED = "refreshed"
 VALID = "valid"  # not due: valid beyond the window
@@ -81,8 +90,6 @@ def refresh_all(ctx: AppContext, window: timedelta | None = None) -> list[Refres
 
 def refresh_named(ctx: AppContext, name: str, window: timedelta | None = None) -> RefreshOutcome:
     """One authorization: renewed now, or (with `window`) only when it expires within it."""
-    from .access_token import check_active
-
     authorization = lookup.locate(ctx, name)  # a shared one this machine never saw, too, as `token`
     check_active(authorization)  # deactivated means stopped (exit 13)
     return refresh_one(ctx, authorization, window)
@@ -92,9 +99,6 @@ def refresh_one(ctx: AppContext, authorization: Authorization, window: timedelta
     """Renew one authorization's tokens under its lock; `window` None renews
     whatever its expiry. Errors become outcomes: one failure must not stop
     the others, and each is reported with its own hint."""
-    from ..stores.secrets import ChunkedTokens, RescuedTokens, store_of
-    from .access_token import grant_of, load_tokens, take_back, renew_held, tokens_lock
-
     try:
         if not authorization.is_authorized or not authorization.storage:
             raise NotAuthorizedError(

@@ -7,13 +7,13 @@ import os
 
 from ..context import AppContext
 from ..errors import ConflictError, IntegrayAuthError, NoMatchError, NotFoundError, UsageError
-from ..models import Authorization, to_iso
+from ..hints import command_hint, did_you_mean
 from ..lean.printable import has_unsafe, quoted
 from ..lean.record import Record
 from ..lean.scoped import contextmanager
-from ..hints import command_hint, did_you_mean
-from .provider_lookup import checked_parameters, connector_id, connector_name, require_provider
+from ..models import Authorization, to_iso
 from ..stores.lookup import by_id_first, check_unique, find, find_here, find_in, in_view, locate, publish, with_shared
+from .provider_lookup import checked_parameters, connector_id, connector_name, require_provider
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,10 +93,10 @@ def check_team_name(ctx: AppContext, name: str, authorization_id: str | None = N
     of Vault's is imported without VAULT_ADDR (the fast `add --no-authorize`)."""
     if not (ctx.environ.get("VAULT_ADDR") or "").strip():  # vault_store.configured(), not imported yet
         return
-    from ..stores.vault import VaultStore
+    from ..stores.shared_index import SharedIndex
 
     try:
-        store = VaultStore.open(ctx)
+        store = SharedIndex.open(ctx)
         shared = store.find(name)
     except IntegrayAuthError as failed:
         from ..lean.printable import escape

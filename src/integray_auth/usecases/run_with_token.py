@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 
 from ..childenv import child_environment
 from ..context import AppContext
@@ -40,8 +41,6 @@ def run_with_token(
     try:
         if os.name == "posix":
             os.execvpe(command[0], command, env)
-        import subprocess
-
         return subprocess.run(command, env=env, check=False).returncode
     except FileNotFoundError:
         raise CommandNotFound(f"command not found: {quoted(command[0])}", hint="Check its name and PATH.") from None

@@ -10,19 +10,31 @@ from __future__ import annotations
 
 import contextlib
 
-from ..context import AppContext
-from ..errors import ConflictError, IntegrayAuthError, NotAuthorizedError, NotFoundError, StorageError, UsageError
-from ..models import STORAGE_VAULT, Authorization, to_iso
-from ..lean.printable import quoted
-from ..stores.secrets import ChunkedTokens, RescuedTokens, digest, store_of, token_key
 from .. import hints
-from ..stores import lookup
+from ..context import AppContext
+from ..errors import (
+    ConflictError,
+    IntegrayAuthError,
+    NotAuthorizedError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+)
+from ..lean.printable import quoted
+from ..models import STORAGE_VAULT, Authorization, to_iso
+from ..stores import BACKENDS, STORAGE_KEYRING, lookup
+from ..stores.secrets import (
+    ChunkedTokens,
+    RescuedTokens,
+    digest,
+    store_of,
+    token_key,
+)
+from ..stores.vault_store import VaultStore
 from .access_token import tokens_lock
 
 
 def share(ctx: AppContext, name: str) -> Authorization:
-    from ..stores.vault import VaultStore
-
     authorization = lookup.find(ctx, name)
     if authorization.is_shared:
         raise ConflictError(f"authorization {quoted(authorization.name)} is already shared")
@@ -36,10 +48,10 @@ def share(ctx: AppContext, name: str) -> Authorization:
         if tokens is None:
             raise NotAuthorizedError(f"the tokens of {quoted(authorization.name)} are missing from {local.store.label()}",
                                      hint=hints.authorize_hint(authorization))
-        if vault.load(authorization.id) is not None:
+        if vault.index.load(authorization.id) is not None:
             raise ConflictError(f"{vault.label()} already holds {quoted(authorization.name)} ({authorization.id})",
                                 hint="Remove it from this machine, or run 'integray-auth unshare' on it first.")
-        vault.check_name(authorization.name, authorization.id)  # names are unique across the team's
+        vault.index.check_name(authorization.name, authorization.id)  # names are unique across the team's
         shared = authorization.copy(storage=STORAGE_VAULT, locator=vault.locator(), keyring_backend=None,
                                     updated_at=to_iso(ctx.clock()))
         try:
@@ -62,8 +74,6 @@ def share(ctx: AppContext, name: str) -> Authorization:
 
 def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
     """Back to this machine's `to` store; returns the entry and a warning, if any."""
-    from ..stores.secrets import BACKENDS
-
     if to not in BACKENDS or to == STORAGE_VAULT:
         raise UsageError(f"--to {quoted(to)} is not one of keyring, file")
     authorization = lookup.locate(ctx, name)
@@ -77,12 +87,12 @@ def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
         if tokens is None:
             raise NotAuthorizedError(f"the tokens of {quoted(authorization.name)} are missing from {vault.label()}",
                                      hint=hints.authorize_hint(authorization))
-        current = vault.load(authorization.id) or authorization
+        current = vault.index.load(authorization.id) or authorization
         ChunkedTokens(target).save(authorization.id, tokens)
         if digest(ChunkedTokens(target).load(authorization.id)) != digest(tokens):
             raise StorageError(f"{target.label()} did not keep the tokens of {quoted(authorization.name)}; they stay in {vault.label()}")
         locator = target.locator()
-        backend = locator if to == "keyring" else None
+        backend = locator if to == STORAGE_KEYRING else None
         with ctx.index.transaction() as authorizations:
             try:
                 entry = lookup.find_in(authorizations, authorization.id)
@@ -104,7 +114,7 @@ def unshare(ctx: AppContext, name: str, to: str) -> tuple[Authorization, str]:
 def _verify(vault, authorization: Authorization, tokens) -> None:
     """Read back what was written, through a fresh client, before the source goes."""
     back = ChunkedTokens(vault).load(authorization.id)
-    meta = vault.load(authorization.id)
+    meta = vault.index.load(authorization.id)
     if digest(back) != digest(tokens) or meta is None or meta.name != authorization.name:
         raise StorageError(f"{vault.label()} did not give back what was written for {quoted(authorization.name)}",
                            hint="Check Vault's health and the token's policy, then run the command again.")

@@ -9,15 +9,15 @@ prompts, never opens a browser.
 
 from __future__ import annotations
 
+from .. import hints
 from ..context import AppContext
 from ..errors import ExitCode, IntegrayAuthError
 from ..health import AUTHORIZED, MISSING_SCOPES, NEEDS_REAUTHORIZATION, health, usable
-from ..models import Authorization, now_from
 from ..lean.printable import quoted
 from ..lean.record import Record
-from . import provider_lookup
-from .. import hints
+from ..models import Authorization, now_from
 from ..stores import lookup
+from . import provider_lookup
 
 ACCEPTED = "accepted"  # the provider's userinfo endpoint took the access token
 VALID = "valid"  # valid (renewed if due); the registry names no endpoint to ask
@@ -152,8 +152,9 @@ def _ask_provider(ctx: AppContext, authorization: Authorization, access_token: s
         return ACCEPTED  # RFC 6750 §3.1: the token is good, only not for this endpoint
     if answer.status_code == 401:
         return REJECTED
-    from ..errors import NetworkError
     from urllib.parse import urlsplit
+
+    from ..errors import NetworkError
 
     raise NetworkError(
         f"{urlsplit(provider.userinfo_url).netloc} answered HTTP {answer.status_code} when asked about the access token"
