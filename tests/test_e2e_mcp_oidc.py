@@ -21,11 +21,10 @@ import pytest
 
 from integray_auth.stores.files import take_lock
 from integray_auth.stores.locks import lock_path
-from tests.conftest import SCRIPT, assert_no_crash
+from tests.support.cli import SCRIPT, assert_no_crash
 from tests.support.mcp.servers import OIDC_PROVIDER, running
 from tests.support.plugin import require
-from tests.test_e2e_authorize import _expire_in_keyring
-from tests.test_e2e_connectors import _stored
+from tests.support.e2e import expire_in_keyring, stored_tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -155,7 +154,7 @@ def test_a_token_revoked_at_the_server_is_renewed_by_the_proxy(cli, servers, chr
     # The whole grant revoked (its refresh token): the refresh is refused, so the proxy
     # discovers the server again and a person consents anew (Chromium), then it serves.
     state = cli("show", "Revoked", "--json", "id", env=keyring_env).json()["authorization"]
-    refresh_token = _stored(keyring_env, state["id"])["refresh_token"]
+    refresh_token = stored_tokens(keyring_env, state["id"])["refresh_token"]
     revoked = requests.post(f"{servers.issuer}/token/revocation", data={"token": refresh_token, "client_id": client_id}, timeout=10)
     assert revoked.status_code == 200
     report, stderr = agent({**keyring_env, **chromium_browser.env()}, "whoami", name="Revoked")
@@ -183,7 +182,7 @@ def test_a_proxy_whose_server_is_down_ends_with_one_line(cli, servers, chromium_
 def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium_browser, keyring_env, home):
     added = add(cli, "Race", servers, chromium_browser, keyring_env)
     state = cli("show", "Race", "--json", "id", env=keyring_env).json()["authorization"]
-    _expire_in_keyring(keyring_env, state["id"])
+    expire_in_keyring(keyring_env, state["id"])
     lock = lock_path(home, state["id"])
     env = _env(keyring_env)
     # The lock is held while the ten start, so all ten read the expired token and then

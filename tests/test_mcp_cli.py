@@ -4,7 +4,7 @@ on stdout (the proxy's stdout is the agent's MCP stream), no traceback."""
 
 from __future__ import annotations
 
-from tests.conftest import assert_error_line
+from tests.support.cli import assert_error_line
 
 
 def test_a_resource_that_is_not_an_mcp_server_url(cli):

@@ -15,7 +15,8 @@ from ..lean import grammar
 from ..lean.printable import escape, quoted
 from ..models import STORAGE_VAULT
 from ..stores import BACKENDS, STORAGE_FILE, lookup
-from ..usecases import manage, provider_lookup
+from ..oauth.mcp_discovery import canonical_url
+from ..usecases import manage, mcp_servers, provider_lookup
 from ..usecases.authorize import FlowOptions, check_storage, grant_needs
 from ..usecases.authorize import authorize as run_authorization
 from ..usecases.connectors import add_connectors, remove_connectors
@@ -205,19 +206,15 @@ def add(
 def _add_mcp_server(ctx: AppContext, name: str, resource: str, client_metadata_url, provider, connectors, params,
                     no_authorize: bool, flow: dict) -> None:
     """`add NAME --resource URL`: the MCP server's provider from its metadata, then authorize."""
-    from ..usecases import mcp_servers
-
-    for option, value in (("--provider", provider), ("--connector", connectors), ("--param", params), ("--device", flow["grant"] == "device_code")):
+    for option, value in (("--provider", provider), ("--connector", connectors), ("--param", params), ("--device", flow["grant"] == DEVICE_GRANT)):
         if value:
             raise UsageError(f"{option} does not go with --resource: an MCP server's provider comes from its metadata")
-    from ..oauth.mcp_discovery import canonical_url
-
     resource = canonical_url(resource)  # the argument first, then the store, then the network
     if not no_authorize:
         _check_storage(ctx, flow["storage"], name=name)
     authorization, grant = mcp_servers.prepare(
         ctx, name, resource, client_id=flow["client_id"], secret_from_stdin=flow["read_secret_from_stdin"],
-        client_metadata_url=client_metadata_url, machine=flow["grant"] == "client_credentials",
+        client_metadata_url=client_metadata_url, machine=flow["grant"] == MACHINE_GRANT,
     )
     if no_authorize:
         manage.save_new(ctx, authorization)

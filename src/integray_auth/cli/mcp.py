@@ -6,6 +6,8 @@ from __future__ import annotations
 import typer
 
 from ..lean import grammar
+from ..usecases.mcp_proxy import check_target, run_proxy
+from .flow_ui import TerminalFlowUI
 from .options import context_of
 
 
@@ -27,9 +29,6 @@ def proxy(
       integray-auth mcp proxy Linear
       integray-auth mcp proxy https://mcp.example.com/mcp
     """
-    from ..usecases.mcp_proxy import check_target, run_proxy
-    from .flow_ui import TerminalFlowUI
-
     ctx = context_of(typer_ctx)
     ctx.no_input = no_input
     check_target(ctx, target)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import threading
 
 from ..context import AppContext
@@ -150,8 +151,6 @@ def proxy_context(ctx: AppContext) -> AppContext:
 
 def run_proxy(ctx: AppContext, target: str, ui, open_browser: bool = True, timeout: float = 300.0) -> None:
     """Serve MCP on the real stdin/stdout until stdin closes."""
-    import sys
-
     import anyio
 
     gate = Gate(proxy_context(ctx), target, ui, open_browser, timeout)

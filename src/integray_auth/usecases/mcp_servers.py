@@ -23,16 +23,19 @@ issuer at a later discovery means a new registration, never a silent reuse.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..context import AppContext
 from ..errors import ConflictError, UsageError
+from ..grants import DEFAULT_GRANT, MACHINE_GRANT
 from ..lean.printable import quoted
 from ..oauth import mcp_discovery
 from ..oauth.discovery import shown, url_problem
 from ..oauth.endpoint import request_deadline
+from ..oauth.registration import register
 from ..registry.model import Provider
 from . import manage
 from .clients import store_client_secret, store_private_key
@@ -58,8 +61,6 @@ def provider_id_for(url: str) -> str:
     """The provider id of the MCP server at `url` (canonical): mcp-<host>[-<port>]-<path>
     in id characters, and 6 hex digits of the URL's SHA-256, so that two URLs that read
     alike (/a-b, /a/b) are never one provider."""
-    import hashlib
-
     parts = urlsplit(url)
     words = re.sub(r"[^a-z0-9]+", "-", f"{parts.hostname or ''} {parts.port or ''} {parts.path}".lower()).strip("-")
     digest = hashlib.sha256(url.encode()).hexdigest()[:6]
@@ -93,7 +94,7 @@ def prepare(ctx: AppContext, name: str, url: str, client_id: str | None = None, 
         )
     facts = mcp_discovery.discover_server(url, deadline, challenge=challenge)
     provider_id = provider_id_for(url)
-    machine = machine or ("authorization_code" not in facts.grant_types and "client_credentials" in facts.grant_types)
+    machine = machine or (DEFAULT_GRANT not in facts.grant_types and MACHINE_GRANT in facts.grant_types)
     client = _client(ctx, provider_id, facts, client_id, secret_from_stdin, client_metadata_url, machine, deadline)
     scopes = list(facts.scopes)
     entry = provider_entry(ctx, url, facts, client, machine)
@@ -108,7 +109,7 @@ def prepare(ctx: AppContext, name: str, url: str, client_id: str | None = None, 
     if client.private_key_file:
         store_private_key(ctx, provider, client.private_key_file)
     authorization = manage.new_authorization(ctx, name, provider_id, [CONNECTOR], {})
-    return authorization, ("client_credentials" if machine else "authorization_code")
+    return authorization, (MACHINE_GRANT if machine else DEFAULT_GRANT)
 
 
 def provider_entry(ctx: AppContext, url: str, facts, client: McpClient, machine: bool) -> dict:
@@ -122,7 +123,7 @@ def provider_entry(ctx: AppContext, url: str, facts, client: McpClient, machine:
         "pkce": "required",
         "client_id": client.client_id,
         "client_auth": client.auth_method,
-        "grants": ["client_credentials"] if machine else ["authorization_code"],
+        "grants": [MACHINE_GRANT] if machine else [DEFAULT_GRANT],
         "redirect_host": REDIRECT_HOST,
         "redirect_path": REDIRECT_PATH,
     }
@@ -173,8 +174,6 @@ def _client(ctx: AppContext, provider_id: str, facts, client_id: str | None, sec
     if client_metadata_url and facts.cimd_supported:  # 2. CIMD: the URL is the client id
         return McpClient(client_metadata_url, "none", None, None, f"Client ID Metadata Document {client_metadata_url}")
     if facts.registration_endpoint:  # 3. dynamic registration
-        from ..oauth.registration import register
-
         redirect = [f"http://{REDIRECT_HOST}{REDIRECT_PATH}", f"http://localhost{REDIRECT_PATH}"]
         registered = register(facts.registration_endpoint, redirect, facts.auth_methods, deadline)
         method = registered.auth_method
@@ -205,7 +204,7 @@ def rediscover(ctx: AppContext, authorization, challenge) -> Provider:
     same = facts.issuer == provider.issuer and all(getattr(provider, k) == v for k, v in facts.endpoints.items()) and (
         facts.resource == provider.resource)
     if not same:
-        machine = provider.grants == ("client_credentials",)
+        machine = provider.grants == (MACHINE_GRANT,)
         if machine:
             raise ConflictError(
                 f"the MCP server {url} now names another authorization server ({facts.issuer}); its client must be registered there",
