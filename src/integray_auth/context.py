@@ -124,6 +124,10 @@ class AppContext:
                     pass
         return self._registry
 
+    def reload_registry(self) -> None:
+        """Read the registry again on next use: this command has just changed the user's overlay."""
+        self._registry = None
+
     @property
     def index(self) -> Index:
         if self._index is None:

@@ -16,7 +16,7 @@ import typer
 
 from .. import __version__
 from ..context import AppContext
-from . import authorizations, helpers, helptopics, providers, shell, team, tokens, usage
+from . import authorizations, helpers, helptopics, mcp, providers, shell, team, tokens, usage
 
 app = typer.Typer(
     name="integray-auth",
@@ -38,6 +38,8 @@ app.add_typer(providers_app, name="providers", short_help="The registry: provide
 app.add_typer(client_app, name="client", short_help="Save, show or forget a provider's OAuth client")
 connectors_app = typer.Typer(cls=usage.Group, help="Change the connectors an authorization is for.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors", short_help="Change the connectors an authorization is for")
+mcp_app = typer.Typer(cls=usage.Group, help="Serve MCP servers to agents with their authorizations.", no_args_is_help=True)
+app.add_typer(mcp_app, name="mcp", short_help="Serve MCP servers to agents with their authorizations")
 
 # Tests and the entry point may hand in a ready context (e.g. with fakes).
 _context_factory = AppContext.from_environment
@@ -84,6 +86,7 @@ COMMANDS = (
     (app, "git-credential", helpers.git_credential, {}),
     (app, "setup-kube", helpers.setup_kube, {}),
     (app, "kube-credential", helpers.kube_credential, {}),
+    (mcp_app, "proxy", mcp.proxy, {}),
     (providers_app, "show", providers.providers_show, {}),
     (providers_app, "add", providers.providers_add, {}),
     (providers_app, "remove", providers.providers_remove, {}),

@@ -15,7 +15,8 @@ from ..lean import grammar
 from ..lean.printable import escape, quoted
 from ..models import STORAGE_VAULT
 from ..stores import BACKENDS, STORAGE_FILE, lookup
-from ..usecases import manage, provider_lookup
+from ..oauth.mcp_discovery import canonical_url
+from ..usecases import manage, mcp_servers, provider_lookup
 from ..usecases.authorize import FlowOptions, check_storage, grant_needs
 from ..usecases.authorize import authorize as run_authorization
 from ..usecases.connectors import add_connectors, remove_connectors
@@ -137,6 +138,13 @@ def add(
     device: bool = FLOW_OPTIONS["device"],
     no_input: bool = FLOW_OPTIONS["no_input"],
     storage: Optional[str] = FLOW_OPTIONS["storage"],
+    resource: Optional[str] = typer.Option(
+        None, "--resource", metavar="URL", help="An MCP server's URL: discover its authorization server and add it (docs/mcp.md)."
+    ),
+    client_metadata_url: Optional[str] = typer.Option(
+        None, "--client-metadata-url", metavar="URL",
+        help="With --resource: your Client ID Metadata Document's https URL, used as the client id where the server accepts one.",
+    ),
 ) -> None:
     """Add an authorization, then authorize it in the browser (or, with --client-credentials, as a machine).
 
@@ -146,11 +154,17 @@ def add(
       integray-auth add "Outlook Contoso" -p microsoft -c outlook-read-mail --param tenant=contoso.onmicrosoft.com
       integray-auth add "Nightly export" -p acme -c export --client-credentials
       integray-auth add "GitHub over SSH" -p github -c list-repositories --device
+      integray-auth add Linear --resource https://mcp.linear.app/mcp
     """
 
     ctx = context_of(typer_ctx)
     ctx.no_input = no_input
     flow = _flow(no_browser, timeout, client_id, client_secret_stdin, insecure_storage, storage, client_credentials, device)
+    if resource is not None:
+        _add_mcp_server(ctx, name, resource, client_metadata_url, provider, connectors, params, no_authorize, flow)
+        return
+    if client_metadata_url is not None:
+        raise UsageError("--client-metadata-url goes with --resource (an MCP server)")
     if no_authorize:
         _refuse_choices_made_when_authorizing(storage, insecure_storage, device, client_credentials, client_id, client_secret_stdin)
     if name is None and not ctx.interactive:
@@ -201,6 +215,26 @@ def add(
             again = adding.add_command(name, found.id, connectors, given, _given_options(typer_ctx))
             failed.hint = f"{failed.hint or ''} To try again with your answers: {again}".strip()
         raise
+
+
+def _add_mcp_server(ctx: AppContext, name: str, resource: str, client_metadata_url, provider, connectors, params,
+                    no_authorize: bool, flow: dict) -> None:
+    """`add NAME --resource URL`: the MCP server's provider from its metadata, then authorize."""
+    for option, value in (("--provider", provider), ("--connector", connectors), ("--param", params), ("--device", flow["grant"] == DEVICE_GRANT)):
+        if value:
+            raise UsageError(f"{option} does not go with --resource: an MCP server's provider comes from its metadata")
+    resource = canonical_url(resource)  # the argument first, then the store, then the network
+    if not no_authorize:
+        _check_storage(ctx, flow["storage"], name=name)
+    authorization, grant = mcp_servers.prepare(
+        ctx, name, resource, client_id=flow["client_id"], secret_from_stdin=flow["read_secret_from_stdin"],
+        client_metadata_url=client_metadata_url, machine=flow["grant"] == MACHINE_GRANT,
+    )
+    if no_authorize:
+        manage.save_new(ctx, authorization)
+        adding.report_added(ctx, authorization)
+        return
+    _authorize(ctx, authorization, new=True, **{**flow, "client_id": None, "read_secret_from_stdin": False, "grant": grant})
 
 
 def authorize(

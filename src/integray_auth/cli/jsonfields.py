@@ -29,7 +29,7 @@ AUTHORIZATION_DETAILS = AUTHORIZATION + ("scopes", "extra_granted_scopes")
 # The keys of output.provider_json.
 PROVIDER = (
     "id", "name", "authorization_url", "token_url", "revocation_url", "device_authorization_url",
-    "issuer", "userinfo_url", "scope_separator", "scope_parameter", "token_path", "token_types",
+    "issuer", "userinfo_url", "resource", "mcp_url", "scope_separator", "scope_parameter", "token_path", "token_types",
     "authorization_params", "incremental_consent_params", "refresh_narrows_scope", "pkce",
     "client_auth", "client_secret_required", "redirect_uri", "redirect_host", "redirect_path",
     "redirect_ports", "grants", "public_grants", "variant", "docs_url", "revoke_page_url", "parameters",

@@ -253,6 +253,8 @@ def provider_json(provider) -> dict[str, Any]:
         "device_authorization_url": provider.device_authorization_url,
         "issuer": provider.issuer,
         "userinfo_url": provider.userinfo_url,
+        "resource": provider.resource,  # an MCP server's RFC 8707 resource (docs/mcp.md), else null
+        "mcp_url": provider.mcp_url,
         "scope_separator": provider.scope_separator,
         "scope_parameter": provider.scope_parameter,
         "token_path": provider.token_path,
@@ -344,6 +346,8 @@ def print_provider(ctx: AppContext, provider, as_json: JsonOutput | None, client
     ]
     if provider.revocation_url:
         lines.append(f"Revocation URL:    {e(provider.revocation_url)}")
+    if provider.resource:  # an MCP server (docs/mcp.md)
+        lines.append(f"MCP server:        {e(provider.mcp_url or provider.resource)} (resource {e(provider.resource)})")
     lines.append(f"Redirect URI:      {e(redirect_uri_template(provider))}")
     lines.append(f"PKCE:              {e(provider.pkce)}; client auth: {e(provider.client_auth)}"
                  + ("; needs a client secret" if provider.client_secret_required else "")

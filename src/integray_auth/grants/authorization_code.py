@@ -88,6 +88,8 @@ def authorization_url(
     if scopes and provider.scope_parameter != "none":
         params.append((provider.scope_parameter, provider.scope_separator.join(scopes)))
     params.append(("state", state))
+    if provider.resource:
+        params.append(("resource", provider.resource))  # RFC 8707 §2.1
     if verifier is not None:
         params += [("code_challenge", s256_challenge(verifier)), ("code_challenge_method", "S256")]
     params += [(k, v) for k, v in provider.authorization_params.items()]

@@ -39,4 +39,6 @@ FAST_PATH = frozenset({
 # keyring (and its secretstorage and jeepney) is ~40 ms and is needed only on the keyring's own
 # path; every other dependency is imported at the top of the modules outside FAST_PATH.
 OPTIONAL_HEAVY = frozenset({"hvac", "jq", "prompt_toolkit", "cryptography", "keyring", "secretstorage",
-                            "jeepney", "yaml", "mcp"})
+                            "jeepney", "yaml", "mcp",
+                            # the MCP SDK's own async stack, used by `mcp proxy` only
+                            "anyio", "httpx"})

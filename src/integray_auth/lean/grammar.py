@@ -104,6 +104,8 @@ ROOT = Command(
                 Option("--param", value="param", repeatable=True),
                 Option("--no-authorize"),
                 *_FLOW,
+                Option("--resource", value="text"),
+                Option("--client-metadata-url", value="text"),
             ),
             ("text",),
         ),
@@ -135,6 +137,14 @@ ROOT = Command(
             ("authorization",),
         ),
         "kube-credential": Command((Option("--id-token"),), ("authorization",)),
+        "mcp": Command(
+            subcommands={
+                "proxy": Command(
+                    (Option("--no-browser"), Option("--timeout", value="text", low=MIN_TIMEOUT), Option("--no-input")),
+                    ("authorization",),
+                ),
+            }
+        ),
         "doctor": Command((Option("--repair"),) + _JSON),
         "providers": Command(
             _JSON,

@@ -52,7 +52,10 @@ def open_url(url: str, environ: Mapping[str, str] | None = None) -> bool:
     except (AttributeError, OSError, ValueError):
         stdout = subprocess.DEVNULL
     try:
-        done = subprocess.run([sys.executable, "-I", "-c", _OPENER, url], env=env, stdout=stdout, check=False)
+        # No stdin either: under `mcp proxy` ours is the agent's MCP stream.
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _OPENER, url], env=env, stdin=subprocess.DEVNULL, stdout=stdout, check=False
+        )
     except OSError:
         return False
     return done.returncode == 0

@@ -228,6 +228,7 @@ class TokenEndpoint:
             redirect_uri=redirect_uri,
             code_verifier=code_verifier,
             include_client_id=self.provider.client_auth != "client_secret_basic",
+            **self._resource(),
             **self._secret_in_body(),
             **self.provider.code_exchange_params,  # the registry's extras (Shopify expiring=1)
         )
@@ -241,8 +242,9 @@ class TokenEndpoint:
         client = {} if self.provider.client_auth == "client_secret_basic" else {"client_id": self.credentials.client_id}
         if narrow_to is not None:
             client["scope"] = self.provider.scope_separator.join(narrow_to)
+        # RFC 8707 §2.2: the resource again on every refresh (servers refuse one without it).
         body = self.client.prepare_refresh_body(
-            refresh_token=refresh_token, **client, **self._secret_in_body(), **self.provider.refresh_params
+            refresh_token=refresh_token, **client, **self._resource(), **self._secret_in_body(), **self.provider.refresh_params
         )
         tokens = self._tokens(self._post(self.provider.token_url, body), requested, now)
         if tokens.refresh_token is None:
@@ -258,6 +260,7 @@ class TokenEndpoint:
             params.append((self.provider.scope_parameter, self.provider.scope_separator.join(scopes)))
         if self.provider.client_auth == "client_secret_post":
             params.append(("client_id", self.credentials.client_id))
+        params.extend(self._resource().items())
         params.extend(self._secret_in_body().items())
         tokens = self._tokens(self._post(self.provider.token_url, urlencode(params)), scopes, now)
         # §4.4.3: no refresh token here; one a server sends anyway is not kept,
@@ -304,6 +307,10 @@ class TokenEndpoint:
             params.append(("client_id", self.credentials.client_id))
         params.extend(self._secret_in_body(method).items())
         self._post(self.provider.revocation_url, urlencode(params), expect_json=False, method=method)
+
+    def _resource(self) -> dict[str, str]:
+        """RFC 8707: the resource (an MCP server) the tokens are for, where the registry names one."""
+        return {"resource": self.provider.resource} if self.provider.resource else {}
 
     def _secret_in_body(self, method: str | None = None) -> dict[str, str]:
         if (method or self.provider.client_auth) == "client_secret_post" and self.credentials.client_secret:

@@ -54,6 +54,8 @@ PROVIDER_KEYS = {
     "device_authorization_url": str,
     "issuer": str,
     "userinfo_url": str,
+    "resource": str,
+    "mcp_url": str,
     "scope_separator": str,
     "scope_parameter": str,
     "token_path": str,

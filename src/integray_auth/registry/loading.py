@@ -227,7 +227,8 @@ def _build_provider(
         for key in CONNECTOR_KEYS:
             if key not in raw:
                 raise file_error(path, cwhere, f"missing required field '{key}'")
-        if not raw["scopes"]:
+        if not raw["scopes"] and not entry.get("resource"):
+            # An MCP server whose metadata names no scope is asked for none (MCP authorization, scope selection).
             raise file_error(path, f"{cwhere}, field 'scopes'", "must list at least one scope")
         for scope in raw["scopes"]:
             if scope not in scopes:

@@ -156,6 +156,10 @@ URL_FIELDS = (
     "device_authorization_url",
     "issuer",
     "userinfo_url",
+    # An MCP server's URL (RFC 8707 resource indicator): sent in the authorization
+    # request, the code exchange and every refresh; set by `add --resource`.
+    "resource",
+    "mcp_url",  # the MCP server's endpoint `mcp proxy` connects to (within `resource`)
     "revoke_page_url",
     "docs_url",
     "console_url",
@@ -175,6 +179,7 @@ WATCHED_FIELDS = (
     "pkce",
     "grants",
     "iss_parameter",
+    "resource",
 )
 
 
@@ -253,6 +258,8 @@ class Provider(Record):
         "device_authorization_url",
         "issuer",
         "userinfo_url",
+        "resource",
+        "mcp_url",
         "scope_separator",
         "scope_parameter",
         "token_path",
@@ -312,6 +319,9 @@ class Provider(Record):
         device_authorization_url: str | None = None,
         issuer: str | None = None,
         userinfo_url: str | None = None,
+        # The RFC 8707 resource (an MCP server's URL) every authorization and token request names.
+        resource: str | None = None,
+        mcp_url: str | None = None,  # an MCP server's endpoint (mcp proxy), when it is one
         scope_separator: str = " ",
         # Where the scopes go in the authorization request: "scope" (RFC 6749),
         # "user_scope" (Slack user tokens) or "none" (providers without scopes).
@@ -406,6 +416,8 @@ class Provider(Record):
         self.device_authorization_url = device_authorization_url
         self.issuer = issuer
         self.userinfo_url = userinfo_url
+        self.resource = resource
+        self.mcp_url = mcp_url
         self.scope_separator = scope_separator
         self.scope_parameter = scope_parameter
         self.token_path = token_path

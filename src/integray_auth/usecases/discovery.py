@@ -196,6 +196,38 @@ def add_connector(
     return AddedConnector(provider.id, connector_id, name, path, new_scopes, replaced)
 
 
+def write_provider(
+    ctx: AppContext, provider_id: str, entry: dict[str, Any], scopes: dict[str, str], connectors: dict[str, dict], comment: str
+) -> Path:
+    """Write (or replace) `[providers.<provider_id>]` with its scopes and connectors in the
+    user overlay, checked like `providers add` writes one; the context's registry is reloaded."""
+    check_id(provider_id, "provider id")
+    path = ctx.paths.user_registry
+    if read_bundled_entry(provider_id) is not None:
+        raise ConflictError(f"'{provider_id}' is a bundled provider; it is never replaced", hint="Pick another name.")
+    with _overlay_lock(path):
+        text, document = _read_overlay(path)
+        block = toml_text.table(("providers", provider_id), entry, comment=comment)
+        if scopes:
+            block += "\n" + toml_text.table(("providers", provider_id, "scopes"), scopes)
+        for cid, connector in connectors.items():
+            block += "\n" + toml_text.table(("providers", provider_id, "connectors", cid), connector)
+        new_text = toml_text.replace_tables(text, ("providers", provider_id), block)
+        expected = copy.deepcopy(document)
+        expected.setdefault("providers", {})[provider_id] = {
+            **entry, **({"scopes": scopes} if scopes else {}), **({"connectors": connectors} if connectors else {})
+        }
+        _save(ctx, path, new_text, expected, provider_id)
+    ctx.reload_registry()
+    return path
+
+
+def overlay_provider(ctx: AppContext, provider_id: str) -> dict[str, Any] | None:
+    """`[providers.<provider_id>]` of the user overlay as written (a copy), or None."""
+    entry = _read_overlay(ctx.paths.user_registry)[1].get("providers", {}).get(provider_id)
+    return copy.deepcopy(entry) if isinstance(entry, dict) else None
+
+
 def check_id(value: str, what: str) -> None:
     if not ID_PATTERN.fullmatch(value) or len(value) > MAX_ID_LENGTH:
         raise UsageError(

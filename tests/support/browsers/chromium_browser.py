@@ -21,6 +21,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import urllib.parse
 
 from browser_common import (
     Result,
@@ -93,6 +94,11 @@ def drive(driver: webdriver.Chrome, settings: Settings, result: Result) -> None:
     wait = WebDriverWait(driver, settings.timeout)
     driver.get(settings.url)
     redirect_uri = redirect_uri_in(driver.current_url)
+    if redirect_uri is None and "/interaction/" in driver.current_url:
+        # oidc-provider moved on to its own login page at once: the callback is the
+        # listener's (the one-time URL's origin), at integray-auth's redirect path.
+        parts = urllib.parse.urlsplit(settings.url)
+        redirect_uri = f"{parts.scheme}://{parts.netloc}/callback"
     if redirect_uri is None:
         raise RuntimeError(f"no authorization request behind {settings.url} (landed on {driver.current_url})")
 
@@ -111,14 +117,17 @@ def drive(driver: webdriver.Chrome, settings: Settings, result: Result) -> None:
             raise RuntimeError(f"the server refused: {page_text(driver)}")
         return on_callback()
 
-    if not wait_for("#id_username, #authorizationForm") and driver.find_elements(By.ID, "id_username"):
+    if not wait_for("#id_username, #authorizationForm, input[name=login]") and driver.find_elements(By.NAME, "login"):
+        # panva's oidc-provider's own login and consent pages (its devInteractions feature).
+        drive_oidc_provider(driver, settings, on_callback, wait_for)
+    elif not on_callback() and driver.find_elements(By.ID, "id_username"):
         driver.find_element(By.ID, "id_username").send_keys(settings.user)
         driver.find_element(By.ID, "id_password").send_keys(settings.password)
         driver.find_element(By.ID, "login-submit").click()
         if not wait_for("#authorizationForm, #login-error") and driver.find_elements(By.ID, "login-error"):
             raise RuntimeError(f"login as {settings.user!r} failed")
 
-    if not on_callback():
+    if not on_callback() and driver.find_elements(By.ID, "authorizationForm"):
         if settings.screenshot:
             driver.save_screenshot(settings.screenshot)
         form = driver.find_element(By.ID, "authorizationForm")
@@ -135,6 +144,24 @@ def drive(driver: webdriver.Chrome, settings: Settings, result: Result) -> None:
     result.callback_url = driver.current_url
     result.callback_status = response_status(driver, result.callback_url)
     result.callback_body = page_text(driver)
+
+
+def drive_oidc_provider(driver: webdriver.Chrome, settings: Settings, on_callback, wait_for) -> None:
+    """Sign in (any login) and press Continue on each consent page until the callback."""
+    login = driver.find_element(By.NAME, "login")
+    login.send_keys(settings.user)
+    driver.find_element(By.NAME, "password").send_keys(settings.password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, settings.timeout).until(EC.staleness_of(login))
+    for _ in range(3):  # a consent page or two (scopes, resource), at most
+        if wait_for("input[name=prompt][value=consent]"):
+            return
+        prompt = driver.find_element(By.CSS_SELECTOR, "input[name=prompt][value=consent]")
+        if settings.approve:
+            prompt.find_element(By.XPATH, "./ancestor::form//button[@type='submit']").click()
+        else:
+            driver.find_element(By.CSS_SELECTOR, "a[href*='abort']").click()
+        WebDriverWait(driver, settings.timeout).until(EC.staleness_of(prompt))
 
 
 def page_text(driver: webdriver.Chrome) -> str:
