@@ -139,7 +139,7 @@ def add(
     no_input: bool = FLOW_OPTIONS["no_input"],
     storage: Optional[str] = FLOW_OPTIONS["storage"],
     resource: Optional[str] = typer.Option(
-        None, "--resource", metavar="URL", help="An MCP server's URL: discover its authorization server and add it (docs/mcp.md)."
+        None, "--resource", metavar="URL", help="An MCP server's URL: discover its authorization server, register a client, add it."
     ),
     client_metadata_url: Optional[str] = typer.Option(
         None, "--client-metadata-url", metavar="URL",

@@ -101,7 +101,7 @@ def prepare(ctx: AppContext, name: str, url: str, client_id: str | None = None, 
     write_provider(
         ctx, provider_id, entry, {s: facts.scope_sources.get(s, "") for s in scopes},
         {CONNECTOR: {"name": "MCP server", "description": f"The MCP server at {url}", "scopes": scopes}},
-        comment=f"The MCP server {url}, added by 'integray-auth add --resource' from its metadata.",
+        comment=f"The MCP server {url}, added by integray-auth add (--resource) from its metadata.",
     )
     provider = ctx.registry.get(provider_id)
     if client.secret:
