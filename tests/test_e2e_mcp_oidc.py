@@ -179,7 +179,8 @@ def test_a_proxy_whose_server_is_down_ends_with_one_line(cli, servers, chromium_
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see who waits on the lock")
-def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium_browser, keyring_env, home):
+def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium_browser, private_keyring_env, home):
+    keyring_env = private_keyring_env  # ten processes at once on one keyring: not the session's (see the fixture)
     added = add(cli, "Race", servers, chromium_browser, keyring_env)
     state = cli("show", "Race", "--json", "id", env=keyring_env).json()["authorization"]
     expire_in_keyring(keyring_env, state["id"])

@@ -411,6 +411,20 @@ def secret_service() -> Iterator[KeyringSession]:
 
 
 @pytest.fixture
+def private_keyring_env() -> Iterator[dict]:
+    """keyring_env for a GNOME Keyring of the test's own, not the session's: for tests that
+    write to it from many processes at once (gnome-keyring-daemon was seen to die under that
+    load on a loaded 2-core machine, and then every later keyring test of the session failed)."""
+    for tool, package in (("dbus-daemon", "dbus"), ("dbus-send", "dbus"), ("gnome-keyring-daemon", "gnome-keyring")):
+        require(tool, f"{tool} is not installed (apt-get install {package})")
+    with KeyringSession() as session:
+        env: dict = dict(session.env)
+        env.update({name: None for name in session.unset})
+        env["PYTHON_KEYRING_BACKEND"] = None  # let keyring find the Secret Service
+        yield env
+
+
+@pytest.fixture
 def keyring_env(secret_service: KeyringSession) -> dict:
     """Environment for a command under test that must use the private Secret
     Service (the `cli` fixture pins keyring to its fail backend otherwise)."""
@@ -564,7 +578,7 @@ def vault_server(tmp_path_factory):
 # another fixture) is end to end, so `pytest -m "not e2e"` is the quick loop.
 REAL_COMPONENTS = frozenset({
     "auth_server", "auth_server_factory", "chromium_browser", "secret_service", "locked_secret_service",
-    "keyring_env", "oidc_provider", "oidc_provider_factory", "vault_server", "device_approver",
+    "keyring_env", "private_keyring_env", "oidc_provider", "oidc_provider_factory", "vault_server", "device_approver",
 })
 
 
