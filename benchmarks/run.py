@@ -3,6 +3,7 @@ docs/performance.md.
 
     .venv/bin/python benchmarks/run.py            # the full run (about 1-2 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # 2 runs, 100 authorizations, no gh (the test runs this)
+    .venv/bin/python benchmarks/run.py --only 'list --all --json`, 1k'   # one row (or a few), table to stdout
 
 Method: every figure is a whole process from
 outside, spawn to reaped, output to a pipe unless said otherwise. Each
@@ -415,7 +416,7 @@ def machine() -> list[str]:
     ]
 
 
-def write_report(path: Path, args, cases: list[Case], notes: list[str], load: tuple, seconds: float,
+def write_report(path: Path | None, args, cases: list[Case], notes: list[str], load: tuple, seconds: float,
                  extra_rows: list[str]) -> None:
     lines = [
         "# Performance",
@@ -459,7 +460,10 @@ def write_report(path: Path, args, cases: list[Case], notes: list[str], load: tu
     floor_rss = [r for case in cases for r in case.floor_rss]
     lines.append(f"| *floor: `python -c pass`* | {stats(floor, 1000)} | 1 | {mib(floor_rss)} | |")
     lines += ["", *extra_rows, "", *notes, ""]
-    path.write_text("\n".join(lines))
+    if path is None:
+        sys.stdout.write("\n".join(lines))
+    else:
+        path.write_text("\n".join(lines))
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -470,9 +474,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 runs, 100 authorizations, no gh, no 10k/100k: a smoke run")
     parser.add_argument("--runs", type=int, default=None, help="paired runs per command (default 21; 2 with --quick)")
     parser.add_argument("--warmup", type=int, default=None)
-    parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
+    parser.add_argument("--output", type=Path, default=None, help="default: docs/performance.md (stdout with --only)")
     parser.add_argument("--no-gh", action="store_true", help="skip the gh comparison")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="measure only the rows whose label holds TEXT (repeatable); the report goes to stdout "
+                             "unless --output is given, so a partial table never replaces docs/performance.md")
     args = parser.parse_args(argv)
+    if args.output is None and not args.only:
+        args.output = REPO / "docs" / "performance.md"
     args.runs = args.runs or (2 if args.quick else 21)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
     sizes = [100] if args.quick else [1000, 10_000, 100_000]
@@ -500,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
 
         gh_case = None
         gh = BIN / "gh"
+        if args.only and not any(text in "`token NAME`, Secret Service" for text in args.only):
+            args.no_gh = True  # its only use is the Secret Service row's rival
         if args.quick or args.no_gh:
             notes.append("- gh: not run (--quick / --no-gh).")
         elif not gh.exists():
@@ -562,6 +573,10 @@ def main(argv: list[str] | None = None) -> int:
                           vary=lambda n: [str(SCRIPT), "add", f"Bench added {n + 10}", "-p", "reservanto",
                                           "-c", "list-locations", "--no-authorize"]))
 
+        if args.only:
+            cases = [case for case in cases if case is gh_case or any(text in case.label for text in args.only)]
+            if not cases:
+                raise SystemExit(f"no row's label holds {' or '.join(map(repr, args.only))}")
         for case in cases:
             if case is gh_case:
                 continue
@@ -574,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             extra.append(f"**`token NAME` from the Secret Service against `gh auth token`**, paired run by run: "
                          f"{ratio_text(versus)} — target ≤ 1.0× {'✅' if median <= 1.0 else '❌'}, "
                          f"stretch ≤ 0.6× {'✅' if median <= 0.6 else '❌'}.")
-        if not args.quick:
+        if not args.quick and not args.only:
             by_group = {case.group: case for case in cases if case.group}
             for kind, title in (("list", "`list`"), ("json", "`list --all --json`")):
                 ten, hundred = by_group[f"{kind}-10000"], by_group[f"{kind}-100000"]
@@ -594,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
             "plus the exchange. A bus that is not a local socket gets keyring's DH path.",
         ]
     write_report(args.output, args, cases, notes, (load_start, os.getloadavg()), time.monotonic() - started, extra)
-    print(f"wrote {args.output}", file=sys.stderr)
+    if args.output is not None:
+        print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 
