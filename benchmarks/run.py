@@ -50,8 +50,8 @@ SS_NAME, FILE_NAME = "Bench keyring", "Bench file"
 
 def make_home(home: Path, count: int) -> list[str]:
     """An index of `count` authorizations (through Index, as the commands write it); their names."""
-    from integray_auth.stores.index import Index
     from integray_auth.models import Authorization
+    from integray_auth.stores.index import Index
 
     connectors = [["list-locations", "create-class-booking"], ["list-segments"], ["list-locations"]]
     entries = []
@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         homes = {}
         for size in sizes:
             homes[size] = tmp / f"home-{size}"
-            names = make_home(homes[size], size)
+            make_home(homes[size], size)
         env = {size: session.subprocess_env({**base, "INTEGRAY_AUTH_HOME": str(home)}) for size, home in homes.items()}
         small_env = env[small]
         add_stored(homes[small], small_env, SS_NAME, "keyring", "bench-keyring-token")
