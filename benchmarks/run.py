@@ -413,7 +413,25 @@ def machine() -> list[str]:
     return [
         f"- {os.cpu_count()} cores, {cpu}{memory}; {platform.system()} {platform.release()}",
         f"- CPython {platform.python_version()} at `{sys.executable}`; {', '.join(versions)}",
+        f"- {commit()}",
     ]
+
+
+def commit() -> str:
+    """The commit measured, so a figure can be traced to its code (and whether src/ differed from it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30).stdout.strip()
+
+    try:
+        head = git("log", "-1", "--format=%h %s")
+        changed = git("status", "--porcelain", "--", "src", "providers.toml")
+    except (OSError, subprocess.SubprocessError):
+        return "commit: unknown (no git)"
+    if not head:
+        return "commit: unknown (not a git checkout)"
+    sha, _, subject = head.partition(" ")
+    subject = subject if len(subject) <= 90 else subject[:89] + "…"
+    return f"commit {sha} ({subject})" + ("; src/ has uncommitted changes" if changed else "")
 
 
 def write_report(path: Path | None, args, cases: list[Case], notes: list[str], load: tuple, seconds: float,
