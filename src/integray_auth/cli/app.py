@@ -3,7 +3,8 @@ options, and one list that registers every command in `--help`'s order.
 
 The commands themselves live by group, each a thin adapter that parses its
 options, calls one use case and hands the result to the output layer:
-authorizations.py, tokens.py, team.py, providers.py (and clients), shell.py.
+authorizations.py, connectors.py, tokens.py, team.py, providers.py (and clients), helpers.py,
+mcp.py, shell.py.
 Their arguments are described once more, for the fast path and completion, in
 lean/grammar.py; tests/test_command_table.py keeps the two equal."""
 
@@ -16,7 +17,7 @@ import typer
 
 from .. import __version__
 from ..context import AppContext
-from . import authorizations, helpers, helptopics, mcp, providers, shell, team, tokens, usage
+from . import authorizations, connectors, helpers, helptopics, mcp, providers, shell, team, tokens, usage
 
 app = typer.Typer(
     name="integray-auth",
@@ -75,8 +76,8 @@ COMMANDS = (
     (app, "status", tokens.status, {}),
     (app, "refresh", tokens.refresh, {}),
     (app, "rename", authorizations.rename, {}),
-    (connectors_app, "add", authorizations.connectors_add, {}),
-    (connectors_app, "remove", authorizations.connectors_remove, {}),
+    (connectors_app, "add", connectors.connectors_add, {}),
+    (connectors_app, "remove", connectors.connectors_remove, {}),
     (app, "deactivate", authorizations.deactivate, {}),
     (app, "activate", authorizations.activate, {}),
     (app, "remove", authorizations.remove, {}),
