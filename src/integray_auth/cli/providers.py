@@ -14,7 +14,7 @@ from ..lean.printable import escape
 from ..usecases import provider_lookup
 from ..usecases.clients import client_info, configured_clients, remove_client_secret, store_private_key
 from ..usecases.discovery import add_connector, add_provider, add_provider_by_hand, remove_connector, remove_provider
-from . import jsonfields, output
+from . import jsonfields, provider_output
 from .client_setup import set_client
 from .options import JQ, JSON, JSON_DOCUMENT, NO_PAGER, PROVIDER, context_of
 from .pager import paged
@@ -34,7 +34,7 @@ def providers(typer_ctx: typer.Context, json: Optional[str] = JSON, jq: Optional
       integray-auth providers --json id,name
     """
     if typer_ctx.invoked_subcommand is None:
-        output.print_providers(context_of(typer_ctx), jsonfields.request("providers", json, jq))
+        provider_output.print_providers(context_of(typer_ctx), jsonfields.request("providers", json, jq))
 
 
 def providers_show(
@@ -56,7 +56,7 @@ def providers_show(
     found = provider_lookup.require_provider(ctx, provider)
     client = client_info(ctx, found, look_up_secret=False)  # no keyring read for a description
     with paged(ctx, enabled=not (no_pager or as_json)):
-        output.print_provider(ctx, found, as_json, client)
+        provider_output.print_provider(ctx, found, as_json, client)
 
 
 def providers_add(
@@ -221,7 +221,7 @@ def client_list(
       integray-auth client list
     """
     ctx = context_of(typer_ctx)
-    output.print_clients(ctx, configured_clients(ctx), json)
+    provider_output.print_clients(ctx, configured_clients(ctx), json)
 
 
 def client_show(
@@ -237,4 +237,4 @@ def client_show(
     """
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
-    output.print_client(ctx, client_info(ctx, found), json)
+    provider_output.print_client(ctx, client_info(ctx, found), json)
