@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import AuthorizationFailed, AuthorizationTimeout, IntegrayAuthError
 from ..oauth import pages
-from ..registry.model import PARAMETER_VALUE_PATTERN
+from ..registry.names import PARAMETER_VALUE_PATTERN
 from .base import Obtained
 
 if TYPE_CHECKING:

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..lean import grammar
 from ..context import AppContext
 from ..errors import ConflictError, NotFoundError, RegistryError, UsageError
+from ..lean import grammar
 from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown, url_problem
 from ..oauth.endpoint import request_deadline
 from ..registry import overlay as toml_text
 from ..registry.loading import MAX_TOML_BYTES, load_registry, read_bundled_entry
-from ..registry.model import ID_PATTERN
+from ..registry.names import ID_PATTERN
 from ..stores.files import (
     PRIVATE_FILE,
     LockError,
