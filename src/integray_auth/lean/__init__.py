@@ -28,7 +28,7 @@ FAST_PATH = frozenset({
     "lean.scoped", "lean.secret_service", "lean.urlparts",
     "cli", "cli.run", "cli.output", "cli.json_output", "cli.fit", "cli.jsonfields", "cli.fast_add", "cli.adding",
     "cli.helpcache", "cli.completion", "cli.helptopics",
-    "stores", "stores.index", "stores.entries", "stores.snapshot", "stores.files", "stores.locks", "stores.lookup", "stores.secrets",
+    "stores", "stores.index", "stores.entries", "stores.snapshot", "stores.files", "stores.locks", "stores.lookup", "stores.secrets", "stores.file_store",
     "registry", "registry.model", "registry.names", "registry.cache", "registry.checks", "registry.loading",
     "grants", "oauth", "oauth.redirect",
     "usecases", "usecases.access_token", "usecases.binding", "usecases.manage", "usecases.provider_lookup", "usecases.status",
