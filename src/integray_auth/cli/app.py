@@ -10,13 +10,13 @@ lean/grammar.py; tests/test_command_table.py keeps the two equal."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
 
 from .. import __version__
 from ..context import AppContext
+from ..lean.filepath import FilePath
 from . import authorizations, connectors, helpers, helptopics, mcp, providers, shell, team, tokens, usage
 
 app = typer.Typer(
@@ -55,8 +55,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     typer_ctx: typer.Context,
-    registry: Optional[Path] = typer.Option(
-        None, "--registry", metavar="PATH", help="An extra providers.toml overlay (env: INTEGRAY_AUTH_REGISTRY)."
+    # path_type: Click's path checks, as for a pathlib.Path, and the value arrives as the package's one path type.
+    registry: Optional[FilePath] = typer.Option(
+        None, "--registry", metavar="PATH", path_type=FilePath, help="An extra providers.toml overlay (env: INTEGRAY_AUTH_REGISTRY)."
     ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
