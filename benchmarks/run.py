@@ -3,6 +3,7 @@ docs/performance.md.
 
     .venv/bin/python benchmarks/run.py            # the full run (about 1-2 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # 2 runs, 100 authorizations, no gh (the test runs this)
+    .venv/bin/python benchmarks/run.py --only 'list --all --json`, 1k'   # one row (or a few), table to stdout
 
 Method: every figure is a whole process from
 outside, spawn to reaped, output to a pipe unless said otherwise. Each
@@ -49,8 +50,8 @@ SS_NAME, FILE_NAME = "Bench keyring", "Bench file"
 
 def make_home(home: Path, count: int) -> list[str]:
     """An index of `count` authorizations (through Index, as the commands write it); their names."""
-    from integray_auth.stores.index import Index
     from integray_auth.models import Authorization
+    from integray_auth.stores.index import Index
 
     connectors = [["list-locations", "create-class-booking"], ["list-segments"], ["list-locations"]]
     entries = []
@@ -412,10 +413,28 @@ def machine() -> list[str]:
     return [
         f"- {os.cpu_count()} cores, {cpu}{memory}; {platform.system()} {platform.release()}",
         f"- CPython {platform.python_version()} at `{sys.executable}`; {', '.join(versions)}",
+        f"- {commit()}",
     ]
 
 
-def write_report(path: Path, args, cases: list[Case], notes: list[str], load: tuple, seconds: float,
+def commit() -> str:
+    """The commit measured, so a figure can be traced to its code (and whether src/ differed from it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30).stdout.strip()
+
+    try:
+        head = git("log", "-1", "--format=%h %s")
+        changed = git("status", "--porcelain", "--", "src", "providers.toml")
+    except (OSError, subprocess.SubprocessError):
+        return "commit: unknown (no git)"
+    if not head:
+        return "commit: unknown (not a git checkout)"
+    sha, _, subject = head.partition(" ")
+    subject = subject if len(subject) <= 90 else subject[:89] + "…"
+    return f"commit {sha} ({subject})" + ("; src/ has uncommitted changes" if changed else "")
+
+
+def write_report(path: Path | None, args, cases: list[Case], notes: list[str], load: tuple, seconds: float,
                  extra_rows: list[str]) -> None:
     lines = [
         "# Performance",
@@ -459,7 +478,10 @@ def write_report(path: Path, args, cases: list[Case], notes: list[str], load: tu
     floor_rss = [r for case in cases for r in case.floor_rss]
     lines.append(f"| *floor: `python -c pass`* | {stats(floor, 1000)} | 1 | {mib(floor_rss)} | |")
     lines += ["", *extra_rows, "", *notes, ""]
-    path.write_text("\n".join(lines))
+    if path is None:
+        sys.stdout.write("\n".join(lines))
+    else:
+        path.write_text("\n".join(lines))
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -470,9 +492,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 runs, 100 authorizations, no gh, no 10k/100k: a smoke run")
     parser.add_argument("--runs", type=int, default=None, help="paired runs per command (default 21; 2 with --quick)")
     parser.add_argument("--warmup", type=int, default=None)
-    parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
+    parser.add_argument("--output", type=Path, default=None, help="default: docs/performance.md (stdout with --only)")
     parser.add_argument("--no-gh", action="store_true", help="skip the gh comparison")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="measure only the rows whose label holds TEXT (repeatable); the report goes to stdout "
+                             "unless --output is given, so a partial table never replaces docs/performance.md")
     args = parser.parse_args(argv)
+    if args.output is None and not args.only:
+        args.output = REPO / "docs" / "performance.md"
     args.runs = args.runs or (2 if args.quick else 21)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
     sizes = [100] if args.quick else [1000, 10_000, 100_000]
@@ -490,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         homes = {}
         for size in sizes:
             homes[size] = tmp / f"home-{size}"
-            names = make_home(homes[size], size)
+            make_home(homes[size], size)
         env = {size: session.subprocess_env({**base, "INTEGRAY_AUTH_HOME": str(home)}) for size, home in homes.items()}
         small_env = env[small]
         add_stored(homes[small], small_env, SS_NAME, "keyring", "bench-keyring-token")
@@ -500,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
 
         gh_case = None
         gh = BIN / "gh"
+        if args.only and not any(text in "`token NAME`, Secret Service" for text in args.only):
+            args.no_gh = True  # its only use is the Secret Service row's rival
         if args.quick or args.no_gh:
             notes.append("- gh: not run (--quick / --no-gh).")
         elif not gh.exists():
@@ -562,6 +591,10 @@ def main(argv: list[str] | None = None) -> int:
                           vary=lambda n: [str(SCRIPT), "add", f"Bench added {n + 10}", "-p", "reservanto",
                                           "-c", "list-locations", "--no-authorize"]))
 
+        if args.only:
+            cases = [case for case in cases if case is gh_case or any(text in case.label for text in args.only)]
+            if not cases:
+                raise SystemExit(f"no row's label holds {' or '.join(map(repr, args.only))}")
         for case in cases:
             if case is gh_case:
                 continue
@@ -574,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
             extra.append(f"**`token NAME` from the Secret Service against `gh auth token`**, paired run by run: "
                          f"{ratio_text(versus)} — target ≤ 1.0× {'✅' if median <= 1.0 else '❌'}, "
                          f"stretch ≤ 0.6× {'✅' if median <= 0.6 else '❌'}.")
-        if not args.quick:
+        if not args.quick and not args.only:
             by_group = {case.group: case for case in cases if case.group}
             for kind, title in (("list", "`list`"), ("json", "`list --all --json`")):
                 ten, hundred = by_group[f"{kind}-10000"], by_group[f"{kind}-100000"]
@@ -594,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
             "plus the exchange. A bus that is not a local socket gets keyring's DH path.",
         ]
     write_report(args.output, args, cases, notes, (load_start, os.getloadavg()), time.monotonic() - started, extra)
-    print(f"wrote {args.output}", file=sys.stderr)
+    if args.output is not None:
+        print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 
