@@ -20,14 +20,14 @@ from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage, provider_lookup
 from tests.support.cli import assert_error_line, assert_no_crash
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.stand_in import QuietHandler, StandIn, running, serve
 
 FRESH = "2099-01-01T00:00:00Z"
 EXPIRED = "2000-01-01T00:00:00Z"
 GOOGLE_TOKEN_ORIGIN = "https://oauth2.googleapis.com"
 
 
-class CountingEndpoint:
+class CountingEndpoint(StandIn):
     """A token/revocation endpoint that counts every connection and answers a token."""
 
     def __init__(self) -> None:
@@ -45,16 +45,10 @@ class CountingEndpoint:
 
         self.server, self.url = serve(Handler)
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def endpoint():
-    server = CountingEndpoint()
-    yield server
-    server.close()
+    yield from running(CountingEndpoint())
 
 
 def stub_overlay(path: Path, token_url: str) -> Path:

@@ -29,6 +29,7 @@ from tests.support.e2e import (  # noqa: F401
     run_command,
     state_of,
 )
+from tests.support.stand_in import StandIn
 
 pytestmark = pytest.mark.e2e
 
@@ -459,7 +460,7 @@ def test_a_locked_secret_service_stops_before_the_browser_opens(cli, overlay, ht
     assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
-class _Attacker:
+class _Attacker(StandIn):
     """A loopback server standing in for the host a hostile overlay names. It counts
     every connection, before any request is read, and would hand out a token."""
 
@@ -480,10 +481,6 @@ class _Attacker:
             do_GET = do_POST
 
         self.server, self.url = serve(Handler)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_binds_it_anew(

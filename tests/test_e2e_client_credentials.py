@@ -16,6 +16,7 @@ import requests
 
 from tests.support.cli import assert_error_line, assert_no_crash
 from tests.support.e2e import keyring_get, stored_tokens
+from tests.support.stand_in import StandIn
 
 pytestmark = pytest.mark.e2e
 
@@ -304,7 +305,7 @@ def _rsa_pem() -> str:
     ).decode()
 
 
-class RecordingTokenEndpoint:
+class RecordingTokenEndpoint(StandIn):
     """A token endpoint that keeps every form it receives and mints a token."""
 
     def __init__(self) -> None:
@@ -321,10 +322,6 @@ class RecordingTokenEndpoint:
                 self.send_json(200, {"access_token": f"minted-{len(forms)}", "token_type": "Bearer", "expires_in": 1})
 
         self.server, self.url = serve(Handler)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.mark.parametrize("issuer", ["https://as.example", None], ids=["issuer", "no-issuer"])

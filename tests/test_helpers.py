@@ -25,13 +25,13 @@ from integray_auth.tokens import TokenSet, utc_seconds
 from integray_auth.usecases import git_credential, manage
 from tests.support.cli import SCRIPT, Result, assert_error_line, assert_no_crash
 from tests.support.plugin import require
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.stand_in import QuietHandler, StandIn, running, serve
 
 FAR = "2099-01-01T00:00:00Z"
 HOST = "git.stub.example"
 
 
-class TokenEndpoint:
+class TokenEndpoint(StandIn):
     """Answers each refresh with a new access token, and counts them."""
 
     def __init__(self) -> None:
@@ -47,10 +47,6 @@ class TokenEndpoint:
                                      "expires_in": 3600, "refresh_token": f"refresh-{stand_in.refreshes}"})
 
         self.server, self.url = serve(Handler)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def overlay_text(token_url: str) -> str:
@@ -76,9 +72,7 @@ scopes = ["read"]
 
 @pytest.fixture
 def endpoint():
-    stand_in = TokenEndpoint()
-    yield stand_in
-    stand_in.close()
+    yield from running(TokenEndpoint())
 
 
 @pytest.fixture

@@ -28,12 +28,12 @@ import requests
 from integray_auth.errors import RegistryError
 from integray_auth.registry.loading import load_registry
 from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.stand_in import QuietHandler, StandIn, running, serve
 
 FULL_RE = re.compile(r"^  (\S+[?&]state=\S+)$", re.M)
 
 
-class Recorder:
+class Recorder(StandIn):
     """A token and revocation endpoint that answers fresh tokens and keeps every request."""
 
     def __init__(self) -> None:
@@ -67,16 +67,10 @@ class Recorder:
             return json.loads(request["body"])
         return dict(parse_qsl(request["body"], keep_blank_values=True))
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def recorder():
-    stand_in = Recorder()
-    yield stand_in
-    stand_in.close()
+    yield from running(Recorder())
 
 
 def _overlay(tmp_path: Path, text: str) -> Path:

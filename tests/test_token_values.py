@@ -27,7 +27,7 @@ from integray_auth.stores.secrets import FileStore, token_key
 from integray_auth.usecases import manage
 from tests.support.cli import assert_no_crash
 from tests.support.refresh import authorized, endpoint, state, stored  # noqa: F401 - fixtures
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.stand_in import QuietHandler, StandIn, serve
 from tests.support.team import PREFIX, fake_server, seed_file_authorization, team  # noqa: F401 - fixtures
 
 # Each value carries MARK, so a test can tell that no part of it was echoed.
@@ -79,7 +79,7 @@ def test_a_refresh_answer_with_a_hostile_token_is_refused_and_nothing_is_stored(
     assert state(cli, overlay)["status"] == "authorized"
 
 
-class ProviderStandIn:
+class ProviderStandIn(StandIn):
     """Every way integray-auth receives tokens, on loopback: an authorization
     endpoint that consents at once, a device endpoint, a token endpoint, and
     Reservanto's two calls. `issued` is the token endpoint's answer,
@@ -118,10 +118,6 @@ class ProviderStandIn:
                     self.send_error(404)
 
         self.server, self.url = serve(Handler)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import requests
 
 from tests.support.cli import assert_error_line, assert_no_crash
 from tests.support.saved import file_stored, saved  # noqa: F401 - fixtures
+from tests.support.stand_in import StandIn, running
 from tests.support.team import PREFIX, Machine, fake_server, overlay_for, seed_file_authorization, team  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -705,7 +706,7 @@ def team_policies() -> dict[str, str]:
     return {block.splitlines()[0].lstrip("#").strip(): block for block in blocks}
 
 
-class RecordingTokenEndpoint:
+class RecordingTokenEndpoint(StandIn):
     """A token endpoint on loopback that answers every request with fresh tokens
     and keeps what each request sent (body and Authorization header)."""
 
@@ -727,16 +728,10 @@ class RecordingTokenEndpoint:
 
         self.server, self.url = serve(Endpoint)
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def token_endpoint():
-    endpoint = RecordingTokenEndpoint()
-    yield endpoint
-    endpoint.close()
+    yield from running(RecordingTokenEndpoint())
 
 
 def confidential_overlay(token_url: str, path: Path) -> Path:

@@ -13,12 +13,12 @@ from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.stand_in import QuietHandler, StandIn, running, serve
 
 EXPIRED = "2000-01-01T00:00:00Z"
 
 
-class TokenEndpointStandIn:
+class TokenEndpointStandIn(StandIn):
     """Answers every POST with the next scripted (status, JSON body), or lets a
     scripted function write the answer itself; records the forms."""
 
@@ -48,8 +48,7 @@ class TokenEndpointStandIn:
 
     def close(self) -> None:
         self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 def overlay_text(token_url: str, revocation_url: str | None = None, extra: str = "") -> str:
@@ -76,9 +75,7 @@ scopes = ["read", "write"]
 
 @pytest.fixture
 def endpoint():
-    stand_in = TokenEndpointStandIn()
-    yield stand_in
-    stand_in.close()
+    yield from running(TokenEndpointStandIn())
 
 
 @pytest.fixture

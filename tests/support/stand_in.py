@@ -24,6 +24,24 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
+class StandIn:
+    """What every stand-in shares: its constructor sets `server` (see serve()); close() ends it."""
+
+    server: ThreadingHTTPServer
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def running(stand_in):
+    """A fixture's body (`yield from running(...)`): the stand-in for the test, closed after it."""
+    try:
+        yield stand_in
+    finally:
+        stand_in.close()
+
+
 def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
     """Serve `handler` on 127.0.0.1 in a daemon thread; return the server and its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
