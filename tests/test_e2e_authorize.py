@@ -29,6 +29,7 @@ from tests.support.e2e import (  # noqa: F401
     run_command,
     state_of,
 )
+from tests.support.refresh import expire_stored
 from tests.support.stand_in import StandIn
 
 pytestmark = pytest.mark.e2e
@@ -214,16 +215,7 @@ def test_refresh_rotates_and_a_revoked_grant_turns_not_authorized(cli, overlay, 
                 env=http_browser.env()).code == 0
     token_file = home / "tokens-insecure.json"
 
-    def expire() -> dict:
-        data = json.loads(token_file.read_text())
-        (key, raw), = data["entries"].items()
-        tokens = json.loads(raw)
-        tokens["expires_at"] = "2000-01-01T00:00:00Z"
-        data["entries"][key] = json.dumps(tokens)
-        token_file.write_text(json.dumps(data))
-        return tokens
-
-    old = expire()
+    old = expire_stored(home)
     refreshed = run_command(cli, overlay, "token", "Fresh")
     assert refreshed.code == 0, refreshed.stderr
     new = json.loads(next(iter(json.loads(token_file.read_text())["entries"].values())))
@@ -232,7 +224,7 @@ def test_refresh_rotates_and_a_revoked_grant_turns_not_authorized(cli, overlay, 
 
     requests.post(auth_server["revocation_endpoint"], data={
         "token": new["refresh_token"], "token_type_hint": "refresh_token", "client_id": auth_server["client_id"]}, timeout=10)
-    expire()
+    expire_stored(home)
     refused = run_command(cli, overlay, "token", "Fresh")
     assert refused.code == 12
     assert "invalid_grant" in refused.stderr and "authorize" in refused.stderr

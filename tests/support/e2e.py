@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.overlays import PROFILER, READER, WRITER, provider, write_overlay
 
+from tests.support.overlays import PROFILER, READER, WRITER, provider, write_overlay
 
 
 @pytest.fixture

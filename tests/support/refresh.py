@@ -106,6 +106,17 @@ def stored(home: Path) -> dict:
     return json.loads(raw)
 
 
+def expire_stored(home: Path) -> dict:
+    """Make the one token set in the insecure file expired, so the next `token` must refresh; returns it."""
+    path = home / "tokens-insecure.json"
+    data = json.loads(path.read_text())
+    (key, raw), = data["entries"].items()
+    tokens = json.loads(raw) | {"expires_at": EXPIRED}
+    data["entries"][key] = json.dumps(tokens)
+    path.write_text(json.dumps(data))
+    return tokens
+
+
 def state(cli, overlay: Path) -> dict:
     result = cli("--registry", str(overlay), "show", "Stub", "--json")
     assert result.code == 0, result.stderr
