@@ -20,6 +20,7 @@ from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage, provider_lookup
 from tests.support.cli import assert_error_line, assert_no_crash
+from tests.support.overlays import stub, write_overlay
 from tests.support.stand_in import QuietHandler, StandIn, running, serve
 
 FRESH = "2099-01-01T00:00:00Z"
@@ -52,23 +53,7 @@ def endpoint():
 
 
 def stub_overlay(path: Path, token_url: str) -> Path:
-    path.write_text(f'''schema_version = 1
-
-[providers.stub]
-name = "Stub"
-authorization_url = "https://stub.example/authorize"
-token_url = "{token_url}"
-client_id = "stub-client"
-
-[providers.stub.scopes]
-read = "Read"
-
-[providers.stub.connectors.reader]
-name = "Reader"
-description = "Reads."
-scopes = ["read"]
-''')
-    return path
+    return write_overlay(path, stub(token_url))
 
 
 def authorized(make_ctx, home, name: str, provider: str, connector: str, registry: Path | None = None,

@@ -18,6 +18,7 @@ from integray_auth.stores.files import take_lock
 from integray_auth.stores.locks import lock_path
 from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
 from tests.support.e2e import Cli, expire_in_keyring, overlay_for, refresh_count, stored_tokens  # noqa: F401
+from tests.support.overlays import READ, provider
 
 pytestmark = pytest.mark.e2e
 
@@ -406,18 +407,9 @@ def test_a_symlink_planted_as_the_lock_is_refused_and_not_followed(ia, http_brow
 )
 def test_the_registry_fields_are_checked(cli, tmp_path, field, problem):
     path = tmp_path / "bad.toml"
-    path.write_text(f'''[providers.bad]
-name = "Bad"
-authorization_url = "https://bad.example/authorize"
-token_url = "https://bad.example/token"
-{field}
-[providers.bad.scopes]
-read = "Read"
-[providers.bad.connectors.r]
-name = "R"
-description = "Reads."
-scopes = ["read"]
-''')
+    path.write_text(provider("bad", "Bad", pkce="", scopes=READ, connectors=(("r", "R", "Reads.", ("read",)),),
+                             fields='authorization_url = "https://bad.example/authorize"\n'
+                                    f'token_url = "https://bad.example/token"\n{field}'))
     result = cli("--registry", str(path), "providers", "show", "bad")
     assert_error_line(result, 3, "bad.toml", "provider 'bad'", problem)
 

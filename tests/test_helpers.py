@@ -23,6 +23,7 @@ from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet, utc_seconds
 from integray_auth.usecases import git_credential, manage
+from tests.support import overlays
 from tests.support.cli import SCRIPT, Result, assert_error_line, assert_no_crash
 from tests.support.plugin import require
 from tests.support.stand_in import QuietHandler, StandIn, running, serve
@@ -50,24 +51,8 @@ class TokenEndpoint(StandIn):
 
 
 def overlay_text(token_url: str) -> str:
-    return f'''schema_version = 1
-
-[providers.stub]
-name = "Stub"
-authorization_url = "https://stub.example/authorize"
-token_url = "{token_url}"
-client_id = "stub-client"
-git_username = "stub-user"
-git_hosts = ["{HOST}", "git2.stub.example:8443"]
-
-[providers.stub.scopes]
-read = "Read"
-
-[providers.stub.connectors.reader]
-name = "Reader"
-description = "Reads."
-scopes = ["read"]
-'''
+    return overlays.overlay_text(overlays.stub(
+        token_url, fields=f'git_username = "stub-user"\ngit_hosts = ["{HOST}", "git2.stub.example:8443"]'))
 
 
 @pytest.fixture

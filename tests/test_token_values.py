@@ -25,6 +25,7 @@ from integray_auth.stores import lookup
 from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import FileStore, token_key
 from integray_auth.usecases import manage
+from tests.support import overlays
 from tests.support.cli import assert_no_crash
 from tests.support.refresh import authorized, endpoint, state, stored  # noqa: F401 - fixtures
 from tests.support.stand_in import QuietHandler, StandIn, serve
@@ -125,46 +126,13 @@ def provider(tmp_path):
     stand_in = ProviderStandIn()
     url = stand_in.url
     stand_in.overlay = tmp_path / "providers.toml"
-    stand_in.overlay.write_text(f'''schema_version = 1
-
-[providers.standin]
-name = "Stand-in"
-client_id = "stand-in-client"
-authorization_url = "{url}/authorize"
-token_url = "{url}/token"
-device_authorization_url = "{url}/device"
-pkce = "required"
-grants = ["authorization_code", "device_code"]
-
-[providers.standin.scopes]
-read = "Read your data"
-
-[providers.standin.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["read"]
-
-[providers.machine]
-name = "Machine"
-client_id = "machine-client"
-authorization_url = "{url}/authorize"
-token_url = "{url}/token"
-client_auth = "client_secret_post"
-grants = ["client_credentials"]
-
-[providers.machine.scopes]
-read = "Read your data"
-
-[providers.machine.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["read"]
-
-[providers.reservanto]
-authorization_url = "{url}/v1/Authorize/GetLongTimeToken"
-token_url = "{url}/v1/Authorize/GetShortTimeToken"
-client_id = "integray-test"
-''')
+    machine = overlays.provider(
+        "machine", "Machine", {"authorization_endpoint": f"{url}/authorize", "token_endpoint": f"{url}/token"},
+        endpoints=("authorization_url", "token_url"), pkce="", scopes=("read",), connectors=(overlays.READ_ONLY,),
+        fields='client_id = "machine-client"\nclient_auth = "client_secret_post"\ngrants = ["client_credentials"]')
+    reservanto = (f'[providers.reservanto]\nauthorization_url = "{url}/v1/Authorize/GetLongTimeToken"\n'
+                  f'token_url = "{url}/v1/Authorize/GetShortTimeToken"\nclient_id = "integray-test"\n')
+    overlays.write_overlay(stand_in.overlay, overlays.standin(url, "stand-in-client"), machine, reservanto)
     # A browser that only follows redirects: the stand-in consents at once.
     stand_in.browser = tmp_path / "follow-redirects"
     stand_in.browser.write_text(

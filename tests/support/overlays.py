@@ -13,6 +13,7 @@ SCOPES = {"openid": "Sign you in", "read": "Read your data", "write": "Change yo
 READER = ("reader", "Reader", "Reads data.", ("openid", "read"))
 WRITER = ("writer", "Writer", "Writes data.", ("write",))
 PROFILER = ("profiler", "Profile Reader", "Reads the profile.", ("openid", "profile"))
+READ_ONLY = ("reader", "Reader", "Reads data.", ("read",))
 # The smallest provider a stand-in needs: one scope, one connector.
 READ = {"read": "Read"}
 READS = ("reader", "Reader", "Reads.", ("read",))
@@ -43,6 +44,24 @@ def provider(provider_id: str, name: str, server=None, *, connectors=(READER,), 
     if tables:
         lines += ["", tables.strip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def stub(token_url: str, *, fields: str = "", scopes=READ, connectors=(READS,)) -> str:
+    """The "stub" provider of the stand-in tests: nothing at its authorization URL, its token
+    endpoint the test's stand-in; `fields` come after its client id."""
+    return provider("stub", "Stub", pkce="", scopes=scopes, connectors=connectors,
+                    fields=f'authorization_url = "https://stub.example/authorize"\ntoken_url = "{token_url}"\n'
+                           f'client_id = "stub-client"\n{fields}')
+
+
+def standin(url: str, client_id: str, extra: str = "") -> str:
+    """The "standin" provider: a stand-in at `url` answers /authorize, /token and /device."""
+    server = {"authorization_endpoint": f"{url}/authorize", "token_endpoint": f"{url}/token",
+              "device_authorization_endpoint": f"{url}/device"}
+    return provider("standin", "Stand-in", server,
+                    endpoints=("authorization_url", "token_url", "device_authorization_url"),
+                    scopes=("read",), connectors=(READ_ONLY,),
+                    fields=f'client_id = "{client_id}"\ngrants = ["authorization_code", "device_code"]\n{extra}')
 
 
 def overlay_text(*providers: str) -> str:

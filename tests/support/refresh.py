@@ -13,6 +13,7 @@ from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import ChunkedTokens, FileStore
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
+from tests.support import overlays
 from tests.support.stand_in import QuietHandler, StandIn, running, serve
 
 EXPIRED = "2000-01-01T00:00:00Z"
@@ -53,24 +54,9 @@ class TokenEndpointStandIn(StandIn):
 
 def overlay_text(token_url: str, revocation_url: str | None = None, extra: str = "") -> str:
     revocation = f'revocation_url = "{revocation_url}"\n' if revocation_url else ""
-    revocation += extra
-    return f'''schema_version = 1
-
-[providers.stub]
-name = "Stub"
-authorization_url = "https://stub.example/authorize"
-token_url = "{token_url}"
-{revocation}client_id = "stub-client"
-
-[providers.stub.scopes]
-read = "Read"
-write = "Write"
-
-[providers.stub.connectors.both]
-name = "Both"
-description = "Reads and writes."
-scopes = ["read", "write"]
-'''
+    return overlays.overlay_text(overlays.stub(
+        token_url, fields=revocation + extra, scopes={"read": "Read", "write": "Write"},
+        connectors=(("both", "Both", "Reads and writes.", ("read", "write")),)))
 
 
 @pytest.fixture
