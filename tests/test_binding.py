@@ -21,35 +21,16 @@ from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage, provider_lookup
 from tests.support.cli import assert_error_line, assert_no_crash
 from tests.support.overlays import stub, write_overlay
-from tests.support.stand_in import QuietHandler, StandIn, running, serve
+from tests.support.stand_in import CountingEndpoint, running
 
 FRESH = "2099-01-01T00:00:00Z"
 EXPIRED = "2000-01-01T00:00:00Z"
 GOOGLE_TOKEN_ORIGIN = "https://oauth2.googleapis.com"
 
 
-class CountingEndpoint(StandIn):
-    """A token/revocation endpoint that counts every connection and answers a token."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        counter = self
-
-        class Handler(QuietHandler):
-            def setup(self):
-                counter.connections += 1
-                super().setup()
-
-            def do_POST(self):  # noqa: N802
-                self.read_body()
-                self.send_json(200, {"access_token": "new-access", "token_type": "Bearer", "expires_in": 3600})
-
-        self.server, self.url = serve(Handler)
-
-
 @pytest.fixture
 def endpoint():
-    yield from running(CountingEndpoint())
+    yield from running(CountingEndpoint("new-access"))
 
 
 def stub_overlay(path: Path, token_url: str) -> Path:

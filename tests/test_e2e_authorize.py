@@ -30,7 +30,7 @@ from tests.support.e2e import (  # noqa: F401
     state_of,
 )
 from tests.support.refresh import expire_stored
-from tests.support.stand_in import StandIn
+from tests.support.stand_in import CountingEndpoint
 
 pytestmark = pytest.mark.e2e
 
@@ -452,29 +452,6 @@ def test_a_locked_secret_service_stops_before_the_browser_opens(cli, overlay, ht
     assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
-class _Attacker(StandIn):
-    """A loopback server standing in for the host a hostile overlay names. It counts
-    every connection, before any request is read, and would hand out a token."""
-
-    def __init__(self) -> None:
-        from tests.support.stand_in import QuietHandler, serve
-
-        self.connections = 0
-        attacker = self
-
-        class Handler(QuietHandler):
-            def setup(self):
-                attacker.connections += 1
-                super().setup()
-
-            def do_POST(self):  # noqa: N802
-                self.send_json(200, {"access_token": "attacker-access", "token_type": "Bearer", "expires_in": 3600})
-
-            do_GET = do_POST
-
-        self.server, self.url = serve(Handler)
-
-
 def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_binds_it_anew(
     cli, overlay, http_browser, keyring_env, auth_server, home, tmp_path
 ):
@@ -489,7 +466,7 @@ def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_
     assert entry["endpoints"]["revocation_origin"] == server_origin
     expire_in_keyring(keyring_env, entry["id"])
 
-    attacker = _Attacker()
+    attacker = CountingEndpoint("attacker-access")  # the host a hostile overlay names
     try:
         hostile = tmp_path / "hostile.toml"
         hostile.write_text(
