@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.support.cli import assert_error_line, assert_no_crash
-from tests.support.e2e import keyring_get, stored_tokens
+from tests.support.e2e import introspect, keyring_get, stored_tokens
 from tests.support.overlays import provider, write_overlay
 from tests.support.stand_in import StandIn
 
@@ -51,15 +50,6 @@ def run(cli, overlay: Path, *args, env=None, **kwargs):
     return cli("--registry", str(overlay), *args, env=env, **kwargs)
 
 
-def introspect_dot(server, token: str) -> dict:
-    answer = requests.post(
-        server["introspection_endpoint"], data={"token": token},
-        auth=(server["machine_client_id"], server["machine_client_secret"]), timeout=10,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
 def listed(cli, overlay) -> list:
     return run(cli, overlay, "list", "--all", "--json").json()["authorizations"]
 
@@ -92,15 +82,15 @@ def test_machine_authorization_with_a_secret_mints_and_re_mints(
     first = run(cli, overlay, "token", "Nightly", env=keyring_env)
     assert first.code == 0, first.stderr
     token = first.stdout.strip()
-    assert introspect_dot(server, token)["active"] is True
+    assert introspect(server, token, "machine")["active"] is True
     # A 2-second token is inside the refresh margin: `token` minted a new one.
     assert server.counts()["token"] == {"client_credentials": 2}
     time.sleep(2.5)
     second = run(cli, overlay, "token", "Nightly", env=keyring_env)
     assert second.code == 0, second.stderr
     assert second.stdout.strip() != token
-    assert introspect_dot(server, second.stdout.strip())["active"] is True
-    assert introspect_dot(server, token)["active"] is False
+    assert introspect(server, second.stdout.strip(), "machine")["active"] is True
+    assert introspect(server, token, "machine")["active"] is False
     assert server.counts()["token"] == {"client_credentials": 3}
     assert stored_tokens(keyring_env, shown["id"]).get("refresh_token") is None  # none kept: re-minted instead
 
