@@ -73,6 +73,11 @@ def recorder():
     yield from running(Recorder())
 
 
+# A provider of the overlay's own, for the checks of single fields.
+ACME = '[providers.acme]\nname = "Acme"\nauthorization_url = "https://acme.example/authorize"\n' \
+       'token_url = "https://acme.example/token"\n'
+
+
 def _overlay(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "overlay.toml"
     path.write_text("schema_version = 1\n" + text)
@@ -274,13 +279,7 @@ def test_pipedrive_says_its_uninstall_callback_cannot_reach_a_local_url(cli):
     ],
 )
 def test_the_new_fields_are_checked_like_the_rest_of_the_registry(tmp_path, fields, fragment):
-    overlay = _overlay(tmp_path, f'''
-[providers.acme]
-name = "Acme"
-authorization_url = "https://acme.example/authorize"
-token_url = "https://acme.example/token"
-{fields}
-''')
+    overlay = _overlay(tmp_path, ACME + fields + "\n")
     with pytest.raises(RegistryError) as raised:
         load_registry([overlay])
     assert fragment in raised.value.message

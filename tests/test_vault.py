@@ -221,15 +221,21 @@ path "sys/internal/ui/mounts/secret" { capabilities = ["read"] }
     assert vault_server.kv_read(f"{PREFIX}/{authorization_id}/tokens") is None  # the half copy was taken back
 
 
-def test_approle_logs_in_with_role_and_secret_ids(team, fake_server, vault_server):
+def _shared_for_an_approle(team, fake_server, vault_server, role: str):
+    """Machine a shares 'Local'; AppRole `role` (its role id and secret id returned) may read and
+    write the team's authorizations, for machine b to log in with."""
     a, b = team(fake_server, "a", "b")
     seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
-    vault_server.policy("ci", '''
+    vault_server.policy(role, '''
 path "secret/data/integray-auth/*" { capabilities = ["read", "create", "update"] }
 path "secret/metadata/integray-auth/*" { capabilities = ["list"] }
 ''')
-    role_id, secret_id = vault_server.approle("ci", "ci")
+    return (a, b, *vault_server.approle(role, role))
+
+
+def test_approle_logs_in_with_role_and_secret_ids(team, fake_server, vault_server):
+    a, b, role_id, secret_id = _shared_for_an_approle(team, fake_server, vault_server, "ci")
     printed = b.run("token", "Local", VAULT_TOKEN=None, VAULT_ROLE_ID=role_id, VAULT_SECRET_ID=secret_id)
     assert printed.code == 0, printed.stderr
     assert printed.stdout.strip() == "access-1"
@@ -289,14 +295,7 @@ def test_vault_credentials_never_reach_the_browser():
 
 
 def test_approle_ids_from_files_named_in_config(team, fake_server, vault_server, tmp_path):
-    a, b = team(fake_server, "a", "b")
-    seed_file_authorization(a)
-    assert a.run("share", "Local").code == 0
-    vault_server.policy("ci-files", '''
-path "secret/data/integray-auth/*" { capabilities = ["read", "create", "update"] }
-path "secret/metadata/integray-auth/*" { capabilities = ["list"] }
-''')
-    role_id, secret_id = vault_server.approle("ci-files", "ci-files")
+    a, b, role_id, secret_id = _shared_for_an_approle(team, fake_server, vault_server, "ci-files")
     secrets_dir = tmp_path / "run-secrets"
     secrets_dir.mkdir()
     (secrets_dir / "role-id").write_text(role_id + "\n")
