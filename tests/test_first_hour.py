@@ -21,7 +21,6 @@ NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 GITHUB_CLIENT = {**NO_KEYRING, "INTEGRAY_AUTH_GITHUB_CLIENT_ID": "Ov23liTEST", "INTEGRAY_AUTH_GITHUB_CLIENT_SECRET": "s3cret"}
 
 
-@pytest.mark.parametrize("columns", [80, 120])
 def pick(t: Terminal, provider: str, provider_name: str, connector: str) -> None:
     """Answer add's provider prompt, then its connector prompt, each list settled before typing."""
     t.expect("Provider (type to filter, Tab to pick): ")
@@ -32,6 +31,7 @@ def pick(t: Terminal, provider: str, provider_name: str, connector: str) -> None
     t.type(connector + ENTER)
 
 
+@pytest.mark.parametrize("columns", [80, 120])
 def test_add_with_nothing_else_asks_the_name_then_the_rest(cli, columns):
     assert cli("add", "Taken", "-p", "reservanto", "-c", "list-locations", "--no-authorize").code == 0
     with Terminal(["add", "--no-authorize"], columns=columns) as t:
