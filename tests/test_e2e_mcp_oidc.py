@@ -53,10 +53,10 @@ def add(cli, name: str, servers, browser, keyring_env: dict):
     return added
 
 
-def agent(env: dict, *calls: str, name: str = "Notes", timeout: float = 180) -> tuple[dict, str]:
+def agent(env: dict, *calls: str, name: str = "Notes", timeout: float = 180, options: tuple = ()) -> tuple[dict, str]:
     """Run the test agent against `integray-auth mcp proxy NAME`; its JSON report and the proxy's stderr."""
     done = subprocess.run(
-        [sys.executable, str(AGENT), ",".join(calls), "--", str(SCRIPT), "mcp", "proxy", name],
+        [sys.executable, str(AGENT), ",".join(calls), "--", str(SCRIPT), "mcp", "proxy", name, *options],
         env=environment(env), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
     return json.loads(done.stdout), done.stderr
@@ -168,6 +168,17 @@ def test_a_proxy_whose_server_is_down_ends_with_one_line(cli, servers, chromium_
     assert done.stdout == ""
     assert_no_crash(done.stderr)
     assert done.stderr.count("\n") == 1 and "did not start a session" in done.stderr and "cannot reach 127.0.0.1" in done.stderr
+
+
+def test_a_request_the_server_never_answers_ends_at_its_deadline(cli, servers, chromium_browser, keyring_env):
+    add(cli, "Stalled", servers, chromium_browser, keyring_env)
+    # `stall` never answers; the proxy's deadline for it is --timeout plus INTEGRAY_AUTH_HTTP_TIMEOUT.
+    report, stderr = agent({**keyring_env, "INTEGRAY_AUTH_HTTP_TIMEOUT": "2"}, "stall", "whoami", name="Stalled",
+                           options=("--timeout", "3"))
+    assert report["failure"] is None, stderr
+    assert report["results"]["stall"]["error"] and "Timed out" in report["results"]["stall"]["text"], report
+    assert not report["results"]["whoami"]["error"], (report, stderr)  # the proxy went on
+    assert_no_crash(stderr)
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see who waits on the lock")

@@ -705,6 +705,25 @@ def team_policies() -> dict[str, str]:
     return {block.splitlines()[0].lstrip("#").strip(): block for block in blocks}
 
 
+def test_help_vault_shows_exactly_the_published_policies(cli):
+    from integray_auth.cli.helptopics import VAULT_POLICIES
+
+    assert list(team_policies().values()) == list(VAULT_POLICIES)  # the ones loaded into OpenBao below
+    shown = cli("help", "vault")
+    assert shown.code == 0, shown.stderr
+    for policy in VAULT_POLICIES:
+        assert "\n".join("      " + line for line in policy.splitlines()) in shown.stdout
+
+
+def test_vault_hints_name_a_topic_the_installed_tool_has(cli):
+    from integray_auth.stores.vault import TEAM_HELP
+
+    assert cli(*TEAM_HELP.split()[1:]).code == 0
+    done = cli("add", "X", "-p", "github", "-c", "list-repositories", "--storage", "vault", "--client-id", "c", "--no-input",
+               env={"VAULT_ADDR": None})
+    assert done.code == 8 and f"see: {TEAM_HELP}" in done.stderr and "docs/" not in done.stderr, done.stderr
+
+
 class RecordingTokenEndpoint(StandIn):
     """A token endpoint on loopback that answers every request with fresh tokens
     and keeps what each request sent (body and Authorization header)."""

@@ -124,7 +124,7 @@ SUMMARIES = {
     "kube-credential": "kubectl's exec credential plugin (setup-kube adds it)",
     "doctor": "Check the registry, the index and the keyring",
     "completion": "Print the shell completion script",
-    "help": "Help topics (exit-codes, environment, keyring)",
+    "help": "Help topics (exit-codes, environment, keyring, vault)",
 }
 providers_app.callback(invoke_without_command=True)(providers.providers)
 for _app, _name, _function, _settings in COMMANDS:

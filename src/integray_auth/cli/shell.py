@@ -66,9 +66,9 @@ def completion(
 
 def help_(
     typer_ctx: typer.Context,
-    topic: Optional[str] = typer.Argument(None, metavar="[TOPIC]", help="environment, exit-codes, keyring, or a command."),
+    topic: Optional[str] = typer.Argument(None, metavar="[TOPIC]", help="environment, exit-codes, keyring, vault, or a command."),
 ) -> None:
-    """Show a help topic (environment, exit-codes, keyring) or a command's help.
+    """Show a help topic (environment, exit-codes, keyring, vault) or a command's help.
 
     \b
     Examples:

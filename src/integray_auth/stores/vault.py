@@ -80,7 +80,7 @@ LOCAL_FIELDS = ("storage", "locator", "keyring_backend")
 HEALTH_FIELDS = ("status", "expires_at", "granted_scopes", "renewable", "refreshed_at", "refresh_rejected_at",
                  "rejected_at", "updated_at")
 
-TEAM_DOC = "docs/team.md"
+TEAM_HELP = "integray-auth help vault"  # the settings, credentials and policies, in the installed tool
 
 
 def configured(environ) -> bool:
@@ -111,7 +111,7 @@ class Settings:
             raise StorageError(
                 "VAULT_ADDR is not set, so there is no Vault to keep shared authorizations in"
                 + (f" (this one is kept in Vault at {_shown(recorded)})" if recorded else ""),
-                hint=f"Set VAULT_ADDR (and VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID); see {TEAM_DOC}.",
+                hint=f"Set VAULT_ADDR (and VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID); see: {TEAM_HELP}",
             )
         if not re.fullmatch(r"https?://[^\s/]+/?", addr):
             raise UsageError(f"VAULT_ADDR must be http(s)://HOST[:PORT], not {addr[:80]!r}", hint="Fix VAULT_ADDR.")
@@ -198,7 +198,7 @@ def _config(ctx: "AppContext") -> dict:
         raise UsageError(f"cannot read {path}: {exc}", hint="Fix or remove that file.") from None
     table = data.get("vault", {})
     if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-        raise UsageError(f"[vault] in {path} must be a table of strings", hint=f"See {TEAM_DOC}.")
+        raise UsageError(f"[vault] in {path} must be a table of strings", hint=f"See: {TEAM_HELP}")
     return table
 
 
@@ -296,7 +296,7 @@ class Vault:
         raise StorageError(
             f"no credentials for {self.settings.where()}",
             hint="Set VAULT_TOKEN (or log in with 'vault login' / 'bao login'), or VAULT_ROLE_ID and VAULT_SECRET_ID "
-            f"for an AppRole; see {TEAM_DOC}.",
+            f"for an AppRole; see: {TEAM_HELP}",
         )
 
     def _credential(self, env: str, file: str | None) -> str | None:
@@ -311,7 +311,7 @@ class Vault:
         try:
             data = read_regular_file(path, 4096, what)  # never a FIFO that blocks, nor a huge file
         except UnsafePath as refused:
-            raise StorageError(refused.message, hint=f"Fix [vault] in the config.toml ({TEAM_DOC}).") from None
+            raise StorageError(refused.message, hint=f"Fix [vault] in the config.toml (see: {TEAM_HELP}).") from None
         if data is None:
             raise StorageError(f"cannot read {what} {path}: it does not exist",
                                hint=f"Fix [vault] {'role_id_file' if env == ROLE_ID_ENV else 'secret_id_file'} in config.toml.")
@@ -320,7 +320,7 @@ class Vault:
         except UnicodeDecodeError:
             text = ""
         if not text or any(c.isspace() or not c.isprintable() for c in text):
-            raise StorageError(f"{what} {path} holds no AppRole id (one line of text)", hint=f"See {TEAM_DOC}.")
+            raise StorageError(f"{what} {path} holds no AppRole id (one line of text)", hint=f"See: {TEAM_HELP}")
         return text
 
     def _call(self, what: str, call, missing=_NO_DEFAULT):
@@ -335,7 +335,7 @@ class Vault:
             if missing is not _NO_DEFAULT:
                 return missing
             raise StorageError(f"{where} has nothing at the path to {what}",
-                               hint=f"Check [vault] mount and prefix in config.toml ({TEAM_DOC}).") from None
+                               hint=f"Check [vault] mount and prefix in config.toml (see: {TEAM_HELP}).") from None
         except NetworkError as failed:
             raise NetworkError(
                 f"cannot {what}: {failed.message}",
@@ -347,7 +347,7 @@ class Vault:
         except failures.Forbidden as refused:
             raise StorageError(
                 f"{where} refused to {what}: permission denied ({_said(refused)})",
-                hint=f"Check the token or AppRole and its policy for {self.settings.mount}/data/{self.settings.prefix}/* ({TEAM_DOC}).",
+                hint=f"Check the token or AppRole and its policy for {self.settings.mount}/data/{self.settings.prefix}/* (see: {TEAM_HELP}).",
             ) from None
         except failures.InvalidRequest as refused:
             said = _said(refused)
@@ -391,7 +391,7 @@ class Vault:
         if not isinstance(capabilities, list) or not {"create", "update"} & set(capabilities) and "root" not in capabilities:
             raise StorageError(
                 f"{self.settings.where()}: this token may not write under {self.settings.mount}/data/{self.settings.prefix}/",
-                hint=f"Use a token or AppRole with the authorizers' policy ({TEAM_DOC}).",
+                hint=f"Use a token or AppRole with the authorizers' policy (see: {TEAM_HELP}).",
             )
 
     def check_mount(self) -> None:
@@ -435,7 +435,7 @@ class Vault:
         version = metadata.get("version") if isinstance(metadata, dict) else None
         if type(version) is not int or version < 1:
             raise StorageError(f"{self.settings.where()} answered the read of {path} with something that is not a KV v2 document",
-                               hint=f"Check that [vault] mount names a KV version 2 engine ({TEAM_DOC}).")
+                               hint=f"Check that [vault] mount names a KV version 2 engine (see: {TEAM_HELP}).")
         document = data.get("data")
         if document is not None and not isinstance(document, dict):
             raise StorageError(f"{self.settings.where()}: {path} is not a document of integray-auth's")

@@ -15,6 +15,9 @@ happens below the SDK, in an httpx transport (AuthorizingTransport):
   answer the agent with an error;
 - the token is only ever in the Authorization header to the MCP server: not in
   the agent's environment or argv, not on stdout (MCP only) or stderr.
+- each request the agent sends on has an overall deadline: the consent it may
+  need (--timeout) plus INTEGRAY_AUTH_HTTP_TIMEOUT for the server's answer; a
+  server that never answers, or trickles, costs the agent an error, not a hang.
 The proxy ends when its stdin closes (the agent went away).
 """
 
@@ -24,11 +27,13 @@ import io
 import json
 import sys
 import threading
+from datetime import timedelta
 
 from ..context import AppContext
 from ..errors import IntegrayAuthError, NetworkError, NotFoundError, UsageError
 from ..lean.printable import quoted
 from ..oauth import mcp_discovery
+from ..oauth.endpoint import request_deadline
 from ..stores import lookup
 from . import mcp_servers
 from .access_token import valid_tokens
@@ -48,6 +53,7 @@ class Gate:
         self.target = target
         self.ui = ui
         self.options = dict(open_browser=open_browser, timeout=timeout)
+        self.request_deadline = timeout + request_deadline(ctx.environ)  # module docstring
         self.lock = threading.Lock()
         self.step_ups = 0
         self.fatal: IntegrayAuthError | None = None
@@ -201,7 +207,8 @@ async def _serve(gate: Gate, stdin, stdout) -> None:
                     if isinstance(message, types.ServerNotification) and agent.get("session") is not None:
                         await agent["session"].send_notification(types.ServerNotification.model_validate(_unwrapped(message)))
 
-                async with ClientSession(read, write, message_handler=from_remote) as remote:
+                async with ClientSession(read, write, message_handler=from_remote,
+                                         read_timeout_seconds=timedelta(seconds=gate.request_deadline)) as remote:
                     try:
                         started = await remote.initialize()
                     except McpError as error:

@@ -24,6 +24,7 @@ import json
 import socket
 import sys
 
+import anyio
 import requests
 import uvicorn
 from mcp import types
@@ -57,6 +58,8 @@ def build_server() -> Server:
             return [types.TextContent(type="text", text=f"sub={info.get('sub')} scope={info.get('scope')}")]
         if name == "write_note":
             return [types.TextContent(type="text", text="written")]
+        if name == "stall":  # not listed: a tool that never answers, for the proxy's deadline
+            await anyio.sleep(3600)
         raise ValueError(f"no tool {name}")
 
     return server
