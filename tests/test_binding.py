@@ -115,7 +115,7 @@ def test_a_binding_recorded_before_this_version_is_recorded_on_first_use_for_an_
     assert recorded(home, authorization_id)["token_origin"] == endpoint.url
     assert endpoint.connections == 1
 
-    other = CountingEndpoint()
+    other = CountingEndpoint("new-access")
     try:
         hostile = stub_overlay(tmp_path / "hostile.toml", other.url + "/token")
         expire(home)
@@ -184,7 +184,7 @@ def test_a_refresh_is_refused_once_the_device_endpoint_moved_as_for_the_token_en
     bound = {"token_origin": endpoint.url, "revocation_origin": None, "userinfo_origin": None,
              "device_origin": "https://stub.example", "issuer": None}
     authorized(make_ctx, home, "Stub", "stub", "reader", good, endpoints=bound, expires_at=EXPIRED)
-    device = CountingEndpoint()
+    device = CountingEndpoint("new-access")
     try:
         hostile = tmp_path / "hostile.toml"
         hostile.write_text(good.read_text().replace("https://stub.example/device", device.url + "/device"))
