@@ -26,7 +26,8 @@ REFRESH = {
 
 
 def render(registry) -> str:
-    from integray_auth.cli.output import known_limits, redirect_uri_template
+    from integray_auth.cli.provider_output import extra_token_params, known_limits, token_request_body
+    from integray_auth.oauth.redirect import redirect_uri_template
 
     providers = sorted(registry.providers.values(), key=lambda p: p.name.casefold())
     lines = [
@@ -66,12 +67,10 @@ def render(registry) -> str:
         if p.git_hosts:
             lines.append(f"- git (`setup-git`): {', '.join(f'`{h}`' for h in p.git_hosts)}, user name `{p.git_username or 'oauth2'}`")
         lines.append(f"- Register: {_register(p)}")
-        if p.code_exchange_params:
-            lines.append("- Code exchange also sends: " + ", ".join(f"`{k}={v}`" for k, v in p.code_exchange_params.items()))
-        if p.refresh_params:
-            lines.append("- Refresh also sends: " + ", ".join(f"`{k}={v}`" for k, v in p.refresh_params.items()))
-        if p.token_request_encoding != "form":
-            lines.append(f"- Token requests: {p.token_request_encoding.upper()} body (code exchange, refresh, revocation)")
+        for request, params in extra_token_params(p):
+            lines.append(f"- {request} also sends: " + ", ".join(f"`{k}={v}`" for k, v in params.items()))
+        if token_request_body(p):
+            lines.append(f"- Token requests: {token_request_body(p)}")
         for limit in known_limits(p):
             lines.append(f"- Known limit: {limit}")
         lines.append(f"- Docs: {p.docs_url}")
@@ -137,7 +136,7 @@ def _scopes(p) -> str:
 
 def _register(p) -> str:
     """What to register and where: the registry's own setup steps (usecases.clients.registration_steps)."""
-    from integray_auth.cli.output import setup_lines
+    from integray_auth.cli.provider_output import setup_lines
 
     if p.https_redirect_only:
         return "nothing usable: " + setup_lines(p)[0] if setup_lines(p) else "nothing usable"

@@ -1,6 +1,6 @@
 """The shape of the package (docs/architecture.md): no import circle at run
-time, no private name used across modules, and nothing that points at files
-a clone of the project does not have."""
+time, no private name used across modules, FilePath as the one path type,
+and nothing that points at files a clone of the project does not have."""
 
 from __future__ import annotations
 
@@ -71,6 +71,66 @@ def test_no_private_name_is_imported_across_modules():
             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(PACKAGE)):
                 wrong += [f"{name}: {a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
     assert wrong == []
+
+
+PATHLIB_TYPES = {"Path", "PurePath", "PosixPath", "PurePosixPath", "WindowsPath", "PureWindowsPath"}
+
+
+def _pathlib_uses(source: str) -> list[str]:
+    """Where `source` imports pathlib or annotates one of its path types (string annotations too)."""
+    found = []
+
+    def annotation(node: ast.AST | None, line: int) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                node = ast.parse(node.value, mode="eval")
+            except SyntaxError:
+                return
+        for part in ast.walk(node) if node is not None else ():
+            if isinstance(part, ast.Name) and part.id in PATHLIB_TYPES or isinstance(part, ast.Attribute) and part.attr in PATHLIB_TYPES:
+                found.append(f"line {line}: annotated {ast.unparse(part)}")
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "pathlib" for alias in node.names):
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "pathlib":
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]:
+                if arg is not None:
+                    annotation(arg.annotation, arg.lineno)
+            annotation(node.returns, node.lineno)
+        elif isinstance(node, ast.AnnAssign):
+            annotation(node.annotation, node.lineno)
+    return found
+
+
+def test_filepath_is_the_package_s_one_path_type():
+    # lean/filepath.py declares FilePath the one path type (pathlib.Path itself on Windows):
+    # a path from the command line becomes one at the CLI boundary (cli/app.py's --registry),
+    # so no other module imports pathlib or hands a pathlib.Path inward.
+    wrong = [
+        f"{name}: {use}" for name, path in sorted(modules(ROOT).items()) if name != f"{PACKAGE}.lean.filepath"
+        for use in _pathlib_uses(path.read_text(encoding="utf-8"))
+    ]
+    assert wrong == []
+
+
+def test_the_pathlib_finder_finds_imports_and_annotations():
+    source = (
+        "import pathlib\nfrom pathlib import PurePath as P\nfrom .pathlib import x\n"
+        "def f(a: 'Path', *, b: pathlib.Path | None = None) -> list[PosixPath]: ...\n"
+        "c: FilePath = d\ne: Optional[Path] = None\n"
+    )
+    assert _pathlib_uses(source) == [
+        "line 1: import pathlib",
+        "line 2: from pathlib import PurePath as P",
+        "line 4: annotated Path",
+        "line 4: annotated pathlib.Path",
+        "line 4: annotated PosixPath",
+        "line 6: annotated Path",
+    ]
 
 
 def test_nothing_in_the_repository_points_at_a_folder_it_does_not_ship():

@@ -15,8 +15,9 @@ import pytest
 from integray_auth.errors import ExitCode
 from integray_auth.registry.loading import load_registry
 from integray_auth.stores import lookup
+from integray_auth.stores.file_store import FileStore
 from integray_auth.stores.index import Index
-from integray_auth.stores.secrets import ChunkedTokens, FileStore
+from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage, provider_lookup
 from tests.support.cli import assert_error_line, assert_no_crash

@@ -60,3 +60,23 @@ def test_file_names_from_ids_are_checked_as_the_regexes_did(authorization_id):
     assert (name == f"{authorization_id}.lock") == (expected is not None)
     rescued = RescuedTokens(FilePath("/d"), authorization_id).path.name
     assert (rescued == f"tokens-rescued-{authorization_id}.json") == bool(re.fullmatch(r"[0-9a-f]{1,32}", authorization_id))
+
+
+@pytest.mark.parametrize("given,expected", [("~/overlay.toml", "~/overlay.toml"), ("a//b/", "a/b"), ("", ".")])
+def test_the_registry_option_reaches_the_context_as_a_filepath(given, expected, monkeypatch):
+    # The CLI boundary makes the one path type: Typer's --registry hands a FilePath
+    # (Click's path checks kept), spelled as pathlib.Path spelled it before.
+    from typer.testing import CliRunner
+
+    from integray_auth.cli import app as cli_app
+
+    handed = []
+
+    def context(registry_path=None):
+        handed.append(registry_path)
+        raise SystemExit(0)  # the option is what is checked; no command needs to run
+
+    monkeypatch.setattr(cli_app, "_context_factory", context)  # the seam app.py names for a ready context
+    result = CliRunner().invoke(cli_app.app, ["--registry", given, "doctor"])
+    assert result.exit_code == 0, result.output
+    assert [type(p) for p in handed] == [FilePath] and handed == [FilePath(expected)] == [Path(given)]

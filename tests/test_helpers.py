@@ -19,8 +19,9 @@ import yaml
 
 from integray_auth.errors import RegistryError
 from integray_auth.registry.loading import load_registry
+from integray_auth.stores.file_store import FileStore
 from integray_auth.stores.index import Index
-from integray_auth.stores.secrets import ChunkedTokens, FileStore
+from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet, utc_seconds
 from integray_auth.usecases import git_credential, manage
 from tests.support import overlays

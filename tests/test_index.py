@@ -227,8 +227,8 @@ def test_a_folder_that_cannot_be_fsynced_does_not_fail_a_write_that_happened(hom
 
 def test_the_insecure_token_file_reports_a_failed_write_or_a_held_lock_as_a_storage_error(home, monkeypatch):
     from integray_auth.errors import StorageError
-    from integray_auth.stores import secrets as secret_store
-    from integray_auth.stores.secrets import FileStore
+    from integray_auth.stores import file_store, files
+    from integray_auth.stores.file_store import FileStore
 
     home.mkdir()
     store = FileStore(home / "tokens-insecure.json", home / "tokens-insecure.lock")
@@ -237,13 +237,13 @@ def test_the_insecure_token_file_reports_a_failed_write_or_a_held_lock_as_a_stor
     def disk_full(path, text):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(secret_store, "atomic_write_text", disk_full)
+    monkeypatch.setattr(file_store, "atomic_write_text", disk_full)
     with pytest.raises(StorageError, match="No space left on device"):
         store.set("key", "value")
     monkeypatch.undo()
 
     with take_lock(home / "tokens-insecure.lock"):
-        monkeypatch.setattr(secret_store, "take_lock", lambda path, timeout=0: take_lock(path, timeout=0.05))
+        monkeypatch.setattr(files, "take_lock", lambda path, timeout=0: take_lock(path, timeout=0.05))
         with pytest.raises(StorageError, match="locked by another integray-auth process"):
             store.remove("kept")
     assert store.get("kept") == "value"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from integray_auth.cli import jsonfields, output
+from integray_auth.cli import jsonfields, output, provider_output
 from integray_auth.errors import ExitCode
 from integray_auth.stores import lookup
 from integray_auth.usecases import manage
@@ -32,7 +32,7 @@ def test_the_field_tables_are_the_keys_of_the_documents(saved):
 
     assert tuple(output.authorization_json(ctx, authorization)) == jsonfields.AUTHORIZATION
     assert tuple(details) == jsonfields.AUTHORIZATION_DETAILS
-    assert tuple(output.provider_json(ctx.registry.get("google"))) == jsonfields.PROVIDER
+    assert tuple(provider_output.provider_json(ctx.registry.get("google"))) == jsonfields.PROVIDER
 
 
 def test_plain_json_keeps_the_whole_versioned_document(cli, saved):

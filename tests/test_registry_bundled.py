@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from integray_auth.registry.loading import load_registry
-from integray_auth.registry.model import PLACEHOLDER, REDIRECT_HOSTS, TEMPLATED_FIELDS
+from integray_auth.registry.model import REDIRECT_HOSTS, TEMPLATED_FIELDS
+from integray_auth.registry.names import PLACEHOLDER
 from tests.support.cli import REPO
 
 REGISTRY = load_registry()

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from integray_auth.errors import ExitCode, RegistryError
 from integray_auth.lean.printable import shell_quote
 from integray_auth.lean.urlparts import split_plain
-from integray_auth.registry import checks, loading, model
+from integray_auth.registry import checks, loading, model, names
 from integray_auth.usecases import binding
 
 # The characters the expressions care about, the ones next to them, and some that are not ASCII.
@@ -31,30 +31,30 @@ def test_each_check_by_str_methods_equals_its_regular_expression(text):
     def matches(pattern: str) -> bool:
         return re.fullmatch(pattern, text) is not None
 
-    assert model.is_id(text) == matches(model._PATTERNS["ID_PATTERN"])
-    assert model.is_parameter_name(text) == matches(model._PATTERNS["PARAMETER_NAME_PATTERN"])
-    assert model.is_token_type(text) == matches(model._PATTERNS["TOKEN_TYPE_PATTERN"])
-    assert model.is_callback_parameter(text) == matches(r"[A-Za-z][A-Za-z0-9_]*")
+    assert names.is_id(text) == matches(names._PATTERNS["ID_PATTERN"])
+    assert names.is_parameter_name(text) == matches(names._PATTERNS["PARAMETER_NAME_PATTERN"])
+    assert names.is_token_type(text) == matches(names._PATTERNS["TOKEN_TYPE_PATTERN"])
+    assert names.is_callback_parameter(text) == matches(r"[A-Za-z][A-Za-z0-9_]*")
     for ch in text:
-        assert (ch in model.PARAMETER_VALUE_CHARS) == (re.fullmatch(model._PATTERNS["PARAMETER_VALUE_PATTERN"], ch) is not None)
+        assert (ch in names.PARAMETER_VALUE_CHARS) == (re.fullmatch(names._PATTERNS["PARAMETER_VALUE_PATTERN"], ch) is not None)
 
 
 @settings(max_examples=300, deadline=None)
 @given(texts)
 def test_placeholders_are_found_and_filled_in_as_the_regular_expression_does(text):
-    pattern = re.compile(model._PATTERNS["PLACEHOLDER"])
+    pattern = re.compile(names._PATTERNS["PLACEHOLDER"])
 
-    assert list(model.placeholders(text)) == [(m.start(), m.end(), m.group(1)) for m in pattern.finditer(text)]
-    assert model.with_samples(text) == pattern.sub("x", text)
+    assert list(names.placeholders(text)) == [(m.start(), m.end(), m.group(1)) for m in pattern.finditer(text)]
+    assert names.with_samples(text) == pattern.sub("x", text)
 
 
 def test_the_compiled_expressions_are_still_there_for_other_modules():
-    from integray_auth.registry.model import ID_PATTERN, PARAMETER_VALUE_PATTERN, PLACEHOLDER
+    from integray_auth.registry.names import ID_PATTERN, PARAMETER_VALUE_PATTERN, PLACEHOLDER
 
-    assert ID_PATTERN.pattern == model._PATTERNS["ID_PATTERN"] and PLACEHOLDER.findall("{a}{b}") == ["a", "b"]
+    assert ID_PATTERN.pattern == names._PATTERNS["ID_PATTERN"] and PLACEHOLDER.findall("{a}{b}") == ["a", "b"]
     assert PARAMETER_VALUE_PATTERN.fullmatch("contoso.com") and not PARAMETER_VALUE_PATTERN.fullmatch("a/b")
     with pytest.raises(AttributeError):
-        model.NO_SUCH_NAME  # noqa: B018
+        names.NO_SUCH_NAME  # noqa: B018
 
 
 urls = st.builds(

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integray_auth.errors import ExitCode
-from integray_auth.lean import secret_service
+from integray_auth.lean import dbus_wire, secret_service
 from integray_auth.lean import secret_service as secret_service_module  # where a fixture takes the name
 from integray_auth.stores import lookup
 from integray_auth.stores.index import Index
@@ -240,10 +240,10 @@ def _reader_on(data: bytes) -> secret_service.SecretServiceReader:
 
 def _reply(serial: int, signature: str, *args) -> bytes:
     """A method return as the bus sends it."""
-    body = secret_service._Writer()
-    for part, arg in zip(secret_service._split(signature), args):
+    body = dbus_wire._Writer()
+    for part, arg in zip(dbus_wire._split(signature), args):
         body.write(part, arg)
-    header = secret_service._Writer()
+    header = dbus_wire._Writer()
     header.data += struct.pack("<cBBBII", b"l", 2, 1, 1, len(body.data), 1000 + serial)
     header.write("a(yv)", [(5, ("u", serial)), (8, ("g", signature))])
     header.align(8)
@@ -275,7 +275,7 @@ def test_any_answer_from_the_bus_is_a_secret_or_unavailable(flips, cut):
 
 
 def test_a_message_round_trips_through_the_wire_format():
-    message = secret_service._method_call(
+    message = dbus_wire.method_call(
         7, "/org/freedesktop/secrets", "org.freedesktop.Secret.Service", "SearchItems", "a{ss}",
         ({"service": "integray-auth", "username": "authorization:é"},), "org.freedesktop.secrets",
     )
@@ -508,10 +508,10 @@ def _value_of(signature: str):
     if char == "a":
         element = signature[1:]
         if element[0] == "{":
-            key, value = secret_service._split(element[1:-1])
+            key, value = dbus_wire._split(element[1:-1])
             return st.dictionaries(_value_of(key), _value_of(value), max_size=3)
         return st.lists(_value_of(element), max_size=3)
-    return st.tuples(*(_value_of(part) for part in secret_service._split(signature[1:-1])))
+    return st.tuples(*(_value_of(part) for part in dbus_wire._split(signature[1:-1])))
 
 
 class _Hang(Exception):
@@ -543,16 +543,16 @@ def test_the_decoder_gives_a_value_or_its_documented_error_for_any_bytes_and_sig
     except secret_service.MalformedMessage:
         return
     assert isinstance(values, tuple)
-    assert len(values) == len(secret_service._split(signature))
+    assert len(values) == len(dbus_wire._split(signature))
 
 
 @settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_types, min_size=1, max_size=3).map("".join), st.data())
 def test_values_the_encoder_writes_come_back_from_the_decoder(signature, data):
     """The other half of the property: the decoder is strict, not wrong - valid bytes decode."""
-    values = tuple(data.draw(_value_of(t)) for t in secret_service._split(signature))
-    writer = secret_service._Writer()
-    for part, value in zip(secret_service._split(signature), values):
+    values = tuple(data.draw(_value_of(t)) for t in dbus_wire._split(signature))
+    writer = dbus_wire._Writer()
+    for part, value in zip(dbus_wire._split(signature), values):
         writer.write(part, value)
 
     assert _bounded(lambda: secret_service.decode(bytes(writer.data), "<", 0, signature)) == values

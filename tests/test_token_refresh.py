@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode, StorageError
+from integray_auth.stores.file_store import FileStore
 from integray_auth.stores.files import take_lock
 from integray_auth.stores.index import Index
 from integray_auth.stores.locks import lock_path
-from integray_auth.stores.secrets import ChunkedTokens, FileStore
+from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import access_token as token_usecase
 from tests.support.cli import SCRIPT, assert_error_line

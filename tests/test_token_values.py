@@ -22,8 +22,9 @@ import pytest
 
 from integray_auth.errors import ExitCode
 from integray_auth.stores import lookup
+from integray_auth.stores.file_store import FileStore
 from integray_auth.stores.index import Index
-from integray_auth.stores.secrets import FileStore, token_key
+from integray_auth.stores.secrets import token_key
 from integray_auth.usecases import manage
 from tests.support import overlays
 from tests.support.cli import assert_no_crash

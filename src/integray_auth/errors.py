@@ -100,9 +100,19 @@ EXIT_CODE_MEANINGS: tuple[tuple[tuple[ExitCode, ...], str], ...] = (
 
 
 class IntegrayAuthError(Exception):
-    """Base of every error the user can act on: a message and a hint."""
+    """Base of every error the user can act on: a message and a hint.
+
+    A subclass names its exit code in its class statement
+    (`class UsageError(IntegrayAuthError, exit_code=ExitCode.USAGE)`), so each
+    error and its code stand on one line and this class builds the rest once.
+    """
 
     exit_code: ExitCode = ExitCode.ERROR
+
+    def __init_subclass__(cls, exit_code: ExitCode | None = None, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -113,69 +123,65 @@ class IntegrayAuthError(Exception):
         return self.message
 
 
-class UsageError(IntegrayAuthError):
-    exit_code = ExitCode.USAGE
+class UsageError(IntegrayAuthError, exit_code=ExitCode.USAGE):
+    """Bad or missing arguments, or a value that must be asked for where nobody can answer."""
 
 
-class RegistryError(IntegrayAuthError):
-    exit_code = ExitCode.REGISTRY
+class RegistryError(IntegrayAuthError, exit_code=ExitCode.REGISTRY):
+    """The registry (providers.toml, an overlay, config.toml) is invalid or unreadable."""
 
 
-class IndexError_(IntegrayAuthError):
+class IndexError_(IntegrayAuthError, exit_code=ExitCode.INDEX):
     """The index file cannot be used (named so as not to shadow IndexError)."""
 
-    exit_code = ExitCode.INDEX
+
+class NotFoundError(IntegrayAuthError, exit_code=ExitCode.NOT_FOUND):
+    """Unknown authorization, provider or connector."""
 
 
-class NotFoundError(IntegrayAuthError):
-    exit_code = ExitCode.NOT_FOUND
+class ConflictError(IntegrayAuthError, exit_code=ExitCode.CONFLICT):
+    """A duplicate name, or a change that does not apply in this state."""
 
 
-class ConflictError(IntegrayAuthError):
-    exit_code = ExitCode.CONFLICT
+class NoMatchError(IntegrayAuthError, exit_code=ExitCode.NO_MATCH):
+    """`search` found nothing."""
 
 
-class NoMatchError(IntegrayAuthError):
-    exit_code = ExitCode.NO_MATCH
+class StorageError(IntegrayAuthError, exit_code=ExitCode.STORAGE):
+    """The keyring, the opted-in token file or Vault cannot be used."""
 
 
-class StorageError(IntegrayAuthError):
-    exit_code = ExitCode.STORAGE
+class AuthorizationTimeout(IntegrayAuthError, exit_code=ExitCode.TIMEOUT):
+    """The authorization was not completed in time (--timeout; an expired device code)."""
 
 
-class AuthorizationFailed(IntegrayAuthError):
+class NetworkError(IntegrayAuthError, exit_code=ExitCode.NETWORK):
+    """The provider or Vault could not be reached, TLS failed, or the answer was bad."""
+
+
+class NotAuthorizedError(IntegrayAuthError, exit_code=ExitCode.NOT_AUTHORIZED):
+    """A token was asked for an authorization without one: it needs the user."""
+
+
+class InactiveError(IntegrayAuthError, exit_code=ExitCode.INACTIVE):
+    """The authorization is deactivated: its tokens are not used until `activate`."""
+
+
+class CommandNotFound(IntegrayAuthError, exit_code=ExitCode.COMMAND_NOT_FOUND):
+    """`exec`: no such command (shell convention)."""
+
+
+class CannotRun(IntegrayAuthError, exit_code=ExitCode.CANNOT_RUN):
+    """`exec`: the command was found but could not be run (shell convention)."""
+
+
+class AuthorizationFailed(IntegrayAuthError, exit_code=ExitCode.AUTHORIZATION):
     """The provider (or the user on its consent screen) refused.
 
     `error` is the OAuth error code when there is one (RFC 6749 §5.2): only
     `invalid_grant` means the grant itself is gone.
     """
 
-    exit_code = ExitCode.AUTHORIZATION
-
     def __init__(self, message: str, hint: str | None = None, error: str | None = None) -> None:
         super().__init__(message, hint)
         self.error = error
-
-
-class AuthorizationTimeout(IntegrayAuthError):
-    exit_code = ExitCode.TIMEOUT
-
-
-class NetworkError(IntegrayAuthError):
-    exit_code = ExitCode.NETWORK
-
-
-class NotAuthorizedError(IntegrayAuthError):
-    exit_code = ExitCode.NOT_AUTHORIZED
-
-
-class InactiveError(IntegrayAuthError):
-    exit_code = ExitCode.INACTIVE
-
-
-class CommandNotFound(IntegrayAuthError):
-    exit_code = ExitCode.COMMAND_NOT_FOUND
-
-
-class CannotRun(IntegrayAuthError):
-    exit_code = ExitCode.CANNOT_RUN

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from integray_auth.stores.file_store import FileStore
 from integray_auth.stores.index import Index
-from integray_auth.stores.secrets import ChunkedTokens, FileStore
+from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
 from tests.support import overlays

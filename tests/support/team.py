@@ -55,7 +55,8 @@ def seed_file_authorization(machine: Machine, name: str = "Local", expired: bool
     """An Authorized entry with a valid token in the machine's insecure file (no browser needed)."""
     from integray_auth.context import AppContext
     from integray_auth.lean.paths import Paths
-    from integray_auth.stores.secrets import ChunkedTokens, FileStore
+    from integray_auth.stores.file_store import FileStore
+    from integray_auth.stores.secrets import ChunkedTokens
     from integray_auth.tokens import TokenSet
     from integray_auth.usecases import manage
 

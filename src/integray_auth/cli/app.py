@@ -3,20 +3,21 @@ options, and one list that registers every command in `--help`'s order.
 
 The commands themselves live by group, each a thin adapter that parses its
 options, calls one use case and hands the result to the output layer:
-authorizations.py, tokens.py, team.py, providers.py (and clients), shell.py.
+authorizations.py, connectors.py, tokens.py, team.py, providers.py (and clients), helpers.py,
+mcp.py, shell.py.
 Their arguments are described once more, for the fast path and completion, in
 lean/grammar.py; tests/test_command_table.py keeps the two equal."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
 
 from .. import __version__
 from ..context import AppContext
-from . import authorizations, helpers, helptopics, mcp, providers, shell, team, tokens, usage
+from ..lean.filepath import FilePath
+from . import authorizations, connectors, helpers, helptopics, mcp, providers, shell, team, tokens, usage
 
 app = typer.Typer(
     name="integray-auth",
@@ -54,8 +55,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     typer_ctx: typer.Context,
-    registry: Optional[Path] = typer.Option(
-        None, "--registry", metavar="PATH", help="An extra providers.toml overlay (env: INTEGRAY_AUTH_REGISTRY)."
+    # path_type: Click's path checks, as for a pathlib.Path, and the value arrives as the package's one path type.
+    registry: Optional[FilePath] = typer.Option(
+        None, "--registry", metavar="PATH", path_type=FilePath, help="An extra providers.toml overlay (env: INTEGRAY_AUTH_REGISTRY)."
     ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
@@ -75,8 +77,8 @@ COMMANDS = (
     (app, "status", tokens.status, {}),
     (app, "refresh", tokens.refresh, {}),
     (app, "rename", authorizations.rename, {}),
-    (connectors_app, "add", authorizations.connectors_add, {}),
-    (connectors_app, "remove", authorizations.connectors_remove, {}),
+    (connectors_app, "add", connectors.connectors_add, {}),
+    (connectors_app, "remove", connectors.connectors_remove, {}),
     (app, "deactivate", authorizations.deactivate, {}),
     (app, "activate", authorizations.activate, {}),
     (app, "remove", authorizations.remove, {}),

@@ -1,5 +1,5 @@
 """The authorization commands: list, search, show, add, authorize, rename,
-connectors add/remove, deactivate, activate, remove. Registered in cli/app.py."""
+deactivate, activate, remove. Registered in cli/app.py."""
 
 from __future__ import annotations
 
@@ -14,17 +14,16 @@ from ..grants import DEVICE_GRANT, MACHINE_GRANT
 from ..lean import grammar
 from ..lean.printable import escape, quoted
 from ..models import STORAGE_VAULT
-from ..stores import BACKENDS, STORAGE_FILE, lookup
 from ..oauth.mcp_discovery import canonical_url
+from ..stores import BACKENDS, STORAGE_FILE, lookup
 from ..usecases import manage, mcp_servers, provider_lookup
 from ..usecases.authorize import FlowOptions, check_storage, grant_needs
 from ..usecases.authorize import authorize as run_authorization
-from ..usecases.connectors import add_connectors, remove_connectors
 from ..usecases.connectors import rename as rename_authorization
 from . import adding, jsonfields, prompts, run
 from .client_setup import credentials_for
 from .flow_ui import TerminalFlowUI
-from .options import JQ, JSON, NO_PAGER, context_of
+from .options import JQ, JSON, NAME, NO_PAGER, context_of
 
 
 def _view(inactive: bool, all_: bool) -> str:
@@ -73,7 +72,7 @@ def search(
 
 def show(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     json: Optional[str] = JSON,
     jq: Optional[str] = JQ,
     no_pager: bool = NO_PAGER,
@@ -239,7 +238,7 @@ def _add_mcp_server(ctx: AppContext, name: str, resource: str, client_metadata_u
 
 def authorize(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     no_browser: bool = FLOW_OPTIONS["no_browser"],
     timeout: int = FLOW_OPTIONS["timeout"],
     client_id: Optional[str] = FLOW_OPTIONS["client_id"],
@@ -363,7 +362,7 @@ def _authorize(ctx: AppContext, authorization, new: bool, **options) -> None:
 
 def rename(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     new_name: str = typer.Argument(..., metavar="NEW", help="The new name, unique."),
 ) -> None:
     """Give an authorization another name; its tokens and connectors stay.
@@ -378,72 +377,9 @@ def rename(
     ctx.stderr.write(f"Renamed {quoted(old)} to {quoted(done.name)}.\n")
 
 
-CONNECTOR_WORDS = typer.Argument(..., metavar="CONNECTOR...", help="Connector ids or display names.")
-
-
-def connectors_add(
-    typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
-    connectors: List[str] = CONNECTOR_WORDS,
-) -> None:
-    """Add connectors; then authorize to grant the scopes they need.
-
-    \b
-    Example:
-      integray-auth connectors add Gmail gmail-send
-    """
-
-    ctx = context_of(typer_ctx)
-    change = add_connectors(ctx, name, connectors)
-    done = change.authorization
-    ctx.stderr.write(f"Added {escape(', '.join(change.changed))} to {quoted(done.name)}.\n")
-    if change.unchanged:
-        ctx.stderr.write(f"Note: it already had {escape(', '.join(change.unchanged))}.\n")
-    if change.missing_scopes:
-        ctx.stderr.write(
-            f"The grant lacks {escape(', '.join(change.missing_scopes))}: the new connectors fail until you authorize again. "
-            f"Run: {hints.command_hint('authorize', done)}\n"
-        )
-    elif not done.is_authorized:
-        ctx.stderr.write(f"Authorize it with: {hints.command_hint('authorize', done)}\n")
-
-
-def connectors_remove(
-    typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
-    connectors: List[str] = CONNECTOR_WORDS,
-) -> None:
-    """Remove connectors; the scopes no other connector needs are no longer requested.
-
-    \b
-    Example:
-      integray-auth connectors remove Gmail gmail-send
-    """
-
-    ctx = context_of(typer_ctx)
-    change = remove_connectors(ctx, name, connectors)
-    done = change.authorization
-    provider = escape(change.provider_name)
-    ctx.stderr.write(f"Removed {escape(', '.join(change.changed))} from {quoted(done.name)}.\n")
-    given_up = escape(", ".join(change.given_up))
-    if change.narrowing == "narrowed":
-        ctx.stderr.write(f"Narrowed the grant at {provider}: it no longer covers the scopes given up.\n")
-        return
-    if not change.given_up:
-        return
-    fix = f"until it is authorized again ({hints.command_hint('authorize', done)}) or revoked"
-    if change.narrowing == "cannot":
-        ctx.stderr.write(f"Note: {provider} cannot narrow an existing grant; it still covers {given_up} {fix}.\n")
-    else:
-        ctx.stderr.write(
-            f"Warning: could not narrow the grant at {provider} ({escape(change.narrowing)}); "
-            f"it still covers {given_up} {fix}.\n"
-        )
-
-
 def deactivate(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     revoke: bool = typer.Option(
         False, "--revoke", help="Also revoke the grant at the provider and delete the tokens (Not authorized)."
     ),
@@ -474,7 +410,7 @@ def deactivate(
     )
 
 
-def activate(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
+def activate(typer_ctx: typer.Context, name: str = NAME) -> None:
     """Move an inactive authorization back to the active view.
 
     \b
@@ -488,7 +424,7 @@ def activate(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="
 
 def remove(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."),
     no_revoke: bool = typer.Option(False, "--no-revoke", help="Do not revoke the grant at the provider first."),
 ) -> None:

@@ -13,7 +13,7 @@ from ..lean import jsonio
 from ..lean.printable import escape, quoted, shell_quote
 from ..usecases import git_credential as git
 from ..usecases import kube_credential as kube
-from .options import context_of
+from .options import NAME, context_of
 
 
 def git_credential(
@@ -49,7 +49,7 @@ def git_credential(
 
 def setup_git(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     host: Optional[List[str]] = typer.Option(
         None, "--host", metavar="HOST", help="A git host it serves (repeatable); default: the provider's (github.com, ...)."
     ),
@@ -92,7 +92,7 @@ def setup_git(
 
 def kube_credential(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     id_token: bool = typer.Option(False, "--id-token", help="The ID token (for Kubernetes' OIDC authenticator), not the access token."),
 ) -> None:
     """kubectl's exec credential plugin: print an ExecCredential with a valid token; never prompts.
@@ -110,7 +110,7 @@ def kube_credential(
 
 def setup_kube(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     cluster: str = typer.Option(..., "--cluster", metavar="CLUSTER", help="A cluster the kubeconfig defines."),
     kubeconfig: Optional[str] = typer.Option(
         None, "--kubeconfig", metavar="PATH", help="The kubeconfig to edit (default: KUBECONFIG's first file, else ~/.kube/config)."

@@ -26,7 +26,7 @@ AUTHORIZATION = (
     "updated_at", "authorized_at", "expires_at", "refreshed_at", "renewable", "deactivated_at",
 )  # fmt: skip
 AUTHORIZATION_DETAILS = AUTHORIZATION + ("scopes", "extra_granted_scopes")
-# The keys of output.provider_json.
+# The keys of provider_output.provider_json.
 PROVIDER = (
     "id", "name", "authorization_url", "token_url", "revocation_url", "device_authorization_url",
     "issuer", "userinfo_url", "resource", "mcp_url", "scope_separator", "scope_parameter", "token_path", "token_types",

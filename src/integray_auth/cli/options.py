@@ -21,3 +21,7 @@ JSON = typer.Option(
 JQ = typer.Option(None, "--jq", metavar="EXPR", help="Filter the JSON with a jq expression, e.g. '.authorizations[].name'.")
 JSON_FLAG = typer.Option(False, "--json", help="Print JSON (documented, versioned shape).")
 NO_PAGER = typer.Option(False, "--no-pager", help="Print straight to the terminal, not through PAGER (less -FRX).")
+# The positional most commands take, and the provider the provider and client commands take.
+NAME = typer.Argument(..., metavar="NAME", help="Name or id.")
+PROVIDER = typer.Argument(..., metavar="PROVIDER", help="Provider id.")
+JSON_DOCUMENT = typer.Option(False, "--json", help="One JSON document on stdout.")

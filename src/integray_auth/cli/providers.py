@@ -14,12 +14,11 @@ from ..lean.printable import escape
 from ..usecases import provider_lookup
 from ..usecases.clients import client_info, configured_clients, remove_client_secret, store_private_key
 from ..usecases.discovery import add_connector, add_provider, add_provider_by_hand, remove_connector, remove_provider
-from . import jsonfields, output
+from . import jsonfields, provider_output
 from .client_setup import set_client
-from .options import JQ, JSON, NO_PAGER, context_of
+from .options import JQ, JSON, JSON_DOCUMENT, NO_PAGER, PROVIDER, context_of
 from .pager import paged
 from .provider_form import ask_form
-
 
 # Choices from the command table (lean/grammar.py), which completion reads too.
 Pkce = enum.Enum("Pkce", {value: value for value in grammar.PKCE_CHOICES}, type=str)
@@ -35,12 +34,12 @@ def providers(typer_ctx: typer.Context, json: Optional[str] = JSON, jq: Optional
       integray-auth providers --json id,name
     """
     if typer_ctx.invoked_subcommand is None:
-        output.print_providers(context_of(typer_ctx), jsonfields.request("providers", json, jq))
+        provider_output.print_providers(context_of(typer_ctx), jsonfields.request("providers", json, jq))
 
 
 def providers_show(
     typer_ctx: typer.Context,
-    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
+    provider: str = PROVIDER,
     json: Optional[str] = JSON,
     jq: Optional[str] = JQ,
     no_pager: bool = NO_PAGER,
@@ -57,7 +56,7 @@ def providers_show(
     found = provider_lookup.require_provider(ctx, provider)
     client = client_info(ctx, found, look_up_secret=False)  # no keyring read for a description
     with paged(ctx, enabled=not (no_pager or as_json)):
-        output.print_provider(ctx, found, as_json, client)
+        provider_output.print_provider(ctx, found, as_json, client)
 
 
 def providers_add(
@@ -126,7 +125,7 @@ def providers_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..
 
 def providers_connector_remove(
     typer_ctx: typer.Context,
-    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
+    provider: str = PROVIDER,
     connector: str = typer.Argument(..., metavar="CONNECTOR", help="A connector your overlay adds."),
 ) -> None:
     """Remove a connector your overlay (providers.toml) adds.
@@ -142,7 +141,7 @@ def providers_connector_remove(
 
 def providers_connector_add(
     typer_ctx: typer.Context,
-    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
+    provider: str = PROVIDER,
     connector: str = typer.Argument(..., metavar="CONNECTOR", help="An id for the connector (lowercase letters, digits, '-')."),
     scopes: Optional[List[str]] = typer.Option(None, "--scope", "-s", metavar="SCOPE", help="A scope it needs; repeat for several."),
     name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Its display name (default: from the id)."),
@@ -168,7 +167,7 @@ def providers_connector_add(
 
 def client_set(
     typer_ctx: typer.Context,
-    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
+    provider: str = PROVIDER,
     client_id: Optional[str] = typer.Option(None, "--client-id", metavar="ID", help="The client id (saved in config.toml)."),
     secret_stdin: bool = typer.Option(False, "--secret-stdin", help="Read the client secret from standard input (kept in the keyring)."),
     private_key_file: Optional[str] = typer.Option(
@@ -198,7 +197,7 @@ def client_set(
     set_client(ctx, found, client_id, secret_stdin)
 
 
-def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id.")) -> None:
+def client_remove(typer_ctx: typer.Context, provider: str = PROVIDER) -> None:
     """Forget a provider's client secret and private key stored in the keyring.
 
     \b
@@ -213,7 +212,7 @@ def client_remove(typer_ctx: typer.Context, provider: str = typer.Argument(..., 
 
 def client_list(
     typer_ctx: typer.Context,
-    json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    json: bool = JSON_DOCUMENT,
 ) -> None:
     """List the providers with an OAuth client id configured, and where each comes from (never the secret).
 
@@ -222,13 +221,13 @@ def client_list(
       integray-auth client list
     """
     ctx = context_of(typer_ctx)
-    output.print_clients(ctx, configured_clients(ctx), json)
+    provider_output.print_clients(ctx, configured_clients(ctx), json)
 
 
 def client_show(
     typer_ctx: typer.Context,
-    provider: str = typer.Argument(..., metavar="PROVIDER", help="Provider id."),
-    json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    provider: str = PROVIDER,
+    json: bool = JSON_DOCUMENT,
 ) -> None:
     """Show a provider's configured client id, whether its secret is stored, and how to register one.
 
@@ -238,4 +237,4 @@ def client_show(
     """
     ctx = context_of(typer_ctx)
     found = provider_lookup.require_provider(ctx, provider)
-    output.print_client(ctx, client_info(ctx, found), json)
+    provider_output.print_client(ctx, client_info(ctx, found), json)

@@ -8,10 +8,10 @@ from ..lean.printable import escape, quoted
 from ..stores import LOCAL_BACKENDS
 from ..usecases.sharing import share as share_authorization
 from ..usecases.sharing import unshare as unshare_authorization
-from .options import context_of
+from .options import NAME, context_of
 
 
-def share(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Name or id.")) -> None:
+def share(typer_ctx: typer.Context, name: str = NAME) -> None:
     """Move an authorization to the team's Vault (VAULT_ADDR), where every machine sees it.
 
     \b
@@ -25,7 +25,7 @@ def share(typer_ctx: typer.Context, name: str = typer.Argument(..., metavar="NAM
 
 def unshare(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     to: str = typer.Option(LOCAL_BACKENDS[0], "--to", metavar="|".join(LOCAL_BACKENDS), help="Where to keep it on this machine."),
 ) -> None:
     """Move a shared authorization from Vault to this machine (other machines lose it).

@@ -12,7 +12,7 @@ from ..lean import grammar
 from ..usecases import keepalive
 from ..usecases.run_with_token import run_with_token
 from . import jsonfields, output, run
-from .options import JQ, JSON, JSON_FLAG, context_of
+from .options import JQ, JSON, JSON_FLAG, NAME, context_of
 
 # Choices and limits from the command table (lean/grammar.py), which the fast path reads too.
 TokenFormat = enum.Enum("TokenFormat", {f: f for f in grammar.TOKEN_FORMATS}, type=str)
@@ -25,7 +25,7 @@ FORCE_REFRESH = typer.Option(False, "--force-refresh", help="Renew the token now
 
 def token(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     min_valid: Optional[int] = MIN_VALID,
     force_refresh: bool = FORCE_REFRESH,
     format: TokenFormat = typer.Option(
@@ -44,7 +44,7 @@ def token(
 
 def exec_(
     typer_ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", help="Name or id."),
+    name: str = NAME,
     command: List[str] = typer.Argument(..., metavar="-- CMD [ARG...]", help="The command to run, after '--'."),
     env_var: str = typer.Option(output.TOKEN_VARIABLE, "--env-var", metavar="VAR", help="The variable that holds the token."),
     min_valid: Optional[int] = MIN_VALID,

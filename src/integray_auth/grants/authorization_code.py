@@ -14,8 +14,8 @@ from ..oauth.endpoint import HINTS, TokenEndpoint
 from ..oauth.issuer import issuer_check
 from ..oauth.loopback import LoopbackServer
 from ..oauth.pkce import s256_challenge
-from .base import Grant, Needs, Obtained
-from .loopback_consent import consent_in_browser
+from .base import Grant, Obtained
+from .loopback_consent import LOOPBACK_NEEDS, consent_in_browser
 
 if TYPE_CHECKING:
     from ..oauth.loopback import Callback, LoopbackServer
@@ -26,12 +26,7 @@ if TYPE_CHECKING:
 
 class AuthorizationCode(Grant):
     name = "authorization_code"
-    needs = Needs(
-        needs_browser=True,
-        needs_loopback=True,
-        supports_refresh=True,
-        provider_fields=("authorization_url", "token_url"),
-    )
+    needs = LOOPBACK_NEEDS
 
     def obtain(self, request: ConsentRequest) -> Obtained:
         provider = request.provider

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import AuthorizationFailed, AuthorizationTimeout, IntegrayAuthError
 from ..oauth import pages
-from ..registry.model import PARAMETER_VALUE_PATTERN
-from .base import Obtained
+from ..registry.names import PARAMETER_VALUE_PATTERN
+from .base import Needs, Obtained
 
 if TYPE_CHECKING:
     from typing import Callable
@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     from ..registry.model import Provider
     from ..tokens import TokenSet
     from .base import ConsentRequest
+
+# What every grant that consents this way needs: a browser, our listener, and
+# the two endpoints; its tokens are renewed without the user.
+LOOPBACK_NEEDS = Needs(
+    needs_browser=True,
+    needs_loopback=True,
+    supports_refresh=True,
+    provider_fields=("authorization_url", "token_url"),
+)
 
 
 def consent_in_browser(

@@ -23,8 +23,8 @@ from ..oauth.endpoint import USER_AGENT, checked_tokens, send
 from ..oauth.loopback import LoopbackServer
 from ..registry.model import Provider
 from ..tokens import TokenSet
-from .base import Grant, Needs, Obtained
-from .loopback_consent import consent_in_browser
+from .base import Grant, Obtained
+from .loopback_consent import LOOPBACK_NEEDS, consent_in_browser
 
 if TYPE_CHECKING:
     from .base import ConsentRequest, RenewRequest
@@ -35,12 +35,7 @@ SHORT_TOKEN_LIFETIME = timedelta(minutes=30)
 class ReservantoLongTimeToken(Grant):
     name = "reservanto_long_time_token"
     # The long-time token is kept as the refresh token; renewing re-mints a short-time one.
-    needs = Needs(
-        needs_browser=True,
-        needs_loopback=True,
-        supports_refresh=True,
-        provider_fields=("authorization_url", "token_url"),
-    )
+    needs = LOOPBACK_NEEDS
 
     def obtain(self, request: ConsentRequest) -> Obtained:
         provider = request.provider

@@ -5,7 +5,7 @@ from the cache and every shell Tab run many times a minute from scripts, so
 they may import only the modules declared here: this package (the stdlib-only
 replacements for libraries they would otherwise pay for: JSON through `_json`
 with a public fallback, path helpers, the XDG folders, the Secret Service
-reader, `Record`, `scoped`, the command table), the cheap core of the
+reader and its D-Bus wire format, `Record`, `scoped`, the command table), the cheap core of the
 standard library, and the package's own modules listed in FAST_PATH.
 tests/test_lean_boundary.py holds every FAST_PATH module to it: what it
 imports at its top is in CHEAP_STDLIB or FAST_PATH. Anything else a
@@ -24,12 +24,12 @@ CHEAP_STDLIB = frozenset({
 # integray_auth's modules on the fast path (below the package name).
 FAST_PATH = frozenset({
     "", "__main__", "main", "context", "errors", "hints", "models", "tokens", "scopes", "health",
-    "lean", "lean.filepath", "lean.grammar", "lean.jsonio", "lean.paths", "lean.printable", "lean.record", "lean.rows",
+    "lean", "lean.dbus_wire", "lean.filepath", "lean.grammar", "lean.jsonio", "lean.paths", "lean.printable", "lean.record", "lean.rows",
     "lean.scoped", "lean.secret_service", "lean.urlparts",
     "cli", "cli.run", "cli.output", "cli.json_output", "cli.fit", "cli.jsonfields", "cli.fast_add", "cli.adding",
     "cli.helpcache", "cli.completion", "cli.helptopics",
-    "stores", "stores.index", "stores.entries", "stores.snapshot", "stores.files", "stores.locks", "stores.lookup", "stores.secrets",
-    "registry", "registry.model", "registry.cache", "registry.checks", "registry.loading",
+    "stores", "stores.index", "stores.entries", "stores.snapshot", "stores.files", "stores.locks", "stores.lookup", "stores.secrets", "stores.file_store",
+    "registry", "registry.model", "registry.names", "registry.cache", "registry.checks", "registry.loading",
     "grants", "oauth", "oauth.redirect",
     "usecases", "usecases.access_token", "usecases.binding", "usecases.manage", "usecases.provider_lookup", "usecases.status",
 })

@@ -19,6 +19,20 @@ APP_NAME = "integray-auth"
 HOME_ENV = "INTEGRAY_AUTH_HOME"
 
 
+class _In:
+    """A file in one of the folders, read like a property (`paths.index_file`): one line a file."""
+
+    __slots__ = ("folder", "name")
+
+    def __init__(self, folder: str, name: str) -> None:
+        self.folder, self.name = folder, name
+
+    def __get__(self, paths: Paths | None, owner=None) -> FilePath:
+        if paths is None:  # looked up on the class (help(), inspect): the descriptor itself
+            return self  # type: ignore[return-value]
+        return getattr(paths, self.folder) / self.name
+
+
 class Paths(Record):
     __slots__ = ("config_dir", "data_dir", "cache_dir")
 
@@ -32,25 +46,11 @@ class Paths(Record):
         self.data_dir = data_dir
         self.cache_dir = cache_dir
 
-    @property
-    def index_file(self) -> FilePath:
-        return self.data_dir / "index.json"
-
-    @property
-    def lock_file(self) -> FilePath:
-        return self.data_dir / "index.lock"
-
-    @property
-    def insecure_tokens_file(self) -> FilePath:
-        return self.data_dir / "tokens-insecure.json"
-
-    @property
-    def user_registry(self) -> FilePath:
-        return self.config_dir / "providers.toml"
-
-    @property
-    def config_file(self) -> FilePath:
-        return self.config_dir / "config.toml"
+    index_file = _In("data_dir", "index.json")
+    lock_file = _In("data_dir", "index.lock")
+    insecure_tokens_file = _In("data_dir", "tokens-insecure.json")
+    user_registry = _In("config_dir", "providers.toml")
+    config_file = _In("config_dir", "config.toml")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> "Paths":

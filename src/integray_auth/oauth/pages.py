@@ -40,21 +40,16 @@ def success(authorization_name: str, provider_name: str) -> bytes:
 
 def provider_error(error: str, description: str | None) -> bytes:
     detail = f"<p>{html.escape(description)}</p>" if description else ""
-    return page(
-        "Authorization failed",
-        f"<p>The provider answered <code>{html.escape(error)}</code>.</p>{detail}"
-        "<p>Return to the terminal for what to do next.</p>",
-        ok=False,
-    )
+    return _failed(f"<p>The provider answered <code>{html.escape(error)}</code>.</p>{detail}")
 
 
 def exchange_failed(message: str) -> bytes:
-    return page(
-        "Authorization failed",
-        f"<p>The provider accepted, but integray-auth could not get the tokens: {html.escape(message)}.</p>"
-        "<p>Return to the terminal for what to do next.</p>",
-        ok=False,
-    )
+    return _failed(f"<p>The provider accepted, but integray-auth could not get the tokens: {html.escape(message)}.</p>")
+
+
+def _failed(what_html: str) -> bytes:
+    """A failed authorization's page: what went wrong; the terminal says what to do about it."""
+    return page("Authorization failed", what_html + "<p>Return to the terminal for what to do next.</p>", ok=False)
 
 
 def bad_request(reason: str) -> bytes:

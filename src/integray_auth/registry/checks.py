@@ -25,12 +25,14 @@ from .model import (
     REFRESH_BEHAVIOURS,
     RESERVED_AUTHORIZATION_PARAMS,
     RESERVED_TOKEN_PARAMS,
-    TOKEN_REQUEST_ENCODINGS,
     SCHEMA_VERSION,
     SCOPE_PARAMETERS,
     SCOPE_SEPARATORS,
+    TOKEN_REQUEST_ENCODINGS,
     URL_FIELDS,
     Parameter,
+)
+from .names import (
     is_callback_parameter,
     is_git_host,
     is_git_username,
@@ -42,8 +44,9 @@ from .model import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..lean.filepath import FilePath
     from typing import Any, Callable, Mapping
+
+    from ..lean.filepath import FilePath
 
 # The schema: each key a table may have, and its TOML type.
 PROVIDER_KEYS = {

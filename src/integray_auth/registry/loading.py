@@ -26,8 +26,8 @@ from .model import (
     Parameter,
     Provider,
     Registry,
-    placeholders,
 )
+from .names import placeholders
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -1,9 +1,9 @@
 """Where things are kept: the index, the secret backends, locks and careful writes.
 
 BACKENDS is the one table of secret backends. A new backend is a SecretStore
-subclass (stores/secrets.py) in its own module and one line here; `--storage`,
-completion, `share --to` and the marks `list` and `add` print come from this
-table. It stays plain data, importing only lean/record.py: completion reads it
+subclass (stores/secrets.py) in its own module (as file_store.py and
+vault_store.py are) and one line here; `--storage`, completion, `share --to`
+and the marks `list` and `add` print come from this table. It stays plain data, importing only lean/record.py: completion reads it
 on every Tab.
 """
 
@@ -29,7 +29,7 @@ STORAGE_VAULT = "vault"  # shared through HashiCorp Vault / OpenBao KV v2 (docs/
 # name (as `--storage` takes it and the index records it) -> the backend; the keyring first: the default.
 BACKENDS = {
     STORAGE_KEYRING: Backend("integray_auth.stores.secrets", "KeyringStore"),
-    STORAGE_FILE: Backend("integray_auth.stores.secrets", "FileStore", mark=" (insecure storage)",
+    STORAGE_FILE: Backend("integray_auth.stores.file_store", "FileStore", mark=" (insecure storage)",
                           kept=" (tokens in an insecure file)"),
     STORAGE_VAULT: Backend("integray_auth.stores.vault_store", "VaultStore", local=False, mark=" (shared)",
                            kept=" (shared through Vault)"),

@@ -307,6 +307,20 @@ class LockTimeout(LockError):
     """Another process held the lock for longer than the timeout."""
 
 
+def hold_lock(
+    path: FilePath, error: type, busy: str, cannot: str, timeout: float = 15.0, cannot_hint: str | None = None
+) -> HeldLock:
+    """take_lock, with its failures raised as `error` (an IntegrayAuthError class), never
+    a traceback: `busy` when another process held the lock past `timeout`, `cannot: why`
+    when it could not be taken at all."""
+    try:
+        return take_lock(path, timeout)
+    except LockTimeout:
+        raise error(busy, hint="Wait for it to finish, then run the command again.") from None
+    except LockError as exc:
+        raise error(f"{cannot}: {exc}", hint=cannot_hint) from None
+
+
 def take_lock(path: FilePath, timeout: float = 15.0) -> HeldLock:
     """Take an exclusive advisory lock on `path` (flock on POSIX, msvcrt on
     Windows); use it as `with take_lock(path):`.

@@ -14,8 +14,9 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from ..lean.filepath import FilePath
     from typing import Iterator
+
+    from ..lean.filepath import FilePath
 
 from ..errors import IndexError_
 from ..lean import jsonio
@@ -41,6 +42,7 @@ from .files import (
     UnsafePath,
     atomic_write,
     check_own_dir,
+    hold_lock,
     read_regular_file,
     size_text,
     take_lock,
@@ -318,15 +320,8 @@ class Index:
     def _locked(self) -> HeldLock:
         """The index lock, held; failing to get it is an IndexError_, never a traceback."""
         self._check_folder()
-        try:
-            return take_lock(self.lock_path)
-        except LockTimeout:
-            raise IndexError_(
-                f"the index {self.path} is locked by another integray-auth process",
-                hint="Wait for it to finish, then run the command again.",
-            ) from None
-        except LockError as exc:
-            raise IndexError_(f"cannot lock the index: {self.lock_path}: {exc}") from None
+        return hold_lock(self.lock_path, IndexError_, f"the index {self.path} is locked by another integray-auth process",
+                         f"cannot lock the index: {self.lock_path}")
 
     def _write(self, authorizations: list[Authorization]) -> None:
         # One authorization per line: still readable and diffable, and json's C

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 from ..errors import StorageError
 from ..lean.printable import quoted
 from ..lean.scoped import contextmanager
-from .files import LockError, LockTimeout, take_lock
+from .files import hold_lock
 
 LOCK_DIR = "locks"
 # What a lock file may be named after, as is: 1-64 of these (ours are 12 hex digits).
@@ -43,15 +43,6 @@ def tokens_lock(data_dir: FilePath, authorization_id: str, name: str, timeout: f
     """Hold the authorization's lock for the body; a lock that cannot be had
     within `timeout` seconds, or at all, is a StorageError, not a crash."""
     path = lock_path(data_dir, authorization_id)
-    try:
-        held = take_lock(path, timeout=timeout)
-    except LockTimeout:
-        raise StorageError(
-            f"another integray-auth process has been refreshing the token of {quoted(name)} "
-            f"for over {timeout:g} seconds",
-            hint="Wait for it to finish, then run the command again.",
-        ) from None
-    except LockError as exc:
-        raise StorageError(f"cannot lock {path}: {exc}", hint="Check the data folder's permissions.") from None
-    with held:
+    busy = f"another integray-auth process has been refreshing the token of {quoted(name)} for over {timeout:g} seconds"
+    with hold_lock(path, StorageError, busy, f"cannot lock {path}", timeout, "Check the data folder's permissions."):
         yield

@@ -1,6 +1,6 @@
 """Where tokens and client secrets live: the OS keyring, or, only by the
-explicit `--storage file` (`--insecure-storage`) opt-in, a 0600 JSON file, or
-a team's Vault (`--storage vault`, stores/vault_store.py).
+explicit `--storage file` (`--insecure-storage`) opt-in, a 0600 JSON file
+(stores/file_store.py), or a team's Vault (`--storage vault`, stores/vault_store.py).
 
 Every backend is one class behind the same small interface (SecretStore
 below), picked by name from BACKENDS (stores/__init__.py), the one table (pipx's way). The name is
@@ -25,8 +25,8 @@ from ..errors import StorageError
 from ..lean import jsonio
 from ..lean.scoped import NoLock
 from ..tokens import TokenSet, UnusableTokens
-from . import BACKENDS, STORAGE_FILE, STORAGE_KEYRING
-from .files import LockError, LockTimeout, atomic_write_text, take_lock
+from . import BACKENDS, STORAGE_KEYRING
+from .files import atomic_write_text
 
 if TYPE_CHECKING:
     from typing import ContextManager
@@ -389,88 +389,6 @@ class KeyringStore(SecretStore):
             pass  # already gone
         except Exception as exc:  # noqa: BLE001
             raise StorageError(f"cannot delete from the keyring: {_describe(exc)}", hint=STORAGE_HELP) from None
-
-
-class FileStore(SecretStore):
-    """The --insecure-storage opt-in: one 0600 JSON file, written atomically."""
-
-    kind = STORAGE_FILE
-    chunk_size = CHUNK_SIZE
-
-    def __init__(self, path, lock_path) -> None:
-        self.path = path
-        self.lock_path = lock_path
-
-    @classmethod
-    def open(cls, ctx: "AppContext", locator=None) -> "FileStore":
-        return cls(ctx.paths.insecure_tokens_file, ctx.paths.data_dir / "tokens-insecure.lock")
-
-    def locator(self) -> None:
-        return None  # always the data folder's file
-
-    def label(self) -> str:
-        return f"the insecure file {self.path}"
-
-    def describe(self) -> str:
-        return f"insecure file {self.path}"
-
-    def check_usable(self) -> None:
-        self._read()
-        self._locked(timeout=5).close()  # creating the lock file proves the folder is writable
-
-    def _locked(self, timeout: float = 15.0):
-        try:
-            return take_lock(self.lock_path, timeout)
-        except LockTimeout:
-            raise StorageError(
-                f"the token file {self.path} is locked by another integray-auth process",
-                hint="Wait for it to finish, then run the command again.",
-            ) from None
-        except LockError as exc:
-            raise StorageError(f"cannot write next to the token file {self.path}: {exc}") from None
-
-    def _read(self) -> dict[str, str]:
-        from .files import MiB, UnsafePath, read_regular_file
-
-        try:
-            raw = read_regular_file(self.path, 16 * MiB, "the token file", own=True, follow_symlinks=False)
-            if raw is None:
-                return {}
-            data = jsonio.loads(raw)
-        except UnsafePath as exc:
-            raise StorageError(exc.message, hint=exc.hint) from None
-        except ValueError as exc:  # UnicodeDecodeError is one too
-            raise StorageError(f"cannot read the token file {self.path}: {exc}") from None
-        except RecursionError:
-            raise StorageError(f"cannot read the token file {self.path}: nested too deeply") from None
-        entries = data.get("entries") if isinstance(data, dict) else None
-        if not isinstance(entries, dict):
-            raise StorageError(f"the token file {self.path} is corrupt")
-        return entries
-
-    def _update(self, key: str, value: str | None) -> None:
-        with self._locked():
-            entries = self._read()
-            if value is None:
-                if entries.pop(key, None) is None:
-                    return
-            else:
-                entries[key] = value
-            import json  # indented: json's pure-Python encoder; a write, never on the read path
-
-            try:
-                atomic_write_text(self.path, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
-            except OSError as exc:  # a full disk, a read-only folder: never a traceback
-                raise StorageError(f"cannot write the token file {self.path}: {exc.strerror or exc}") from None
-
-    def get(self, key: str) -> str | None:
-        return self._read().get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self._update(key, value)
-
-    def remove(self, key: str) -> None:
-        self._update(key, None)
 
 
 def default_secret_store(ctx: "AppContext", storage: str, locator=None) -> SecretStore:

@@ -15,17 +15,17 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..lean import grammar
 from ..context import AppContext
 from ..errors import ConflictError, NotFoundError, RegistryError, UsageError
+from ..lean import grammar
+from ..lean.filepath import FilePath
 from ..oauth.discovery import SCOPE_TOKEN, check_issuer_argument, discover, shown, url_problem
 from ..oauth.endpoint import request_deadline
 from ..registry import overlay as toml_text
 from ..registry.loading import MAX_TOML_BYTES, load_registry, read_bundled_entry
-from ..registry.model import ID_PATTERN
+from ..registry.names import ID_PATTERN
 from ..stores.files import (
     PRIVATE_FILE,
     LockError,
@@ -45,7 +45,7 @@ MAX_NAME_LENGTH = 100
 class AddedProvider:
     provider_id: str
     name: str
-    file: Path
+    file: FilePath
     source_url: str
     pkce: str
     iss_parameter: bool
@@ -59,7 +59,7 @@ class AddedConnector:
     provider_id: str
     connector_id: str
     name: str
-    file: Path
+    file: FilePath
     new_scopes: list[str] = field(default_factory=list)
     replaced: bool = False
 
@@ -198,7 +198,7 @@ def add_connector(
 
 def write_provider(
     ctx: AppContext, provider_id: str, entry: dict[str, Any], scopes: dict[str, str], connectors: dict[str, dict], comment: str
-) -> Path:
+) -> FilePath:
     """Write (or replace) `[providers.<provider_id>]` with its scopes and connectors in the
     user overlay, checked like `providers add` writes one; the context's registry is reloaded."""
     check_id(provider_id, "provider id")
@@ -242,7 +242,7 @@ def _check_text(value: str, option: str, limit: int = MAX_NAME_LENGTH, empty: bo
     return value
 
 
-def _refuse_existing(path: Path, document: dict, provider_id: str, force: bool) -> bool:
+def _refuse_existing(path: FilePath, document: dict, provider_id: str, force: bool) -> bool:
     """True when the overlay has the provider (and --force replaces it)."""
     if read_bundled_entry(provider_id) is not None:
         raise ConflictError(
@@ -256,7 +256,7 @@ def _refuse_existing(path: Path, document: dict, provider_id: str, force: bool) 
     return False
 
 
-def _read_overlay(path: Path) -> tuple[str, dict]:
+def _read_overlay(path: FilePath) -> tuple[str, dict]:
 
 
     try:
@@ -276,7 +276,7 @@ def _read_overlay(path: Path) -> tuple[str, dict]:
         raise RegistryError(f"{path}: invalid TOML: nested too deeply", hint="Fix the file, then run the command again.") from None
 
 
-def _overlay_lock(path: Path):
+def _overlay_lock(path: FilePath):
 
     try:
         return take_lock(path.with_name(".providers.toml.lock"))
@@ -284,7 +284,7 @@ def _overlay_lock(path: Path):
         raise ConflictError(f"another integray-auth is changing {path}", hint="Try again in a moment.") from None
 
 
-def _save(ctx: AppContext, path: Path, new_text: str, expected: dict, provider_id: str) -> None:
+def _save(ctx: AppContext, path: FilePath, new_text: str, expected: dict, provider_id: str) -> None:
     """Write `new_text` once it parses back to `expected` and passes the registry's checks."""
     cannot = ConflictError(
         f"{path} defines provider '{provider_id}' in a form this command does not edit (inline tables or dotted keys)",
@@ -435,7 +435,7 @@ def add_provider_by_hand(ctx: AppContext, provider_id: str, form: ManualProvider
                          scopes=list(scopes), endpoints=[k for k in entry if k.endswith("_url")], replaced=replaced)
 
 
-def remove_provider(ctx: AppContext, provider_id: str) -> Path:
+def remove_provider(ctx: AppContext, provider_id: str) -> FilePath:
     """Take `[providers.<provider_id>]` and its tables out of the user overlay."""
     path = ctx.paths.user_registry
     with _overlay_lock(path):
@@ -455,7 +455,7 @@ def remove_provider(ctx: AppContext, provider_id: str) -> Path:
     return path
 
 
-def remove_connector(ctx: AppContext, provider_id: str, connector_id: str) -> Path:
+def remove_connector(ctx: AppContext, provider_id: str, connector_id: str) -> FilePath:
     """Take `[providers.<provider_id>.connectors.<connector_id>]` out of the user overlay."""
     path = ctx.paths.user_registry
     with _overlay_lock(path):
@@ -476,7 +476,7 @@ def remove_connector(ctx: AppContext, provider_id: str, connector_id: str) -> Pa
     return path
 
 
-def _not_in_overlay(ctx: AppContext, path: Path, provider_id: str, what: str, connector_id: str | None = None):
+def _not_in_overlay(ctx: AppContext, path: FilePath, provider_id: str, what: str, connector_id: str | None = None):
     provider = ctx.registry.get(provider_id)
     known = provider is not None and (connector_id is None or connector_id in provider.connectors)
     if known:

@@ -32,7 +32,7 @@ from ..lean import jsonio
 from ..lean.printable import quoted, shell_quote, shorten
 from ..lean.record import Record
 from ..models import Authorization
-from ..registry.model import is_git_host
+from ..registry.names import is_git_host
 from ..stores import lookup
 from ..stores.files import LockError, UnsafePath, atomic_write_text, read_regular_file, take_lock
 from ..tokens import utc_seconds
