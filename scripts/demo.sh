@@ -32,34 +32,8 @@ server_pid=$!
 for _ in $(seq 100); do [ -s "$work/server.json" ] && break; sleep 0.1; done
 [ -s "$work/server.json" ] || { echo "The demo server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
 
-field() { .venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/server.json" "$1"; }
-cat >"$work/providers.toml" <<TOML
-schema_version = 1
-
-[providers.demo]
-name = "Demo Server"
-authorization_url = "$(field authorization_endpoint)"
-token_url = "$(field token_endpoint)"
-revocation_url = "$(field revocation_endpoint)"
-pkce = "required"
-client_id = "$(field client_id)"
-notes = "The local django-oauth-toolkit server started by scripts/demo.sh."
-
-[providers.demo.scopes]
-openid = "Sign you in"
-read = "Read your data"
-write = "Change your data"
-
-[providers.demo.connectors.reader]
-name = "Demo Reader"
-description = "Reads data from the demo server."
-scopes = ["openid", "read"]
-
-[providers.demo.connectors.writer]
-name = "Demo Writer"
-description = "Writes data to the demo server."
-scopes = ["write"]
-TOML
+# The same builder writes the tests' overlays (tests/support/overlays.py).
+.venv/bin/python -m tests.support.overlays demo "$work/server.json" >"$work/providers.toml"
 
 export INTEGRAY_AUTH_HOME="$work/home"
 export INTEGRAY_AUTH_REGISTRY="$work/providers.toml"

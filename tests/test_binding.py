@@ -21,61 +21,21 @@ from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage, provider_lookup
 from tests.support.cli import assert_error_line, assert_no_crash
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.overlays import stub, write_overlay
+from tests.support.stand_in import CountingEndpoint, running
 
 FRESH = "2099-01-01T00:00:00Z"
 EXPIRED = "2000-01-01T00:00:00Z"
 GOOGLE_TOKEN_ORIGIN = "https://oauth2.googleapis.com"
 
 
-class CountingEndpoint:
-    """A token/revocation endpoint that counts every connection and answers a token."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        counter = self
-
-        class Handler(QuietHandler):
-            def setup(self):
-                counter.connections += 1
-                super().setup()
-
-            def do_POST(self):  # noqa: N802
-                self.read_body()
-                self.send_json(200, {"access_token": "new-access", "token_type": "Bearer", "expires_in": 3600})
-
-        self.server, self.url = serve(Handler)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def endpoint():
-    server = CountingEndpoint()
-    yield server
-    server.close()
+    yield from running(CountingEndpoint("new-access"))
 
 
 def stub_overlay(path: Path, token_url: str) -> Path:
-    path.write_text(f'''schema_version = 1
-
-[providers.stub]
-name = "Stub"
-authorization_url = "https://stub.example/authorize"
-token_url = "{token_url}"
-client_id = "stub-client"
-
-[providers.stub.scopes]
-read = "Read"
-
-[providers.stub.connectors.reader]
-name = "Reader"
-description = "Reads."
-scopes = ["read"]
-''')
-    return path
+    return write_overlay(path, stub(token_url))
 
 
 def authorized(make_ctx, home, name: str, provider: str, connector: str, registry: Path | None = None,
@@ -156,7 +116,7 @@ def test_a_binding_recorded_before_this_version_is_recorded_on_first_use_for_an_
     assert recorded(home, authorization_id)["token_origin"] == endpoint.url
     assert endpoint.connections == 1
 
-    other = CountingEndpoint()
+    other = CountingEndpoint("new-access")
     try:
         hostile = stub_overlay(tmp_path / "hostile.toml", other.url + "/token")
         expire(home)
@@ -225,7 +185,7 @@ def test_a_refresh_is_refused_once_the_device_endpoint_moved_as_for_the_token_en
     bound = {"token_origin": endpoint.url, "revocation_origin": None, "userinfo_origin": None,
              "device_origin": "https://stub.example", "issuer": None}
     authorized(make_ctx, home, "Stub", "stub", "reader", good, endpoints=bound, expires_at=EXPIRED)
-    device = CountingEndpoint()
+    device = CountingEndpoint("new-access")
     try:
         hostile = tmp_path / "hostile.toml"
         hostile.write_text(good.read_text().replace("https://stub.example/device", device.url + "/device"))

@@ -22,6 +22,7 @@ from integray_auth.errors import ExitCode
 from integray_auth.usecases import manage
 from tests.support.cli import assert_error_line
 from tests.support.imports import HEAVY, SLOW_STDLIB, probe
+from tests.support.overlays import READ, provider, write_overlay
 from tests.support.plugin import require
 
 BIN = Path(sys.executable).parent
@@ -362,22 +363,11 @@ RAW_CONTROLS = ("\x1b", "\x07", "\u202e", "\x9b")
 
 
 def _evil_overlay(path: Path) -> Path:
-    path.write_text('''schema_version = 1
-
-[providers.evil]
-name = "Evil\\u001b]0;T\\u0007X"
-authorization_url = "https://evil.example/authorize"
-token_url = "https://evil.example/token"
-
-[providers.evil.scopes]
-read = "Read"
-
-[providers.evil.connectors.reader]
-name = "Reader\\u202e"
-description = "Reads\\u009b2J"
-scopes = ["read"]
-''')
-    return path
+    # TOML's escapes put the raw control characters into the registry's text.
+    return write_overlay(path, provider(
+        "evil", "Evil\\u001b]0;T\\u0007X", pkce="", scopes=READ,
+        connectors=(("reader", "Reader\\u202e", "Reads\\u009b2J", ("read",)),),
+        fields='authorization_url = "https://evil.example/authorize"\ntoken_url = "https://evil.example/token"'))
 
 
 def test_registry_text_with_control_characters_never_reaches_the_terminal_at_tab(cli, tmp_path):

@@ -25,6 +25,7 @@ from integray_auth.oauth.endpoint import ClientCredentials
 from integray_auth.registry.loading import load_registry
 from integray_auth.usecases.authorize import choose_grant, no_browser_here, offers_device_flow
 from tests.support.cli import assert_error_line, assert_no_crash
+from tests.support.overlays import standin, write_overlay
 from tests.support.stand_in import QuietHandler, serve, trickle
 
 GOOD = {
@@ -98,31 +99,7 @@ def stand_in():
 
 
 def overlay(tmp_path: Path, url: str, extra: str = "") -> Path:
-    path = tmp_path / "providers.toml"
-    path.write_text(
-        f'''schema_version = 1
-
-[providers.standin]
-name = "Stand-in"
-client_id = "device-client"
-authorization_url = "{url}/authorize"
-token_url = "{url}/token"
-device_authorization_url = "{url}/device"
-pkce = "required"
-grants = ["authorization_code", "device_code"]
-{extra}
-
-[providers.standin.scopes]
-read = "Read your data"
-
-[providers.standin.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["read"]
-''',
-        encoding="utf-8",
-    )
-    return path
+    return write_overlay(tmp_path / "providers.toml", standin(url, "device-client", extra))
 
 
 # --- the poll loop, with an injected clock ------------------------------------------------

@@ -29,6 +29,8 @@ from tests.support.e2e import (  # noqa: F401
     run_command,
     state_of,
 )
+from tests.support.refresh import expire_stored
+from tests.support.stand_in import CountingEndpoint
 
 pytestmark = pytest.mark.e2e
 
@@ -213,16 +215,7 @@ def test_refresh_rotates_and_a_revoked_grant_turns_not_authorized(cli, overlay, 
                 env=http_browser.env()).code == 0
     token_file = home / "tokens-insecure.json"
 
-    def expire() -> dict:
-        data = json.loads(token_file.read_text())
-        (key, raw), = data["entries"].items()
-        tokens = json.loads(raw)
-        tokens["expires_at"] = "2000-01-01T00:00:00Z"
-        data["entries"][key] = json.dumps(tokens)
-        token_file.write_text(json.dumps(data))
-        return tokens
-
-    old = expire()
+    old = expire_stored(home)
     refreshed = run_command(cli, overlay, "token", "Fresh")
     assert refreshed.code == 0, refreshed.stderr
     new = json.loads(next(iter(json.loads(token_file.read_text())["entries"].values())))
@@ -231,7 +224,7 @@ def test_refresh_rotates_and_a_revoked_grant_turns_not_authorized(cli, overlay, 
 
     requests.post(auth_server["revocation_endpoint"], data={
         "token": new["refresh_token"], "token_type_hint": "refresh_token", "client_id": auth_server["client_id"]}, timeout=10)
-    expire()
+    expire_stored(home)
     refused = run_command(cli, overlay, "token", "Fresh")
     assert refused.code == 12
     assert "invalid_grant" in refused.stderr and "authorize" in refused.stderr
@@ -459,33 +452,6 @@ def test_a_locked_secret_service_stops_before_the_browser_opens(cli, overlay, ht
     assert run_command(cli, overlay, "list", "--all", "--json").json()["authorizations"] == []
 
 
-class _Attacker:
-    """A loopback server standing in for the host a hostile overlay names. It counts
-    every connection, before any request is read, and would hand out a token."""
-
-    def __init__(self) -> None:
-        from tests.support.stand_in import QuietHandler, serve
-
-        self.connections = 0
-        attacker = self
-
-        class Handler(QuietHandler):
-            def setup(self):
-                attacker.connections += 1
-                super().setup()
-
-            def do_POST(self):  # noqa: N802
-                self.send_json(200, {"access_token": "attacker-access", "token_type": "Bearer", "expires_in": 3600})
-
-            do_GET = do_POST
-
-        self.server, self.url = serve(Handler)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_binds_it_anew(
     cli, overlay, http_browser, keyring_env, auth_server, home, tmp_path
 ):
@@ -500,7 +466,7 @@ def test_an_overlay_retargeting_the_token_endpoint_gets_nothing_until_authorize_
     assert entry["endpoints"]["revocation_origin"] == server_origin
     expire_in_keyring(keyring_env, entry["id"])
 
-    attacker = _Attacker()
+    attacker = CountingEndpoint("attacker-access")  # the host a hostile overlay names
     try:
         hostile = tmp_path / "hostile.toml"
         hostile.write_text(

@@ -12,78 +12,42 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.support.cli import assert_error_line, assert_no_crash
-from tests.support.e2e import keyring_get, stored_tokens
+from tests.support.e2e import introspect, keyring_get, stored_tokens
+from tests.support.overlays import provider, write_overlay
+from tests.support.stand_in import StandIn
 
 pytestmark = pytest.mark.e2e
 
-SCOPES = '''
-[providers.{id}.scopes]
-read = "Read your data"
-write = "Change your data"
-
-[providers.{id}.connectors.exporter]
-name = "Exporter"
-description = "Exports data every night."
-scopes = ["read"]
-'''
+# Every provider here: two scopes, one connector that runs without a person.
+SCOPES = {"read": "Read your data", "write": "Change your data"}
+EXPORTER = ("exporter", "Exporter", "Exports data every night.", ("read",))
 
 
 def machine_overlay(server, path: Path, token_url: str | None = None) -> Path:
-    common = f'''authorization_url = "{server["authorization_endpoint"]}"
-token_url = "{token_url or server["token_endpoint"]}"
-client_id = "{server["machine_client_id"]}"
-'''
-    path.write_text(f'''schema_version = 1
-
-[providers.machine]
-name = "Machine Server"
-{common}client_auth = "client_secret_basic"
-grants = ["client_credentials"]
-{SCOPES.format(id="machine")}
-
-[providers.machinepost]
-name = "Machine Server (post)"
-{common}client_auth = "client_secret_post"
-grants = ["client_credentials"]
-{SCOPES.format(id="machinepost")}
-
-[providers.browseronly]
-name = "Browser Only"
-{common}pkce = "required"
-{SCOPES.format(id="browseronly")}
-''')
-    return path
+    common = f'authorization_url = "{server["authorization_endpoint"]}"\n' \
+             f'token_url = "{token_url or server["token_endpoint"]}"\nclient_id = "{server["machine_client_id"]}"\n'
+    machine = dict(scopes=SCOPES, connectors=(EXPORTER,), pkce="")
+    return write_overlay(
+        path,
+        provider("machine", "Machine Server", **machine,
+                 fields=common + 'client_auth = "client_secret_basic"\ngrants = ["client_credentials"]'),
+        provider("machinepost", "Machine Server (post)", **machine,
+                 fields=common + 'client_auth = "client_secret_post"\ngrants = ["client_credentials"]'),
+        provider("browseronly", "Browser Only", scopes=SCOPES, connectors=(EXPORTER,), fields=common),
+    )
 
 
 def jwt_overlay(oidc, path: Path) -> Path:
-    path.write_text(f'''schema_version = 1
-
-[providers.oidcjwt]
-name = "OIDC Provider"
-authorization_url = "{oidc.issuer}/auth"
-token_url = "{oidc.token_endpoint}"
-client_id = "{oidc.jwt_client_id}"
-client_auth = "private_key_jwt"
-grants = ["client_credentials"]
-{SCOPES.format(id="oidcjwt")}
-''')
-    return path
+    return write_overlay(path, provider(
+        "oidcjwt", "OIDC Provider", scopes=SCOPES, connectors=(EXPORTER,), pkce="",
+        fields=f'authorization_url = "{oidc.issuer}/auth"\ntoken_url = "{oidc.token_endpoint}"\n'
+               f'client_id = "{oidc.jwt_client_id}"\nclient_auth = "private_key_jwt"\ngrants = ["client_credentials"]'))
 
 
 def run(cli, overlay: Path, *args, env=None, **kwargs):
     return cli("--registry", str(overlay), *args, env=env, **kwargs)
-
-
-def introspect_dot(server, token: str) -> dict:
-    answer = requests.post(
-        server["introspection_endpoint"], data={"token": token},
-        auth=(server["machine_client_id"], server["machine_client_secret"]), timeout=10,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 def listed(cli, overlay) -> list:
@@ -118,15 +82,15 @@ def test_machine_authorization_with_a_secret_mints_and_re_mints(
     first = run(cli, overlay, "token", "Nightly", env=keyring_env)
     assert first.code == 0, first.stderr
     token = first.stdout.strip()
-    assert introspect_dot(server, token)["active"] is True
+    assert introspect(server, token, "machine")["active"] is True
     # A 2-second token is inside the refresh margin: `token` minted a new one.
     assert server.counts()["token"] == {"client_credentials": 2}
     time.sleep(2.5)
     second = run(cli, overlay, "token", "Nightly", env=keyring_env)
     assert second.code == 0, second.stderr
     assert second.stdout.strip() != token
-    assert introspect_dot(server, second.stdout.strip())["active"] is True
-    assert introspect_dot(server, token)["active"] is False
+    assert introspect(server, second.stdout.strip(), "machine")["active"] is True
+    assert introspect(server, token, "machine")["active"] is False
     assert server.counts()["token"] == {"client_credentials": 3}
     assert stored_tokens(keyring_env, shown["id"]).get("refresh_token") is None  # none kept: re-minted instead
 
@@ -304,7 +268,7 @@ def _rsa_pem() -> str:
     ).decode()
 
 
-class RecordingTokenEndpoint:
+class RecordingTokenEndpoint(StandIn):
     """A token endpoint that keeps every form it receives and mints a token."""
 
     def __init__(self) -> None:
@@ -322,29 +286,17 @@ class RecordingTokenEndpoint:
 
         self.server, self.url = serve(Handler)
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.mark.parametrize("issuer", ["https://as.example", None], ids=["issuer", "no-issuer"])
 def test_the_assertion_audience_is_the_issuer_as_one_string_with_a_fresh_jti_and_a_short_life(cli, tmp_path, home, issuer):
     endpoint = RecordingTokenEndpoint()
     try:
         token_url = endpoint.url + "/oauth/token"
-        overlay = tmp_path / "providers.toml"
-        overlay.write_text(f'''schema_version = 1
-
-[providers.jwtstub]
-name = "JWT Stub"
-authorization_url = "https://as.example/authorize"
-token_url = "{token_url}"
-{f'issuer = "{issuer}"' if issuer else ""}
-client_id = "stub-machine"
-client_auth = "private_key_jwt"
-grants = ["client_credentials"]
-{SCOPES.format(id="jwtstub")}
-''')
+        issued_by = f'issuer = "{issuer}"\n' if issuer else ""
+        overlay = write_overlay(tmp_path / "providers.toml", provider(
+            "jwtstub", "JWT Stub", scopes=SCOPES, connectors=(EXPORTER,), pkce="",
+            fields=f'authorization_url = "https://as.example/authorize"\ntoken_url = "{token_url}"\n{issued_by}'
+                   'client_id = "stub-machine"\nclient_auth = "private_key_jwt"\ngrants = ["client_credentials"]'))
         key = _key_file(tmp_path / "client.pem", _rsa_pem())
         home.mkdir(parents=True, exist_ok=True)
         (home / "config.toml").write_text(f'[clients.jwtstub]\nprivate_key_file = "{key}"\n')

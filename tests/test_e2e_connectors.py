@@ -17,7 +17,8 @@ import requests
 from integray_auth.stores.files import take_lock
 from integray_auth.stores.locks import lock_path
 from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
-from tests.support.e2e import Cli, expire_in_keyring, overlay_for, refresh_count, stored_tokens  # noqa: F401
+from tests.support.e2e import Cli, expire_in_keyring, introspect, overlay_for, refresh_count, stored_tokens  # noqa: F401
+from tests.support.overlays import READ, provider
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +26,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def overlay(auth_server, tmp_path) -> Path:
     return overlay_for(auth_server, tmp_path / "providers.toml")
-
-
-def _introspect(server, token: str) -> dict:
-    """What the server says of an access token (RFC 7662), asked as its confidential client."""
-    answer = requests.post(
-        server["introspection_endpoint"], data={"token": token},
-        auth=(server["confidential_client_id"], server["confidential_client_secret"]), timeout=10,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 @pytest.fixture
@@ -77,7 +68,7 @@ def test_connectors_add_leaves_the_grant_lacking_and_authorize_asks_for_the_unio
     # Granted at the server: the token it now hands out carries write.
     token = ia("token", "Steps")
     assert token.code == 0, token.stderr
-    assert "write" in _introspect(auth_server, token.stdout.strip())["scope"].split()
+    assert "write" in introspect(auth_server, token.stdout.strip())["scope"].split()
 
 
 def test_the_first_consent_and_one_after_a_removal_are_not_incremental(ia, http_browser):
@@ -156,7 +147,7 @@ def test_connectors_remove_narrows_the_grant_where_the_provider_can(ia, http_bro
     # The server agrees: the new access token lacks write, and the (rotated) refresh
     # token can no longer get it back.
     tokens = stored_tokens(keyring_env, state["id"])
-    assert "write" not in _introspect(auth_server, tokens["access_token"])["scope"].split()
+    assert "write" not in introspect(auth_server, tokens["access_token"])["scope"].split()
     widen = requests.post(auth_server["token_endpoint"], data={
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": auth_server["client_id"],
         "scope": "openid read write"}, timeout=10)
@@ -406,18 +397,9 @@ def test_a_symlink_planted_as_the_lock_is_refused_and_not_followed(ia, http_brow
 )
 def test_the_registry_fields_are_checked(cli, tmp_path, field, problem):
     path = tmp_path / "bad.toml"
-    path.write_text(f'''[providers.bad]
-name = "Bad"
-authorization_url = "https://bad.example/authorize"
-token_url = "https://bad.example/token"
-{field}
-[providers.bad.scopes]
-read = "Read"
-[providers.bad.connectors.r]
-name = "R"
-description = "Reads."
-scopes = ["read"]
-''')
+    path.write_text(provider("bad", "Bad", pkce="", scopes=READ, connectors=(("r", "R", "Reads.", ("read",)),),
+                             fields='authorization_url = "https://bad.example/authorize"\n'
+                                    f'token_url = "https://bad.example/token"\n{field}'))
     result = cli("--registry", str(path), "providers", "show", "bad")
     assert_error_line(result, 3, "bad.toml", "provider 'bad'", problem)
 

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from tests.support.cli import SCRIPT, assert_no_crash
+from tests.support.overlays import BROWSER_ENDPOINTS, provider, write_overlay
 
 pytestmark = pytest.mark.e2e
 
@@ -29,33 +30,9 @@ NO_DISPLAY = ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")
 
 
 def device_overlay(server, path: Path, extra: str = "") -> Path:
-    path.write_text(
-        f'''schema_version = 1
-
-[providers.localdevice]
-name = "Local Test Server"
-client_id = "{server.device_client_id}"
-authorization_url = "{server.authorization_endpoint}"
-token_url = "{server.token_endpoint}"
-revocation_url = "{server.revocation_endpoint}"
-userinfo_url = "{server.userinfo_endpoint}"
-device_authorization_url = "{server.device_authorization_endpoint}"
-pkce = "required"
-grants = ["authorization_code", "device_code"]
-{extra}
-
-[providers.localdevice.scopes]
-openid = "Sign you in"
-read = "Read your data"
-
-[providers.localdevice.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-''',
-        encoding="utf-8",
-    )
-    return path
+    return write_overlay(path, provider(
+        "localdevice", "Local Test Server", server, endpoints=(*BROWSER_ENDPOINTS, "device_authorization_url"),
+        fields=f'client_id = "{server.device_client_id}"\ngrants = ["authorization_code", "device_code"]\n{extra}'))
 
 
 class Running:

@@ -21,6 +21,7 @@ import yaml
 
 from tests.support.cli import assert_no_crash
 from tests.support.e2e import Cli, refresh_count, stored_tokens
+from tests.support.overlays import provider, write_overlay
 from tests.support.plugin import require
 from tests.support.token_servers import Introspector, git_server, kube_api, private_ca
 
@@ -28,33 +29,12 @@ pytestmark = pytest.mark.e2e
 
 
 def overlay_for(server, path: Path) -> Path:
-    path.write_text(f'''schema_version = 1
-
-[providers.forge]
-name = "Test Forge"
-authorization_url = "{server["authorization_endpoint"]}"
-token_url = "{server["token_endpoint"]}"
-revocation_url = "{server["revocation_endpoint"]}"
-client_id = "{server["client_id"]}"
-pkce = "required"
-git_username = "x-access-token"
-
-[providers.forge.scopes]
-openid = "Sign you in"
-read = "Read your repositories"
-write = "Push to your repositories"
-
-[providers.forge.connectors.repo]
-name = "Repositories"
-description = "Clones and pushes."
-scopes = ["read", "write"]
-
-[providers.forge.connectors.cluster]
-name = "Cluster"
-description = "Signs in to Kubernetes."
-scopes = ["openid", "read"]
-''')
-    return path
+    return write_overlay(path, provider(
+        "forge", "Test Forge", server, endpoints=("authorization_url", "token_url", "revocation_url"),
+        fields=f'client_id = "{server["client_id"]}"\ngit_username = "x-access-token"',
+        scopes={"openid": "Sign you in", "read": "Read your repositories", "write": "Push to your repositories"},
+        connectors=(("repo", "Repositories", "Clones and pushes.", ("read", "write")),
+                    ("cluster", "Cluster", "Signs in to Kubernetes.", ("openid", "read")))))
 
 
 @pytest.fixture

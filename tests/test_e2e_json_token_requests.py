@@ -17,35 +17,17 @@ import pytest
 import requests
 
 from tests.support.cli import assert_no_crash
+from tests.support.overlays import provider, write_overlay
 
 pytestmark = pytest.mark.e2e
 
 
 def _overlay(tmp_path, server, encoding: str):
-    path = tmp_path / f"{encoding}.toml"
-    path.write_text(f'''schema_version = 1
-
-[providers.local{encoding}]
-name = "Local {encoding.upper()} bodies"
-client_id = "{server["confidential_client_id"]}"
-authorization_url = "{server["authorization_endpoint"]}"
-token_url = "{server["token_endpoint"]}"
-revocation_url = "{server["revocation_endpoint"]}"
-pkce = "required"
-client_auth = "client_secret_basic"
-client_secret_required = true
-token_request_encoding = "{encoding}"
-
-[providers.local{encoding}.scopes]
-openid = "Sign you in"
-read = "Read your data"
-
-[providers.local{encoding}.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-''')
-    return path
+    return write_overlay(tmp_path / f"{encoding}.toml", provider(
+        f"local{encoding}", f"Local {encoding.upper()} bodies", server,
+        endpoints=("authorization_url", "token_url", "revocation_url"),
+        fields=f'client_id = "{server["confidential_client_id"]}"\nclient_auth = "client_secret_basic"\n'
+               f'client_secret_required = true\ntoken_request_encoding = "{encoding}"'))
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ import pytest
 
 from integray_auth.stores.files import take_lock
 from integray_auth.stores.locks import lock_path
-from tests.support.cli import SCRIPT, assert_no_crash
+from tests.support.cli import SCRIPT, assert_no_crash, environment
+from tests.support.e2e import expire_in_keyring, stored_tokens
 from tests.support.mcp.servers import OIDC_PROVIDER, running
 from tests.support.plugin import require
-from tests.support.e2e import expire_in_keyring, stored_tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -41,15 +41,7 @@ def servers(tmp_path):
         yield started
 
 
-def _env(*parts: dict) -> dict:
-    merged = dict(os.environ)
-    for part in parts:
-        for key, value in part.items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-    return merged
+
 
 
 def add(cli, name: str, servers, browser, keyring_env: dict):
@@ -65,7 +57,7 @@ def agent(env: dict, *calls: str, name: str = "Notes", timeout: float = 180, opt
     """Run the test agent against `integray-auth mcp proxy NAME`; its JSON report and the proxy's stderr."""
     done = subprocess.run(
         [sys.executable, str(AGENT), ",".join(calls), "--", str(SCRIPT), "mcp", "proxy", name, *options],
-        env=_env(env), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        env=environment(env), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
     return json.loads(done.stdout), done.stderr
 
@@ -125,7 +117,7 @@ def test_add_resource_proxy_refresh_and_step_up(cli, servers, chromium_browser, 
 
 def test_without_anyone_to_consent_the_proxy_ends_with_the_command_to_run(cli, servers, keyring_env):
     done = subprocess.run(
-        [str(SCRIPT), "mcp", "proxy", servers.url, "--no-input"], env=_env(keyring_env), capture_output=True,
+        [str(SCRIPT), "mcp", "proxy", servers.url, "--no-input"], env=environment(keyring_env), capture_output=True,
         text=True, timeout=60, stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 2, done.stderr
@@ -170,7 +162,7 @@ def test_a_proxy_whose_server_is_down_ends_with_one_line(cli, servers, chromium_
     mcp_server = servers.processes[0]
     mcp_server.kill()
     mcp_server.wait(10)
-    done = subprocess.run([str(SCRIPT), "mcp", "proxy", "Gone"], env=_env(keyring_env), capture_output=True, text=True,
+    done = subprocess.run([str(SCRIPT), "mcp", "proxy", "Gone"], env=environment(keyring_env), capture_output=True, text=True,
                           timeout=60, stdin=subprocess.PIPE)
     assert done.returncode == 11, done.stderr
     assert done.stdout == ""
@@ -196,7 +188,7 @@ def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium
     state = cli("show", "Race", "--json", "id", env=keyring_env).json()["authorization"]
     expire_in_keyring(keyring_env, state["id"])
     lock = lock_path(home, state["id"])
-    env = _env(keyring_env)
+    env = environment(keyring_env)
     # The lock is held while the ten start, so all ten read the expired token and then
     # queue for the lock: "at once", deterministically. The test speaks MCP to each proxy
     # itself (newline-delimited JSON-RPC, MCP's stdio transport), as an agent would.

@@ -15,38 +15,20 @@ import json
 import pytest
 
 from tests.support.cli import assert_error_line, assert_no_crash
+from tests.support.overlays import overlay_text, provider
 
 pytestmark = pytest.mark.e2e
 
 
 def _provider(server, extra: str = "") -> str:
     base = server["issuer"]
-    return f'''schema_version = 1
-
-[providers.localdisc]
-name = "Local Discovered"
-client_id = "{server["client_id"]}"
-issuer = "{base}"
-authorization_url = "{base}/guessed/{{tenant}}/authorize"
-token_url = "{base}/guessed/{{tenant}}/token"
-userinfo_url = "{base}/guessed/{{tenant}}/userinfo"
-revocation_url = "{base}/guessed/{{tenant}}/revoke"
-discovery = true
-{extra}
-
-[providers.localdisc.parameters.tenant]
-description = "the tenant"
-default = "acme"
-
-[providers.localdisc.scopes]
-openid = "Sign you in"
-read = "Read your data"
-
-[providers.localdisc.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-'''
+    guessed = {f"{key}_endpoint": f"{base}/guessed/{{tenant}}/{path}"
+               for key, path in (("authorization", "authorize"), ("token", "token"), ("userinfo", "userinfo"),
+                                 ("revocation", "revoke"))}
+    return overlay_text(provider(
+        "localdisc", "Local Discovered", guessed, pkce="",
+        fields=f'client_id = "{server["client_id"]}"\nissuer = "{base}"\ndiscovery = true\n{extra}',
+        tables='[providers.localdisc.parameters.tenant]\ndescription = "the tenant"\ndefault = "acme"'))
 
 
 def test_a_template_with_discovery_is_authorized_and_refreshed_at_the_discovered_endpoints(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from integray_auth.errors import ExitCode
-from tests.support.cli import SCRIPT
+from tests.support.cli import SCRIPT, assert_error_line
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="FIFOs, modes and owners are POSIX-only")
 
@@ -26,17 +26,7 @@ DEEP = 5000  # far past Python's recursion limit (1000)
 ADD = ["add", "Prague", "-p", "reservanto", "-c", "list-locations", "--no-authorize"]
 
 
-def one_error_line(result, code, *fragments: str) -> str:
-    assert "Traceback" not in result.stderr
-    assert "unexpected error" not in result.stderr
-    assert result.code == code, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("integray-auth: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
+
 
 
 def quick(cli, *args, env=None):
@@ -65,19 +55,19 @@ def test_a_fifo_overlay_named_by_the_environment_is_refused_not_waited_on(cli, h
 
     for args in (["providers"], ["list"]):
         result = quick(cli, *args, env={"INTEGRAY_AUTH_REGISTRY": str(fifo)})
-        one_error_line(result, ExitCode.REGISTRY, str(fifo), "FIFO", "not a file")
+        assert_error_line(result, ExitCode.REGISTRY, str(fifo), "FIFO", "not a file")
 
 
 def test_a_fifo_overlay_or_config_toml_in_the_config_folder_is_refused(cli, home):
     private_home(home)
     os.mkfifo(home / "providers.toml")
-    one_error_line(quick(cli, "providers"), ExitCode.REGISTRY, str(home / "providers.toml"), "FIFO")
+    assert_error_line(quick(cli, "providers"), ExitCode.REGISTRY, str(home / "providers.toml"), "FIFO")
 
     (home / "providers.toml").unlink()
     os.mkfifo(home / "config.toml")
     result = quick(cli, "add", "Prague", "-p", "reservanto", "-c", "list-locations", "--insecure-storage",
                    env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
-    one_error_line(result, ExitCode.REGISTRY, str(home / "config.toml"), "FIFO")
+    assert_error_line(result, ExitCode.REGISTRY, str(home / "config.toml"), "FIFO")
 
 
 def test_a_fifo_index_is_refused_and_doctor_repair_sets_it_aside(cli, home):
@@ -85,7 +75,7 @@ def test_a_fifo_index_is_refused_and_doctor_repair_sets_it_aside(cli, home):
     os.mkfifo(home / "index.json")
 
     for args in (["list"], ["token", "Prague"], ADD):
-        one_error_line(quick(cli, *args), ExitCode.INDEX, str(home / "index.json"), "FIFO", "doctor --repair")
+        assert_error_line(quick(cli, *args), ExitCode.INDEX, str(home / "index.json"), "FIFO", "doctor --repair")
 
     repaired = quick(cli, "doctor", "--repair")
     assert "repaired\tindex" in repaired.stdout, repaired.stdout + repaired.stderr
@@ -109,13 +99,13 @@ def test_a_huge_index_or_overlay_is_refused_without_being_read(cli, home, tmp_pa
     private_home(home)
     with open(home / "index.json", "wb") as sparse:  # sparse: costs no disk
         sparse.truncate(4 * 1024 ** 3 + 1)  # the limit moved (issue 17, item 6: tests/test_index_size.py)
-    one_error_line(quick(cli, "list"), ExitCode.INDEX, str(home / "index.json"), "larger than 4 GiB")
+    assert_error_line(quick(cli, "list"), ExitCode.INDEX, str(home / "index.json"), "larger than 4 GiB")
 
     overlay = tmp_path / "huge.toml"
     with open(overlay, "wb") as sparse:
         sparse.truncate(5 * 1024 * 1024)
     result = quick(cli, "providers", env={"INTEGRAY_AUTH_REGISTRY": str(overlay)})
-    one_error_line(result, ExitCode.REGISTRY, str(overlay), "larger than 4 MiB")
+    assert_error_line(result, ExitCode.REGISTRY, str(overlay), "larger than 4 MiB")
 
 
 # --- 15: deep nesting is the reader's documented error, naming the file ----------------------
@@ -136,7 +126,7 @@ def test_a_deeply_nested_overlay_is_a_registry_error(cli, tmp_path, text):
 
     result = quick(cli, "providers", env={"INTEGRAY_AUTH_REGISTRY": str(overlay)})
 
-    one_error_line(result, ExitCode.REGISTRY, str(overlay), "nested too deeply")
+    assert_error_line(result, ExitCode.REGISTRY, str(overlay), "nested too deeply")
 
 
 def test_a_deeply_nested_config_toml_is_a_registry_error(cli, home):
@@ -146,7 +136,7 @@ def test_a_deeply_nested_config_toml_is_a_registry_error(cli, home):
     result = quick(cli, "add", "Prague", "-p", "reservanto", "-c", "list-locations", "--insecure-storage",
                    env={"INTEGRAY_AUTH_RESERVANTO_CLIENT_ID": None})
 
-    one_error_line(result, ExitCode.REGISTRY, str(home / "config.toml"), "nested too deeply")
+    assert_error_line(result, ExitCode.REGISTRY, str(home / "config.toml"), "nested too deeply")
 
 
 @pytest.mark.parametrize(
@@ -166,7 +156,7 @@ def test_a_deeply_nested_index_is_an_index_error_and_doctor_repair_sets_it_aside
     (home / "index.json").write_text(document)
 
     for args in (["list"], ADD):
-        one_error_line(quick(cli, *args), ExitCode.INDEX, str(home / "index.json"), "doctor --repair")
+        assert_error_line(quick(cli, *args), ExitCode.INDEX, str(home / "index.json"), "doctor --repair")
 
     repaired = quick(cli, "doctor", "--repair")
     assert "unexpected error" not in repaired.stderr
@@ -182,7 +172,7 @@ def test_a_dangling_lock_symlink_creates_no_file_where_it_points(cli, home, tmp_
     target = tmp_path / "planted"
     (home / "index.lock").symlink_to(target)
 
-    one_error_line(quick(cli, *ADD), ExitCode.INDEX, str(home / "index.lock"), "symbolic link")
+    assert_error_line(quick(cli, *ADD), ExitCode.INDEX, str(home / "index.lock"), "symbolic link")
 
     assert not os.path.lexists(target)
 
@@ -194,7 +184,7 @@ def test_an_index_that_is_a_symlink_is_not_followed(cli, home, tmp_path):
     (home / "index.json").rename(elsewhere)
     (home / "index.json").symlink_to(elsewhere)
 
-    one_error_line(quick(cli, "list"), ExitCode.INDEX, str(home / "index.json"), "symbolic link", "doctor --repair")
+    assert_error_line(quick(cli, "list"), ExitCode.INDEX, str(home / "index.json"), "symbolic link", "doctor --repair")
     assert "repaired\tindex" in quick(cli, "doctor", "--repair").stdout
     assert elsewhere.exists()  # set aside is a rename of the link, not of what it points at
 
@@ -208,7 +198,7 @@ def test_a_data_folder_writable_by_group_or_others_is_refused(cli, home, mode):
     os.chmod(home, mode)
 
     for args in (["list"], ["token", "Prague"], ["show", "Prague"], ADD):
-        line = one_error_line(quick(cli, *args), ExitCode.INDEX, str(home), "writable by group or others")
+        line = assert_error_line(quick(cli, *args), ExitCode.INDEX, str(home), "writable by group or others")
         assert f"chmod 700 {home}" in line
 
 
@@ -217,18 +207,18 @@ def test_a_data_folder_owned_by_another_user_is_refused(cli, home):
     os.chown(home, NOBODY, -1)
 
     for args in (["list"], ["token", "Prague"], ADD):
-        one_error_line(quick(cli, *args), ExitCode.INDEX, str(home), f"owned by another user (uid {NOBODY})")
+        assert_error_line(quick(cli, *args), ExitCode.INDEX, str(home), f"owned by another user (uid {NOBODY})")
 
 
 def test_an_index_file_owned_by_another_user_or_writable_by_others_is_refused(cli, home):
     added(cli, home)
     index = home / "index.json"
     os.chown(index, NOBODY, -1)
-    one_error_line(quick(cli, "list"), ExitCode.INDEX, str(index), "owned by another user")
+    assert_error_line(quick(cli, "list"), ExitCode.INDEX, str(index), "owned by another user")
 
     os.chown(index, os.geteuid(), -1)
     os.chmod(index, 0o622)
-    line = one_error_line(quick(cli, "list"), ExitCode.INDEX, str(index), "writable by group or others")
+    line = assert_error_line(quick(cli, "list"), ExitCode.INDEX, str(index), "writable by group or others")
     assert f"chmod 600 {index}" in line
 
 
@@ -241,7 +231,7 @@ def test_a_config_folder_writable_by_others_is_a_registry_error(cli, tmp_path):
 
     result = quick(cli, "providers", env={"INTEGRAY_AUTH_HOME": None})
 
-    line = one_error_line(result, ExitCode.REGISTRY, "config folder", str(config), "writable by group or others")
+    line = assert_error_line(result, ExitCode.REGISTRY, "config folder", str(config), "writable by group or others")
     assert f"chmod 700 {config}" in line
 
 

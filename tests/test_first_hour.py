@@ -21,6 +21,16 @@ NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 GITHUB_CLIENT = {**NO_KEYRING, "INTEGRAY_AUTH_GITHUB_CLIENT_ID": "Ov23liTEST", "INTEGRAY_AUTH_GITHUB_CLIENT_SECRET": "s3cret"}
 
 
+def pick(t: Terminal, provider: str, provider_name: str, connector: str) -> None:
+    """Answer add's provider prompt, then its connector prompt, each list settled before typing."""
+    t.expect("Provider (type to filter, Tab to pick): ")
+    t.settle()
+    t.type(provider + ENTER)
+    t.expect(f"Connectors of {provider_name}")
+    t.settle()
+    t.type(connector + ENTER)
+
+
 @pytest.mark.parametrize("columns", [80, 120])
 def test_add_with_nothing_else_asks_the_name_then_the_rest(cli, columns):
     assert cli("add", "Taken", "-p", "reservanto", "-c", "list-locations", "--no-authorize").code == 0
@@ -30,12 +40,7 @@ def test_add_with_nothing_else_asks_the_name_then_the_rest(cli, columns):
         t.expect("already exists")
         t.expect("Name of the new authorization: ")
         t.type("Prague" + ENTER)
-        t.expect("Provider (type to filter, Tab to pick): ")
-        t.settle()
-        t.type("reservanto" + ENTER)
-        t.expect("Connectors of Reservanto")
-        t.settle()
-        t.type("list-locations" + ENTER)
+        pick(t, "reservanto", "Reservanto", "list-locations")
         t.expect("Added 'Prague' (Not authorized)")
         assert t.wait() == 0, t.text
 
@@ -46,12 +51,8 @@ def test_a_missing_name_off_a_terminal_is_a_usage_error(cli):
 
 def test_enter_takes_the_only_remaining_match():
     with Terminal(["add", "Repos", "--no-authorize"], columns=80) as t:
-        t.expect("Provider (type to filter, Tab to pick): ")
-        t.settle()
-        t.type("gith" + ENTER)  # only GitHub's id or name contains it
-        t.expect("Connectors of GitHub")
-        t.settle()
-        t.type("list-repos" + ENTER)  # only one connector's id contains it
+        # Enter takes the only match: only GitHub's id or name contains "gith", only one connector's id "list-repos".
+        pick(t, "gith", "GitHub", "list-repos")
         t.expect("Added 'Repos' (Not authorized)")
         assert t.wait() == 0, t.text
 
@@ -61,12 +62,7 @@ def test_a_failure_past_the_prompts_prints_the_whole_command_with_the_answers(co
     with Terminal(["add", "--no-browser", "--timeout", "1", "--insecure-storage"], columns=columns, env=GITHUB_CLIENT) as t:
         t.expect("Name of the new authorization: ")
         t.type("My GitHub" + ENTER)
-        t.expect("Provider (type to filter, Tab to pick): ")
-        t.settle()
-        t.type("github" + ENTER)
-        t.expect("Connectors of GitHub")
-        t.settle()
-        t.type("list-repositories" + ENTER)
+        pick(t, "github", "GitHub", "list-repositories")
         assert t.wait(60) == 10, t.text
     text = " ".join(plain(t.text).replace("\n", "").split())  # the pty wraps at the width
     said = re.search(r"To try again with your answers: (integray-auth add .*?--insecure-storage)", text).group(1)

@@ -7,7 +7,6 @@ import fcntl
 import json
 import os
 import pty
-import select
 import struct
 import subprocess
 import sys
@@ -17,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from integray_auth.cli import helpcache
-from tests.support.cli import SCRIPT, assert_no_crash
+from tests.support.cli import SCRIPT, assert_no_crash, environment
+from tests.support.terminal import read_terminal
 
 HEAVY = ("typer", "click", "rich", "pydantic")
 # Typer itself, never the cache: the reference every cached answer must equal.
@@ -40,14 +40,7 @@ ENVIRONMENTS = [
 ]
 
 
-def environment(extra: dict) -> dict:
-    env = dict(os.environ)
-    for name, value in extra.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
+
 
 
 def run(args: list[str], extra: dict, via: list[str] | None = None) -> subprocess.CompletedProcess:
@@ -94,18 +87,12 @@ def in_terminal(args: list[str], columns: int, via: list[str] | None = None) -> 
                             env=environment({"COLUMNS": None, "LINES": None}))
     os.close(follower)
     out = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 30)
-        if not ready:
-            proc.kill()
-            pytest.fail("no output from the terminal")
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the command closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
+    try:
+        for chunk in read_terminal(leader, 30):
+            out += chunk
+    except TimeoutError:
+        proc.kill()
+        pytest.fail("no output from the terminal")
     os.close(leader)
     assert proc.wait(timeout=30) == 0
     assert proc.stderr.read() == b""

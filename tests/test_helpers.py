@@ -24,15 +24,16 @@ from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet, utc_seconds
 from integray_auth.usecases import git_credential, manage
+from tests.support import overlays
 from tests.support.cli import SCRIPT, Result, assert_error_line, assert_no_crash
 from tests.support.plugin import require
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.stand_in import QuietHandler, StandIn, running, serve
 
 FAR = "2099-01-01T00:00:00Z"
 HOST = "git.stub.example"
 
 
-class TokenEndpoint:
+class TokenEndpoint(StandIn):
     """Answers each refresh with a new access token, and counts them."""
 
     def __init__(self) -> None:
@@ -49,37 +50,15 @@ class TokenEndpoint:
 
         self.server, self.url = serve(Handler)
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 def overlay_text(token_url: str) -> str:
-    return f'''schema_version = 1
-
-[providers.stub]
-name = "Stub"
-authorization_url = "https://stub.example/authorize"
-token_url = "{token_url}"
-client_id = "stub-client"
-git_username = "stub-user"
-git_hosts = ["{HOST}", "git2.stub.example:8443"]
-
-[providers.stub.scopes]
-read = "Read"
-
-[providers.stub.connectors.reader]
-name = "Reader"
-description = "Reads."
-scopes = ["read"]
-'''
+    return overlays.overlay_text(overlays.stub(
+        token_url, fields=f'git_username = "stub-user"\ngit_hosts = ["{HOST}", "git2.stub.example:8443"]'))
 
 
 @pytest.fixture
 def endpoint():
-    stand_in = TokenEndpoint()
-    yield stand_in
-    stand_in.close()
+    yield from running(TokenEndpoint())
 
 
 @pytest.fixture

@@ -25,13 +25,18 @@ from integray_auth.oauth.loopback import CallbackRefused, LoopbackServer, parse_
 PROVIDER_URL = "https://provider.example/authorize?state=the-state&code_challenge=xyz"
 
 
-@pytest.fixture
-def listener():
+def _listening():
+    """A started listener whose flow began at PROVIDER_URL; closed after its tests."""
     server = LoopbackServer("127.0.0.1", "/callback", state="the-state")
     server.start()
     server.start_url = PROVIDER_URL
     yield server
     server.close()
+
+
+@pytest.fixture
+def listener():
+    yield from _listening()
 
 
 def _get(url: str, **headers) -> requests.Response:
@@ -284,11 +289,7 @@ def test_a_repeated_parameter_is_always_refused(pairs, data):
 
 @pytest.fixture(scope="module")
 def shared_listener():
-    server = LoopbackServer("127.0.0.1", "/callback", state="the-state")
-    server.start()
-    server.start_url = PROVIDER_URL
-    yield server
-    server.close()
+    yield from _listening()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -235,16 +235,23 @@ def test_registration_answers_that_are_refused(stub, status, answer, error):
         register(f"{stub.base}/register", ["http://127.0.0.1/callback"], ("none",), 10)
 
 
+def _behind_server_a(stub, url: str) -> None:
+    """The MCP server at `url` asks for a token (401) from authorization server /a, which
+    registers public clients as client-of-a."""
+    stub.json("POST", "/mcp", {}, 401, challenge_header(stub))
+    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [f"{stub.base}/a"]})
+    stub.json("GET", "/.well-known/oauth-authorization-server/a", metadata(
+        f"{stub.base}/a", registration_endpoint=f"{stub.base}/a/register", token_endpoint_auth_methods_supported=["none"]))
+    stub.json("POST", "/a/register", {"client_id": "client-of-a"}, 201)
+
+
 def test_the_registration_is_bound_to_the_issuer(stub, make_ctx, memory_keyring):
     """Adding the same server again reuses its client while the issuer is the same; once the
     server names another authorization server, a new registration, never the old client."""
     from integray_auth.usecases import mcp_servers
 
     url = f"{stub.base}/mcp"
-    stub.json("POST", "/mcp", {}, 401, challenge_header(stub))
-    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [f"{stub.base}/a"]})
-    stub.json("GET", "/.well-known/oauth-authorization-server/a", metadata(f"{stub.base}/a", registration_endpoint=f"{stub.base}/a/register", token_endpoint_auth_methods_supported=["none"]))
-    stub.json("POST", "/a/register", {"client_id": "client-of-a"}, 201)
+    _behind_server_a(stub, url)
     ctx = make_ctx()
     first, grant = mcp_servers.prepare(ctx, "One", url)
     assert grant == "authorization_code"
@@ -319,10 +326,7 @@ def test_discovering_again_after_a_401_registers_anew_with_a_new_issuer(stub, ma
     from integray_auth.usecases import mcp_servers
 
     url = f"{stub.base}/mcp"
-    stub.json("POST", "/mcp", {}, 401, challenge_header(stub))
-    stub.json("GET", "/.well-known/oauth-protected-resource/mcp", {"resource": url, "authorization_servers": [f"{stub.base}/a"]})
-    stub.json("GET", "/.well-known/oauth-authorization-server/a", metadata(f"{stub.base}/a", registration_endpoint=f"{stub.base}/a/register", token_endpoint_auth_methods_supported=["none"]))
-    stub.json("POST", "/a/register", {"client_id": "client-of-a"}, 201)
+    _behind_server_a(stub, url)
     ctx = make_ctx()
     authorization, _ = mcp_servers.prepare(ctx, "One", url)
     same = mcp_servers.rediscover(ctx, authorization, md.Challenge(401, f"{stub.base}/.well-known/oauth-protected-resource/mcp", ("extra:scope",)))

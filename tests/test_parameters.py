@@ -13,7 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from tests.support import refresh
 from tests.support.cli import assert_error_line, assert_no_crash
+from tests.support.overlays import READER, WRITER, overlay_text, provider, write_overlay
 from tests.support.registry_files import assert_registry_error_line, write
 
 FULL_URL = re.compile(r"https://[^\s)]+")
@@ -114,19 +116,10 @@ def test_an_unknown_or_malformed_param_is_a_usage_error(cli, home):
 
 # --- registry rules: exit 3 naming file, provider and field ----------------------
 
-BASE = """
-schema_version = 1
-[providers.acme]
-name = "Acme"
-authorization_url = "{auth}"
-token_url = "https://acme.example/token"
-[providers.acme.scopes]
-read = "Read things"
-[providers.acme.connectors.read-things]
-name = "Read Things"
-description = "Reads things."
-scopes = ["read"]
-"""
+BASE = overlay_text(provider(
+    "acme", "Acme", pkce="", scopes={"read": "Read things"},
+    connectors=(("read-things", "Read Things", "Reads things.", ("read",)),),
+    fields='authorization_url = "{auth}"\ntoken_url = "https://acme.example/token"'))
 
 
 @pytest.mark.parametrize(("auth", "extra", "fragments"), [
@@ -174,56 +167,18 @@ def templated_overlay(auth_server, tmp_path):
     """The real server, with its port as a template parameter of every URL."""
     s = auth_server
     port = urlsplit(s["token_endpoint"]).port
-
-    def templated(url: str) -> str:
-        return url.replace(f":{port}/", ":{port}/")
-
-    text = f'''schema_version = 1
-[providers.tpl]
-name = "Templated Server"
-client_id = "{s["client_id"]}"
-authorization_url = "{templated(s["authorization_endpoint"])}"
-token_url = "{templated(s["token_endpoint"])}"
-revocation_url = "{templated(s["revocation_endpoint"])}"
-pkce = "required"
-{{extra}}
-[providers.tpl.parameters.port]
-description = "the server's port"
-pattern = "[0-9]+"
-[providers.tpl.scopes]
-openid = "Sign you in"
-read = "Read your data"
-write = "Change your data"
-[providers.tpl.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["openid", "read"]
-[providers.tpl.connectors.writer]
-name = "Writer"
-description = "Writes data."
-scopes = ["write"]
-'''
+    templated = {key: s[key].replace(f":{port}/", ":{port}/")
+                 for key in ("authorization_endpoint", "token_endpoint", "revocation_endpoint")}
     path = tmp_path / "tpl.toml"
 
     def build(extra: str = ""):
-        path.write_text(text.replace("{extra}", extra))
-        return path, str(port)
+        return write_overlay(path, provider(
+            "tpl", "Templated Server", templated, endpoints=("authorization_url", "token_url", "revocation_url"),
+            scopes=("openid", "read", "write"), connectors=(READER, WRITER),
+            fields=f'client_id = "{s["client_id"]}"\n{extra}',
+            tables='[providers.tpl.parameters.port]\ndescription = "the server\'s port"\npattern = "[0-9]+"')), str(port)
 
     return build
-
-
-def _tokens(home) -> dict:
-    return json.loads(next(iter(json.loads((home / "tokens-insecure.json").read_text())["entries"].values())))
-
-
-def _expire(home) -> None:
-    path = home / "tokens-insecure.json"
-    data = json.loads(path.read_text())
-    (key, raw), = data["entries"].items()
-    tokens = json.loads(raw)
-    tokens["expires_at"] = "2000-01-01T00:00:00Z"
-    data["entries"][key] = json.dumps(tokens)
-    path.write_text(json.dumps(data))
 
 
 @pytest.mark.e2e
@@ -232,13 +187,13 @@ def test_token_refreshes_at_the_url_built_from_the_saved_values(cli, home, http_
     added = cli("--registry", str(overlay), "add", "Tpl", "-p", "tpl", "-c", "reader", "--param", f"port={port}",
                 "--insecure-storage", env=http_browser.env())
     assert added.code == 0, added.stderr
-    old = _tokens(home)
+    old = refresh.stored(home)
 
-    _expire(home)
+    refresh.expire_stored(home)
     refreshed = cli("--registry", str(overlay), "token", "Tpl")
 
     assert refreshed.code == 0, refreshed.stderr
-    assert refreshed.stdout.strip() == _tokens(home)["access_token"] != old["access_token"]
+    assert refreshed.stdout.strip() == refresh.stored(home)["access_token"] != old["access_token"]
 
 
 @pytest.mark.e2e
@@ -247,7 +202,7 @@ def test_remove_skips_revocation_that_needs_a_secret_the_client_lacks(cli, home,
     overlay, port = templated_overlay('revocation_auth = "client_secret_basic"')
     assert cli("--registry", str(overlay), "add", "Pub", "-p", "tpl", "-c", "reader", "--param", f"port={port}",
                "--insecure-storage", env=http_browser.env()).code == 0
-    stored = _tokens(home)
+    stored = refresh.stored(home)
 
     result = cli("--registry", str(overlay), "remove", "Pub", "--yes")
 

@@ -11,6 +11,7 @@ import pytest
 
 from integray_auth.errors import RegistryError
 from integray_auth.registry.loading import bundled_registry_path, load_registry
+from tests.support import overlays
 from tests.support.registry_files import assert_registry_error_line, write  # noqa: F401
 
 BUNDLED_PROVIDERS = {
@@ -35,21 +36,10 @@ RESERVANTO_CONNECTORS = {
     "booking-set-no-show-state": "Booking Set No Show State",
 }
 
-ACME = """
-[providers.acme]
-name = "Acme"
-authorization_url = "https://acme.example/authorize"
-token_url = "https://acme.example/token"
-
-[providers.acme.scopes]
-read = "Read things"
-write = "Change things"
-
-[providers.acme.connectors.read-things]
-name = "Read Things"
-description = "Reads things."
-scopes = ["read"]
-"""
+ACME = "\n" + overlays.provider(
+    "acme", "Acme", pkce="", scopes={"read": "Read things", "write": "Change things"},
+    connectors=(("read-things", "Read Things", "Reads things.", ("read",)),),
+    fields='authorization_url = "https://acme.example/authorize"\ntoken_url = "https://acme.example/token"')
 
 
 # --- the bundled registry -------------------------------------------------

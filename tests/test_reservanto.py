@@ -15,10 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.support.cli import assert_error_line
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.stand_in import QuietHandler, StandIn, serve
 
 
-class ReservantoStandIn:
+class ReservantoStandIn(StandIn):
     def __init__(self, accept: bool = True) -> None:
         self.accept = accept
         self.consents: list[dict] = []
@@ -50,10 +50,6 @@ class ReservantoStandIn:
 
         self.server, base = serve(Handler)
         self.base = f"{base}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -21,11 +21,12 @@ import pytest
 import requests
 
 from tests.support.plugin import require
+from tests.support.stand_in import StandIn, running
 
 CALLBACK_PAGE = "Signed in. You can close this tab."
 
 
-class Loopback:
+class Loopback(StandIn):
     """A one-purpose stand-in for the CLI's listener: records every request it gets and
     answers /callback with 200 and anything else with 404."""
 
@@ -66,16 +67,10 @@ class Loopback:
         path = next(p for p in self.requests if f"state={self.state}" in p)
         return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def loopback():
-    listener = Loopback()
-    yield listener
-    listener.close()
+    yield from running(Loopback())
 
 
 def pkce_pair() -> tuple[str, str]:

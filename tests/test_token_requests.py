@@ -28,12 +28,12 @@ import requests
 from integray_auth.errors import RegistryError
 from integray_auth.registry.loading import load_registry
 from tests.support.cli import SCRIPT, assert_error_line, assert_no_crash
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.stand_in import QuietHandler, StandIn, running, serve
 
 FULL_RE = re.compile(r"^  (\S+[?&]state=\S+)$", re.M)
 
 
-class Recorder:
+class Recorder(StandIn):
     """A token and revocation endpoint that answers fresh tokens and keeps every request."""
 
     def __init__(self) -> None:
@@ -67,16 +67,15 @@ class Recorder:
             return json.loads(request["body"])
         return dict(parse_qsl(request["body"], keep_blank_values=True))
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def recorder():
-    stand_in = Recorder()
-    yield stand_in
-    stand_in.close()
+    yield from running(Recorder())
+
+
+# A provider of the overlay's own, for the checks of single fields.
+ACME = '[providers.acme]\nname = "Acme"\nauthorization_url = "https://acme.example/authorize"\n' \
+       'token_url = "https://acme.example/token"\n'
 
 
 def _overlay(tmp_path: Path, text: str) -> Path:
@@ -280,13 +279,7 @@ def test_pipedrive_says_its_uninstall_callback_cannot_reach_a_local_url(cli):
     ],
 )
 def test_the_new_fields_are_checked_like_the_rest_of_the_registry(tmp_path, fields, fragment):
-    overlay = _overlay(tmp_path, f'''
-[providers.acme]
-name = "Acme"
-authorization_url = "https://acme.example/authorize"
-token_url = "https://acme.example/token"
-{fields}
-''')
+    overlay = _overlay(tmp_path, ACME + fields + "\n")
     with pytest.raises(RegistryError) as raised:
         load_registry([overlay])
     assert fragment in raised.value.message

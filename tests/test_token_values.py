@@ -26,9 +26,10 @@ from integray_auth.stores.file_store import FileStore
 from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import token_key
 from integray_auth.usecases import manage
+from tests.support import overlays
 from tests.support.cli import assert_no_crash
 from tests.support.refresh import authorized, endpoint, state, stored  # noqa: F401 - fixtures
-from tests.support.stand_in import QuietHandler, serve
+from tests.support.stand_in import QuietHandler, StandIn, serve
 from tests.support.team import PREFIX, fake_server, seed_file_authorization, team  # noqa: F401 - fixtures
 
 # Each value carries MARK, so a test can tell that no part of it was echoed.
@@ -80,7 +81,7 @@ def test_a_refresh_answer_with_a_hostile_token_is_refused_and_nothing_is_stored(
     assert state(cli, overlay)["status"] == "authorized"
 
 
-class ProviderStandIn:
+class ProviderStandIn(StandIn):
     """Every way integray-auth receives tokens, on loopback: an authorization
     endpoint that consents at once, a device endpoint, a token endpoint, and
     Reservanto's two calls. `issued` is the token endpoint's answer,
@@ -120,56 +121,19 @@ class ProviderStandIn:
 
         self.server, self.url = serve(Handler)
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def provider(tmp_path):
     stand_in = ProviderStandIn()
     url = stand_in.url
     stand_in.overlay = tmp_path / "providers.toml"
-    stand_in.overlay.write_text(f'''schema_version = 1
-
-[providers.standin]
-name = "Stand-in"
-client_id = "stand-in-client"
-authorization_url = "{url}/authorize"
-token_url = "{url}/token"
-device_authorization_url = "{url}/device"
-pkce = "required"
-grants = ["authorization_code", "device_code"]
-
-[providers.standin.scopes]
-read = "Read your data"
-
-[providers.standin.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["read"]
-
-[providers.machine]
-name = "Machine"
-client_id = "machine-client"
-authorization_url = "{url}/authorize"
-token_url = "{url}/token"
-client_auth = "client_secret_post"
-grants = ["client_credentials"]
-
-[providers.machine.scopes]
-read = "Read your data"
-
-[providers.machine.connectors.reader]
-name = "Reader"
-description = "Reads data."
-scopes = ["read"]
-
-[providers.reservanto]
-authorization_url = "{url}/v1/Authorize/GetLongTimeToken"
-token_url = "{url}/v1/Authorize/GetShortTimeToken"
-client_id = "integray-test"
-''')
+    machine = overlays.provider(
+        "machine", "Machine", {"authorization_endpoint": f"{url}/authorize", "token_endpoint": f"{url}/token"},
+        endpoints=("authorization_url", "token_url"), pkce="", scopes=("read",), connectors=(overlays.READ_ONLY,),
+        fields='client_id = "machine-client"\nclient_auth = "client_secret_post"\ngrants = ["client_credentials"]')
+    reservanto = (f'[providers.reservanto]\nauthorization_url = "{url}/v1/Authorize/GetLongTimeToken"\n'
+                  f'token_url = "{url}/v1/Authorize/GetShortTimeToken"\nclient_id = "integray-test"\n')
+    overlays.write_overlay(stand_in.overlay, overlays.standin(url, "stand-in-client"), machine, reservanto)
     # A browser that only follows redirects: the stand-in consents at once.
     stand_in.browser = tmp_path / "follow-redirects"
     stand_in.browser.write_text(

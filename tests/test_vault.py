@@ -17,6 +17,7 @@ import requests
 
 from tests.support.cli import assert_error_line, assert_no_crash
 from tests.support.saved import file_stored, saved  # noqa: F401 - fixtures
+from tests.support.stand_in import StandIn, running
 from tests.support.team import PREFIX, Machine, fake_server, overlay_for, seed_file_authorization, team  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -220,15 +221,21 @@ path "sys/internal/ui/mounts/secret" { capabilities = ["read"] }
     assert vault_server.kv_read(f"{PREFIX}/{authorization_id}/tokens") is None  # the half copy was taken back
 
 
-def test_approle_logs_in_with_role_and_secret_ids(team, fake_server, vault_server):
+def _shared_for_an_approle(team, fake_server, vault_server, role: str):
+    """Machine a shares 'Local'; AppRole `role` (its role id and secret id returned) may read and
+    write the team's authorizations, for machine b to log in with."""
     a, b = team(fake_server, "a", "b")
     seed_file_authorization(a)
     assert a.run("share", "Local").code == 0
-    vault_server.policy("ci", '''
+    vault_server.policy(role, '''
 path "secret/data/integray-auth/*" { capabilities = ["read", "create", "update"] }
 path "secret/metadata/integray-auth/*" { capabilities = ["list"] }
 ''')
-    role_id, secret_id = vault_server.approle("ci", "ci")
+    return (a, b, *vault_server.approle(role, role))
+
+
+def test_approle_logs_in_with_role_and_secret_ids(team, fake_server, vault_server):
+    a, b, role_id, secret_id = _shared_for_an_approle(team, fake_server, vault_server, "ci")
     printed = b.run("token", "Local", VAULT_TOKEN=None, VAULT_ROLE_ID=role_id, VAULT_SECRET_ID=secret_id)
     assert printed.code == 0, printed.stderr
     assert printed.stdout.strip() == "access-1"
@@ -288,14 +295,7 @@ def test_vault_credentials_never_reach_the_browser():
 
 
 def test_approle_ids_from_files_named_in_config(team, fake_server, vault_server, tmp_path):
-    a, b = team(fake_server, "a", "b")
-    seed_file_authorization(a)
-    assert a.run("share", "Local").code == 0
-    vault_server.policy("ci-files", '''
-path "secret/data/integray-auth/*" { capabilities = ["read", "create", "update"] }
-path "secret/metadata/integray-auth/*" { capabilities = ["list"] }
-''')
-    role_id, secret_id = vault_server.approle("ci-files", "ci-files")
+    a, b, role_id, secret_id = _shared_for_an_approle(team, fake_server, vault_server, "ci-files")
     secrets_dir = tmp_path / "run-secrets"
     secrets_dir.mkdir()
     (secrets_dir / "role-id").write_text(role_id + "\n")
@@ -724,7 +724,7 @@ def test_vault_hints_name_a_topic_the_installed_tool_has(cli):
     assert done.code == 8 and f"see: {TEAM_HELP}" in done.stderr and "docs/" not in done.stderr, done.stderr
 
 
-class RecordingTokenEndpoint:
+class RecordingTokenEndpoint(StandIn):
     """A token endpoint on loopback that answers every request with fresh tokens
     and keeps what each request sent (body and Authorization header)."""
 
@@ -746,16 +746,10 @@ class RecordingTokenEndpoint:
 
         self.server, self.url = serve(Endpoint)
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def token_endpoint():
-    endpoint = RecordingTokenEndpoint()
-    yield endpoint
-    endpoint.close()
+    yield from running(RecordingTokenEndpoint())
 
 
 def confidential_overlay(token_url: str, path: Path) -> Path:

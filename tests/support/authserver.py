@@ -323,6 +323,11 @@ def seed(username: str, password: str) -> None:
 
     call_command("migrate", run_syncdb=True, verbosity=0)
     user = get_user_model().objects.create_user(username=username, password=password)
+    def application(name: str, client_id: str, secret: str = "", **fields) -> None:
+        """A client; confidential when it has a secret."""
+        kind = Application.CLIENT_CONFIDENTIAL if secret else Application.CLIENT_PUBLIC
+        Application.objects.create(name=name, client_id=client_id, client_type=kind, client_secret=secret, **fields)
+
     common = {
         "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
         "redirect_uris": REDIRECT_URIS,
@@ -330,41 +335,14 @@ def seed(username: str, password: str) -> None:
         "skip_authorization": False,
         "user": user,
     }
-    Application.objects.create(
-        name="integray CLI",
-        client_id=PUBLIC_CLIENT_ID,
-        client_type=Application.CLIENT_PUBLIC,
-        client_secret="",
-        **common,
-    )
+    application("integray CLI", PUBLIC_CLIENT_ID, **common)
     # Given in clear at creation: DOT hashes it on save (hash_client_secret) and checks
     # what clients send against the hash. A generated secret could never be known here.
-    Application.objects.create(
-        name="integray confidential",
-        client_id=CONFIDENTIAL_CLIENT_ID,
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        client_secret=CONFIDENTIAL_CLIENT_SECRET,
-        **common,
-    )
-    Application.objects.create(
-        name="integray device",
-        client_id=DEVICE_CLIENT_ID,
-        client_type=Application.CLIENT_PUBLIC,
-        client_secret="",
-        authorization_grant_type=Application.GRANT_DEVICE_CODE,
-        redirect_uris="",
-        algorithm=Application.RS256_ALGORITHM,
-        user=user,
-    )
-    Application.objects.create(
-        name="integray machine",
-        client_id=MACHINE_CLIENT_ID,
-        client_type=Application.CLIENT_CONFIDENTIAL,
-        client_secret=MACHINE_CLIENT_SECRET,
-        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-        redirect_uris="",
-        user=user,
-    )
+    application("integray confidential", CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, **common)
+    application("integray device", DEVICE_CLIENT_ID, authorization_grant_type=Application.GRANT_DEVICE_CODE,
+                redirect_uris="", algorithm=Application.RS256_ALGORITHM, user=user)
+    application("integray machine", MACHINE_CLIENT_ID, MACHINE_CLIENT_SECRET,
+                authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS, redirect_uris="", user=user)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -36,6 +36,18 @@ class MemoryKeyring(KeyringBackend):
             raise PasswordDeleteError("No such password!")
 
 
+def environment(*parts: dict) -> dict:
+    """os.environ with each part laid over it in turn; a None value removes the variable."""
+    merged = dict(os.environ)
+    for part in parts:
+        for key, value in part.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+    return merged
+
+
 def assert_no_crash(stderr: str) -> None:
     """Neither a traceback nor the entry point's last-resort line: main() turns
     every crash into "unexpected error", so "Traceback" alone catches almost none."""
@@ -52,7 +64,7 @@ def assert_error_line(result, code, *fragments: str) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("integray-auth: ")
     for fragment in fragments:
-        assert fragment in lines[0]
+        assert fragment in lines[0], lines[0]
     return lines[0]
 
 

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.overlays import PROFILER, READER, WRITER, provider, write_overlay
+import requests
 
+from tests.support.overlays import PROFILER, READER, WRITER, provider, write_overlay
 
 
 @pytest.fixture
@@ -135,6 +136,16 @@ def stored_tokens(keyring_env: dict, authorization_id: str) -> dict:
     done = subprocess.run([sys.executable, "-c", code, authorization_id], env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def introspect(server, token: str, client: str = "confidential") -> dict:
+    """What the test server says of a token (RFC 7662), asked as its `client` ("confidential" or "machine")."""
+    answer = requests.post(
+        server["introspection_endpoint"], data={"token": token},
+        auth=(server[f"{client}_client_id"], server[f"{client}_client_secret"]), timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 def refresh_count(server) -> int:

@@ -14,12 +14,13 @@ from integray_auth.stores.index import Index
 from integray_auth.stores.secrets import ChunkedTokens
 from integray_auth.tokens import TokenSet
 from integray_auth.usecases import manage
-from tests.support.stand_in import QuietHandler, serve
+from tests.support import overlays
+from tests.support.stand_in import QuietHandler, StandIn, running, serve
 
 EXPIRED = "2000-01-01T00:00:00Z"
 
 
-class TokenEndpointStandIn:
+class TokenEndpointStandIn(StandIn):
     """Answers every POST with the next scripted (status, JSON body), or lets a
     scripted function write the answer itself; records the forms."""
 
@@ -49,37 +50,19 @@ class TokenEndpointStandIn:
 
     def close(self) -> None:
         self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 def overlay_text(token_url: str, revocation_url: str | None = None, extra: str = "") -> str:
     revocation = f'revocation_url = "{revocation_url}"\n' if revocation_url else ""
-    revocation += extra
-    return f'''schema_version = 1
-
-[providers.stub]
-name = "Stub"
-authorization_url = "https://stub.example/authorize"
-token_url = "{token_url}"
-{revocation}client_id = "stub-client"
-
-[providers.stub.scopes]
-read = "Read"
-write = "Write"
-
-[providers.stub.connectors.both]
-name = "Both"
-description = "Reads and writes."
-scopes = ["read", "write"]
-'''
+    return overlays.overlay_text(overlays.stub(
+        token_url, fields=revocation + extra, scopes={"read": "Read", "write": "Write"},
+        connectors=(("both", "Both", "Reads and writes.", ("read", "write")),)))
 
 
 @pytest.fixture
 def endpoint():
-    stand_in = TokenEndpointStandIn()
-    yield stand_in
-    stand_in.close()
+    yield from running(TokenEndpointStandIn())
 
 
 @pytest.fixture
@@ -108,6 +91,17 @@ def authorized(make_ctx, home, tmp_path):
 def stored(home: Path) -> dict:
     [raw] = json.loads((home / "tokens-insecure.json").read_text())["entries"].values()
     return json.loads(raw)
+
+
+def expire_stored(home: Path) -> dict:
+    """Make the one token set in the insecure file expired, so the next `token` must refresh; returns it."""
+    path = home / "tokens-insecure.json"
+    data = json.loads(path.read_text())
+    (key, raw), = data["entries"].items()
+    tokens = json.loads(raw) | {"expires_at": EXPIRED}
+    data["entries"][key] = json.dumps(tokens)
+    path.write_text(json.dumps(data))
+    return tokens
 
 
 def state(cli, overlay: Path) -> dict:

@@ -24,6 +24,47 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
+class StandIn:
+    """What every stand-in shares: its constructor sets `server` (see serve()); close() ends it."""
+
+    server: ThreadingHTTPServer
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def running(stand_in):
+    """A fixture's body (`yield from running(...)`): the stand-in for the test, closed after it."""
+    try:
+        yield stand_in
+    finally:
+        stand_in.close()
+
+
+class CountingEndpoint(StandIn):
+    """A token endpoint (or the host a hostile overlay names) that counts every connection,
+    before any request is read, and answers any GET or POST with `access_token`."""
+
+    def __init__(self, access_token: str) -> None:
+        self.connections = 0
+        counter = self
+
+        class Handler(QuietHandler):
+            def setup(self):
+                counter.connections += 1
+                super().setup()
+
+            def do_POST(self):  # noqa: N802
+                if "Content-Length" in self.headers:
+                    self.read_body()
+                self.send_json(200, {"access_token": access_token, "token_type": "Bearer", "expires_in": 3600})
+
+            do_GET = do_POST
+
+        self.server, self.url = serve(Handler)
+
+
 def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
     """Serve `handler` on 127.0.0.1 in a daemon thread; return the server and its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

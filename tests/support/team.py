@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import SCRIPT
+from tests.support.cli import SCRIPT, environment
 from tests.support.overlays import provider, write_overlay
 
 PREFIX = "integray-auth/authorizations"
@@ -28,15 +27,8 @@ class Machine:
         self.overlay, self.vault = overlay, vault
 
     def env(self, **extra) -> dict:
-        env = dict(os.environ)
-        env.update({"HOME": str(self.home), "INTEGRAY_AUTH_HOME": str(self.data),
-                    "INTEGRAY_AUTH_REGISTRY": str(self.overlay), **self.vault.env()})
-        for key, value in extra.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
-        return env
+        return environment({"HOME": str(self.home), "INTEGRAY_AUTH_HOME": str(self.data),
+                            "INTEGRAY_AUTH_REGISTRY": str(self.overlay), **self.vault.env()}, extra)
 
     def run(self, *args: str, timeout: float = 60, **extra):
         from tests.support.cli import Result

@@ -15,10 +15,8 @@ import re
 import select
 import struct
 import subprocess
-import sys
 import termios
 import time
-from pathlib import Path
 
 from tests.support.cli import SCRIPT
 
@@ -170,31 +168,36 @@ class Terminal:
         self.close()
 
 
+def read_terminal(controller: int, timeout: float):
+    """Yield what the command writes to its terminal until it closes it (EOF, or EIO on Linux);
+    raise TimeoutError after `timeout` seconds with nothing to read."""
+    while True:
+        ready, _, _ = select.select([controller], [], [], timeout)
+        if not ready:
+            raise TimeoutError(f"no output for {timeout}s")
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the command closed the terminal
+            return
+        if not chunk:
+            return
+        yield chunk
+
+
 def run_in_terminal(args: list[str], answers: list[tuple[str, str]], timeout: float = 20) -> tuple[int, str]:
     """Run the command on a pty; answer each prompt once its text appears."""
-    import pty
-    import select
-
-    script = Path(sys.executable).with_name("integray-auth")
     controller, terminal = pty.openpty()
     env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
-    process = subprocess.Popen([str(script), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True)
+    process = subprocess.Popen([str(SCRIPT), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True)
     os.close(terminal)
     seen, pending = "", list(answers)
     try:
-        while True:
-            ready, _, _ = select.select([controller], [], [], timeout)
-            if not ready:
-                raise AssertionError(f"no output for {timeout}s; so far:\n{seen}")
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # EIO: the command closed the terminal
-                break
-            if not chunk:
-                break
+        for chunk in read_terminal(controller, timeout):
             seen += chunk.decode("utf-8", "replace")
             if pending and pending[0][0] in seen.rsplit("\n", 1)[-1]:
                 os.write(controller, (pending.pop(0)[1] + "\n").encode())
+    except TimeoutError:
+        raise AssertionError(f"no output for {timeout}s; so far:\n{seen}") from None
     finally:
         os.close(controller)
         code = process.wait(timeout=timeout)

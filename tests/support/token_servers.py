@@ -20,14 +20,17 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.support.stand_in import StandIn
+
 
 def private_ca(directory: Path) -> tuple[Path, Path]:
     """(the CA certificate, the server's certificate + key) for 127.0.0.1, PEM files in `directory`."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -124,7 +127,7 @@ class _Quiet(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class TlsServer:
+class TlsServer(StandIn):
     """A ThreadingHTTPServer with TLS on 127.0.0.1 in a daemon thread; close() stops it."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], server_pem: Path) -> None:
@@ -137,10 +140,6 @@ class TlsServer:
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"https://{self.host}"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def git_server(project_root: Path, introspector: Introspector, server_pem: Path) -> TlsServer:

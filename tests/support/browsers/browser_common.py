@@ -120,6 +120,19 @@ def worker_settings(argv: list[str]) -> Settings | None:
     return None
 
 
+def detach_unless_worker(script: str) -> None:
+    """A browser script's first step, before its heavy imports: run as the BROWSER, start the
+    worker detached and exit (webbrowser waits for this process); run as the worker, return."""
+    if worker_settings(sys.argv) is None:
+        sys.exit(launch(script, sys.argv))
+
+
+def run_worker(run) -> None:
+    """The worker's whole job: run(settings), its result written for the test."""
+    settings = worker_settings(sys.argv)
+    write_result(settings.result_path, run(settings))
+
+
 def write_result(path: str | None, result: Result) -> None:
     """Write atomically (temp file + rename) so a waiting reader never sees half of it."""
     if not path:

@@ -19,23 +19,21 @@ import json
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import urllib.parse
 
 from browser_common import (
     Result,
     Settings,
-    launch,
+    detach_unless_worker,
     redirect_uri_in,
+    run_worker,
     same_endpoint,
-    worker_settings,
-    write_result,
 )
 
-if __name__ == "__main__" and worker_settings(sys.argv) is None:
+if __name__ == "__main__":
     # webbrowser waits for this launcher: detach the worker before importing selenium.
-    sys.exit(launch(__file__, sys.argv))
+    detach_unless_worker(__file__)
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -194,5 +192,4 @@ if __name__ == "__main__":
     # A fixture ends a stuck worker with SIGTERM; unwinding runs the finally blocks above,
     # so Chromium is told to quit and its profile is removed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    settings = worker_settings(sys.argv)
-    write_result(settings.result_path, run(settings))
+    run_worker(run)

@@ -10,7 +10,6 @@ result file: browser_common.py.
 
 from __future__ import annotations
 
-import sys
 import urllib.parse
 from html.parser import HTMLParser
 
@@ -18,17 +17,16 @@ from browser_common import (
     Result,
     Settings,
     callback_variant,
-    launch,
+    detach_unless_worker,
     prelude_headers,
     redirect_uri_in,
+    run_worker,
     same_endpoint,
-    worker_settings,
-    write_result,
 )
 
-if __name__ == "__main__" and worker_settings(sys.argv) is None:
+if __name__ == "__main__":
     # webbrowser waits for this launcher: detach the worker before paying for `import requests`.
-    sys.exit(launch(__file__, sys.argv))
+    detach_unless_worker(__file__)
 
 import requests  # noqa: E402
 
@@ -176,5 +174,4 @@ def run(settings: Settings) -> Result:
 
 
 if __name__ == "__main__":
-    settings = worker_settings(sys.argv)
-    write_result(settings.result_path, run(settings))
+    run_worker(run)

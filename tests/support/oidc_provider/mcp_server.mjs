@@ -8,23 +8,16 @@
 //
 // Prints ONE JSON line on stdout (issuer, port, introspection client), then serves until
 // SIGTERM. GET /_test/counts answers {"token": {grant_type: n}, "resources": {grant_type: [resource, ...]}}.
-import http from 'node:http';
 import Provider from 'oidc-provider';
+import { option, serve } from './common.mjs';
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const resource = option('resource');
 const ttl = Number(option('access-token-ttl', '3600'));
 const counts = { token: {}, resources: {} };
 
-const server = http.createServer();
-server.listen(Number(option('port', '0')), '127.0.0.1', () => {
-  const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
-  const provider = new Provider(issuer, {
+serve({
+  counts,
+  configure: (issuer) => new Provider(issuer, {
     clients: [
       {
         // The MCP server's own client: it introspects the tokens it is given (RFC 7662).
@@ -57,32 +50,12 @@ server.listen(Number(option('port', '0')), '127.0.0.1', () => {
     },
     pkce: { required: () => true },
     cookies: { keys: ['integray-auth-tests-only'] },
-  });
-  provider.on('server_error', (ctx, err) => { console.error('oidc-provider server_error', err); });
-  const count = (ctx) => {
-    const params = (ctx.oidc && ctx.oidc.params) || {};
-    const grant = params.grant_type || '?';
-    counts.token[grant] = (counts.token[grant] || 0) + 1;
-    (counts.resources[grant] = counts.resources[grant] || []).push(params.resource || null);
-  };
-  provider.on('grant.success', count);
-  provider.on('grant.error', count);
-  const callback = provider.callback();
-  server.on('request', (req, res) => {
-    if (req.method === 'GET' && req.url === '/_test/counts') {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(counts));
-      return;
-    }
-    callback(req, res);
-  });
-  process.stdout.write(JSON.stringify({
-    issuer,
-    port,
+  }),
+  onGrant: (params, grant) => (counts.resources[grant] = counts.resources[grant] || []).push(params.resource || null),
+  describe: (issuer) => ({
     introspection_endpoint: `${issuer}/token/introspection`,
     introspection_client_id: 'mcp-resource-server',
     introspection_client_secret: 'mcp-resource-server-secret',
     counts_url: `${issuer}/_test/counts`,
-  }) + '\n');
+  }),
 });
-for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => { server.close(); process.exit(0); });
