@@ -131,7 +131,7 @@ def test_a_token_revoked_at_the_server_is_renewed_by_the_proxy(cli, servers, chr
 
     import requests
 
-    added = add(cli, "Revoked", servers, chromium_browser, keyring_env)
+    add(cli, "Revoked", servers, chromium_browser, keyring_env)
     provider = cli("show", "Revoked", "--json", "provider", env=keyring_env).json()["authorization"]["provider"]
     client_id = tomllib.loads((home / "providers.toml").read_text())["providers"][provider]["client_id"]
     token = cli("token", "Revoked", env=keyring_env).stdout.strip()
@@ -158,7 +158,7 @@ def test_a_token_revoked_at_the_server_is_renewed_by_the_proxy(cli, servers, chr
 
 
 def test_a_proxy_whose_server_is_down_ends_with_one_line(cli, servers, chromium_browser, keyring_env):
-    added = add(cli, "Gone", servers, chromium_browser, keyring_env)
+    add(cli, "Gone", servers, chromium_browser, keyring_env)
     mcp_server = servers.processes[0]
     mcp_server.kill()
     mcp_server.wait(10)
@@ -184,7 +184,7 @@ def test_a_request_the_server_never_answers_ends_at_its_deadline(cli, servers, c
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see who waits on the lock")
 def test_ten_proxies_on_an_expired_token_make_one_refresh(cli, servers, chromium_browser, private_keyring_env, home):
     keyring_env = private_keyring_env  # ten processes at once on one keyring: not the session's (see the fixture)
-    added = add(cli, "Race", servers, chromium_browser, keyring_env)
+    add(cli, "Race", servers, chromium_browser, keyring_env)
     state = cli("show", "Race", "--json", "id", env=keyring_env).json()["authorization"]
     expire_in_keyring(keyring_env, state["id"])
     lock = lock_path(home, state["id"])

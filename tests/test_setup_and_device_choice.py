@@ -7,7 +7,6 @@ the configured client, one consistent message off a terminal and with
 
 from __future__ import annotations
 
-import pytest
 
 from integray_auth.registry.loading import load_registry
 from integray_auth.usecases.authorize import device_flow_obstacle, offers_device_flow
